@@ -1,0 +1,11 @@
+//! Differentiable operations on [`Var`](crate::Var), one family per file.
+//! Each op keeps, in one place: its shape rule (an `Err` naming the shapes),
+//! the forward kernel call, and its backward rule — the chain rule written out.
+
+mod binary;
+mod elementwise;
+mod layout;
+mod matmul;
+mod reduce;
+mod reparam;
+mod softmax;

@@ -1,0 +1,61 @@
+//! The reparameterisation trick as one fused tape op.
+//!
+//! Forward: w = mu + sigma·eps with sigma = softplus(rho) and eps named by
+//! (seed, offset) — made in the kernel, never stored.
+//! Backward: ∂w/∂mu = 1 and ∂w/∂rho = eps·sigmoid(rho), eps regenerated from
+//! its name. The log-posterior of the drawn weights is a second fused op:
+//! log q(w) = Σ(−ln sigma − eps²/2 − ln √(2π)); holding eps fixed (w − mu =
+//! sigma·eps), its total derivative is 0 for mu and −sigmoid(rho)/sigma for rho.
+
+use crate::{Tensor, Var};
+use blitz_kernels::{ops, BinaryOp, Error, Result, ScalarOp, UnaryOp};
+
+impl Var {
+    /// Draws w = mu + softplus(rho)·eps(seed, offset) (fused). `self` is mu.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when mu and rho differ in shape; device or
+    /// tape mismatches.
+    pub fn reparam_sample(&self, rho: &Var, seed: u64, offset: u64) -> Result<Var> {
+        if self.shape() != rho.shape() {
+            return Err(Error::ShapeMismatch { op: "reparam_sample", lhs: self.shape().to_vec(), rhs: rho.shape().to_vec() });
+        }
+        self.check_same_device("reparam_sample", rho)?;
+        let mu = self.value().clone();
+        let rho_v = rho.value().clone();
+        let w = mu.with_buffer(ops::reparam_forward(mu.buffer(), rho_v.buffer(), seed, offset)?);
+        self.tape().record(
+            "reparam_sample",
+            w,
+            &[self, rho],
+            Box::new(move |g, needs| {
+                let (g_mu, g_rho) = ops::reparam_backward(rho_v.buffer(), g.buffer(), seed, offset)?;
+                Ok(vec![needs[0].then(|| mu.with_buffer(g_mu)), needs[1].then(|| mu.with_buffer(g_rho))])
+            }),
+        )
+    }
+
+    /// Σ log N(w; mu, sigma) of the weights that [`Var::reparam_sample`]
+    /// drew with the same (seed, offset). `self` is rho. Shape `[]`.
+    ///
+    /// # Errors
+    /// Kernel (CUDA) failures only.
+    pub fn reparam_log_posterior(&self, seed: u64, offset: u64) -> Result<Var> {
+        let rho = self.value().clone();
+        let lq = Tensor::from_parts(ops::reparam_log_posterior(rho.buffer(), seed, offset)?, Vec::new());
+        self.tape().record(
+            "reparam_log_posterior",
+            lq,
+            &[self],
+            Box::new(move |g, _| {
+                // ∂/∂rho (−ln softplus(rho)) = −sigmoid(rho) / softplus(rho), times g.
+                let s = ops::unary(UnaryOp::Sigmoid, rho.buffer())?;
+                let sp = ops::unary(UnaryOp::Softplus, rho.buffer())?;
+                let ratio = ops::binary(BinaryOp::Div, &s, rho.shape(), &sp, rho.shape(), rho.shape())?;
+                let neg = ops::scalar(ScalarOp::Mul(-1.0), &ratio)?;
+                let gr = ops::binary(BinaryOp::Mul, &neg, rho.shape(), g.buffer(), &[], rho.shape())?;
+                Ok(vec![Some(rho.with_buffer(gr))])
+            }),
+        )
+    }
+}

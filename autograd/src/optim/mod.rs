@@ -1,0 +1,56 @@
+//! Optimizers: they read a [`Gradients`] and update the parameters in place.
+//! A step whose gradients hold a NaN or infinity is refused before anything
+//! is touched, so one bad batch never corrupts a model.
+
+mod adam;
+mod clip;
+mod sgd;
+
+pub use adam::Adam;
+pub use clip::clip_grad_norm;
+pub use sgd::Sgd;
+
+use crate::Gradients;
+use blitz_kernels::{Error, Result};
+
+/// Something that updates parameters from their gradients.
+pub trait Optimizer {
+    /// Applies one update.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] (parameters unchanged) when a gradient is not
+    /// finite; device mismatches.
+    fn step(&mut self, grads: &Gradients) -> Result<()>;
+
+    /// The learning rate.
+    fn learning_rate(&self) -> f32;
+
+    /// Changes the learning rate (schedules).
+    fn set_learning_rate(&mut self, lr: f32);
+}
+
+/// Refuses the step when any gradient is non-finite, naming the parameter.
+pub(crate) fn check_finite(grads: &Gradients) -> Result<()> {
+    for (p, g) in grads.params() {
+        if !g.all_finite()? {
+            return Err(Error::NonFinite { what: format!("gradient of {}", p.name()) });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a non-positive or non-finite hyperparameter.
+pub(crate) fn check_positive(name: &'static str, v: f32) -> Result<()> {
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(Error::invalid(name, format!("{v} (must be positive and finite)")));
+    }
+    Ok(())
+}
+
+/// Refuses a value outside [0, 1).
+pub(crate) fn check_unit(name: &'static str, v: f32) -> Result<()> {
+    if !(0.0..1.0).contains(&v) {
+        return Err(Error::invalid(name, format!("{v} (must be in [0, 1))")));
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Matrix products. `matrixmultiply::sgemm` takes arbitrary strides, so the
+//! transposed forms backward needs (A·Bᵀ, Aᵀ·B) cost no copy. Matrix-vector
+//! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
+
+/// Which operand is read transposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transpose {
+    /// Read A as Aᵀ (A is stored k×m).
+    pub a: bool,
+    /// Read B as Bᵀ (B is stored n×k).
+    pub b: bool,
+}
+
+impl Transpose {
+    /// A·B.
+    pub const NN: Transpose = Transpose { a: false, b: false };
+    /// A·Bᵀ.
+    pub const NT: Transpose = Transpose { a: false, b: true };
+    /// Aᵀ·B.
+    pub const TN: Transpose = Transpose { a: true, b: false };
+}
+
+/// `c = alpha·op(a)·op(b) + beta·c` for an m×k by k×n product, row-major.
+///
+/// # Panics
+/// If a slice is shorter than its matrix (callers check shapes first).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    t: Transpose,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        scale(&mut c[..m * n], beta);
+        return;
+    }
+    // (row stride, column stride) of op(A) (m×k) and op(B) (k×n).
+    let (rsa, csa) = if t.a { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if t.b { (1, k as isize) } else { (n as isize, 1) };
+    if n == 1 || m == 1 {
+        gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+        return;
+    }
+    // SAFETY: the asserts above guarantee every addressed element is in bounds:
+    // op(A) spans m*k elements of `a`, op(B) k*n of `b`, C m*n of `c`.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            alpha,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+fn scale(c: &mut [f32], beta: f32) {
+    if beta == 0.0 {
+        c.fill(0.0);
+    } else {
+        c.iter_mut().for_each(|x| *x *= beta);
+    }
+}
+
+/// Products where C is a single row or column: dot products along k with
+/// unit stride where the layout allows, no packing.
+#[allow(clippy::too_many_arguments)]
+fn gemv_like(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    (rsa, csa): (isize, isize),
+    b: &[f32],
+    (rsb, csb): (isize, isize),
+    beta: f32,
+    c: &mut [f32],
+) {
+    let at = |i: usize, p: usize| a[i * rsa as usize + p * csa as usize];
+    let bt = |p: usize, j: usize| b[p * rsb as usize + j * csb as usize];
+    if n == 1 && csa == 1 && rsb == 1 {
+        // y = A x with contiguous rows of A and contiguous x.
+        for (i, ci) in c.iter_mut().enumerate().take(m) {
+            let row = &a[i * k..i * k + k];
+            let dot = dot(row, &b[..k]);
+            *ci = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *ci };
+        }
+        return;
+    }
+    if m == 1 && rsb as usize == n && csb == 1 {
+        // y = x B with contiguous rows of B: accumulate scaled rows (axpy), unit stride.
+        let mut acc = vec![0f32; n];
+        for p in 0..k {
+            let xp = at(0, p);
+            if xp != 0.0 {
+                let row = &b[p * n..p * n + n];
+                acc.iter_mut().zip(row).for_each(|(s, &r)| *s += xp * r);
+            }
+        }
+        for (cj, s) in c.iter_mut().zip(acc) {
+            *cj = alpha * s + if beta == 0.0 { 0.0 } else { beta * *cj };
+        }
+        return;
+    }
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0f32;
+            for p in 0..k {
+                s += at(i, p) * bt(p, j);
+            }
+            let cij = &mut c[i * n + j];
+            *cij = alpha * s + if beta == 0.0 { 0.0 } else { beta * *cij };
+        }
+    }
+}
+
+/// Dot product with eight independent accumulators (lets the compiler vectorise).
+pub fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let xc = x.chunks_exact(8);
+    let yc = y.chunks_exact(8);
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for l in 0..8 {
+            acc[l] += a[l] * b[l];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (a, b) in xr.iter().zip(yr) {
+        s += a * b;
+    }
+    s
+}
+
+/// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
+#[allow(clippy::too_many_arguments)]
+pub fn batched_gemm(
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    t: Transpose,
+) {
+    for i in 0..batch {
+        gemm(
+            m,
+            k,
+            n,
+            1.0,
+            &a[i * m * k..(i + 1) * m * k],
+            &b[i * k * n..(i + 1) * k * n],
+            0.0,
+            &mut c[i * m * n..(i + 1) * m * n],
+            t,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], t: Transpose) -> Vec<f32> {
+        let mut c = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0f32;
+                for p in 0..k {
+                    let av = if t.a { a[p * m + i] } else { a[i * k + p] };
+                    let bv = if t.b { b[j * k + p] } else { b[p * n + j] };
+                    s += av * bv;
+                }
+                c[i * n + j] = s;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn gemm_matches_naive_in_every_form() {
+        let shapes = [(3, 4, 5), (1, 7, 6), (6, 7, 1), (1, 9, 1), (16, 13, 8)];
+        for &(m, k, n) in &shapes {
+            for t in [Transpose::NN, Transpose::NT, Transpose::TN, Transpose { a: true, b: true }] {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) - 5.0).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.5 - 3.0).collect();
+                let mut c = vec![1f32; m * n];
+                gemm(m, k, n, 1.0, &a, &b, 0.0, &mut c, t);
+                let want = naive(m, k, n, &a, &b, t);
+                for (x, y) in c.iter().zip(&want) {
+                    assert!((x - y).abs() < 1e-3, "{m}x{k}x{n} {t:?}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_beta_accumulates() {
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [1.0, 0.0, 0.0, 1.0];
+        let mut c = [1.0; 4];
+        gemm(2, 2, 2, 1.0, &a, &b, 1.0, &mut c, Transpose::NN);
+        assert_eq!(c, [2.0, 3.0, 4.0, 5.0]);
+    }
+}

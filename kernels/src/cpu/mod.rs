@@ -1,0 +1,13 @@
+//! The CPU backend: kernels on plain `f32` slices. Each is usable on its own;
+//! [`crate::ops`] wraps them behind device dispatch.
+
+pub mod binary;
+pub mod gemm;
+pub mod optim;
+pub mod layout;
+pub mod parallel;
+pub mod random;
+pub mod reduce;
+pub mod reparam;
+pub mod softmax;
+pub mod unary;

@@ -1,0 +1,37 @@
+//! When to use threads. Work is cut into chunks of a fixed size (never derived
+//! from the thread count) so that results are bitwise the same on 1 or N threads.
+
+use rayon::prelude::*;
+
+/// Below this many elements an element-wise loop runs on one thread: spawning
+/// costs more than the work.
+pub const PAR_THRESHOLD: usize = 1 << 15;
+
+/// Chunk length for parallel element-wise loops and for the partial sums of reductions.
+pub const CHUNK: usize = 1 << 14;
+
+/// Applies `f(offset, out_chunk)` over `out`, in parallel when large.
+/// `offset` is the index of the chunk's first element.
+pub fn for_each_chunk_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+    if out.len() < PAR_THRESHOLD {
+        f(0, out);
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(i, c)| f(i * CHUNK, c));
+    }
+}
+
+/// Sums `f(start, end)` over fixed chunks of `0..n`, adding the partials in
+/// chunk order: the result does not depend on the thread count.
+pub fn chunked_sum(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
+    if n < PAR_THRESHOLD {
+        return f(0, n);
+    }
+    let chunks = n.div_ceil(CHUNK);
+    let partials: Vec<f64> = (0..chunks)
+        .into_par_iter()
+        .map(|c| f(c * CHUNK, ((c + 1) * CHUNK).min(n)))
+        .collect();
+    partials.iter().sum()
+}

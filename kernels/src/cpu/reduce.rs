@@ -1,0 +1,112 @@
+//! Reductions: over all elements or along one axis, and the sum back to a
+//! broadcast operand's shape that every broadcasting op's backward needs.
+//! Sums accumulate in f64 over fixed chunks so the result is independent of
+//! the thread count.
+
+use super::parallel::chunked_sum;
+use crate::shape::{broadcast_strides, numel};
+
+/// Sum of all elements.
+pub fn sum_all(x: &[f32]) -> f32 {
+    chunked_sum(x.len(), |s, e| x[s..e].iter().map(|&v| v as f64).sum()) as f32
+}
+
+/// Sums along the middle axis of an (outer, len, inner) view: `out` has outer·inner elements.
+pub fn sum_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    for o in 0..outer {
+        let dst = &mut out[o * inner..(o + 1) * inner];
+        for a in 0..len {
+            let src = &x[(o * len + a) * inner..(o * len + a + 1) * inner];
+            dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+        }
+    }
+}
+
+/// Maximum and its first index along the middle axis of an (outer, len, inner) view.
+/// `len` must be at least 1. NaN wins (it propagates rather than hides).
+pub fn max_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f32], arg: &mut [usize]) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut best = x[o * len * inner + i];
+            let mut best_a = 0;
+            for a in 1..len {
+                let v = x[(o * len + a) * inner + i];
+                if v > best || (v.is_nan() && !best.is_nan()) {
+                    best = v;
+                    best_a = a;
+                }
+            }
+            out[o * inner + i] = best;
+            arg[o * inner + i] = best_a;
+        }
+    }
+}
+
+/// Sums `g` (of shape `from`) down to `to`, the shape of an operand that was
+/// broadcast up to `from`: the adjoint of broadcasting.
+pub fn sum_to_shape(g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
+    if from == to {
+        out.copy_from_slice(g);
+        return;
+    }
+    out.fill(0.0);
+    if numel(to) == 1 {
+        out[0] = sum_all(g);
+        return;
+    }
+    if from.ends_with(to) {
+        // Leading axes were added: add up the rows.
+        let n = out.len();
+        for row in g.chunks(n) {
+            out.iter_mut().zip(row).for_each(|(d, &s)| *d += s);
+        }
+        return;
+    }
+    let st = broadcast_strides(to, from);
+    let rank = from.len();
+    let mut idx = vec![0usize; rank];
+    let mut dst = 0usize;
+    for &v in g {
+        out[dst] += v;
+        for ax in (0..rank).rev() {
+            idx[ax] += 1;
+            dst += st[ax];
+            if idx[ax] < from[ax] {
+                break;
+            }
+            dst -= st[ax] * idx[ax];
+            idx[ax] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_to_shape_is_the_adjoint_of_broadcast() {
+        let g: Vec<f32> = (0..24).map(|i| i as f32).collect();
+        let mut o = vec![0.0; 3];
+        sum_to_shape(&g, &[2, 4, 3], &[3], &mut o);
+        assert_eq!(o, vec![84.0, 92.0, 100.0]);
+        let mut o = vec![0.0; 4];
+        sum_to_shape(&g, &[2, 4, 3], &[4, 1], &mut o);
+        assert_eq!(o, vec![42.0, 60.0, 78.0, 96.0]);
+        let mut o = vec![0.0; 1];
+        sum_to_shape(&g, &[2, 4, 3], &[], &mut o);
+        assert_eq!(o[0], 276.0);
+    }
+
+    #[test]
+    fn axis_reductions() {
+        let x = [1.0, 5.0, 3.0, 4.0, 2.0, 6.0]; // 2x3
+        let mut s = vec![0.0; 3];
+        sum_axis(&x, 1, 2, 3, &mut s);
+        assert_eq!(s, vec![5.0, 7.0, 9.0]);
+        let (mut m, mut a) = (vec![0.0; 2], vec![0; 2]);
+        max_axis(&x, 2, 3, 1, &mut m, &mut a);
+        assert_eq!((m, a), (vec![5.0, 6.0], vec![1, 2]));
+    }
+}

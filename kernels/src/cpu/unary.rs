@@ -1,0 +1,188 @@
+//! Element-wise functions of one argument, and their derivatives.
+
+use super::parallel::for_each_chunk_mut;
+
+/// An element-wise function y = f(x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// -x
+    Neg,
+    /// eˣ
+    Exp,
+    /// ln x
+    Log,
+    /// ln(1 + x)
+    Log1p,
+    /// ln(1 + eˣ), computed without overflow
+    Softplus,
+    /// 1 / (1 + e⁻ˣ)
+    Sigmoid,
+    /// tanh x
+    Tanh,
+    /// max(x, 0)
+    Relu,
+    /// √x
+    Sqrt,
+    /// x²
+    Square,
+    /// |x|
+    Abs,
+}
+
+impl UnaryOp {
+    /// Every op, for tests and benches that sweep them.
+    pub const ALL: [UnaryOp; 11] = [
+        UnaryOp::Neg,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Softplus,
+        UnaryOp::Sigmoid,
+        UnaryOp::Tanh,
+        UnaryOp::Relu,
+        UnaryOp::Sqrt,
+        UnaryOp::Square,
+        UnaryOp::Abs,
+    ];
+
+    /// The op's name as the tape and errors print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Log1p => "log1p",
+            UnaryOp::Softplus => "softplus",
+            UnaryOp::Sigmoid => "sigmoid",
+            UnaryOp::Tanh => "tanh",
+            UnaryOp::Relu => "relu",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Square => "square",
+            UnaryOp::Abs => "abs",
+        }
+    }
+
+    /// f(x) for one element.
+    #[inline]
+    pub fn eval(self, x: f32) -> f32 {
+        match self {
+            UnaryOp::Neg => -x,
+            UnaryOp::Exp => x.exp(),
+            UnaryOp::Log => x.ln(),
+            UnaryOp::Log1p => x.ln_1p(),
+            UnaryOp::Softplus => softplus(x),
+            UnaryOp::Sigmoid => sigmoid(x),
+            UnaryOp::Tanh => x.tanh(),
+            UnaryOp::Relu => x.max(0.0),
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Square => x * x,
+            UnaryOp::Abs => x.abs(),
+        }
+    }
+
+    /// f'(x), given x and y = f(x) (whichever is cheaper to use).
+    #[inline]
+    pub fn derivative(self, x: f32, y: f32) -> f32 {
+        match self {
+            UnaryOp::Neg => -1.0,
+            UnaryOp::Exp => y,
+            UnaryOp::Log => 1.0 / x,
+            UnaryOp::Log1p => 1.0 / (1.0 + x),
+            UnaryOp::Softplus => sigmoid(x),
+            UnaryOp::Sigmoid => y * (1.0 - y),
+            UnaryOp::Tanh => 1.0 - y * y,
+            UnaryOp::Relu => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            UnaryOp::Sqrt => 0.5 / y,
+            UnaryOp::Square => 2.0 * x,
+            UnaryOp::Abs => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+/// ln(1 + eˣ) without overflow for large x or loss of precision for very negative x.
+#[inline]
+pub fn softplus(x: f32) -> f32 {
+    if x > 20.0 {
+        x
+    } else if x < -20.0 {
+        x.exp()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
+/// The logistic function, stable on both tails.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `out[i] = f(x[i])`.
+pub fn forward(op: UnaryOp, x: &[f32], out: &mut [f32]) {
+    for_each_chunk_mut(out, |off, o| {
+        for (oi, &xi) in { let end = off + o.len(); o.iter_mut().zip(&x[off..end]) } {
+            *oi = op.eval(xi);
+        }
+    });
+}
+
+/// `gx[i] = g[i]·f'(x[i])`, where `y = f(x)` from the forward pass.
+pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
+    for_each_chunk_mut(gx, |off, o| {
+        let end = off + o.len();
+        for (((oi, &xi), &yi), &gi) in o
+            .iter_mut()
+            .zip(&x[off..end])
+            .zip(&y[off..end])
+            .zip(&g[off..end])
+        {
+            *oi = gi * op.derivative(xi, yi);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softplus_and_sigmoid_are_stable_on_the_tails() {
+        assert_eq!(softplus(100.0), 100.0);
+        assert!(softplus(-100.0) > 0.0 && softplus(-100.0) < 1e-40);
+        assert!((softplus(0.0) - 2f32.ln()).abs() < 1e-7);
+        assert_eq!(sigmoid(-200.0), 0.0);
+        assert_eq!(sigmoid(200.0), 1.0);
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        for op in UnaryOp::ALL {
+            for &x in &[0.3f32, 1.7, 2.5] {
+                let h = 1e-3f64;
+                let f = |v: f64| op.eval(v as f32) as f64;
+                let fd = (f(x as f64 + h) - f(x as f64 - h)) / (2.0 * h);
+                let d = op.derivative(x, op.eval(x)) as f64;
+                assert!((fd - d).abs() < 2e-2 * (1.0 + d.abs()), "{op:?} at {x}: {fd} vs {d}");
+            }
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! Device dispatch: every kernel behind one function on [`Buffer`]s. The CPU
+//! arm calls [`crate::cpu`]; the CUDA arm calls [`crate::cuda`] (a stub that
+//! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Callers
+//! (the autograd crate) have checked shapes; these functions check devices.
+
+use crate::cpu::binary::{BinaryOp, ScalarOp};
+use crate::cpu::gemm::Transpose;
+use crate::cpu::unary::UnaryOp;
+use crate::cpu::{self};
+use crate::cuda;
+use crate::shape::numel;
+use crate::{Buffer, Device, Error, Result};
+
+fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
+    Error::DeviceMismatch {
+        op,
+        lhs: a.device(),
+        rhs: b.device(),
+    }
+}
+
+/// A host output buffer of `len` elements filled by `f`.
+fn host(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
+    let mut out = vec![0f32; len];
+    f(&mut out);
+    Ok(Buffer::Cpu(out))
+}
+
+/// y = f(x) element-wise.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(x.len(), |o| cpu::unary::forward(op, x, o)),
+        Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
+    }
+}
+
+/// gx = g·f'(x), given y = f(x).
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
+    match (x, y, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => host(x.len(), |o| cpu::unary::backward(op, x, y, g, o)),
+        (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::unary_backward(op, x, y, g).map(Buffer::Cuda),
+        _ => Err(mismatch(op.name(), x, g)),
+    }
+}
+
+/// y = x ∘ s.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(x.len(), |o| cpu::binary::scalar_forward(op, x, o)),
+        Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
+    }
+}
+
+/// gx = g·f'(x) for y = x ∘ s.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
+    match (x, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(g)) => host(x.len(), |o| cpu::binary::scalar_backward(op, x, g, o)),
+        (Buffer::Cuda(x), Buffer::Cuda(g)) => cuda::scalar_backward(op, x, g).map(Buffer::Cuda),
+        _ => Err(mismatch("scalar", x, g)),
+    }
+}
+
+/// out = a ∘ b with broadcasting to `out_shape`.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn binary(op: BinaryOp, a: &Buffer, a_shape: &[usize], b: &Buffer, b_shape: &[usize], out_shape: &[usize]) -> Result<Buffer> {
+    match (a, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => host(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape)),
+        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::binary(op, x, a_shape, y, b_shape, out_shape).map(Buffer::Cuda),
+        _ => Err(mismatch(op.name(), a, b)),
+    }
+}
+
+/// Gradients of out = a ∘ b with respect to a and b, each summed back to its
+/// operand's shape; `need` says which to compute.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_backward(
+    op: BinaryOp,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    g: &Buffer,
+    out_shape: &[usize],
+    need: (bool, bool),
+) -> Result<(Option<Buffer>, Option<Buffer>)> {
+    // Add and sub need no operand values: the gradient is ±g summed to shape.
+    if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+        let ga = if need.0 { Some(sum_to_shape(g, out_shape, a_shape)?) } else { None };
+        let gb = if need.1 {
+            let s = sum_to_shape(g, out_shape, b_shape)?;
+            Some(if op == BinaryOp::Sub { scalar(ScalarOp::Mul(-1.0), &s)? } else { s })
+        } else {
+            None
+        };
+        return Ok((ga, gb));
+    }
+    let (full_a, full_b) = match (a, b, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg)) => {
+            let n = numel(out_shape);
+            let mut ga = if need.0 { Some(vec![0f32; n]) } else { None };
+            let mut gb = if need.1 { Some(vec![0f32; n]) } else { None };
+            cpu::binary::backward(op, x, a_shape, y, b_shape, gg, out_shape, ga.as_deref_mut(), gb.as_deref_mut());
+            (ga.map(Buffer::Cpu), gb.map(Buffer::Cpu))
+        }
+        (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(gg)) => {
+            let (ga, gb) = cuda::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, need)?;
+            (ga.map(Buffer::Cuda), gb.map(Buffer::Cuda))
+        }
+        _ => return Err(mismatch(op.name(), a, b)),
+    };
+    let ga = full_a.map(|f| sum_to_shape(&f, out_shape, a_shape)).transpose()?;
+    let gb = full_b.map(|f| sum_to_shape(&f, out_shape, b_shape)).transpose()?;
+    Ok((ga, gb))
+}
+
+/// Sums `g` of shape `from` down to the broadcast operand shape `to`.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
+    if from == to {
+        return Ok(g.clone());
+    }
+    match g {
+        Buffer::Cpu(g) => host(numel(to), |o| cpu::reduce::sum_to_shape(g, from, to, o)),
+        Buffer::Cuda(g) => cuda::sum_to_shape(g, from, to).map(Buffer::Cuda),
+    }
+}
+
+/// The sum of all elements, as a one-element buffer on the same device.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_all(x: &Buffer) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => Ok(Buffer::Cpu(vec![cpu::reduce::sum_all(x)])),
+        Buffer::Cuda(x) => cuda::sum_all(x).map(Buffer::Cuda),
+    }
+}
+
+/// Sums along the middle axis of an (outer, len, inner) view.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(outer * inner, |o| cpu::reduce::sum_axis(x, outer, len, inner, o)),
+        Buffer::Cuda(x) => cuda::sum_axis(x, outer, len, inner).map(Buffer::Cuda),
+    }
+}
+
+/// Repeats `g` (outer·inner elements) `len` times along a new middle axis:
+/// the adjoint of [`sum_axis`] (and of [`sum_all`] with outer = inner = 1).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    match g {
+        Buffer::Cpu(g) => host(outer * len * inner, |o| {
+            for oi in 0..outer {
+                for a in 0..len {
+                    o[(oi * len + a) * inner..(oi * len + a + 1) * inner].copy_from_slice(&g[oi * inner..(oi + 1) * inner]);
+                }
+            }
+        }),
+        Buffer::Cuda(g) => cuda::expand_axis(g, outer, len, inner).map(Buffer::Cuda),
+    }
+}
+
+/// Maximum along the middle axis and the index where it was found.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(Buffer, Vec<usize>)> {
+    match x {
+        Buffer::Cpu(x) => {
+            let (mut m, mut arg) = (vec![0f32; outer * inner], vec![0usize; outer * inner]);
+            cpu::reduce::max_axis(x, outer, len, inner, &mut m, &mut arg);
+            Ok((Buffer::Cpu(m), arg))
+        }
+        Buffer::Cuda(x) => cuda::max_axis(x, outer, len, inner).map(|(b, a)| (Buffer::Cuda(b), a)),
+    }
+}
+
+/// Routes `g` to the arg-max positions: the adjoint of [`max_axis`].
+///
+/// # Errors
+/// CUDA failures only.
+pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    match g {
+        Buffer::Cpu(g) => host(outer * len * inner, |o| {
+            for oi in 0..outer {
+                for i in 0..inner {
+                    o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
+                }
+            }
+        }),
+        Buffer::Cuda(g) => cuda::max_axis_backward(g, arg, outer, len, inner).map(Buffer::Cuda),
+    }
+}
+
+/// `batch` products op(A_i)·op(B_i) of m×k by k×n.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
+    match (a, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => host(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t)),
+        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm(x, y, batch, m, k, n, t).map(Buffer::Cuda),
+        _ => Err(mismatch("matmul", a, b)),
+    }
+}
+
+/// Softmax (or log-softmax when `log`) over rows of length `n`.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(x.len(), |o| {
+            if log {
+                cpu::softmax::log_softmax(x, n, o)
+            } else {
+                cpu::softmax::softmax(x, n, o)
+            }
+        }),
+        Buffer::Cuda(x) => cuda::softmax(x, n, log).map(Buffer::Cuda),
+    }
+}
+
+/// Backward of [`softmax`] given its output `y`.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn softmax_backward(y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+    match (y, g) {
+        (Buffer::Cpu(y), Buffer::Cpu(g)) => host(y.len(), |o| {
+            if log {
+                cpu::softmax::log_softmax_backward(y, g, n, o)
+            } else {
+                cpu::softmax::softmax_backward(y, g, n, o)
+            }
+        }),
+        (Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::softmax_backward(y, g, n, log).map(Buffer::Cuda),
+        _ => Err(mismatch("softmax", y, g)),
+    }
+}
+
+/// Materialised permutation of axes.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn permute(x: &Buffer, shape: &[usize], perm: &[usize]) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(x.len(), |o| cpu::layout::permute(x, shape, perm, o)),
+        Buffer::Cuda(x) => cuda::permute(x, shape, perm).map(Buffer::Cuda),
+    }
+}
+
+/// `x[.., start..start+len, ..]` along the middle axis of an (outer, axis, inner) view.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn slice_axis(x: &Buffer, outer: usize, axis: usize, inner: usize, start: usize, len: usize) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(outer * len * inner, |o| cpu::layout::slice_axis(x, outer, axis, inner, start, len, o)),
+        Buffer::Cuda(x) => cuda::slice_axis(x, outer, axis, inner, start, len).map(Buffer::Cuda),
+    }
+}
+
+/// The gradient of [`slice_axis`]'s input: `g` in place, zeros elsewhere.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn slice_axis_backward(g: &Buffer, outer: usize, axis: usize, inner: usize, start: usize, len: usize) -> Result<Buffer> {
+    match g {
+        Buffer::Cpu(g) => host(outer * axis * inner, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o)),
+        Buffer::Cuda(g) => cuda::slice_axis_backward(g, outer, axis, inner, start, len).map(Buffer::Cuda),
+    }
+}
+
+/// Concatenation along the middle axis; `parts[i]` has `lens[i]` entries there.
+///
+/// # Errors
+/// Parts on different devices; CUDA failures.
+pub fn concat_axis(parts: &[&Buffer], lens: &[usize], outer: usize, inner: usize) -> Result<Buffer> {
+    let total = outer * lens.iter().sum::<usize>() * inner;
+    match parts.first() {
+        None => Ok(Buffer::Cpu(Vec::new())),
+        Some(Buffer::Cpu(_)) => {
+            let slices = parts.iter().map(|p| p.as_cpu("concat")).collect::<Result<Vec<_>>>()?;
+            host(total, |o| cpu::layout::concat_axis(&slices, lens, outer, inner, o))
+        }
+        Some(first @ Buffer::Cuda(_)) => {
+            let cs = parts
+                .iter()
+                .map(|p| match p {
+                    Buffer::Cuda(c) => Ok(c),
+                    other => Err(mismatch("concat", first, other)),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            cuda::concat_axis(&cs, lens, outer, inner).map(Buffer::Cuda)
+        }
+    }
+}
+
+/// `out[o, j, :] = x[o, idx[j], :]` (indices already checked).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn index_select(x: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(outer * idx.len() * inner, |o| cpu::layout::index_select(x, outer, axis, inner, idx, o)),
+        Buffer::Cuda(x) => cuda::index_select(x, outer, axis, inner, idx).map(Buffer::Cuda),
+    }
+}
+
+/// Scatter-add adjoint of [`index_select`].
+///
+/// # Errors
+/// CUDA failures only.
+pub fn index_select_backward(g: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
+    match g {
+        Buffer::Cpu(g) => host(outer * axis * inner, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o)),
+        Buffer::Cuda(g) => cuda::index_select_backward(g, outer, axis, inner, idx).map(Buffer::Cuda),
+    }
+}
+
+/// `out[r] = x[r, idx[r]]` on a rows×n matrix (indices already checked).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn gather_rows(x: &Buffer, n: usize, idx: &[usize]) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => host(idx.len(), |o| cpu::layout::gather_rows(x, n, idx, o)),
+        Buffer::Cuda(x) => cuda::gather_rows(x, n, idx).map(Buffer::Cuda),
+    }
+}
+
+/// Adjoint of [`gather_rows`].
+///
+/// # Errors
+/// CUDA failures only.
+pub fn gather_rows_backward(g: &Buffer, n: usize, idx: &[usize]) -> Result<Buffer> {
+    match g {
+        Buffer::Cpu(g) => host(idx.len() * n, |o| cpu::layout::gather_rows_backward(g, n, idx, o)),
+        Buffer::Cuda(g) => cuda::gather_rows_backward(g, n, idx).map(Buffer::Cuda),
+    }
+}
+
+/// `len` standard normals named (seed, offset + i), on `device`.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
+    match device {
+        Device::Cpu => host(len, |o| cpu::random::fill_normal(seed, offset, o)),
+        Device::Cuda(ordinal) => cuda::normal(ordinal, seed, offset, len).map(Buffer::Cuda),
+    }
+}
+
+/// Fused w = mu + softplus(rho)·eps(seed, offset).
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    match (mu, rho) {
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => host(m.len(), |o| cpu::reparam::forward(m, r, seed, offset, o)),
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::reparam_forward(m, r, seed, offset).map(Buffer::Cuda),
+        _ => Err(mismatch("reparam", mu, rho)),
+    }
+}
+
+/// Backward of [`reparam_forward`]: (grad_mu, grad_rho), eps regenerated.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Result<(Buffer, Buffer)> {
+    match (rho, g) {
+        (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
+            let (mut gm, mut gr) = (vec![0f32; r.len()], vec![0f32; r.len()]);
+            cpu::reparam::backward(r, gg, seed, offset, &mut gm, &mut gr);
+            Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
+        }
+        (Buffer::Cuda(r), Buffer::Cuda(gg)) => cuda::reparam_backward(r, gg, seed, offset).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b))),
+        _ => Err(mismatch("reparam", rho, g)),
+    }
+}
+
+/// Σ log N(w; mu, sigma) of the weights drawn by [`reparam_forward`], one element.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn reparam_log_posterior(rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    match rho {
+        Buffer::Cpu(r) => Ok(Buffer::Cpu(vec![cpu::reparam::log_posterior(r, seed, offset)])),
+        Buffer::Cuda(r) => cuda::reparam_log_posterior(r, seed, offset).map(Buffer::Cuda),
+    }
+}
+
+/// One Adam step in place.
+///
+/// # Errors
+/// Buffers on different devices; CUDA failures.
+pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: cpu::optim::AdamStep) -> Result<()> {
+    match (p, m, v, g) {
+        (Buffer::Cpu(p), Buffer::Cpu(m), Buffer::Cpu(v), Buffer::Cpu(g)) => {
+            cpu::optim::adam(p, m, v, g, h);
+            Ok(())
+        }
+        (Buffer::Cuda(p), Buffer::Cuda(m), Buffer::Cuda(v), Buffer::Cuda(g)) => cuda::adam_step(p, m, v, g, h),
+        (p, _, _, g) => Err(mismatch("adam", p, g)),
+    }
+}
+
+/// One SGD (momentum, weight decay) step in place.
+///
+/// # Errors
+/// Buffers on different devices; CUDA failures.
+pub fn sgd_step(p: &mut Buffer, buf: &mut Buffer, g: &Buffer, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> {
+    match (p, buf, g) {
+        (Buffer::Cpu(p), Buffer::Cpu(b), Buffer::Cpu(g)) => {
+            cpu::optim::sgd(p, b, g, lr, momentum, weight_decay);
+            Ok(())
+        }
+        (Buffer::Cuda(p), Buffer::Cuda(b), Buffer::Cuda(g)) => cuda::sgd_step(p, b, g, lr, momentum, weight_decay),
+        (p, _, g) => Err(mismatch("sgd", p, g)),
+    }
+}
+
+/// x ← s·x in place.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn scale_inplace(x: &mut Buffer, s: f32) -> Result<()> {
+    match x {
+        Buffer::Cpu(x) => {
+            cpu::optim::scale(x, s);
+            Ok(())
+        }
+        Buffer::Cuda(x) => cuda::scale_inplace(x, s),
+    }
+}
+
+/// Σ x² (read back to the host: used once per step for clipping).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_squares(x: &Buffer) -> Result<f64> {
+    match x {
+        Buffer::Cpu(x) => Ok(cpu::optim::sum_squares(x)),
+        Buffer::Cuda(x) => cuda::sum_squares(x),
+    }
+}

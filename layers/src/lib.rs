@@ -1,0 +1,1 @@
+//! Bayesian layers (work in progress).
