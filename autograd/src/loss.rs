@@ -57,7 +57,11 @@ pub fn gaussian_nll(mean: &Var, log_var: &Var, target: &Var) -> Result<Var> {
     let precision = log_var.neg()?.exp()?;
     let per = sq.mul(&precision)?.add(log_var)?.mul_scalar(0.5)?.add_scalar(LN_SQRT_2PI)?;
     if per.shape() != mean.shape() {
-        return Err(Error::ShapeMismatch { op: "gaussian_nll", lhs: mean.shape().to_vec(), rhs: log_var.shape().to_vec() });
+        return Err(Error::ShapeMismatch {
+            op: "gaussian_nll",
+            lhs: mean.shape().to_vec(),
+            rhs: log_var.shape().to_vec(),
+        });
     }
     per.mean()
 }

@@ -246,11 +246,7 @@ impl Tape {
                 }
             }
         }
-        out.params = s
-            .params
-            .iter()
-            .filter_map(|(p, i)| out.leaf(*i).map(|g| (p.clone(), g.clone())))
-            .collect();
+        out.params = s.params.iter().filter_map(|(p, i)| out.leaf(*i).map(|g| (p.clone(), g.clone()))).collect();
         Ok(out)
     }
 }

@@ -39,10 +39,7 @@ impl Tensor {
                 reason: format!("{} elements given, the shape holds {}", data.len(), numel(shape)),
             });
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data: Arc::new(data),
-        })
+        Ok(Tensor { shape: shape.to_vec(), data: Arc::new(data) })
     }
 
     /// A CPU tensor from host data.
@@ -55,10 +52,7 @@ impl Tensor {
 
     /// A one-element tensor of shape `[]`.
     pub fn scalar(v: f32) -> Tensor {
-        Tensor {
-            shape: Vec::new(),
-            data: Arc::new(Buffer::Cpu(vec![v])),
-        }
+        Tensor { shape: Vec::new(), data: Arc::new(Buffer::Cpu(vec![v])) }
     }
 
     /// Zeros on the CPU.
@@ -68,10 +62,7 @@ impl Tensor {
 
     /// `value` everywhere, on the CPU.
     pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Tensor {
-            shape: shape.to_vec(),
-            data: Arc::new(Buffer::Cpu(vec![value; numel(shape)])),
-        }
+        Tensor { shape: shape.to_vec(), data: Arc::new(Buffer::Cpu(vec![value; numel(shape)])) }
     }
 
     /// `value` everywhere, with the shape and device of `self`.
@@ -79,10 +70,7 @@ impl Tensor {
     /// # Errors
     /// CUDA failures.
     pub fn full_like(&self, value: f32) -> Result<Tensor> {
-        Ok(Tensor {
-            shape: self.shape.clone(),
-            data: Arc::new(Buffer::full(self.numel(), value, self.device())?),
-        })
+        Ok(Tensor { shape: self.shape.clone(), data: Arc::new(Buffer::full(self.numel(), value, self.device())?) })
     }
 
     /// Draws from N(mean, std²) with the caller's generator (initialisation, data).
@@ -168,10 +156,7 @@ impl Tensor {
         if device == self.device() {
             return Ok(self.clone());
         }
-        Ok(Tensor {
-            shape: self.shape.clone(),
-            data: Arc::new(self.data.to_device(device)?),
-        })
+        Ok(Tensor { shape: self.shape.clone(), data: Arc::new(self.data.to_device(device)?) })
     }
 
     /// The same data under another shape with the same element count (no copy).
@@ -180,34 +165,21 @@ impl Tensor {
     /// [`Error::ShapeMismatch`] when the element counts differ.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         if numel(shape) != self.numel() {
-            return Err(Error::ShapeMismatch {
-                op: "reshape",
-                lhs: self.shape.clone(),
-                rhs: shape.to_vec(),
-            });
+            return Err(Error::ShapeMismatch { op: "reshape", lhs: self.shape.clone(), rhs: shape.to_vec() });
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data: self.data.clone(),
-        })
+        Ok(Tensor { shape: shape.to_vec(), data: self.data.clone() })
     }
 
     /// A tensor of this shape over another buffer (the result of a kernel).
     pub(crate) fn with_buffer(&self, data: Buffer) -> Tensor {
         debug_assert_eq!(data.len(), self.numel());
-        Tensor {
-            shape: self.shape.clone(),
-            data: Arc::new(data),
-        }
+        Tensor { shape: self.shape.clone(), data: Arc::new(data) }
     }
 
     /// A tensor from a kernel result whose length the caller guarantees.
     pub(crate) fn from_parts(data: Buffer, shape: Vec<usize>) -> Tensor {
         debug_assert_eq!(data.len(), numel(&shape));
-        Tensor {
-            shape,
-            data: Arc::new(data),
-        }
+        Tensor { shape, data: Arc::new(data) }
     }
 
     /// Element-wise sum of two same-shaped tensors (gradient accumulation).
@@ -216,13 +188,10 @@ impl Tensor {
     /// [`Error::ShapeMismatch`] or a device mismatch.
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
         if self.shape != other.shape {
-            return Err(Error::ShapeMismatch {
-                op: "add",
-                lhs: self.shape.clone(),
-                rhs: other.shape.clone(),
-            });
+            return Err(Error::ShapeMismatch { op: "add", lhs: self.shape.clone(), rhs: other.shape.clone() });
         }
-        let out = ops::binary(blitz_kernels::BinaryOp::Add, &self.data, &self.shape, &other.data, &other.shape, &self.shape)?;
+        let out =
+            ops::binary(blitz_kernels::BinaryOp::Add, &self.data, &self.shape, &other.data, &other.shape, &self.shape)?;
         Ok(self.with_buffer(out))
     }
 

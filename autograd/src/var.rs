@@ -74,11 +74,7 @@ impl Var {
 
     pub(crate) fn check_same_device(&self, op: &'static str, other: &Var) -> Result<()> {
         if self.device() != other.device() {
-            return Err(Error::DeviceMismatch {
-                op,
-                lhs: self.device(),
-                rhs: other.device(),
-            });
+            return Err(Error::DeviceMismatch { op, lhs: self.device(), rhs: other.device() });
         }
         Ok(())
     }

@@ -94,11 +94,7 @@ impl Buffer {
     pub fn as_cpu(&self, op: &'static str) -> Result<&[f32]> {
         match self {
             Buffer::Cpu(v) => Ok(v),
-            Buffer::Cuda(c) => Err(Error::DeviceMismatch {
-                op,
-                lhs: c.device(),
-                rhs: Device::Cpu,
-            }),
+            Buffer::Cuda(c) => Err(Error::DeviceMismatch { op, lhs: c.device(), rhs: Device::Cpu }),
         }
     }
 }

@@ -34,9 +34,7 @@ impl std::str::FromStr for Device {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse().ok())
                 .map(Device::Cuda)
-                .ok_or_else(|| {
-                    crate::Error::invalid("device", format!("`{s}` (expected cpu, cuda or cuda:N)"))
-                }),
+                .ok_or_else(|| crate::Error::invalid("device", format!("`{s}` (expected cpu, cuda or cuda:N)"))),
         }
     }
 }

@@ -123,10 +123,9 @@ impl fmt::Display for Error {
                 write!(f, "{op}: operands were recorded on different tapes")
             }
             Error::InvalidArgument { name, reason } => write!(f, "invalid {name}: {reason}"),
-            Error::CudaNotCompiled => write!(
-                f,
-                "a CUDA device was requested but blitz was built without the `cuda` feature"
-            ),
+            Error::CudaNotCompiled => {
+                write!(f, "a CUDA device was requested but blitz was built without the `cuda` feature")
+            }
             Error::Cuda(msg) => write!(f, "CUDA: {msg}"),
             Error::Io { path, message } => write!(f, "{path}: {message}"),
             Error::Parse { path, message } => write!(f, "{path}: {message}"),
@@ -139,9 +138,6 @@ impl std::error::Error for Error {}
 impl Error {
     /// Shorthand for [`Error::InvalidArgument`].
     pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidArgument {
-            name,
-            reason: reason.into(),
-        }
+        Error::InvalidArgument { name, reason: reason.into() }
     }
 }

@@ -12,11 +12,7 @@ use crate::shape::numel;
 use crate::{Buffer, Device, Error, Result};
 
 fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
-    Error::DeviceMismatch {
-        op,
-        lhs: a.device(),
-        rhs: b.device(),
-    }
+    Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
 }
 
 /// A host output buffer of `len` elements filled by `f`.
@@ -76,9 +72,18 @@ pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
 ///
 /// # Errors
 /// Operands on different devices; CUDA failures.
-pub fn binary(op: BinaryOp, a: &Buffer, a_shape: &[usize], b: &Buffer, b_shape: &[usize], out_shape: &[usize]) -> Result<Buffer> {
+pub fn binary(
+    op: BinaryOp,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Result<Buffer> {
     match (a, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => host(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape)),
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => {
+            host(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape))
+        }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::binary(op, x, a_shape, y, b_shape, out_shape).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), a, b)),
     }
@@ -176,7 +181,8 @@ pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result
         Buffer::Cpu(g) => host(outer * len * inner, |o| {
             for oi in 0..outer {
                 for a in 0..len {
-                    o[(oi * len + a) * inner..(oi * len + a + 1) * inner].copy_from_slice(&g[oi * inner..(oi + 1) * inner]);
+                    o[(oi * len + a) * inner..(oi * len + a + 1) * inner]
+                        .copy_from_slice(&g[oi * inner..(oi + 1) * inner]);
                 }
             }
         }),
@@ -223,7 +229,9 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
     match (a, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => host(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t)),
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => {
+            host(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t))
+        }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm(x, y, batch, m, k, n, t).map(Buffer::Cuda),
         _ => Err(mismatch("matmul", a, b)),
     }
@@ -235,13 +243,9 @@ pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, 
 /// CUDA failures only.
 pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => host(x.len(), |o| {
-            if log {
-                cpu::softmax::log_softmax(x, n, o)
-            } else {
-                cpu::softmax::softmax(x, n, o)
-            }
-        }),
+        Buffer::Cpu(x) => {
+            host(x.len(), |o| if log { cpu::softmax::log_softmax(x, n, o) } else { cpu::softmax::softmax(x, n, o) })
+        }
         Buffer::Cuda(x) => cuda::softmax(x, n, log).map(Buffer::Cuda),
     }
 }
@@ -290,9 +294,18 @@ pub fn slice_axis(x: &Buffer, outer: usize, axis: usize, inner: usize, start: us
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn slice_axis_backward(g: &Buffer, outer: usize, axis: usize, inner: usize, start: usize, len: usize) -> Result<Buffer> {
+pub fn slice_axis_backward(
+    g: &Buffer,
+    outer: usize,
+    axis: usize,
+    inner: usize,
+    start: usize,
+    len: usize,
+) -> Result<Buffer> {
     match g {
-        Buffer::Cpu(g) => host(outer * axis * inner, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o)),
+        Buffer::Cpu(g) => {
+            host(outer * axis * inner, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o))
+        }
         Buffer::Cuda(g) => cuda::slice_axis_backward(g, outer, axis, inner, start, len).map(Buffer::Cuda),
     }
 }
@@ -339,7 +352,9 @@ pub fn index_select(x: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[
 /// CUDA failures only.
 pub fn index_select_backward(g: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
     match g {
-        Buffer::Cpu(g) => host(outer * axis * inner, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o)),
+        Buffer::Cpu(g) => {
+            host(outer * axis * inner, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o))
+        }
         Buffer::Cuda(g) => cuda::index_select_backward(g, outer, axis, inner, idx).map(Buffer::Cuda),
     }
 }
@@ -400,7 +415,9 @@ pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Res
             cpu::reparam::backward(r, gg, seed, offset, &mut gm, &mut gr);
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
-        (Buffer::Cuda(r), Buffer::Cuda(gg)) => cuda::reparam_backward(r, gg, seed, offset).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b))),
+        (Buffer::Cuda(r), Buffer::Cuda(gg)) => {
+            cuda::reparam_backward(r, gg, seed, offset).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+        }
         _ => Err(mismatch("reparam", rho, g)),
     }
 }

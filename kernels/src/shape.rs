@@ -32,13 +32,7 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
             (x, y) if x == y => x,
             (1, y) => y,
             (x, 1) => x,
-            _ => {
-                return Err(Error::ShapeMismatch {
-                    op,
-                    lhs: a.to_vec(),
-                    rhs: b.to_vec(),
-                })
-            }
+            _ => return Err(Error::ShapeMismatch { op, lhs: a.to_vec(), rhs: b.to_vec() }),
         };
     }
     Ok(out)
@@ -48,15 +42,7 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = strides(shape);
     let lead = out.len() - shape.len();
-    (0..out.len())
-        .map(|i| {
-            if i < lead || shape[i - lead] == 1 {
-                0
-            } else {
-                own[i - lead]
-            }
-        })
-        .collect()
+    (0..out.len()).map(|i| if i < lead || shape[i - lead] == 1 { 0 } else { own[i - lead] }).collect()
 }
 
 /// Splits `shape` around `axis` into (outer, axis length, inner) element counts.
@@ -65,17 +51,9 @@ pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
 /// [`Error::AxisOutOfRange`] when `axis >= shape.len()`.
 pub fn split_at_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<(usize, usize, usize)> {
     if axis >= shape.len() {
-        return Err(Error::AxisOutOfRange {
-            op,
-            axis,
-            rank: shape.len(),
-        });
+        return Err(Error::AxisOutOfRange { op, axis, rank: shape.len() });
     }
-    Ok((
-        numel(&shape[..axis]),
-        shape[axis],
-        numel(&shape[axis + 1..]),
-    ))
+    Ok((numel(&shape[..axis]), shape[axis], numel(&shape[axis + 1..])))
 }
 
 #[cfg(test)]

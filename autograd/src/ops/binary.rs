@@ -23,7 +23,16 @@ impl Var {
             z,
             &[self, other],
             Box::new(move |g, needs| {
-                let (ga, gb) = ops::binary_backward(op, a.buffer(), a.shape(), b.buffer(), b.shape(), g.buffer(), &out_shape, (needs[0], needs[1]))?;
+                let (ga, gb) = ops::binary_backward(
+                    op,
+                    a.buffer(),
+                    a.shape(),
+                    b.buffer(),
+                    b.shape(),
+                    g.buffer(),
+                    &out_shape,
+                    (needs[0], needs[1]),
+                )?;
                 Ok(vec![ga.map(|t| a.with_buffer(t)), gb.map(|t| b.with_buffer(t))])
             }),
         )

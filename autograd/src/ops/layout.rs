@@ -41,7 +41,8 @@ impl Var {
     pub fn permute(&self, perm: &[usize]) -> Result<Var> {
         let shape = self.shape().to_vec();
         let mut seen = vec![false; shape.len()];
-        if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true)) {
+        if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true))
+        {
             return Err(Error::invalid("permutation", format!("{perm:?} for shape {shape:?}")));
         }
         let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
@@ -54,7 +55,9 @@ impl Var {
             "permute",
             y,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(Tensor::from_parts(ops::permute(g.buffer(), &out_shape, &inverse)?, shape.clone()))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(Tensor::from_parts(ops::permute(g.buffer(), &out_shape, &inverse)?, shape.clone()))])
+            }),
         )
     }
 
@@ -133,7 +136,10 @@ impl Var {
                 let mut out = Vec::with_capacity(lens.len());
                 for ((&len, shape), &need) in lens.iter().zip(&shapes).zip(needs) {
                     out.push(if need {
-                        Some(Tensor::from_parts(ops::slice_axis(g.buffer(), outer, total, inner, start, len)?, shape.clone()))
+                        Some(Tensor::from_parts(
+                            ops::slice_axis(g.buffer(), outer, total, inner, start, len)?,
+                            shape.clone(),
+                        ))
                     } else {
                         None
                     });
@@ -193,7 +199,9 @@ impl Var {
             "gather_rows",
             y,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(Tensor::from_parts(ops::gather_rows_backward(g.buffer(), n, &idx)?, shape.clone()))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(Tensor::from_parts(ops::gather_rows_backward(g.buffer(), n, &idx)?, shape.clone()))])
+            }),
         )
     }
 }

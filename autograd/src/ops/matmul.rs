@@ -52,8 +52,10 @@ impl Var {
             &[self, other],
             Box::new(move |g, needs| {
                 // ∂A = G·Bᵀ (m×n by n×k),  ∂B = Aᵀ·G (k×m by m×n).
-                let ga = needs[0].then(|| ops::gemm(g.buffer(), b.buffer(), batch, m, n, k, Transpose::NT)).transpose()?;
-                let gb = needs[1].then(|| ops::gemm(a.buffer(), g.buffer(), batch, k, m, n, Transpose::TN)).transpose()?;
+                let ga =
+                    needs[0].then(|| ops::gemm(g.buffer(), b.buffer(), batch, m, n, k, Transpose::NT)).transpose()?;
+                let gb =
+                    needs[1].then(|| ops::gemm(a.buffer(), g.buffer(), batch, k, m, n, Transpose::TN)).transpose()?;
                 Ok(vec![ga.map(|t| a.with_buffer(t)), gb.map(|t| b.with_buffer(t))])
             }),
         )
@@ -75,8 +77,10 @@ impl Var {
             &[self, other],
             Box::new(move |g, needs| {
                 // ∂A = G·B (m×n by n×k),  ∂B = Gᵀ·A (n×m by m×k).
-                let ga = needs[0].then(|| ops::gemm(g.buffer(), b.buffer(), batch, m, n, k, Transpose::NN)).transpose()?;
-                let gb = needs[1].then(|| ops::gemm(g.buffer(), a.buffer(), batch, n, m, k, Transpose::TN)).transpose()?;
+                let ga =
+                    needs[0].then(|| ops::gemm(g.buffer(), b.buffer(), batch, m, n, k, Transpose::NN)).transpose()?;
+                let gb =
+                    needs[1].then(|| ops::gemm(g.buffer(), a.buffer(), batch, n, m, k, Transpose::TN)).transpose()?;
                 Ok(vec![ga.map(|t| a.with_buffer(t)), gb.map(|t| b.with_buffer(t))])
             }),
         )

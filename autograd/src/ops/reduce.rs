@@ -51,7 +51,8 @@ impl Var {
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Var> {
         let x = self.value().clone();
         let (outer, len, inner) = split_at_axis("sum_axis", x.shape(), axis)?;
-        let s = Tensor::from_parts(ops::sum_axis(x.buffer(), outer, len, inner)?, reduced_shape(x.shape(), axis, keepdim));
+        let s =
+            Tensor::from_parts(ops::sum_axis(x.buffer(), outer, len, inner)?, reduced_shape(x.shape(), axis, keepdim));
         self.tape().record(
             "sum_axis",
             s,
@@ -88,7 +89,9 @@ impl Var {
             "max_axis",
             m,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(x.with_buffer(ops::max_axis_backward(g.buffer(), &arg, outer, len, inner)?))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(x.with_buffer(ops::max_axis_backward(g.buffer(), &arg, outer, len, inner)?))])
+            }),
         )
     }
 }

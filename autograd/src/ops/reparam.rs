@@ -18,7 +18,11 @@ impl Var {
     /// tape mismatches.
     pub fn reparam_sample(&self, rho: &Var, seed: u64, offset: u64) -> Result<Var> {
         if self.shape() != rho.shape() {
-            return Err(Error::ShapeMismatch { op: "reparam_sample", lhs: self.shape().to_vec(), rhs: rho.shape().to_vec() });
+            return Err(Error::ShapeMismatch {
+                op: "reparam_sample",
+                lhs: self.shape().to_vec(),
+                rhs: rho.shape().to_vec(),
+            });
         }
         self.check_same_device("reparam_sample", rho)?;
         let mu = self.value().clone();

@@ -19,7 +19,9 @@ impl Var {
             op,
             y,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(y_saved.with_buffer(ops::softmax_backward(y_saved.buffer(), g.buffer(), n, log)?))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(y_saved.with_buffer(ops::softmax_backward(y_saved.buffer(), g.buffer(), n, log)?))])
+            }),
         )
     }
 

@@ -88,7 +88,15 @@ fn broadcast_walk(a_shape: &[usize], b_shape: &[usize], out_shape: &[usize], mut
 
 /// `out = a ∘ b`, broadcasting `a_shape` and `b_shape` to `out_shape`
 /// (which the caller obtained from [`crate::shape::broadcast_shape`]).
-pub fn forward(op: BinaryOp, a: &[f32], a_shape: &[usize], b: &[f32], b_shape: &[usize], out: &mut [f32], out_shape: &[usize]) {
+pub fn forward(
+    op: BinaryOp,
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+    out: &mut [f32],
+    out_shape: &[usize],
+) {
     if out.is_empty() {
         return;
     }
@@ -102,7 +110,10 @@ pub fn forward(op: BinaryOp, a: &[f32], a_shape: &[usize], b: &[f32], b_shape: &
     } else if b.len() == 1 && a.len() == out.len() {
         let y = b[0];
         for_each_chunk_mut(out, |off, o| {
-            for (oi, &x) in { let end = off + o.len(); o.iter_mut().zip(&a[off..end]) } {
+            for (oi, &x) in {
+                let end = off + o.len();
+                o.iter_mut().zip(&a[off..end])
+            } {
                 *oi = op.eval(x, y);
             }
         });
@@ -181,7 +192,10 @@ impl ScalarOp {
 /// `out[i] = x[i] ∘ s`.
 pub fn scalar_forward(op: ScalarOp, x: &[f32], out: &mut [f32]) {
     for_each_chunk_mut(out, |off, o| {
-        for (oi, &xi) in { let end = off + o.len(); o.iter_mut().zip(&x[off..end]) } {
+        for (oi, &xi) in {
+            let end = off + o.len();
+            o.iter_mut().zip(&x[off..end])
+        } {
             *oi = op.eval(xi);
         }
     });
@@ -204,7 +218,14 @@ mod tests {
 
     #[test]
     fn broadcasting_paths_agree() {
-        let cases: &[(&[usize], &[usize])] = &[(&[2, 3], &[2, 3]), (&[2, 3], &[3]), (&[2, 3], &[1]), (&[2, 1], &[1, 3]), (&[3], &[2, 3]), (&[2, 1, 3], &[4, 1])];
+        let cases: &[(&[usize], &[usize])] = &[
+            (&[2, 3], &[2, 3]),
+            (&[2, 3], &[3]),
+            (&[2, 3], &[1]),
+            (&[2, 1], &[1, 3]),
+            (&[3], &[2, 3]),
+            (&[2, 1, 3], &[4, 1]),
+        ];
         for &(sa, sb) in cases {
             let os = broadcast_shape("t", sa, sb).unwrap();
             let a: Vec<f32> = (0..numel(sa)).map(|i| i as f32 + 1.0).collect();

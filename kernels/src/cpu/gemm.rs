@@ -25,17 +25,7 @@ impl Transpose {
 /// # Panics
 /// If a slice is shorter than its matrix (callers check shapes first).
 #[allow(clippy::too_many_arguments)]
-pub fn gemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    t: Transpose,
-) {
+pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], t: Transpose) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
     if m == 0 || n == 0 {
         return;
@@ -154,16 +144,7 @@ pub fn dot(x: &[f32], y: &[f32]) -> f32 {
 
 /// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
 #[allow(clippy::too_many_arguments)]
-pub fn batched_gemm(
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    b: &[f32],
-    c: &mut [f32],
-    t: Transpose,
-) {
+pub fn batched_gemm(batch: usize, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], t: Transpose) {
     for i in 0..batch {
         gemm(
             m,

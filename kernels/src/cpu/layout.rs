@@ -54,12 +54,18 @@ pub fn slice_axis(x: &[f32], outer: usize, axis: usize, inner: usize, start: usi
 }
 
 /// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis`].
-pub fn slice_axis_backward(g: &[f32], outer: usize, axis: usize, inner: usize, start: usize, len: usize, gx: &mut [f32]) {
+pub fn slice_axis_backward(
+    g: &[f32],
+    outer: usize,
+    axis: usize,
+    inner: usize,
+    start: usize,
+    len: usize,
+    gx: &mut [f32],
+) {
     for o in 0..outer {
         let dst = &mut gx[(o * axis + start) * inner..(o * axis + start + len) * inner];
-        dst.iter_mut()
-            .zip(&g[o * len * inner..(o + 1) * len * inner])
-            .for_each(|(d, &s)| *d += s);
+        dst.iter_mut().zip(&g[o * len * inner..(o + 1) * len * inner]).for_each(|(d, &s)| *d += s);
     }
 }
 
@@ -95,9 +101,7 @@ pub fn index_select_backward(g: &[f32], outer: usize, axis: usize, inner: usize,
     for o in 0..outer {
         for (j, &i) in idx.iter().enumerate() {
             let dst = &mut gx[(o * axis + i) * inner..(o * axis + i + 1) * inner];
-            dst.iter_mut()
-                .zip(&g[(o * n + j) * inner..(o * n + j + 1) * inner])
-                .for_each(|(d, &s)| *d += s);
+            dst.iter_mut().zip(&g[(o * n + j) * inner..(o * n + j + 1) * inner]).for_each(|(d, &s)| *d += s);
         }
     }
 }

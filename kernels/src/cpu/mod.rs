@@ -3,8 +3,8 @@
 
 pub mod binary;
 pub mod gemm;
-pub mod optim;
 pub mod layout;
+pub mod optim;
 pub mod parallel;
 pub mod random;
 pub mod reduce;

@@ -16,9 +16,7 @@ pub fn for_each_chunk_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync)
     if out.len() < PAR_THRESHOLD {
         f(0, out);
     } else {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, c)| f(i * CHUNK, c));
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));
     }
 }
 
@@ -29,9 +27,6 @@ pub fn chunked_sum(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
         return f(0, n);
     }
     let chunks = n.div_ceil(CHUNK);
-    let partials: Vec<f64> = (0..chunks)
-        .into_par_iter()
-        .map(|c| f(c * CHUNK, ((c + 1) * CHUNK).min(n)))
-        .collect();
+    let partials: Vec<f64> = (0..chunks).into_par_iter().map(|c| f(c * CHUNK, ((c + 1) * CHUNK).min(n))).collect();
     partials.iter().sum()
 }

@@ -32,10 +32,7 @@ pub fn box_muller(u1: f32, u2: f32) -> (f32, f32) {
 /// The four u32 words of Philox block `block` under `seed`.
 #[inline]
 pub fn philox_block(seed: u64, block: u64) -> [u32; 4] {
-    philox4x32_10(
-        [block as u32, (block >> 32) as u32, 0, 0],
-        [seed as u32, (seed >> 32) as u32],
-    )
+    philox4x32_10([block as u32, (block >> 32) as u32, 0, 0], [seed as u32, (seed >> 32) as u32])
 }
 
 /// The four normals of block `block`.
@@ -87,11 +84,7 @@ mod tests {
     fn philox_matches_random123_known_answers() {
         let kat: [([u32; 4], [u32; 2], [u32; 4]); 3] = [
             ([0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
-            (
-                [0xffffffff; 4],
-                [0xffffffff; 2],
-                [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
-            ),
+            ([0xffffffff; 4], [0xffffffff; 2], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
             (
                 [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
                 [0xa4093822, 0x299f31d0],

@@ -139,7 +139,10 @@ pub fn sigmoid(x: f32) -> f32 {
 /// `out[i] = f(x[i])`.
 pub fn forward(op: UnaryOp, x: &[f32], out: &mut [f32]) {
     for_each_chunk_mut(out, |off, o| {
-        for (oi, &xi) in { let end = off + o.len(); o.iter_mut().zip(&x[off..end]) } {
+        for (oi, &xi) in {
+            let end = off + o.len();
+            o.iter_mut().zip(&x[off..end])
+        } {
             *oi = op.eval(xi);
         }
     });
@@ -149,12 +152,7 @@ pub fn forward(op: UnaryOp, x: &[f32], out: &mut [f32]) {
 pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
     for_each_chunk_mut(gx, |off, o| {
         let end = off + o.len();
-        for (((oi, &xi), &yi), &gi) in o
-            .iter_mut()
-            .zip(&x[off..end])
-            .zip(&y[off..end])
-            .zip(&g[off..end])
-        {
+        for (((oi, &xi), &yi), &gi) in o.iter_mut().zip(&x[off..end]).zip(&y[off..end]).zip(&g[off..end]) {
             *oi = gi * op.derivative(xi, yi);
         }
     });
