@@ -71,7 +71,9 @@ pub fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Var]) -> Result<Var>, opts: Gra
             let fm = eval(&probe)?;
             let numeric = ((fp - fm) / (2.0 * opts.step as f64)) as f32;
             let a = analytic[j];
-            if !((a - numeric).abs() <= opts.atol + opts.rtol * a.abs().max(numeric.abs())) {
+            // Written so that a NaN on either side fails the check.
+            let close = (a - numeric).abs() <= opts.atol + opts.rtol * a.abs().max(numeric.abs());
+            if !close {
                 return Err(Error::invalid(
                     "gradient",
                     format!("input {k} element {j}: analytic {a} vs numeric {numeric}"),

@@ -32,6 +32,7 @@ mod tensor;
 mod var;
 
 pub use blitz_kernels::{Device, Error, Result};
+pub use ops::{conv::ConvParams, conv::Dims, pool::PoolParams};
 pub use param::Param;
 pub use tape::{Gradients, Tape};
 pub use tensor::Tensor;

@@ -16,6 +16,7 @@ pub mod cuda;
 mod device;
 mod error;
 pub mod ops;
+pub mod ops_conv;
 pub mod shape;
 
 pub use buffer::Buffer;

@@ -1,1 +1,42 @@
-//! Bayesian layers (work in progress).
+//! # blitz-layers
+//!
+//! Bayes-by-Backprop layers on blitz's autograd, with BLiTZ's names:
+//!
+//! - [`Module`], [`Sequential`], [`Linear`], activations, [`Dropout`];
+//! - [`BayesianLinear`] (weights N(mu, softplus(rho)²)) and its options;
+//! - [`prior`]: the [`Prior`] trait, [`ScaleMixture`], [`Gaussian`], [`Laplace`], [`StudentT`];
+//! - [`kl`]: Monte Carlo and closed-form KL, chosen per layer with [`KlMode`];
+//! - [`estimator`]: `sample_elbo`, `freeze`, `mfvi_forward`, `moped`, ... for
+//!   every module through [`VariationalEstimator`], and [`minibatch_weight`];
+//! - [`metrics`]: RMSE, coverage, predictive log-likelihood, entropy, mutual
+//!   information, calibration; [`data`]: CSV and standardisation;
+//! - [`regression`]: the Boston housing training loop the example and tests share.
+#![warn(missing_docs)]
+
+pub mod activation;
+pub mod bayesian_linear;
+pub mod classification;
+pub mod conv;
+pub mod data;
+pub mod dropout;
+pub mod estimator;
+pub mod kl;
+pub mod linear;
+pub mod metrics;
+pub mod module;
+pub mod pool;
+pub mod prior;
+pub mod regression;
+pub mod sequential;
+
+pub use activation::{ReLU, Sigmoid, Softplus, Tanh};
+pub use bayesian_linear::{BayesianLinear, BayesianLinearOptions};
+pub use conv::{BayesianConv1d, BayesianConv2d, BayesianConv3d, BayesianConvOptions, Conv1d, Conv2d, Conv3d};
+pub use dropout::Dropout;
+pub use estimator::{minibatch_weight, ElboParts, Targets, VariationalEstimator};
+pub use kl::KlMode;
+pub use linear::Linear;
+pub use module::{params, to_device, BayesianModule, Module};
+pub use pool::{AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d};
+pub use prior::{Gaussian, Laplace, Prior, ScaleMixture, StudentT};
+pub use sequential::Sequential;

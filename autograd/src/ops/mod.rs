@@ -3,9 +3,11 @@
 //! the forward kernel call, and its backward rule — the chain rule written out.
 
 mod binary;
+pub(crate) mod conv;
 mod elementwise;
 mod layout;
 mod matmul;
+pub(crate) mod pool;
 mod reduce;
 mod reparam;
 mod softmax;

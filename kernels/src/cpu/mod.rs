@@ -2,12 +2,16 @@
 //! [`crate::ops`] wraps them behind device dispatch.
 
 pub mod binary;
+pub mod fastmath;
+pub mod conv;
 pub mod gemm;
 pub mod layout;
 pub mod optim;
 pub mod parallel;
+pub mod pool;
 pub mod random;
 pub mod reduce;
+pub(crate) mod simd;
 pub mod reparam;
 pub mod softmax;
 pub mod unary;

@@ -4,19 +4,62 @@
 //!   ∂w/∂mu = 1,  ∂w/∂rho = eps·sigmoid(rho)   (softplus' = sigmoid).
 
 use super::parallel::{chunked_sum, for_each_chunk_mut};
-use super::random::for_each_normal;
-use super::unary::{sigmoid, softplus};
+use super::fastmath::{ln, sigmoid, softplus};
+use super::random::for_each_normal_chunk;
+use super::simd::multiversion;
 
 /// ln √(2π).
 pub const LN_SQRT_2PI: f32 = 0.918_938_5;
 
+#[inline(always)]
+fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
+    for_each_normal_chunk(seed, offset, w.len(), |s, eps| {
+        let (m, r, o) = (&mu[s..s + eps.len()], &rho[s..s + eps.len()], &mut w[s..s + eps.len()]);
+        for k in 0..eps.len() {
+            o[k] = m[k] + softplus(r[k]) * eps[k];
+        }
+    });
+}
+
+#[inline(always)]
+fn backward_rho_impl(rho: &[f32], g: &[f32], seed: u64, offset: u64, g_rho: &mut [f32]) {
+    for_each_normal_chunk(seed, offset, g_rho.len(), |s, eps| {
+        let (r, gg, o) = (&rho[s..s + eps.len()], &g[s..s + eps.len()], &mut g_rho[s..s + eps.len()]);
+        for k in 0..eps.len() {
+            o[k] = gg[k] * eps[k] * sigmoid(r[k]);
+        }
+    });
+}
+
+#[inline(always)]
+fn log_posterior_impl(rho: &[f32], seed: u64, offset: u64) -> f64 {
+    let mut acc = 0f64;
+    for_each_normal_chunk(seed, offset, rho.len(), |s, eps| {
+        let r = &rho[s..s + eps.len()];
+        let mut part = 0f32;
+        for k in 0..eps.len() {
+            part += -ln(softplus(r[k])) - 0.5 * eps[k] * eps[k];
+        }
+        acc += part as f64 - LN_SQRT_2PI as f64 * eps.len() as f64;
+    });
+    acc
+}
+
+multiversion! {
+    fn forward_simd(mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) => forward_impl
+}
+multiversion! {
+    fn backward_rho_simd(rho: &[f32], g: &[f32], seed: u64, offset: u64, g_rho: &mut [f32]) => backward_rho_impl
+}
+multiversion! {
+    fn log_posterior_simd(rho: &[f32], seed: u64, offset: u64) -> f64 => log_posterior_impl
+}
+
 /// `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)`.
 pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
     for_each_chunk_mut(w, |start, out| {
-        for_each_normal(seed, offset + start as u64, out.len(), |i, e| {
-            let k = start + i;
-            out[i] = mu[k] + softplus(rho[k]) * e;
-        });
+        let end = start + out.len();
+        forward_simd(&mu[start..end], &rho[start..end], seed, offset + start as u64, out)
     });
 }
 
@@ -25,10 +68,8 @@ pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
 pub fn backward(rho: &[f32], g: &[f32], seed: u64, offset: u64, g_mu: &mut [f32], g_rho: &mut [f32]) {
     g_mu.copy_from_slice(g);
     for_each_chunk_mut(g_rho, |start, out| {
-        for_each_normal(seed, offset + start as u64, out.len(), |i, e| {
-            let k = start + i;
-            out[i] = g[k] * e * sigmoid(rho[k]);
-        });
+        let end = start + out.len();
+        backward_rho_simd(&rho[start..end], &g[start..end], seed, offset + start as u64, out)
     });
 }
 
@@ -36,13 +77,7 @@ pub fn backward(rho: &[f32], g: &[f32], seed: u64, offset: u64, g_mu: &mut [f32]
 /// Σ log N(w_i; mu_i, sigma_i) = Σ (−ln sigma_i − eps_i²/2 − ln √(2π)),
 /// using w − mu = sigma·eps (no stray constants: this is the true density).
 pub fn log_posterior(rho: &[f32], seed: u64, offset: u64) -> f32 {
-    chunked_sum(rho.len(), |s, e| {
-        let mut acc = 0f64;
-        for_each_normal(seed, offset + s as u64, e - s, |i, eps| {
-            acc += (-softplus(rho[s + i]).ln() - 0.5 * eps * eps - LN_SQRT_2PI) as f64;
-        });
-        acc
-    }) as f32
+    chunked_sum(rho.len(), |s, e| log_posterior_simd(&rho[s..e], seed, offset + s as u64)) as f32
 }
 
 #[cfg(test)]

@@ -1,0 +1,57 @@
+//! The fused reparameterisation op against the same computation done with
+//! unfused ops, and the thread-count independence of the draws.
+
+use blitz_autograd::{Tape, Tensor};
+use blitz_kernels::{ops, Device};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+#[test]
+fn fused_forward_and_backward_equal_the_unfused_graph() {
+    let n = 3000;
+    let mut rng = StdRng::seed_from_u64(1);
+    let mu = Tensor::randn(&[n], 0.0, 0.3, &mut rng).unwrap();
+    let rho = Tensor::randn(&[n], -3.0, 0.5, &mut rng).unwrap();
+    let upstream = Tensor::randn(&[n], 0.0, 1.0, &mut rng).unwrap();
+    let (seed, offset) = (99, 40);
+
+    let fused = Tape::new(0);
+    let (m1, r1) = (fused.leaf(mu.clone()), fused.leaf(rho.clone()));
+    let w1 = m1.reparam_sample(&r1, seed, offset).unwrap();
+    let l1 = w1.mul(&fused.constant(upstream.clone())).unwrap().sum().unwrap();
+    let g1 = fused.backward(&l1).unwrap();
+
+    let plain = Tape::new(0);
+    let (m2, r2) = (plain.leaf(mu), plain.leaf(rho));
+    let eps = plain.constant(Tensor::from_buffer(ops::normal(Device::Cpu, seed, offset, n).unwrap(), &[n]).unwrap());
+    let w2 = m2.add(&r2.softplus().unwrap().mul(&eps).unwrap()).unwrap();
+    let l2 = w2.mul(&plain.constant(upstream)).unwrap().sum().unwrap();
+    let g2 = plain.backward(&l2).unwrap();
+
+    let (a, b) = (w1.value().to_vec().unwrap(), w2.value().to_vec().unwrap());
+    if let Some(i) = (0..n).find(|&i| a[i] != b[i]) {
+        panic!("w differs first at {i}: fused {} vs unfused {}", a[i], b[i]);
+    }
+    assert!(g1.wrt(&m1).unwrap().to_vec().unwrap() == g2.wrt(&m2).unwrap().to_vec().unwrap(), "grad mu differs");
+    let (a, b) = (g1.wrt(&r1).unwrap().to_vec().unwrap(), g2.wrt(&r2).unwrap().to_vec().unwrap());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "{x} vs {y}");
+    }
+}
+
+/// 100k elements: above the parallel threshold, so 2 threads really split the work.
+#[test]
+fn the_same_seed_and_offset_give_the_same_epsilons_on_one_and_two_threads() {
+    let draw = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mu = Tensor::zeros(&[100_000]);
+            let rho = Tensor::full(&[100_000], 0.5);
+            let tape = Tape::new(0);
+            let w = tape.constant(mu).reparam_sample(&tape.constant(rho.clone()), 5, 12).unwrap();
+            let lq = tape.constant(rho).reparam_log_posterior(5, 12).unwrap();
+            (ops::normal(Device::Cpu, 5, 12, 100_000).unwrap().to_vec().unwrap(), w.value().to_vec().unwrap(), lq.item().unwrap())
+        })
+    };
+    assert_eq!(draw(1), draw(2));
+}

@@ -1,0 +1,396 @@
+//! Convolution by im2col + GEMM, written once for three spatial axes: a 1d
+//! convolution is a 3d one with depth and height 1, a 2d one has depth 1.
+//!
+//! The whole batch is unfolded into one column matrix `col` of shape
+//! `[C·kvol, N·L]` (kvol = kernel volume, L = output positions per image), so
+//! each group is a single large GEMM instead of N small ones:
+//!   out_g  = W_g · col_g            (forward, then [OC, N·L] → [N, OC, L])
+//!   dW_g   = gout_g · col_gᵀ        (weight gradient: the batch sum is in the GEMM)
+//!   dcol_g = W_gᵀ · gout_g          (then col2im scatters dcol back onto dx)
+//! Every parallel loop writes disjoint outputs in a fixed order, so results
+//! do not depend on the thread count.
+
+use super::gemm::{gemm, Transpose};
+use super::parallel::PAR_THRESHOLD;
+use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// The sizes of one convolution, all spatial quantities as (depth, height,
+/// width). Unused leading axes have size 1, kernel 1, stride 1, padding 0, dilation 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// Images in the batch (N).
+    pub batch: usize,
+    /// Input channels (C).
+    pub in_channels: usize,
+    /// Output channels (OC).
+    pub out_channels: usize,
+    /// Channel groups; C and OC are both multiples of it.
+    pub groups: usize,
+    /// Spatial size of the input.
+    pub input: [usize; 3],
+    /// Spatial size of the kernel.
+    pub kernel: [usize; 3],
+    /// Step between output positions.
+    pub stride: [usize; 3],
+    /// Implicit zeros added on both sides of each axis.
+    pub padding: [usize; 3],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 3],
+}
+
+impl ConvGeom {
+    /// Spatial size of the output, or an error when the (dilated) kernel
+    /// does not fit in the padded input or a stride/dilation/group is zero.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the offending quantity.
+    pub fn output(&self) -> Result<[usize; 3]> {
+        if self.groups == 0 || self.in_channels % self.groups != 0 || self.out_channels % self.groups != 0 {
+            return Err(Error::invalid(
+                "groups",
+                format!(
+                    "{} groups must divide both {} input and {} output channels",
+                    self.groups, self.in_channels, self.out_channels
+                ),
+            ));
+        }
+        let mut out = [0; 3];
+        for a in 0..3 {
+            if self.stride[a] == 0 || self.dilation[a] == 0 || self.kernel[a] == 0 {
+                return Err(Error::invalid("stride/dilation/kernel", "every value must be at least 1"));
+            }
+            let span = self.dilation[a] * (self.kernel[a] - 1) + 1;
+            let padded = self.input[a] + 2 * self.padding[a];
+            if span > padded {
+                return Err(Error::invalid(
+                    "kernel_size",
+                    format!(
+                        "a kernel spanning {span} (kernel {:?}, dilation {:?}) does not fit in input {:?} padded by {:?}",
+                        self.kernel, self.dilation, self.input, self.padding
+                    ),
+                ));
+            }
+            out[a] = (padded - span) / self.stride[a] + 1;
+        }
+        Ok(out)
+    }
+
+    fn out_dims(&self) -> [usize; 3] {
+        self.output().expect("geometry checked by the caller")
+    }
+
+    /// Elements of the input tensor `[N, C, D, H, W]`.
+    pub fn input_len(&self) -> usize {
+        self.batch * self.in_channels * self.input.iter().product::<usize>()
+    }
+
+    /// Elements of the weight tensor `[OC, C/groups, kd, kh, kw]`.
+    pub fn weight_len(&self) -> usize {
+        self.out_channels * (self.in_channels / self.groups) * self.kernel.iter().product::<usize>()
+    }
+
+    /// Elements of the output tensor `[N, OC, od, oh, ow]`.
+    pub fn output_len(&self) -> usize {
+        self.batch * self.out_channels * self.out_dims().iter().product::<usize>()
+    }
+
+    fn kvol(&self) -> usize {
+        self.kernel.iter().product()
+    }
+}
+
+/// For output index `o` and tap `t` on one axis: the input index, if inside.
+#[inline]
+fn src(o: usize, t: usize, a: usize, g: &ConvGeom) -> Option<usize> {
+    let i = (o * g.stride[a] + t * g.dilation[a]).checked_sub(g.padding[a])?;
+    (i < g.input[a]).then_some(i)
+}
+
+/// Runs `f(row_index, row)` over the rows of `m`, in parallel when `m` is large.
+fn rows_mut(m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if row_len == 0 {
+        return;
+    }
+    if m.len() < PAR_THRESHOLD {
+        m.chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
+    } else {
+        m.par_chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
+    }
+}
+
+/// The output positions `lo..hi` along the width whose input index
+/// `ow·stride + tap·dilation − padding` falls inside `0..iw`, and that
+/// index's offset (tap·dilation − padding).
+#[inline]
+fn valid_width(tw: usize, g: &ConvGeom, ow_n: usize) -> (usize, usize, isize) {
+    let (s, iw) = (g.stride[2] as isize, g.input[2] as isize);
+    let off = (tw * g.dilation[2]) as isize - g.padding[2] as isize;
+    let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
+    let hi = if iw - off <= 0 { 0 } else { (iw - off - 1) / s + 1 };
+    let hi = (hi as usize).min(ow_n);
+    ((lo as usize).min(hi), hi, off)
+}
+
+/// Splits a row index of `col` into (channel, tap d, tap h, tap w).
+#[inline]
+fn taps(r: usize, g: &ConvGeom) -> (usize, usize, usize, usize) {
+    let [kd, kh, kw] = g.kernel;
+    let tap = r % (kd * kh * kw);
+    (r / (kd * kh * kw), tap / (kh * kw), tap / kw % kh, tap % kw)
+}
+
+/// Unfolds `x` `[N, C, D, H, W]` into `col` `[C·kvol, N·L]`.
+pub fn im2col(x: &[f32], g: &ConvGeom, col: &mut [f32]) {
+    let o = g.out_dims();
+    let l = o.iter().product::<usize>();
+    let [id, ih, iw] = g.input;
+    let plane = id * ih * iw;
+    let sw = g.stride[2];
+    rows_mut(col, g.batch * l, |r, row| {
+        let (c, td, th, tw) = taps(r, g);
+        let (lo, hi, off) = valid_width(tw, g, o[2]);
+        for n in 0..g.batch {
+            let img = &x[(n * g.in_channels + c) * plane..][..plane];
+            for od in 0..o[0] {
+                let zd = src(od, td, 0, g);
+                for oh in 0..o[1] {
+                    let dst = &mut row[n * l + (od * o[1] + oh) * o[2]..][..o[2]];
+                    let (Some(d), Some(h)) = (zd, src(oh, th, 1, g)) else {
+                        dst.fill(0.0);
+                        continue;
+                    };
+                    let line = &img[(d * ih + h) * iw..][..iw];
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if sw == 1 {
+                        let start = (lo as isize + off) as usize;
+                        dst[lo..hi].copy_from_slice(&line[start..start + hi - lo]);
+                    } else {
+                        for (ow, v) in dst[lo..hi].iter_mut().enumerate() {
+                            *v = line[(((lo + ow) * sw) as isize + off) as usize];
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Adds `col` `[C·kvol, N·L]` back onto `dx` `[N, C, D, H, W]`: the adjoint of [`im2col`].
+pub fn col2im(col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
+    let o = g.out_dims();
+    let l = o.iter().product::<usize>();
+    let kvol = g.kvol();
+    let [id, ih, iw] = g.input;
+    let plane = id * ih * iw;
+    let nl = g.batch * l;
+    let sw = g.stride[2];
+    // One task per (image, channel) plane: planes are disjoint in dx.
+    rows_mut(dx, plane, |nc, img| {
+        img.fill(0.0);
+        let (n, c) = (nc / g.in_channels, nc % g.in_channels);
+        for tap in 0..kvol {
+            let (_, td, th, tw) = taps(c * kvol + tap, g);
+            let (lo, hi, off) = valid_width(tw, g, o[2]);
+            let srow = &col[(c * kvol + tap) * nl + n * l..][..l];
+            for od in 0..o[0] {
+                let Some(d) = src(od, td, 0, g) else { continue };
+                for oh in 0..o[1] {
+                    let Some(h) = src(oh, th, 1, g) else { continue };
+                    let s = &srow[(od * o[1] + oh) * o[2]..][lo..hi];
+                    let line = &mut img[(d * ih + h) * iw..][..iw];
+                    for (ow, &v) in s.iter().enumerate() {
+                        line[(((lo + ow) * sw) as isize + off) as usize] += v;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
+/// b `[OC]`, y `[N, OC, od, oh, ow]`. The geometry must have passed [`ConvGeom::output`].
+pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+    let l = g.out_dims().iter().product::<usize>();
+    let nl = g.batch * l;
+    let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
+    let kg = cg * kvol;
+    let mut col = vec![0f32; g.in_channels * kvol * nl];
+    im2col(x, g, &mut col);
+    // [OC, N·L], one GEMM per group.
+    let mut yt = vec![0f32; g.out_channels * nl];
+    for grp in 0..g.groups {
+        gemm(
+            ocg,
+            kg,
+            nl,
+            1.0,
+            &w[grp * ocg * kg..(grp + 1) * ocg * kg],
+            &col[grp * kg * nl..(grp + 1) * kg * nl],
+            0.0,
+            &mut yt[grp * ocg * nl..(grp + 1) * ocg * nl],
+            Transpose::NN,
+        );
+    }
+    // [OC, N·L] → [N, OC, L], adding the bias on the way.
+    rows_mut(y, l, |r, dst| {
+        let (n, oc) = (r / g.out_channels, r % g.out_channels);
+        let s = &yt[oc * nl + n * l..][..l];
+        let bias = b.map_or(0.0, |b| b[oc]);
+        dst.iter_mut().zip(s).for_each(|(d, &v)| *d = v + bias);
+    });
+}
+
+/// Gradients of [`forward`] with respect to x, w and b, each computed only
+/// when asked for: `(dx, dw, db)`.
+pub fn backward(
+    x: &[f32],
+    w: &[f32],
+    gy: &[f32],
+    g: &ConvGeom,
+    need: (bool, bool, bool),
+) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+    let l = g.out_dims().iter().product::<usize>();
+    let nl = g.batch * l;
+    let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
+    let kg = cg * kvol;
+    // gy [N, OC, L] → gt [OC, N·L].
+    let mut gt = vec![0f32; g.out_channels * nl];
+    rows_mut(&mut gt, l, |r, dst| {
+        let (oc, n) = (r / g.batch, r % g.batch);
+        dst.copy_from_slice(&gy[(n * g.out_channels + oc) * l..][..l]);
+    });
+    let db = need.2.then(|| {
+        gt.chunks(nl.max(1)).map(|row| row.iter().map(|&v| v as f64).sum::<f64>() as f32).collect::<Vec<f32>>()
+    });
+    let dw = need.1.then(|| {
+        let mut col = vec![0f32; g.in_channels * kvol * nl];
+        im2col(x, g, &mut col);
+        let mut dw = vec![0f32; g.weight_len()];
+        for grp in 0..g.groups {
+            gemm(
+                ocg,
+                nl,
+                kg,
+                1.0,
+                &gt[grp * ocg * nl..(grp + 1) * ocg * nl],
+                &col[grp * kg * nl..(grp + 1) * kg * nl],
+                0.0,
+                &mut dw[grp * ocg * kg..(grp + 1) * ocg * kg],
+                Transpose::NT,
+            );
+        }
+        dw
+    });
+    let dx = need.0.then(|| {
+        let mut dcol = vec![0f32; g.in_channels * kvol * nl];
+        for grp in 0..g.groups {
+            gemm(
+                kg,
+                ocg,
+                nl,
+                1.0,
+                &w[grp * ocg * kg..(grp + 1) * ocg * kg],
+                &gt[grp * ocg * nl..(grp + 1) * ocg * nl],
+                0.0,
+                &mut dcol[grp * kg * nl..(grp + 1) * kg * nl],
+                Transpose::TN,
+            );
+        }
+        let mut dx = vec![0f32; g.input_len()];
+        col2im(&dcol, g, &mut dx);
+        dx
+    });
+    (dx, dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, one output element at a time.
+    fn direct(x: &[f32], w: &[f32], b: &[f32], g: &ConvGeom) -> Vec<f32> {
+        let o = g.output().unwrap();
+        let (cg, ocg) = (g.in_channels / g.groups, g.out_channels / g.groups);
+        let [id, ih, iw] = g.input;
+        let [kd, kh, kw] = g.kernel;
+        let mut y = vec![0f32; g.output_len()];
+        let mut p = 0;
+        for n in 0..g.batch {
+            for oc in 0..g.out_channels {
+                let grp = oc / ocg;
+                for od in 0..o[0] {
+                    for oh in 0..o[1] {
+                        for ow in 0..o[2] {
+                            let mut s = b[oc];
+                            for ci in 0..cg {
+                                let c = grp * cg + ci;
+                                for a in 0..kd {
+                                    for bb in 0..kh {
+                                        for cc in 0..kw {
+                                            let (Some(d), Some(h), Some(ww)) =
+                                                (src(od, a, 0, g), src(oh, bb, 1, g), src(ow, cc, 2, g))
+                                            else {
+                                                continue;
+                                            };
+                                            s += x[(((n * g.in_channels + c) * id + d) * ih + h) * iw + ww]
+                                                * w[(((oc * cg + ci) * kd + a) * kh + bb) * kw + cc];
+                                        }
+                                    }
+                                }
+                            }
+                            y[p] = s;
+                            p += 1;
+                        }
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn data(n: usize, salt: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(salt) >> 20) as f32 / 2048.0 - 1.0)
+            .collect()
+    }
+
+    #[test]
+    fn forward_matches_direct_convolution() {
+        let g = ConvGeom {
+            batch: 2,
+            in_channels: 4,
+            out_channels: 6,
+            groups: 2,
+            input: [3, 7, 6],
+            kernel: [2, 3, 2],
+            stride: [1, 2, 1],
+            padding: [1, 1, 0],
+            dilation: [1, 1, 2],
+        };
+        let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(6, 3));
+        let mut y = vec![0f32; g.output_len()];
+        forward(&x, &w, Some(&b), &g, &mut y);
+        let want = direct(&x, &w, &b, &g);
+        for (a, e) in y.iter().zip(&want) {
+            assert!((a - e).abs() < 1e-4, "{a} vs {e}");
+        }
+    }
+
+    #[test]
+    fn kernel_too_large_is_an_error() {
+        let g = ConvGeom {
+            batch: 1,
+            in_channels: 1,
+            out_channels: 1,
+            groups: 1,
+            input: [1, 1, 4],
+            kernel: [1, 1, 3],
+            stride: [1; 3],
+            padding: [0; 3],
+            dilation: [1, 1, 2],
+        };
+        assert!(g.output().is_err());
+    }
+}

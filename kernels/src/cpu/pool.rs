@@ -1,0 +1,207 @@
+//! Max and average pooling over up to three spatial axes (1d and 2d pooling
+//! are the 3d loop with leading axes of size 1). Each (image, channel) plane
+//! is independent, so planes are the unit of parallel work; the backward
+//! passes scatter within one plane in a fixed order (deterministic).
+
+use super::parallel::PAR_THRESHOLD;
+use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// The sizes of one pooling, spatial quantities as (depth, height, width).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeom {
+    /// Number of independent planes (batch × channels).
+    pub planes: usize,
+    /// Spatial size of each input plane.
+    pub input: [usize; 3],
+    /// Window size.
+    pub kernel: [usize; 3],
+    /// Step between windows.
+    pub stride: [usize; 3],
+    /// Implicit padding on both sides (ignored by max, zeros for average).
+    pub padding: [usize; 3],
+}
+
+impl PoolGeom {
+    /// Spatial size of each output plane.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a zero window or stride, padding more
+    /// than half the window (as torch refuses), or a window larger than the padded input.
+    pub fn output(&self) -> Result<[usize; 3]> {
+        let mut out = [0; 3];
+        for a in 0..3 {
+            let (k, s, p) = (self.kernel[a], self.stride[a], self.padding[a]);
+            if k == 0 || s == 0 {
+                return Err(Error::invalid("kernel_size/stride", "every value must be at least 1"));
+            }
+            if 2 * p > k {
+                return Err(Error::invalid(
+                    "padding",
+                    format!("padding {:?} must be at most half the window {:?}", self.padding, self.kernel),
+                ));
+            }
+            let padded = self.input[a] + 2 * p;
+            if k > padded {
+                return Err(Error::invalid(
+                    "kernel_size",
+                    format!("window {:?} larger than the padded input {:?}", self.kernel, self.input),
+                ));
+            }
+            out[a] = (padded - k) / s + 1;
+        }
+        Ok(out)
+    }
+
+    fn out_dims(&self) -> [usize; 3] {
+        self.output().expect("geometry checked by the caller")
+    }
+
+    /// Elements of the input.
+    pub fn input_len(&self) -> usize {
+        self.planes * self.input.iter().product::<usize>()
+    }
+
+    /// Elements of the output.
+    pub fn output_len(&self) -> usize {
+        self.planes * self.out_dims().iter().product::<usize>()
+    }
+
+    /// Input positions of the window of output `o` along axis `a` (clipped to the input).
+    fn window(&self, o: usize, a: usize) -> std::ops::Range<usize> {
+        let start = (o * self.stride[a]) as isize - self.padding[a] as isize;
+        let end = (start + self.kernel[a] as isize).min(self.input[a] as isize);
+        start.max(0) as usize..end.max(0) as usize
+    }
+}
+
+fn planes_mut(m: &mut [f32], plane: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if plane == 0 {
+        return;
+    }
+    if m.len() < PAR_THRESHOLD {
+        m.chunks_mut(plane).enumerate().for_each(|(i, r)| f(i, r));
+    } else {
+        m.par_chunks_mut(plane).enumerate().for_each(|(i, r)| f(i, r));
+    }
+}
+
+/// Calls `f(output_index_in_plane, window)` for each output of a plane;
+/// `window` visits the input indices of that window in row-major order.
+fn each_window(g: &PoolGeom, mut f: impl FnMut(usize, &dyn Fn(&mut dyn FnMut(usize)))) {
+    let o = g.out_dims();
+    let [_, ih, iw] = g.input;
+    let mut p = 0;
+    for od in 0..o[0] {
+        let rd = g.window(od, 0);
+        for oh in 0..o[1] {
+            let rh = g.window(oh, 1);
+            for ow in 0..o[2] {
+                let rw = g.window(ow, 2);
+                let visit = |v: &mut dyn FnMut(usize)| {
+                    for d in rd.clone() {
+                        for h in rh.clone() {
+                            let base = (d * ih + h) * iw;
+                            rw.clone().for_each(|w| v(base + w));
+                        }
+                    }
+                };
+                f(p, &visit);
+                p += 1;
+            }
+        }
+    }
+}
+
+/// Max pooling: `y` holds each window's maximum and `arg` its position in
+/// the input (a flat index into `x`; the first maximum wins, NaN propagates).
+pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32], arg: &mut [usize]) {
+    let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
+    if op == 0 {
+        return;
+    }
+    let plane = |pl: usize, (out, at): (&mut [f32], &mut [usize])| {
+        let img = &x[pl * ip..(pl + 1) * ip];
+        each_window(g, |p, window| {
+            let mut best = (f32::NEG_INFINITY, usize::MAX);
+            window(&mut |i| {
+                let v = img[i];
+                if best.1 == usize::MAX || v > best.0 || (v.is_nan() && !best.0.is_nan()) {
+                    best = (v, i);
+                }
+            });
+            out[p] = best.0;
+            at[p] = pl * ip + best.1;
+        });
+    };
+    if y.len() < PAR_THRESHOLD {
+        y.chunks_mut(op).zip(arg.chunks_mut(op)).enumerate().for_each(|(pl, c)| plane(pl, c));
+    } else {
+        y.par_chunks_mut(op).zip(arg.par_chunks_mut(op)).enumerate().for_each(|(pl, c)| plane(pl, c));
+    }
+}
+
+/// Routes `gy` to the arg-max positions: the adjoint of [`max_forward`].
+pub fn max_backward(gy: &[f32], arg: &[usize], g: &PoolGeom, dx: &mut [f32]) {
+    let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
+    planes_mut(dx, ip, |pl, img| {
+        img.fill(0.0);
+        for p in pl * op..(pl + 1) * op {
+            img[arg[p] - pl * ip] += gy[p];
+        }
+    });
+}
+
+/// Average pooling; padded positions count as zeros in the divisor (torch's default).
+pub fn avg_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
+    let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
+    let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
+    planes_mut(y, op, |pl, out| {
+        let img = &x[pl * ip..(pl + 1) * ip];
+        each_window(g, |p, window| {
+            let mut sum = 0f32;
+            window(&mut |i| sum += img[i]);
+            out[p] = sum * inv;
+        });
+    });
+}
+
+/// The adjoint of [`avg_forward`].
+pub fn avg_backward(gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
+    let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
+    let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
+    planes_mut(dx, ip, |pl, img| {
+        img.fill(0.0);
+        let gp = &gy[pl * op..(pl + 1) * op];
+        each_window(g, |p, window| {
+            let v = gp[p] * inv;
+            window(&mut |i| img[i] += v);
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_pool_2x2_picks_maxima_and_routes_gradients() {
+        let g = PoolGeom { planes: 1, input: [1, 2, 4], kernel: [1, 2, 2], stride: [1, 2, 2], padding: [0; 3] };
+        let x = [1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 7.0, 6.0];
+        let (mut y, mut arg) = (vec![0.0; 2], vec![0; 2]);
+        max_forward(&x, &g, &mut y, &mut arg);
+        assert_eq!(y, [5.0, 7.0]);
+        assert_eq!(arg, [1, 6]);
+        let mut dx = vec![9.0; 8];
+        max_backward(&[1.0, 2.0], &arg, &g, &mut dx);
+        assert_eq!(dx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
+    }
+
+    #[test]
+    fn avg_pool_counts_padding_as_zeros() {
+        let g = PoolGeom { planes: 1, input: [1, 1, 3], kernel: [1, 1, 2], stride: [1, 1, 2], padding: [0, 0, 1] };
+        let mut y = vec![0.0; 2];
+        avg_forward(&[2.0, 4.0, 6.0], &g, &mut y);
+        assert_eq!(y, [1.0, 5.0]);
+    }
+}

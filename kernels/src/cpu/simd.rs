@@ -1,0 +1,38 @@
+//! Run-time selection of the widest vector unit. A kernel is written once as
+//! an `#[inline(always)]` function of plain slices and arithmetic; the
+//! `multiversion!` macro compiles it again with AVX-512 and AVX2 enabled and
+//! picks the build at run time. The arithmetic is the same IEEE operations in
+//! every build (Rust never fuses a·b + c on its own), so the results are
+//! bitwise identical whichever build runs.
+
+/// Defines `$name`, dispatching to `$imp` compiled for AVX-512F, AVX2 or the
+/// baseline, whichever the CPU supports.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn v512($($arg: $ty),*) $(-> $ret)? {
+                    $imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn v256($($arg: $ty),*) $(-> $ret)? {
+                    $imp($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    return unsafe { v512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2 (checked just above).
+                    return unsafe { v256($($arg),*) };
+                }
+            }
+            $imp($($arg),*)
+        }
+    };
+}
+
+pub(crate) use multiversion;

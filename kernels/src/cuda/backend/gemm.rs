@@ -1,0 +1,110 @@
+//! GPU matrix products, row-major, in the forms NN, NT, TN (and TT), batched.
+//!
+//! cuBLAS is column-major: a row-major m×n C is the column-major n×m Cᵀ =
+//! op(B)ᵀ·op(A)ᵀ, so cuBLAS is called with the operands swapped. A row-major
+//! buffer read column-major is its transpose, which makes op(B)ᵀ "no
+//! transpose" exactly when B is not transposed (ld = n), "transpose" when it
+//! is (ld = k); the same for A (ld = k or m).
+
+use super::buffer::{same_device, CudaBuffer};
+use super::device::THREADS;
+use super::sources::GEMM;
+use crate::cpu::gemm::Transpose;
+use crate::cuda::gemm_backend::{gemm_backend, GemmBackend};
+use crate::{Error, Result};
+use cudarc::cublas::sys::cublasOperation_t;
+use cudarc::cublas::{Gemm, GemmConfig, StridedBatchedConfig};
+use cudarc::driver::LaunchConfig;
+
+const TILE: u32 = 16;
+
+/// `batch` products op(A_i)·op(B_i) of m×k by k×n, with the selected backend.
+///
+/// # Errors
+/// Operands on different GPUs; sizes beyond cuBLAS's 32-bit ints; CUDA failures.
+pub fn gemm(
+    a: &CudaBuffer,
+    b: &CudaBuffer,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    t: Transpose,
+) -> Result<CudaBuffer> {
+    gemm_with(gemm_backend(), a, b, batch, m, k, n, t)
+}
+
+/// As [`gemm`] with an explicit backend.
+///
+/// # Errors
+/// As [`gemm`].
+pub fn gemm_with(
+    backend: GemmBackend,
+    a: &CudaBuffer,
+    b: &CudaBuffer,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    t: Transpose,
+) -> Result<CudaBuffer> {
+    let dev = same_device("matmul", &[a, b])?;
+    let len = batch * m * n;
+    if len == 0 || k == 0 {
+        return CudaBuffer::zeros(&dev, len);
+    }
+    let mut c = CudaBuffer::uninit(&dev, len)?;
+    match backend {
+        GemmBackend::Tiled => {
+            let cfg = LaunchConfig {
+                grid_dim: ((n as u32).div_ceil(TILE), (m as u32).div_ceil(TILE), batch.min(65_535) as u32),
+                block_dim: (TILE, TILE, 1),
+                shared_mem_bytes: 0,
+            };
+            debug_assert_eq!(TILE * TILE, THREADS);
+            let (bt, mm, kk, nn) = (batch as u64, m as u64, k as u64, n as u64);
+            let (ta, tb) = (i32::from(t.a), i32::from(t.b));
+            let out = c.slice_mut()?;
+            launch!(dev, GEMM, "gemm_tiled", cfg, [a.slice(), b.slice(), out, &bt, &mm, &kk, &nn, &ta, &tb])?;
+        }
+        GemmBackend::Cublas => {
+            let int = |v: usize| {
+                i32::try_from(v)
+                    .map_err(|_| Error::Cuda(format!("matmul: dimension {v} exceeds cuBLAS's 32-bit range")))
+            };
+            let op = |tr: bool| if tr { cublasOperation_t::CUBLAS_OP_T } else { cublasOperation_t::CUBLAS_OP_N };
+            let cfg = GemmConfig {
+                transa: op(t.b),
+                transb: op(t.a),
+                m: int(n)?,
+                n: int(m)?,
+                k: int(k)?,
+                alpha: 1.0f32,
+                lda: int(if t.b { k } else { n })?,
+                ldb: int(if t.a { m } else { k })?,
+                beta: 0.0f32,
+                ldc: int(n)?,
+            };
+            let blas = dev.blas()?;
+            let out = c.slice_mut()?;
+            let err = |e: cudarc::cublas::result::CublasError| Error::Cuda(format!("cuBLAS sgemm: {e}"));
+            // SAFETY: the dimensions and leading dimensions above describe buffers of
+            // exactly batch·m·k, batch·k·n and batch·m·n elements.
+            unsafe {
+                if batch == 1 {
+                    blas.gemm(cfg, b.slice(), a.slice(), out).map_err(err)?;
+                } else {
+                    let sb = StridedBatchedConfig {
+                        gemm: cfg,
+                        batch_size: int(batch)?,
+                        stride_a: (k * n) as i64,
+                        stride_b: (m * k) as i64,
+                        stride_c: (m * n) as i64,
+                    };
+                    blas.gemm_strided_batched(sb, b.slice(), a.slice(), out).map_err(err)?;
+                }
+            }
+        }
+    }
+    Ok(c)
+}

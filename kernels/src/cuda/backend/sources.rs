@@ -1,0 +1,43 @@
+//! The CUDA C sources of every kernel, one module per concern. Each is
+//! compiled by NVRTC with [`COMMON`] in front of it, on first use per device.
+
+/// Types, the grid-stride loop, the shape descriptor and the guarded scalar
+/// functions shared by every source.
+pub const COMMON: &str = include_str!("../cu/common.cuh");
+
+/// A kernel source: a name for logs and caches, and its CUDA C text (without [`COMMON`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source {
+    /// Short name, e.g. `"elementwise"`.
+    pub name: &'static str,
+    /// CUDA C text.
+    pub text: &'static str,
+}
+
+/// Unary, scalar and broadcasting binary kernels.
+pub const ELEMENTWISE: Source = Source { name: "elementwise", text: include_str!("../cu/elementwise.cu") };
+/// Sums, axis reductions, max and the sum back to a broadcast shape.
+pub const REDUCE: Source = Source { name: "reduce", text: include_str!("../cu/reduce.cu") };
+/// Row softmax and log-softmax.
+pub const SOFTMAX: Source = Source { name: "softmax", text: include_str!("../cu/softmax.cu") };
+/// Permute, slice, concat, index-select, row gathers.
+pub const LAYOUT: Source = Source { name: "layout", text: include_str!("../cu/layout.cu") };
+/// The hand-written tiled GEMM.
+pub const GEMM: Source = Source { name: "gemm", text: include_str!("../cu/gemm.cu") };
+/// Philox4x32-10, Box-Muller and the fused reparameterisation.
+pub const RANDOM: Source = Source { name: "random", text: include_str!("../cu/random.cu") };
+/// Optimizer steps.
+pub const OPTIM: Source = Source { name: "optim", text: include_str!("../cu/optim.cu") };
+
+/// Convolution: im2col, col2im and the layout moves around the GEMM.
+pub const CONV: Source = Source { name: "conv", text: include_str!("../cu/conv.cu") };
+/// Max and average pooling.
+pub const POOL: Source = Source { name: "pool", text: include_str!("../cu/pool.cu") };
+
+/// Every source, for the compile test and for warming a device.
+pub const ALL: &[Source] = &[ELEMENTWISE, REDUCE, SOFTMAX, LAYOUT, GEMM, RANDOM, OPTIM, CONV, POOL];
+
+/// The full program text NVRTC sees for `src`.
+pub fn program_text(src: Source) -> String {
+    format!("{COMMON}\n// ---- {} ----\n{}", src.name, src.text)
+}

@@ -1,0 +1,124 @@
+//! Device dispatch of the convolution and pooling kernels, as [`crate::ops`]
+//! does for the others: the CPU arm calls [`crate::cpu::conv`] and
+//! [`crate::cpu::pool`], the CUDA arm the functions of the same name in
+//! [`crate::cuda`]. Callers have checked the geometry ([`ConvGeom::output`],
+//! [`PoolGeom::output`]) and the buffer lengths.
+
+use crate::cpu::conv::{self, ConvGeom};
+use crate::cpu::pool::{self, PoolGeom};
+use crate::cuda;
+use crate::{Buffer, Error, Result};
+
+fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
+    Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
+}
+
+/// `y = conv(x, w) + b` (see [`conv::forward`] for the layouts).
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn conv_forward(x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
+    match (x, w, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(w), None) => Ok(host_conv(x, w, None, g)),
+        (Buffer::Cpu(x), Buffer::Cpu(w), Some(Buffer::Cpu(b))) => Ok(host_conv(x, w, Some(b), g)),
+        (Buffer::Cuda(xc), Buffer::Cuda(wc), None) => cuda::conv_forward(xc, wc, None, g).map(Buffer::Cuda),
+        (Buffer::Cuda(xc), Buffer::Cuda(wc), Some(Buffer::Cuda(bc))) => {
+            cuda::conv_forward(xc, wc, Some(bc), g).map(Buffer::Cuda)
+        }
+        (_, _, Some(b)) if b.device() != x.device() => Err(mismatch("conv", x, b)),
+        _ => Err(mismatch("conv", x, w)),
+    }
+}
+
+fn host_conv(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom) -> Buffer {
+    let mut y = vec![0f32; g.output_len()];
+    conv::forward(x, w, b, g, &mut y);
+    Buffer::Cpu(y)
+}
+
+/// Gradients of [`conv_forward`] with respect to x, w and b, each only when
+/// `need` asks for it.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+#[allow(clippy::type_complexity)]
+pub fn conv_backward(
+    x: &Buffer,
+    w: &Buffer,
+    gy: &Buffer,
+    g: &ConvGeom,
+    need: (bool, bool, bool),
+) -> Result<(Option<Buffer>, Option<Buffer>, Option<Buffer>)> {
+    match (x, w, gy) {
+        (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(gy)) => {
+            let (dx, dw, db) = conv::backward(x, w, gy, g, need);
+            Ok((dx.map(Buffer::Cpu), dw.map(Buffer::Cpu), db.map(Buffer::Cpu)))
+        }
+        (Buffer::Cuda(xc), Buffer::Cuda(wc), Buffer::Cuda(gc)) => {
+            let (dx, dw, db) = cuda::conv_backward(xc, wc, gc, g, need)?;
+            Ok((dx.map(Buffer::Cuda), dw.map(Buffer::Cuda), db.map(Buffer::Cuda)))
+        }
+        _ => Err(mismatch("conv", x, gy)),
+    }
+}
+
+/// Max pooling: the pooled values and, per output, the flat input index of its maximum.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<(Buffer, Vec<usize>)> {
+    match x {
+        Buffer::Cpu(x) => {
+            let n = g.output_len();
+            let (mut y, mut arg) = (vec![0f32; n], vec![0usize; n]);
+            pool::max_forward(x, g, &mut y, &mut arg);
+            Ok((Buffer::Cpu(y), arg))
+        }
+        Buffer::Cuda(x) => cuda::max_pool_forward(x, g).map(|(y, a)| (Buffer::Cuda(y), a)),
+    }
+}
+
+/// The adjoint of [`max_pool_forward`]: `gy` routed to the arg-max positions.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn max_pool_backward(gy: &Buffer, arg: &[usize], g: &PoolGeom) -> Result<Buffer> {
+    match gy {
+        Buffer::Cpu(gy) => {
+            let mut dx = vec![0f32; g.input_len()];
+            pool::max_backward(gy, arg, g, &mut dx);
+            Ok(Buffer::Cpu(dx))
+        }
+        Buffer::Cuda(gy) => cuda::max_pool_backward(gy, arg, g).map(Buffer::Cuda),
+    }
+}
+
+/// Average pooling (padding counts as zeros).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => {
+            let mut y = vec![0f32; g.output_len()];
+            pool::avg_forward(x, g, &mut y);
+            Ok(Buffer::Cpu(y))
+        }
+        Buffer::Cuda(x) => cuda::avg_pool_forward(x, g).map(Buffer::Cuda),
+    }
+}
+
+/// The adjoint of [`avg_pool_forward`].
+///
+/// # Errors
+/// CUDA failures only.
+pub fn avg_pool_backward(gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    match gy {
+        Buffer::Cpu(gy) => {
+            let mut dx = vec![0f32; g.input_len()];
+            pool::avg_backward(gy, g, &mut dx);
+            Ok(Buffer::Cpu(dx))
+        }
+        Buffer::Cuda(gy) => cuda::avg_pool_backward(gy, g).map(Buffer::Cuda),
+    }
+}

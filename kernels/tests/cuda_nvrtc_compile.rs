@@ -1,0 +1,103 @@
+//! Every CUDA kernel source compiles with NVRTC — on a machine with no GPU.
+//! NVRTC is a plain library (CI installs it from PyPI's `nvidia-cuda-nvrtc`),
+//! so a syntax error in any `.cu` file fails CI here, not on a GPU later.
+//!
+//! Without NVRTC the tests print why and pass, unless `BLITZ_REQUIRE_NVRTC=1`
+//! (set by `scripts/ci-cuda.sh`), where a missing NVRTC is a failure.
+#![cfg(feature = "cuda")]
+
+use blitz_kernels::cuda::nvrtc::{compile, compile_text, nvrtc_available, nvrtc_version, Image};
+use blitz_kernels::cuda::sources::{program_text, ALL};
+use blitz_kernels::Error;
+
+/// Whether NVRTC is there; panics when it must be and is not.
+fn nvrtc_or_skip(test: &str) -> bool {
+    match nvrtc_available() {
+        Ok(()) => true,
+        Err(e) if std::env::var("BLITZ_REQUIRE_NVRTC").is_ok_and(|v| v == "1") => {
+            panic!("BLITZ_REQUIRE_NVRTC=1 but NVRTC cannot be loaded: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {e}");
+            false
+        }
+    }
+}
+
+/// Architectures checked: Turing (NVRTC 13's oldest), Ampere, Hopper.
+const ARCHS: [&str; 3] = ["sm_75", "sm_80", "sm_90"];
+
+#[test]
+fn every_kernel_source_compiles_to_cubin_and_ptx() {
+    if !nvrtc_or_skip("every_kernel_source_compiles_to_cubin_and_ptx") {
+        return;
+    }
+    let (major, minor) = nvrtc_version().unwrap();
+    eprintln!("NVRTC {major}.{minor}");
+    assert!(!ALL.is_empty());
+    for src in ALL {
+        for arch in ARCHS {
+            match compile(*src, Some(arch)) {
+                Ok(Image::Cubin(b)) => assert!(b.len() > 100, "{} {arch}: empty cubin", src.name),
+                Ok(other) => panic!("{} {arch}: expected a cubin, got {other:?}", src.name),
+                Err(e) => panic!("{} does not compile for {arch}:\n{e}", src.name),
+            }
+        }
+        match compile(*src, None) {
+            Ok(Image::Ptx(p)) => {
+                let text = String::from_utf8_lossy(&p);
+                assert!(text.contains(".entry"), "{}: PTX without kernels", src.name);
+            }
+            other => panic!("{}: PTX compile failed: {other:?}", src.name),
+        }
+    }
+}
+
+#[test]
+fn every_launched_kernel_name_exists_in_its_source() {
+    // The host code looks kernels up by name; a typo would only show on a GPU.
+    // Names are taken from the `launch!` calls of the backend sources.
+    let host = [
+        include_str!("../src/cuda/backend/elementwise.rs"),
+        include_str!("../src/cuda/backend/reduce.rs"),
+        include_str!("../src/cuda/backend/softmax.rs"),
+        include_str!("../src/cuda/backend/layout.rs"),
+        include_str!("../src/cuda/backend/gemm.rs"),
+        include_str!("../src/cuda/backend/random.rs"),
+        include_str!("../src/cuda/backend/optim.rs"),
+        include_str!("../src/cuda/backend/conv.rs"),
+    ];
+    let mut checked = 0;
+    for text in host {
+        for part in text.split("launch!(").skip(1) {
+            // launch!(dev, SOURCE, "name", ...
+            let mut fields = part.splitn(4, ',').map(str::trim);
+            let (_dev, src, name) = (fields.next().unwrap(), fields.next().unwrap(), fields.next().unwrap());
+            let name = name.trim_matches('"');
+            let source = ALL
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(src))
+                .unwrap_or_else(|| panic!("launch! names unknown source {src}"));
+            let decl = format!("__global__ void {name}(");
+            assert!(source.text.contains(&decl), "kernel `{name}` is not declared in {}.cu", source.name);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} launches found");
+}
+
+#[test]
+fn a_kernel_with_a_syntax_error_is_refused_with_the_compiler_log() {
+    if !nvrtc_or_skip("a_kernel_with_a_syntax_error_is_refused_with_the_compiler_log") {
+        return;
+    }
+    let broken = program_text(ALL[0]).replace("y[i] = unary_eval(op, x[i]);", "y[i] = unary_eval(op, x[i]) +;");
+    assert_ne!(broken, program_text(ALL[0]), "the edit must change the source");
+    match compile_text("broken", &broken, Some("sm_90")) {
+        Err(Error::Cuda(msg)) => assert!(msg.contains("broken") && msg.contains("error"), "{msg}"),
+        other => panic!("a broken kernel compiled: {other:?}"),
+    }
+    // An undeclared identifier is a compile error too, not a link-time surprise.
+    let undeclared = "extern \"C\" __global__ void k(float* x) { x[0] = no_such_function(1.0f); }";
+    assert!(compile_text("undeclared", undeclared, Some("sm_90")).is_err());
+}

@@ -1,0 +1,349 @@
+//! Every CUDA kernel against its CPU twin on random inputs, through the
+//! device-dispatching `ops` layer. Needs a GPU: without one each test prints
+//! why it is skipped and passes.
+#![cfg(feature = "cuda")]
+
+use blitz_kernels::cpu::optim::AdamStep;
+use blitz_kernels::cuda::{self, GemmBackend};
+use blitz_kernels::shape::{broadcast_shape, numel};
+use blitz_kernels::{ops, BinaryOp, Buffer, Device, ScalarOp, Transpose, UnaryOp};
+
+const GPU: Device = Device::Cuda(0);
+
+fn gpu_or_skip(test: &str) -> bool {
+    match cuda::available(0) {
+        Ok(()) => true,
+        // On the GPU machine (scripts/gpu-check.sh) a skip would hide a broken backend.
+        Err(e) if std::env::var("BLITZ_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("BLITZ_REQUIRE_GPU=1 but the GPU cannot be used: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: no usable GPU ({e})");
+            false
+        }
+    }
+}
+
+/// Deterministic pseudo-random values in [lo, hi).
+fn rand_vec(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
+
+fn pair(v: &[f32]) -> (Buffer, Buffer) {
+    (Buffer::Cpu(v.to_vec()), Buffer::from_host(v.to_vec(), GPU).unwrap())
+}
+
+/// |got − want| ≤ rtol·max(|want|, 0.01·max|want|) elementwise.
+fn assert_close(what: &str, got: &Buffer, want: &Buffer, rtol: f32) {
+    assert_eq!(got.device(), GPU, "{what}: result left the GPU");
+    let (g, w) = (got.to_vec().unwrap(), want.to_vec().unwrap());
+    assert_eq!(g.len(), w.len(), "{what}: lengths");
+    let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in g.iter().zip(&w).enumerate() {
+        let tol = rtol * b.abs().max(0.01 * scale).max(1e-30);
+        let ok = (a - b).abs() <= tol || (a.is_nan() && b.is_nan()) || a == b;
+        assert!(ok, "{what}[{i}]: gpu {a} vs cpu {b} (tol {tol})");
+    }
+}
+
+#[test]
+fn unary_and_scalar_ops_forward_and_backward() {
+    if !gpu_or_skip("unary_and_scalar_ops_forward_and_backward") {
+        return;
+    }
+    let x = rand_vec(10_007, 1, 0.05, 3.0); // positive: log, sqrt defined
+    let g = rand_vec(10_007, 2, -1.0, 1.0);
+    let ((xc, xg), (gc, gg)) = (pair(&x), pair(&g));
+    for op in UnaryOp::ALL {
+        let (yc, yg) = (ops::unary(op, &xc).unwrap(), ops::unary(op, &xg).unwrap());
+        assert_close(op.name(), &yg, &yc, 1e-5);
+        let bc = ops::unary_backward(op, &xc, &yc, &gc).unwrap();
+        let bg = ops::unary_backward(op, &xg, &yg, &gg).unwrap();
+        assert_close(&format!("{} backward", op.name()), &bg, &bc, 1e-5);
+    }
+    for op in [ScalarOp::Add(1.5), ScalarOp::Mul(-0.75), ScalarOp::Pow(2.5)] {
+        assert_close(&format!("{op:?}"), &ops::scalar(op, &xg).unwrap(), &ops::scalar(op, &xc).unwrap(), 1e-5);
+        let bc = ops::scalar_backward(op, &xc, &gc).unwrap();
+        assert_close(&format!("{op:?} backward"), &ops::scalar_backward(op, &xg, &gg).unwrap(), &bc, 1e-5);
+    }
+}
+
+#[test]
+fn broadcasting_binary_ops_and_their_gradients() {
+    if !gpu_or_skip("broadcasting_binary_ops_and_their_gradients") {
+        return;
+    }
+    let cases: &[(&[usize], &[usize])] = &[
+        (&[37, 19], &[37, 19]),
+        (&[37, 19], &[19]),
+        (&[37, 19], &[]),
+        (&[5, 1, 7], &[1, 3, 7]),
+        (&[4, 1], &[1, 6]),
+        (&[2, 3, 4, 5], &[3, 1, 5]),
+    ];
+    for (ci, &(sa, sb)) in cases.iter().enumerate() {
+        let os = broadcast_shape("t", sa, sb).unwrap();
+        let a = rand_vec(numel(sa), 10 + ci as u64, -2.0, 2.0);
+        let b = rand_vec(numel(sb), 20 + ci as u64, 0.5, 2.0); // away from 0 for div
+        let g = rand_vec(numel(&os), 30 + ci as u64, -1.0, 1.0);
+        let ((ac, ag), (bc, bg), (gc, gg)) = (pair(&a), pair(&b), pair(&g));
+        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+            let what = format!("{} {sa:?} {sb:?}", op.name());
+            let want = ops::binary(op, &ac, sa, &bc, sb, &os).unwrap();
+            assert_close(&what, &ops::binary(op, &ag, sa, &bg, sb, &os).unwrap(), &want, 1e-5);
+            let (wa, wb) = ops::binary_backward(op, &ac, sa, &bc, sb, &gc, &os, (true, true)).unwrap();
+            let (ga, gb) = ops::binary_backward(op, &ag, sa, &bg, sb, &gg, &os, (true, true)).unwrap();
+            assert_close(&format!("{what} grad a"), &ga.unwrap(), &wa.unwrap(), 1e-5);
+            assert_close(&format!("{what} grad b"), &gb.unwrap(), &wb.unwrap(), 1e-5);
+            let (only_a, none_b) = ops::binary_backward(op, &ag, sa, &bg, sb, &gg, &os, (true, false)).unwrap();
+            assert!(only_a.is_some() && none_b.is_none());
+        }
+    }
+}
+
+#[test]
+fn reductions() {
+    if !gpu_or_skip("reductions") {
+        return;
+    }
+    let x = rand_vec(3 * 50 * 7, 3, -1.0, 1.0);
+    let (xc, xg) = pair(&x);
+    assert_close("sum_all", &ops::sum_all(&xg).unwrap(), &ops::sum_all(&xc).unwrap(), 1e-5);
+    let big = rand_vec(300_001, 4, -1.0, 1.0);
+    let (bc, bg) = pair(&big);
+    assert_close("sum_all big", &ops::sum_all(&bg).unwrap(), &ops::sum_all(&bc).unwrap(), 1e-5);
+    let (sc, sg) = (ops::sum_squares(&bc).unwrap(), ops::sum_squares(&bg).unwrap());
+    assert!((sc - sg).abs() <= 1e-9 * sc, "sum_squares {sg} vs {sc}");
+    for (o, l, i) in [(3, 50, 7), (1, 1050, 1), (1050, 1, 1), (21, 50, 1)] {
+        assert_close("sum_axis", &ops::sum_axis(&xg, o, l, i).unwrap(), &ops::sum_axis(&xc, o, l, i).unwrap(), 1e-5);
+        let (mc, ac) = ops::max_axis(&xc, o, l, i).unwrap();
+        let (mg, agpu) = ops::max_axis(&xg, o, l, i).unwrap();
+        assert_close("max_axis", &mg, &mc, 0.0);
+        assert_eq!(agpu, ac, "arg-max indices");
+        let g = rand_vec(o * i, 5, -1.0, 1.0);
+        let (gc, gg) = pair(&g);
+        let want = ops::max_axis_backward(&gc, &ac, o, l, i).unwrap();
+        assert_close("max_axis backward", &ops::max_axis_backward(&gg, &agpu, o, l, i).unwrap(), &want, 0.0);
+        let want = ops::expand_axis(&gc, o, l, i).unwrap();
+        assert_close("expand_axis", &ops::expand_axis(&gg, o, l, i).unwrap(), &want, 0.0);
+    }
+    let shapes: &[(&[usize], &[usize])] = &[
+        (&[3, 50, 7], &[7]),
+        (&[3, 50, 7], &[50, 1]),
+        (&[3, 50, 7], &[3, 1, 7]),
+        (&[3, 50, 7], &[]),
+        (&[3, 50, 7], &[1, 1, 1]),
+    ];
+    for &(from, to) in shapes {
+        let want = ops::sum_to_shape(&xc, from, to).unwrap();
+        assert_close(
+            &format!("sum_to_shape {from:?}->{to:?}"),
+            &ops::sum_to_shape(&xg, from, to).unwrap(),
+            &want,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn both_gemms_match_the_cpu_in_every_form() {
+    if !gpu_or_skip("both_gemms_match_the_cpu_in_every_form") {
+        return;
+    }
+    for &(batch, m, k, n) in &[(1, 33, 47, 29), (3, 16, 16, 16), (1, 1, 70, 5), (2, 64, 1, 40), (1, 128, 784, 100)] {
+        let a = rand_vec(batch * m * k, 7, -1.0, 1.0);
+        let b = rand_vec(batch * k * n, 8, -1.0, 1.0);
+        let ((ac, ag), (bc, bg)) = (pair(&a), pair(&b));
+        for t in [Transpose::NN, Transpose::NT, Transpose::TN, Transpose { a: true, b: true }] {
+            let want = ops::gemm(&ac, &bc, batch, m, k, n, t).unwrap();
+            for backend in [GemmBackend::Cublas, GemmBackend::Tiled] {
+                let (Buffer::Cuda(x), Buffer::Cuda(y)) = (&ag, &bg) else { unreachable!() };
+                let got = Buffer::Cuda(cuda::gemm_with(backend, x, y, batch, m, k, n, t).unwrap());
+                assert_close(&format!("{backend:?} {batch}x{m}x{k}x{n} {t:?}"), &got, &want, 1e-5);
+            }
+        }
+    }
+    // The process-wide switch reaches ops::gemm.
+    let a = rand_vec(6, 9, -1.0, 1.0);
+    let ((ac, ag), (bc, bg)) = (pair(&a), pair(&a));
+    let want = ops::gemm(&ac, &bc, 1, 2, 3, 2, Transpose::NT).unwrap();
+    cuda::set_gemm_backend(GemmBackend::Tiled);
+    let tiled = ops::gemm(&ag, &bg, 1, 2, 3, 2, Transpose::NT);
+    cuda::set_gemm_backend(GemmBackend::Cublas);
+    assert_close("switch to tiled", &tiled.unwrap(), &want, 1e-5);
+}
+
+#[test]
+fn softmax_and_log_softmax() {
+    if !gpu_or_skip("softmax_and_log_softmax") {
+        return;
+    }
+    for n in [10, 333, 1000] {
+        let x = rand_vec(17 * n, 11, -30.0, 30.0);
+        let g = rand_vec(17 * n, 12, -1.0, 1.0);
+        let ((xc, xg), (gc, gg)) = (pair(&x), pair(&g));
+        for log in [false, true] {
+            let (yc, yg) = (ops::softmax(&xc, n, log).unwrap(), ops::softmax(&xg, n, log).unwrap());
+            assert_close(&format!("softmax n={n} log={log}"), &yg, &yc, 1e-5);
+            let want = ops::softmax_backward(&yc, &gc, n, log).unwrap();
+            assert_close(
+                &format!("softmax backward n={n} log={log}"),
+                &ops::softmax_backward(&yg, &gg, n, log).unwrap(),
+                &want,
+                1e-4,
+            );
+        }
+    }
+}
+
+#[test]
+fn layout_ops() {
+    if !gpu_or_skip("layout_ops") {
+        return;
+    }
+    let x = rand_vec(2 * 3 * 4 * 5, 13, -1.0, 1.0);
+    let (xc, xg) = pair(&x);
+    for perm in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2], [2, 0, 3, 1]] {
+        let want = ops::permute(&xc, &[2, 3, 4, 5], &perm).unwrap();
+        assert_close(&format!("permute {perm:?}"), &ops::permute(&xg, &[2, 3, 4, 5], &perm).unwrap(), &want, 0.0);
+    }
+    let (o, a, i) = (6, 4, 5);
+    let want = ops::slice_axis(&xc, o, a, i, 1, 2).unwrap();
+    assert_close("slice", &ops::slice_axis(&xg, o, a, i, 1, 2).unwrap(), &want, 0.0);
+    let g = rand_vec(o * 2 * i, 14, -1.0, 1.0);
+    let (gc, gg) = pair(&g);
+    let want = ops::slice_axis_backward(&gc, o, a, i, 1, 2).unwrap();
+    assert_close("slice backward", &ops::slice_axis_backward(&gg, o, a, i, 1, 2).unwrap(), &want, 0.0);
+    let p2 = rand_vec(o * 3 * i, 15, -1.0, 1.0);
+    let (pc, pg) = pair(&p2);
+    let want = ops::concat_axis(&[&xc, &pc], &[4, 3], o, i).unwrap();
+    assert_close("concat", &ops::concat_axis(&[&xg, &pg], &[4, 3], o, i).unwrap(), &want, 0.0);
+    let idx = [3, 0, 3, 1, 3];
+    let want = ops::index_select(&xc, o, a, i, &idx).unwrap();
+    assert_close("index_select", &ops::index_select(&xg, o, a, i, &idx).unwrap(), &want, 0.0);
+    let g = rand_vec(o * idx.len() * i, 16, -1.0, 1.0);
+    let (gc, gg) = pair(&g);
+    let want = ops::index_select_backward(&gc, o, a, i, &idx).unwrap();
+    assert_close("index_select backward", &ops::index_select_backward(&gg, o, a, i, &idx).unwrap(), &want, 1e-6);
+    let rows_idx = [4, 0, 19, 7, 7, 2];
+    let want = ops::gather_rows(&xc, 20, &rows_idx).unwrap();
+    assert_close("gather_rows", &ops::gather_rows(&xg, 20, &rows_idx).unwrap(), &want, 0.0);
+    let g = rand_vec(rows_idx.len(), 17, -1.0, 1.0);
+    let (gc, gg) = pair(&g);
+    let want = ops::gather_rows_backward(&gc, 20, &rows_idx).unwrap();
+    assert_close("gather_rows backward", &ops::gather_rows_backward(&gg, 20, &rows_idx).unwrap(), &want, 0.0);
+}
+
+#[test]
+fn philox_normals_and_the_fused_reparameterisation_match_the_cpu() {
+    if !gpu_or_skip("philox_normals_and_the_fused_reparameterisation_match_the_cpu") {
+        return;
+    }
+    for &(seed, offset, len) in &[(0u64, 0u64, 1usize), (7, 3, 10), (0xdead_beef_cafe, 1 << 33, 4097), (42, 5, 100_003)]
+    {
+        let want = ops::normal(Device::Cpu, seed, offset, len).unwrap();
+        let got = ops::normal(GPU, seed, offset, len).unwrap();
+        let (g, w) = (got.to_vec().unwrap(), want.to_vec().unwrap());
+        let worst = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst <= 2e-6, "normals seed {seed} offset {offset}: max |gpu - cpu| = {worst}");
+        let mu = rand_vec(len, 18, -1.0, 1.0);
+        let rho = rand_vec(len, 19, -6.0, 1.0);
+        let gr = rand_vec(len, 20, -1.0, 1.0);
+        let ((mc, mg), (rc, rg), (gc, gg)) = (pair(&mu), pair(&rho), pair(&gr));
+        let want = ops::reparam_forward(&mc, &rc, seed, offset).unwrap();
+        assert_close("reparam forward", &ops::reparam_forward(&mg, &rg, seed, offset).unwrap(), &want, 1e-5);
+        let (wm, wr) = ops::reparam_backward(&rc, &gc, seed, offset).unwrap();
+        let (gm, grr) = ops::reparam_backward(&rg, &gg, seed, offset).unwrap();
+        assert_close("reparam grad mu", &gm, &wm, 0.0);
+        assert_close("reparam grad rho", &grr, &wr, 1e-5);
+        let want = ops::reparam_log_posterior(&rc, seed, offset).unwrap();
+        assert_close("log posterior", &ops::reparam_log_posterior(&rg, seed, offset).unwrap(), &want, 1e-5);
+    }
+}
+
+#[test]
+fn optimizer_steps_and_buffers() {
+    if !gpu_or_skip("optimizer_steps_and_buffers") {
+        return;
+    }
+    let n = 5000;
+    let p = rand_vec(n, 21, -1.0, 1.0);
+    let g = rand_vec(n, 22, -1.0, 1.0);
+    let h = AdamStep { step_size: 1e-2, beta1: 0.9, beta2: 0.999, eps_hat: 1e-8, weight_decay: 1e-3 };
+    let ((mut pc, mut pg), (gc, gg)) = (pair(&p), pair(&g));
+    let (mut mc, mut mg) = pair(&vec![0.0; n]);
+    let (mut vc, mut vg) = pair(&vec![0.0; n]);
+    let alias = pg.clone(); // a clone must not see the in-place update
+    for _ in 0..3 {
+        ops::adam_step(&mut pc, &mut mc, &mut vc, &gc, h).unwrap();
+        ops::adam_step(&mut pg, &mut mg, &mut vg, &gg, h).unwrap();
+    }
+    assert_close("adam p", &pg, &pc, 1e-5);
+    assert_close("adam v", &vg, &vc, 1e-5);
+    assert_eq!(alias.to_vec().unwrap(), p, "in-place update leaked into a clone");
+    let (mut bc, mut bg) = pair(&vec![0.0; n]);
+    for _ in 0..3 {
+        ops::sgd_step(&mut pc, &mut bc, &gc, 0.1, 0.9, 1e-3).unwrap();
+        ops::sgd_step(&mut pg, &mut bg, &gg, 0.1, 0.9, 1e-3).unwrap();
+    }
+    assert_close("sgd p", &pg, &pc, 1e-5);
+    ops::scale_inplace(&mut pc, 0.5).unwrap();
+    ops::scale_inplace(&mut pg, 0.5).unwrap();
+    assert_close("scale", &pg, &pc, 1e-5);
+    assert_eq!(Buffer::full(7, 2.5, GPU).unwrap().to_vec().unwrap(), vec![2.5; 7]);
+    assert_eq!(Buffer::zeros(0, GPU).unwrap().to_vec().unwrap(), Vec::<f32>::new());
+    eprintln!("device: {}", cuda::device_name(0).unwrap());
+}
+
+#[test]
+fn convolution_and_pooling_kernels() {
+    use blitz_kernels::cpu::conv::ConvGeom;
+    use blitz_kernels::cpu::pool::PoolGeom;
+    use blitz_kernels::ops_conv;
+    if !gpu_or_skip("convolution_and_pooling_kernels") {
+        return;
+    }
+    let g = ConvGeom {
+        batch: 2,
+        in_channels: 4,
+        out_channels: 6,
+        groups: 2,
+        input: [3, 7, 6],
+        kernel: [2, 3, 2],
+        stride: [1, 2, 1],
+        padding: [1, 1, 0],
+        dilation: [1, 1, 2],
+    };
+    let ((xc, xg), (wc, wg), (bc, bg)) = (
+        pair(&rand_vec(g.input_len(), 23, -1.0, 1.0)),
+        pair(&rand_vec(g.weight_len(), 24, -1.0, 1.0)),
+        pair(&rand_vec(6, 25, -1.0, 1.0)),
+    );
+    let want = ops_conv::conv_forward(&xc, &wc, Some(&bc), &g).unwrap();
+    assert_close("conv forward", &ops_conv::conv_forward(&xg, &wg, Some(&bg), &g).unwrap(), &want, 1e-5);
+    let (gc, gg) = pair(&rand_vec(g.output_len(), 26, -1.0, 1.0));
+    let (dxc, dwc, dbc) = ops_conv::conv_backward(&xc, &wc, &gc, &g, (true, true, true)).unwrap();
+    let (dxg, dwg, dbg) = ops_conv::conv_backward(&xg, &wg, &gg, &g, (true, true, true)).unwrap();
+    assert_close("conv dx", &dxg.unwrap(), &dxc.unwrap(), 1e-5);
+    assert_close("conv dw", &dwg.unwrap(), &dwc.unwrap(), 1e-5);
+    assert_close("conv db", &dbg.unwrap(), &dbc.unwrap(), 1e-5);
+    let pg = PoolGeom { planes: 5, input: [2, 7, 9], kernel: [1, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1] };
+    let ((pc, pgpu), (gyc, gyg)) =
+        (pair(&rand_vec(pg.input_len(), 27, -1.0, 1.0)), pair(&rand_vec(pg.output_len(), 28, -1.0, 1.0)));
+    let (yc, ac) = ops_conv::max_pool_forward(&pc, &pg).unwrap();
+    let (yg, ag) = ops_conv::max_pool_forward(&pgpu, &pg).unwrap();
+    assert_close("max pool", &yg, &yc, 0.0);
+    assert_eq!(ag, ac, "max pool arg");
+    let want = ops_conv::max_pool_backward(&gyc, &ac, &pg).unwrap();
+    assert_close("max pool backward", &ops_conv::max_pool_backward(&gyg, &ag, &pg).unwrap(), &want, 1e-6);
+    let want = ops_conv::avg_pool_forward(&pc, &pg).unwrap();
+    assert_close("avg pool", &ops_conv::avg_pool_forward(&pgpu, &pg).unwrap(), &want, 1e-5);
+    let want = ops_conv::avg_pool_backward(&gyc, &pg).unwrap();
+    assert_close("avg pool backward", &ops_conv::avg_pool_backward(&gyg, &pg).unwrap(), &want, 1e-5);
+}

@@ -1,0 +1,294 @@
+//! `BayesianLinear`: a fully connected layer whose weights are Gaussians,
+//! trained by Bayes by Backprop (Blundell et al. 2015) with BLiTZ's options.
+
+use crate::kl::{empirical_bayes_kl, gaussian_kl, monte_carlo_kl, KlMode};
+use crate::linear::check_features;
+use crate::module::{join_name, BayesianModule, Module};
+use crate::prior::{Prior, ScaleMixture};
+use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Constructor options with BLiTZ's names and defaults.
+#[derive(Clone)]
+pub struct BayesianLinearOptions {
+    /// Whether the layer has a bias (false: no bias parameters at all).
+    pub bias: bool,
+    /// Scale of the mixture's first component (default 0.1).
+    pub prior_sigma_1: f32,
+    /// Scale of the mixture's second component (default 0.4).
+    pub prior_sigma_2: f32,
+    /// Weight of the first component, in [0, 1] (default 1: a plain Gaussian).
+    pub prior_pi: f32,
+    /// Mean of the initial posterior means (default 0).
+    pub posterior_mu_init: f32,
+    /// Mean of the initial rho, sigma = softplus(rho) (default −7).
+    pub posterior_rho_init: f32,
+    /// Start frozen: predict with the means (default false).
+    pub freeze: bool,
+    /// A custom prior; when set, the three `prior_*` numbers are ignored.
+    pub prior: Option<Arc<dyn Prior>>,
+    /// How the KL is estimated (default Monte Carlo, as BLiTZ).
+    pub kl: KlMode,
+}
+
+impl Default for BayesianLinearOptions {
+    fn default() -> Self {
+        BayesianLinearOptions {
+            bias: true,
+            prior_sigma_1: 0.1,
+            prior_sigma_2: 0.4,
+            prior_pi: 1.0,
+            posterior_mu_init: 0.0,
+            posterior_rho_init: -7.0,
+            freeze: false,
+            prior: None,
+            kl: KlMode::MonteCarlo,
+        }
+    }
+}
+
+impl std::fmt::Debug for BayesianLinearOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BayesianLinearOptions")
+            .field("bias", &self.bias)
+            .field("prior_sigma_1", &self.prior_sigma_1)
+            .field("prior_sigma_2", &self.prior_sigma_2)
+            .field("prior_pi", &self.prior_pi)
+            .field("posterior_mu_init", &self.posterior_mu_init)
+            .field("posterior_rho_init", &self.posterior_rho_init)
+            .field("freeze", &self.freeze)
+            .field("prior", &self.prior.as_ref().map(|p| p.describe()))
+            .field("kl", &self.kl)
+            .finish()
+    }
+}
+
+impl BayesianLinearOptions {
+    /// Uses `prior` instead of the scale mixture.
+    pub fn with_prior(mut self, prior: impl Prior + 'static) -> Self {
+        self.prior = Some(Arc::new(prior));
+        self
+    }
+
+    /// Sets the initial rho mean.
+    pub fn with_rho_init(mut self, rho: f32) -> Self {
+        self.posterior_rho_init = rho;
+        self
+    }
+
+    /// Sets the KL estimator.
+    pub fn with_kl(mut self, kl: KlMode) -> Self {
+        self.kl = kl;
+        self
+    }
+
+    /// Without bias parameters.
+    pub fn without_bias(mut self) -> Self {
+        self.bias = false;
+        self
+    }
+}
+
+/// A posterior N(mu, softplus(rho)²) over one tensor of weights.
+#[derive(Debug, Clone)]
+struct GaussianParam {
+    mu: Param,
+    rho: Param,
+}
+
+impl GaussianParam {
+    fn init(name: &str, shape: &[usize], o: &BayesianLinearOptions, rng: &mut impl Rng) -> Result<GaussianParam> {
+        Ok(GaussianParam {
+            mu: Param::new(format!("{name}_mu"), Tensor::randn(shape, o.posterior_mu_init, 0.1, rng)?),
+            rho: Param::new(format!("{name}_rho"), Tensor::randn(shape, o.posterior_rho_init, 0.1, rng)?),
+        })
+    }
+
+    /// Draws the weights and, unless frozen, adds their KL term to the tape.
+    fn sample(&self, tape: &Tape, frozen: bool, prior: &dyn Prior, kl: KlMode) -> Result<Var> {
+        let mu = tape.param(&self.mu);
+        if frozen {
+            return Ok(mu);
+        }
+        let rho = tape.param(&self.rho);
+        let (seed, offset) = tape.draw(mu.value().numel());
+        let w = mu.reparam_sample(&rho, seed, offset)?;
+        let term = match (kl, prior.gaussian_sigma()) {
+            (KlMode::ClosedForm, Some(s)) => gaussian_kl(&mu, &rho, s)?,
+            (KlMode::EmpiricalBayes, _) => empirical_bayes_kl(&mu, &rho)?,
+            _ => monte_carlo_kl(&w, &rho, seed, offset, prior)?,
+        };
+        tape.add_complexity(&term)?;
+        Ok(w)
+    }
+
+    /// sigma = delta·|mu|, i.e. rho = softplus⁻¹(delta·|mu|) = ln(expm1(delta·|mu|)).
+    fn moped(&self, delta: f32) -> Result<()> {
+        let mu = self.mu.value();
+        let rho: Vec<f32> = mu
+            .to_vec()?
+            .iter()
+            .map(|m| {
+                // A zero mean would give sigma 0 (rho = −∞); keep a tiny positive sigma.
+                let s = (delta * m.abs()).max(1e-8) as f64;
+                s.exp_m1().ln() as f32
+            })
+            .collect();
+        self.rho.set(Tensor::from_vec(rho, mu.shape())?.to(mu.device())?)
+    }
+}
+
+/// A linear layer with Gaussian weights: each forward draws
+/// w = mu + softplus(rho)·eps (fused) and adds its KL term to the tape.
+pub struct BayesianLinear {
+    in_features: usize,
+    out_features: usize,
+    weight: GaussianParam,
+    bias: Option<GaussianParam>,
+    prior: Arc<dyn Prior>,
+    kl: KlMode,
+    frozen: AtomicBool,
+}
+
+impl std::fmt::Debug for BayesianLinear {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "BayesianLinear({} -> {}, bias: {}, prior: {}, kl: {:?})",
+            self.in_features,
+            self.out_features,
+            self.bias.is_some(),
+            self.prior.describe(),
+            self.kl
+        )
+    }
+}
+
+impl BayesianLinear {
+    /// A layer with BLiTZ's defaults.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when a size is 0.
+    pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Result<BayesianLinear> {
+        Self::with_options(in_features, out_features, BayesianLinearOptions::default(), rng)
+    }
+
+    /// A layer with the given options; mu ~ N(mu_init, 0.1), rho ~ N(rho_init, 0.1).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a zero size, a bad prior (sigma ≤ 0, pi
+    /// outside [0, 1]), non-finite inits, or closed-form KL with a
+    /// non-Gaussian prior.
+    pub fn with_options(
+        in_features: usize,
+        out_features: usize,
+        options: BayesianLinearOptions,
+        rng: &mut impl Rng,
+    ) -> Result<BayesianLinear> {
+        if in_features == 0 || out_features == 0 {
+            return Err(Error::invalid("features", format!("{in_features} -> {out_features}: sizes must be > 0")));
+        }
+        for (name, v) in [("posterior_mu_init", options.posterior_mu_init), ("posterior_rho_init", options.posterior_rho_init)] {
+            if !v.is_finite() {
+                return Err(Error::invalid(name, format!("{v}: must be finite")));
+            }
+        }
+        let prior: Arc<dyn Prior> = match &options.prior {
+            Some(p) => p.clone(),
+            None => Arc::new(ScaleMixture::new(options.prior_pi, options.prior_sigma_1, options.prior_sigma_2)?),
+        };
+        if options.kl == KlMode::ClosedForm && prior.gaussian_sigma().is_none() {
+            return Err(Error::invalid(
+                "kl",
+                format!("closed-form KL needs a zero-mean Gaussian prior, not {}", prior.describe()),
+            ));
+        }
+        let weight = GaussianParam::init("weight", &[out_features, in_features], &options, rng)?;
+        let bias = if options.bias { Some(GaussianParam::init("bias", &[out_features], &options, rng)?) } else { None };
+        Ok(BayesianLinear {
+            in_features,
+            out_features,
+            weight,
+            bias,
+            prior,
+            kl: options.kl,
+            frozen: AtomicBool::new(options.freeze),
+        })
+    }
+
+    /// (weight_mu, weight_rho), shape (out, in).
+    pub fn weight(&self) -> (&Param, &Param) {
+        (&self.weight.mu, &self.weight.rho)
+    }
+
+    /// (bias_mu, bias_rho), shape (out), if the layer has a bias.
+    pub fn bias(&self) -> Option<(&Param, &Param)> {
+        self.bias.as_ref().map(|b| (&b.mu, &b.rho))
+    }
+
+    /// The prior.
+    pub fn prior(&self) -> &dyn Prior {
+        &*self.prior
+    }
+
+    fn parts(&self) -> impl Iterator<Item = &GaussianParam> {
+        std::iter::once(&self.weight).chain(self.bias.as_ref())
+    }
+}
+
+impl Module for BayesianLinear {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        check_features("BayesianLinear", x, self.in_features)?;
+        let tape = x.tape();
+        let frozen = self.is_frozen();
+        let w = self.weight.sample(tape, frozen, &*self.prior, self.kl)?;
+        let y = x.matmul_t(&w)?;
+        match &self.bias {
+            Some(b) => y.add(&b.sample(tape, frozen, &*self.prior, self.kl)?),
+            None => Ok(y),
+        }
+    }
+
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        for part in self.parts() {
+            f(&join_name(prefix, part.mu.name()), &part.mu);
+            f(&join_name(prefix, part.rho.name()), &part.rho);
+        }
+    }
+
+    fn visit_bayesian(&self, f: &mut dyn FnMut(&dyn BayesianModule)) {
+        f(self);
+    }
+}
+
+impl BayesianModule for BayesianLinear {
+    fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, Ordering::Relaxed);
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::Relaxed)
+    }
+
+    fn moped(&self, delta: f32) -> Result<()> {
+        if !(delta > 0.0 && delta.is_finite()) {
+            return Err(Error::invalid("delta", format!("{delta}: must be positive and finite")));
+        }
+        self.parts().try_for_each(|p| p.moped(delta))
+    }
+
+    fn kl(&self, tape: &Tape) -> Result<Option<Var>> {
+        let Some(s) = self.prior.gaussian_sigma() else { return Ok(None) };
+        let mut total: Option<Var> = None;
+        for p in self.parts() {
+            let term = gaussian_kl(&tape.param(&p.mu), &tape.param(&p.rho), s)?;
+            total = Some(match total {
+                None => term,
+                Some(t) => t.add(&term)?,
+            });
+        }
+        Ok(total)
+    }
+}

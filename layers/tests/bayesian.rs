@@ -1,0 +1,213 @@
+//! BayesianLinear, KL and the estimator API.
+
+use blitz_autograd::gradcheck::{gradcheck, GradcheckOptions};
+use blitz_autograd::{loss, Error, Tape, Tensor};
+use blitz_layers::kl::{gaussian_kl, monte_carlo_kl};
+use blitz_layers::{
+    minibatch_weight, params, BayesianLinear, BayesianLinearOptions, Gaussian, KlMode, Module, ReLU, Sequential,
+    VariationalEstimator,
+};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+fn rng() -> StdRng {
+    StdRng::seed_from_u64(7)
+}
+
+fn input(tape: &Tape) -> blitz_autograd::Var {
+    tape.constant(Tensor::from_vec((0..12).map(|i| (i as f32 * 0.37).sin()).collect(), &[4, 3]).unwrap())
+}
+
+fn model() -> Sequential {
+    let mut r = rng();
+    let o = BayesianLinearOptions::default().with_rho_init(-3.0);
+    Sequential::new()
+        .push(BayesianLinear::with_options(3, 5, o.clone(), &mut r).unwrap())
+        .push(ReLU)
+        .push(BayesianLinear::with_options(5, 2, o, &mut r).unwrap())
+}
+
+#[test]
+fn parameter_names_follow_blitz_and_appear_once() {
+    let names: Vec<String> = params(&model()).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["0.weight_mu", "0.weight_rho", "0.bias_mu", "0.bias_rho", "2.weight_mu", "2.weight_rho", "2.bias_mu", "2.bias_rho"]
+    );
+    let no_bias =
+        BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().without_bias(), &mut rng()).unwrap();
+    let names: Vec<String> = params(&no_bias).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["weight_mu", "weight_rho"]);
+}
+
+#[test]
+fn defaults_are_blitz_defaults() {
+    let o = BayesianLinearOptions::default();
+    assert!(o.bias && !o.freeze);
+    assert_eq!((o.prior_sigma_1, o.prior_sigma_2, o.prior_pi), (0.1, 0.4, 1.0));
+    assert_eq!((o.posterior_mu_init, o.posterior_rho_init), (0.0, -7.0));
+    let l = BayesianLinear::new(30, 40, &mut rng()).unwrap();
+    let rho = l.weight().1.value().to_vec().unwrap();
+    let mean = rho.iter().sum::<f32>() / rho.len() as f32;
+    let sd = (rho.iter().map(|r| (r - mean).powi(2)).sum::<f32>() / rho.len() as f32).sqrt();
+    assert!((mean + 7.0).abs() < 0.02 && (sd - 0.1).abs() < 0.01, "rho ~ N({mean}, {sd})");
+}
+
+#[test]
+fn frozen_forward_is_deterministic_and_uses_mu() {
+    let l = BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().with_rho_init(-2.0), &mut rng()).unwrap();
+    l.freeze();
+    let run = |seed| {
+        let tape = Tape::new(seed);
+        let y = l.forward(&input(&tape)).unwrap().value().to_vec().unwrap();
+        assert_eq!(tape.complexity().unwrap().item().unwrap(), 0.0, "frozen adds no KL");
+        y
+    };
+    let (a, b) = (run(1), run(2));
+    assert_eq!(a, b);
+    let tape = Tape::new(0);
+    let (w, bias) = (l.weight().0.value(), l.bias().unwrap().0.value());
+    let x = input(&tape);
+    let direct = x.matmul_t(&tape.constant(w)).unwrap().add(&tape.constant(bias)).unwrap();
+    assert_eq!(a, direct.value().to_vec().unwrap());
+}
+
+#[test]
+fn unfrozen_forwards_differ_and_add_kl() {
+    let m = model();
+    let tape = Tape::new(3);
+    let x = input(&tape);
+    let a = m.forward(&x).unwrap().value().to_vec().unwrap();
+    let b = m.forward(&x).unwrap().value().to_vec().unwrap();
+    assert_ne!(a, b);
+    assert!(tape.complexity().unwrap().item().unwrap().is_finite());
+    // The same seed names the same draws.
+    let tape2 = Tape::new(3);
+    assert_eq!(a, m.forward(&input(&tape2)).unwrap().value().to_vec().unwrap());
+}
+
+#[test]
+fn mfvi_std_is_zero_when_frozen() {
+    let m = model();
+    let tape = Tape::no_grad(0);
+    let (_, std) = m.mfvi_forward(&input(&tape), 5).unwrap();
+    assert!(std.to_vec().unwrap().iter().all(|&s| s > 0.0));
+    m.freeze();
+    let (mean, std) = m.mfvi_forward(&input(&tape), 5).unwrap();
+    assert_eq!(mean.shape(), &[4, 2]);
+    assert!(std.to_vec().unwrap().iter().all(|&s| s == 0.0));
+    m.unfreeze();
+    assert!(matches!(m.mfvi_forward(&input(&tape), 0), Err(Error::InvalidArgument { .. })));
+}
+
+#[test]
+fn moped_sets_sigma_to_delta_abs_mu() {
+    let m = model();
+    m.freeze();
+    m.moped(0.1).unwrap();
+    let ps = params(&m);
+    for pair in ps.chunks(2) {
+        let (mu, rho) = (pair[0].1.value().to_vec().unwrap(), pair[1].1.value().to_vec().unwrap());
+        for (mu, rho) in mu.iter().zip(&rho) {
+            let sigma = (1.0 + rho.exp()).ln();
+            assert!((sigma - 0.1 * mu.abs()).abs() <= 1e-4 * mu.abs() + 1e-7, "sigma {sigma}, mu {mu}");
+        }
+    }
+    let mut frozen = false;
+    m.visit_bayesian(&mut |b| frozen |= b.is_frozen());
+    assert!(!frozen, "MOPED unfreezes");
+    assert!(matches!(m.moped(0.0), Err(Error::InvalidArgument { .. })));
+}
+
+#[test]
+fn closed_form_kl_matches_monte_carlo_mean() {
+    let mut r = rng();
+    let mu = Tensor::randn(&[50], 0.2, 0.5, &mut r).unwrap();
+    let rho = Tensor::randn(&[50], -1.0, 0.5, &mut r).unwrap();
+    let prior = Gaussian::new(0.8).unwrap();
+    let tape = Tape::new(0);
+    let (m, p) = (tape.constant(mu), tape.constant(rho));
+    let exact = gaussian_kl(&m, &p, 0.8).unwrap().item().unwrap() as f64;
+    let draws = 4000;
+    let mut sum = 0f64;
+    for seed in 0..draws {
+        let w = m.reparam_sample(&p, seed, 0).unwrap();
+        sum += monte_carlo_kl(&w, &p, seed, 0, &prior).unwrap().item().unwrap() as f64;
+    }
+    let mc = sum / draws as f64;
+    // The MC estimate's sd is about sqrt(50/2)/sqrt(4000) ≈ 0.08.
+    assert!((mc - exact).abs() < 0.3, "MC {mc} vs closed form {exact}");
+}
+
+#[test]
+fn gradcheck_gaussian_kl() {
+    let mut r = rng();
+    let mu = Tensor::randn(&[6], 0.0, 0.5, &mut r).unwrap();
+    let rho = Tensor::randn(&[6], -1.0, 0.5, &mut r).unwrap();
+    gradcheck(&[mu, rho], |v| gaussian_kl(&v[0], &v[1], 0.7), GradcheckOptions::default()).unwrap();
+}
+
+#[test]
+fn closed_form_layer_kl_equals_nn_kl_divergence() {
+    let o = BayesianLinearOptions::default().with_prior(Gaussian::new(1.0).unwrap()).with_kl(KlMode::ClosedForm);
+    let l = BayesianLinear::with_options(3, 2, o, &mut rng()).unwrap();
+    let tape = Tape::new(0);
+    l.forward(&input(&tape)).unwrap();
+    let in_pass = tape.take_complexity().unwrap().item().unwrap();
+    let direct = l.nn_kl_divergence(&tape).unwrap().item().unwrap();
+    assert!((in_pass - direct).abs() < 1e-3 * direct.abs());
+    // The default scale mixture with pi = 1 is Gaussian, so it has a closed form too;
+    // a true mixture does not.
+    let mix = BayesianLinearOptions { prior_pi: 0.5, ..Default::default() };
+    let l = BayesianLinear::with_options(3, 2, mix.clone(), &mut rng()).unwrap();
+    assert!(matches!(l.nn_kl_divergence(&tape), Err(Error::InvalidArgument { .. })));
+    let bad = BayesianLinear::with_options(3, 2, mix.with_kl(KlMode::ClosedForm), &mut rng());
+    assert!(matches!(bad, Err(Error::InvalidArgument { name: "kl", .. })));
+}
+
+#[test]
+fn bad_layer_hyperparameters_are_typed_errors() {
+    let try_opts = |o: BayesianLinearOptions| BayesianLinear::with_options(3, 2, o, &mut rng()).map(|_| ());
+    assert!(matches!(try_opts(BayesianLinearOptions { prior_sigma_1: 0.0, ..Default::default() }), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(try_opts(BayesianLinearOptions { prior_sigma_2: -1.0, ..Default::default() }), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(try_opts(BayesianLinearOptions { prior_pi: 1.5, ..Default::default() }), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(BayesianLinear::new(0, 2, &mut rng()), Err(Error::InvalidArgument { .. })));
+    let l = BayesianLinear::new(3, 2, &mut rng()).unwrap();
+    let tape = Tape::new(0);
+    let x = tape.constant(Tensor::zeros(&[4, 5]));
+    assert!(matches!(l.forward(&x), Err(Error::ShapeMismatch { .. })));
+}
+
+#[test]
+fn sample_elbo_parts_and_errors() {
+    let m = model();
+    let tape = Tape::new(0);
+    let x = input(&tape);
+    let y = tape.constant(Tensor::zeros(&[4, 2]));
+    let parts = m.sample_elbo_detailed(&x, &y, loss::mse, 3, 0.01).unwrap();
+    assert_eq!(parts.predictions.shape(), &[3, 4, 2]);
+    let (t, l, c) = (parts.total.item().unwrap(), parts.likelihood.item().unwrap(), parts.complexity.item().unwrap());
+    assert!((t - l - c).abs() < 1e-5 && c > 0.0);
+    let grads = tape.backward(&parts.total).unwrap();
+    assert_eq!(grads.params().len(), 8);
+    // sample_nbr 0, wrong batch length, wrong label shape: typed errors.
+    assert!(matches!(m.sample_elbo(&x, &y, loss::mse, 0, 1.0), Err(Error::InvalidArgument { .. })));
+    let y3 = tape.constant(Tensor::zeros(&[3, 2]));
+    assert!(matches!(m.sample_elbo(&x, &y3, loss::mse, 1, 1.0), Err(Error::ShapeMismatch { .. })));
+    let y_flat = tape.constant(Tensor::zeros(&[4]));
+    assert!(matches!(m.sample_elbo(&x, &y_flat, loss::mse, 1, 1.0), Err(Error::ShapeMismatch { .. })));
+    // Classification reads the same way, with class labels.
+    let labels = [0usize, 1, 1, 0];
+    assert!(m.sample_elbo(&x, &labels[..], loss::cross_entropy, 2, 0.01).unwrap().item().unwrap().is_finite());
+    assert!(matches!(m.sample_elbo(&x, &labels[..3], loss::cross_entropy, 2, 0.01), Err(Error::ShapeMismatch { .. })));
+}
+
+#[test]
+fn minibatch_weights_sum_to_one() {
+    for m in [1usize, 2, 5, 24, 100, 2000] {
+        let s: f64 = (0..m).map(|i| minibatch_weight(i, m).unwrap() as f64).sum();
+        assert!((s - 1.0).abs() < 1e-5, "M = {m}: {s}");
+    }
+    assert!((minibatch_weight(0, 3).unwrap() - 4.0 / 7.0).abs() < 1e-6);
+    assert!(matches!(minibatch_weight(3, 3), Err(Error::InvalidArgument { .. })));
+}
