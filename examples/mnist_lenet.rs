@@ -3,7 +3,7 @@
 //! has never seen the like of (pure noise, rotated digits) than on test digits.
 //!
 //! ```text
-//! cargo run --release --example mnist_lenet [-- --epochs N --limit N --seed S --json]
+//! cargo run --release --example mnist_lenet [-- --epochs N --limit N --seed S --json --device cpu|cuda]
 //! ```
 //!
 //! conv 1→6 5x5, ReLU, max-pool 2, conv 6→16 5x5, ReLU, max-pool 2, then
@@ -42,6 +42,7 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--steps" => a.config.max_steps = Some(num(value()?)?),
             "--draws" => a.config.eval_draws = num(value()?)?,
             "--seed" => a.config.seed = num(value()?)? as u64,
+            "--device" => a.config.device = value()?.parse().map_err(|e: Error| e.to_string())?,
             other => {
                 return Err(format!(
                     "unknown argument {other}; use --epochs, --limit, --steps, --draws, --seed, --data, --json"
@@ -71,6 +72,18 @@ fn main() -> Result<()> {
         c.epochs
     );
     let model = bayesian_lenet(&mut StdRng::seed_from_u64(c.seed))?;
+    if std::env::var("LENET_HE").is_ok() {
+        for (name, p) in blitz::layers::module::params(&model) {
+            if name.ends_with("weight_mu") {
+                let shape = p.shape();
+                let fan_in: usize = shape[1..].iter().product();
+                let scale = (2.0 / fan_in as f32).sqrt() / 0.1;
+                let v: Vec<f32> = p.value().to_vec()?.iter().map(|x| x * scale).collect();
+                p.set(Tensor::from_vec(v, &shape)?)?;
+            }
+        }
+    }
+    blitz::layers::module::to_device(&model, c.device)?;
     let (steps, ms) = train(&model, &train_set, c, |p: &EpochProgress| {
         println!(
             "epoch {:>3}  nll {:.4}  kl/N {:.4}  train acc {:.4}  {:.2} ms/step",

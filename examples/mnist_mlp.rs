@@ -36,6 +36,7 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--steps" => a.config.max_steps = Some(num(value()?)?),
             "--draws" => a.config.eval_draws = num(value()?)?,
             "--seed" => a.config.seed = num(value()?)? as u64,
+            "--device" => a.config.device = value()?.parse().map_err(|e: Error| e.to_string())?,
             other => {
                 return Err(format!(
                     "unknown argument {other}; use --epochs, --limit, --steps, --draws, --seed, --data, --json"
@@ -63,6 +64,7 @@ fn main() -> Result<()> {
         c.epochs
     );
     let model = blundell_mlp(&mut StdRng::seed_from_u64(c.seed))?;
+    blitz::layers::module::to_device(&model, c.device)?;
     let (steps, ms) = train(&model, &train_set, c, |p: &EpochProgress| {
         println!(
             "epoch {:>3}  nll {:.4}  kl/N {:.4}  train acc {:.4}  {:.2} ms/step",

@@ -60,7 +60,8 @@ pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<SineReport> {
     let n = 256;
     let xs: Vec<f32> = (0..n).map(|_| rng.random_range(-PI..PI)).collect();
     let ys: Vec<f32> = xs.iter().map(|&x| x.sin() + 0.05 * (rng.random::<f32>() - 0.5) * 2.0).collect();
-    let layers = [Dense::new("l1", 1, 64, &mut rng)?, Dense::new("l2", 64, 64, &mut rng)?, Dense::new("l3", 64, 1, &mut rng)?];
+    let layers =
+        [Dense::new("l1", 1, 64, &mut rng)?, Dense::new("l2", 64, 64, &mut rng)?, Dense::new("l3", 64, 1, &mut rng)?];
     let mut opt = Adam::new(0.01)?;
     let batch = 32;
     let mut order: Vec<usize> = (0..n).collect();
@@ -95,7 +96,11 @@ pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<SineReport> {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| -> u64 {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let report = train(arg("--epochs", 300) as usize, arg("--seed", 0), true)?;
     println!("final train mse {:.5}  test mse vs sin(x) {:.5}", report.final_train_loss, report.test_mse);

@@ -20,4 +20,8 @@ pub mod prelude {
     pub use blitz_autograd::loss;
     pub use blitz_autograd::optim::{clip_grad_norm, Adam, Optimizer, Sgd};
     pub use blitz_autograd::{Device, Error, Gradients, Param, Result, Tape, Tensor, Var};
+    pub use blitz_layers::{
+        minibatch_weight, BayesianLinear, BayesianLinearOptions, BayesianModule, Dropout, Gaussian, KlMode, Laplace,
+        Linear, Module, Prior, ReLU, ScaleMixture, Sequential, Sigmoid, Softplus, StudentT, Tanh, VariationalEstimator,
+    };
 }

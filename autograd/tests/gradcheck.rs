@@ -98,8 +98,14 @@ fn gradcheck_scalar_ops() {
 
 /// Shape pairs that exercise every broadcasting path: equal, trailing row,
 /// scalar, both sides broadcast, leading axes added.
-const PAIRS: [(&[usize], &[usize]); 6] =
-    [(&[3, 4], &[3, 4]), (&[3, 4], &[4]), (&[3, 4], &[]), (&[3, 1], &[1, 4]), (&[4], &[2, 3, 4]), (&[2, 1, 3], &[4, 1])];
+const PAIRS: [(&[usize], &[usize]); 6] = [
+    (&[3, 4], &[3, 4]),
+    (&[3, 4], &[4]),
+    (&[3, 4], &[]),
+    (&[3, 1], &[1, 4]),
+    (&[4], &[2, 3, 4]),
+    (&[2, 1, 3], &[4, 1]),
+];
 
 fn binary_check(f: fn(&Var, &Var) -> blitz_autograd::Result<Var>, positive_rhs: bool) {
     for (i, (a, b)) in PAIRS.iter().enumerate() {

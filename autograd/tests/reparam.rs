@@ -50,7 +50,11 @@ fn the_same_seed_and_offset_give_the_same_epsilons_on_one_and_two_threads() {
             let tape = Tape::new(0);
             let w = tape.constant(mu).reparam_sample(&tape.constant(rho.clone()), 5, 12).unwrap();
             let lq = tape.constant(rho).reparam_log_posterior(5, 12).unwrap();
-            (ops::normal(Device::Cpu, 5, 12, 100_000).unwrap().to_vec().unwrap(), w.value().to_vec().unwrap(), lq.item().unwrap())
+            (
+                ops::normal(Device::Cpu, 5, 12, 100_000).unwrap().to_vec().unwrap(),
+                w.value().to_vec().unwrap(),
+                lq.item().unwrap(),
+            )
         })
     };
     assert_eq!(draw(1), draw(2));

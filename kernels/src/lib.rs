@@ -23,6 +23,7 @@ pub use buffer::Buffer;
 pub use cpu::binary::{BinaryOp, ScalarOp};
 pub use cpu::gemm::Transpose;
 pub use cpu::optim::AdamStep;
+pub use cpu::sample_kl::PriorSpec;
 pub use cpu::unary::UnaryOp;
 pub use device::Device;
 pub use error::{Error, Result};

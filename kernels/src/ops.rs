@@ -5,6 +5,7 @@
 
 use crate::cpu::binary::{BinaryOp, ScalarOp};
 use crate::cpu::gemm::Transpose;
+use crate::cpu::sample_kl::PriorSpec;
 use crate::cpu::unary::UnaryOp;
 use crate::cpu::{self};
 use crate::cuda;
@@ -430,6 +431,97 @@ pub fn reparam_log_posterior(rho: &Buffer, seed: u64, offset: u64) -> Result<Buf
     match rho {
         Buffer::Cpu(r) => Ok(Buffer::Cpu(vec![cpu::reparam::log_posterior(r, seed, offset)])),
         Buffer::Cuda(r) => cuda::reparam_log_posterior(r, seed, offset).map(Buffer::Cuda),
+    }
+}
+
+/// One fused draw and its Monte Carlo KL: (w, Σ[log q(w) − log p(w)] as one element).
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn sample_kl_forward(
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    match (mu, rho) {
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
+            let mut w = vec![0f32; m.len()];
+            let kl = cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w);
+            Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
+        }
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
+            cuda::sample_kl_forward(m, r, seed, offset, prior).map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl)))
+        }
+        _ => Err(mismatch("sample_kl", mu, rho)),
+    }
+}
+
+/// Backward of [`sample_kl_forward`]: (grad_mu, grad_rho) from ∂L/∂w (None when
+/// L does not use w) and ∂L/∂kl, eps regenerated once.
+///
+/// # Errors
+/// Operands on different devices; CUDA failures.
+pub fn sample_kl_backward(
+    mu: &Buffer,
+    rho: &Buffer,
+    g_w: Option<&Buffer>,
+    g_kl: f32,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    match (mu, rho) {
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
+            let g = match g_w {
+                None => None,
+                Some(Buffer::Cpu(v)) => Some(v.as_slice()),
+                Some(other) => return Err(mismatch("sample_kl", mu, other)),
+            };
+            let (mut gm, mut gr) = (vec![0f32; m.len()], vec![0f32; m.len()]);
+            cpu::sample_kl::backward(m, r, g, g_kl, seed, offset, prior, &mut gm, &mut gr);
+            Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
+        }
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
+            let g = match g_w {
+                None => None,
+                Some(Buffer::Cuda(c)) => Some(c),
+                Some(other) => return Err(mismatch("sample_kl", mu, other)),
+            };
+            cuda::sample_kl_backward(m, r, g, g_kl, seed, offset, prior)
+                .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+        }
+        _ => Err(mismatch("sample_kl", mu, rho)),
+    }
+}
+
+/// Σ[log q(w) − log p(w)] (one element) for weights drawn by [`reparam_forward`]
+/// with the same (seed, offset).
+///
+/// # Errors
+/// Operands on different devices; [`Error::Cuda`] on CUDA (not written yet).
+pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
+    match (w, rho) {
+        (Buffer::Cpu(x), Buffer::Cpu(r)) => Ok(Buffer::Cpu(vec![cpu::sample_kl::kl_at(x, r, seed, offset, prior)])),
+        (Buffer::Cuda(_), Buffer::Cuda(_)) => Err(Error::Cuda("kl_at: not yet written for CUDA".into())),
+        _ => Err(mismatch("kl_at", w, rho)),
+    }
+}
+
+/// Backward of [`kl_at`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl`.
+///
+/// # Errors
+/// Operands on different devices; [`Error::Cuda`] on CUDA (not written yet).
+pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: f32, prior: PriorSpec) -> Result<(Buffer, Buffer)> {
+    match (w, rho) {
+        (Buffer::Cpu(x), Buffer::Cpu(r)) => {
+            let (mut gw, mut gr) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+            cpu::sample_kl::kl_at_backward(x, r, g_kl, prior, &mut gw, &mut gr);
+            Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
+        }
+        (Buffer::Cuda(_), Buffer::Cuda(_)) => Err(Error::Cuda("kl_at: not yet written for CUDA".into())),
+        _ => Err(mismatch("kl_at", w, rho)),
     }
 }
 

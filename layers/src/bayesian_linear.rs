@@ -1,11 +1,13 @@
 //! `BayesianLinear`: a fully connected layer whose weights are Gaussians,
 //! trained by Bayes by Backprop (Blundell et al. 2015) with BLiTZ's options.
 
-use crate::kl::{empirical_bayes_kl, gaussian_kl, monte_carlo_kl, KlMode};
+use crate::estimators::{AffineLayer, Estimator, FeatureAxis};
+use crate::kl::KlMode;
 use crate::linear::check_features;
 use crate::module::{join_name, BayesianModule, Module};
+use crate::posterior::GaussianParam;
 use crate::prior::{Prior, ScaleMixture};
-use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Error, Param, Result, Tape, Var};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct BayesianLinearOptions {
     pub prior: Option<Arc<dyn Prior>>,
     /// How the KL is estimated (default Monte Carlo, as BLiTZ).
     pub kl: KlMode,
+    /// How the output is sampled (default reparameterisation, as BLiTZ).
+    pub estimator: Estimator,
 }
 
 impl Default for BayesianLinearOptions {
@@ -45,6 +49,7 @@ impl Default for BayesianLinearOptions {
             freeze: false,
             prior: None,
             kl: KlMode::MonteCarlo,
+            estimator: Estimator::Reparameterisation,
         }
     }
 }
@@ -61,6 +66,7 @@ impl std::fmt::Debug for BayesianLinearOptions {
             .field("freeze", &self.freeze)
             .field("prior", &self.prior.as_ref().map(|p| p.describe()))
             .field("kl", &self.kl)
+            .field("estimator", &self.estimator)
             .finish()
     }
 }
@@ -84,59 +90,16 @@ impl BayesianLinearOptions {
         self
     }
 
+    /// Sets the output estimator.
+    pub fn with_estimator(mut self, estimator: Estimator) -> Self {
+        self.estimator = estimator;
+        self
+    }
+
     /// Without bias parameters.
     pub fn without_bias(mut self) -> Self {
         self.bias = false;
         self
-    }
-}
-
-/// A posterior N(mu, softplus(rho)²) over one tensor of weights.
-#[derive(Debug, Clone)]
-struct GaussianParam {
-    mu: Param,
-    rho: Param,
-}
-
-impl GaussianParam {
-    fn init(name: &str, shape: &[usize], o: &BayesianLinearOptions, rng: &mut impl Rng) -> Result<GaussianParam> {
-        Ok(GaussianParam {
-            mu: Param::new(format!("{name}_mu"), Tensor::randn(shape, o.posterior_mu_init, 0.1, rng)?),
-            rho: Param::new(format!("{name}_rho"), Tensor::randn(shape, o.posterior_rho_init, 0.1, rng)?),
-        })
-    }
-
-    /// Draws the weights and, unless frozen, adds their KL term to the tape.
-    fn sample(&self, tape: &Tape, frozen: bool, prior: &dyn Prior, kl: KlMode) -> Result<Var> {
-        let mu = tape.param(&self.mu);
-        if frozen {
-            return Ok(mu);
-        }
-        let rho = tape.param(&self.rho);
-        let (seed, offset) = tape.draw(mu.value().numel());
-        let w = mu.reparam_sample(&rho, seed, offset)?;
-        let term = match (kl, prior.gaussian_sigma()) {
-            (KlMode::ClosedForm, Some(s)) => gaussian_kl(&mu, &rho, s)?,
-            (KlMode::EmpiricalBayes, _) => empirical_bayes_kl(&mu, &rho)?,
-            _ => monte_carlo_kl(&w, &rho, seed, offset, prior)?,
-        };
-        tape.add_complexity(&term)?;
-        Ok(w)
-    }
-
-    /// sigma = delta·|mu|, i.e. rho = softplus⁻¹(delta·|mu|) = ln(expm1(delta·|mu|)).
-    fn moped(&self, delta: f32) -> Result<()> {
-        let mu = self.mu.value();
-        let rho: Vec<f32> = mu
-            .to_vec()?
-            .iter()
-            .map(|m| {
-                // A zero mean would give sigma 0 (rho = −∞); keep a tiny positive sigma.
-                let s = (delta * m.abs()).max(1e-8) as f64;
-                s.exp_m1().ln() as f32
-            })
-            .collect();
-        self.rho.set(Tensor::from_vec(rho, mu.shape())?.to(mu.device())?)
     }
 }
 
@@ -149,6 +112,7 @@ pub struct BayesianLinear {
     bias: Option<GaussianParam>,
     prior: Arc<dyn Prior>,
     kl: KlMode,
+    estimator: Estimator,
     frozen: AtomicBool,
 }
 
@@ -190,7 +154,9 @@ impl BayesianLinear {
         if in_features == 0 || out_features == 0 {
             return Err(Error::invalid("features", format!("{in_features} -> {out_features}: sizes must be > 0")));
         }
-        for (name, v) in [("posterior_mu_init", options.posterior_mu_init), ("posterior_rho_init", options.posterior_rho_init)] {
+        for (name, v) in
+            [("posterior_mu_init", options.posterior_mu_init), ("posterior_rho_init", options.posterior_rho_init)]
+        {
             if !v.is_finite() {
                 return Err(Error::invalid(name, format!("{v}: must be finite")));
             }
@@ -205,8 +171,9 @@ impl BayesianLinear {
                 format!("closed-form KL needs a zero-mean Gaussian prior, not {}", prior.describe()),
             ));
         }
-        let weight = GaussianParam::init("weight", &[out_features, in_features], &options, rng)?;
-        let bias = if options.bias { Some(GaussianParam::init("bias", &[out_features], &options, rng)?) } else { None };
+        let (m, r) = (options.posterior_mu_init, options.posterior_rho_init);
+        let weight = GaussianParam::init("weight", &[out_features, in_features], m, r, rng)?;
+        let bias = if options.bias { Some(GaussianParam::init("bias", &[out_features], m, r, rng)?) } else { None };
         Ok(BayesianLinear {
             in_features,
             out_features,
@@ -214,6 +181,7 @@ impl BayesianLinear {
             bias,
             prior,
             kl: options.kl,
+            estimator: options.estimator,
             frozen: AtomicBool::new(options.freeze),
         })
     }
@@ -241,14 +209,22 @@ impl BayesianLinear {
 impl Module for BayesianLinear {
     fn forward(&self, x: &Var) -> Result<Var> {
         check_features("BayesianLinear", x, self.in_features)?;
-        let tape = x.tape();
-        let frozen = self.is_frozen();
-        let w = self.weight.sample(tape, frozen, &*self.prior, self.kl)?;
-        let y = x.matmul_t(&w)?;
-        match &self.bias {
-            Some(b) => y.add(&b.sample(tape, frozen, &*self.prior, self.kl)?),
-            None => Ok(y),
-        }
+        let layer = AffineLayer {
+            weight: &self.weight,
+            bias: self.bias.as_ref(),
+            prior: &*self.prior,
+            kl: self.kl,
+            estimator: self.estimator,
+            frozen: self.is_frozen(),
+            axis: FeatureAxis::Last,
+        };
+        layer.forward(x, |x, w, b| {
+            let y = x.matmul_t(w)?;
+            match b {
+                Some(b) => y.add(b),
+                None => Ok(y),
+            }
+        })
     }
 
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
@@ -283,7 +259,7 @@ impl BayesianModule for BayesianLinear {
         let Some(s) = self.prior.gaussian_sigma() else { return Ok(None) };
         let mut total: Option<Var> = None;
         for p in self.parts() {
-            let term = gaussian_kl(&tape.param(&p.mu), &tape.param(&p.rho), s)?;
+            let term = p.closed_form_kl(tape, s)?;
             total = Some(match total {
                 None => term,
                 Some(t) => t.add(&term)?,

@@ -7,8 +7,10 @@
 //! then [`ConvParams`] with stride, padding, dilation and groups in torch's
 //! order (BLiTZ puts groups before stride). `kernel_size` is a number or a tuple.
 
-use crate::kl::{gaussian_kl, monte_carlo_kl, KlMode};
+use crate::estimators::{AffineLayer, Estimator, FeatureAxis};
+use crate::kl::KlMode;
 use crate::module::{join_name, BayesianModule, Module};
+use crate::posterior::GaussianParam;
 use crate::prior::{Prior, ScaleMixture};
 use blitz_autograd::{ConvParams, Dims, Error, Param, Result, Tape, Tensor, Var};
 use rand::Rng;
@@ -120,6 +122,11 @@ impl<const R: usize> Conv<R> {
     pub fn bias(&self) -> Option<&Param> {
         self.bias.as_ref()
     }
+
+    /// Stride, padding, dilation and groups.
+    pub fn conv_params(&self) -> &ConvParams {
+        &self.params
+    }
 }
 
 impl<const R: usize> Module for Conv<R> {
@@ -134,6 +141,10 @@ impl<const R: usize> Module for Conv<R> {
         if let Some(b) = &self.bias {
             f(&join_name(prefix, "bias"), b);
         }
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 
@@ -160,6 +171,8 @@ pub struct BayesianConvOptions {
     pub prior: Option<Arc<dyn Prior>>,
     /// How the KL is estimated (default Monte Carlo, as BLiTZ).
     pub kl: KlMode,
+    /// How the output is sampled (default reparameterisation, as BLiTZ).
+    pub estimator: Estimator,
 }
 
 impl Default for BayesianConvOptions {
@@ -174,6 +187,7 @@ impl Default for BayesianConvOptions {
             freeze: false,
             prior: None,
             kl: KlMode::MonteCarlo,
+            estimator: Estimator::Reparameterisation,
         }
     }
 }
@@ -190,6 +204,7 @@ impl std::fmt::Debug for BayesianConvOptions {
             .field("freeze", &self.freeze)
             .field("prior", &self.prior.as_ref().map(|p| p.describe()))
             .field("kl", &self.kl)
+            .field("estimator", &self.estimator)
             .finish()
     }
 }
@@ -227,6 +242,12 @@ impl BayesianConvOptions {
         self
     }
 
+    /// Sets the output estimator.
+    pub fn with_estimator(mut self, estimator: Estimator) -> Self {
+        self.estimator = estimator;
+        self
+    }
+
     /// Without bias parameters.
     pub fn without_bias(mut self) -> Self {
         self.bias = false;
@@ -234,56 +255,15 @@ impl BayesianConvOptions {
     }
 }
 
-/// A posterior N(mu, softplus(rho)²) over one weight tensor. (The same as
-/// `BayesianLinear`'s, which is private to its file.)
-#[derive(Debug, Clone)]
-struct Posterior {
-    mu: Param,
-    rho: Param,
-}
-
-impl Posterior {
-    fn init(name: &str, shape: &[usize], o: &BayesianConvOptions, rng: &mut impl Rng) -> Result<Posterior> {
-        Ok(Posterior {
-            mu: Param::new(format!("{name}_mu"), Tensor::randn(shape, o.posterior_mu_init, 0.1, rng)?),
-            rho: Param::new(format!("{name}_rho"), Tensor::randn(shape, o.posterior_rho_init, 0.1, rng)?),
-        })
-    }
-
-    /// Draws the weights (the means when frozen) and adds their KL term to the tape.
-    fn sample(&self, tape: &Tape, frozen: bool, prior: &dyn Prior, kl: KlMode) -> Result<Var> {
-        let mu = tape.param(&self.mu);
-        if frozen {
-            return Ok(mu);
-        }
-        let rho = tape.param(&self.rho);
-        let (seed, offset) = tape.draw(mu.value().numel());
-        let w = mu.reparam_sample(&rho, seed, offset)?;
-        let term = match (kl, prior.gaussian_sigma()) {
-            (KlMode::ClosedForm, Some(s)) => gaussian_kl(&mu, &rho, s)?,
-            _ => monte_carlo_kl(&w, &rho, seed, offset, prior)?,
-        };
-        tape.add_complexity(&term)?;
-        Ok(w)
-    }
-
-    /// sigma = delta·|mu|: rho = ln(expm1(delta·|mu|)), with a tiny floor for mu = 0.
-    fn moped(&self, delta: f32) -> Result<()> {
-        let mu = self.mu.value();
-        let rho: Vec<f32> =
-            mu.to_vec()?.iter().map(|m| ((delta * m.abs()).max(1e-8) as f64).exp_m1().ln() as f32).collect();
-        self.rho.set(Tensor::from_vec(rho, mu.shape())?.to(mu.device())?)
-    }
-}
-
 /// A convolution with Gaussian weights over `R` spatial axes: each forward
 /// draws w = mu + softplus(rho)·eps (fused kernel) and adds its KL to the tape.
 pub struct BayesianConv<const R: usize> {
     params: ConvParams,
-    weight: Posterior,
-    bias: Option<Posterior>,
+    weight: GaussianParam,
+    bias: Option<GaussianParam>,
     prior: Arc<dyn Prior>,
     kl: KlMode,
+    estimator: Estimator,
     frozen: AtomicBool,
 }
 
@@ -362,9 +342,18 @@ impl<const R: usize> BayesianConv<R> {
                 format!("closed-form KL needs a zero-mean Gaussian prior, not {}", prior.describe()),
             ));
         }
-        let weight = Posterior::init("weight", &shape, &options, rng)?;
-        let bias = if options.bias { Some(Posterior::init("bias", &[out_channels], &options, rng)?) } else { None };
-        Ok(BayesianConv { params, weight, bias, prior, kl: options.kl, frozen: AtomicBool::new(options.freeze) })
+        let (m, r) = (options.posterior_mu_init, options.posterior_rho_init);
+        let weight = GaussianParam::init("weight", &shape, m, r, rng)?;
+        let bias = if options.bias { Some(GaussianParam::init("bias", &[out_channels], m, r, rng)?) } else { None };
+        Ok(BayesianConv {
+            params,
+            weight,
+            bias,
+            prior,
+            kl: options.kl,
+            estimator: options.estimator,
+            frozen: AtomicBool::new(options.freeze),
+        })
     }
 
     /// (weight_mu, weight_rho), shape `[out, in/groups, kernel...]`.
@@ -382,18 +371,23 @@ impl<const R: usize> BayesianConv<R> {
         &*self.prior
     }
 
-    fn parts(&self) -> impl Iterator<Item = &Posterior> {
+    fn parts(&self) -> impl Iterator<Item = &GaussianParam> {
         std::iter::once(&self.weight).chain(self.bias.as_ref())
     }
 }
 
 impl<const R: usize> Module for BayesianConv<R> {
     fn forward(&self, x: &Var) -> Result<Var> {
-        let tape = x.tape();
-        let frozen = self.is_frozen();
-        let w = self.weight.sample(tape, frozen, &*self.prior, self.kl)?;
-        let b = self.bias.as_ref().map(|b| b.sample(tape, frozen, &*self.prior, self.kl)).transpose()?;
-        conv::<R>(x, &w, b.as_ref(), &self.params)
+        let layer = AffineLayer {
+            weight: &self.weight,
+            bias: self.bias.as_ref(),
+            prior: &*self.prior,
+            kl: self.kl,
+            estimator: self.estimator,
+            frozen: self.is_frozen(),
+            axis: FeatureAxis::Channels,
+        };
+        layer.forward(x, |x, w, b| conv::<R>(x, w, b, &self.params))
     }
 
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
@@ -428,7 +422,7 @@ impl<const R: usize> BayesianModule for BayesianConv<R> {
         let Some(s) = self.prior.gaussian_sigma() else { return Ok(None) };
         let mut total: Option<Var> = None;
         for p in self.parts() {
-            let term = gaussian_kl(&tape.param(&p.mu), &tape.param(&p.rho), s)?;
+            let term = p.closed_form_kl(tape, s)?;
             total = Some(match total {
                 None => term,
                 Some(t) => t.add(&term)?,

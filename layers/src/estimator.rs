@@ -20,17 +20,33 @@ use blitz_autograd::{Error, Result, Tape, Tensor, Var};
 pub trait Targets {
     /// The number of examples (the first axis).
     fn batch_len(&self) -> usize;
+
+    /// Whether every target is finite (class labels always are).
+    ///
+    /// # Errors
+    /// Device failures reading the values.
+    fn all_finite(&self) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 impl Targets for Var {
     fn batch_len(&self) -> usize {
         self.shape().first().copied().unwrap_or(1)
     }
+
+    fn all_finite(&self) -> Result<bool> {
+        self.value().all_finite()
+    }
 }
 
 impl Targets for Tensor {
     fn batch_len(&self) -> usize {
         self.shape().first().copied().unwrap_or(1)
+    }
+
+    fn all_finite(&self) -> Result<bool> {
+        Tensor::all_finite(self)
     }
 }
 
@@ -68,7 +84,14 @@ pub trait VariationalEstimator: Module {
     ///
     /// # Errors
     /// As [`VariationalEstimator::sample_elbo_detailed`].
-    fn sample_elbo<Y, F>(&self, x: &Var, y: &Y, criterion: F, sample_nbr: usize, complexity_cost_weight: f32) -> Result<Var>
+    fn sample_elbo<Y, F>(
+        &self,
+        x: &Var,
+        y: &Y,
+        criterion: F,
+        sample_nbr: usize,
+        complexity_cost_weight: f32,
+    ) -> Result<Var>
     where
         Y: Targets + ?Sized,
         F: Fn(&Var, &Y) -> Result<Var>,
@@ -82,7 +105,9 @@ pub trait VariationalEstimator: Module {
     /// # Errors
     /// [`Error::InvalidArgument`] for `sample_nbr == 0` or a negative or
     /// non-finite weight; [`Error::ShapeMismatch`] when `y` does not label
-    /// as many examples as `x` holds; errors of the forward pass and criterion.
+    /// as many examples as `x` holds; [`Error::NonFinite`] naming the input,
+    /// the labels or the loss (likelihood or complexity) when it holds a NaN
+    /// or an infinity; errors of the forward pass and criterion.
     fn sample_elbo_detailed<Y, F>(
         &self,
         x: &Var,
@@ -104,6 +129,12 @@ pub trait VariationalEstimator: Module {
         let n = x.shape().first().copied().unwrap_or(1);
         if y.batch_len() != n {
             return Err(Error::ShapeMismatch { op: "sample_elbo", lhs: x.shape().to_vec(), rhs: vec![y.batch_len()] });
+        }
+        if !x.value().all_finite()? {
+            return Err(Error::NonFinite { what: "input of sample_elbo".into() });
+        }
+        if !y.all_finite()? {
+            return Err(Error::NonFinite { what: "labels (targets) of sample_elbo".into() });
         }
         let tape = x.tape();
         tape.take_complexity()?;
@@ -130,6 +161,12 @@ pub trait VariationalEstimator: Module {
         let likelihood = lik.mul_scalar(inv)?;
         let complexity = kl.mul_scalar(inv * complexity_cost_weight)?;
         let total = likelihood.add(&complexity)?;
+        // One bad step would poison the parameters through the optimizer: refuse it here, saying which part.
+        for (part, v) in [("likelihood", &likelihood), ("complexity (KL)", &complexity)] {
+            if !v.value().all_finite()? {
+                return Err(Error::NonFinite { what: format!("loss of sample_elbo: the {part} term") });
+            }
+        }
         let mut shape = vec![sample_nbr];
         shape.extend(pred_shape);
         Ok(ElboParts { predictions: Tensor::from_vec(preds, &shape)?, total, likelihood, complexity })

@@ -2,7 +2,7 @@
 //! against a prior, two ways, chosen per layer by [`KlMode`].
 
 use crate::prior::Prior;
-use blitz_autograd::{Error, Result, Var};
+use blitz_autograd::{Device, Error, Result, Var};
 
 /// How a Bayesian layer estimates KL(q ‖ p) in a forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,12 +35,17 @@ pub fn gaussian_kl(mu: &Var, rho: &Var, prior_sigma: f32) -> Result<Var> {
 }
 
 /// The Monte Carlo term log q(w) − log p(w) for weights `w` drawn by
-/// `mu.reparam_sample(rho, seed, offset)`.
+/// `mu.reparam_sample(rho, seed, offset)`: one fused pass on the CPU for a
+/// prior with a [`Prior::spec`], the prior's tape ops otherwise. (Drawing with
+/// [`Var::sample_with_kl`] instead saves one more pass.)
 ///
 /// # Errors
 /// Kernel failures.
 pub fn monte_carlo_kl(w: &Var, rho: &Var, seed: u64, offset: u64, prior: &dyn Prior) -> Result<Var> {
-    rho.reparam_log_posterior(seed, offset)?.sub(&prior.log_prob(w)?)
+    match prior.spec() {
+        Some(spec) if w.device() == Device::Cpu => w.kl_at(rho, seed, offset, spec),
+        _ => rho.reparam_log_posterior(seed, offset)?.sub(&prior.log_prob(w)?),
+    }
 }
 
 /// min over s of Σ KL(N(mu, sigma²) ‖ N(0, s²)): the minimiser is
@@ -53,7 +58,11 @@ pub fn monte_carlo_kl(w: &Var, rho: &Var, seed: u64, offset: u64, prior: &dyn Pr
 /// [`Error::ShapeMismatch`] when mu and rho differ in shape.
 pub fn empirical_bayes_kl(mu: &Var, rho: &Var) -> Result<Var> {
     if mu.shape() != rho.shape() {
-        return Err(Error::ShapeMismatch { op: "empirical_bayes_kl", lhs: mu.shape().to_vec(), rhs: rho.shape().to_vec() });
+        return Err(Error::ShapeMismatch {
+            op: "empirical_bayes_kl",
+            lhs: mu.shape().to_vec(),
+            rhs: rho.shape().to_vec(),
+        });
     }
     let n = mu.value().numel() as f32;
     let sigma = rho.softplus()?;

@@ -67,4 +67,8 @@ impl Module for Linear {
             f(&join_name(prefix, "bias"), b);
         }
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }

@@ -88,7 +88,11 @@ fn check_draws(op: &'static str, draws: &[Vec<f32>], classes: usize) -> Result<u
     }
     let len = draws[0].len();
     if len % classes != 0 || len == 0 {
-        return Err(Error::InvalidShape { op, shape: vec![len], reason: format!("not a multiple of {classes} classes") });
+        return Err(Error::InvalidShape {
+            op,
+            shape: vec![len],
+            reason: format!("not a multiple of {classes} classes"),
+        });
     }
     for d in draws {
         same_len(op, d.len(), len)?;
@@ -102,7 +106,7 @@ fn mean_probs(draws: &[Vec<f32>]) -> Vec<f64> {
     (0..draws[0].len()).map(|j| draws.iter().map(|d| d[j] as f64).sum::<f64>() / s).collect()
 }
 
-/// Entropy of the mean predictive distribution per example, H[(1/S) Σₛ pₛ]
+/// Entropy of the mean predictive distribution per example, H((1/S) Σₛ pₛ)
 /// (nats): total uncertainty.
 ///
 /// # Errors
@@ -114,7 +118,7 @@ pub fn predictive_entropy(draws: &[Vec<f32>], classes: usize) -> Result<Vec<f32>
 }
 
 /// Mutual information between the prediction and the weights per example,
-/// H[mean p] − mean H[pₛ] (nats): the epistemic part of the uncertainty.
+/// H(mean p) − mean H(pₛ) (nats): the epistemic part of the uncertainty.
 ///
 /// # Errors
 /// As [`predictive_entropy`].

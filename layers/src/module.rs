@@ -27,6 +27,11 @@ pub trait Module: Send + Sync {
 
     /// Switches training / evaluation mode (dropout). Default: nothing.
     fn set_training(&self, _training: bool) {}
+
+    /// The concrete layer, for conversions ([`crate::convert`]). Default: `None`.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A layer whose weights are distributions (Gaussian posterior, sigma = softplus(rho)).

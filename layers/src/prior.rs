@@ -4,7 +4,7 @@
 //! `+ 1e-6` inside a logarithm (it flattens the gradient in the tails) and no
 //! stray `−0.5` per element. The scale mixture is evaluated by log-sum-exp.
 
-use blitz_autograd::{Error, Result, Tensor, Var};
+use blitz_autograd::{Error, PriorSpec, Result, Tensor, Var};
 
 /// ln √(2π).
 const LN_SQRT_2PI: f32 = 0.918_938_5;
@@ -20,6 +20,12 @@ pub trait Prior: Send + Sync {
     /// The standard deviation when the prior is a zero-mean Gaussian, which
     /// enables the closed-form KL. Default: `None`.
     fn gaussian_sigma(&self) -> Option<f32> {
+        None
+    }
+
+    /// The prior as the fused sample+KL kernel's [`PriorSpec`], when it has
+    /// one (Gaussian, scale mixture). Default: `None` (the tape-op path).
+    fn spec(&self) -> Option<PriorSpec> {
         None
     }
 
@@ -68,6 +74,9 @@ impl Prior for Gaussian {
     }
     fn gaussian_sigma(&self) -> Option<f32> {
         Some(self.sigma)
+    }
+    fn spec(&self) -> Option<PriorSpec> {
+        Some(PriorSpec::Gaussian { sigma: self.sigma })
     }
     fn describe(&self) -> String {
         format!("N(0, {})", self.sigma)
@@ -126,11 +135,16 @@ impl Prior for ScaleMixture {
         lse.sum()?.add_scalar(m_sum as f32)
     }
     fn gaussian_sigma(&self) -> Option<f32> {
-        match self.pi {
-            p if p == 1.0 => Some(self.sigma1),
-            p if p == 0.0 => Some(self.sigma2),
-            _ => None,
+        if self.pi == 1.0 {
+            Some(self.sigma1)
+        } else if self.pi == 0.0 {
+            Some(self.sigma2)
+        } else {
+            None
         }
+    }
+    fn spec(&self) -> Option<PriorSpec> {
+        Some(PriorSpec::ScaleMixture { pi: self.pi, sigma1: self.sigma1, sigma2: self.sigma2 })
     }
     fn describe(&self) -> String {
         format!("{}·N(0, {}) + {}·N(0, {})", self.pi, self.sigma1, 1.0 - self.pi, self.sigma2)

@@ -48,6 +48,17 @@ impl Sequential {
         self.children.len()
     }
 
+    /// Appends an already boxed module under a given name.
+    pub fn push_named_boxed(mut self, name: impl Into<String>, m: Box<dyn Module>) -> Sequential {
+        self.children.push((name.into(), m));
+        self
+    }
+
+    /// The children with their names, in order (for conversions).
+    pub fn into_children(self) -> Vec<(String, Box<dyn Module>)> {
+        self.children
+    }
+
     /// Whether there are no children.
     pub fn is_empty(&self) -> bool {
         self.children.is_empty()

@@ -32,7 +32,16 @@ fn parameter_names_follow_blitz_and_appear_once() {
     let names: Vec<String> = params(&model()).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         names,
-        ["0.weight_mu", "0.weight_rho", "0.bias_mu", "0.bias_rho", "2.weight_mu", "2.weight_rho", "2.bias_mu", "2.bias_rho"]
+        [
+            "0.weight_mu",
+            "0.weight_rho",
+            "0.bias_mu",
+            "0.bias_rho",
+            "2.weight_mu",
+            "2.weight_rho",
+            "2.bias_mu",
+            "2.bias_rho"
+        ]
     );
     let no_bias =
         BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().without_bias(), &mut rng()).unwrap();
@@ -55,7 +64,8 @@ fn defaults_are_blitz_defaults() {
 
 #[test]
 fn frozen_forward_is_deterministic_and_uses_mu() {
-    let l = BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().with_rho_init(-2.0), &mut rng()).unwrap();
+    let l =
+        BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().with_rho_init(-2.0), &mut rng()).unwrap();
     l.freeze();
     let run = |seed| {
         let tape = Tape::new(seed);
@@ -168,9 +178,18 @@ fn closed_form_layer_kl_equals_nn_kl_divergence() {
 #[test]
 fn bad_layer_hyperparameters_are_typed_errors() {
     let try_opts = |o: BayesianLinearOptions| BayesianLinear::with_options(3, 2, o, &mut rng()).map(|_| ());
-    assert!(matches!(try_opts(BayesianLinearOptions { prior_sigma_1: 0.0, ..Default::default() }), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(try_opts(BayesianLinearOptions { prior_sigma_2: -1.0, ..Default::default() }), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(try_opts(BayesianLinearOptions { prior_pi: 1.5, ..Default::default() }), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        try_opts(BayesianLinearOptions { prior_sigma_1: 0.0, ..Default::default() }),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        try_opts(BayesianLinearOptions { prior_sigma_2: -1.0, ..Default::default() }),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        try_opts(BayesianLinearOptions { prior_pi: 1.5, ..Default::default() }),
+        Err(Error::InvalidArgument { .. })
+    ));
     assert!(matches!(BayesianLinear::new(0, 2, &mut rng()), Err(Error::InvalidArgument { .. })));
     let l = BayesianLinear::new(3, 2, &mut rng()).unwrap();
     let tape = Tape::new(0);

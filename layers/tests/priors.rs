@@ -56,8 +56,7 @@ fn gaussian_laplace_student_t_match_direct_densities() {
     assert!((log_prob(&l, &W) as f64 - direct).abs() < 1e-4);
     // Student-t with nu = 1 is the Cauchy density 1 / (π s (1 + (w/s)²)).
     let t = StudentT::new(1.0, 0.5).unwrap();
-    let direct: f64 =
-        W.iter().map(|&w| -(std::f64::consts::PI * 0.5 * (1.0 + (w as f64 / 0.5).powi(2))).ln()).sum();
+    let direct: f64 = W.iter().map(|&w| -(std::f64::consts::PI * 0.5 * (1.0 + (w as f64 / 0.5).powi(2))).ln()).sum();
     assert!((log_prob(&t, &W) as f64 - direct).abs() < 1e-4);
 }
 

@@ -10,4 +10,5 @@ mod matmul;
 pub(crate) mod pool;
 mod reduce;
 mod reparam;
+mod sample_kl;
 mod softmax;

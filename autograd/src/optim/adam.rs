@@ -60,6 +60,31 @@ impl Adam {
     pub fn moments(&self) -> &[AdamMoments] {
         &self.moments
     }
+
+    /// (β₁, β₂, ε, weight decay), for checkpoints.
+    pub fn hyperparameters(&self) -> (f32, f32, f32, f32) {
+        (self.beta1, self.beta2, self.eps, self.weight_decay)
+    }
+
+    /// Replaces the step count and the moments (a checkpoint being resumed):
+    /// the next step then continues exactly where the saved run stopped.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when a parameter's `m` and `v` differ in
+    /// length; [`Error::InvalidArgument`] when an id appears twice.
+    pub fn set_state(&mut self, steps: u64, moments: Vec<AdamMoments>) -> Result<()> {
+        for (i, s) in moments.iter().enumerate() {
+            if s.m.len() != s.v.len() {
+                return Err(Error::ShapeMismatch { op: "Adam::set_state", lhs: vec![s.m.len()], rhs: vec![s.v.len()] });
+            }
+            if moments[..i].iter().any(|o| o.id == s.id) {
+                return Err(Error::invalid("moments", format!("parameter id {} appears twice", s.id)));
+            }
+        }
+        self.t = steps;
+        self.moments = moments;
+        Ok(())
+    }
 }
 
 impl Optimizer for Adam {

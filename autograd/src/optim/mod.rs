@@ -6,7 +6,7 @@ mod adam;
 mod clip;
 mod sgd;
 
-pub use adam::Adam;
+pub use adam::{Adam, AdamMoments};
 pub use clip::clip_grad_norm;
 pub use sgd::Sgd;
 

@@ -7,6 +7,12 @@
 //! Domains (all the sampler needs): `ln` for normal positive finite x;
 //! `sincos_2pi` for u in [0, 1). Accuracy is tested against the standard
 //! library below (≤ 2 ulp-scale relative error).
+//!
+//! `kernels/src/cuda/cu/common.cuh` mirrors these functions operation for
+//! operation (the GPU then draws the same bits): change the two together.
+
+// Coefficients are quoted as published; the compiler rounds them to f32.
+#![allow(clippy::excessive_precision)]
 
 /// ln 2 split in a high part exact in f32 and a low correction.
 const LN2_HI: f32 = 6.931_381_2e-1;
@@ -56,7 +62,9 @@ pub fn sincos_2pi(u: f32) -> (f32, f32) {
     let s = a + a * a2 * (S1 + a2 * (S2 + a2 * S3));
     let c = 1.0 - 0.5 * a2 + a2 * a2 * (C1 + a2 * (C2 + a2 * C3));
     // Rotate by q quarter turns: q mod 4 = 0: (s, c), 1: (c, −s), 2: (−s, −c), 3: (−c, s).
-    let qi = (q as i32) & 3;
+    // `as i32` saturates (NaN, overflow checks that do not vectorise); q is in [−2, 2].
+    // SAFETY: q is finite and small, so the unchecked conversion is exact.
+    let qi = unsafe { q.to_int_unchecked::<i32>() } & 3;
     let (odd, neg_sin, neg_cos) = (qi & 1 == 1, qi >= 2, qi == 1 || qi == 2);
     let (sv, cv) = if odd { (c, s) } else { (s, c) };
     (if neg_sin { -sv } else { sv }, if neg_cos { -cv } else { cv })
@@ -85,8 +93,12 @@ pub fn exp(x: f32) -> f32 {
     let p = 1.0 + r + r2 * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7)))));
     // Scale by 2ⁿ in two halves so that n = 128 (x near 88) cannot overflow the exponent field.
     let n1 = (n * 0.5).round_ties_even();
-    let s1 = f32::from_bits(((n1 as i32 + 127) as u32) << 23);
-    let s2 = f32::from_bits((((n - n1) as i32 + 127) as u32) << 23);
+    // x is clamped, so |n| ≤ 128 and both halves are small integers: the
+    // unchecked conversion is exact and, unlike the saturating `as`, vectorises.
+    // SAFETY: n1 and n − n1 are finite integers in [−64, 64].
+    let (i1, i2) = unsafe { (n1.to_int_unchecked::<i32>(), (n - n1).to_int_unchecked::<i32>()) };
+    let s1 = f32::from_bits(((i1 + 127) as u32) << 23);
+    let s2 = f32::from_bits(((i2 + 127) as u32) << 23);
     p * s1 * s2
 }
 

@@ -2,8 +2,8 @@
 //! [`crate::ops`] wraps them behind device dispatch.
 
 pub mod binary;
-pub mod fastmath;
 pub mod conv;
+pub mod fastmath;
 pub mod gemm;
 pub mod layout;
 pub mod optim;
@@ -11,7 +11,8 @@ pub mod parallel;
 pub mod pool;
 pub mod random;
 pub mod reduce;
-pub(crate) mod simd;
 pub mod reparam;
+pub mod sample_kl;
+pub(crate) mod simd;
 pub mod softmax;
 pub mod unary;

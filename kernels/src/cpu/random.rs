@@ -129,7 +129,13 @@ multiversion! {
 
 #[inline(always)]
 fn fill_normal_impl(seed: u64, offset: u64, out: &mut [f32]) {
-    for_each_normal_chunk(seed, offset, out.len(), |start, eps| out[start..start + eps.len()].copy_from_slice(eps));
+    for_each_normal_chunk(
+        seed,
+        offset,
+        out.len(),
+        #[inline(always)]
+        |start, eps| out[start..start + eps.len()].copy_from_slice(eps),
+    );
 }
 
 /// Fills `out[i]` with the normal named (seed, offset + i), for i in 0..len.

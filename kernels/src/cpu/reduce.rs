@@ -51,6 +51,10 @@ pub fn sum_to_shape(g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
         return;
     }
     out.fill(0.0);
+    // A zero-sized operand has an empty gradient (and `chunks(0)` would panic).
+    if out.is_empty() {
+        return;
+    }
     if numel(to) == 1 {
         out[0] = sum_all(g);
         return;

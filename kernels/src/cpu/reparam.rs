@@ -3,8 +3,8 @@
 //! regenerates the same eps instead of keeping a buffer per layer:
 //!   ∂w/∂mu = 1,  ∂w/∂rho = eps·sigmoid(rho)   (softplus' = sigmoid).
 
-use super::parallel::{chunked_sum, for_each_chunk_mut};
 use super::fastmath::{ln, sigmoid, softplus};
+use super::parallel::{chunked_sum, for_each_chunk_mut};
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
 
@@ -13,35 +13,53 @@ pub const LN_SQRT_2PI: f32 = 0.918_938_5;
 
 #[inline(always)]
 fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
-    for_each_normal_chunk(seed, offset, w.len(), |s, eps| {
-        let (m, r, o) = (&mu[s..s + eps.len()], &rho[s..s + eps.len()], &mut w[s..s + eps.len()]);
-        for k in 0..eps.len() {
-            o[k] = m[k] + softplus(r[k]) * eps[k];
-        }
-    });
+    for_each_normal_chunk(
+        seed,
+        offset,
+        w.len(),
+        #[inline(always)]
+        |s, eps| {
+            let (m, r, o) = (&mu[s..s + eps.len()], &rho[s..s + eps.len()], &mut w[s..s + eps.len()]);
+            for k in 0..eps.len() {
+                o[k] = m[k] + softplus(r[k]) * eps[k];
+            }
+        },
+    );
 }
 
 #[inline(always)]
 fn backward_rho_impl(rho: &[f32], g: &[f32], seed: u64, offset: u64, g_rho: &mut [f32]) {
-    for_each_normal_chunk(seed, offset, g_rho.len(), |s, eps| {
-        let (r, gg, o) = (&rho[s..s + eps.len()], &g[s..s + eps.len()], &mut g_rho[s..s + eps.len()]);
-        for k in 0..eps.len() {
-            o[k] = gg[k] * eps[k] * sigmoid(r[k]);
-        }
-    });
+    for_each_normal_chunk(
+        seed,
+        offset,
+        g_rho.len(),
+        #[inline(always)]
+        |s, eps| {
+            let (r, gg, o) = (&rho[s..s + eps.len()], &g[s..s + eps.len()], &mut g_rho[s..s + eps.len()]);
+            for k in 0..eps.len() {
+                o[k] = gg[k] * eps[k] * sigmoid(r[k]);
+            }
+        },
+    );
 }
 
 #[inline(always)]
 fn log_posterior_impl(rho: &[f32], seed: u64, offset: u64) -> f64 {
     let mut acc = 0f64;
-    for_each_normal_chunk(seed, offset, rho.len(), |s, eps| {
-        let r = &rho[s..s + eps.len()];
-        let mut part = 0f32;
-        for k in 0..eps.len() {
-            part += -ln(softplus(r[k])) - 0.5 * eps[k] * eps[k];
-        }
-        acc += part as f64 - LN_SQRT_2PI as f64 * eps.len() as f64;
-    });
+    for_each_normal_chunk(
+        seed,
+        offset,
+        rho.len(),
+        #[inline(always)]
+        |s, eps| {
+            let r = &rho[s..s + eps.len()];
+            let mut part = 0f32;
+            for k in 0..eps.len() {
+                part += -ln(softplus(r[k])) - 0.5 * eps[k] * eps[k];
+            }
+            acc += part as f64 - LN_SQRT_2PI as f64 * eps.len() as f64;
+        },
+    );
     acc
 }
 

@@ -8,6 +8,7 @@
 use crate::cpu::binary::{BinaryOp, ScalarOp};
 use crate::cpu::gemm::Transpose;
 use crate::cpu::optim::AdamStep;
+use crate::cpu::sample_kl::PriorSpec;
 use crate::cpu::unary::UnaryOp;
 use crate::{Device, Error, Result};
 use std::convert::Infallible;
@@ -104,6 +105,8 @@ unreachable_on! {
     fn reparam_forward(mu: &B, rho: &B, seed: u64, offset: u64) -> Result<B> => mu;
     fn reparam_backward(rho: &B, g: &B, seed: u64, offset: u64) -> Result<(B, B)> => rho;
     fn reparam_log_posterior(rho: &B, seed: u64, offset: u64) -> Result<B> => rho;
+    fn sample_kl_forward(mu: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
+    fn sample_kl_backward(mu: &B, rho: &B, g_w: Option<&B>, g_kl: f32, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
     fn adam_step(p: &mut B, m: &mut B, v: &mut B, g: &B, h: AdamStep) -> Result<()> => g;
     fn sgd_step(p: &mut B, buf: &mut B, g: &B, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> => g;
     fn scale_inplace(x: &mut B, s: f32) -> Result<()> => x;

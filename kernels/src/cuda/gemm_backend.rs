@@ -10,7 +10,7 @@ pub enum GemmBackend {
     /// NVIDIA's cuBLAS (`cublasSgemmStridedBatched`), row-major by operand swap.
     #[default]
     Cublas,
-    /// blitz's own 16×16 shared-memory tiled kernel (`cu/gemm.cu`).
+    /// blitz's own register-blocked shared-memory kernel (`cu/gemm.cu`: 128×128 or 64×64 tiles).
     Tiled,
 }
 

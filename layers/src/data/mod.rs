@@ -22,6 +22,28 @@ impl Table {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// Replaces the values of columns `cols` by ln(1 + x): a standard way to
+    /// tame right-skewed, non-negative features before standardising.
+    ///
+    /// # Errors
+    /// [`Error::AxisOutOfRange`] for a column the table does not have;
+    /// [`Error::InvalidArgument`] for a value ≤ −1 (its log is undefined).
+    pub fn log1p_columns(&mut self, cols: &[usize]) -> Result<()> {
+        if let Some(&bad) = cols.iter().find(|&&c| c >= self.cols) {
+            return Err(Error::AxisOutOfRange { op: "log1p_columns", axis: bad, rank: self.cols });
+        }
+        for r in 0..self.rows {
+            for &c in cols {
+                let v = &mut self.data[r * self.cols + c];
+                if *v <= -1.0 {
+                    return Err(Error::invalid("log1p_columns", format!("row {r}, column {c}: {} ≤ −1", *v)));
+                }
+                *v = v.ln_1p();
+            }
+        }
+        Ok(())
+    }
+
     /// The rows whose index satisfies `keep`, in order.
     pub fn select_rows(&self, keep: impl Fn(usize) -> bool) -> Table {
         let data: Vec<f32> = (0..self.rows).filter(|&i| keep(i)).flat_map(|i| self.row(i).to_vec()).collect();
@@ -154,7 +176,11 @@ impl Standardizer {
 
     fn check(&self, t: &Table) -> Result<()> {
         if t.cols != self.mean.len() {
-            return Err(Error::ShapeMismatch { op: "Standardizer", lhs: vec![t.rows, t.cols], rhs: vec![self.mean.len()] });
+            return Err(Error::ShapeMismatch {
+                op: "Standardizer",
+                lhs: vec![t.rows, t.cols],
+                rhs: vec![self.mean.len()],
+            });
         }
         Ok(())
     }

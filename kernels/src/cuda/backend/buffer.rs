@@ -115,8 +115,26 @@ impl CudaBuffer {
         Arc::get_mut(&mut self.data).ok_or_else(|| Error::Cuda("buffer still shared after copy".into()))
     }
 
+    /// Copies `src` into this buffer (same length), device to device, with no
+    /// allocation: the reference a bandwidth-bound kernel is measured against.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] for different lengths; CUDA failures.
+    pub fn copy_from(&mut self, src: &CudaBuffer) -> Result<()> {
+        if self.len() != src.len() {
+            return Err(Error::InvalidShape {
+                op: "copy_from",
+                shape: vec![src.len()],
+                reason: format!("destination holds {} elements", self.len()),
+            });
+        }
+        let stream = self.dev.stream().clone();
+        let dst = self.slice_mut()?;
+        stream.memcpy_dtod(&*src.data, dst).map_err(drv("device copy"))
+    }
+
     /// A device copy of the contents.
-    pub(crate) fn deep_clone(&self) -> Result<Self> {
+    pub fn deep_clone(&self) -> Result<Self> {
         if self.is_empty() {
             return Self::uninit(&self.dev, 0);
         }

@@ -7,16 +7,17 @@
 //! is (ld = k); the same for A (ld = k or m).
 
 use super::buffer::{same_device, CudaBuffer};
-use super::device::THREADS;
+use super::device::{drv, THREADS};
 use super::sources::GEMM;
 use crate::cpu::gemm::Transpose;
 use crate::cuda::gemm_backend::{gemm_backend, GemmBackend};
 use crate::{Error, Result};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig, StridedBatchedConfig};
-use cudarc::driver::LaunchConfig;
+use cudarc::driver::{LaunchConfig, PushKernelArg};
 
-const TILE: u32 = 16;
+/// Fewest 128×128 output tiles for which the 128-tile kernel is used (about one per SM).
+const LARGE_MIN_TILES: usize = 132;
 
 /// `batch` products op(A_i)·op(B_i) of m×k by k×n, with the selected backend.
 ///
@@ -56,16 +57,50 @@ pub fn gemm_with(
     let mut c = CudaBuffer::uninit(&dev, len)?;
     match backend {
         GemmBackend::Tiled => {
+            // 128-tiles when there are enough of them to occupy every SM at least
+            // once, else 64-tiles so that small products still spread out.
+            let tiles = |t: usize| (m.div_ceil(t) * n.div_ceil(t)).saturating_mul(batch.min(65_535));
+            let large = tiles(128) >= LARGE_MIN_TILES;
+            let tile = if large { 128 } else { 64 };
+            let name = match (large, t.a, t.b) {
+                (true, false, false) => "gemm128_nn",
+                (true, false, true) => "gemm128_nt",
+                (true, true, false) => "gemm128_tn",
+                (true, true, true) => "gemm128_tt",
+                (false, false, false) => "gemm64_nn",
+                (false, false, true) => "gemm64_nt",
+                (false, true, false) => "gemm64_tn",
+                (false, true, true) => "gemm64_tt",
+            };
+            let blocks = |v: usize, max: u32| {
+                u32::try_from(v.div_ceil(tile))
+                    .ok()
+                    .filter(|&b| b <= max)
+                    .ok_or_else(|| Error::Cuda(format!("matmul: dimension {v} exceeds the tiled kernel's grid")))
+            };
             let cfg = LaunchConfig {
-                grid_dim: ((n as u32).div_ceil(TILE), (m as u32).div_ceil(TILE), batch.min(65_535) as u32),
-                block_dim: (TILE, TILE, 1),
+                grid_dim: (blocks(n, i32::MAX as u32)?, blocks(m, 65_535)?, batch.min(65_535) as u32),
+                block_dim: (THREADS, 1, 1),
                 shared_mem_bytes: 0,
             };
-            debug_assert_eq!(TILE * TILE, THREADS);
             let (bt, mm, kk, nn) = (batch as u64, m as u64, k as u64, n as u64);
-            let (ta, tb) = (i32::from(t.a), i32::from(t.b));
+            let f = dev.function(GEMM, name)?;
             let out = c.slice_mut()?;
-            launch!(dev, GEMM, "gemm_tiled", cfg, [a.slice(), b.slice(), out, &bt, &mm, &kk, &nn, &ta, &tb])?;
+            // SAFETY: the arguments match the kernels' signature in gemm.cu, and the
+            // buffers hold batch·m·k, batch·k·n and batch·m·n elements.
+            unsafe {
+                dev.stream()
+                    .launch_builder(&f)
+                    .arg(a.slice())
+                    .arg(b.slice())
+                    .arg(out)
+                    .arg(&bt)
+                    .arg(&mm)
+                    .arg(&kk)
+                    .arg(&nn)
+                    .launch(cfg)
+            }
+            .map_err(drv(name))?;
         }
         GemmBackend::Cublas => {
             let int = |v: usize| {

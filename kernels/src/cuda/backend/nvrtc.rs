@@ -85,7 +85,8 @@ pub fn compile_text(name: &str, text: &str, arch: Option<&str>) -> Result<Image>
     let c_src = CString::new(text).map_err(|e| fail("source", &e))?;
     let c_name = CString::new(format!("{name}.cu")).map_err(|e| fail("name", &e))?;
     let prog = result::create_program(&c_src, Some(&c_name)).map_err(|e| fail("create", &e))?;
-    let mut opts = vec!["--std=c++17".to_string()];
+    // No a·b + c contraction: the sampler's math must round exactly as the CPU's.
+    let mut opts = vec!["--std=c++17".to_string(), "--fmad=false".to_string()];
     if let Some(a) = arch {
         opts.push(format!("--gpu-architecture={a}"));
     }

@@ -19,16 +19,92 @@ struct Dims {
 
 #define GRID_STRIDE(i, n) for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)blockDim.x * gridDim.x)
 
+// The CPU's vectorisable math (kernels/src/cpu/fastmath.rs), operation for
+// operation, with the same f32 constants (as bit patterns). Every source is
+// compiled with --fmad=false, and +, *, /, sqrtf and rintf are exactly rounded,
+// so these give the CPU's bits: the sampler draws the same eps on both devices.
+// Change the two files together.
+#define BLITZ_LN2_HI __uint_as_float(0x3f317180u) // 6.931381e-1
+#define BLITZ_LN2_LO __uint_as_float(0x3717f7d1u) // 9.058001e-6
+#define BLITZ_LG1 __uint_as_float(0x3f2aaaaau) // 6.666666e-1
+#define BLITZ_LG2 __uint_as_float(0x3eccce13u) // 4.0000972e-1
+#define BLITZ_LG3 __uint_as_float(0x3e91e9eeu) // 2.8498787e-1
+#define BLITZ_LG4 __uint_as_float(0x3e789e26u) // 2.4279079e-1
+#define BLITZ_S1 __uint_as_float(0xbe2aaaa3u) // -1.6666655e-1
+#define BLITZ_S2 __uint_as_float(0x3c08839eu) // 8.332161e-3
+#define BLITZ_S3 __uint_as_float(0xb94ca1f9u) // -1.9515296e-4
+#define BLITZ_C1 __uint_as_float(0x3d2aaaa5u) // 4.1666646e-2
+#define BLITZ_C2 __uint_as_float(0xbab6061au) // -1.3887316e-3
+#define BLITZ_C3 __uint_as_float(0x37ccf5ceu) // 2.4433157e-5
+#define BLITZ_LOG2E __uint_as_float(0x3fb8aa3bu) // 1.442695e0
+#define BLITZ_LN2_HI_E __uint_as_float(0x3f318000u) // 6.933594e-1
+#define BLITZ_LN2_LO_E __uint_as_float(0xb95e8083u) // -2.1219444e-4
+#define BLITZ_E2 __uint_as_float(0x3f000000u) // 5e-1
+#define BLITZ_E3 __uint_as_float(0x3e2aaaaau) // 1.6666666e-1
+#define BLITZ_E4 __uint_as_float(0x3d2aa9c1u) // 4.1665796e-2
+#define BLITZ_E5 __uint_as_float(0x3c088908u) // 8.333452e-3
+#define BLITZ_E6 __uint_as_float(0x3ab743cfu) // 1.3982e-3
+#define BLITZ_E7 __uint_as_float(0x39506967u) // 1.9875691e-4
+#define BLITZ_TAU __uint_as_float(0x40c90fdbu) // 6.2831855e0
+
+// ln x for a normal, positive, finite x.
+__device__ __forceinline__ float blitz_ln(float x) {
+    u32 ix = __float_as_uint(x) + (0x3f800000u - 0x3f3504f3u);
+    float k = (float)((int)(ix >> 23) - 0x7f);
+    float m = __uint_as_float((ix & 0x007fffffu) + 0x3f3504f3u);
+    float f = m - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float w = z * z;
+    float r = z * (BLITZ_LG1 + w * BLITZ_LG3) + w * (BLITZ_LG2 + w * BLITZ_LG4);
+    float hfsq = 0.5f * f * f;
+    return s * (hfsq + r) + k * BLITZ_LN2_LO - hfsq + f + k * BLITZ_LN2_HI;
+}
+
+// (sin 2πu, cos 2πu) for u in [0, 1), with exact reductions.
+__device__ __forceinline__ void blitz_sincos_2pi(float u, float* sin_out, float* cos_out) {
+    float t = u - rintf(u);
+    float q = rintf(4.0f * t);
+    float r = t - 0.25f * q;
+    float a = BLITZ_TAU * r;
+    float a2 = a * a;
+    float s = a + a * a2 * (BLITZ_S1 + a2 * (BLITZ_S2 + a2 * BLITZ_S3));
+    float c = 1.0f - 0.5f * a2 + a2 * a2 * (BLITZ_C1 + a2 * (BLITZ_C2 + a2 * BLITZ_C3));
+    int qi = ((int)q) & 3;
+    float sv = (qi & 1) ? c : s;
+    float cv = (qi & 1) ? s : c;
+    *sin_out = (qi >= 2) ? -sv : sv;
+    *cos_out = (qi == 1 || qi == 2) ? -cv : cv;
+}
+
+// e^x for x clamped to [-87, 88].
+__device__ __forceinline__ float blitz_exp(float x) {
+    if (x < -87.0f) x = -87.0f;
+    if (x > 88.0f) x = 88.0f;
+    float n = rintf(x * BLITZ_LOG2E);
+    float r = (x - n * BLITZ_LN2_HI_E) - n * BLITZ_LN2_LO_E;
+    float r2 = r * r;
+    float p = 1.0f + r + r2 * (BLITZ_E2 + r * (BLITZ_E3 + r * (BLITZ_E4 + r * (BLITZ_E5 + r * (BLITZ_E6 + r * BLITZ_E7)))));
+    float n1 = rintf(n * 0.5f);
+    float s1 = __uint_as_float(((u32)((int)n1 + 127)) << 23);
+    float s2 = __uint_as_float(((u32)((int)(n - n1) + 127)) << 23);
+    return p * s1 * s2;
+}
+
+// ln(1 + y), Goldberg's trick for tiny y.
+__device__ __forceinline__ float blitz_log1p(float y) {
+    float u = 1.0f + y;
+    float d = u - 1.0f;
+    return d == 0.0f ? y : blitz_ln(u) * (y / d);
+}
+
 __device__ __forceinline__ float blitz_softplus(float x) {
-    if (x > 20.0f) return x;
-    if (x < -20.0f) return expf(x);
-    return log1pf(expf(x));
+    float mid = blitz_log1p(blitz_exp(x));
+    return x > 20.0f ? x : mid;
 }
 
 __device__ __forceinline__ float blitz_sigmoid(float x) {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    return 1.0f / (1.0f + blitz_exp(-x));
 }
 
 // Offsets into operands a and b of output element i under `d`.

@@ -1,0 +1,84 @@
+//! GPU micro-benchmarks for the GPU issue: the fused sampler against a
+//! device-to-device copy (fraction of the achievable memory bandwidth), and
+//! the hand-written tiled GEMM against cuBLAS (FP32). Needs `--features cuda`.
+//!
+//! ```text
+//! cargo run --release --features cuda --example gpu_bench [-- --weights 67108864 --reps 20]
+//! ```
+
+use blitz::kernels::cpu::sample_kl::PriorSpec;
+use blitz::kernels::cuda::{self, CudaBuffer, GemmBackend};
+use blitz::kernels::{Error, Result, Transpose};
+use std::time::Instant;
+
+/// Median milliseconds of `reps` timed runs of `f` (after two warm-ups), each synchronised.
+fn time_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    for _ in 0..2 {
+        f()?;
+    }
+    cuda::synchronize(0)?;
+    let mut t = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let s = Instant::now();
+        f()?;
+        cuda::synchronize(0)?;
+        t.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    t.sort_by(f64::total_cmp);
+    Ok(t[reps / 2])
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (n, reps) = (arg("--weights", 64 << 20), arg("--reps", 20));
+    cuda::available(0)?;
+    println!("device: {}", cuda::device_name(0)?);
+
+    // The sampler: w = mu + softplus(rho)·eps (Philox in registers) and its
+    // log-posterior reduction, against copying the same number of floats.
+    let mu = CudaBuffer::full(n, 0.01, 0)?;
+    let rho = CudaBuffer::full(n, -7.0, 0)?;
+    // Outputs allocated once: the timings are the kernels, not cuMemAlloc.
+    let mut dst = CudaBuffer::full(n, 0.0, 0)?;
+    let copy_ms = time_ms(reps, || dst.copy_from(&mu))?;
+    let sample_ms = time_ms(reps, || cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst))?;
+    let lq_ms = time_ms(reps, || cuda::reparam_log_posterior(&rho, 7, 0).map(drop))?;
+    // The fused draw + Monte Carlo KL (scale-mixture prior): w written, KL reduced, one pass.
+    let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
+    let skl_ms = time_ms(reps, || cuda::sample_kl_forward_into(&mu, &rho, 7, 0, prior, &mut dst).map(drop))?;
+    let gb = |bytes: f64, ms: f64| bytes / ms / 1e6;
+    let copy_bw = gb(8.0 * n as f64, copy_ms); // read 4 + write 4 bytes per float
+    let sample_bw = gb(12.0 * n as f64, sample_ms); // read mu, rho; write w
+    let skl_bw = gb(12.0 * n as f64, skl_ms);
+    println!(
+        "{{\"bench\": \"sampler\", \"weights\": {n}, \"copy_ms\": {copy_ms:.4}, \"copy_gb_s\": {copy_bw:.1}, \"sample_ms\": {sample_ms:.4}, \"sample_gb_s\": {sample_bw:.1}, \"sample_fraction_of_copy_bw\": {:.3}, \"log_posterior_ms\": {lq_ms:.4}, \"sample_kl_ms\": {skl_ms:.4}, \"sample_kl_gb_s\": {skl_bw:.1}, \"sample_kl_fraction_of_copy_bw\": {:.3}}}",
+        sample_bw / copy_bw, skl_bw / copy_bw
+    );
+
+    for &s in &[1024usize, 4096] {
+        let a = CudaBuffer::full(s * s, 0.5, 0)?;
+        let b = CudaBuffer::full(s * s, 0.25, 0)?;
+        let mut out = Vec::new();
+        for backend in [GemmBackend::Cublas, GemmBackend::Tiled] {
+            let ms = time_ms(reps.min(10), || cuda::gemm_with(backend, &a, &b, 1, s, s, s, Transpose::NN).map(drop))?;
+            out.push(2.0 * (s as f64).powi(3) / ms / 1e9);
+        }
+        let c = cuda::gemm_with(GemmBackend::Tiled, &a, &b, 1, s, s, s, Transpose::NN)?.to_host()?;
+        let want = 0.125 * s as f32;
+        if c.iter().any(|v| (v - want).abs() > 1e-3 * want) {
+            return Err(Error::Cuda(format!("tiled GEMM {s}³ gave a wrong result")));
+        }
+        println!(
+            "{{\"bench\": \"gemm_fp32\", \"size\": {s}, \"cublas_tflops\": {:.2}, \"tiled_tflops\": {:.2}, \"tiled_fraction_of_cublas\": {:.3}}}",
+            out[0], out[1], out[1] / out[0]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! The workload runner: exactly the workloads of the peer benchmark
+//! (`../shared/peer/blitz_bench.py`, PyTorch + BLiTZ) — same models, data,
+//! batch sizes, sample counts and epochs — printing one JSON line per
+//! workload with the peer's keys, so `scripts/compare-peer.sh` can set the
+//! two side by side.
+//!
+//! ```text
+//! cargo run --release --example workloads -- --json [--only a,b] [--quick] [--device cpu|cuda] [--data DIR]
+//! ```
+//! Threads: `RAYON_NUM_THREADS` (the compare script sets it and the peer's
+//! `THREADS` to the same value).
+
+use blitz::layers::classification::{train as train_classifier, ClassifierConfig};
+use blitz::layers::data::idx::Mnist;
+use blitz::layers::data::load_csv;
+use blitz::layers::module::to_device;
+use blitz::layers::pool::Flatten;
+use blitz::layers::regression::RegressionData;
+use blitz::layers::{
+    BayesianConv2d, BayesianLinear, BayesianLinearOptions, Gaussian, MaxPool2d, Module, Prior, ReLU, ScaleMixture,
+    Sequential, VariationalEstimator,
+};
+use blitz::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::time::Instant;
+
+/// The shipped data, found from the build's source tree or the working directory.
+fn default_data_dir() -> String {
+    let built = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    if std::path::Path::new(built).is_dir() {
+        built.into()
+    } else {
+        "data".into()
+    }
+}
+
+/// One JSON object, keys in insertion order.
+#[derive(Default)]
+struct Json(Vec<(String, String)>);
+
+impl Json {
+    fn num(mut self, k: &str, v: f64) -> Self {
+        self.0.push((k.into(), if v.is_finite() { format!("{v:.6}") } else { "null".into() }));
+        self
+    }
+    fn int(mut self, k: &str, v: usize) -> Self {
+        self.0.push((k.into(), v.to_string()));
+        self
+    }
+    fn text(mut self, k: &str, v: &str) -> Self {
+        self.0.push((k.into(), format!("\"{v}\"")));
+        self
+    }
+    fn render(&self) -> String {
+        let body: Vec<String> = self.0.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+        format!("{{{}}}", body.join(", "))
+    }
+}
+
+struct Opts {
+    quick: bool,
+    device: Device,
+    data: String,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// The peer's `boston`: the BLiTZ README model (13-512-1, MSE, KL weight 1)
+/// or the tuned one (13-50-1, N(0,1) prior, rho −5, learned noise, KL / N).
+fn boston(o: &Opts, tuned: bool) -> Result<Json> {
+    let table = load_csv(format!("{}/boston_house_prices.csv", o.data), 2)?;
+    let data = RegressionData::split(&table, |i| i % 4 == 0)?;
+    let mut rng = StdRng::seed_from_u64(0);
+    let (hidden, opts) = if tuned {
+        let opts =
+            BayesianLinearOptions { posterior_rho_init: -5.0, ..Default::default() }.with_prior(Gaussian::new(1.0)?);
+        (50, opts)
+    } else {
+        (512, BayesianLinearOptions::default())
+    };
+    let model = Sequential::new()
+        .push(BayesianLinear::with_options(13, hidden, opts.clone(), &mut rng)?)
+        .push(ReLU)
+        .push(BayesianLinear::with_options(hidden, 1, opts, &mut rng)?);
+    to_device(&model, o.device)?;
+    let log_noise = Param::new("log_noise", Tensor::from_vec(vec![-1.0], &[1])?.to(o.device)?);
+    let n = data.x_train.rows;
+    let x_all = data.x_train.to_tensor()?;
+    let epochs = if o.quick { 10 } else { 100 };
+    let kl_weight = if tuned { 1.0 / n as f32 } else { 1.0 };
+    let mut opt = Adam::new(0.01)?;
+    let mut order: Vec<usize> = (0..n).collect();
+    let x_host = x_all.to_vec()?;
+    let (mut steps, start) = (0usize, Instant::now());
+    for _ in 0..epochs {
+        order.shuffle(&mut rng);
+        for batch in order.chunks(16) {
+            let tape = Tape::new(steps as u64);
+            let xb: Vec<f32> = batch.iter().flat_map(|&i| x_host[i * 13..(i + 1) * 13].to_vec()).collect();
+            let yb: Vec<f32> = batch.iter().map(|&i| data.y_train[i]).collect();
+            let x = tape.constant(Tensor::from_vec(xb, &[batch.len(), 13])?.to(o.device)?);
+            let y = tape.constant(Tensor::from_vec(yb, &[batch.len(), 1])?.to(o.device)?);
+            let loss = if tuned {
+                let log_var = tape.param(&log_noise).mul_scalar(2.0)?;
+                model.sample_elbo(&x, &y, |p, y| loss::gaussian_nll(p, &log_var, y), 3, kl_weight)?
+            } else {
+                model.sample_elbo(&x, &y, loss::mse, 3, kl_weight)?
+            };
+            opt.step(&tape.backward(&loss)?)?;
+            steps += 1;
+        }
+    }
+    // One read-back at the end waits for a GPU to finish (the peer's sync()).
+    let noise = log_noise.value().to_vec()?[0].exp();
+    let train_ms = ms(start);
+
+    let tape = Tape::no_grad(1);
+    let x_test = tape.constant(data.x_test.to_tensor()?.to(o.device)?);
+    let t = Instant::now();
+    let outs: Vec<Tensor> = (0..100).map(|_| Ok(model.forward(&x_test)?.value().clone())).collect::<Result<_>>()?;
+    let draws: Vec<Vec<f32>> = outs.iter().map(|t| t.to_vec()).collect::<Result<_>>()?;
+    let infer_ms = ms(t);
+
+    let m = data.y_test.len();
+    let y_test: Vec<f32> = data.y_test.iter().map(|v| (v - data.y_mean) / data.y_std).collect();
+    let (mut mean, mut sd) = (vec![0f64; m], vec![0f64; m]);
+    for i in 0..m {
+        let col: Vec<f64> = draws.iter().map(|d| d[i] as f64).collect();
+        mean[i] = col.iter().sum::<f64>() / 100.0;
+        sd[i] = (col.iter().map(|v| (v - mean[i]).powi(2)).sum::<f64>() / 99.0).sqrt();
+    }
+    let noise_sd = if tuned { noise as f64 } else { 0.0 };
+    let mut covered = 0;
+    let mut sq = 0f64;
+    for i in 0..m {
+        let tot = (sd[i] * sd[i] + noise_sd * noise_sd).sqrt();
+        let y = y_test[i] as f64;
+        covered += (mean[i] - 2.0 * tot <= y && y <= mean[i] + 2.0 * tot) as usize;
+        sq += (mean[i] - y).powi(2);
+    }
+    let mut j = Json::default()
+        .text("workload", if tuned { "boston_tuned" } else { "boston_readme" })
+        .text("model", if tuned { "13-50-1" } else { "13-512-1" })
+        .int("batch", 16)
+        .int("sample_nbr", 3)
+        .int("epochs", epochs)
+        .int("steps", steps)
+        .num("train_s", train_ms / 1e3)
+        .num("ms_per_step", train_ms / steps as f64)
+        .num("mc100_infer_ms", infer_ms)
+        .num("test_rmse_k_usd", (sq / m as f64).sqrt() * data.y_std as f64)
+        .num("ci2sd_coverage", covered as f64 / m as f64);
+    if tuned {
+        // Predictive density: the mixture over the 100 draws, each with the learned noise, in k$.
+        let mut ll = 0f64;
+        for i in 0..m {
+            let comps: Vec<f64> = draws
+                .iter()
+                .map(|d| {
+                    let z = (y_test[i] as f64 - d[i] as f64) / noise_sd;
+                    -0.5 * z * z - noise_sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+                })
+                .collect();
+            let top = comps.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            ll += top + comps.iter().map(|c| (c - top).exp()).sum::<f64>().ln() - 100f64.ln();
+        }
+        j = j.num("test_loglik", ll / m as f64 - (data.y_std as f64).ln());
+    }
+    Ok(j)
+}
+
+/// Test accuracy with the posterior means (the peer's `freeze_()` evaluation).
+fn mean_weight_accuracy(model: &dyn Module, test: &Mnist, device: Device) -> Result<f64> {
+    model.freeze();
+    let idx: Vec<usize> = (0..test.len()).collect();
+    let mut correct = 0usize;
+    for chunk in idx.chunks(500) {
+        let (x, labels) = test.batch(chunk)?;
+        let tape = Tape::no_grad(0);
+        let logits = model.forward(&tape.constant(x.to(device)?))?;
+        correct += logits.value().argmax_rows()?.iter().zip(&labels).filter(|(a, b)| a == b).count();
+    }
+    model.unfreeze();
+    Ok(correct as f64 / test.len() as f64)
+}
+
+fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
+    let train_set = Mnist::load(format!("{}/mnist10k", o.data), "train")?;
+    let test_set = Mnist::load(format!("{}/mnist10k", o.data), "test")?;
+    let mut rng = StdRng::seed_from_u64(0);
+    let model = if lenet {
+        Sequential::new()
+            .push(BayesianConv2d::new(1, 6, (5, 5), &mut rng)?)
+            .push(ReLU)
+            .push(MaxPool2d::new(2))
+            .push(BayesianConv2d::new(6, 16, (5, 5), &mut rng)?)
+            .push(ReLU)
+            .push(MaxPool2d::new(2))
+            .push(Flatten)
+            .push(BayesianLinear::new(256, 120, &mut rng)?)
+            .push(ReLU)
+            .push(BayesianLinear::new(120, 84, &mut rng)?)
+            .push(ReLU)
+            .push(BayesianLinear::new(84, 10, &mut rng)?)
+    } else {
+        Sequential::new()
+            .push(Flatten)
+            .push(BayesianLinear::new(784, 400, &mut rng)?)
+            .push(ReLU)
+            .push(BayesianLinear::new(400, 400, &mut rng)?)
+            .push(ReLU)
+            .push(BayesianLinear::new(400, 10, &mut rng)?)
+    };
+    to_device(&model, o.device)?;
+    let (batch, sample_nbr, epochs) = match (lenet, o.quick) {
+        (true, q) => (64, 3, if q { 1 } else { 3 }),
+        (false, q) => (128, 1, if q { 1 } else { 5 }),
+    };
+    let c =
+        ClassifierConfig { epochs, batch_size: batch, sample_nbr, lr: 1e-3, device: o.device, ..Default::default() };
+    let start = Instant::now();
+    let (steps, _) = train_classifier(&model, &train_set, &c, |_| {})?;
+    let train_ms = ms(start);
+    let acc = mean_weight_accuracy(&model, &test_set, o.device)?;
+    let mut j = Json::default().text("workload", if lenet { "mnist_lenet" } else { "mnist_mlp400" });
+    if !lenet {
+        j = j.text("model", "784-400-400-10");
+    }
+    Ok(j.int("batch", batch)
+        .int("sample_nbr", sample_nbr)
+        .int("epochs", epochs)
+        .int("steps", steps)
+        .num("train_s", train_ms / 1e3)
+        .num("ms_per_step", train_ms / steps as f64)
+        .num("test_acc_mean_weights", acc))
+}
+
+/// One weight draw + its complexity cost (log q − log p), forward and
+/// backward, on a 2048x2048 layer with the scale-mixture prior (0.5, 1, 0.002).
+fn sample_kl(o: &Opts) -> Result<Json> {
+    let n = 2048 * 2048;
+    let mut rng = StdRng::seed_from_u64(0);
+    let mu = Param::new("mu", Tensor::randn(&[n], 0.0, 0.1, &mut rng)?.to(o.device)?);
+    let rho = Param::new("rho", Tensor::full(&[n], -7.0).to(o.device)?);
+    let prior = ScaleMixture::new(0.5, 1.0, 0.002)?;
+    let reps = if o.quick { 5 } else { 20 };
+    let step = |i: u64| -> Result<f32> {
+        let tape = Tape::new(i);
+        let (seed, off) = tape.draw(n);
+        let (m, r) = (tape.param(&mu), tape.param(&rho));
+        // One fused pass draws w and sums log q − log p; its backward regenerates eps once.
+        let spec = prior.spec().ok_or_else(|| Error::invalid("prior", "no fused form"))?;
+        let (w, kl) = m.sample_with_kl(&r, seed, off, spec)?;
+        let grads = tape.backward(&kl.add(&w.sum()?)?)?;
+        // Reading one gradient element waits for a GPU to finish.
+        Ok(grads.get(&rho).map(|g| g.numel() as f32).unwrap_or(0.0) + kl.item()? * 0.0)
+    };
+    for i in 0..2 {
+        step(i)?;
+    }
+    let t = Instant::now();
+    for i in 0..reps {
+        step(100 + i as u64)?;
+    }
+    let per = ms(t) / reps as f64;
+    Ok(Json::default()
+        .text("workload", "sample_kl_4M")
+        .int("params", n)
+        .num("ms_per_draw_fwd_bwd", per)
+        .num("mparams_per_s", n as f64 / per / 1e3))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut only: Vec<String> = Vec::new();
+    let mut o = Opts { quick: false, device: Device::Cpu, data: default_data_dir() };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => {}
+            "--quick" => o.quick = true,
+            "--data" => o.data = it.next().cloned().unwrap_or_else(default_data_dir),
+            "--only" => only = it.next().map(|s| s.split(',').map(String::from).collect()).unwrap_or_default(),
+            "--device" => o.device = it.next().map(|s| s.parse()).transpose()?.unwrap_or(Device::Cpu),
+            other => return Err(Error::invalid("argument", format!("{other} (see the file header)"))),
+        }
+    }
+    let all = ["boston_readme", "boston_tuned", "mnist_mlp400", "mnist_lenet", "sample_kl_4M"];
+    let names: Vec<&str> = if only.is_empty() { all.to_vec() } else { only.iter().map(String::as_str).collect() };
+    for name in names {
+        let j = match name {
+            "boston_readme" => boston(&o, false)?,
+            "boston_tuned" => boston(&o, true)?,
+            "mnist_mlp400" => mnist(&o, false)?,
+            "mnist_lenet" => mnist(&o, true)?,
+            "sample_kl_4M" => sample_kl(&o)?,
+            other => return Err(Error::invalid("workload", format!("{other}: not one of {all:?}"))),
+        };
+        let j = j.int("threads", rayon::current_num_threads()).text("device", &o.device.to_string());
+        println!("{}", j.render());
+    }
+    Ok(())
+}

@@ -1,0 +1,431 @@
+//! One weight draw and its Monte Carlo complexity cost in one pass:
+//! w = mu + sigma·eps with sigma = softplus(rho), and
+//! KL ≈ Σ [log q(w) − log p(w)] = Σ [−ln sigma − eps²/2 − ln √(2π) − log p(w)]
+//! for a zero-mean Gaussian or a two-component scale-mixture prior (by
+//! log-sum-exp; no `+1e-6`, no stray constants). eps is made in registers
+//! from (seed, offset) and regenerated once in the backward pass, which
+//! writes (g_mu, g_rho) for both outputs together:
+//!   g_mu  = g_w − g_kl·p'(w)
+//!   g_rho = sigmoid(rho)·[g_w·eps + g_kl·(−1/sigma − eps·p'(w))]
+//! with p'(w) = d log p / dw (eps held fixed: w − mu = sigma·eps).
+//!
+//! Sums are made per fixed chunk of [`CHUNK`] elements (16 f32 lanes, then
+//! f64) and the partials added in chunk order, so the result is bitwise the
+//! same on any number of threads.
+
+use super::fastmath::{exp, ln, log1p, sigmoid, softplus};
+use super::parallel::{CHUNK, PAR_THRESHOLD};
+use super::random::for_each_normal_chunk;
+use super::reparam::LN_SQRT_2PI;
+use super::simd::multiversion;
+use rayon::prelude::*;
+
+/// A prior the fused kernel can evaluate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PriorSpec {
+    /// N(0, sigma²).
+    Gaussian {
+        /// Standard deviation (> 0).
+        sigma: f32,
+    },
+    /// pi·N(0, sigma1²) + (1 − pi)·N(0, sigma2²).
+    ScaleMixture {
+        /// Weight of the first component, in [0, 1].
+        pi: f32,
+        /// Standard deviation of the first component (> 0).
+        sigma1: f32,
+        /// Standard deviation of the second component (> 0).
+        sigma2: f32,
+    },
+}
+
+impl PriorSpec {
+    /// Whether the parameters are usable (positive finite sigmas, pi in [0, 1]).
+    pub fn is_valid(&self) -> bool {
+        let pos = |s: f32| s > 0.0 && s.is_finite();
+        match *self {
+            PriorSpec::Gaussian { sigma } => pos(sigma),
+            PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => (0.0..=1.0).contains(&pi) && pos(sigma1) && pos(sigma2),
+        }
+    }
+}
+
+/// The prior reduced to per-element constants: two components with
+/// log-densities c_k − h_k·w² (h_k = 1/(2 s_k²)), log-weights folded into c_k.
+/// A single Gaussian is written as two equal halves, so every prior runs the
+/// same branch-free (vectorisable) loop.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Consts {
+    pub(crate) ca: f32,
+    pub(crate) ha: f32,
+    pub(crate) cb: f32,
+    pub(crate) hb: f32,
+}
+
+impl Consts {
+    pub(crate) fn new(spec: PriorSpec) -> Consts {
+        let gauss = |s: f32| (-s.ln() - LN_SQRT_2PI, 0.5 / (s * s));
+        // A weight-0 component contributes nothing (and ln 0 would poison the sum).
+        let single = |s: f32| {
+            let (c, h) = gauss(s);
+            let half = c - std::f32::consts::LN_2;
+            Consts { ca: half, ha: h, cb: half, hb: h }
+        };
+        match spec {
+            PriorSpec::Gaussian { sigma } => single(sigma),
+            PriorSpec::ScaleMixture { pi: 1.0, sigma1, .. } => single(sigma1),
+            PriorSpec::ScaleMixture { pi: 0.0, sigma2, .. } => single(sigma2),
+            PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => {
+                let ((ca, ha), (cb, hb)) = (gauss(sigma1), gauss(sigma2));
+                Consts { ca: ca + pi.ln(), ha, cb: cb + (1.0 - pi).ln(), hb }
+            }
+        }
+    }
+
+    /// (log p(w), d log p / dw).
+    #[inline(always)]
+    fn log_prior(&self, w: f32) -> (f32, f32) {
+        let w2 = w * w;
+        let a = self.ca - self.ha * w2;
+        let b = self.cb - self.hb * w2;
+        // log-sum-exp: max + ln(1 + e^{−|a−b|}); the responsibilities follow from the same e.
+        // e is floored at e⁻⁶⁰ (~1e-26, invisible next to max(a, b) and to 1) so that
+        // e·h never goes subnormal, which costs ~100 cycles per operation.
+        let e = exp((-(a - b).abs()).max(-60.0));
+        let lp = a.max(b) + log1p(e);
+        let inv = 1.0 / (1.0 + e);
+        let (ra, rb) = if a >= b { (inv, e * inv) } else { (e * inv, inv) };
+        (lp, -2.0 * w * (ra * self.ha + rb * self.hb))
+    }
+}
+
+/// Σ v in 16 independent f32 lanes (so it vectorises), then in f64.
+#[inline(always)]
+fn lane_sum(v: &[f32]) -> f64 {
+    let mut lanes = [0f32; 16];
+    let mut it = v.chunks_exact(16);
+    for c in &mut it {
+        for l in 0..16 {
+            lanes[l] += c[l];
+        }
+    }
+    let tail: f32 = it.remainder().iter().sum();
+    lanes.iter().map(|&x| x as f64).sum::<f64>() + tail as f64
+}
+
+#[inline(always)]
+fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 {
+    let mut acc = 0f64;
+    let mut v = [0f32; 64];
+    for_each_normal_chunk(
+        seed,
+        offset,
+        w.len(),
+        #[inline(always)]
+        |s, eps| {
+            let n = eps.len();
+            // Slices of length n (v included): no bounds checks, so the loop vectorises.
+            let (m, r, o, v) = (&mu[s..s + n], &rho[s..s + n], &mut w[s..s + n], &mut v[..n]);
+            for i in 0..n {
+                let sigma = softplus(r[i]);
+                let wi = m[i] + sigma * eps[i];
+                o[i] = wi;
+                v[i] = -ln(sigma) - 0.5 * eps[i] * eps[i] - k.log_prior(wi).0;
+            }
+            acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
+        },
+    );
+    acc
+}
+
+#[inline(always)]
+fn backward_impl<const GW: bool>(
+    mu: &[f32],
+    rho: &[f32],
+    g_w: &[f32],
+    g_kl: f32,
+    seed: u64,
+    offset: u64,
+    k: &Consts,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
+    for_each_normal_chunk(
+        seed,
+        offset,
+        g_mu.len(),
+        #[inline(always)]
+        |s, eps| {
+            let n = eps.len();
+            let (m, r) = (&mu[s..s + n], &rho[s..s + n]);
+            let (om, or) = (&mut g_mu[s..s + n], &mut g_rho[s..s + n]);
+            let gg = if GW { &g_w[s..s + n] } else { &[][..] };
+            for i in 0..n {
+                let sigma = softplus(r[i]);
+                let wi = m[i] + sigma * eps[i];
+                let dlp = k.log_prior(wi).1;
+                let gw = if GW { gg[i] } else { 0.0 };
+                om[i] = gw - g_kl * dlp;
+                or[i] = sigmoid(r[i]) * (gw * eps[i] + g_kl * (-1.0 / sigma - eps[i] * dlp));
+            }
+        },
+    );
+}
+
+#[inline(always)]
+fn backward_gw_impl(
+    mu: &[f32],
+    rho: &[f32],
+    g_w: &[f32],
+    g_kl: f32,
+    seed: u64,
+    offset: u64,
+    k: &Consts,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
+    backward_impl::<true>(mu, rho, g_w, g_kl, seed, offset, k, g_mu, g_rho)
+}
+
+#[inline(always)]
+fn backward_kl_only_impl(
+    mu: &[f32],
+    rho: &[f32],
+    g_kl: f32,
+    seed: u64,
+    offset: u64,
+    k: &Consts,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
+    backward_impl::<false>(mu, rho, &[], g_kl, seed, offset, k, g_mu, g_rho)
+}
+
+/// KL of weights `w` already drawn by `reparam::forward` with (seed, offset):
+/// eps is regenerated (the log q term needs it), mu is not needed.
+#[inline(always)]
+fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64 {
+    let mut acc = 0f64;
+    let mut v = [0f32; 64];
+    for_each_normal_chunk(
+        seed,
+        offset,
+        w.len(),
+        #[inline(always)]
+        |s, eps| {
+            let n = eps.len();
+            let (ww, r, v) = (&w[s..s + n], &rho[s..s + n], &mut v[..n]);
+            for i in 0..n {
+                v[i] = -ln(softplus(r[i])) - 0.5 * eps[i] * eps[i] - k.log_prior(ww[i]).0;
+            }
+            acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
+        },
+    );
+    acc
+}
+
+/// Backward of [`kl_at`]: no eps needed (w is given).
+#[inline(always)]
+fn kl_at_backward_impl(w: &[f32], rho: &[f32], g_kl: f32, k: &Consts, g_w: &mut [f32], g_rho: &mut [f32]) {
+    for i in 0..w.len() {
+        g_w[i] = -g_kl * k.log_prior(w[i]).1;
+        g_rho[i] = -g_kl * sigmoid(rho[i]) / softplus(rho[i]);
+    }
+}
+
+multiversion! {
+    fn forward_simd(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 => forward_impl
+}
+multiversion! {
+    fn backward_gw_simd(mu: &[f32], rho: &[f32], g_w: &[f32], g_kl: f32, seed: u64, offset: u64, k: &Consts,
+        g_mu: &mut [f32], g_rho: &mut [f32]) => backward_gw_impl
+}
+multiversion! {
+    fn backward_kl_only_simd(mu: &[f32], rho: &[f32], g_kl: f32, seed: u64, offset: u64, k: &Consts,
+        g_mu: &mut [f32], g_rho: &mut [f32]) => backward_kl_only_impl
+}
+multiversion! {
+    fn kl_at_simd(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64 => kl_at_impl
+}
+multiversion! {
+    fn kl_at_backward_simd(w: &[f32], rho: &[f32], g_kl: f32, k: &Consts, g_w: &mut [f32], g_rho: &mut [f32])
+        => kl_at_backward_impl
+}
+
+/// Sums `f(start, chunk)` over the fixed [`CHUNK`]s of `out`, in chunk order
+/// (threads only above [`PAR_THRESHOLD`]; the bits do not depend on them).
+fn chunked_sum_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync) -> f64 {
+    if out.len() < PAR_THRESHOLD {
+        return out.chunks_mut(CHUNK).enumerate().map(|(i, c)| f(i * CHUNK, c)).sum();
+    }
+    let parts: Vec<f64> = out.par_chunks_mut(CHUNK).enumerate().map(|(i, c)| f(i * CHUNK, c)).collect();
+    parts.iter().sum()
+}
+
+/// Applies `f(start, a_chunk, b_chunk)` over the fixed [`CHUNK`]s of two outputs.
+fn for_each_chunk_pair(a: &mut [f32], b: &mut [f32], f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
+    if a.len() < PAR_THRESHOLD {
+        f(0, a, b);
+    } else {
+        a.par_chunks_mut(CHUNK).zip(b.par_chunks_mut(CHUNK)).enumerate().for_each(|(i, (x, y))| f(i * CHUNK, x, y));
+    }
+}
+
+/// Writes `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)` and returns
+/// Σ [log q(w) − log p(w)]. Slices must have equal lengths.
+pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec, w: &mut [f32]) -> f32 {
+    let k = Consts::new(prior);
+    chunked_sum_mut(w, |s, out| {
+        let e = s + out.len();
+        forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out)
+    }) as f32
+}
+
+/// Gradients of L(w, kl) with respect to (mu, rho), given g_w = ∂L/∂w (None:
+/// L does not use w) and g_kl = ∂L/∂kl; eps regenerated once.
+pub fn backward(
+    mu: &[f32],
+    rho: &[f32],
+    g_w: Option<&[f32]>,
+    g_kl: f32,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
+    let k = Consts::new(prior);
+    for_each_chunk_pair(g_mu, g_rho, |s, gm, gr| {
+        let e = s + gm.len();
+        let (m, r, off) = (&mu[s..e], &rho[s..e], offset + s as u64);
+        match g_w {
+            Some(g) => backward_gw_simd(m, r, &g[s..e], g_kl, seed, off, &k, gm, gr),
+            None => backward_kl_only_simd(m, r, g_kl, seed, off, &k, gm, gr),
+        }
+    });
+}
+
+/// Σ [log q(w) − log p(w)] for weights `w` that `reparam::forward` drew with
+/// (seed, offset) from a posterior with this rho.
+pub fn kl_at(w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
+    let k = Consts::new(prior);
+    let n = w.len();
+    let f = |s: usize| {
+        let e = (s + CHUNK).min(n);
+        kl_at_simd(&w[s..e], &rho[s..e], seed, offset + s as u64, &k)
+    };
+    let sum: f64 = if n < PAR_THRESHOLD {
+        (0..n.div_ceil(CHUNK)).map(|c| f(c * CHUNK)).sum()
+    } else {
+        let parts: Vec<f64> = (0..n.div_ceil(CHUNK)).into_par_iter().map(|c| f(c * CHUNK)).collect();
+        parts.iter().sum()
+    };
+    sum as f32
+}
+
+/// Backward of [`kl_at`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
+/// (eps held fixed, as in the fused op).
+pub fn kl_at_backward(w: &[f32], rho: &[f32], g_kl: f32, prior: PriorSpec, g_w: &mut [f32], g_rho: &mut [f32]) {
+    let k = Consts::new(prior);
+    for_each_chunk_pair(g_w, g_rho, |s, gw, gr| {
+        let e = s + gw.len();
+        kl_at_backward_simd(&w[s..e], &rho[s..e], g_kl, &k, gw, gr)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::random::fill_normal;
+
+    fn reference_log_prior(w: f64, prior: PriorSpec) -> f64 {
+        let ln_n = |s: f64| -s.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln() - w * w / (2.0 * s * s);
+        match prior {
+            PriorSpec::Gaussian { sigma } => ln_n(sigma as f64),
+            PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => {
+                let (a, b) = ((pi as f64).ln() + ln_n(sigma1 as f64), (1.0 - pi as f64).ln() + ln_n(sigma2 as f64));
+                let m = a.max(b);
+                m + ((a - m).exp() + (b - m).exp()).ln()
+            }
+        }
+    }
+
+    fn inputs(n: usize) -> (Vec<f32>, Vec<f32>) {
+        let mu = (0..n).map(|i| 0.05 * (i as f32 * 0.37).sin()).collect();
+        let rho = (0..n).map(|i| -5.0 + 2.0 * (i as f32 * 0.11).cos()).collect();
+        (mu, rho)
+    }
+
+    const PRIORS: [PriorSpec; 3] = [
+        PriorSpec::Gaussian { sigma: 0.3 },
+        PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 },
+        PriorSpec::ScaleMixture { pi: 1.0, sigma1: 0.1, sigma2: 0.4 },
+    ];
+
+    #[test]
+    fn forward_matches_an_f64_reference() {
+        let n = 3001;
+        let (mu, rho) = inputs(n);
+        let mut eps = vec![0.0; n];
+        fill_normal(5, 8, &mut eps);
+        for prior in PRIORS {
+            let mut w = vec![0.0; n];
+            let kl = forward(&mu, &rho, 5, 8, prior, &mut w) as f64;
+            let mut want = 0f64;
+            for i in 0..n {
+                let s = softplus(rho[i]);
+                assert_eq!(w[i], mu[i] + s * eps[i]);
+                let lq = -(s as f64).ln() - 0.5 * (eps[i] as f64).powi(2) - 0.5 * (2.0 * std::f64::consts::PI).ln();
+                want += lq - reference_log_prior(w[i] as f64, prior);
+            }
+            assert!((kl - want).abs() < 1e-4 * want.abs().max(1.0), "{prior:?}: {kl} vs {want}");
+            let at = kl_at(&w, &rho, 5, 8, prior) as f64;
+            assert!((at - want).abs() < 1e-4 * want.abs().max(1.0), "{prior:?}: {at} vs {want}");
+        }
+    }
+
+    #[test]
+    fn backward_matches_finite_differences_of_the_prior_terms() {
+        let n = 257;
+        let (mu, rho) = inputs(n);
+        let g_w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+        let mut eps = vec![0.0; n];
+        fill_normal(1, 0, &mut eps);
+        for prior in PRIORS {
+            let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
+            backward(&mu, &rho, Some(&g_w), 0.7, 1, 0, prior, &mut gm, &mut gr);
+            for i in (0..n).step_by(17) {
+                // Per element: L = g_w·w + 0.7·(log q − log p), differentiated in f64.
+                let l = |m: f64, r: f64| {
+                    let s = (r.exp()).ln_1p();
+                    let w = m + s * eps[i] as f64;
+                    g_w[i] as f64 * w + 0.7 * (-s.ln() - reference_log_prior(w, prior))
+                };
+                let (m, r, h) = (mu[i] as f64, rho[i] as f64, 1e-6);
+                let dm = (l(m + h, r) - l(m - h, r)) / (2.0 * h);
+                let dr = (l(m, r + h) - l(m, r - h)) / (2.0 * h);
+                assert!((gm[i] as f64 - dm).abs() < 2e-3 * dm.abs().max(1.0), "{prior:?} mu {i}: {} vs {dm}", gm[i]);
+                assert!((gr[i] as f64 - dr).abs() < 2e-3 * dr.abs().max(1.0), "{prior:?} rho {i}: {} vs {dr}", gr[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn same_bits_on_one_and_two_threads() {
+        let n = 3 * CHUNK + 123;
+        let (mu, rho) = inputs(n);
+        let g: Vec<f32> = (0..n).map(|i| ((i % 9) as f32 - 4.0) * 0.1).collect();
+        let prior = PRIORS[1];
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut w = vec![0.0; n];
+                let kl = forward(&mu, &rho, 3, 4, prior, &mut w);
+                let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
+                backward(&mu, &rho, Some(&g), 1.5, 3, 4, prior, &mut gm, &mut gr);
+                (kl.to_bits(), w, gm, gr, kl_at(&mu, &rho, 3, 4, prior).to_bits())
+            })
+        };
+        assert_eq!(run(1), run(2));
+    }
+}

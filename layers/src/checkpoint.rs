@@ -1,0 +1,518 @@
+//! Checkpoints in the safetensors format: a model's parameters by their
+//! dotted BLiTZ names (`fc1.weight_mu`, `fc1.weight_rho`, ...), a metadata
+//! block (format version, the layers found), and optionally Adam's state
+//! (moments keyed by parameter *name*, step count, hyperparameters) so that a
+//! resumed run continues bit for bit.
+//!
+//! Files are written atomically ([`atomic_write`]: a temporary file in the
+//! same folder, fsync, rename), so a crash during a save leaves the previous
+//! checkpoint intact. Loading checks every name, shape and dtype before it
+//! changes any parameter, and lists everything that does not match.
+//!
+//! The same files are read and written by PyTorch's `safetensors` package,
+//! which is how models move to and from BLiTZ (`scripts/export_blitz.py`,
+//! `scripts/import_blitz.py`).
+
+use crate::module::{params, Module};
+use blitz_autograd::optim::{Adam, AdamMoments, Optimizer};
+use blitz_autograd::{Error, Param, Result, Tensor};
+use blitz_kernels::Buffer;
+use safetensors::{Dtype, SafeTensors, View};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The version written in every checkpoint's metadata (`format_version`).
+pub const FORMAT_VERSION: &str = "1";
+
+/// Value of the `format` metadata key.
+const FORMAT_NAME: &str = "blitz";
+
+/// Tensors whose names start with this hold optimizer state, not parameters.
+const OPTIM_PREFIX: &str = "optimizer.";
+const ADAM_M: &str = "optimizer.adam.exp_avg.";
+const ADAM_V: &str = "optimizer.adam.exp_avg_sq.";
+
+/// One stored tensor: its dtype and shape, and its values when it is `f32`
+/// (the only dtype a parameter can take; others are kept for error messages).
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+/// A checkpoint in memory: named `f32` tensors and string metadata.
+/// Build one with [`Checkpoint::from_module`] (or [`Checkpoint::from_params`]),
+/// add the optimizer with [`Checkpoint::add_adam`], [`Checkpoint::save`] it;
+/// later [`Checkpoint::load`] it and [`Checkpoint::restore_module`] /
+/// [`Checkpoint::restore_adam`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    tensors: BTreeMap<String, Entry>,
+    metadata: BTreeMap<String, String>,
+    /// Where the checkpoint came from, for error messages.
+    source: String,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint::new()
+    }
+}
+
+impl Checkpoint {
+    /// An empty checkpoint with the format metadata.
+    pub fn new() -> Checkpoint {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("format".to_string(), FORMAT_NAME.to_string());
+        metadata.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+        Checkpoint { tensors: BTreeMap::new(), metadata, source: "<memory>".to_string() }
+    }
+
+    /// Every parameter of `m` under its dotted name, and one `layer.<name>`
+    /// metadata entry per layer describing its kind and sizes.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::from_params`].
+    pub fn from_module(m: &dyn Module) -> Result<Checkpoint> {
+        Checkpoint::from_params(&params(m))
+    }
+
+    /// The given named parameters (e.g. a model's [`params`] plus a loose
+    /// parameter such as a learned noise level).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a duplicated or reserved (`optimizer.`)
+    /// name; device errors copying a value to the host.
+    pub fn from_params(named: &[(String, Param)]) -> Result<Checkpoint> {
+        let mut ck = Checkpoint::new();
+        for (name, p) in named {
+            if name.starts_with(OPTIM_PREFIX) {
+                return Err(Error::invalid(
+                    "parameter name",
+                    format!("{name:?}: the prefix {OPTIM_PREFIX:?} is reserved"),
+                ));
+            }
+            let v = p.value();
+            let entry = Entry { dtype: Dtype::F32, shape: v.shape().to_vec(), data: v.to_vec()? };
+            if ck.tensors.insert(name.clone(), entry).is_some() {
+                return Err(Error::invalid("parameter name", format!("{name:?} appears twice")));
+            }
+        }
+        for (layer, kind) in describe_layers(named) {
+            ck.metadata.insert(format!("layer.{layer}"), kind);
+        }
+        Ok(ck)
+    }
+
+    /// Adds Adam's state: its hyperparameters and step count as metadata,
+    /// its two moments per parameter as tensors named by the parameter
+    /// (`optimizer.adam.exp_avg.fc1.weight_mu`, `...exp_avg_sq...`).
+    /// `named` maps the optimizer's parameters to names (use the same list
+    /// as for the parameters).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the optimizer holds moments for a
+    /// parameter that `named` does not name (they could not be restored).
+    pub fn add_adam(&mut self, opt: &Adam, named: &[(String, Param)]) -> Result<()> {
+        let by_id: HashMap<u64, &str> = named.iter().map(|(n, p)| (p.id(), n.as_str())).collect();
+        for s in opt.moments() {
+            let Some(name) = by_id.get(&s.id) else {
+                return Err(Error::invalid(
+                    "optimizer",
+                    format!("holds moments for parameter id {} that the model does not name", s.id),
+                ));
+            };
+            let shape = named.iter().find(|(n, _)| n == name).map(|(_, p)| p.shape()).unwrap_or_default();
+            for (prefix, buf) in [(ADAM_M, &s.m), (ADAM_V, &s.v)] {
+                let entry = Entry { dtype: Dtype::F32, shape: shape.clone(), data: buf.to_vec()? };
+                self.tensors.insert(format!("{prefix}{name}"), entry);
+            }
+        }
+        let (b1, b2, eps, wd) = opt.hyperparameters();
+        // Rust prints the shortest decimal that parses back to the same f32.
+        for (k, v) in [
+            ("optimizer", "adam".to_string()),
+            ("optimizer.adam.step", opt.steps().to_string()),
+            ("optimizer.adam.lr", opt.learning_rate().to_string()),
+            ("optimizer.adam.beta1", b1.to_string()),
+            ("optimizer.adam.beta2", b2.to_string()),
+            ("optimizer.adam.eps", eps.to_string()),
+            ("optimizer.adam.weight_decay", wd.to_string()),
+        ] {
+            self.metadata.insert(k.to_string(), v);
+        }
+        Ok(())
+    }
+
+    /// Sets a metadata entry of the caller's own (e.g. the epoch, a config).
+    pub fn set_metadata(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.metadata.insert(key.into(), value.into());
+    }
+
+    /// The metadata block.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The names of every stored tensor, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        self.tensors.keys().map(String::as_str).collect()
+    }
+
+    /// The shape and values of a stored `f32` tensor.
+    pub fn tensor(&self, name: &str) -> Option<(&[usize], &[f32])> {
+        self.tensors.get(name).filter(|e| e.dtype == Dtype::F32).map(|e| (&e.shape[..], &e.data[..]))
+    }
+
+    /// The safetensors bytes.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] when safetensors refuses the table (cannot happen
+    /// for a checkpoint built by this module).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let views: Vec<(&str, F32View)> = self
+            .tensors
+            .iter()
+            .filter(|(_, e)| e.dtype == Dtype::F32)
+            .map(|(n, e)| (n.as_str(), F32View::new(e)))
+            .collect();
+        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        safetensors::serialize(views, Some(meta))
+            .map_err(|e| Error::Parse { path: self.source.clone(), message: format!("safetensors: {e}") })
+    }
+
+    /// Writes the safetensors bytes to `w`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the writer fails.
+    pub fn write_to(&self, w: &mut dyn Write) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        w.write_all(&bytes).map_err(|e| Error::Io { path: self.source.clone(), message: e.to_string() })
+    }
+
+    /// Parses safetensors bytes; `source` names them in errors. Never
+    /// allocates more than the bytes hold: every size in the header is
+    /// checked against the length of `bytes` first.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for anything malformed, naming what.
+    pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Checkpoint> {
+        let parse = |e: safetensors::SafeTensorError| Error::Parse {
+            path: source.to_string(),
+            message: format!("not a valid safetensors file: {e}"),
+        };
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(parse)?;
+        let st = SafeTensors::deserialize(bytes).map_err(parse)?;
+        let mut tensors = BTreeMap::new();
+        for (name, view) in st.iter() {
+            let data = if view.dtype() == Dtype::F32 {
+                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            } else {
+                Vec::new()
+            };
+            tensors.insert(name.to_string(), Entry { dtype: view.dtype(), shape: view.shape().to_vec(), data });
+        }
+        let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+        Ok(Checkpoint { tensors, metadata, source: source.to_string() })
+    }
+
+    /// Writes the checkpoint to `path` atomically (see [`atomic_write`]).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the path; the previous file, if any, is intact.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        atomic_write(path.as_ref(), |f| f.write_all(&bytes))
+    }
+
+    /// Reads and parses a checkpoint file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be read; [`Error::Parse`] when it
+    /// is not a valid safetensors file, or one of an unknown format version.
+    pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::Io { path: name.clone(), message: e.to_string() })?;
+        let ck = Checkpoint::from_bytes(&bytes, &name)?;
+        match ck.metadata.get("format_version") {
+            // Files written by other tools (torch, BLiTZ) have no version: plain tensors.
+            None => {}
+            Some(v) if v == FORMAT_VERSION => {}
+            Some(v) => {
+                return Err(Error::Parse {
+                    path: name,
+                    message: format!("format_version {v:?}; this build reads version {FORMAT_VERSION}"),
+                })
+            }
+        }
+        Ok(ck)
+    }
+
+    /// Copies the stored values into `m`'s parameters (on their devices).
+    ///
+    /// # Errors
+    /// As [`Checkpoint::restore_params`].
+    pub fn restore_module(&self, m: &dyn Module) -> Result<()> {
+        self.restore_params(&params(m))
+    }
+
+    /// Copies the stored values into the named parameters. Everything is
+    /// checked first: on any error no parameter has changed.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] listing every parameter missing from the file, every
+    /// parameter tensor in the file that the model lacks, every shape that
+    /// differs and every tensor whose dtype is not `F32`.
+    pub fn restore_params(&self, named: &[(String, Param)]) -> Result<()> {
+        let mut problems = Vec::new();
+        for (name, p) in named {
+            match self.tensors.get(name) {
+                None => problems.push(format!("missing tensor {name} (model shape {:?})", p.shape())),
+                Some(e) if e.dtype != Dtype::F32 => {
+                    problems.push(format!("{name}: dtype {:?} in the file, the model needs F32", e.dtype))
+                }
+                Some(e) if e.shape != p.shape() => {
+                    problems.push(format!("{name}: shape {:?} in the file, {:?} in the model", e.shape, p.shape()))
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, e) in &self.tensors {
+            if !name.starts_with(OPTIM_PREFIX) && !named.iter().any(|(n, _)| n == name) {
+                problems.push(format!("unexpected tensor {name} (shape {:?}) that the model does not have", e.shape));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Parse { path: self.source.clone(), message: problems.join("; ") });
+        }
+        for (name, p) in named {
+            let e = &self.tensors[name];
+            let t = Tensor::from_vec(e.data.clone(), &e.shape)?.to(p.value().device())?;
+            p.set(t)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the checkpoint holds an optimizer's state.
+    pub fn has_optimizer(&self) -> bool {
+        self.metadata.contains_key("optimizer")
+    }
+
+    /// A new [`Adam`] with the saved hyperparameters, learning rate, step
+    /// count and moments, the moments attached to the parameters of `named`
+    /// by name: the next step equals the one the saved run would have taken.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] when the checkpoint holds no Adam state, a value is
+    /// malformed, or a moment's name or shape does not match `named`.
+    pub fn restore_adam(&self, named: &[(String, Param)]) -> Result<Adam> {
+        let bad = |message: String| Error::Parse { path: self.source.clone(), message };
+        if self.metadata.get("optimizer").map(String::as_str) != Some("adam") {
+            return Err(bad("the checkpoint holds no Adam state".into()));
+        }
+        let get = |key: &str| -> Result<f32> {
+            let v = self.metadata.get(key).ok_or_else(|| bad(format!("metadata {key} is missing")))?;
+            v.parse().map_err(|_| bad(format!("metadata {key} = {v:?} is not a number")))
+        };
+        let step: u64 = self
+            .metadata
+            .get("optimizer.adam.step")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad("metadata optimizer.adam.step is missing or not an integer".into()))?;
+        let mut opt = Adam::with_params(
+            get("optimizer.adam.lr")?,
+            get("optimizer.adam.beta1")?,
+            get("optimizer.adam.beta2")?,
+            get("optimizer.adam.eps")?,
+            get("optimizer.adam.weight_decay")?,
+        )?;
+        let mut moments = Vec::new();
+        let mut problems = Vec::new();
+        for (name, e) in self.tensors.range(ADAM_M.to_string()..) {
+            let Some(pname) = name.strip_prefix(ADAM_M) else { break };
+            let Some((_, p)) = named.iter().find(|(n, _)| n == pname) else {
+                problems.push(format!("{name}: no parameter named {pname}"));
+                continue;
+            };
+            let Some(v) = self.tensors.get(&format!("{ADAM_V}{pname}")) else {
+                problems.push(format!("{ADAM_V}{pname} is missing"));
+                continue;
+            };
+            if e.dtype != Dtype::F32 || v.dtype != Dtype::F32 {
+                problems.push(format!("{pname}: moments must be F32"));
+                continue;
+            }
+            if e.shape != p.shape() || v.shape != p.shape() {
+                problems.push(format!(
+                    "{pname}: moment shapes {:?} / {:?} in the file, {:?} in the model",
+                    e.shape,
+                    v.shape,
+                    p.shape()
+                ));
+                continue;
+            }
+            let device = p.value().device();
+            moments.push(AdamMoments {
+                id: p.id(),
+                m: Buffer::from_host(e.data.clone(), device)?,
+                v: Buffer::from_host(v.data.clone(), device)?,
+            });
+        }
+        if !problems.is_empty() {
+            return Err(bad(problems.join("; ")));
+        }
+        opt.set_state(step, moments)?;
+        Ok(opt)
+    }
+}
+
+/// Saves `m`'s parameters (and metadata) to `path` atomically.
+///
+/// # Errors
+/// As [`Checkpoint::save`].
+pub fn save_module(m: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
+    Checkpoint::from_module(m)?.save(path)
+}
+
+/// Loads `path` into `m`'s parameters, checking names, shapes and dtypes first.
+///
+/// # Errors
+/// As [`Checkpoint::load`] and [`Checkpoint::restore_module`].
+pub fn load_module(m: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
+    Checkpoint::load(path)?.restore_module(m)
+}
+
+/// Makes temporary file names unique within the process (not randomness).
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `path` atomically: `write` fills a new temporary file in the same
+/// folder, which is then fsynced and renamed over `path` (and the folder
+/// fsynced). When `write` or any step fails, the temporary file is removed
+/// and `path` keeps its previous content; a process killed half-way leaves
+/// at most a stray `.NAME.tmp-*` file beside an intact `path`.
+///
+/// # Errors
+/// [`Error::Io`] naming `path` and what failed.
+pub fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+    let io = |message: String| Error::Io { path: path.display().to_string(), message };
+    let file_name = path.file_name().ok_or_else(|| io("not a file path".into()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{}.tmp-{}-{n}", file_name.to_string_lossy(), std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        write(&mut f)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable only once the folder is synced.
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    result.map_err(|e| {
+        // Best effort: the temporary file may not exist (create failed).
+        let _ = std::fs::remove_file(&tmp);
+        io(e.to_string())
+    })
+}
+
+/// Borrowed view of an entry, for `safetensors::serialize`.
+struct F32View<'a> {
+    shape: &'a [usize],
+    bytes: Vec<u8>,
+}
+
+impl<'a> F32View<'a> {
+    fn new(e: &'a Entry) -> F32View<'a> {
+        F32View { shape: &e.shape, bytes: e.data.iter().flat_map(|v| v.to_le_bytes()).collect() }
+    }
+}
+
+impl View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        self.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// One line per layer (the prefix before a parameter's last dot), with the
+/// kind and sizes read off its parameters' names and shapes.
+fn describe_layers(named: &[(String, Param)]) -> Vec<(String, String)> {
+    let mut layers: Vec<(String, BTreeMap<String, Vec<usize>>)> = Vec::new();
+    for (name, p) in named {
+        let (layer, local) = name.rsplit_once('.').unwrap_or(("", name));
+        let i = match layers.iter().position(|(l, _)| l == layer) {
+            Some(i) => i,
+            None => {
+                layers.push((layer.to_string(), BTreeMap::new()));
+                layers.len() - 1
+            }
+        };
+        layers[i].1.insert(local.to_string(), p.shape());
+    }
+    layers
+        .into_iter()
+        .map(|(layer, locals)| {
+            let key = if layer.is_empty() { "<root>".to_string() } else { layer };
+            (key, describe_layer(&locals))
+        })
+        .collect()
+}
+
+fn describe_layer(locals: &BTreeMap<String, Vec<usize>>) -> String {
+    let bayes = locals.contains_key("weight_mu") || locals.contains_key("weight_ih_mu");
+    let (sfx, kind) = if bayes { ("_mu", "Bayesian") } else { ("", "") };
+    let get = |name: &str| locals.get(&format!("{name}{sfx}"));
+    let bias = get("bias").is_some();
+    // Recurrent: weight_ih [in, gates·hidden], weight_hh [hidden, gates·hidden].
+    if let (Some(ih), Some(hh)) = (get("weight_ih"), get("weight_hh")) {
+        if let ([i, g], [h, _]) = (&ih[..], &hh[..]) {
+            let cell = match g.checked_div(*h) {
+                Some(4) => "LSTM",
+                Some(3) => "GRU",
+                _ => "Recurrent",
+            };
+            return format!("{kind}{cell}(in_features={i}, hidden={h}, bias={bias})");
+        }
+    }
+    let Some(w) = get("weight") else {
+        return format!("Params({})", locals.keys().cloned().collect::<Vec<_>>().join(", "));
+    };
+    match w.len() {
+        2 if bias => format!("{kind}Linear(in_features={}, out_features={}, bias=true)", w[1], w[0]),
+        // Without a bias the shapes cannot tell a linear layer from an embedding table.
+        2 => format!(
+            "{kind}Linear(in_features={}, out_features={}, bias=false) or {kind}Embedding(num_embeddings={}, embedding_dim={})",
+            w[1], w[0], w[0], w[1]
+        ),
+        3..=5 => format!(
+            "{kind}Conv{}d(in_channels_per_group={}, out_channels={}, kernel_size={:?}, bias={bias})",
+            w.len() - 2,
+            w[1],
+            w[0],
+            &w[2..]
+        ),
+        _ => format!("{kind}Params(weight shape {w:?}, bias={bias})"),
+    }
+}

@@ -1,0 +1,151 @@
+//! Gradient estimators of a Bayesian layer's expected output, chosen per
+//! layer with [`Estimator`], and the samplers they need.
+//!
+//! All four give the same expected pre-activation; they differ in the
+//! variance of the minibatch gradient. Plain reparameterisation shares one
+//! weight draw across the batch, so its noise does not average out over
+//! examples; Flipout and local reparameterisation decorrelate the examples.
+
+use crate::kl::KlMode;
+use crate::posterior::GaussianParam;
+use crate::prior::Prior;
+use blitz_autograd::{Device, Result, Tape, Tensor, Var};
+use blitz_kernels::{ops, Buffer};
+
+/// How a Bayesian layer turns its weight posterior into an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Estimator {
+    /// One weight draw w = mu + sigma·eps per forward, shared by the batch (BLiTZ's).
+    #[default]
+    Reparameterisation,
+    /// Flipout (Wen et al. 2018): x·mu + ((x∘s_in)·ΔW)∘s_out with ΔW = sigma∘eps
+    /// and random signs per example — only the perturbation is flipped.
+    Flipout,
+    /// Local reparameterisation (Kingma et al. 2015): pre-activations drawn
+    /// from N(x·mu, x²·sigma²), no weight draw (affine layers only).
+    LocalReparameterisation,
+    /// Radial (Farquhar et al. 2020): w = mu + sigma·r·eps/‖eps‖ with r ~ |N(0, 1)|,
+    /// and its KL: −Σ ln sigma − ln p(w).
+    Radial,
+}
+
+/// `n` values of the radial noise r·eps/‖eps‖ named by (seed, offset): eps
+/// is the first `n` normals (its direction is uniform on the sphere) and the
+/// radius r = |z| uses normal `n` (half-normal). Shape `[n]`, on `device`.
+///
+/// # Errors
+/// [`blitz_autograd::Error::Empty`] for `n == 0`; CUDA failures.
+pub fn radial_noise(device: Device, seed: u64, offset: u64, n: usize) -> Result<Tensor> {
+    if n == 0 {
+        return Err(blitz_autograd::Error::Empty { op: "radial_noise" });
+    }
+    let z = host_normals(seed, offset, n + 1)?;
+    let norm = z[..n].iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt().max(1e-30);
+    let scale = (z[n].abs() as f64 / norm) as f32;
+    Tensor::from_vec(z[..n].iter().map(|v| v * scale).collect(), &[n])?.to(device)
+}
+
+/// Random ±1 signs of the given shape named by (seed, offset): the signs of normals.
+///
+/// # Errors
+/// [`blitz_autograd::Error::InvalidShape`] never for a valid shape; CUDA failures.
+pub fn random_signs(device: Device, seed: u64, offset: u64, shape: &[usize]) -> Result<Tensor> {
+    let n = shape.iter().product();
+    let z = host_normals(seed, offset, n)?;
+    Tensor::from_vec(z.iter().map(|v| if *v < 0.0 { -1.0 } else { 1.0 }).collect(), shape)?.to(device)
+}
+
+/// Normals made on the host (the same Philox stream on every device).
+fn host_normals(seed: u64, offset: u64, n: usize) -> Result<Vec<f32>> {
+    match ops::normal(Device::Cpu, seed, offset, n)? {
+        Buffer::Cpu(v) => Ok(v),
+        other => Tensor::from_buffer(other, &[n])?.to_vec(),
+    }
+}
+
+/// A signs tensor for `shape` drawn on `tape`, as a constant.
+fn signs(tape: &Tape, device: Device, shape: &[usize]) -> Result<Var> {
+    let (seed, offset) = tape.draw(shape.iter().product());
+    Ok(tape.constant(random_signs(device, seed, offset, shape)?))
+}
+
+/// Where the features lie in an affine layer's input and output: the last
+/// axis (linear: every row its own example) or axis 1 (convolution: one sign
+/// per example and channel, broadcast over the spatial axes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FeatureAxis {
+    Last,
+    Channels,
+}
+
+impl FeatureAxis {
+    fn sign_shape(self, shape: &[usize]) -> Vec<usize> {
+        match self {
+            FeatureAxis::Last => shape.to_vec(),
+            FeatureAxis::Channels => shape.iter().enumerate().map(|(i, &d)| if i < 2 { d } else { 1 }).collect(),
+        }
+    }
+}
+
+/// What an affine Bayesian layer needs to run any estimator.
+pub(crate) struct AffineLayer<'a> {
+    pub weight: &'a GaussianParam,
+    pub bias: Option<&'a GaussianParam>,
+    pub prior: &'a dyn Prior,
+    pub kl: KlMode,
+    pub estimator: Estimator,
+    pub frozen: bool,
+    pub axis: FeatureAxis,
+}
+
+impl AffineLayer<'_> {
+    /// The layer's output for input `x`, where `f(x, w, b)` is its affine
+    /// map (x·wᵀ + b, or a convolution); KL terms go to `x`'s tape.
+    pub(crate) fn forward(&self, x: &Var, f: impl Fn(&Var, &Var, Option<&Var>) -> Result<Var>) -> Result<Var> {
+        let tape = x.tape();
+        let (prior, kl) = (self.prior, self.kl);
+        if self.frozen {
+            let b = self.bias.map(|b| tape.param(&b.mu));
+            return f(x, &tape.param(&self.weight.mu), b.as_ref());
+        }
+        match self.estimator {
+            Estimator::Reparameterisation => {
+                let w = self.weight.sample(tape, false, prior, kl)?;
+                let b = self.bias.map(|b| b.sample(tape, false, prior, kl)).transpose()?;
+                f(x, &w, b.as_ref())
+            }
+            Estimator::Radial => {
+                let w = self.weight.sample_radial(tape, false, prior)?;
+                let b = self.bias.map(|b| b.sample_radial(tape, false, prior)).transpose()?;
+                f(x, &w, b.as_ref())
+            }
+            Estimator::Flipout => {
+                let (mu, dw) = self.weight.perturbation(tape, prior, kl)?;
+                let bias = self.bias.map(|b| b.perturbation(tape, prior, kl)).transpose()?;
+                let mean = f(x, &mu, bias.as_ref().map(|(m, _)| m))?;
+                let s_in = signs(tape, x.device(), &self.axis.sign_shape(x.shape()))?;
+                let s_out = signs(tape, x.device(), &self.axis.sign_shape(mean.shape()))?;
+                // The bias perturbation rides on the output signs too (an input of constant 1).
+                let pert = f(&x.mul(&s_in)?, &dw, bias.as_ref().map(|(_, d)| d))?;
+                mean.add(&pert.mul(&s_out)?)
+            }
+            Estimator::LocalReparameterisation => {
+                let (mu, var) = self.weight.mean_and_variance(tape)?;
+                let bias = self.bias.map(|b| b.mean_and_variance(tape)).transpose()?;
+                let mean = f(x, &mu, bias.as_ref().map(|(m, _)| m))?;
+                let variance = f(&x.square()?, &var, bias.as_ref().map(|(_, v)| v))?;
+                let (seed, offset) = tape.draw(mean.value().numel());
+                let eps =
+                    Tensor::from_buffer(ops::normal(x.device(), seed, offset, mean.value().numel())?, mean.shape())?;
+                // The floor keeps sqrt's gradient finite for an all-zero input row.
+                let std = variance.add_scalar(1e-12)?.sqrt()?;
+                let out = mean.add(&std.mul(&tape.constant(eps))?)?;
+                self.weight.add_kl_without_draw(tape, prior, kl)?;
+                if let Some(b) = self.bias {
+                    b.add_kl_without_draw(tape, prior, kl)?;
+                }
+                Ok(out)
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The mean-field Gaussian posterior N(mu, softplus(rho)²) over one weight
+//! tensor, shared by every Bayesian layer: initialisation, the weight draws
+//! of each [`Estimator`](crate::Estimator), the KL terms and MOPED.
+
+use crate::estimators::radial_noise;
+use crate::kl::{empirical_bayes_kl, gaussian_kl, monte_carlo_kl, KlMode};
+use crate::prior::Prior;
+use blitz_autograd::{Param, Result, Tape, Tensor, Var};
+use rand::Rng;
+
+/// A posterior N(mu, softplus(rho)²) over one tensor of weights.
+#[derive(Debug, Clone)]
+pub(crate) struct GaussianParam {
+    pub(crate) mu: Param,
+    pub(crate) rho: Param,
+}
+
+impl GaussianParam {
+    /// `{name}_mu` ~ N(mu_init, 0.1²) and `{name}_rho` ~ N(rho_init, 0.1²).
+    pub(crate) fn init(
+        name: &str,
+        shape: &[usize],
+        mu_init: f32,
+        rho_init: f32,
+        rng: &mut impl Rng,
+    ) -> Result<GaussianParam> {
+        Ok(GaussianParam {
+            mu: Param::new(format!("{name}_mu"), Tensor::randn(shape, mu_init, 0.1, rng)?),
+            rho: Param::new(format!("{name}_rho"), Tensor::randn(shape, rho_init, 0.1, rng)?),
+        })
+    }
+
+    /// Draws w = mu + sigma·eps and, unless frozen, adds its KL term to the
+    /// tape. Frozen: the means, no KL.
+    pub(crate) fn sample(&self, tape: &Tape, frozen: bool, prior: &dyn Prior, kl: KlMode) -> Result<Var> {
+        let mu = tape.param(&self.mu);
+        if frozen {
+            return Ok(mu);
+        }
+        let rho = tape.param(&self.rho);
+        let (seed, offset) = tape.draw(mu.value().numel());
+        // Monte Carlo KL with a kernel-known prior: draw and KL in one fused pass.
+        if let (KlMode::MonteCarlo, Some(spec)) = (kl, prior.spec()) {
+            let (w, term) = mu.sample_with_kl(&rho, seed, offset, spec)?;
+            tape.add_complexity(&term)?;
+            return Ok(w);
+        }
+        let w = mu.reparam_sample(&rho, seed, offset)?;
+        let term = match (kl, prior.gaussian_sigma()) {
+            (KlMode::ClosedForm, Some(s)) => gaussian_kl(&mu, &rho, s)?,
+            (KlMode::EmpiricalBayes, _) => empirical_bayes_kl(&mu, &rho)?,
+            _ => monte_carlo_kl(&w, &rho, seed, offset, prior)?,
+        };
+        tape.add_complexity(&term)?;
+        Ok(w)
+    }
+
+    /// Flipout's perturbation ΔW = sigma·eps = w − mu of one reparameterised
+    /// draw, with the draw's KL added to the tape; returns (mu, ΔW).
+    pub(crate) fn perturbation(&self, tape: &Tape, prior: &dyn Prior, kl: KlMode) -> Result<(Var, Var)> {
+        let w = self.sample(tape, false, prior, kl)?;
+        let mu = tape.param(&self.mu);
+        Ok((mu.clone(), w.sub(&mu)?))
+    }
+
+    /// Adds the KL term of a layer that draws no weights (local
+    /// reparameterisation): closed form or empirical Bayes when chosen,
+    /// otherwise the Monte Carlo term of one weight draw made for it alone.
+    pub(crate) fn add_kl_without_draw(&self, tape: &Tape, prior: &dyn Prior, kl: KlMode) -> Result<()> {
+        self.sample(tape, false, prior, kl).map(|_| ())
+    }
+
+    /// (mu, sigma²) as tape values, for local reparameterisation.
+    pub(crate) fn mean_and_variance(&self, tape: &Tape) -> Result<(Var, Var)> {
+        let sigma = tape.param(&self.rho).softplus()?;
+        Ok((tape.param(&self.mu), sigma.square()?))
+    }
+
+    /// Radial draw w = mu + sigma·r·eps/‖eps‖ (Farquhar et al. 2020) and
+    /// its complexity term as the paper defines it: −Σ ln sigma (the
+    /// entropy up to a constant) − ln p(w) (the cross-entropy, one sample).
+    pub(crate) fn sample_radial(&self, tape: &Tape, frozen: bool, prior: &dyn Prior) -> Result<Var> {
+        let mu = tape.param(&self.mu);
+        if frozen {
+            return Ok(mu);
+        }
+        let n = mu.value().numel();
+        let (seed, offset) = tape.draw(n + 1);
+        let noise = radial_noise(mu.device(), seed, offset, n)?.reshape(mu.shape())?;
+        let sigma = tape.param(&self.rho).softplus()?;
+        let w = mu.add(&sigma.mul(&mu.constant_like(noise))?)?;
+        let term = sigma.log()?.sum()?.neg()?.sub(&prior.log_prob(&w)?)?;
+        tape.add_complexity(&term)?;
+        Ok(w)
+    }
+
+    /// sigma = delta·|mu|, i.e. rho = softplus⁻¹(delta·|mu|) = ln(expm1(delta·|mu|)).
+    pub(crate) fn moped(&self, delta: f32) -> Result<()> {
+        let mu = self.mu.value();
+        let rho: Vec<f32> = mu
+            .to_vec()?
+            .iter()
+            .map(|m| {
+                // A zero mean would give sigma 0 (rho = −∞); keep a tiny positive sigma.
+                let s = (delta * m.abs()).max(1e-8) as f64;
+                s.exp_m1().ln() as f32
+            })
+            .collect();
+        self.rho.set(Tensor::from_vec(rho, mu.shape())?.to(mu.device())?)
+    }
+
+    /// The closed-form KL against N(0, s²).
+    pub(crate) fn closed_form_kl(&self, tape: &Tape, prior_sigma: f32) -> Result<Var> {
+        gaussian_kl(&tape.param(&self.mu), &tape.param(&self.rho), prior_sigma)
+    }
+}

@@ -1,0 +1,295 @@
+//! Mutation fuzzing of every parser: IDX (plain and gzipped), CSV and
+//! checkpoints (safetensors). Each case is a valid seed input mutated (bit
+//! flips, forged sizes, truncation, insertion, deletion, duplication); the
+//! parser must return `Ok` or a typed `Err`, never panic, and never make an
+//! allocation larger than [`ALLOC_CAP`] (a forged header must not reserve
+//! what the file cannot hold).
+//!
+//! CI runs `DEFAULT_CASES` per parser; a full run:
+//! `FUZZ_CASES=10000 cargo test -p blitz-layers --release --test fuzz_parsers`.
+
+use blitz_autograd::optim::Adam;
+use blitz_autograd::{Param, Tensor};
+use blitz_layers::data::idx::{parse_idx, read_idx};
+use blitz_layers::data::parse_csv;
+use blitz_layers::{params, BayesianLinear, Checkpoint, Linear, ReLU, Sequential};
+use flate2::write::GzEncoder;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Cases per parser when `FUZZ_CASES` is not set (keeps CI fast).
+const DEFAULT_CASES: usize = 300;
+
+/// No single allocation may exceed this: the seeds are a few KiB, so only a
+/// size taken on trust from a forged header could come near it.
+const ALLOC_CAP: usize = 64 << 20;
+
+/// The system allocator, recording the largest single request.
+struct Tracking;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST.fetch_max(new_size, Ordering::Relaxed);
+        // SAFETY: as `alloc`/`dealloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Tracking = Tracking;
+
+fn cases() -> usize {
+    std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CASES)
+}
+
+/// Sizes a forged header might announce.
+const BIG: [u64; 6] = [0, 1, 0x7FFF_FFFF, 0xFFFF_FFFF, 1 << 40, u64::MAX];
+
+/// One random mutation of `input`.
+fn mutate(input: &[u8], rng: &mut StdRng, alphabet: &[u8]) -> Vec<u8> {
+    let mut b = input.to_vec();
+    let rounds = rng.random_range(1..=4);
+    for _ in 0..rounds {
+        let len = b.len();
+        let at = if len == 0 { 0 } else { rng.random_range(0..len) };
+        match rng.random_range(0..8) {
+            0 if len > 0 => b[at] ^= 1 << rng.random_range(0..8),
+            1 if len > 0 => b[at] = [0u8, 0xFF, 0x7F, 0x80, b'0', b'9'][rng.random_range(0..6)],
+            2 => b.truncate(rng.random_range(0..=len)),
+            3 => {
+                let n = rng.random_range(1..16);
+                let bytes: Vec<u8> = (0..n).map(|_| alphabet[rng.random_range(0..alphabet.len())]).collect();
+                b.splice(at..at, bytes);
+            }
+            4 if len > 0 => {
+                let end = rng.random_range(at..=len.min(at + 32));
+                b.drain(at..end);
+            }
+            5 if len >= 8 => {
+                // A forged size, big- or little-endian, 4 or 8 bytes wide.
+                let v = BIG[rng.random_range(0..BIG.len())];
+                let at = rng.random_range(0..=len - 8);
+                if rng.random_bool(0.5) {
+                    b[at..at + 4].copy_from_slice(&(v as u32).to_be_bytes());
+                } else {
+                    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+            6 if len > 0 => {
+                let end = rng.random_range(at..=len.min(at + 64));
+                let chunk = b[at..end].to_vec();
+                let to = rng.random_range(0..=len);
+                b.splice(to..to, chunk);
+            }
+            _ => {
+                if len > 0 {
+                    b[at] = rng.random();
+                }
+            }
+        }
+    }
+    b
+}
+
+/// Runs `parse` on `cases()` mutations of the seeds; fails on a panic
+/// (reporting the input) or on an allocation above [`ALLOC_CAP`].
+fn fuzz(name: &str, seeds: &[Vec<u8>], alphabet: &[u8], seed: u64, parse: impl Fn(&[u8])) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n = cases();
+    for i in 0..n {
+        let base = &seeds[i % seeds.len()];
+        let input = mutate(base, &mut rng, alphabet);
+        let outcome = catch_unwind(AssertUnwindSafe(|| parse(&input)));
+        assert!(outcome.is_ok(), "{name}: case {i} panicked on input {input:?}");
+    }
+    // Unmutated seeds and their every truncation.
+    for s in seeds {
+        for cut in 0..=s.len().min(4096) {
+            let outcome = catch_unwind(AssertUnwindSafe(|| parse(&s[..cut])));
+            assert!(outcome.is_ok(), "{name}: truncation to {cut} bytes panicked");
+        }
+    }
+    let largest = LARGEST.load(Ordering::Relaxed);
+    assert!(largest <= ALLOC_CAP, "{name}: an allocation of {largest} bytes");
+    eprintln!("{name}: {n} mutated cases, no panic; largest allocation so far {largest} bytes");
+}
+
+/// A valid IDX file of type `code` and the given dimensions.
+fn idx_bytes(code: u8, dims: &[u32]) -> Vec<u8> {
+    let size = match code {
+        0x08 | 0x09 => 1,
+        0x0B => 2,
+        0x0C | 0x0D => 4,
+        _ => 8,
+    };
+    let mut b = vec![0, 0, code, dims.len() as u8];
+    for d in dims {
+        b.extend(d.to_be_bytes());
+    }
+    let n: u32 = dims.iter().product();
+    b.extend((0..n as usize * size).map(|i| (i * 37 % 251) as u8));
+    b
+}
+
+fn idx_seeds() -> Vec<Vec<u8>> {
+    vec![
+        idx_bytes(0x08, &[3, 4, 5]),
+        idx_bytes(0x09, &[10]),
+        idx_bytes(0x0B, &[2, 3]),
+        idx_bytes(0x0C, &[4, 1]),
+        idx_bytes(0x0D, &[2, 2, 2]),
+        idx_bytes(0x0E, &[3]),
+        idx_bytes(0x08, &[0, 7]),
+    ]
+}
+
+const BINARY: &[u8] = &[0, 1, 2, 3, 4, 0x08, 0x0D, 0x0E, 0x7F, 0x80, 0xFF, b'{', b'}', b'"', b':', b',', b'[', b']'];
+
+#[test]
+fn fuzz_idx_bytes() {
+    fuzz("IDX", &idx_seeds(), BINARY, 1, |b| {
+        if let Ok(a) = parse_idx(b, "fuzz") {
+            assert_eq!(a.data.len(), a.dims.iter().product::<usize>());
+        }
+    });
+}
+
+#[test]
+fn fuzz_idx_gzip_files() {
+    let dir = std::env::temp_dir().join(format!("blitz-fuzz-idx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let seeds: Vec<Vec<u8>> = idx_seeds()
+        .iter()
+        .map(|raw| {
+            let mut e = GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(raw).unwrap();
+            e.finish().unwrap()
+        })
+        .collect();
+    let path = dir.join("f.idx.gz");
+    // File I/O per case: a tenth of the cases (still ≥ 1000 in a full run).
+    let runs = (cases() / 10).max(20);
+    let mut rng = StdRng::seed_from_u64(2);
+    for i in 0..runs {
+        let input = mutate(&seeds[i % seeds.len()], &mut rng, BINARY);
+        std::fs::write(&path, &input).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(|| read_idx(&path).map(|a| a.data.len())));
+        assert!(outcome.is_ok(), "gzip IDX case {i} panicked on {input:?}");
+    }
+    // A gzip bomb (8 MiB of zeros behind a header announcing 4 GiB) is refused.
+    let mut bomb = vec![0, 0, 0x08, 1];
+    bomb.extend(u32::MAX.to_be_bytes());
+    let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&bomb).unwrap();
+    e.write_all(&vec![0u8; 8 << 20]).unwrap();
+    std::fs::write(&path, e.finish().unwrap()).unwrap();
+    assert!(read_idx(&path).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn forged_idx_header_allocates_nothing_big() {
+    // 4 dimensions of 2^32 − 1: announces ~3·10^38 bytes, holds 16.
+    let mut b = vec![0, 0, 0x0D, 4];
+    for _ in 0..4 {
+        b.extend(u32::MAX.to_be_bytes());
+    }
+    assert!(parse_idx(&b, "forged").is_err());
+    assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
+}
+
+fn csv_seeds() -> Vec<Vec<u8>> {
+    let boston = include_str!("../../data/boston_house_prices.csv");
+    let head: String = boston.lines().take(12).collect::<Vec<_>>().join("\n");
+    vec![
+        head.into_bytes(),
+        b"a,b,c\n1,2,3\n4,5,6\n".to_vec(),
+        b"\"1.5\", -2e3 ,inf\n NaN,0,1e-45\n".to_vec(),
+        b"1\n2\n\n3\n".to_vec(),
+    ]
+}
+
+#[test]
+fn fuzz_csv() {
+    let alphabet = b",\n\r\"-+eE.0123456789 naif\xC3\xA9\0";
+    fuzz("CSV", &csv_seeds(), alphabet, 3, |b| {
+        let text = String::from_utf8_lossy(b);
+        for header in 0..3 {
+            if let Ok(t) = parse_csv(&text, header, "fuzz") {
+                assert_eq!(t.data.len(), t.rows * t.cols);
+            }
+        }
+    });
+}
+
+fn checkpoint_seeds() -> Vec<Vec<u8>> {
+    let r = &mut StdRng::seed_from_u64(9);
+    let m = Sequential::new()
+        .push_named("fc1", BayesianLinear::new(3, 4, r).unwrap())
+        .push(ReLU)
+        .push_named("fc2", Linear::new(4, 2, true, r).unwrap());
+    let named = params(&m);
+    let mut with_adam = Checkpoint::from_params(&named).unwrap();
+    with_adam.add_adam(&Adam::new(0.01).unwrap(), &named).unwrap();
+    let one = [("w".to_string(), Param::new("w", Tensor::from_vec(vec![1.0, 2.0], &[2]).unwrap()))];
+    vec![
+        Checkpoint::from_module(&m).unwrap().to_bytes().unwrap(),
+        with_adam.to_bytes().unwrap(),
+        Checkpoint::from_params(&one).unwrap().to_bytes().unwrap(),
+        Checkpoint::new().to_bytes().unwrap(),
+    ]
+}
+
+#[test]
+fn fuzz_checkpoint() {
+    let r = &mut StdRng::seed_from_u64(9);
+    let target = Sequential::new()
+        .push_named("fc1", BayesianLinear::new(3, 4, r).unwrap())
+        .push(ReLU)
+        .push_named("fc2", Linear::new(4, 2, true, r).unwrap());
+    let named = params(&target);
+    fuzz("checkpoint", &checkpoint_seeds(), BINARY, 4, |b| {
+        if let Ok(ck) = Checkpoint::from_bytes(b, "fuzz") {
+            let _ = ck.restore_params(&named);
+            let _ = ck.restore_adam(&named);
+            let _ = ck.to_bytes();
+        }
+    });
+}
+
+#[test]
+fn forged_checkpoint_header_is_refused() {
+    let forge = |json: &str| {
+        let mut b = (json.len() as u64).to_le_bytes().to_vec();
+        b.extend(json.as_bytes());
+        b
+    };
+    for bytes in [
+        forge(r#"{"w":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,16]}}"#),
+        forge(r#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,18446744073709551615]}}"#),
+        forge(r#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#), // no data
+        u64::MAX.to_le_bytes().to_vec(),
+        (1u64 << 40).to_le_bytes().to_vec(),
+    ] {
+        let err = Checkpoint::from_bytes(&bytes, "forged").unwrap_err();
+        assert!(matches!(err, blitz_autograd::Error::Parse { .. }), "{err:?}");
+    }
+    assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
+}
