@@ -5,8 +5,9 @@
 //! prior's log-density built from element-wise ops). Also the vectorised
 //! `fastmath` functions against the standard library's on the same inputs.
 
-use blitz::kernels::cpu::fastmath;
+use blitz::kernels::cpu::{random, unary};
 use blitz::kernels::PriorSpec;
+use blitz::kernels::UnaryOp;
 use blitz::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -51,15 +52,28 @@ fn bench_sample_kl(c: &mut Criterion) {
     group.finish();
 }
 
+/// SIMD vs scalar math where it is used: the vectorised (runtime-dispatched)
+/// kernels against the same loops written with the standard library.
 fn bench_math(c: &mut Criterion) {
     let x: Vec<f32> = (0..1 << 16).map(|i| -10.0 + 20.0 * i as f32 / 65536.0).collect();
+    let mut out = vec![0f32; x.len()];
     let mut group = c.benchmark_group("math_64k");
-    group.bench_function("softplus_fastmath", |b| {
-        b.iter(|| black_box(&x).iter().map(|&v| fastmath::softplus(v)).sum::<f32>())
+    group.bench_function("softplus_fastmath_simd", |b| {
+        b.iter(|| unary::forward(UnaryOp::Softplus, black_box(&x), &mut out))
     });
-    group.bench_function("softplus_std", |b| b.iter(|| black_box(&x).iter().map(|&v| v.exp().ln_1p()).sum::<f32>()));
-    group.bench_function("exp_fastmath", |b| b.iter(|| black_box(&x).iter().map(|&v| fastmath::exp(v)).sum::<f32>()));
-    group.bench_function("exp_std", |b| b.iter(|| black_box(&x).iter().map(|&v| v.exp()).sum::<f32>()));
+    group.bench_function("softplus_std_scalar", |b| {
+        b.iter(|| out.iter_mut().zip(black_box(&x)).for_each(|(o, &v)| *o = v.exp().ln_1p()))
+    });
+    // Normals: the batched Philox + Box-Muller with vectorised ln/sin/cos, against
+    // the one-block-at-a-time reference with the standard library's ln/sin/cos.
+    group.bench_function("normals_fastmath_simd", |b| b.iter(|| random::fill_normal(7, 0, &mut out)));
+    group.bench_function("normals_std_scalar", |b| {
+        b.iter(|| {
+            for (blk, o) in out.chunks_mut(4).enumerate() {
+                o.copy_from_slice(&random::normal_block(7, blk as u64));
+            }
+        })
+    });
     group.finish();
 }
 

@@ -91,7 +91,7 @@ fn windows(series: &[f32], targets: &[usize]) -> Result<(Tensor, Tensor)> {
 }
 
 /// Trains for `epochs` and evaluates on the held-out tail.
-pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<ForecastReport> {
+pub fn train(epochs: usize, seed: u64, verbose: bool, device: Device) -> Result<ForecastReport> {
     let series = make_series(seed)?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EA5);
     let opts = BayesianRecurrentOptions::default().with_prior(Gaussian::new(1.0)?).with_kl(KlMode::ClosedForm);
@@ -109,6 +109,9 @@ pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<ForecastReport> 
     let ((wi, _), (wh, _), _) = model.lstm.weights();
     wi.set(Tensor::randn(wi.value().shape(), 0.0, 0.5, &mut init)?)?;
     wh.set(Tensor::randn(wh.value().shape(), 0.0, 0.25, &mut init)?)?;
+    blitz::layers::to_device(&model.lstm, device)?;
+    blitz::layers::to_device(&model.head, device)?;
+    model.log_noise.set(model.log_noise.value().to(device)?)?;
     let mut train_idx: Vec<usize> = (WINDOW..LEN - HOLDOUT).collect();
     let n = train_idx.len();
     let mut opt = Adam::new(0.01)?;
@@ -121,7 +124,7 @@ pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<ForecastReport> 
         for batch in train_idx.chunks(32) {
             let tape = Tape::new(seed.wrapping_mul(0x9E37_79B9).wrapping_add(steps as u64));
             let (x, y) = windows(&series, batch)?;
-            let (x, y) = (tape.constant(x), tape.constant(y));
+            let (x, y) = (tape.constant(x.to(device)?), tape.constant(y.to(device)?));
             let log_var = tape.param(&model.log_noise).mul_scalar(2.0)?;
             let parts =
                 model.sample_elbo_detailed(&x, &y, |p, y| loss::gaussian_nll(p, &log_var, y), 1, 1.0 / n as f32)?;
@@ -140,7 +143,7 @@ pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<ForecastReport> 
     let test_idx: Vec<usize> = (LEN - HOLDOUT..LEN).collect();
     let (x, y) = windows(&series, &test_idx)?;
     let tape = Tape::no_grad(seed ^ 0xE7A1);
-    let (mean, epistemic) = model.mfvi_forward(&tape.constant(x), 50)?;
+    let (mean, epistemic) = model.mfvi_forward(&tape.constant(x.to(device)?), 50)?;
     let noise = model.log_noise.value().to_vec()?[0].exp();
     let mean = mean.to_vec()?;
     let std: Vec<f32> = epistemic.to_vec()?.iter().map(|e| (e * e + noise * noise).sqrt()).collect();
@@ -159,11 +162,13 @@ pub fn train(epochs: usize, seed: u64, verbose: bool) -> Result<ForecastReport> 
 #[allow(dead_code)]
 fn main() -> Result<()> {
     let (mut json, mut svg, mut seed, mut epochs) = (false, "sequence_forecast.svg".to_string(), 0u64, 60usize);
+    let mut device = Device::Cpu;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| Error::invalid("arguments", format!("{flag} needs a value")));
         match flag.as_str() {
             "--json" => json = true,
+            "--device" => device = value()?.parse()?,
             "--svg" => svg = value()?,
             "--seed" => seed = value()?.parse().map_err(|e| Error::invalid("--seed", format!("{e}")))?,
             "--epochs" => epochs = value()?.parse().map_err(|e| Error::invalid("--epochs", format!("{e}")))?,
@@ -171,7 +176,7 @@ fn main() -> Result<()> {
         }
     }
     println!("seasonal series: {LEN} points, last {HOLDOUT} held out; BayesianLSTM(1 → 16) → BayesianLinear(16 → 1)");
-    let r = train(epochs, seed, true)?;
+    let r = train(epochs, seed, true, device)?;
     println!("held-out RMSE      {:.4} (noise sd {NOISE})", r.test_rmse);
     println!("±2σ coverage       {:.3}", r.coverage_2sd);
     println!("learned noise sd   {:.4}", r.noise_std);

@@ -71,6 +71,8 @@ example_args() {
                 echo "--epochs 1 --limit 2000 --seed 1 --data data/mnist10k --json"
             fi ;;
         mnist_mlp) echo "--epochs 1 --limit 2000 --seed 1 --data data/mnist10k --json" ;;
+        sine) echo "--epochs 50" ;;
+        sequence_forecast) echo "--epochs 5 --svg /tmp/blitz-sf.svg --json" ;;
         *) echo "-" ;;  # no short settings known: not run
     esac
 }

@@ -21,28 +21,39 @@ use rand::seq::SliceRandom;
 use rand::{Rng, RngExt, SeedableRng};
 use std::time::Instant;
 
-/// BLiTZ's Bayesian LeNet for `[N, 1, 28, 28]` digits: conv 1→6 5x5, ReLU,
-/// max-pool 2, conv 6→16 5x5, ReLU, max-pool 2, BayesianLinear 256-120-84-10
-/// with ReLU, every layer with BLiTZ's defaults. Parameter prefixes
-/// `conv1`, `conv2`, `fc1`, `fc2`, `fc3`.
+/// BLiTZ's Bayesian LeNet for `[N, 1, 28, 28]` digits in [0, 1]: pixels
+/// standardised, conv 1→6 5x5, ReLU, max-pool 2, conv 6→16 5x5, ReLU,
+/// max-pool 2, BayesianLinear 256-120-84-10 with ReLU; BLiTZ's layer defaults
+/// except the prior, N(0, [`LENET_PRIOR_SIGMA`]²). Parameter prefixes `conv1`,
+/// `conv2`, `fc1`, `fc2`, `fc3` (the standardisation is child `0`).
 ///
 /// # Errors
 /// Never with these sizes.
 pub fn bayesian_lenet(rng: &mut impl Rng) -> Result<Sequential> {
-    let kl = if std::env::var("LENET_KL").as_deref() == Ok("closed") { KlMode::ClosedForm } else { KlMode::MonteCarlo };
+    let kl = KlMode::MonteCarlo;
+    // BLiTZ's default prior N(0, 0.1²), under KL / N_train with N = 8000, pulls
+    // every weight to 0 like an L2 penalty of 1/(0.1²·8000) = 0.0125 — some 25
+    // times a usual weight decay — and underfits in 375 steps (test accuracy
+    // 0.936–0.951 over seeds 0–2, ECE 0.020–0.027). N(0, 1) gives 0.946–0.954
+    // and ECE ≈ 0.01.
+    let ps = LENET_PRIOR_SIGMA;
     let conv = |i, o, rng: &mut _| {
         BayesianConv2d::with_options(
             i,
             o,
             (5, 5),
             ConvParams::default(),
-            BayesianConvOptions::for_rank(2).with_kl(kl),
+            BayesianConvOptions { prior_sigma_1: ps, ..BayesianConvOptions::for_rank(2).with_kl(kl) },
             rng,
         )
     };
-    let lin =
-        |i, o, rng: &mut _| BayesianLinear::with_options(i, o, BayesianLinearOptions { kl, ..Default::default() }, rng);
+    let lin = |i, o, rng: &mut _| {
+        BayesianLinear::with_options(i, o, BayesianLinearOptions { kl, prior_sigma_1: ps, ..Default::default() }, rng)
+    };
+    // Standardised pixels (MNIST's mean and std) train faster than BLiTZ's raw [0, 1]
+    // in the 375 steps of 3 epochs: ECE 0.027 instead of 0.033 at the same accuracy.
     Ok(Sequential::new()
+        .push(PixelStandardize { mean: MNIST_MEAN, std: MNIST_STD })
         .push_named("conv1", conv(1, 6, rng)?)
         .push(ReLU)
         .push(MaxPool2d::new(2))
@@ -55,6 +66,32 @@ pub fn bayesian_lenet(rng: &mut impl Rng) -> Result<Sequential> {
         .push_named("fc2", lin(120, 84, rng)?)
         .push(ReLU)
         .push_named("fc3", lin(84, 10, rng)?))
+}
+
+/// The standard deviation of [`bayesian_lenet`]'s Gaussian prior on every weight.
+pub const LENET_PRIOR_SIGMA: f32 = 1.0;
+
+/// Mean pixel value of MNIST training digits scaled to [0, 1].
+pub const MNIST_MEAN: f32 = 0.1307;
+/// Their standard deviation.
+pub const MNIST_STD: f32 = 0.3081;
+
+/// Standardises pixels in [0, 1] with fixed statistics, x ↦ (x − mean)/std,
+/// inside the model, so that every input (digits, noise, rotations) gets it.
+#[derive(Debug, Clone, Copy)]
+pub struct PixelStandardize {
+    /// Mean pixel value of the training digits.
+    pub mean: f32,
+    /// Their standard deviation.
+    pub std: f32,
+}
+
+impl Module for PixelStandardize {
+    fn forward(&self, x: &blitz_autograd::Var) -> Result<blitz_autograd::Var> {
+        x.add_scalar(-self.mean)?.mul_scalar(1.0 / self.std)
+    }
+
+    fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &blitz_autograd::Param)) {}
 }
 
 /// Blundell et al.'s MLP: flatten, BayesianLinear 784-400-400-10 with ReLU

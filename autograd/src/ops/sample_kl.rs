@@ -45,6 +45,8 @@ impl Var {
         let (w_buf, kl_buf) = ops::sample_kl_forward(mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?;
         let w_value = mu_v.with_buffer(w_buf);
         let kl_value = Tensor::from_parts(kl_buf, Vec::new());
+        // The zero the w entry hands to the kl entry, on the kl's device.
+        let zero = kl_value.full_like(0.0)?;
 
         // ∂L/∂w, left by the w entry's rule for the kl entry's rule (same sweep).
         let stash: Rc<RefCell<Option<Tensor>>> = Rc::default();
@@ -74,7 +76,7 @@ impl Var {
             &[&kl],
             Box::new(move |g, _| {
                 *stash.borrow_mut() = Some(g.clone());
-                Ok(vec![Some(Tensor::scalar(0.0))])
+                Ok(vec![Some(zero.clone())])
             }),
         )?;
         Ok((w, kl))

@@ -23,7 +23,7 @@ pub const THREADS: u32 = 256;
 /// Upper bound on blocks of a grid-stride launch.
 const MAX_BLOCKS: u64 = 65_535;
 /// Blocks of the two-pass reductions (a fixed number, so sums are reproducible).
-pub const REDUCE_BLOCKS: u32 = 256;
+pub const REDUCE_BLOCKS: u32 = 1024;
 
 /// A driver error as blitz's error.
 pub fn drv(what: &str) -> impl Fn(dresult::DriverError) -> Error + '_ {
