@@ -35,3 +35,8 @@ echo "ci-cuda: NVRTC from $LIBDIR: $(cd "$LIBDIR" && ls libnvrtc*.so* | tr '\n' 
 export LD_LIBRARY_PATH="$LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export BLITZ_REQUIRE_NVRTC=1
 cargo test --workspace --features cuda "$@"
+
+# libtest captures what a passing test prints: show the GPU tests' skip reasons.
+echo "ci-cuda: GPU tests on this machine:"
+cargo test --features cuda -p blitz-kernels --test cuda_ops -- --nocapture --test-threads=1 2>&1 | grep -oE 'SKIPPED.*' | head -n 3 || true
+cargo test --features cuda -p blitz-autograd --test cuda_parity -- --nocapture --test-threads=1 2>&1 | grep -oE 'SKIPPED.*' | head -n 3 || true
