@@ -62,34 +62,35 @@ pub fn conv_backward(
     }
 }
 
-/// Max pooling: the pooled values and, per output, the flat input index of its maximum.
+/// Max pooling: the pooled values (the backward finds the arg-max again).
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<(Buffer, Vec<usize>)> {
+pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) => {
-            let n = g.output_len();
-            let (mut y, mut arg) = (vec![0f32; n], vec![0usize; n]);
-            pool::max_forward(x, g, &mut y, &mut arg);
-            Ok((Buffer::Cpu(y), arg))
+            let mut y = vec![0f32; g.output_len()];
+            pool::max_forward(x, g, &mut y);
+            Ok(Buffer::Cpu(y))
         }
-        Buffer::Cuda(x) => cuda::max_pool_forward(x, g).map(|(y, a)| (Buffer::Cuda(y), a)),
+        Buffer::Cuda(x) => cuda::max_pool_forward(x, g).map(Buffer::Cuda),
     }
 }
 
-/// The adjoint of [`max_pool_forward`]: `gy` routed to the arg-max positions.
+/// The adjoint of [`max_pool_forward`]: `gy` routed to each window's arg-max,
+/// found again in the input `x` (no index buffer, no host copy).
 ///
 /// # Errors
-/// CUDA failures only.
-pub fn max_pool_backward(gy: &Buffer, arg: &[usize], g: &PoolGeom) -> Result<Buffer> {
-    match gy {
-        Buffer::Cpu(gy) => {
+/// Operands on different devices; CUDA failures.
+pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    match (x, gy) {
+        (Buffer::Cpu(x), Buffer::Cpu(gy)) => {
             let mut dx = vec![0f32; g.input_len()];
-            pool::max_backward(gy, arg, g, &mut dx);
+            pool::max_backward(x, gy, g, &mut dx);
             Ok(Buffer::Cpu(dx))
         }
-        Buffer::Cuda(gy) => cuda::max_pool_backward(gy, arg, g).map(Buffer::Cuda),
+        (Buffer::Cuda(x), Buffer::Cuda(gy)) => cuda::max_pool_backward(x, gy, g).map(Buffer::Cuda),
+        _ => Err(Error::DeviceMismatch { op: "max_pool", lhs: x.device(), rhs: gy.device() }),
     }
 }
 

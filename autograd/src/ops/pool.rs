@@ -102,14 +102,16 @@ impl Var {
 
     fn max_pool(&self, op: &'static str, rank: usize, p: &PoolParams) -> Result<Var> {
         let (geom, shape) = p.geometry(op, rank, self.shape())?;
-        let (y, arg) = ops_conv::max_pool_forward(self.value().buffer(), &geom)?;
+        let y = ops_conv::max_pool_forward(self.value().buffer(), &geom)?;
+        let x = self.value().clone();
         let in_shape = self.shape().to_vec();
         self.tape().record(
             op,
             Tensor::from_parts(y, shape),
             &[self],
             Box::new(move |g, _| {
-                let dx = ops_conv::max_pool_backward(g.buffer(), &arg, &geom)?;
+                // The arg-max is found again from x: nothing stored, nothing copied to the host.
+                let dx = ops_conv::max_pool_backward(x.buffer(), g.buffer(), &geom)?;
                 Ok(vec![Some(Tensor::from_parts(dx, in_shape.clone()))])
             }),
         )

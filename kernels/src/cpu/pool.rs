@@ -113,42 +113,45 @@ fn each_window(g: &PoolGeom, mut f: impl FnMut(usize, &dyn Fn(&mut dyn FnMut(usi
     }
 }
 
-/// Max pooling: `y` holds each window's maximum and `arg` its position in
-/// the input (a flat index into `x`; the first maximum wins, NaN propagates).
-pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32], arg: &mut [usize]) {
+/// The first maximum of a window (NaN wins, so it propagates): (value, index in the plane).
+fn window_max(img: &[f32], window: &dyn Fn(&mut dyn FnMut(usize))) -> (f32, usize) {
+    let mut best = (f32::NEG_INFINITY, usize::MAX);
+    window(&mut |i| {
+        let v = img[i];
+        if best.1 == usize::MAX || v > best.0 || (v.is_nan() && !best.0.is_nan()) {
+            best = (v, i);
+        }
+    });
+    best
+}
+
+/// Max pooling: `y` holds each window's maximum (the first maximum wins, NaN
+/// propagates). No arg-max is stored: [`max_backward`] finds it again from `x`,
+/// which keeps the indices off the host on a GPU and saves a buffer.
+pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     if op == 0 {
         return;
     }
-    let plane = |pl: usize, (out, at): (&mut [f32], &mut [usize])| {
+    planes_mut(y, op, |pl, out| {
         let img = &x[pl * ip..(pl + 1) * ip];
-        each_window(g, |p, window| {
-            let mut best = (f32::NEG_INFINITY, usize::MAX);
-            window(&mut |i| {
-                let v = img[i];
-                if best.1 == usize::MAX || v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                    best = (v, i);
-                }
-            });
-            out[p] = best.0;
-            at[p] = pl * ip + best.1;
-        });
-    };
-    if y.len() < PAR_THRESHOLD {
-        y.chunks_mut(op).zip(arg.chunks_mut(op)).enumerate().for_each(|(pl, c)| plane(pl, c));
-    } else {
-        y.par_chunks_mut(op).zip(arg.par_chunks_mut(op)).enumerate().for_each(|(pl, c)| plane(pl, c));
-    }
+        each_window(g, |p, window| out[p] = window_max(img, window).0);
+    });
 }
 
-/// Routes `gy` to the arg-max positions: the adjoint of [`max_forward`].
-pub fn max_backward(gy: &[f32], arg: &[usize], g: &PoolGeom, dx: &mut [f32]) {
+/// Routes `gy` to each window's arg-max, found again in `x` by the forward
+/// rule: the adjoint of [`max_forward`]. Overlapping windows add up in output order.
+pub fn max_backward(x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
-    planes_mut(dx, ip, |pl, img| {
-        img.fill(0.0);
-        for p in pl * op..(pl + 1) * op {
-            img[arg[p] - pl * ip] += gy[p];
-        }
+    planes_mut(dx, ip, |pl, d| {
+        d.fill(0.0);
+        let img = &x[pl * ip..(pl + 1) * ip];
+        each_window(g, |p, window| {
+            let (_, i) = window_max(img, window);
+            if i != usize::MAX {
+                d[i] += gy[pl * op + p];
+            }
+        });
     });
 }
 
@@ -188,12 +191,11 @@ mod tests {
     fn max_pool_2x2_picks_maxima_and_routes_gradients() {
         let g = PoolGeom { planes: 1, input: [1, 2, 4], kernel: [1, 2, 2], stride: [1, 2, 2], padding: [0; 3] };
         let x = [1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 7.0, 6.0];
-        let (mut y, mut arg) = (vec![0.0; 2], vec![0; 2]);
-        max_forward(&x, &g, &mut y, &mut arg);
+        let mut y = vec![0.0; 2];
+        max_forward(&x, &g, &mut y);
         assert_eq!(y, [5.0, 7.0]);
-        assert_eq!(arg, [1, 6]);
         let mut dx = vec![9.0; 8];
-        max_backward(&[1.0, 2.0], &arg, &g, &mut dx);
+        max_backward(&x, &[1.0, 2.0], &g, &mut dx);
         assert_eq!(dx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
     }
 

@@ -139,8 +139,8 @@ use crate::cpu::pool::PoolGeom;
 unreachable_on! {
     fn conv_forward(x: &B, w: &B, b: Option<&B>, g: &ConvGeom) -> Result<B> => x;
     fn conv_backward(x: &B, w: &B, gy: &B, g: &ConvGeom, need: (bool, bool, bool)) -> Result<(Option<B>, Option<B>, Option<B>)> => x;
-    fn max_pool_forward(x: &B, g: &PoolGeom) -> Result<(B, Vec<usize>)> => x;
-    fn max_pool_backward(gy: &B, arg: &[usize], g: &PoolGeom) -> Result<B> => gy;
+    fn max_pool_forward(x: &B, g: &PoolGeom) -> Result<B> => x;
+    fn max_pool_backward(x: &B, gy: &B, g: &PoolGeom) -> Result<B> => gy;
     fn avg_pool_forward(x: &B, g: &PoolGeom) -> Result<B> => x;
     fn avg_pool_backward(gy: &B, g: &PoolGeom) -> Result<B> => gy;
 }

@@ -3,8 +3,8 @@
 //! weights, the column matrix and the output, so a group is a batch entry),
 //! and pooling.
 
-use super::buffer::{same_device, upload_indices, CudaBuffer};
-use super::device::{drv, grid};
+use super::buffer::{same_device, CudaBuffer};
+use super::device::grid;
 use super::gemm::gemm;
 use super::reduce::sum_axis;
 use super::sources::{CONV, POOL};
@@ -168,39 +168,33 @@ fn pool_geom(g: &PoolGeom) -> Result<(PoolG, usize)> {
     Ok((pg, out.iter().product()))
 }
 
-/// Max pooling: the maxima, and their flat input indices copied to the host.
+/// Max pooling: the maxima (the backward finds the arg-max again).
 ///
 /// # Errors
 /// Invalid geometry; CUDA failures.
-pub fn max_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<(CudaBuffer, Vec<usize>)> {
+pub fn max_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let (pg, op) = pool_geom(g)?;
     let n = g.planes * op;
     let mut y = CudaBuffer::uninit(&dev, n)?;
-    if n == 0 {
-        return Ok((y, Vec::new()));
+    if n > 0 {
+        let out = y.slice_mut()?;
+        launch!(dev, POOL, "max_pool_fwd", grid(n as u64), [x.slice(), out, &pg])?;
     }
-    // SAFETY: u64 has no invalid bit patterns; the kernel writes every element.
-    let mut arg = unsafe { dev.stream().alloc::<u64>(n) }.map_err(drv("cuMemAlloc"))?;
-    let out = y.slice_mut()?;
-    launch!(dev, POOL, "max_pool_fwd", grid(n as u64), [x.slice(), out, &mut arg, &pg])?;
-    let host = dev.stream().clone_dtoh(&arg).map_err(drv("device-to-host copy"))?;
-    Ok((y, host.into_iter().map(|a| a as usize).collect()))
+    Ok(y)
 }
 
-/// Routes `gy` to the arg-max positions.
+/// Routes `gy` to each window's arg-max, found again in `x` (no indices stored).
 ///
 /// # Errors
-/// Invalid geometry; CUDA failures.
-pub fn max_pool_backward(gy: &CudaBuffer, arg: &[usize], g: &PoolGeom) -> Result<CudaBuffer> {
-    let dev = gy.dev().clone();
-    let (_, op) = pool_geom(g)?;
+/// Invalid geometry; operands on different GPUs; CUDA failures.
+pub fn max_pool_backward(x: &CudaBuffer, gy: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
+    let dev = same_device("max_pool", &[x, gy])?;
+    let (pg, op) = pool_geom(g)?;
     let mut dx = CudaBuffer::zeros(&dev, g.input_len())?;
     if g.planes * op > 0 {
-        let idx = upload_indices(&dev, arg)?;
-        let (planes, opu) = (g.planes as u64, op as u64);
         let out = dx.slice_mut()?;
-        launch!(dev, POOL, "max_pool_bwd", grid(planes), [gy.slice(), &idx, out, &planes, &opu])?;
+        launch!(dev, POOL, "max_pool_bwd", grid(g.planes as u64), [x.slice(), gy.slice(), out, &pg])?;
     }
     Ok(dx)
 }

@@ -25,33 +25,52 @@ __device__ __forceinline__ void pool_window(const PoolG& g, int a, u64 o, long l
     pool_window(g, 1, oh, &h0, &h1);                                                    \
     pool_window(g, 2, ow, &w0, &w1);
 
-// y and arg (flat input index) per output.
-extern "C" __global__ void max_pool_fwd(const float* x, float* y, u64* arg, PoolG g) {
+// The first maximum of output (od, oh, ow)'s window in `img` (NaN wins): its index,
+// or (u64)-1 for an empty window. The forward and the backward share it, so the
+// backward finds the forward's arg-max again without storing it.
+__device__ __forceinline__ u64 pool_argmax(const float* img, const PoolG& g, long long d0, long long d1, long long h0,
+                                           long long h1, long long w0, long long w1, float* best_out) {
+    float best = __int_as_float(0xff800000);
+    u64 best_i = (u64)-1;
+    for (long long d = d0; d < d1; ++d)
+        for (long long h = h0; h < h1; ++h)
+            for (long long w = w0; w < w1; ++w) {
+                u64 i = ((u64)d * g.input[1] + (u64)h) * g.input[2] + (u64)w;
+                float v = img[i];
+                if (best_i == (u64)-1 || v > best || (v != v && best == best)) {
+                    best = v;
+                    best_i = i;
+                }
+            }
+    *best_out = best;
+    return best_i;
+}
+
+extern "C" __global__ void max_pool_fwd(const float* x, float* y, PoolG g) {
     GRID_STRIDE(t, g.planes * g.out[0] * g.out[1] * g.out[2]) {
         POOL_DECOMPOSE
-        const float* img = x + pl * ip;
-        float best = __int_as_float(0xff800000);
-        u64 best_i = (u64)-1;
-        for (long long d = d0; d < d1; ++d)
-            for (long long h = h0; h < h1; ++h)
-                for (long long w = w0; w < w1; ++w) {
-                    u64 i = ((u64)d * g.input[1] + (u64)h) * g.input[2] + (u64)w;
-                    float v = img[i];
-                    if (best_i == (u64)-1 || v > best || (v != v && best == best)) {
-                        best = v;
-                        best_i = i;
-                    }
-                }
+        float best;
+        pool_argmax(x + pl * ip, g, d0, d1, h0, h1, w0, w1, &best);
         y[t] = best;
-        arg[t] = pl * ip + best_i;
     }
 }
 
 // One thread per plane walks its outputs in order (overlapping windows add up
-// deterministically). dx is zeroed by the caller.
-extern "C" __global__ void max_pool_bwd(const float* gy, const u64* arg, float* dx, u64 planes, u64 op) {
-    GRID_STRIDE(pl, planes) {
-        for (u64 p = pl * op; p < (pl + 1) * op; ++p) dx[arg[p]] += gy[p];
+// deterministically), finding each arg-max again. dx is zeroed by the caller.
+extern "C" __global__ void max_pool_bwd(const float* x, const float* gy, float* dx, PoolG g) {
+    const u64 ip = g.input[0] * g.input[1] * g.input[2], op = g.out[0] * g.out[1] * g.out[2];
+    GRID_STRIDE(pl, g.planes) {
+        const float* img = x + pl * ip;
+        for (u64 p = 0; p < op; ++p) {
+            u64 od = p / (g.out[1] * g.out[2]), oh = p / g.out[2] % g.out[1], ow = p % g.out[2];
+            long long d0, d1, h0, h1, w0, w1;
+            pool_window(g, 0, od, &d0, &d1);
+            pool_window(g, 1, oh, &h0, &h1);
+            pool_window(g, 2, ow, &w0, &w1);
+            float best;
+            u64 i = pool_argmax(img, g, d0, d1, h0, h1, w0, w1, &best);
+            if (i != (u64)-1) dx[pl * ip + i] += gy[pl * op + p];
+        }
     }
 }
 
