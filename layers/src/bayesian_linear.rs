@@ -5,8 +5,9 @@ use crate::estimators::{AffineLayer, Estimator, FeatureAxis};
 use crate::kl::KlMode;
 use crate::linear::check_features;
 use crate::module::{join_name, BayesianModule, Module};
+use crate::options::posterior_options;
 use crate::posterior::GaussianParam;
-use crate::prior::{Prior, ScaleMixture};
+use crate::prior::Prior;
 use blitz_autograd::{Error, Param, Result, Tape, Var};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,54 +55,7 @@ impl Default for BayesianLinearOptions {
     }
 }
 
-impl std::fmt::Debug for BayesianLinearOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BayesianLinearOptions")
-            .field("bias", &self.bias)
-            .field("prior_sigma_1", &self.prior_sigma_1)
-            .field("prior_sigma_2", &self.prior_sigma_2)
-            .field("prior_pi", &self.prior_pi)
-            .field("posterior_mu_init", &self.posterior_mu_init)
-            .field("posterior_rho_init", &self.posterior_rho_init)
-            .field("freeze", &self.freeze)
-            .field("prior", &self.prior.as_ref().map(|p| p.describe()))
-            .field("kl", &self.kl)
-            .field("estimator", &self.estimator)
-            .finish()
-    }
-}
-
-impl BayesianLinearOptions {
-    /// Uses `prior` instead of the scale mixture.
-    pub fn with_prior(mut self, prior: impl Prior + 'static) -> Self {
-        self.prior = Some(Arc::new(prior));
-        self
-    }
-
-    /// Sets the initial rho mean.
-    pub fn with_rho_init(mut self, rho: f32) -> Self {
-        self.posterior_rho_init = rho;
-        self
-    }
-
-    /// Sets the KL estimator.
-    pub fn with_kl(mut self, kl: KlMode) -> Self {
-        self.kl = kl;
-        self
-    }
-
-    /// Sets the output estimator.
-    pub fn with_estimator(mut self, estimator: Estimator) -> Self {
-        self.estimator = estimator;
-        self
-    }
-
-    /// Without bias parameters.
-    pub fn without_bias(mut self) -> Self {
-        self.bias = false;
-        self
-    }
-}
+posterior_options!(BayesianLinearOptions, bias: bias);
 
 /// A linear layer with Gaussian weights: each forward draws
 /// w = mu + softplus(rho)·eps (fused) and adds its KL term to the tape.
@@ -161,16 +115,7 @@ impl BayesianLinear {
                 return Err(Error::invalid(name, format!("{v}: must be finite")));
             }
         }
-        let prior: Arc<dyn Prior> = match &options.prior {
-            Some(p) => p.clone(),
-            None => Arc::new(ScaleMixture::new(options.prior_pi, options.prior_sigma_1, options.prior_sigma_2)?),
-        };
-        if options.kl == KlMode::ClosedForm && prior.gaussian_sigma().is_none() {
-            return Err(Error::invalid(
-                "kl",
-                format!("closed-form KL needs a zero-mean Gaussian prior, not {}", prior.describe()),
-            ));
-        }
+        let prior = options.resolve_prior()?;
         let (m, r) = (options.posterior_mu_init, options.posterior_rho_init);
         let weight = GaussianParam::init("weight", &[out_features, in_features], m, r, rng)?;
         let bias = if options.bias { Some(GaussianParam::init("bias", &[out_features], m, r, rng)?) } else { None };

@@ -8,8 +8,9 @@
 use crate::estimators::Estimator;
 use crate::kl::KlMode;
 use crate::module::{join_name, BayesianModule, Module};
+use crate::options::posterior_options;
 use crate::posterior::GaussianParam;
-use crate::prior::{Prior, ScaleMixture};
+use crate::prior::Prior;
 use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,6 +105,8 @@ pub struct BayesianEmbeddingOptions {
     pub estimator: Estimator,
 }
 
+posterior_options!(BayesianEmbeddingOptions, extra: [padding_idx]);
+
 impl Default for BayesianEmbeddingOptions {
     fn default() -> Self {
         BayesianEmbeddingOptions {
@@ -174,10 +177,7 @@ impl BayesianEmbedding {
         if !matches!(o.estimator, Estimator::Reparameterisation | Estimator::Radial) {
             return Err(Error::invalid("estimator", format!("{:?}: an embedding is a lookup", o.estimator)));
         }
-        let prior: Arc<dyn Prior> = match &o.prior {
-            Some(p) => p.clone(),
-            None => Arc::new(ScaleMixture::new(o.prior_pi, o.prior_sigma_1, o.prior_sigma_2)?),
-        };
+        let prior = o.resolve_prior()?;
         let shape = [num_embeddings, embedding_dim];
         Ok(BayesianEmbedding {
             weight: GaussianParam::init("weight", &shape, o.posterior_mu_init, o.posterior_rho_init, rng)?,

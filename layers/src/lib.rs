@@ -30,6 +30,7 @@ pub mod linear;
 pub mod lstm;
 pub mod metrics;
 pub mod module;
+mod options;
 pub mod pool;
 mod posterior;
 pub mod prior;

@@ -6,8 +6,9 @@
 use crate::estimators::Estimator;
 use crate::kl::KlMode;
 use crate::module::join_name;
+use crate::options::posterior_options;
 use crate::posterior::GaussianParam;
-use crate::prior::{Prior, ScaleMixture};
+use crate::prior::Prior;
 use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,55 +62,9 @@ impl Default for BayesianRecurrentOptions {
     }
 }
 
-impl std::fmt::Debug for BayesianRecurrentOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BayesianRecurrentOptions")
-            .field("bias", &self.bias)
-            .field("prior_sigma_1", &self.prior_sigma_1)
-            .field("prior_sigma_2", &self.prior_sigma_2)
-            .field("prior_pi", &self.prior_pi)
-            .field("posterior_mu_init", &self.posterior_mu_init)
-            .field("posterior_rho_init", &self.posterior_rho_init)
-            .field("freeze", &self.freeze)
-            .field("prior", &self.prior.as_ref().map(|p| p.describe()))
-            .field("kl", &self.kl)
-            .field("estimator", &self.estimator)
-            .field("peephole", &self.peephole)
-            .finish()
-    }
-}
+posterior_options!(BayesianRecurrentOptions, bias: bias, extra: [peephole]);
 
 impl BayesianRecurrentOptions {
-    /// Uses `prior` instead of the scale mixture.
-    pub fn with_prior(mut self, prior: impl Prior + 'static) -> Self {
-        self.prior = Some(Arc::new(prior));
-        self
-    }
-
-    /// Sets the initial rho mean.
-    pub fn with_rho_init(mut self, rho: f32) -> Self {
-        self.posterior_rho_init = rho;
-        self
-    }
-
-    /// Sets the KL estimator.
-    pub fn with_kl(mut self, kl: KlMode) -> Self {
-        self.kl = kl;
-        self
-    }
-
-    /// Sets the weight sampler (Reparameterisation or Radial).
-    pub fn with_estimator(mut self, estimator: Estimator) -> Self {
-        self.estimator = estimator;
-        self
-    }
-
-    /// Without bias parameters.
-    pub fn without_bias(mut self) -> Self {
-        self.bias = false;
-        self
-    }
-
     /// With BLiTZ's peephole (LSTM only).
     pub fn with_peephole(mut self) -> Self {
         self.peephole = true;
@@ -197,16 +152,7 @@ impl BayesianGates {
                 format!("{op}: {:?} needs per-example weights; use Reparameterisation or Radial", o.estimator),
             ));
         }
-        let prior: Arc<dyn Prior> = match &o.prior {
-            Some(p) => p.clone(),
-            None => Arc::new(ScaleMixture::new(o.prior_pi, o.prior_sigma_1, o.prior_sigma_2)?),
-        };
-        if o.kl == KlMode::ClosedForm && prior.gaussian_sigma().is_none() {
-            return Err(Error::invalid(
-                "kl",
-                format!("closed-form KL needs a zero-mean Gaussian prior, not {}", prior.describe()),
-            ));
-        }
+        let prior = o.resolve_prior()?;
         let (m, r) = (o.posterior_mu_init, o.posterior_rho_init);
         let g = gates * hidden;
         Ok(BayesianGates {
