@@ -1,7 +1,7 @@
 //! Losses, each the mean over examples, built from differentiable ops (so
 //! their gradients come from the ops' own backward rules) with their own
-//! shape checks: a prediction of shape [n, 1] against labels of shape [n]
-//! is refused, not silently broadcast to [n, n].
+//! shape checks: a prediction of shape `[n, 1]` against labels of shape `[n]`
+//! is refused, not silently broadcast to `[n, n]`.
 
 use crate::Var;
 use blitz_kernels::{Error, Result};

@@ -113,7 +113,7 @@ fn normal_batch_impl(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
 }
 
 multiversion! {
-    /// [`normal_batch_impl`] compiled for the widest vector unit this CPU has
+    /// The batched Philox + Box-Muller (`normal_batch_impl`) compiled for the widest vector unit this CPU has
     /// (checked at run time; the results are the same on every path).
     pub fn normal_batch(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) => normal_batch_impl
 }
@@ -159,16 +159,6 @@ pub fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: impl FnM
         f(i, &buf[skip..skip + take]);
         i += take;
     }
-}
-
-/// Calls `f(i, eps)` for each normal named (seed, offset + i), i in 0..len.
-#[inline]
-pub fn for_each_normal(seed: u64, offset: u64, len: usize, mut f: impl FnMut(usize, f32)) {
-    for_each_normal_chunk(seed, offset, len, |start, eps| {
-        for (k, &e) in eps.iter().enumerate() {
-            f(start + k, e);
-        }
-    });
 }
 
 #[cfg(test)]
