@@ -1,5 +1,6 @@
-//! GPU micro-benchmarks for the GPU issue: the fused sampler against a
-//! device-to-device copy (fraction of the achievable memory bandwidth), and
+//! GPU micro-benchmarks for the GPU issue: the fused sampler (both
+//! [`SamplerMath`] variants) against a device-to-device copy (fraction of the
+//! achievable memory bandwidth), and
 //! the hand-written tiled GEMM against cuBLAS (FP32). Needs `--features cuda`.
 //!
 //! ```text
@@ -7,7 +8,7 @@
 //! ```
 
 use blitz::kernels::cpu::sample_kl::PriorSpec;
-use blitz::kernels::cuda::{self, CudaBuffer, GemmBackend};
+use blitz::kernels::cuda::{self, CudaBuffer, GemmBackend, SamplerMath};
 use blitz::kernels::{Error, Result, Transpose};
 use std::time::Instant;
 
@@ -47,20 +48,32 @@ fn main() -> Result<()> {
     let rho = CudaBuffer::full(n, -7.0, 0)?;
     // Outputs allocated once: the timings are the kernels, not cuMemAlloc.
     let mut dst = CudaBuffer::full(n, 0.0, 0)?;
+    // Half a second of the kernels below first: a GPU coming out of idle runs
+    // at lower clocks, which showed as 15% slower first measurements.
+    let warm = Instant::now();
+    while warm.elapsed().as_secs_f64() < 0.5 {
+        cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst)?;
+        cuda::synchronize(0)?;
+    }
     let copy_ms = time_ms(reps, || dst.copy_from(&mu))?;
-    let sample_ms = time_ms(reps, || cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst))?;
-    let lq_ms = time_ms(reps, || cuda::reparam_log_posterior(&rho, 7, 0).map(drop))?;
-    // The fused draw + Monte Carlo KL (scale-mixture prior): w written, KL reduced, one pass.
-    let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
-    let skl_ms = time_ms(reps, || cuda::sample_kl_forward_into(&mu, &rho, 7, 0, prior, &mut dst).map(drop))?;
     let gb = |bytes: f64, ms: f64| bytes / ms / 1e6;
     let copy_bw = gb(8.0 * n as f64, copy_ms); // read 4 + write 4 bytes per float
-    let sample_bw = gb(12.0 * n as f64, sample_ms); // read mu, rho; write w
-    let skl_bw = gb(12.0 * n as f64, skl_ms);
-    println!(
-        "{{\"bench\": \"sampler\", \"weights\": {n}, \"copy_ms\": {copy_ms:.4}, \"copy_gb_s\": {copy_bw:.1}, \"sample_ms\": {sample_ms:.4}, \"sample_gb_s\": {sample_bw:.1}, \"sample_fraction_of_copy_bw\": {:.3}, \"log_posterior_ms\": {lq_ms:.4}, \"sample_kl_ms\": {skl_ms:.4}, \"sample_kl_gb_s\": {skl_bw:.1}, \"sample_kl_fraction_of_copy_bw\": {:.3}}}",
-        sample_bw / copy_bw, skl_bw / copy_bw
-    );
+                                               // The fused draw + Monte Carlo KL uses the scale-mixture prior of the peer's sampler workload.
+    let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
+    for math in [SamplerMath::Fast, SamplerMath::Exact] {
+        cuda::set_sampler_math(math);
+        let sample_ms = time_ms(reps, || cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst))?;
+        let lq_ms = time_ms(reps, || cuda::reparam_log_posterior(&rho, 7, 0).map(drop))?;
+        // w written, KL reduced, one pass.
+        let skl_ms = time_ms(reps, || cuda::sample_kl_forward_into(&mu, &rho, 7, 0, prior, &mut dst).map(drop))?;
+        let sample_bw = gb(12.0 * n as f64, sample_ms); // read mu, rho; write w
+        let skl_bw = gb(12.0 * n as f64, skl_ms);
+        println!(
+            "{{\"bench\": \"sampler\", \"math\": \"{math:?}\", \"weights\": {n}, \"copy_ms\": {copy_ms:.4}, \"copy_gb_s\": {copy_bw:.1}, \"sample_ms\": {sample_ms:.4}, \"sample_gb_s\": {sample_bw:.1}, \"sample_fraction_of_copy_bw\": {:.3}, \"log_posterior_ms\": {lq_ms:.4}, \"sample_kl_ms\": {skl_ms:.4}, \"sample_kl_gb_s\": {skl_bw:.1}, \"sample_kl_fraction_of_copy_bw\": {:.3}}}",
+            sample_bw / copy_bw, skl_bw / copy_bw
+        );
+    }
+    cuda::set_sampler_math(SamplerMath::default());
 
     for &s in &[1024usize, 4096] {
         let a = CudaBuffer::full(s * s, 0.5, 0)?;

@@ -51,7 +51,7 @@ for t in "$BINS"/tests/*; do
         grep -E -A3 'panicked' "$log" | head -n 60
     fi
     grep -E '^device:|SKIPPED' "$log" | head -n 5
-    sed "s/^/    [$name] /" "$log" | grep -E 'relative error|worst|differ' | head -n 200
+    sed "s/^/    [$name] /" "$log" | grep -E 'relative error|worst|differ|largest|finite' | head -n 200
     rm -f "$log"
 done
 

@@ -2,7 +2,10 @@
 //! the gradients of all its inputs, on random inputs moved with
 //! `Tensor::to(Device::Cuda(0))`, agree within 1e-5 relative; weights sampled
 //! with a seed are the CPU's; cuBLAS and the tiled GEMM agree. Without a GPU
-//! each test prints why it is skipped and passes.
+//! each test prints why it is skipped and passes. Every test here runs the
+//! exact sampler (`SamplerMath::Exact`, set by `gpu_or_skip`); the default fast
+//! one is checked against it in `cuda_sampler_math.rs` (its own process, as the
+//! switch is process-wide).
 #![cfg(feature = "cuda")]
 
 use blitz_autograd::{loss, Device, Param, Result, Tape, Tensor, Var};
@@ -16,7 +19,10 @@ const RTOL: f32 = 1e-5;
 
 fn gpu_or_skip(test: &str) -> bool {
     match cuda::available(0) {
-        Ok(()) => true,
+        Ok(()) => {
+            cuda::set_sampler_math(cuda::SamplerMath::Exact);
+            true
+        }
         // On the GPU machine (scripts/gpu-check.sh) a skip would hide a broken backend.
         Err(e) if std::env::var("BLITZ_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
             panic!("BLITZ_REQUIRE_GPU=1 but the GPU cannot be used: {e}")
@@ -223,7 +229,7 @@ fn sampled_weights_and_their_gradients_match_for_a_seed() {
     let (c, g) = (wc.value().to_vec().unwrap(), wg.value().to_vec().unwrap());
     let worst = c.iter().zip(&g).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     println!("sampled weights through Tape::draw: largest |gpu - cpu| {worst:e}");
-    assert!(worst <= 1e-6, "sampled weights differ by up to {worst}");
+    assert!(worst == 0.0, "the exact sampler's weights differ from the CPU's by up to {worst}");
 }
 
 #[test]
@@ -242,6 +248,11 @@ fn the_fused_draw_and_kl_match_for_a_seed() {
             w.sum()?.add(&kl.mul_scalar(1e-3)?)
         });
         parity(&format!("sample_with_kl weights {prior:?}"), &ins, |v| Ok(v[0].sample_with_kl(&v[1], 99, 5, prior)?.0));
+        // The KL of weights drawn separately (w given, eps regenerated).
+        parity(&format!("kl_at {prior:?}"), &ins, |v| {
+            let w = v[0].reparam_sample(&v[1], 99, 5)?;
+            w.sum()?.add(&w.kl_at(&v[1], 99, 5, prior)?.mul_scalar(1e-3)?)
+        });
     }
 }
 

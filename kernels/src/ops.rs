@@ -459,40 +459,52 @@ pub fn sample_kl_forward(
 }
 
 /// Backward of [`sample_kl_forward`]: (grad_mu, grad_rho) from ∂L/∂w (None when
-/// L does not use w) and ∂L/∂kl, eps regenerated once.
+/// L does not use w) and ∂L/∂kl (a one-element buffer, so a GPU never waits
+/// for it), eps regenerated once.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// Operands on different devices; `g_kl` not one element; CUDA failures.
 pub fn sample_kl_backward(
     mu: &Buffer,
     rho: &Buffer,
     g_w: Option<&Buffer>,
-    g_kl: f32,
+    g_kl: &Buffer,
     seed: u64,
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
-    match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
+    match (mu, rho, g_kl) {
+        (Buffer::Cpu(m), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let g = match g_w {
                 None => None,
                 Some(Buffer::Cpu(v)) => Some(v.as_slice()),
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
+            let gk = cpu_scalar("sample_kl_backward", gk)?;
             let (mut gm, mut gr) = (vec![0f32; m.len()], vec![0f32; m.len()]);
-            cpu::sample_kl::backward(m, r, g, g_kl, seed, offset, prior, &mut gm, &mut gr);
+            cpu::sample_kl::backward(m, r, g, gk, seed, offset, prior, &mut gm, &mut gr);
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
+        (Buffer::Cuda(m), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
             let g = match g_w {
                 None => None,
                 Some(Buffer::Cuda(c)) => Some(c),
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
-            cuda::sample_kl_backward(m, r, g, g_kl, seed, offset, prior)
-                .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+            cuda::sample_kl_backward(m, r, g, gk, seed, offset, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+        }
+        (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
+            Err(mismatch("sample_kl", mu, other))
         }
         _ => Err(mismatch("sample_kl", mu, rho)),
+    }
+}
+
+/// The one value of a host ∂L/∂kl.
+fn cpu_scalar(op: &'static str, g: &[f32]) -> Result<f32> {
+    match g {
+        [v] => Ok(*v),
+        _ => Err(Error::ShapeMismatch { op, lhs: vec![1], rhs: vec![g.len()] }),
     }
 }
 
@@ -500,27 +512,33 @@ pub fn sample_kl_backward(
 /// with the same (seed, offset).
 ///
 /// # Errors
-/// Operands on different devices; [`Error::Cuda`] on CUDA (not written yet).
+/// Operands on different devices; CUDA failures.
 pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
     match (w, rho) {
         (Buffer::Cpu(x), Buffer::Cpu(r)) => Ok(Buffer::Cpu(vec![cpu::sample_kl::kl_at(x, r, seed, offset, prior)])),
-        (Buffer::Cuda(_), Buffer::Cuda(_)) => Err(Error::Cuda("kl_at: not yet written for CUDA".into())),
+        (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(x, r, seed, offset, prior).map(Buffer::Cuda),
         _ => Err(mismatch("kl_at", w, rho)),
     }
 }
 
-/// Backward of [`kl_at`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl`.
+/// Backward of [`kl_at`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl` (one element).
 ///
 /// # Errors
-/// Operands on different devices; [`Error::Cuda`] on CUDA (not written yet).
-pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: f32, prior: PriorSpec) -> Result<(Buffer, Buffer)> {
-    match (w, rho) {
-        (Buffer::Cpu(x), Buffer::Cpu(r)) => {
+/// Operands on different devices; `g_kl` not one element; CUDA failures.
+pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec) -> Result<(Buffer, Buffer)> {
+    match (w, rho, g_kl) {
+        (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
+            let gk = cpu_scalar("kl_at_backward", gk)?;
             let (mut gw, mut gr) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-            cpu::sample_kl::kl_at_backward(x, r, g_kl, prior, &mut gw, &mut gr);
+            cpu::sample_kl::kl_at_backward(x, r, gk, prior, &mut gw, &mut gr);
             Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
         }
-        (Buffer::Cuda(_), Buffer::Cuda(_)) => Err(Error::Cuda("kl_at: not yet written for CUDA".into())),
+        (Buffer::Cuda(x), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
+            cuda::kl_at_backward(x, r, gk, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+        }
+        (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
+            Err(mismatch("kl_at", w, other))
+        }
         _ => Err(mismatch("kl_at", w, rho)),
     }
 }

@@ -2,7 +2,7 @@
 //! against a prior, two ways, chosen per layer by [`KlMode`].
 
 use crate::prior::Prior;
-use blitz_autograd::{Device, Error, Result, Var};
+use blitz_autograd::{Error, Result, Var};
 
 /// How a Bayesian layer estimates KL(q ‖ p) in a forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,15 +35,15 @@ pub fn gaussian_kl(mu: &Var, rho: &Var, prior_sigma: f32) -> Result<Var> {
 }
 
 /// The Monte Carlo term log q(w) − log p(w) for weights `w` drawn by
-/// `mu.reparam_sample(rho, seed, offset)`: one fused pass on the CPU for a
-/// prior with a [`Prior::spec`], the prior's tape ops otherwise. (Drawing with
+/// `mu.reparam_sample(rho, seed, offset)`: one fused pass for a prior with a
+/// [`Prior::spec`], the prior's tape ops otherwise. (Drawing with
 /// [`Var::sample_with_kl`] instead saves one more pass.)
 ///
 /// # Errors
 /// Kernel failures.
 pub fn monte_carlo_kl(w: &Var, rho: &Var, seed: u64, offset: u64, prior: &dyn Prior) -> Result<Var> {
     match prior.spec() {
-        Some(spec) if w.device() == Device::Cpu => w.kl_at(rho, seed, offset, spec),
+        Some(spec) => w.kl_at(rho, seed, offset, spec),
         _ => rho.reparam_log_posterior(seed, offset)?.sub(&prior.log_prob(w)?),
     }
 }

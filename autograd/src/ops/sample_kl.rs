@@ -30,7 +30,7 @@ impl Var {
     /// # Errors
     /// [`Error::ShapeMismatch`] when mu and rho differ in shape;
     /// [`Error::InvalidArgument`] for a bad prior; device or tape mismatches;
-    /// [`Error::Cuda`] on CUDA (not written yet).
+    /// CUDA failures.
     pub fn sample_with_kl(&self, rho: &Var, seed: u64, offset: u64, prior: PriorSpec) -> Result<(Var, Var)> {
         if self.shape() != rho.shape() {
             return Err(Error::ShapeMismatch {
@@ -57,12 +57,11 @@ impl Var {
             &[self, rho],
             Box::new(move |g, needs| {
                 let g_w = stash_kl.borrow_mut().take();
-                let g_kl = g.item()?;
                 let (gm, gr) = ops::sample_kl_backward(
                     mu_v.buffer(),
                     rho_v.buffer(),
                     g_w.as_ref().map(Tensor::buffer),
-                    g_kl,
+                    g.buffer(),
                     seed,
                     offset,
                     prior,
@@ -88,7 +87,7 @@ impl Var {
     /// # Errors
     /// [`Error::ShapeMismatch`] when w and rho differ in shape;
     /// [`Error::InvalidArgument`] for a bad prior; device or tape mismatches;
-    /// [`Error::Cuda`] on CUDA (not written yet).
+    /// CUDA failures.
     pub fn kl_at(&self, rho: &Var, seed: u64, offset: u64, prior: PriorSpec) -> Result<Var> {
         if self.shape() != rho.shape() {
             return Err(Error::ShapeMismatch { op: "kl_at", lhs: self.shape().to_vec(), rhs: rho.shape().to_vec() });
@@ -102,7 +101,7 @@ impl Var {
             kl,
             &[self, rho],
             Box::new(move |g, needs| {
-                let (gw, gr) = ops::kl_at_backward(w_v.buffer(), rho_v.buffer(), g.item()?, prior)?;
+                let (gw, gr) = ops::kl_at_backward(w_v.buffer(), rho_v.buffer(), g.buffer(), prior)?;
                 Ok(vec![needs[0].then(|| w_v.with_buffer(gw)), needs[1].then(|| w_v.with_buffer(gr))])
             }),
         )

@@ -106,7 +106,9 @@ unreachable_on! {
     fn reparam_backward(rho: &B, g: &B, seed: u64, offset: u64) -> Result<(B, B)> => rho;
     fn reparam_log_posterior(rho: &B, seed: u64, offset: u64) -> Result<B> => rho;
     fn sample_kl_forward(mu: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
-    fn sample_kl_backward(mu: &B, rho: &B, g_w: Option<&B>, g_kl: f32, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
+    fn sample_kl_backward(mu: &B, rho: &B, g_w: Option<&B>, g_kl: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
+    fn kl_at(w: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<B> => w;
+    fn kl_at_backward(w: &B, rho: &B, g_kl: &B, prior: PriorSpec) -> Result<(B, B)> => w;
     fn adam_step(p: &mut B, m: &mut B, v: &mut B, g: &B, h: AdamStep) -> Result<()> => g;
     fn sgd_step(p: &mut B, buf: &mut B, g: &B, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> => g;
     fn scale_inplace(x: &mut B, s: f32) -> Result<()> => x;

@@ -6,6 +6,8 @@
 
 mod gemm_backend;
 pub use gemm_backend::{gemm_backend, set_gemm_backend, GemmBackend};
+mod sampler_math;
+pub use sampler_math::{sampler_math, set_sampler_math, SamplerMath};
 
 #[cfg(not(feature = "cuda"))]
 mod dummy;

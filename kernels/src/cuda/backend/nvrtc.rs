@@ -6,7 +6,9 @@
 //! driver does not have to JIT PTX — a PTX made by an NVRTC newer than the
 //! driver would be refused. When NVRTC does not know that architecture,
 //! [`compile_for_device`] falls back to PTX for NVRTC's default target.
-//! No `--use_fast_math`: the sampler must match the CPU's `ln`, `sin`, `cos`.
+//! No `--use_fast_math`; each source names its own float options
+//! ([`super::sources::Source::options`]): `--fmad=false` wherever the CPU's
+//! rounding must be reproduced (the exact sampler's `ln`, `sin`, `cos`).
 
 use super::sources::{program_text, Source};
 use crate::{Error, Result};
@@ -71,7 +73,7 @@ pub fn nvrtc_version() -> Result<(i32, i32)> {
 /// # Errors
 /// NVRTC missing, or the compiler's log when the source does not compile.
 pub fn compile(src: Source, arch: Option<&str>) -> Result<Image> {
-    compile_text(src.name, &program_text(src), arch)
+    compile_program(src.name, &program_text(src), arch, src.options)
 }
 
 /// Compiles an arbitrary program text (used by tests to prove that a broken
@@ -80,13 +82,19 @@ pub fn compile(src: Source, arch: Option<&str>) -> Result<Image> {
 /// # Errors
 /// As [`compile`].
 pub fn compile_text(name: &str, text: &str, arch: Option<&str>) -> Result<Image> {
+    compile_program(name, text, arch, super::sources::EXACT)
+}
+
+/// Compiles `text` with the extra NVRTC `options`.
+fn compile_program(name: &str, text: &str, arch: Option<&str>, options: &[&str]) -> Result<Image> {
     nvrtc_available()?;
     let fail = |what: &str, e: &dyn std::fmt::Debug| Error::Cuda(format!("NVRTC {what} of `{name}`: {e:?}"));
     let c_src = CString::new(text).map_err(|e| fail("source", &e))?;
     let c_name = CString::new(format!("{name}.cu")).map_err(|e| fail("name", &e))?;
     let prog = result::create_program(&c_src, Some(&c_name)).map_err(|e| fail("create", &e))?;
-    // No a·b + c contraction: the sampler's math must round exactly as the CPU's.
-    let mut opts = vec!["--std=c++17".to_string(), "--fmad=false".to_string()];
+    // Per source: the exact sampler's math must round as the CPU's does.
+    let mut opts = vec!["--std=c++17".to_string()];
+    opts.extend(options.iter().map(|o| o.to_string()));
     if let Some(a) = arch {
         opts.push(format!("--gpu-architecture={a}"));
     }

@@ -3,12 +3,37 @@
 //! block of four draws.
 
 use super::buffer::{same_device, CudaBuffer};
-use super::device::{device, drv, grid};
-use super::reduce::{finish, reduce_grid};
-use super::sources::RANDOM;
+use super::device::{device, drv, grid, DeviceCtx};
+use super::reduce::finish;
+use super::sources::{Source, RANDOM, RANDOM_FAST};
 use crate::cpu::reparam::LN_SQRT_2PI;
 use crate::cpu::sample_kl::{Consts, PriorSpec};
+use crate::cuda::{sampler_math, SamplerMath};
 use crate::{Error, Result, ScalarOp};
+use cudarc::driver::{CudaSlice, LaunchConfig};
+use std::sync::Arc;
+
+/// The compiled variant of `cu/random.cu` for the selected [`SamplerMath`].
+fn random_src() -> Source {
+    match sampler_math() {
+        SamplerMath::Fast => RANDOM_FAST,
+        SamplerMath::Exact => RANDOM,
+    }
+}
+
+/// Most blocks (so partial sums) of a sampling reduction: a few waves on any
+/// current GPU for big draws; small draws get one block per 256 Philox blocks.
+const SAMPLER_PARTIALS: u32 = 4096;
+
+/// The grid of a sampling reduction over `nblocks` Philox blocks, and its
+/// buffer of one partial sum per block (written by every block).
+fn partials(dev: &Arc<DeviceCtx>, nblocks: u64) -> Result<(LaunchConfig, CudaSlice<f64>)> {
+    let mut cfg = grid(nblocks);
+    cfg.grid_dim.0 = cfg.grid_dim.0.min(SAMPLER_PARTIALS);
+    // SAFETY: f64 has no invalid bit patterns; every block writes its partial.
+    let partial = unsafe { dev.stream().alloc::<f64>(cfg.grid_dim.0 as usize) }.map_err(drv("cuMemAlloc"))?;
+    Ok((cfg, partial))
+}
 
 /// Philox blocks touched by elements [offset, offset + n).
 fn blocks(offset: u64, n: u64) -> u64 {
@@ -25,7 +50,7 @@ pub fn normal(ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<Cuda
     let n = len as u64;
     if n > 0 {
         let out = y.slice_mut()?;
-        launch!(dev, RANDOM, "normal_fill", grid(blocks(offset, n)), [&seed, &offset, out, &n])?;
+        launch!(dev, random_src(), "normal_fill", grid(blocks(offset, n)), [&seed, &offset, out, &n])?;
     }
     Ok(y)
 }
@@ -61,7 +86,7 @@ pub fn reparam_forward_into(
         let out = w.slice_mut()?;
         launch!(
             dev,
-            RANDOM,
+            random_src(),
             "reparam_fwd",
             grid(blocks(offset, n)),
             [mu.slice(), rho.slice(), out, &n, &seed, &offset]
@@ -82,7 +107,7 @@ pub fn reparam_backward(rho: &CudaBuffer, g: &CudaBuffer, seed: u64, offset: u64
         let out = g_rho.slice_mut()?;
         launch!(
             dev,
-            RANDOM,
+            random_src(),
             "reparam_bwd",
             grid(blocks(offset, n)),
             [rho.slice(), g.slice(), out, &n, &seed, &offset]
@@ -99,16 +124,8 @@ pub fn reparam_backward(rho: &CudaBuffer, g: &CudaBuffer, seed: u64, offset: u64
 pub fn reparam_log_posterior(rho: &CudaBuffer, seed: u64, offset: u64) -> Result<CudaBuffer> {
     let dev = rho.dev().clone();
     let n = rho.len() as u64;
-    // SAFETY: f64 has no invalid bit patterns; every block writes its partial.
-    let mut partial =
-        unsafe { dev.stream().alloc::<f64>(super::device::REDUCE_BLOCKS as usize) }.map_err(drv("cuMemAlloc"))?;
-    launch!(
-        dev,
-        RANDOM,
-        "reparam_log_posterior_partial",
-        reduce_grid(),
-        [rho.slice(), &n, &seed, &offset, &mut partial]
-    )?;
+    let (cfg, mut partial) = partials(&dev, blocks(offset, n))?;
+    launch!(dev, random_src(), "reparam_log_posterior_partial", cfg, [rho.slice(), &n, &seed, &offset, &mut partial])?;
     finish(&dev, &partial).map(|(b, _)| b)
 }
 
@@ -149,16 +166,14 @@ pub fn sample_kl_forward_into(
     }
     let n = mu.len() as u64;
     let k = Consts::new(prior);
-    // SAFETY: f64 has no invalid bit patterns; every block writes its partial.
-    let mut partial =
-        unsafe { dev.stream().alloc::<f64>(super::device::REDUCE_BLOCKS as usize) }.map_err(drv("cuMemAlloc"))?;
+    let (cfg, mut partial) = partials(&dev, blocks(offset, n))?;
     {
         let out = w.slice_mut()?;
         launch!(
             dev,
-            RANDOM,
+            random_src(),
             "sample_kl_fwd",
-            reduce_grid(),
+            cfg,
             [mu.slice(), rho.slice(), out, &n, &seed, &offset, &k.ca, &k.ha, &k.cb, &k.hb, &mut partial]
         )?;
     }
@@ -168,7 +183,8 @@ pub fn sample_kl_forward_into(
 }
 
 /// Backward of [`sample_kl_forward`]: (grad_mu, grad_rho) from ∂L/∂w (None when
-/// the loss uses only the KL) and ∂L/∂kl, eps regenerated once.
+/// the loss uses only the KL) and ∂L/∂kl (one element, read on the device),
+/// eps regenerated once.
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
@@ -176,12 +192,13 @@ pub fn sample_kl_backward(
     mu: &CudaBuffer,
     rho: &CudaBuffer,
     g_w: Option<&CudaBuffer>,
-    g_kl: f32,
+    g_kl: &CudaBuffer,
     seed: u64,
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(CudaBuffer, CudaBuffer)> {
-    let dev = same_device("sample_kl", &[mu, rho])?;
+    let dev = same_device("sample_kl", &[mu, rho, g_kl])?;
+    check_scalar("sample_kl_backward", g_kl)?;
     let n = mu.len() as u64;
     let k = Consts::new(prior);
     let (mut g_mu, mut g_rho) = (CudaBuffer::uninit(&dev, mu.len())?, CudaBuffer::uninit(&dev, mu.len())?);
@@ -191,7 +208,7 @@ pub fn sample_kl_backward(
         let (om, or) = (g_mu.slice_mut()?, g_rho.slice_mut()?);
         launch!(
             dev,
-            RANDOM,
+            random_src(),
             "sample_kl_bwd",
             grid(blocks(offset, n)),
             [
@@ -199,7 +216,7 @@ pub fn sample_kl_backward(
                 rho.slice(),
                 gw.slice(),
                 &has_gw,
-                &g_kl,
+                g_kl.slice(),
                 &n,
                 &seed,
                 &offset,
@@ -213,4 +230,69 @@ pub fn sample_kl_backward(
         )?;
     }
     Ok((g_mu, g_rho))
+}
+
+/// Σ[log q(w) − log p(w)] (one element) for weights `w` drawn by
+/// [`reparam_forward`] with (seed, offset): eps regenerated, one pass.
+///
+/// # Errors
+/// Operands on different GPUs or of different lengths; CUDA failures.
+pub fn kl_at(w: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<CudaBuffer> {
+    let dev = same_device("kl_at", &[w, rho])?;
+    if rho.len() != w.len() {
+        return Err(Error::ShapeMismatch { op: "kl_at", lhs: vec![w.len()], rhs: vec![rho.len()] });
+    }
+    let n = w.len() as u64;
+    let k = Consts::new(prior);
+    let (cfg, mut partial) = partials(&dev, blocks(offset, n))?;
+    launch!(
+        dev,
+        random_src(),
+        "kl_at_partial",
+        cfg,
+        [w.slice(), rho.slice(), &n, &seed, &offset, &k.ca, &k.ha, &k.cb, &k.hb, &mut partial]
+    )?;
+    let (sum, _) = finish(&dev, &partial)?;
+    super::elementwise::scalar(ScalarOp::Add(-LN_SQRT_2PI * n as f32), &sum)
+}
+
+/// Backward of [`kl_at`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl` (one element,
+/// read on the device).
+///
+/// # Errors
+/// Operands on different GPUs or of different lengths; CUDA failures.
+pub fn kl_at_backward(
+    w: &CudaBuffer,
+    rho: &CudaBuffer,
+    g_kl: &CudaBuffer,
+    prior: PriorSpec,
+) -> Result<(CudaBuffer, CudaBuffer)> {
+    let dev = same_device("kl_at", &[w, rho, g_kl])?;
+    check_scalar("kl_at_backward", g_kl)?;
+    if rho.len() != w.len() {
+        return Err(Error::ShapeMismatch { op: "kl_at_backward", lhs: vec![w.len()], rhs: vec![rho.len()] });
+    }
+    let n = w.len() as u64;
+    let k = Consts::new(prior);
+    let (mut g_w, mut g_rho) = (CudaBuffer::uninit(&dev, w.len())?, CudaBuffer::uninit(&dev, w.len())?);
+    if n > 0 {
+        let (ow, or) = (g_w.slice_mut()?, g_rho.slice_mut()?);
+        launch!(
+            dev,
+            random_src(),
+            "kl_at_bwd",
+            grid(n),
+            [w.slice(), rho.slice(), g_kl.slice(), &n, &k.ca, &k.ha, &k.cb, &k.hb, ow, or]
+        )?;
+    }
+    Ok((g_w, g_rho))
+}
+
+/// ∂L/∂kl must be one element.
+fn check_scalar(op: &'static str, g: &CudaBuffer) -> Result<()> {
+    if g.len() == 1 {
+        Ok(())
+    } else {
+        Err(Error::ShapeMismatch { op, lhs: vec![1], rhs: vec![g.len()] })
+    }
 }

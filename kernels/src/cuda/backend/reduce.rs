@@ -15,12 +15,13 @@ pub(crate) fn reduce_grid() -> LaunchConfig {
     LaunchConfig { grid_dim: (REDUCE_BLOCKS, 1, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 }
 }
 
-/// Adds up [`REDUCE_BLOCKS`] double partials: (one-float buffer, one-double slice).
+/// Adds up every double in `partial` (one per block of the first pass):
+/// (one-float buffer, one-double slice).
 pub(crate) fn finish(dev: &Arc<DeviceCtx>, partial: &CudaSlice<f64>) -> Result<(CudaBuffer, CudaSlice<f64>)> {
     let mut out = CudaBuffer::uninit(dev, 1)?;
     // SAFETY: f64 has no invalid bit patterns; the kernel writes the element.
     let mut out_d = unsafe { dev.stream().alloc::<f64>(1) }.map_err(drv("cuMemAlloc"))?;
-    let count = REDUCE_BLOCKS as u64;
+    let count = partial.len() as u64;
     let one_block = LaunchConfig { grid_dim: (1, 1, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 };
     let o = out.slice_mut()?;
     launch!(dev, REDUCE, "sum_finish", one_block, [partial, &count, o, &mut out_d])?;

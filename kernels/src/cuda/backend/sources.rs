@@ -12,30 +12,50 @@ pub struct Source {
     pub name: &'static str,
     /// CUDA C text.
     pub text: &'static str,
+    /// NVRTC options beside the language standard and the architecture.
+    pub options: &'static [&'static str],
 }
 
+/// No a·b + c contraction: float math rounds as the CPU's scalar code does.
+pub const EXACT: &[&str] = &["--fmad=false"];
+/// Contraction allowed (sums that need not match the CPU bit for bit).
+pub const CONTRACTED: &[&str] = &["--fmad=true"];
+/// Contraction, flush-to-zero (no subnormal fix-ups around the hardware ln /
+/// exp) and the hardware square root: the fast sampler, whose values are never
+/// subnormal.
+pub const FAST: &[&str] = &["--fmad=true", "--ftz=true", "--prec-sqrt=false"];
+
 /// Unary, scalar and broadcasting binary kernels.
-pub const ELEMENTWISE: Source = Source { name: "elementwise", text: include_str!("../cu/elementwise.cu") };
+pub const ELEMENTWISE: Source =
+    Source { name: "elementwise", text: include_str!("../cu/elementwise.cu"), options: EXACT };
 /// Sums, axis reductions, max and the sum back to a broadcast shape.
-pub const REDUCE: Source = Source { name: "reduce", text: include_str!("../cu/reduce.cu") };
+pub const REDUCE: Source = Source { name: "reduce", text: include_str!("../cu/reduce.cu"), options: EXACT };
 /// Row softmax and log-softmax.
-pub const SOFTMAX: Source = Source { name: "softmax", text: include_str!("../cu/softmax.cu") };
+pub const SOFTMAX: Source = Source { name: "softmax", text: include_str!("../cu/softmax.cu"), options: EXACT };
 /// Permute, slice, concat, index-select, row gathers.
-pub const LAYOUT: Source = Source { name: "layout", text: include_str!("../cu/layout.cu") };
-/// The hand-written tiled GEMM.
-pub const GEMM: Source = Source { name: "gemm", text: include_str!("../cu/gemm.cu") };
+pub const LAYOUT: Source = Source { name: "layout", text: include_str!("../cu/layout.cu"), options: EXACT };
+/// The hand-written tiled GEMM (contracted: its sums need not match the CPU bit for bit).
+pub const GEMM: Source = Source { name: "gemm", text: include_str!("../cu/gemm.cu"), options: CONTRACTED };
 /// Philox4x32-10, Box-Muller and the fused reparameterisation.
-pub const RANDOM: Source = Source { name: "random", text: include_str!("../cu/random.cu") };
+pub const RANDOM: Source = Source { name: "random", text: include_str!("../cu/random.cu"), options: EXACT };
+/// [`RANDOM`] with cheaper math, contraction and flush-to-zero: the same
+/// Philox bits, normals within 5e-6 of the exact ones, half the instructions
+/// (selected by [`crate::cuda::SamplerMath::Fast`]).
+pub const RANDOM_FAST: Source = Source {
+    name: "random_fast",
+    text: concat!("#define BLITZ_FAST_SAMPLER 1\n", include_str!("../cu/random.cu")),
+    options: FAST,
+};
 /// Optimizer steps.
-pub const OPTIM: Source = Source { name: "optim", text: include_str!("../cu/optim.cu") };
+pub const OPTIM: Source = Source { name: "optim", text: include_str!("../cu/optim.cu"), options: EXACT };
 
 /// Convolution: im2col, col2im and the layout moves around the GEMM.
-pub const CONV: Source = Source { name: "conv", text: include_str!("../cu/conv.cu") };
+pub const CONV: Source = Source { name: "conv", text: include_str!("../cu/conv.cu"), options: EXACT };
 /// Max and average pooling.
-pub const POOL: Source = Source { name: "pool", text: include_str!("../cu/pool.cu") };
+pub const POOL: Source = Source { name: "pool", text: include_str!("../cu/pool.cu"), options: EXACT };
 
 /// Every source, for the compile test and for warming a device.
-pub const ALL: &[Source] = &[ELEMENTWISE, REDUCE, SOFTMAX, LAYOUT, GEMM, RANDOM, OPTIM, CONV, POOL];
+pub const ALL: &[Source] = &[ELEMENTWISE, REDUCE, SOFTMAX, LAYOUT, GEMM, RANDOM, RANDOM_FAST, OPTIM, CONV, POOL];
 
 /// The full program text NVRTC sees for `src`.
 pub fn program_text(src: Source) -> String {
