@@ -13,6 +13,15 @@ pub enum Buffer {
     Cuda(CudaBuffer),
 }
 
+/// A host buffer goes back to [`crate::cpu::recycle`] for the next output of its length.
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if let Buffer::Cpu(v) = self {
+            crate::cpu::recycle::give(std::mem::take(v));
+        }
+    }
+}
+
 impl Buffer {
     /// Where this buffer lives.
     pub fn device(&self) -> Device {
@@ -73,6 +82,17 @@ impl Buffer {
         match self {
             Buffer::Cpu(v) => Ok(v.clone()),
             Buffer::Cuda(c) => c.to_host(),
+        }
+    }
+
+    /// The contents as a host `Vec`: moved out of a host buffer, copied from a GPU.
+    ///
+    /// # Errors
+    /// CUDA failures.
+    pub fn into_vec(mut self) -> Result<Vec<f32>> {
+        match &mut self {
+            Buffer::Cpu(v) => Ok(std::mem::take(v)),
+            Buffer::Cuda(_) => self.to_vec(),
         }
     }
 

@@ -16,9 +16,18 @@ fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
     Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
 }
 
-/// A host output buffer of `len` elements filled by `f`.
+/// A host output buffer of `len` zeros, then `f` (for kernels that add into it
+/// or leave elements untouched). Recycled: see [`cpu::recycle`].
 fn host(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
-    let mut out = vec![0f32; len];
+    let mut out = cpu::recycle::zeroed(len);
+    f(&mut out);
+    Ok(Buffer::Cpu(out))
+}
+
+/// A host output buffer of `len` elements for an `f` that writes every one of
+/// them (no zeroing pass). Recycled: see [`cpu::recycle`].
+fn host_overwrite(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
+    let mut out = cpu::recycle::for_overwrite(len);
     f(&mut out);
     Ok(Buffer::Cpu(out))
 }
@@ -29,7 +38,7 @@ fn host(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
 /// CUDA failures only.
 pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => host(x.len(), |o| cpu::unary::forward(op, x, o)),
+        Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::unary::forward(op, x, o)),
         Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
     }
 }
@@ -40,7 +49,9 @@ pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
 /// Operands on different devices; CUDA failures.
 pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
     match (x, y, g) {
-        (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => host(x.len(), |o| cpu::unary::backward(op, x, y, g, o)),
+        (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => {
+            host_overwrite(x.len(), |o| cpu::unary::backward(op, x, y, g, o))
+        }
         (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::unary_backward(op, x, y, g).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), x, g)),
     }
@@ -52,7 +63,7 @@ pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result
 /// CUDA failures only.
 pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => host(x.len(), |o| cpu::binary::scalar_forward(op, x, o)),
+        Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::binary::scalar_forward(op, x, o)),
         Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
     }
 }
@@ -63,7 +74,7 @@ pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
 /// Operands on different devices; CUDA failures.
 pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
     match (x, g) {
-        (Buffer::Cpu(x), Buffer::Cpu(g)) => host(x.len(), |o| cpu::binary::scalar_backward(op, x, g, o)),
+        (Buffer::Cpu(x), Buffer::Cpu(g)) => host_overwrite(x.len(), |o| cpu::binary::scalar_backward(op, x, g, o)),
         (Buffer::Cuda(x), Buffer::Cuda(g)) => cuda::scalar_backward(op, x, g).map(Buffer::Cuda),
         _ => Err(mismatch("scalar", x, g)),
     }
@@ -83,7 +94,7 @@ pub fn binary(
 ) -> Result<Buffer> {
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
-            host(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape))
+            host_overwrite(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape))
         }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::binary(op, x, a_shape, y, b_shape, out_shape).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), a, b)),
@@ -120,8 +131,8 @@ pub fn binary_backward(
     let (full_a, full_b) = match (a, b, g) {
         (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg)) => {
             let n = numel(out_shape);
-            let mut ga = if need.0 { Some(vec![0f32; n]) } else { None };
-            let mut gb = if need.1 { Some(vec![0f32; n]) } else { None };
+            let mut ga = need.0.then(|| cpu::recycle::zeroed(n));
+            let mut gb = need.1.then(|| cpu::recycle::zeroed(n));
             cpu::binary::backward(op, x, a_shape, y, b_shape, gg, out_shape, ga.as_deref_mut(), gb.as_deref_mut());
             (ga.map(Buffer::Cpu), gb.map(Buffer::Cpu))
         }
@@ -231,7 +242,7 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
-            host(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t))
+            host_overwrite(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t))
         }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm(x, y, batch, m, k, n, t).map(Buffer::Cuda),
         _ => Err(mismatch("matmul", a, b)),
@@ -244,9 +255,13 @@ pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, 
 /// CUDA failures only.
 pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => {
-            host(x.len(), |o| if log { cpu::softmax::log_softmax(x, n, o) } else { cpu::softmax::softmax(x, n, o) })
-        }
+        Buffer::Cpu(x) => host_overwrite(x.len(), |o| {
+            if log {
+                cpu::softmax::log_softmax(x, n, o)
+            } else {
+                cpu::softmax::softmax(x, n, o)
+            }
+        }),
         Buffer::Cuda(x) => cuda::softmax(x, n, log).map(Buffer::Cuda),
     }
 }
@@ -275,7 +290,7 @@ pub fn softmax_backward(y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<B
 /// CUDA failures only.
 pub fn permute(x: &Buffer, shape: &[usize], perm: &[usize]) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => host(x.len(), |o| cpu::layout::permute(x, shape, perm, o)),
+        Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::layout::permute(x, shape, perm, o)),
         Buffer::Cuda(x) => cuda::permute(x, shape, perm).map(Buffer::Cuda),
     }
 }
@@ -388,7 +403,7 @@ pub fn gather_rows_backward(g: &Buffer, n: usize, idx: &[usize]) -> Result<Buffe
 /// CUDA failures only.
 pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
     match device {
-        Device::Cpu => host(len, |o| cpu::random::fill_normal(seed, offset, o)),
+        Device::Cpu => host_overwrite(len, |o| cpu::random::fill_normal(seed, offset, o)),
         Device::Cuda(ordinal) => cuda::normal(ordinal, seed, offset, len).map(Buffer::Cuda),
     }
 }
@@ -399,7 +414,7 @@ pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buff
 /// Operands on different devices; CUDA failures.
 pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) => host(m.len(), |o| cpu::reparam::forward(m, r, seed, offset, o)),
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => host_overwrite(m.len(), |o| cpu::reparam::forward(m, r, seed, offset, o)),
         (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::reparam_forward(m, r, seed, offset).map(Buffer::Cuda),
         _ => Err(mismatch("reparam", mu, rho)),
     }
@@ -412,7 +427,7 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
 pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Result<(Buffer, Buffer)> {
     match (rho, g) {
         (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
-            let (mut gm, mut gr) = (vec![0f32; r.len()], vec![0f32; r.len()]);
+            let (mut gm, mut gr) = (cpu::recycle::for_overwrite(r.len()), cpu::recycle::for_overwrite(r.len()));
             cpu::reparam::backward(r, gg, seed, offset, &mut gm, &mut gr);
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
@@ -447,7 +462,7 @@ pub fn sample_kl_forward(
 ) -> Result<(Buffer, Buffer)> {
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => {
-            let mut w = vec![0f32; m.len()];
+            let mut w = cpu::recycle::for_overwrite(m.len());
             let kl = cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w);
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
         }
@@ -481,7 +496,7 @@ pub fn sample_kl_backward(
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
             let gk = cpu_scalar("sample_kl_backward", gk)?;
-            let (mut gm, mut gr) = (vec![0f32; m.len()], vec![0f32; m.len()]);
+            let (mut gm, mut gr) = (cpu::recycle::for_overwrite(m.len()), cpu::recycle::for_overwrite(m.len()));
             cpu::sample_kl::backward(m, r, g, gk, seed, offset, prior, &mut gm, &mut gr);
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
@@ -529,7 +544,7 @@ pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec)
     match (w, rho, g_kl) {
         (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let gk = cpu_scalar("kl_at_backward", gk)?;
-            let (mut gw, mut gr) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+            let (mut gw, mut gr) = (cpu::recycle::for_overwrite(x.len()), cpu::recycle::for_overwrite(x.len()));
             cpu::sample_kl::kl_at_backward(x, r, gk, prior, &mut gw, &mut gr);
             Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
         }

@@ -10,7 +10,7 @@ use crate::kl::KlMode;
 use crate::posterior::GaussianParam;
 use crate::prior::Prior;
 use blitz_autograd::{Device, Result, Tape, Tensor, Var};
-use blitz_kernels::{ops, Buffer};
+use blitz_kernels::ops;
 
 /// How a Bayesian layer turns its weight posterior into an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,10 +57,7 @@ pub fn random_signs(device: Device, seed: u64, offset: u64, shape: &[usize]) -> 
 
 /// Normals made on the host (the same Philox stream on every device).
 fn host_normals(seed: u64, offset: u64, n: usize) -> Result<Vec<f32>> {
-    match ops::normal(Device::Cpu, seed, offset, n)? {
-        Buffer::Cpu(v) => Ok(v),
-        other => Tensor::from_buffer(other, &[n])?.to_vec(),
-    }
+    ops::normal(Device::Cpu, seed, offset, n)?.into_vec()
 }
 
 /// A signs tensor for `shape` drawn on `tape`, as a constant.

@@ -1,7 +1,7 @@
 //! Element-wise functions of two arguments with NumPy broadcasting, their
 //! partial derivatives, and the scalar forms.
 
-use super::parallel::for_each_chunk_mut;
+use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
 use crate::shape::{broadcast_strides, numel};
 
 /// z = a ∘ b.
@@ -101,7 +101,7 @@ pub fn forward(
         return;
     }
     if a_shape == b_shape {
-        for_each_chunk_mut(out, |off, o| {
+        for_each_chunk_mut_above(LIGHT_PAR_THRESHOLD, out, |off, o| {
             let end = off + o.len();
             for ((oi, &x), &y) in o.iter_mut().zip(&a[off..end]).zip(&b[off..end]) {
                 *oi = op.eval(x, y);
@@ -109,7 +109,7 @@ pub fn forward(
         });
     } else if b.len() == 1 && a.len() == out.len() {
         let y = b[0];
-        for_each_chunk_mut(out, |off, o| {
+        for_each_chunk_mut_above(LIGHT_PAR_THRESHOLD, out, |off, o| {
             for (oi, &x) in {
                 let end = off + o.len();
                 o.iter_mut().zip(&a[off..end])
@@ -168,6 +168,14 @@ pub enum ScalarOp {
 }
 
 impl ScalarOp {
+    /// When to use threads: an add or a product is memory-bound, `powf` is not.
+    fn threshold(self) -> usize {
+        match self {
+            ScalarOp::Pow(_) => PAR_THRESHOLD,
+            _ => LIGHT_PAR_THRESHOLD,
+        }
+    }
+
     /// f(x).
     #[inline]
     pub fn eval(self, x: f32) -> f32 {
@@ -191,7 +199,7 @@ impl ScalarOp {
 
 /// `out[i] = x[i] ∘ s`.
 pub fn scalar_forward(op: ScalarOp, x: &[f32], out: &mut [f32]) {
-    for_each_chunk_mut(out, |off, o| {
+    for_each_chunk_mut_above(op.threshold(), out, |off, o| {
         for (oi, &xi) in {
             let end = off + o.len();
             o.iter_mut().zip(&x[off..end])
@@ -203,7 +211,7 @@ pub fn scalar_forward(op: ScalarOp, x: &[f32], out: &mut [f32]) {
 
 /// `gx[i] = g[i]·f'(x[i])`.
 pub fn scalar_backward(op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
-    for_each_chunk_mut(gx, |off, o| {
+    for_each_chunk_mut_above(op.threshold(), gx, |off, o| {
         let end = off + o.len();
         for ((oi, &xi), &gi) in o.iter_mut().zip(&x[off..end]).zip(&g[off..end]) {
             *oi = gi * op.derivative(xi);

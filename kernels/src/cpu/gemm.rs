@@ -41,8 +41,48 @@ pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta
         gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
         return;
     }
-    // SAFETY: the asserts above guarantee every addressed element is in bounds:
-    // op(A) spans m*k elements of `a`, op(B) k*n of `b`, C m*n of `c`.
+    packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+}
+
+/// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
+/// packed kernel. For benchmarks that compare the two.
+///
+/// # Panics
+/// If a slice is shorter than its matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    t: Transpose,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    let (rsa, csa) = if t.a { (1, m as isize) } else { (k as isize, 1) };
+    let (rsb, csb) = if t.b { (1, k as isize) } else { (n as isize, 1) };
+    packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+}
+
+/// `matrixmultiply::sgemm` on the strided views (bounds asserted by the callers).
+#[allow(clippy::too_many_arguments)]
+fn packed(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    (rsa, csa): (isize, isize),
+    b: &[f32],
+    (rsb, csb): (isize, isize),
+    beta: f32,
+    c: &mut [f32],
+) {
+    // SAFETY: the callers assert a.len() >= m*k, b.len() >= k*n, c.len() >= m*n,
+    // and the strides address op(A) (m×k), op(B) (k×n), C (m×n) within them.
     unsafe {
         matrixmultiply::sgemm(
             m,
@@ -94,6 +134,15 @@ fn gemv_like(
             let row = &a[i * k..i * k + k];
             let dot = dot(row, &b[..k]);
             *ci = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *ci };
+        }
+        return;
+    }
+    if m == 1 && csa == 1 && rsb == 1 {
+        // y = x Wᵀ (a linear layer on one sample): each output is a dot of x
+        // with a contiguous row of W.
+        for (j, cj) in c.iter_mut().enumerate().take(n) {
+            let dot = dot(&a[..k], &b[j * k..j * k + k]);
+            *cj = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cj };
         }
         return;
     }
@@ -191,6 +240,22 @@ mod tests {
                 gemm(m, k, n, 1.0, &a, &b, 0.0, &mut c, t);
                 let want = naive(m, k, n, &a, &b, t);
                 for (x, y) in c.iter().zip(&want) {
+                    assert!((x - y).abs() < 1e-3, "{m}x{k}x{n} {t:?}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_packed_path_agrees_with_the_matrix_vector_one() {
+        for &(m, k, n) in &[(1, 37, 20), (20, 37, 1), (1, 5, 1)] {
+            for t in [Transpose::NN, Transpose::NT, Transpose::TN] {
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) - 5.0).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.5 - 3.0).collect();
+                let (mut short, mut full) = (vec![0f32; m * n], vec![0f32; m * n]);
+                gemm(m, k, n, 1.0, &a, &b, 0.0, &mut short, t);
+                gemm_packed(m, k, n, 1.0, &a, &b, 0.0, &mut full, t);
+                for (x, y) in short.iter().zip(&full) {
                     assert!((x - y).abs() < 1e-3, "{m}x{k}x{n} {t:?}: {x} vs {y}");
                 }
             }

@@ -10,6 +10,7 @@ pub mod optim;
 pub mod parallel;
 pub mod pool;
 pub mod random;
+pub mod recycle;
 pub mod reduce;
 pub mod reparam;
 pub mod sample_kl;

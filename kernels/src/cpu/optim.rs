@@ -1,6 +1,6 @@
 //! In-place parameter updates: the optimizer steps as single fused loops.
 
-use super::parallel::for_each_chunk_mut;
+use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD};
 
 /// Hyperparameters of one Adam step (bias corrections already folded in by the caller).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,7 +39,7 @@ pub fn sgd(p: &mut [f32], buf: &mut [f32], g: &[f32], lr: f32, momentum: f32, we
 
 /// Multiplies in place.
 pub fn scale(x: &mut [f32], s: f32) {
-    for_each_chunk_mut(x, |_, c| c.iter_mut().for_each(|v| *v *= s));
+    for_each_chunk_mut_above(LIGHT_PAR_THRESHOLD, x, |_, c| c.iter_mut().for_each(|v| *v *= s));
 }
 
 /// Σ x², accumulated in f64.

@@ -7,13 +7,25 @@ use rayon::prelude::*;
 /// costs more than the work.
 pub const PAR_THRESHOLD: usize = 1 << 15;
 
+/// The threshold for memory-bound element-wise loops (a compare, an add, a
+/// product per element): a second thread pays only once the data spills the
+/// cache; below this the wake-up costs more than it saves.
+pub const LIGHT_PAR_THRESHOLD: usize = 1 << 18;
+
 /// Chunk length for parallel element-wise loops and for the partial sums of reductions.
 pub const CHUNK: usize = 1 << 14;
 
 /// Applies `f(offset, out_chunk)` over `out`, in parallel when large.
 /// `offset` is the index of the chunk's first element.
 pub fn for_each_chunk_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
-    if out.len() < PAR_THRESHOLD {
+    for_each_chunk_mut_above(PAR_THRESHOLD, out, f)
+}
+
+/// [`for_each_chunk_mut`] with threads only from `threshold` elements
+/// ([`PAR_THRESHOLD`] for arithmetic-heavy loops, [`LIGHT_PAR_THRESHOLD`] for
+/// memory-bound ones). The values do not depend on it.
+pub fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+    if out.len() < threshold {
         f(0, out);
     } else {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));

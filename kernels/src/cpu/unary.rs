@@ -1,6 +1,6 @@
 //! Element-wise functions of one argument, and their derivatives.
 
-use super::parallel::for_each_chunk_mut;
+use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
 use super::simd::multiversion;
 
 /// An element-wise function y = f(x).
@@ -146,9 +146,18 @@ multiversion! {
     fn map_simd(op: UnaryOp, x: &[f32], o: &mut [f32]) => map_impl
 }
 
+/// When to use threads for `op`: a sign, a compare or a product per element
+/// is memory-bound; transcendental functions pay for a thread sooner.
+fn threshold(op: UnaryOp) -> usize {
+    match op {
+        UnaryOp::Neg | UnaryOp::Relu | UnaryOp::Square | UnaryOp::Abs => LIGHT_PAR_THRESHOLD,
+        _ => PAR_THRESHOLD,
+    }
+}
+
 /// `out[i] = f(x[i])`.
 pub fn forward(op: UnaryOp, x: &[f32], out: &mut [f32]) {
-    for_each_chunk_mut(out, |off, o| {
+    for_each_chunk_mut_above(threshold(op), out, |off, o| {
         let end = off + o.len();
         map_simd(op, &x[off..end], o)
     });
@@ -156,7 +165,7 @@ pub fn forward(op: UnaryOp, x: &[f32], out: &mut [f32]) {
 
 /// `gx[i] = g[i]·f'(x[i])`, where `y = f(x)` from the forward pass.
 pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
-    for_each_chunk_mut(gx, |off, o| {
+    for_each_chunk_mut_above(threshold(op), gx, |off, o| {
         let end = off + o.len();
         for (((oi, &xi), &yi), &gi) in o.iter_mut().zip(&x[off..end]).zip(&y[off..end]).zip(&g[off..end]) {
             *oi = gi * op.derivative(xi, yi);

@@ -1,0 +1,116 @@
+//! Recycled host buffers. A training step allocates the same output sizes
+//! every time; a fresh `Vec` of a few hundred kilobytes or more is a fresh
+//! `mmap`, page faults and a zeroing pass, which cost more than many kernels
+//! on it. Dropped host buffers ([`crate::Buffer`]'s `Drop`) come back here and
+//! the next output of the same length takes one, so a steady-state step
+//! allocates nothing.
+//!
+//! Bounded: buffers under [`MIN_LEN`] elements are left to the allocator
+//! (it is fast for them), at most [`PER_LEN`] are kept per length and
+//! [`MAX_BYTES`] in all; [`clear`] frees every kept buffer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Shorter buffers are not kept.
+pub const MIN_LEN: usize = 4096;
+/// Buffers kept per length.
+pub const PER_LEN: usize = 8;
+/// Bytes kept in all.
+pub const MAX_BYTES: usize = 512 << 20;
+
+#[derive(Default)]
+struct Pool {
+    by_len: HashMap<usize, Vec<Vec<f32>>>,
+    bytes: usize,
+}
+
+static POOL: Mutex<Option<Pool>> = Mutex::new(None);
+
+fn take(len: usize) -> Option<Vec<f32>> {
+    if len < MIN_LEN {
+        return None;
+    }
+    let mut guard = POOL.lock().ok()?;
+    let pool = guard.as_mut()?;
+    let v = pool.by_len.get_mut(&len)?.pop()?;
+    pool.bytes -= v.capacity() * 4;
+    Some(v)
+}
+
+/// A zeroed buffer of `len` elements (recycled when one of that length is kept).
+pub fn zeroed(len: usize) -> Vec<f32> {
+    match take(len) {
+        Some(mut v) => {
+            v.fill(0.0);
+            v
+        }
+        None => vec![0.0; len],
+    }
+}
+
+/// A buffer of `len` elements for a kernel that writes every element: a
+/// recycled one keeps its old contents (in debug builds it is filled with
+/// NaN, so a kernel that skips an element fails the tests).
+pub fn for_overwrite(len: usize) -> Vec<f32> {
+    match take(len) {
+        Some(mut v) => {
+            if cfg!(debug_assertions) {
+                v.fill(f32::NAN);
+            }
+            v
+        }
+        None => vec![0.0; len],
+    }
+}
+
+/// Keeps `v` for a later output of the same length (or frees it when the
+/// pool is full or `v` is small).
+pub fn give(v: Vec<f32>) {
+    let (len, bytes) = (v.len(), v.capacity() * 4);
+    if len < MIN_LEN || len != v.capacity() {
+        return;
+    }
+    let Ok(mut guard) = POOL.lock() else { return };
+    let pool = guard.get_or_insert_with(Pool::default);
+    if pool.bytes + bytes > MAX_BYTES {
+        return;
+    }
+    let slot = pool.by_len.entry(len).or_default();
+    if slot.len() < PER_LEN {
+        slot.push(v);
+        pool.bytes += bytes;
+    }
+}
+
+/// Frees every kept buffer.
+pub fn clear() {
+    if let Ok(mut guard) = POOL.lock() {
+        *guard = None;
+    }
+}
+
+/// Bytes currently kept.
+pub fn kept_bytes() -> usize {
+    POOL.lock().ok().and_then(|g| g.as_ref().map(|p| p.bytes)).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_buffer_is_reused_zeroed_or_for_overwrite() {
+        let len = MIN_LEN + 12_345; // a length no other test uses
+        let mut v = vec![1.5f32; len];
+        let ptr = v.as_mut_ptr();
+        give(v);
+        let w = zeroed(len);
+        assert_eq!(w.as_ptr(), ptr, "the kept buffer is handed out again");
+        assert!(w.iter().all(|&x| x == 0.0));
+        give(w);
+        let u = for_overwrite(len);
+        assert_eq!(u.as_ptr(), ptr);
+        assert!(u.iter().all(|x| x.is_nan()), "debug builds poison recycled buffers");
+    }
+}
