@@ -5,8 +5,11 @@
 //! two side by side.
 //!
 //! ```text
-//! cargo run --release --example workloads -- --json [--only a,b] [--quick] [--device cpu|cuda] [--data DIR]
+//! cargo run --release --example workloads -- --json [--only a,b] [--quick] [--device cpu|cuda] [--data DIR] [--seed N]
 //! ```
+//! `--seed` (default 0, the peer's `torch.manual_seed(0)`) changes the
+//! initialisation, the batch order and the weight draws: quality figures are
+//! one seed's, and several seeds show their spread.
 //! Threads: `RAYON_NUM_THREADS` (the compare script sets it and the peer's
 //! `THREADS` to the same value).
 
@@ -63,6 +66,7 @@ struct Opts {
     quick: bool,
     device: Device,
     data: String,
+    seed: u64,
 }
 
 fn ms(t: Instant) -> f64 {
@@ -74,7 +78,7 @@ fn ms(t: Instant) -> f64 {
 fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let table = load_csv(format!("{}/boston_house_prices.csv", o.data), 2)?;
     let data = RegressionData::split(&table, |i| i % 4 == 0)?;
-    let mut rng = StdRng::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(o.seed);
     let (hidden, opts) = if tuned {
         let opts =
             BayesianLinearOptions { posterior_rho_init: -5.0, ..Default::default() }.with_prior(Gaussian::new(1.0)?);
@@ -99,7 +103,7 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     for _ in 0..epochs {
         order.shuffle(&mut rng);
         for batch in order.chunks(16) {
-            let tape = Tape::new(steps as u64);
+            let tape = Tape::new((o.seed << 32) + steps as u64);
             let xb: Vec<f32> = batch.iter().flat_map(|&i| x_host[i * 13..(i + 1) * 13].to_vec()).collect();
             let yb: Vec<f32> = batch.iter().map(|&i| data.y_train[i]).collect();
             let x = tape.constant(Tensor::from_vec(xb, &[batch.len(), 13])?.to(o.device)?);
@@ -118,7 +122,7 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let noise = log_noise.value().to_vec()?[0].exp();
     let train_ms = ms(start);
 
-    let tape = Tape::no_grad(1);
+    let tape = Tape::no_grad((o.seed << 32) + 1);
     let x_test = tape.constant(data.x_test.to_tensor()?.to(o.device)?);
     let t = Instant::now();
     let outs: Vec<Tensor> = (0..100).map(|_| Ok(model.forward(&x_test)?.value().clone())).collect::<Result<_>>()?;
@@ -191,7 +195,7 @@ fn mean_weight_accuracy(model: &dyn Module, test: &Mnist, device: Device) -> Res
 fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
     let train_set = Mnist::load(format!("{}/mnist10k", o.data), "train")?;
     let test_set = Mnist::load(format!("{}/mnist10k", o.data), "test")?;
-    let mut rng = StdRng::seed_from_u64(0);
+    let mut rng = StdRng::seed_from_u64(o.seed);
     let model = if lenet {
         Sequential::new()
             .push(BayesianConv2d::new(1, 6, (5, 5), &mut rng)?)
@@ -220,8 +224,15 @@ fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
         (true, q) => (64, 3, if q { 1 } else { 3 }),
         (false, q) => (128, 1, if q { 1 } else { 5 }),
     };
-    let c =
-        ClassifierConfig { epochs, batch_size: batch, sample_nbr, lr: 1e-3, device: o.device, ..Default::default() };
+    let c = ClassifierConfig {
+        epochs,
+        batch_size: batch,
+        sample_nbr,
+        lr: 1e-3,
+        device: o.device,
+        seed: o.seed,
+        ..Default::default()
+    };
     let start = Instant::now();
     let (steps, _) = train_classifier(&model, &train_set, &c, |_| {})?;
     let train_ms = ms(start);
@@ -277,7 +288,7 @@ fn sample_kl(o: &Opts) -> Result<Json> {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut only: Vec<String> = Vec::new();
-    let mut o = Opts { quick: false, device: Device::Cpu, data: default_data_dir() };
+    let mut o = Opts { quick: false, device: Device::Cpu, data: default_data_dir(), seed: 0 };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -286,6 +297,12 @@ fn main() -> Result<()> {
             "--data" => o.data = it.next().cloned().unwrap_or_else(default_data_dir),
             "--only" => only = it.next().map(|s| s.split(',').map(String::from).collect()).unwrap_or_default(),
             "--device" => o.device = it.next().map(|s| s.parse()).transpose()?.unwrap_or(Device::Cpu),
+            "--seed" => {
+                o.seed = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Error::invalid("--seed", "needs a non-negative integer"))?
+            }
             other => return Err(Error::invalid("argument", format!("{other} (see the file header)"))),
         }
     }

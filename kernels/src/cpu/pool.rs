@@ -1,7 +1,8 @@
 //! Max and average pooling over up to three spatial axes (1d and 2d pooling
 //! are the 3d loop with leading axes of size 1). Each (image, channel) plane
 //! is independent, so planes are the unit of parallel work; the backward
-//! passes scatter within one plane in a fixed order (deterministic).
+//! passes scatter within one plane in a fixed order (deterministic). Windows
+//! are visited by inlined loops (no per-element dynamic call).
 
 use super::parallel::PAR_THRESHOLD;
 use crate::{Error, Result};
@@ -86,27 +87,43 @@ fn planes_mut(m: &mut [f32], plane: usize, f: impl Fn(usize, &mut [f32]) + Sync)
     }
 }
 
-/// Calls `f(output_index_in_plane, window)` for each output of a plane;
-/// `window` visits the input indices of that window in row-major order.
-fn each_window(g: &PoolGeom, mut f: impl FnMut(usize, &dyn Fn(&mut dyn FnMut(usize)))) {
+/// The input positions of one window: ranges along (depth, height, width),
+/// already clipped to the input, and the plane's row lengths to index with.
+struct Window {
+    d: std::ops::Range<usize>,
+    h: std::ops::Range<usize>,
+    w: std::ops::Range<usize>,
+    ih: usize,
+    iw: usize,
+}
+
+impl Window {
+    /// Calls `v(index in the plane)` for each input of the window, row-major.
+    #[inline(always)]
+    fn visit(&self, mut v: impl FnMut(usize)) {
+        for d in self.d.clone() {
+            for h in self.h.clone() {
+                let base = (d * self.ih + h) * self.iw;
+                for w in self.w.clone() {
+                    v(base + w);
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f(output_index_in_plane, window)` for each output of a plane, in order.
+#[inline(always)]
+fn each_window(g: &PoolGeom, mut f: impl FnMut(usize, &Window)) {
     let o = g.out_dims();
     let [_, ih, iw] = g.input;
     let mut p = 0;
     for od in 0..o[0] {
-        let rd = g.window(od, 0);
+        let d = g.window(od, 0);
         for oh in 0..o[1] {
-            let rh = g.window(oh, 1);
+            let h = g.window(oh, 1);
             for ow in 0..o[2] {
-                let rw = g.window(ow, 2);
-                let visit = |v: &mut dyn FnMut(usize)| {
-                    for d in rd.clone() {
-                        for h in rh.clone() {
-                            let base = (d * ih + h) * iw;
-                            rw.clone().for_each(|w| v(base + w));
-                        }
-                    }
-                };
-                f(p, &visit);
+                f(p, &Window { d: d.clone(), h: h.clone(), w: g.window(ow, 2), ih, iw });
                 p += 1;
             }
         }
@@ -114,9 +131,10 @@ fn each_window(g: &PoolGeom, mut f: impl FnMut(usize, &dyn Fn(&mut dyn FnMut(usi
 }
 
 /// The first maximum of a window (NaN wins, so it propagates): (value, index in the plane).
-fn window_max(img: &[f32], window: &dyn Fn(&mut dyn FnMut(usize))) -> (f32, usize) {
+#[inline(always)]
+fn window_max(img: &[f32], window: &Window) -> (f32, usize) {
     let mut best = (f32::NEG_INFINITY, usize::MAX);
-    window(&mut |i| {
+    window.visit(|i| {
         let v = img[i];
         if best.1 == usize::MAX || v > best.0 || (v.is_nan() && !best.0.is_nan()) {
             best = (v, i);
@@ -163,7 +181,7 @@ pub fn avg_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
         let img = &x[pl * ip..(pl + 1) * ip];
         each_window(g, |p, window| {
             let mut sum = 0f32;
-            window(&mut |i| sum += img[i]);
+            window.visit(|i| sum += img[i]);
             out[p] = sum * inv;
         });
     });
@@ -178,7 +196,7 @@ pub fn avg_backward(gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
         let gp = &gy[pl * op..(pl + 1) * op];
         each_window(g, |p, window| {
             let v = gp[p] * inv;
-            window(&mut |i| img[i] += v);
+            window.visit(|i| img[i] += v);
         });
     });
 }
