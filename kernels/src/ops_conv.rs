@@ -4,6 +4,7 @@
 //! [`crate::cuda`]. Callers have checked the geometry ([`ConvGeom::output`],
 //! [`PoolGeom::output`]) and the buffer lengths.
 
+use crate::cpu;
 use crate::cpu::conv::{self, ConvGeom};
 use crate::cpu::pool::{self, PoolGeom};
 use crate::cuda;
@@ -31,7 +32,7 @@ pub fn conv_forward(x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) ->
 }
 
 fn host_conv(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom) -> Buffer {
-    let mut y = vec![0f32; g.output_len()];
+    let mut y = cpu::recycle::for_overwrite(g.output_len());
     conv::forward(x, w, b, g, &mut y);
     Buffer::Cpu(y)
 }
@@ -69,7 +70,7 @@ pub fn conv_backward(
 pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) => {
-            let mut y = vec![0f32; g.output_len()];
+            let mut y = cpu::recycle::for_overwrite(g.output_len());
             pool::max_forward(x, g, &mut y);
             Ok(Buffer::Cpu(y))
         }
@@ -85,7 +86,7 @@ pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match (x, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(gy)) => {
-            let mut dx = vec![0f32; g.input_len()];
+            let mut dx = cpu::recycle::for_overwrite(g.input_len());
             pool::max_backward(x, gy, g, &mut dx);
             Ok(Buffer::Cpu(dx))
         }
@@ -101,7 +102,7 @@ pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer
 pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) => {
-            let mut y = vec![0f32; g.output_len()];
+            let mut y = cpu::recycle::for_overwrite(g.output_len());
             pool::avg_forward(x, g, &mut y);
             Ok(Buffer::Cpu(y))
         }
@@ -116,7 +117,7 @@ pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 pub fn avg_pool_backward(gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match gy {
         Buffer::Cpu(gy) => {
-            let mut dx = vec![0f32; g.input_len()];
+            let mut dx = cpu::recycle::for_overwrite(g.input_len());
             pool::avg_backward(gy, g, &mut dx);
             Ok(Buffer::Cpu(dx))
         }

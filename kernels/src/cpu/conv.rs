@@ -12,6 +12,7 @@
 
 use super::gemm::{gemm, Transpose};
 use super::parallel::PAR_THRESHOLD;
+use super::recycle;
 use crate::{Error, Result};
 use rayon::prelude::*;
 
@@ -216,10 +217,11 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
     let kg = cg * kvol;
-    let mut col = vec![0f32; g.in_channels * kvol * nl];
+    // Scratch from the recycled buffers (every element is written), handed back at the end.
+    let mut col = recycle::for_overwrite(g.in_channels * kvol * nl);
     im2col(x, g, &mut col);
     // [OC, N·L], one GEMM per group.
-    let mut yt = vec![0f32; g.out_channels * nl];
+    let mut yt = recycle::for_overwrite(g.out_channels * nl);
     for grp in 0..g.groups {
         gemm(
             ocg,
@@ -240,6 +242,8 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f
         let bias = b.map_or(0.0, |b| b[oc]);
         dst.iter_mut().zip(s).for_each(|(d, &v)| *d = v + bias);
     });
+    recycle::give(col);
+    recycle::give(yt);
 }
 
 /// Gradients of [`forward`] with respect to x, w and b, each computed only
@@ -256,7 +260,7 @@ pub fn backward(
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
     let kg = cg * kvol;
     // gy [N, OC, L] → gt [OC, N·L].
-    let mut gt = vec![0f32; g.out_channels * nl];
+    let mut gt = recycle::for_overwrite(g.out_channels * nl);
     rows_mut(&mut gt, l, |r, dst| {
         let (oc, n) = (r / g.batch, r % g.batch);
         dst.copy_from_slice(&gy[(n * g.out_channels + oc) * l..][..l]);
@@ -265,9 +269,9 @@ pub fn backward(
         gt.chunks(nl.max(1)).map(|row| row.iter().map(|&v| v as f64).sum::<f64>() as f32).collect::<Vec<f32>>()
     });
     let dw = need.1.then(|| {
-        let mut col = vec![0f32; g.in_channels * kvol * nl];
+        let mut col = recycle::for_overwrite(g.in_channels * kvol * nl);
         im2col(x, g, &mut col);
-        let mut dw = vec![0f32; g.weight_len()];
+        let mut dw = recycle::for_overwrite(g.weight_len());
         for grp in 0..g.groups {
             gemm(
                 ocg,
@@ -281,10 +285,11 @@ pub fn backward(
                 Transpose::NT,
             );
         }
+        recycle::give(col);
         dw
     });
     let dx = need.0.then(|| {
-        let mut dcol = vec![0f32; g.in_channels * kvol * nl];
+        let mut dcol = recycle::for_overwrite(g.in_channels * kvol * nl);
         for grp in 0..g.groups {
             gemm(
                 kg,
@@ -298,10 +303,12 @@ pub fn backward(
                 Transpose::TN,
             );
         }
-        let mut dx = vec![0f32; g.input_len()];
+        let mut dx = recycle::zeroed(g.input_len());
         col2im(&dcol, g, &mut dx);
+        recycle::give(dcol);
         dx
     });
+    recycle::give(gt);
     (dx, dw, db)
 }
 

@@ -143,6 +143,39 @@ fn window_max(img: &[f32], window: &Window) -> (f32, usize) {
     best
 }
 
+/// Whether `g` is the common 2×2, stride-2, unpadded 2-d pooling, which gets
+/// its own loop: four loads and three compares per output.
+fn is_2x2(g: &PoolGeom) -> bool {
+    g.input[0] == 1 && g.kernel == [1, 2, 2] && g.stride == [1, 2, 2] && g.padding == [0; 3]
+}
+
+/// Calls `f(output index, index of the window's top-left input, its four
+/// inputs in row-major order)` for each 2×2 window of a plane (see [`is_2x2`]).
+#[inline(always)]
+fn each_2x2(img: &[f32], g: &PoolGeom, mut f: impl FnMut(usize, usize, [f32; 4])) {
+    let [_, oh, ow] = g.out_dims();
+    let iw = g.input[2];
+    for r in 0..oh {
+        let (top, bottom) = (&img[2 * r * iw..2 * r * iw + iw], &img[(2 * r + 1) * iw..(2 * r + 2) * iw]);
+        for c in 0..ow {
+            f(r * ow + c, 2 * r * iw + 2 * c, [top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]]);
+        }
+    }
+}
+
+/// [`window_max`]'s rule on four values: the first maximum, NaN winning:
+/// (value, position 0..4).
+#[inline(always)]
+fn max4(v: [f32; 4]) -> (f32, usize) {
+    let mut best = (v[0], 0);
+    for (k, &x) in v.iter().enumerate().skip(1) {
+        if x > best.0 || (x.is_nan() && !best.0.is_nan()) {
+            best = (x, k);
+        }
+    }
+    best
+}
+
 /// Max pooling: `y` holds each window's maximum (the first maximum wins, NaN
 /// propagates). No arg-max is stored: [`max_backward`] finds it again from `x`,
 /// which keeps the indices off the host on a GPU and saves a buffer.
@@ -151,9 +184,14 @@ pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     if op == 0 {
         return;
     }
+    let two = is_2x2(g);
     planes_mut(y, op, |pl, out| {
         let img = &x[pl * ip..(pl + 1) * ip];
-        each_window(g, |p, window| out[p] = window_max(img, window).0);
+        if two {
+            each_2x2(img, g, |p, _, v| out[p] = max4(v).0);
+        } else {
+            each_window(g, |p, window| out[p] = window_max(img, window).0);
+        }
     });
 }
 
@@ -161,9 +199,15 @@ pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
 /// rule: the adjoint of [`max_forward`]. Overlapping windows add up in output order.
 pub fn max_backward(x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
+    let two = is_2x2(g);
+    let iw = g.input[2];
     planes_mut(dx, ip, |pl, d| {
         d.fill(0.0);
         let img = &x[pl * ip..(pl + 1) * ip];
+        if two {
+            each_2x2(img, g, |p, i0, v| d[i0 + [0, 1, iw, iw + 1][max4(v).1]] += gy[pl * op + p]);
+            return;
+        }
         each_window(g, |p, window| {
             let (_, i) = window_max(img, window);
             if i != usize::MAX {
@@ -204,6 +248,35 @@ pub fn avg_backward(gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_2x2_loop_agrees_with_the_general_windows() {
+        // Odd sizes (a last row and column no window covers), ties and a NaN.
+        let g = PoolGeom { planes: 2, input: [1, 5, 7], kernel: [1, 2, 2], stride: [1, 2, 2], padding: [0; 3] };
+        let mut x: Vec<f32> = (0..70).map(|i| ((i * 7 % 11) as f32) - 5.0).collect();
+        x[3] = x[4];
+        x[20] = f32::NAN;
+        let gy: Vec<f32> = (0..g.output_len()).map(|i| i as f32 + 1.0).collect();
+        let (mut y_fast, mut dx_fast) = (vec![0.0; g.output_len()], vec![0.0; 70]);
+        max_forward(&x, &g, &mut y_fast);
+        max_backward(&x, &gy, &g, &mut dx_fast);
+        // The general path: the same geometry written as a 3-d window with depth 1 of 1.
+        let ip = 35;
+        let mut y_gen = vec![0.0; g.output_len()];
+        let mut dx_gen = vec![0.0; 70];
+        for pl in 0..2 {
+            let img = &x[pl * ip..(pl + 1) * ip];
+            let op = g.output_len() / 2;
+            each_window(&g, |p, w| {
+                let (v, i) = window_max(img, w);
+                y_gen[pl * op + p] = v;
+                dx_gen[pl * ip + i] += gy[pl * op + p];
+            });
+        }
+        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| p == q || (p.is_nan() && q.is_nan()));
+        assert!(same(&y_fast, &y_gen), "{y_fast:?} vs {y_gen:?}");
+        assert!(same(&dx_fast, &dx_gen), "{dx_fast:?} vs {dx_gen:?}");
+    }
 
     #[test]
     fn max_pool_2x2_picks_maxima_and_routes_gradients() {
