@@ -602,7 +602,20 @@ pub fn scale_inplace(x: &mut Buffer, s: f32) -> Result<()> {
     }
 }
 
-/// Σ x² (read back to the host: used once per step for clipping).
+/// Whether every element is finite (no NaN, no infinity): the optimizers'
+/// guard before a step.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn all_finite(x: &Buffer) -> Result<bool> {
+    match x {
+        Buffer::Cpu(x) => Ok(cpu::optim::all_finite(x)),
+        // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
+        Buffer::Cuda(x) => Ok(cuda::sum_squares(x)?.is_finite()),
+    }
+}
+
+/// Σ x² in f64 (read back to the host: used once per step for clipping).
 ///
 /// # Errors
 /// CUDA failures only.
