@@ -14,6 +14,7 @@
 
 use crate::module::Module;
 use blitz_autograd::{Error, Result, Tape, Tensor, Var};
+use blitz_kernels::{ops, Buffer};
 
 /// Something that labels a batch: it knows how many examples it covers, so
 /// a batch of 16 inputs with 15 labels is refused before any work.
@@ -139,14 +140,14 @@ pub trait VariationalEstimator: Module {
         let tape = x.tape();
         tape.take_complexity()?;
         let (mut lik, mut kl): (Option<Var>, Option<Var>) = (None, None);
-        let mut preds = Vec::new();
-        let mut pred_shape = Vec::new();
+        // Each draw's predictions stay where they are (no device-to-host copy,
+        // which on a GPU would wait for the step): stacked once at the end.
+        let mut preds: Vec<Tensor> = Vec::with_capacity(sample_nbr);
         for _ in 0..sample_nbr {
             let p = self.forward(x)?;
             let l = criterion(&p, y)?;
             let k = tape.take_complexity()?;
-            pred_shape = p.shape().to_vec();
-            preds.extend(p.value().to_vec()?);
+            preds.push(p.value().clone());
             lik = Some(match lik {
                 None => l,
                 Some(a) => a.add(&l)?,
@@ -168,8 +169,10 @@ pub trait VariationalEstimator: Module {
             }
         }
         let mut shape = vec![sample_nbr];
-        shape.extend(pred_shape);
-        Ok(ElboParts { predictions: Tensor::from_vec(preds, &shape)?, total, likelihood, complexity })
+        shape.extend(preds[0].shape());
+        let buffers: Vec<&Buffer> = preds.iter().map(Tensor::buffer).collect();
+        let stacked = ops::concat_axis(&buffers, &vec![preds[0].numel(); sample_nbr], 1, 1)?;
+        Ok(ElboParts { predictions: Tensor::from_buffer(stacked, &shape)?, total, likelihood, complexity })
     }
 
     /// KL(q ‖ p) of the current posteriors in closed form, summed over the
