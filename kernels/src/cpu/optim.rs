@@ -1,6 +1,7 @@
 //! In-place parameter updates: the optimizer steps as single fused loops.
 
 use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD};
+use super::simd::multiversion;
 
 /// Hyperparameters of one Adam step (bias corrections already folded in by the caller).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,14 +18,21 @@ pub struct AdamStep {
     pub weight_decay: f32,
 }
 
-/// One Adam step in place on `p`, with moments `m`, `v` and gradient `g`.
-pub fn adam(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
+#[inline(always)]
+fn adam_impl(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
     for (((pi, mi), vi), &gi) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
         let gi = gi + h.weight_decay * *pi;
         *mi = h.beta1 * *mi + (1.0 - h.beta1) * gi;
         *vi = h.beta2 * *vi + (1.0 - h.beta2) * gi * gi;
         *pi -= h.step_size * *mi / (vi.sqrt() + h.eps_hat);
     }
+}
+
+multiversion! {
+    /// One Adam step in place on `p`, with moments `m`, `v` and gradient `g`
+    /// (vectorised with the widest instructions the CPU has; square root and
+    /// division are exactly rounded at every width, so the bits do not change).
+    pub fn adam(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) => adam_impl
 }
 
 /// One SGD step with momentum and weight decay in place:
