@@ -1,6 +1,6 @@
 //! Which math the GPU sampler runs: the CPU's own exactly-replayed sequences
-//! (bit-for-bit the CPU's draws) or CUDA's accurate library functions (the
-//! same draws to within a few ulp, several times fewer instructions). A
+//! (bit-for-bit the CPU's draws) or cheaper hardware and polynomial math (the
+//! same draws to within 5e-6, about half the instructions). A
 //! process-wide switch like [`super::GemmBackend`]; present in every build so
 //! code that sets it compiles without the `cuda` feature. The CPU always runs
 //! its own math.
@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// sample + KL kernels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SamplerMath {
-    /// CUDA's `logf`, `expf`, `log1pf`, `sincospif` (2 ulp or better) with
-    /// fused multiply-adds: the same Philox bits as the CPU, normals that
-    /// differ from the CPU's in the last few bits. Limited by memory
-    /// bandwidth rather than arithmetic on current GPUs.
+    /// The hardware sin/cos, exp and square root, an atanh-series ln, a fitted
+    /// polynomial for softplus's log1p, the hardware ln for the KL terms,
+    /// fused multiply-adds and flush-to-zero: the same Philox bits as the CPU,
+    /// normals within 5e-6 of the CPU's (weights within 2e-7 relative). Near
+    /// the memory bandwidth on an H200 (see BENCHMARKS.md).
     #[default]
     Fast,
     /// The CPU's `ln`, `sin`/`cos`, `exp`, `log1p` replayed operation for
