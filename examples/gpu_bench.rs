@@ -49,7 +49,8 @@ fn main() -> Result<()> {
     // Outputs allocated once: the timings are the kernels, not cuMemAlloc.
     let mut dst = CudaBuffer::full(n, 0.0, 0)?;
     // Half a second of the kernels below first: a GPU coming out of idle runs
-    // at lower clocks, which showed as 15% slower first measurements.
+    // at lower clocks. (Runs still vary by up to 20% with the clocks: compare
+    // several runs, see BENCHMARKS.md.)
     let warm = Instant::now();
     while warm.elapsed().as_secs_f64() < 0.5 {
         cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst)?;
@@ -57,8 +58,9 @@ fn main() -> Result<()> {
     }
     let copy_ms = time_ms(reps, || dst.copy_from(&mu))?;
     let gb = |bytes: f64, ms: f64| bytes / ms / 1e6;
-    let copy_bw = gb(8.0 * n as f64, copy_ms); // read 4 + write 4 bytes per float
-                                               // The fused draw + Monte Carlo KL uses the scale-mixture prior of the peer's sampler workload.
+    // Read 4 + write 4 bytes per float.
+    let copy_bw = gb(8.0 * n as f64, copy_ms);
+    // The fused draw + Monte Carlo KL uses the scale-mixture prior of the peer's sampler workload.
     let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
     for math in [SamplerMath::Fast, SamplerMath::Exact] {
         cuda::set_sampler_math(math);

@@ -34,9 +34,7 @@ pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta
         scale(&mut c[..m * n], beta);
         return;
     }
-    // (row stride, column stride) of op(A) (m×k) and op(B) (k×n).
-    let (rsa, csa) = if t.a { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if t.b { (1, k as isize) } else { (n as isize, 1) };
+    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
     if n == 1 || m == 1 {
         gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
         return;
@@ -62,9 +60,15 @@ pub fn gemm_packed(
     t: Transpose,
 ) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    let (rsa, csa) = if t.a { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if t.b { (1, k as isize) } else { (n as isize, 1) };
+    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
     packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+}
+
+/// (row stride, column stride) of op(A) (m×k) and of op(B) (k×n), both stored row-major.
+fn strides(m: usize, k: usize, n: usize, t: Transpose) -> ((isize, isize), (isize, isize)) {
+    let a = if t.a { (1, m as isize) } else { (k as isize, 1) };
+    let b = if t.b { (1, k as isize) } else { (n as isize, 1) };
+    (a, b)
 }
 
 /// `matrixmultiply::sgemm` on the strided views (bounds asserted by the callers).
@@ -128,21 +132,15 @@ fn gemv_like(
 ) {
     let at = |i: usize, p: usize| a[i * rsa as usize + p * csa as usize];
     let bt = |p: usize, j: usize| b[p * rsb as usize + j * csb as usize];
-    if n == 1 && csa == 1 && rsb == 1 {
-        // y = A x with contiguous rows of A and contiguous x.
-        for (i, ci) in c.iter_mut().enumerate().take(m) {
-            let row = &a[i * k..i * k + k];
-            let dot = dot(row, &b[..k]);
-            *ci = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *ci };
-        }
-        return;
-    }
-    if m == 1 && csa == 1 && rsb == 1 {
-        // y = x Wᵀ (a linear layer on one sample): each output is a dot of x
-        // with a contiguous row of W.
-        for (j, cj) in c.iter_mut().enumerate().take(n) {
-            let dot = dot(&a[..k], &b[j * k..j * k + k]);
-            *cj = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cj };
+    if csa == 1 && rsb == 1 {
+        // Rows of op(A) and columns of op(B) are contiguous (y = A x, or
+        // y = x Wᵀ for a linear layer on one sample): each output is one dot.
+        for i in 0..m {
+            for j in 0..n {
+                let dot = dot(&a[i * rsa as usize..][..k], &b[j * csb as usize..][..k]);
+                let cij = &mut c[i * n + j];
+                *cij = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cij };
+            }
         }
         return;
     }

@@ -90,11 +90,6 @@ pub fn clear() {
     }
 }
 
-/// Bytes currently kept.
-pub fn kept_bytes() -> usize {
-    POOL.lock().ok().and_then(|g| g.as_ref().map(|p| p.bytes)).unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

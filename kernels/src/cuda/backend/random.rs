@@ -35,6 +35,13 @@ fn partials(dev: &Arc<DeviceCtx>, nblocks: u64) -> Result<(LaunchConfig, CudaSli
     Ok((cfg, partial))
 }
 
+/// The KL of `n` weights from its kernel's partials: their sum, minus the
+/// ln √(2π) per element that the kernels leave out (added once, as on the CPU).
+fn finish_kl(dev: &Arc<DeviceCtx>, partial: &CudaSlice<f64>, n: u64) -> Result<CudaBuffer> {
+    let (sum, _) = finish(dev, partial)?;
+    super::elementwise::scalar(ScalarOp::Add(-LN_SQRT_2PI * n as f32), &sum)
+}
+
 /// Philox blocks touched by elements [offset, offset + n).
 fn blocks(offset: u64, n: u64) -> u64 {
     (offset + n).div_ceil(4) - offset / 4
@@ -177,9 +184,7 @@ pub fn sample_kl_forward_into(
             [mu.slice(), rho.slice(), out, &n, &seed, &offset, &k.ca, &k.ha, &k.cb, &k.hb, &mut partial]
         )?;
     }
-    let (sum, _) = finish(&dev, &partial)?;
-    // The −ln √(2π) per element, added once here as on the CPU.
-    super::elementwise::scalar(ScalarOp::Add(-LN_SQRT_2PI * n as f32), &sum)
+    finish_kl(&dev, &partial, n)
 }
 
 /// Backward of [`sample_kl_forward`]: (grad_mu, grad_rho) from ∂L/∂w (None when
@@ -252,8 +257,7 @@ pub fn kl_at(w: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64, prior: Pr
         cfg,
         [w.slice(), rho.slice(), &n, &seed, &offset, &k.ca, &k.ha, &k.cb, &k.hb, &mut partial]
     )?;
-    let (sum, _) = finish(&dev, &partial)?;
-    super::elementwise::scalar(ScalarOp::Add(-LN_SQRT_2PI * n as f32), &sum)
+    finish_kl(&dev, &partial, n)
 }
 
 /// Backward of [`kl_at`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl` (one element,
