@@ -46,11 +46,11 @@ fn main() -> Result<()> {
     // log-posterior reduction, against copying the same number of floats.
     let mu = CudaBuffer::full(n, 0.01, 0)?;
     let rho = CudaBuffer::full(n, -7.0, 0)?;
-    // Outputs allocated once: the timings are the kernels, not cuMemAlloc.
+    // Outputs allocated once (the partial sums of the KL are allocated per call).
     let mut dst = CudaBuffer::full(n, 0.0, 0)?;
     // Half a second of the kernels below first: a GPU coming out of idle runs
-    // at lower clocks. (Runs still vary by up to 20% with the clocks: compare
-    // several runs, see BENCHMARKS.md.)
+    // at lower clocks. Each timed call synchronises, as a training step does,
+    // so what the call costs around its kernels (allocations) is counted too.
     let warm = Instant::now();
     while warm.elapsed().as_secs_f64() < 0.5 {
         cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst)?;

@@ -8,8 +8,8 @@
 #     examples trained on the GPU with their full settings (quality figures);
 #  2. the workload runner on the GPU (`--quick`: fewer epochs, same per-step work);
 #  3. the peer (PyTorch + BLiTZ 0.2.8) on the same GPU, same workloads;
-#  4. gpu_bench: the fused sampler against a device-to-device copy, and the
-#     hand-written GEMM against cuBLAS at 1024³ and 4096³.
+#  4. gpu_bench, five times: the fused sampler against a device-to-device
+#     copy, and the hand-written GEMM against cuBLAS at 1024³ and 4096³.
 # Logs go to $OUT (the device tool brings them back) or /tmp/gpu-run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,10 @@ ln -sfn "$PWD/data/mnist10k" /tmp/pdata/mnist10k
 PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 timeout 200 \
     python3 "$BINS/peer/blitz_bench.py" --device cuda --quick --data /tmp/pdata 2>&1 | tee "$LOGS/peer.jsonl"
 
-echo "== 4. gpu_bench"
-timeout 90 "$BINS/examples/gpu_bench" 2>&1 | tee "$LOGS/gpu_bench.jsonl"
+echo "== 4. gpu_bench (five runs: the sampler's fractions move with the clocks)"
+for run in 1 2 3 4 5; do
+    timeout 60 "$BINS/examples/gpu_bench" 2>&1 | tee -a "$LOGS/gpu_bench.jsonl"
+done
+echo "fused sample+KL fractions of copy bandwidth (math, run by run):"
+grep '"sampler"' "$LOGS/gpu_bench.jsonl" | sed -E 's/.*"math": "([A-Za-z]+)".*"sample_kl_fraction_of_copy_bw": ([0-9.]+).*/\1 \2/' | sort | awk '{a[$1]=a[$1]" "$2} END {for (k in a) print k":"a[k]}'
 echo "== done"

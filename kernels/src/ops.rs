@@ -190,11 +190,17 @@ pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Bu
 /// CUDA failures only.
 pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
     match g {
-        Buffer::Cpu(g) => host(outer * len * inner, |o| {
-            for oi in 0..outer {
-                for a in 0..len {
-                    o[(oi * len + a) * inner..(oi * len + a + 1) * inner]
-                        .copy_from_slice(&g[oi * inner..(oi + 1) * inner]);
+        Buffer::Cpu(g) => host_overwrite(outer * len * inner, |o| {
+            // Each output row of `len·inner` repeats its input row `len` times; with
+            // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
+            if o.is_empty() {
+                return;
+            }
+            for (row, src) in o.chunks_exact_mut(len * inner).zip(g.chunks_exact(inner)) {
+                if inner == 1 {
+                    row.fill(src[0]);
+                } else {
+                    row.chunks_exact_mut(inner).for_each(|dst| dst.copy_from_slice(src));
                 }
             }
         }),
@@ -615,6 +621,36 @@ pub fn all_finite(x: &Buffer) -> Result<bool> {
     }
 }
 
+/// The lowest index of a buffer holding a NaN or an infinity, if any: the
+/// optimizers' guard over all gradients of a step. GPU buffers are checked
+/// with one batched reduction and one read per device, not one each.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn first_non_finite(xs: &[&Buffer]) -> Result<Option<usize>> {
+    let mut first: Option<usize> = None;
+    let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        match x {
+            Buffer::Cpu(v) if first.is_none() && !cpu::optim::all_finite(v) => first = Some(i),
+            Buffer::Cpu(_) => {}
+            Buffer::Cuda(c) => gpu.push((i, c)),
+        }
+    }
+    while let Some(&(_, head)) = gpu.first() {
+        let device = head.device();
+        let (here, rest): (Vec<_>, Vec<_>) = gpu.into_iter().partition(|(_, c)| c.device() == device);
+        let bufs: Vec<&cuda::CudaBuffer> = here.iter().map(|&(_, c)| c).collect();
+        // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
+        let sums = cuda::sum_squares_many(&bufs)?;
+        if let Some(k) = sums.iter().position(|s| !s.is_finite()) {
+            first = Some(first.map_or(here[k].0, |f| f.min(here[k].0)));
+        }
+        gpu = rest;
+    }
+    Ok(first)
+}
+
 /// Σ x² in f64 (read back to the host: used once per step for clipping).
 ///
 /// # Errors
@@ -623,5 +659,31 @@ pub fn sum_squares(x: &Buffer) -> Result<f64> {
     match x {
         Buffer::Cpu(x) => Ok(cpu::optim::sum_squares(x)),
         Buffer::Cuda(x) => cuda::sum_squares(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_non_finite_gives_the_lowest_bad_index() {
+        let ok = Buffer::Cpu(vec![1.0, -2.0]);
+        let (nan, inf) = (Buffer::Cpu(vec![0.0, f32::NAN]), Buffer::Cpu(vec![f32::NEG_INFINITY]));
+        assert_eq!(first_non_finite(&[]).unwrap(), None);
+        assert_eq!(first_non_finite(&[&ok, &ok]).unwrap(), None);
+        assert_eq!(first_non_finite(&[&ok, &inf, &nan]).unwrap(), Some(1));
+        assert_eq!(first_non_finite(&[&nan, &ok, &inf]).unwrap(), Some(0));
+    }
+
+    #[test]
+    fn expand_axis_repeats_rows_and_fills_scalars() {
+        let g = Buffer::Cpu(vec![1.0, 2.0, 3.0, 4.0]);
+        // (outer 2, len 3, inner 2): each pair repeated three times.
+        let e = expand_axis(&g, 2, 3, 2).unwrap().to_vec().unwrap();
+        assert_eq!(e, vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 4.0, 3.0, 4.0]);
+        // inner 1 (a sum's backward): a fill per outer element.
+        assert_eq!(expand_axis(&g, 4, 2, 1).unwrap().to_vec().unwrap(), vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0]);
+        assert_eq!(expand_axis(&g, 4, 0, 1).unwrap().to_vec().unwrap(), Vec::<f32>::new());
     }
 }

@@ -319,6 +319,21 @@ fn optimizer_steps_and_buffers() {
     ops::scale_inplace(&mut pc, 0.5).unwrap();
     ops::scale_inplace(&mut pg, 0.5).unwrap();
     assert_close("scale", &pg, &pc, 1e-5);
+    // The optimizers' batched guard: one read for all gradients, lowest bad index.
+    let host: Vec<Vec<f32>> = (0..4).map(|i| rand_vec(300 + i, 30 + i as u64, -2.0, 2.0)).collect();
+    let mut bufs: Vec<Buffer> = host.iter().map(|v| Buffer::from_host(v.clone(), GPU).unwrap()).collect();
+    let gpu: Vec<&cuda::CudaBuffer> =
+        bufs.iter().map(|b| if let Buffer::Cuda(c) = b { c } else { unreachable!() }).collect();
+    for (v, s) in host.iter().zip(cuda::sum_squares_many(&gpu).unwrap()) {
+        let want: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
+        assert!((s - want).abs() <= 1e-9 * want, "sum_squares_many {s} vs {want}");
+    }
+    assert_eq!(ops::first_non_finite(&bufs.iter().collect::<Vec<_>>()).unwrap(), None);
+    bufs[3] = Buffer::from_host(vec![1.0, f32::INFINITY], GPU).unwrap();
+    bufs[2] = Buffer::from_host(vec![f32::NAN, 1.0], GPU).unwrap();
+    let cpu_bad = Buffer::Cpu(vec![f32::NAN]);
+    let mixed: Vec<&Buffer> = vec![&bufs[0], &bufs[1], &bufs[2], &bufs[3], &cpu_bad];
+    assert_eq!(ops::first_non_finite(&mixed).unwrap(), Some(2));
     assert_eq!(Buffer::full(7, 2.5, GPU).unwrap().to_vec().unwrap(), vec![2.5; 7]);
     assert_eq!(Buffer::zeros(0, GPU).unwrap().to_vec().unwrap(), Vec::<f32>::new());
     eprintln!("device: {}", cuda::device_name(0).unwrap());

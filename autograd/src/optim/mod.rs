@@ -11,7 +11,7 @@ pub use clip::clip_grad_norm;
 pub use sgd::Sgd;
 
 use crate::Gradients;
-use blitz_kernels::{Error, Result};
+use blitz_kernels::{ops, Buffer, Error, Result};
 
 /// Something that updates parameters from their gradients.
 pub trait Optimizer {
@@ -30,13 +30,15 @@ pub trait Optimizer {
 }
 
 /// Refuses the step when any gradient is non-finite, naming the parameter.
+/// All gradients are checked together: on a GPU that is one read back to the
+/// host per step, not one per parameter.
 pub(crate) fn check_finite(grads: &Gradients) -> Result<()> {
-    for (p, g) in grads.params() {
-        if !g.all_finite()? {
-            return Err(Error::NonFinite { what: format!("gradient of {}", p.name()) });
-        }
+    let params = grads.params();
+    let buffers: Vec<&Buffer> = params.iter().map(|(_, g)| g.buffer()).collect();
+    match ops::first_non_finite(&buffers)? {
+        Some(i) => Err(Error::NonFinite { what: format!("gradient of {}", params[i].0.name()) }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Refuses a non-positive or non-finite hyperparameter.

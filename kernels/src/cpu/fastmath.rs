@@ -126,6 +126,14 @@ pub fn softplus(x: f32) -> f32 {
     }
 }
 
+/// (softplus(x), sigmoid(x)) from one exp: with y = eˣ and u = 1 + y,
+/// sigmoid = y/u. The softplus is bitwise [`softplus`]'s.
+#[inline(always)]
+pub fn softplus_sigmoid(x: f32) -> (f32, f32) {
+    let y = exp(x);
+    (if x > 20.0 { x } else { log1p(y) }, y / (1.0 + y))
+}
+
 /// The logistic function 1 / (1 + e⁻ˣ) (softplus' derivative).
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
@@ -167,6 +175,22 @@ mod tests {
         assert!(wg < 5e-7, "sigmoid: {wg}");
         assert!(exp(88.0).is_finite() && exp(88.0) > 1e38);
         assert!(exp(-100.0) > 0.0 && exp(-100.0) < 1e-37);
+    }
+
+    #[test]
+    fn softplus_sigmoid_is_softplus_and_the_logistic() {
+        let mut worst = 0f64;
+        for i in 0..20_001 {
+            let x = -100.0 + 200.0 * i as f32 / 20_000.0;
+            let (sp, sg) = softplus_sigmoid(x);
+            assert_eq!(sp.to_bits(), softplus(x).to_bits(), "softplus at {x}");
+            if x < -80.0 {
+                continue; // exp's input is clamped at −87 (sigma and its slope floor near 1e-38)
+            }
+            let want = 1.0 / (1.0 + (-(x as f64)).exp());
+            worst = worst.max((sg as f64 - want).abs() / want);
+        }
+        assert!(worst < 5e-7, "sigmoid: {worst}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! f64) and the partials added in chunk order, so the result is bitwise the
 //! same on any number of threads.
 
-use super::fastmath::{exp, ln, log1p, sigmoid, softplus};
+use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
 use super::parallel::{CHUNK, PAR_THRESHOLD};
 use super::random::for_each_normal_chunk;
 use super::reparam::LN_SQRT_2PI;
@@ -52,14 +52,18 @@ impl PriorSpec {
 
 /// The prior reduced to per-element constants: two components with
 /// log-densities c_k − h_k·w² (h_k = 1/(2 s_k²)), log-weights folded into c_k.
-/// A single Gaussian is written as two equal halves, so every prior runs the
-/// same branch-free (vectorisable) loop.
+/// A single Gaussian is written as two equal halves, so the GPU runs one
+/// branch-free loop for every prior; the CPU loops are also compiled for the
+/// single Gaussian alone (`single`), which skips the log-sum-exp's exp and log.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Consts {
     pub(crate) ca: f32,
     pub(crate) ha: f32,
     pub(crate) cb: f32,
     pub(crate) hb: f32,
+    /// The prior is one Gaussian, log p(w) = `c1` − `ha`·w².
+    pub(crate) single: bool,
+    pub(crate) c1: f32,
 }
 
 impl Consts {
@@ -69,7 +73,7 @@ impl Consts {
         let single = |s: f32| {
             let (c, h) = gauss(s);
             let half = c - std::f32::consts::LN_2;
-            Consts { ca: half, ha: h, cb: half, hb: h }
+            Consts { ca: half, ha: h, cb: half, hb: h, single: true, c1: c }
         };
         match spec {
             PriorSpec::Gaussian { sigma } => single(sigma),
@@ -77,14 +81,17 @@ impl Consts {
             PriorSpec::ScaleMixture { pi: 0.0, sigma2, .. } => single(sigma2),
             PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => {
                 let ((ca, ha), (cb, hb)) = (gauss(sigma1), gauss(sigma2));
-                Consts { ca: ca + pi.ln(), ha, cb: cb + (1.0 - pi).ln(), hb }
+                Consts { ca: ca + pi.ln(), ha, cb: cb + (1.0 - pi).ln(), hb, single: false, c1: 0.0 }
             }
         }
     }
 
-    /// (log p(w), d log p / dw).
+    /// (log p(w), d log p / dw); `MIX` false: the single Gaussian (`self.single`).
     #[inline(always)]
-    fn log_prior(&self, w: f32) -> (f32, f32) {
+    fn log_prior<const MIX: bool>(&self, w: f32) -> (f32, f32) {
+        if !MIX {
+            return (self.c1 - self.ha * (w * w), -2.0 * w * self.ha);
+        }
         let w2 = w * w;
         let a = self.ca - self.ha * w2;
         let b = self.cb - self.hb * w2;
@@ -113,8 +120,27 @@ fn lane_sum(v: &[f32]) -> f64 {
     lanes.iter().map(|&x| x as f64).sum::<f64>() + tail as f64
 }
 
+/// Runs `$body` with the const `$mix` set to whether the prior is a true
+/// mixture, so each loop is compiled once per prior shape (branch outside it).
+macro_rules! by_prior {
+    ($k:expr, $mix:ident => $body:expr) => {
+        if $k.single {
+            const $mix: bool = false;
+            $body
+        } else {
+            const $mix: bool = true;
+            $body
+        }
+    };
+}
+
 #[inline(always)]
 fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 {
+    by_prior!(k, MIX => forward_loop::<MIX>(mu, rho, seed, offset, k, w))
+}
+
+#[inline(always)]
+fn forward_loop<const MIX: bool>(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 {
     let mut acc = 0f64;
     let mut v = [0f32; 64];
     for_each_normal_chunk(
@@ -130,7 +156,7 @@ fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: 
                 let sigma = softplus(r[i]);
                 let wi = m[i] + sigma * eps[i];
                 o[i] = wi;
-                v[i] = -ln(sigma) - 0.5 * eps[i] * eps[i] - k.log_prior(wi).0;
+                v[i] = -ln(sigma) - 0.5 * eps[i] * eps[i] - k.log_prior::<MIX>(wi).0;
             }
             acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
         },
@@ -139,7 +165,7 @@ fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: 
 }
 
 #[inline(always)]
-fn backward_impl<const GW: bool>(
+fn backward_impl<const GW: bool, const MIX: bool>(
     mu: &[f32],
     rho: &[f32],
     g_w: &[f32],
@@ -161,12 +187,13 @@ fn backward_impl<const GW: bool>(
             let (om, or) = (&mut g_mu[s..s + n], &mut g_rho[s..s + n]);
             let gg = if GW { &g_w[s..s + n] } else { &[][..] };
             for i in 0..n {
-                let sigma = softplus(r[i]);
+                // softplus' derivative is the logistic function: both from one exp.
+                let (sigma, dsigma) = softplus_sigmoid(r[i]);
                 let wi = m[i] + sigma * eps[i];
-                let dlp = k.log_prior(wi).1;
+                let dlp = k.log_prior::<MIX>(wi).1;
                 let gw = if GW { gg[i] } else { 0.0 };
                 om[i] = gw - g_kl * dlp;
-                or[i] = sigmoid(r[i]) * (gw * eps[i] + g_kl * (-1.0 / sigma - eps[i] * dlp));
+                or[i] = dsigma * (gw * eps[i] + g_kl * (-1.0 / sigma - eps[i] * dlp));
             }
         },
     );
@@ -184,7 +211,7 @@ fn backward_gw_impl(
     g_mu: &mut [f32],
     g_rho: &mut [f32],
 ) {
-    backward_impl::<true>(mu, rho, g_w, g_kl, seed, offset, k, g_mu, g_rho)
+    by_prior!(k, MIX => backward_impl::<true, MIX>(mu, rho, g_w, g_kl, seed, offset, k, g_mu, g_rho))
 }
 
 #[inline(always)]
@@ -198,13 +225,18 @@ fn backward_kl_only_impl(
     g_mu: &mut [f32],
     g_rho: &mut [f32],
 ) {
-    backward_impl::<false>(mu, rho, &[], g_kl, seed, offset, k, g_mu, g_rho)
+    by_prior!(k, MIX => backward_impl::<false, MIX>(mu, rho, &[], g_kl, seed, offset, k, g_mu, g_rho))
 }
 
 /// KL of weights `w` already drawn by `reparam::forward` with (seed, offset):
 /// eps is regenerated (the log q term needs it), mu is not needed.
 #[inline(always)]
 fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64 {
+    by_prior!(k, MIX => kl_at_loop::<MIX>(w, rho, seed, offset, k))
+}
+
+#[inline(always)]
+fn kl_at_loop<const MIX: bool>(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64 {
     let mut acc = 0f64;
     let mut v = [0f32; 64];
     for_each_normal_chunk(
@@ -216,7 +248,7 @@ fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64
             let n = eps.len();
             let (ww, r, v) = (&w[s..s + n], &rho[s..s + n], &mut v[..n]);
             for i in 0..n {
-                v[i] = -ln(softplus(r[i])) - 0.5 * eps[i] * eps[i] - k.log_prior(ww[i]).0;
+                v[i] = -ln(softplus(r[i])) - 0.5 * eps[i] * eps[i] - k.log_prior::<MIX>(ww[i]).0;
             }
             acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
         },
@@ -227,9 +259,22 @@ fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64
 /// Backward of [`kl_at`]: no eps needed (w is given).
 #[inline(always)]
 fn kl_at_backward_impl(w: &[f32], rho: &[f32], g_kl: f32, k: &Consts, g_w: &mut [f32], g_rho: &mut [f32]) {
+    by_prior!(k, MIX => kl_at_backward_loop::<MIX>(w, rho, g_kl, k, g_w, g_rho))
+}
+
+#[inline(always)]
+fn kl_at_backward_loop<const MIX: bool>(
+    w: &[f32],
+    rho: &[f32],
+    g_kl: f32,
+    k: &Consts,
+    g_w: &mut [f32],
+    g_rho: &mut [f32],
+) {
     for i in 0..w.len() {
-        g_w[i] = -g_kl * k.log_prior(w[i]).1;
-        g_rho[i] = -g_kl * sigmoid(rho[i]) / softplus(rho[i]);
+        g_w[i] = -g_kl * k.log_prior::<MIX>(w[i]).1;
+        let (sigma, dsigma) = softplus_sigmoid(rho[i]);
+        g_rho[i] = -g_kl * dsigma / sigma;
     }
 }
 

@@ -104,6 +104,9 @@ pub fn device(ordinal: usize) -> Result<Arc<DeviceCtx>> {
         // SAFETY: blitz queues all work of a device on the one stream below, so
         // the per-allocation events cudarc uses to order streams are not needed.
         unsafe { ctx.disable_event_tracking() };
+        if ctx.has_async_alloc() {
+            keep_pool_memory(&ctx)?;
+        }
         let cc = ctx.compute_capability().map_err(drv("compute capability"))?;
         let stream = ctx.default_stream();
         Ok(Arc::new(DeviceCtx {
@@ -117,6 +120,29 @@ pub fn device(ordinal: usize) -> Result<Arc<DeviceCtx>> {
         }))
     })?;
     Ok(map.lock().map_err(poisoned)?.entry(ordinal).or_insert(dev).clone())
+}
+
+/// Stream-ordered allocations (`cuMemAllocAsync`) come from the device's memory
+/// pool, which by default hands its free memory back to the driver at every
+/// synchronisation; the next allocation then maps it again. A training step
+/// synchronises and allocates every step, so that cost ~0.1 ms a step (the
+/// sample + KL call measured 0.31 ms against 0.21 ms with the memory kept).
+/// Keep it: freed blocks stay in the pool for blitz's next allocations.
+fn keep_pool_memory(ctx: &CudaContext) -> Result<()> {
+    use cudarc::driver::sys;
+    let mut pool: sys::CUmemoryPool = std::ptr::null_mut();
+    let mut keep = u64::MAX;
+    // SAFETY: `pool` is a valid out-pointer; the attribute takes a u64 by pointer.
+    unsafe {
+        sys::cuDeviceGetMemPool(&mut pool, ctx.cu_device()).result().map_err(drv("cuDeviceGetMemPool"))?;
+        sys::cuMemPoolSetAttribute(
+            pool,
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            (&mut keep as *mut u64).cast(),
+        )
+        .result()
+        .map_err(drv("cuMemPoolSetAttribute"))
+    }
 }
 
 fn poisoned<T>(_: T) -> Error {

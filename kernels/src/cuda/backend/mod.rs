@@ -46,7 +46,9 @@ pub use random::{
     kl_at, kl_at_backward, normal, reparam_backward, reparam_forward, reparam_forward_into, reparam_log_posterior,
     sample_kl_backward, sample_kl_forward, sample_kl_forward_into,
 };
-pub use reduce::{expand_axis, max_axis, max_axis_backward, sum_all, sum_axis, sum_squares, sum_to_shape};
+pub use reduce::{
+    expand_axis, max_axis, max_axis_backward, sum_all, sum_axis, sum_squares, sum_squares_many, sum_to_shape,
+};
 pub use softmax::{softmax, softmax_backward};
 
 /// Whether CUDA device `ordinal` can be used: the driver library, NVRTC and

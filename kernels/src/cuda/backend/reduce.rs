@@ -1,7 +1,7 @@
 //! Host side of `cu/reduce.cu`: sums, axis reductions, max and the sum back
 //! to a broadcast operand's shape.
 
-use super::buffer::{upload_indices, CudaBuffer};
+use super::buffer::{same_device, upload_indices, CudaBuffer};
 use super::device::{drv, grid, DeviceCtx, REDUCE_BLOCKS, THREADS};
 use super::dims::Dims;
 use super::sources::REDUCE;
@@ -55,6 +55,26 @@ pub fn sum_squares(x: &CudaBuffer) -> Result<f64> {
     let (_, d) = total(x, true)?;
     let v = x.dev().stream().clone_dtoh(&d).map_err(drv("device-to-host copy"))?;
     Ok(v[0])
+}
+
+/// Σ x² of each buffer, all read back with one copy: the reductions are queued
+/// on the device and their results gathered there (one synchronisation for
+/// any number of buffers, where [`sum_squares`] costs one each).
+///
+/// # Errors
+/// [`Error::DeviceMismatch`] when the buffers are on different devices; CUDA failures.
+pub fn sum_squares_many(xs: &[&CudaBuffer]) -> Result<Vec<f64>> {
+    if xs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dev = same_device("sum_squares_many", xs)?;
+    // SAFETY: f64 has no invalid bit patterns; every element is written below.
+    let mut gathered = unsafe { dev.stream().alloc::<f64>(xs.len()) }.map_err(drv("cuMemAlloc"))?;
+    for (i, x) in xs.iter().enumerate() {
+        let (_, d) = total(x, true)?;
+        dev.stream().memcpy_dtod(&d, &mut gathered.slice_mut(i..i + 1)).map_err(drv("device-to-device copy"))?;
+    }
+    dev.stream().clone_dtoh(&gathered).map_err(drv("device-to-host copy"))
 }
 
 /// Sums along the middle axis of an (outer, len, inner) view.
