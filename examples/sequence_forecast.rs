@@ -142,7 +142,7 @@ pub fn train(epochs: usize, seed: u64, verbose: bool, device: Device) -> Result<
     // One-step-ahead forecasts of the tail from the true past values.
     let test_idx: Vec<usize> = (LEN - HOLDOUT..LEN).collect();
     let (x, y) = windows(&series, &test_idx)?;
-    let tape = Tape::no_grad(seed ^ 0xE7A1);
+    let tape = Tape::predict(seed ^ 0xE7A1);
     let (mean, epistemic) = model.mfvi_forward(&tape.constant(x.to(device)?), 50)?;
     let noise = model.log_noise.value().to_vec()?[0].exp();
     let mean = mean.to_vec()?;

@@ -122,7 +122,7 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let noise = log_noise.value().to_vec()?[0].exp();
     let train_ms = ms(start);
 
-    let tape = Tape::no_grad((o.seed << 32) + 1);
+    let tape = Tape::predict((o.seed << 32) + 1);
     let x_test = tape.constant(data.x_test.to_tensor()?.to(o.device)?);
     let t = Instant::now();
     let outs: Vec<Tensor> = (0..100).map(|_| Ok(model.forward(&x_test)?.value().clone())).collect::<Result<_>>()?;
@@ -184,7 +184,7 @@ fn mean_weight_accuracy(model: &dyn Module, test: &Mnist, device: Device) -> Res
     let mut correct = 0usize;
     for chunk in idx.chunks(500) {
         let (x, labels) = test.batch(chunk)?;
-        let tape = Tape::no_grad(0);
+        let tape = Tape::predict(0);
         let logits = model.forward(&tape.constant(x.to(device)?))?;
         correct += logits.value().argmax_rows()?.iter().zip(&labels).filter(|(a, b)| a == b).count();
     }

@@ -29,6 +29,8 @@ struct State {
     /// twice is one leaf, so its gradients add up).
     params: Vec<(Param, usize)>,
     recording: bool,
+    /// Whether Bayesian layers compute their complexity cost (off for prediction).
+    complexity_wanted: bool,
     seed: u64,
     next_draw: u64,
     /// Complexity-cost terms added by Bayesian layers during this pass, kept
@@ -62,12 +64,24 @@ impl Tape {
         Self::with_mode(seed, false)
     }
 
+    /// A tape for prediction: records nothing, as [`Tape::no_grad`], and
+    /// Bayesian layers draw their weights without computing the complexity
+    /// cost (the KL of the draw: about half of a draw's work), so
+    /// [`Tape::complexity`] stays 0. The draws are the same weights as on
+    /// any tape of this seed.
+    pub fn predict(seed: u64) -> Tape {
+        let tape = Self::with_mode(seed, false);
+        tape.state.borrow_mut().complexity_wanted = false;
+        tape
+    }
+
     fn with_mode(seed: u64, recording: bool) -> Tape {
         Tape {
             state: Rc::new(RefCell::new(State {
                 nodes: Vec::new(),
                 params: Vec::new(),
                 recording,
+                complexity_wanted: true,
                 seed,
                 next_draw: 0,
                 complexity: Vec::new(),
@@ -78,6 +92,12 @@ impl Tape {
     /// Whether ops on this tape record backward rules.
     pub fn is_recording(&self) -> bool {
         self.state.borrow().recording
+    }
+
+    /// Whether Bayesian layers should compute their complexity cost on this
+    /// tape (false only for [`Tape::predict`]).
+    pub fn wants_complexity(&self) -> bool {
+        self.state.borrow().complexity_wanted
     }
 
     /// Number of entries recorded.

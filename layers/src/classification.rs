@@ -271,15 +271,14 @@ fn argmax_rows(v: &[f32], classes: usize) -> Vec<usize> {
 }
 
 /// Softmax probabilities `[n, 10]` of `images` (`[n, 1, 28, 28]` flat) in
-/// batches on a no-grad tape seeded with `seed`.
+/// batches on a prediction tape (no gradients, no KL) seeded with `seed`.
 fn probs(model: &dyn Module, images: &[f32], eval_batch: usize, seed: u64, device: Device) -> Result<Vec<f32>> {
     let px = 28 * 28;
     let mut out = Vec::with_capacity(images.len() / px * 10);
     for (b, chunk) in images.chunks(eval_batch.max(1) * px).enumerate() {
-        let tape = Tape::no_grad(seed.wrapping_add(b as u64 * 65_536));
+        let tape = Tape::predict(seed.wrapping_add(b as u64 * 65_536));
         let x = tape.constant(Tensor::from_vec(chunk.to_vec(), &[chunk.len() / px, 1, 28, 28])?.to(device)?);
         out.extend(model.forward(&x)?.softmax()?.value().to_vec()?);
-        tape.take_complexity()?;
     }
     Ok(out)
 }

@@ -127,6 +127,12 @@ pub trait VariationalEstimator: Module {
         if !(complexity_cost_weight >= 0.0 && complexity_cost_weight.is_finite()) {
             return Err(Error::invalid("complexity_cost_weight", format!("{complexity_cost_weight}: must be ≥ 0")));
         }
+        if !x.tape().wants_complexity() {
+            return Err(Error::invalid(
+                "tape",
+                "x is on a Tape::predict, which computes no KL: use Tape::new or no_grad",
+            ));
+        }
         let n = x.shape().first().copied().unwrap_or(1);
         if y.batch_len() != n {
             return Err(Error::ShapeMismatch { op: "sample_elbo", lhs: x.shape().to_vec(), rhs: vec![y.batch_len()] });
@@ -216,8 +222,8 @@ pub trait VariationalEstimator: Module {
     }
 
     /// Mean and standard deviation (unbiased, as torch's `std`; 0 for one
-    /// draw) of `sample_nbr` forward passes (give `x` on a `Tape::no_grad`
-    /// to record nothing).
+    /// draw) of `sample_nbr` forward passes (give `x` on a `Tape::predict`
+    /// to record nothing and skip the KL terms).
     /// The draws are named by `x`'s tape.
     ///
     /// # Errors

@@ -39,6 +39,10 @@ impl GaussianParam {
         }
         let rho = tape.param(&self.rho);
         let (seed, offset) = tape.draw(mu.value().numel());
+        if !tape.wants_complexity() {
+            // Prediction: the same weights, no KL.
+            return mu.reparam_sample(&rho, seed, offset);
+        }
         // Monte Carlo KL with a kernel-known prior: draw and KL in one fused pass.
         if let (KlMode::MonteCarlo, Some(spec)) = (kl, prior.spec()) {
             let (w, term) = mu.sample_with_kl(&rho, seed, offset, spec)?;
@@ -67,6 +71,9 @@ impl GaussianParam {
     /// reparameterisation): closed form or empirical Bayes when chosen,
     /// otherwise the Monte Carlo term of one weight draw made for it alone.
     pub(crate) fn add_kl_without_draw(&self, tape: &Tape, prior: &dyn Prior, kl: KlMode) -> Result<()> {
+        if !tape.wants_complexity() {
+            return Ok(());
+        }
         self.sample(tape, false, prior, kl).map(|_| ())
     }
 
@@ -89,8 +96,10 @@ impl GaussianParam {
         let noise = radial_noise(mu.device(), seed, offset, n)?.reshape(mu.shape())?;
         let sigma = tape.param(&self.rho).softplus()?;
         let w = mu.add(&sigma.mul(&mu.constant_like(noise))?)?;
-        let term = sigma.log()?.sum()?.neg()?.sub(&prior.log_prob(&w)?)?;
-        tape.add_complexity(&term)?;
+        if tape.wants_complexity() {
+            let term = sigma.log()?.sum()?.neg()?.sub(&prior.log_prob(&w)?)?;
+            tape.add_complexity(&term)?;
+        }
         Ok(w)
     }
 

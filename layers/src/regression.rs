@@ -355,7 +355,7 @@ pub fn evaluate(
     if samples == 0 {
         return Err(Error::invalid("samples", "0: at least one draw is needed"));
     }
-    let tape = Tape::no_grad(seed ^ 0xE7A1);
+    let tape = Tape::predict(seed ^ 0xE7A1);
     let x = tape.constant(data.x_test.to_tensor()?.to(model.log_noise.value().device())?);
     let draws: Vec<Vec<f32>> = (0..samples)
         .map(|_| Ok(model.net.forward(&x)?.value().to_vec()?.iter().map(|v| v * data.y_std + data.y_mean).collect()))

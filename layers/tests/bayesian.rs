@@ -4,8 +4,8 @@ use blitz_autograd::gradcheck::{gradcheck, GradcheckOptions};
 use blitz_autograd::{loss, Error, Tape, Tensor};
 use blitz_layers::kl::{gaussian_kl, monte_carlo_kl};
 use blitz_layers::{
-    minibatch_weight, params, BayesianLinear, BayesianLinearOptions, Gaussian, KlMode, Module, ReLU, Sequential,
-    VariationalEstimator,
+    minibatch_weight, params, BayesianLinear, BayesianLinearOptions, Estimator, Gaussian, KlMode, Module, ReLU,
+    Sequential, VariationalEstimator,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -267,4 +267,28 @@ fn every_draw_of_sample_elbo_backpropagates_its_own_eps() {
     assert!((g_rho - want).abs() <= 1e-5 * want.abs().max(1.0), "d/d rho {g_rho} vs sigmoid(rho)·mean eps {want}");
     let last_only = sigmoid * eps[2];
     assert!((g_rho - last_only).abs() > 1e-3, "the gradient used only the last draw's eps");
+}
+
+#[test]
+fn a_prediction_tape_draws_the_same_weights_without_their_kl() {
+    // Radial too: it adds its own complexity term.
+    for estimator in [Estimator::Reparameterisation, Estimator::Radial] {
+        let layer =
+            BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().with_estimator(estimator), &mut rng())
+                .unwrap();
+        let input = Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.1, 0.2, 0.3], &[2, 3]).unwrap();
+        let run = |tape: &Tape| {
+            let y = layer.forward(&tape.constant(input.clone())).unwrap().value().to_vec().unwrap();
+            (y, tape.complexity().unwrap().value().item().unwrap())
+        };
+        let (with_kl, kl) = run(&Tape::no_grad(5));
+        let (predicted, none) = run(&Tape::predict(5));
+        assert_eq!(with_kl, predicted, "{estimator:?}: same seed, same draws");
+        assert!(kl != 0.0 && none == 0.0, "{estimator:?}: KL {kl} on no_grad, {none} on predict");
+    }
+    let layer = BayesianLinear::new(1, 1, &mut rng()).unwrap();
+    let tape = Tape::predict(0);
+    let x = tape.constant(Tensor::from_vec(vec![1.0], &[1, 1]).unwrap());
+    let err = layer.sample_elbo(&x, &x, |p, y| p.sub(y)?.square()?.sum(), 1, 1.0).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 }

@@ -2,6 +2,8 @@
 //! transposed forms backward needs (A·Bᵀ, Aᵀ·B) cost no copy. Matrix-vector
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
+use rayon::prelude::*;
+
 /// Which operand is read transposed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transpose {
@@ -71,7 +73,33 @@ fn strides(m: usize, k: usize, n: usize, t: Transpose) -> ((isize, isize), (isiz
     (a, b)
 }
 
-/// `matrixmultiply::sgemm` on the strided views (bounds asserted by the callers).
+/// From this many multiply-adds a product is split over the threads: a few
+/// tens of microseconds of work, so the wake-up of a sleeping thread pays.
+const PAR_WORK: usize = 1 << 22;
+
+/// Rows or columns per block are a multiple of this (the micro-kernel's tile),
+/// so a split product does the same arithmetic per element as a whole one.
+const BLOCK_ALIGN: usize = 16;
+
+/// C's base pointer, shared by the threads of a split product.
+#[derive(Clone, Copy)]
+struct CPtr(*mut f32);
+// SAFETY: the blocks of a split product write disjoint elements of C.
+unsafe impl Send for CPtr {}
+// SAFETY: as above; the pointer itself is only copied.
+unsafe impl Sync for CPtr {}
+
+impl CPtr {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `matrixmultiply::sgemm` on the strided views (bounds asserted by the
+/// callers). Large products are cut into one block of C's rows (or columns,
+/// whichever is longer) per rayon thread, so the product shares rayon's pool
+/// with everything else instead of starting threads of its own.
 #[allow(clippy::too_many_arguments)]
 fn packed(
     m: usize,
@@ -85,26 +113,47 @@ fn packed(
     beta: f32,
     c: &mut [f32],
 ) {
-    // SAFETY: the callers assert a.len() >= m*k, b.len() >= k*n, c.len() >= m*n,
-    // and the strides address op(A) (m×k), op(B) (k×n), C (m×n) within them.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            alpha,
-            a.as_ptr(),
-            rsa,
-            csa,
-            b.as_ptr(),
-            rsb,
-            csb,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+    let c_ptr = CPtr(c.as_mut_ptr());
+    // Rows r0..r1 and columns j0..j1 of C.
+    let block = |r0: usize, r1: usize, j0: usize, j1: usize| {
+        // SAFETY: the callers assert a.len() >= m*k, b.len() >= k*n, c.len() >= m*n,
+        // and the strides address op(A) (m×k), op(B) (k×n), C (m×n) within them;
+        // the block's offsets stay inside those, and blocks are disjoint in C.
+        unsafe {
+            matrixmultiply::sgemm(
+                r1 - r0,
+                k,
+                j1 - j0,
+                alpha,
+                a.as_ptr().offset(r0 as isize * rsa),
+                rsa,
+                csa,
+                b.as_ptr().offset(j0 as isize * csb),
+                rsb,
+                csb,
+                beta,
+                c_ptr.get().add(r0 * n + j0),
+                n as isize,
+                1,
+            );
+        }
+    };
+    let threads = rayon::current_num_threads();
+    let long = m.max(n);
+    if threads < 2 || m * k * n < PAR_WORK || long < 2 * BLOCK_ALIGN {
+        block(0, m, 0, n);
+        return;
     }
+    let step = long.div_ceil(threads).next_multiple_of(BLOCK_ALIGN);
+    let starts: Vec<usize> = (0..long).step_by(step).collect();
+    starts.par_iter().for_each(|&s| {
+        let e = (s + step).min(long);
+        if m >= n {
+            block(s, e, 0, n)
+        } else {
+            block(0, m, s, e)
+        }
+    });
 }
 
 fn scale(c: &mut [f32], beta: f32) {
@@ -239,6 +288,30 @@ mod tests {
                 let want = naive(m, k, n, &a, &b, t);
                 for (x, y) in c.iter().zip(&want) {
                     assert!((x - y).abs() < 1e-3, "{m}x{k}x{n} {t:?}: {x} vs {y}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_split_over_threads_gives_the_one_thread_bits() {
+        // Above PAR_WORK: split by rows (m longest), then by columns (n longest).
+        for &(m, k, n) in &[(170, 200, 130), (40, 110, 1000)] {
+            for t in [Transpose::NN, Transpose::NT, Transpose::TN] {
+                assert!(m * k * n >= PAR_WORK);
+                let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) * 0.1 - 0.5).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.05 - 0.3).collect();
+                let run = |threads: usize| {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    let mut c = vec![0.5f32; m * n];
+                    pool.install(|| gemm(m, k, n, 1.0, &a, &b, 0.25, &mut c, t));
+                    c
+                };
+                let (one, three) = (run(1), run(3));
+                assert_eq!(one, three, "{m}x{k}x{n} {t:?}");
+                let want = naive(m, k, n, &a, &b, t);
+                for (x, y) in one.iter().zip(&want) {
+                    assert!((x - (y + 0.125)).abs() < 1e-3 * (1.0 + y.abs()), "{m}x{k}x{n} {t:?}: {x} vs {y}");
                 }
             }
         }
