@@ -521,6 +521,80 @@ pub fn sample_kl_backward(
     }
 }
 
+/// The per-weight factors of a CPU draw's backward, kept by
+/// [`sample_kl_forward_saving`] (two host buffers as long as the draw).
+#[derive(Debug)]
+pub struct SampleKlFactors {
+    a: Vec<f32>,
+    b: Vec<f32>,
+}
+
+impl Drop for SampleKlFactors {
+    /// Hands the buffers back for reuse, as a dropped host [`Buffer`] does.
+    fn drop(&mut self) {
+        cpu::recycle::give(std::mem::take(&mut self.a));
+        cpu::recycle::give(std::mem::take(&mut self.b));
+    }
+}
+
+/// [`sample_kl_forward`] that also returns what the backward needs so as not
+/// to make eps and softplus again: on the CPU, where the draw is
+/// compute-bound, [`cpu::sample_kl::forward_saving`]'s factors; on a GPU None
+/// (its backward regenerates eps from (seed, offset): memory is its limit).
+///
+/// # Errors
+/// As [`sample_kl_forward`].
+pub fn sample_kl_forward_saving(
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
+    match (mu, rho) {
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
+            let n = m.len();
+            let (mut w, mut a, mut b) =
+                (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
+            let kl = cpu::sample_kl::forward_saving(m, r, seed, offset, prior, &mut w, &mut a, &mut b);
+            Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl]), Some(SampleKlFactors { a, b })))
+        }
+        _ => sample_kl_forward(mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
+    }
+}
+
+/// Backward of [`sample_kl_forward_saving`] from the draw `w` and its kept
+/// factors: (grad_mu, grad_rho), as [`sample_kl_backward`] gives them.
+///
+/// # Errors
+/// [`Error::DeviceMismatch`] when `w`, `g_w` or `g_kl` is not on the CPU;
+/// [`Error::ShapeMismatch`] when `g_kl` is not one element or the lengths differ.
+pub fn sample_kl_backward_saved(
+    w: &Buffer,
+    factors: &SampleKlFactors,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    fn host(b: &Buffer) -> Result<&[f32]> {
+        match b {
+            Buffer::Cpu(v) => Ok(v.as_slice()),
+            other => {
+                Err(Error::DeviceMismatch { op: "sample_kl_backward_saved", lhs: Device::Cpu, rhs: other.device() })
+            }
+        }
+    }
+    let (wv, gk) = (host(w)?, cpu_scalar("sample_kl_backward_saved", host(g_kl)?)?);
+    let g = g_w.map(host).transpose()?;
+    let n = wv.len();
+    if factors.a.len() != n || g.is_some_and(|g| g.len() != n) {
+        return Err(Error::ShapeMismatch { op: "sample_kl_backward_saved", lhs: vec![n], rhs: vec![factors.a.len()] });
+    }
+    let (mut gm, mut gr) = (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
+    cpu::sample_kl::backward_saved(wv, &factors.a, &factors.b, g, gk, prior, &mut gm, &mut gr);
+    Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
+}
+
 /// The one value of a host ∂L/∂kl.
 fn cpu_scalar(op: &'static str, g: &[f32]) -> Result<f32> {
     match g {

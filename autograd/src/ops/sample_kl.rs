@@ -5,7 +5,9 @@
 //! entry). The reverse sweep reaches `w` first; its rule only stashes ∂L/∂w
 //! and hands the kl entry a zero (w does not depend on kl), so the kl entry
 //! is always visited when either output is used. The kl entry's rule then
-//! regenerates eps once and writes (∂L/∂mu, ∂L/∂rho) for both outputs.
+//! writes (∂L/∂mu, ∂L/∂rho) for both outputs: on a GPU it regenerates eps once;
+//! on the CPU, where making eps and softplus is the expensive part, the
+//! forward pass kept two per-weight factors for it instead.
 //!
 //! [`Var::kl_at`] is the same KL for weights already drawn by
 //! [`Var::reparam_sample`] (eps regenerated in the forward pass only).
@@ -42,8 +44,16 @@ impl Var {
         check_prior("sample_with_kl", prior)?;
         self.check_same_device("sample_with_kl", rho)?;
         let (mu_v, rho_v) = (self.value().clone(), rho.value().clone());
-        let (w_buf, kl_buf) = ops::sample_kl_forward(mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?;
+        // A recording tape keeps what the CPU backward needs (see
+        // ops::sample_kl_forward_saving); an inference pass keeps nothing.
+        let (w_buf, kl_buf, factors) = if self.tape().is_recording() {
+            ops::sample_kl_forward_saving(mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?
+        } else {
+            let (w, kl) = ops::sample_kl_forward(mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?;
+            (w, kl, None)
+        };
         let w_value = mu_v.with_buffer(w_buf);
+        let w_kept = w_value.clone();
         let kl_value = Tensor::from_parts(kl_buf, Vec::new());
         // The zero the w entry hands to the kl entry, on the kl's device.
         let zero = kl_value.full_like(0.0)?;
@@ -57,15 +67,13 @@ impl Var {
             &[self, rho],
             Box::new(move |g, needs| {
                 let g_w = stash_kl.borrow_mut().take();
-                let (gm, gr) = ops::sample_kl_backward(
-                    mu_v.buffer(),
-                    rho_v.buffer(),
-                    g_w.as_ref().map(Tensor::buffer),
-                    g.buffer(),
-                    seed,
-                    offset,
-                    prior,
-                )?;
+                let g_w = g_w.as_ref().map(Tensor::buffer);
+                let (gm, gr) = match &factors {
+                    Some(f) => ops::sample_kl_backward_saved(w_kept.buffer(), f, g_w, g.buffer(), prior)?,
+                    None => {
+                        ops::sample_kl_backward(mu_v.buffer(), rho_v.buffer(), g_w, g.buffer(), seed, offset, prior)?
+                    }
+                };
                 Ok(vec![needs[0].then(|| mu_v.with_buffer(gm)), needs[1].then(|| mu_v.with_buffer(gr))])
             }),
         )?;

@@ -133,26 +133,6 @@ fn valid_width(tw: usize, g: &ConvGeom, ow_n: usize) -> (usize, usize, isize) {
     ((lo as usize).min(hi), hi, off)
 }
 
-/// `dst.copy_from_slice(src)` for the short rows of an image (a few dozen
-/// floats): in 8-float blocks of fixed size, which compile to vector moves,
-/// where a call to `memcpy` per row costs more than the copy.
-#[inline(always)]
-fn copy_row(dst: &mut [f32], src: &[f32]) {
-    if dst.len() > 64 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let mut d = dst.chunks_exact_mut(8);
-    let mut s = src.chunks_exact(8);
-    for (d8, s8) in (&mut d).zip(&mut s) {
-        let s8: &[f32; 8] = s8.try_into().expect("chunks_exact(8)");
-        d8.copy_from_slice(s8);
-    }
-    for (x, &y) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *x = y;
-    }
-}
-
 /// Splits a row index of `col` into (channel, tap d, tap h, tap w).
 #[inline]
 fn taps(r: usize, g: &ConvGeom) -> (usize, usize, usize, usize) {
@@ -186,7 +166,7 @@ pub fn im2col(x: &[f32], g: &ConvGeom, col: &mut [f32]) {
                     dst[hi..].fill(0.0);
                     if sw == 1 {
                         let start = (lo as isize + off) as usize;
-                        copy_row(&mut dst[lo..hi], &line[start..start + hi - lo]);
+                        dst[lo..hi].copy_from_slice(&line[start..start + hi - lo]);
                     } else {
                         for (ow, v) in dst[lo..hi].iter_mut().enumerate() {
                             *v = line[(((lo + ow) * sw) as isize + off) as usize];

@@ -134,13 +134,38 @@ macro_rules! by_prior {
     };
 }
 
+/// The forward; `a` and `b` empty: nothing saved (see [`forward_loop`]).
 #[inline(always)]
-fn forward_impl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 {
-    by_prior!(k, MIX => forward_loop::<MIX>(mu, rho, seed, offset, k, w))
+fn forward_impl(
+    mu: &[f32],
+    rho: &[f32],
+    seed: u64,
+    offset: u64,
+    k: &Consts,
+    w: &mut [f32],
+    a: &mut [f32],
+    b: &mut [f32],
+) -> f64 {
+    if a.is_empty() {
+        by_prior!(k, MIX => forward_loop::<MIX, false>(mu, rho, seed, offset, k, w, a, b))
+    } else {
+        by_prior!(k, MIX => forward_loop::<MIX, true>(mu, rho, seed, offset, k, w, a, b))
+    }
 }
 
+/// The forward loop; with `SAVE` it also writes the backward's factors
+/// a = sigmoid(rho)·eps and b = −sigmoid(rho)/sigma (see [`forward_saving`]).
 #[inline(always)]
-fn forward_loop<const MIX: bool>(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 {
+fn forward_loop<const MIX: bool, const SAVE: bool>(
+    mu: &[f32],
+    rho: &[f32],
+    seed: u64,
+    offset: u64,
+    k: &Consts,
+    w: &mut [f32],
+    a: &mut [f32],
+    b: &mut [f32],
+) -> f64 {
     let mut acc = 0f64;
     let mut v = [0f32; 64];
     for_each_normal_chunk(
@@ -152,16 +177,62 @@ fn forward_loop<const MIX: bool>(mu: &[f32], rho: &[f32], seed: u64, offset: u64
             let n = eps.len();
             // Slices of length n (v included): no bounds checks, so the loop vectorises.
             let (m, r, o, v) = (&mu[s..s + n], &rho[s..s + n], &mut w[s..s + n], &mut v[..n]);
+            let (sa, sb) = if SAVE { (&mut a[s..s + n], &mut b[s..s + n]) } else { (&mut [][..], &mut [][..]) };
             for i in 0..n {
-                let sigma = softplus(r[i]);
+                // The same sigma bits either way (softplus_sigmoid's softplus is softplus).
+                let (sigma, dsigma) = if SAVE { softplus_sigmoid(r[i]) } else { (softplus(r[i]), 0.0) };
                 let wi = m[i] + sigma * eps[i];
                 o[i] = wi;
                 v[i] = -ln(sigma) - 0.5 * eps[i] * eps[i] - k.log_prior::<MIX>(wi).0;
+                if SAVE {
+                    sa[i] = dsigma * eps[i];
+                    sb[i] = -dsigma / sigma;
+                }
             }
             acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
         },
     );
     acc
+}
+
+/// Backward from the factors [`forward_saving`] kept: no eps, no softplus.
+///   g_mu  = g_w − g_kl·p'(w)
+///   g_rho = g_w·a + g_kl·(b − a·p'(w))   (a = sigmoid(rho)·eps, b = −sigmoid(rho)/sigma)
+/// `g_w` empty: the loss does not use w.
+#[inline(always)]
+fn backward_saved_impl(
+    w: &[f32],
+    a: &[f32],
+    b: &[f32],
+    g_w: &[f32],
+    g_kl: f32,
+    k: &Consts,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
+    #[inline(always)]
+    fn run<const GW: bool, const MIX: bool>(
+        w: &[f32],
+        a: &[f32],
+        b: &[f32],
+        g_w: &[f32],
+        g_kl: f32,
+        k: &Consts,
+        g_mu: &mut [f32],
+        g_rho: &mut [f32],
+    ) {
+        for i in 0..g_mu.len() {
+            let dlp = k.log_prior::<MIX>(w[i]).1;
+            let gw = if GW { g_w[i] } else { 0.0 };
+            g_mu[i] = gw - g_kl * dlp;
+            g_rho[i] = gw * a[i] + g_kl * (b[i] - a[i] * dlp);
+        }
+    }
+    if g_w.is_empty() {
+        by_prior!(k, MIX => run::<false, MIX>(w, a, b, g_w, g_kl, k, g_mu, g_rho))
+    } else {
+        by_prior!(k, MIX => run::<true, MIX>(w, a, b, g_w, g_kl, k, g_mu, g_rho))
+    }
 }
 
 #[inline(always)]
@@ -279,7 +350,12 @@ fn kl_at_backward_loop<const MIX: bool>(
 }
 
 multiversion! {
-    fn forward_simd(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32]) -> f64 => forward_impl
+    fn forward_simd(mu: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts, w: &mut [f32],
+        a: &mut [f32], b: &mut [f32]) -> f64 => forward_impl
+}
+multiversion! {
+    fn backward_saved_simd(w: &[f32], a: &[f32], b: &[f32], g_w: &[f32], g_kl: f32, k: &Consts,
+        g_mu: &mut [f32], g_rho: &mut [f32]) => backward_saved_impl
 }
 multiversion! {
     fn backward_gw_simd(mu: &[f32], rho: &[f32], g_w: &[f32], g_kl: f32, seed: u64, offset: u64, k: &Consts,
@@ -322,8 +398,61 @@ pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec
     let k = Consts::new(prior);
     chunked_sum_mut(w, |s, out| {
         let e = s + out.len();
-        forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out)
+        forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out, &mut [], &mut [])
     }) as f32
+}
+
+/// [`forward`], also writing the backward's per-weight factors
+/// `a = sigmoid(rho)·eps` and `b = −sigmoid(rho)/sigma` for [`backward_saved`].
+/// Same `w` and KL bits as [`forward`]. On a CPU the draw is compute-bound
+/// (Philox, Box-Muller, softplus: ~5 ns a weight) and two more streams cost
+/// far less than making eps and sigma again; the GPU regenerates instead.
+pub fn forward_saving(
+    mu: &[f32],
+    rho: &[f32],
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+    w: &mut [f32],
+    a: &mut [f32],
+    b: &mut [f32],
+) -> f32 {
+    let k = Consts::new(prior);
+    let f = |i: usize, (out, (ca, cb)): (&mut [f32], (&mut [f32], &mut [f32]))| {
+        let (s, e) = (i * CHUNK, i * CHUNK + out.len());
+        forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out, ca, cb)
+    };
+    // As chunked_sum_mut, over three outputs.
+    let sum: f64 = if w.len() < PAR_THRESHOLD {
+        let chunks = w.chunks_mut(CHUNK).zip(a.chunks_mut(CHUNK).zip(b.chunks_mut(CHUNK)));
+        chunks.enumerate().map(|(i, c)| f(i, c)).sum()
+    } else {
+        let par = w.par_chunks_mut(CHUNK).zip(a.par_chunks_mut(CHUNK).zip(b.par_chunks_mut(CHUNK)));
+        let parts: Vec<f64> = par.enumerate().map(|(i, c)| f(i, c)).collect();
+        parts.iter().sum()
+    };
+    sum as f32
+}
+
+/// Gradients of L(w, kl) with respect to (mu, rho) from the draw `w` and the
+/// factors [`forward_saving`] kept (g_w and g_kl as in [`backward`]).
+pub fn backward_saved(
+    w: &[f32],
+    a: &[f32],
+    b: &[f32],
+    g_w: Option<&[f32]>,
+    g_kl: f32,
+    prior: PriorSpec,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
+    let k = Consts::new(prior);
+    for_each_chunk_pair(g_mu, g_rho, |s, gm, gr| {
+        let e = s + gm.len();
+        let (wc, ac, bc) = (&w[s..e], &a[s..e], &b[s..e]);
+        let g = g_w.map_or(&[][..], |g| &g[s..e]);
+        backward_saved_simd(wc, ac, bc, g, g_kl, &k, gm, gr)
+    });
 }
 
 /// Gradients of L(w, kl) with respect to (mu, rho), given g_w = ∂L/∂w (None:
@@ -456,6 +585,31 @@ mod tests {
     }
 
     #[test]
+    fn the_saved_factors_give_the_regenerating_backward() {
+        // Above PAR_THRESHOLD, so the chunked and threaded paths run too.
+        let n = PAR_THRESHOLD + 4099;
+        let (mu, rho) = inputs(n);
+        let g_w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+        for prior in PRIORS {
+            let (mut w, mut w2) = (vec![0.0; n], vec![0.0; n]);
+            let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
+            let kl = forward(&mu, &rho, 3, 12, prior, &mut w);
+            let kl2 = forward_saving(&mu, &rho, 3, 12, prior, &mut w2, &mut a, &mut b);
+            assert_eq!((kl.to_bits(), &w), (kl2.to_bits(), &w2), "{prior:?}: same draw, same KL");
+            for g in [Some(&g_w[..]), None] {
+                let (mut gm, mut gr, mut sm, mut sr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                backward(&mu, &rho, g, 0.7, 3, 12, prior, &mut gm, &mut gr);
+                backward_saved(&w, &a, &b, g, 0.7, prior, &mut sm, &mut sr);
+                assert_eq!(gm, sm, "{prior:?}: g_mu is the same expression");
+                for i in 0..n {
+                    let tol = 1e-5 * gr[i].abs().max(1.0);
+                    assert!((gr[i] - sr[i]).abs() <= tol, "{prior:?} rho {i}: {} vs {}", gr[i], sr[i]);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn same_bits_on_one_and_two_threads() {
         let n = 3 * CHUNK + 123;
         let (mu, rho) = inputs(n);
@@ -468,7 +622,11 @@ mod tests {
                 let kl = forward(&mu, &rho, 3, 4, prior, &mut w);
                 let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
                 backward(&mu, &rho, Some(&g), 1.5, 3, 4, prior, &mut gm, &mut gr);
-                (kl.to_bits(), w, gm, gr, kl_at(&mu, &rho, 3, 4, prior).to_bits())
+                let (mut a, mut b, mut w2) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+                forward_saving(&mu, &rho, 3, 4, prior, &mut w2, &mut a, &mut b);
+                let (mut sm, mut sr) = (vec![0.0; n], vec![0.0; n]);
+                backward_saved(&w2, &a, &b, Some(&g), 1.5, prior, &mut sm, &mut sr);
+                (kl.to_bits(), w, gm, gr, kl_at(&mu, &rho, 3, 4, prior).to_bits(), (a, b, sm, sr))
             })
         };
         assert_eq!(run(1), run(2));
