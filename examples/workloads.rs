@@ -114,7 +114,11 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
             } else {
                 model.sample_elbo(&x, &y, loss::mse, 3, kl_weight)?
             };
-            opt.step(&tape.backward(&loss)?)?;
+            let grads = tape.backward(&loss)?;
+            // The pass shares the parameters' storage: let it go before the
+            // step, which then updates them in place instead of copying each.
+            drop((loss, x, y, tape));
+            opt.step(&grads)?;
             steps += 1;
         }
     }

@@ -222,7 +222,8 @@ pub fn train(
             }
             // The whole step is timed, batch assembly and the read-back of
             // its figures included (as the peer's benchmark does): on a GPU
-            // the read-back is also what waits for the step to finish.
+            // the read-back waits for the pass, and the next step's for this
+            // step's update, so the per-step mean counts all the work.
             let start = Instant::now();
             let (x, labels) = train_set.batch(idx)?;
             let tape = Tape::new(c.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(steps as u64));
@@ -235,7 +236,6 @@ pub fn train(
                 kl_weight,
             )?;
             let grads = tape.backward(&parts.total)?;
-            opt.step(&grads)?;
             nll += parts.likelihood.item()? as f64;
             kl += parts.complexity.item()? as f64;
             // Accuracy of the first draw's predictions.
@@ -243,6 +243,10 @@ pub fn train(
             let preds = parts.predictions.to_vec()?;
             let first = &preds[..labels.len() * classes];
             correct += argmax_rows(first, classes).iter().zip(&labels).filter(|(a, b)| a == b).count();
+            // The pass shares the parameters' storage: let it go before the
+            // step, which then updates them in place instead of copying each.
+            drop((parts, xv, tape));
+            opt.step(&grads)?;
             seen += labels.len();
             epoch_ms += start.elapsed().as_secs_f64() * 1e3;
             epoch_steps += 1;

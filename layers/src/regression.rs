@@ -318,10 +318,13 @@ pub fn train_from(
                 return Err(Error::NonFinite { what: format!("loss at epoch {epoch}") });
             }
             let grads = tape.backward(&parts.total)?;
-            opt.step(&grads)?;
             nll_sum += parts.likelihood.item()? as f64;
             kl_sum += parts.complexity.item()? as f64;
-            // Timed to here: the read-backs above also wait for a GPU to finish the step.
+            // Let the pass go first: the step then updates in place (see Optimizer).
+            drop((parts, x, y, tape));
+            opt.step(&grads)?;
+            // Timed to here: on a GPU the read-backs above wait for the pass, and
+            // the next step's for this step's update, so the mean counts all the work.
             train_time += start.elapsed().as_secs_f64();
             batches += 1;
             steps += 1;

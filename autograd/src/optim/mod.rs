@@ -14,6 +14,11 @@ use crate::Gradients;
 use blitz_kernels::{ops, Buffer, Error, Result};
 
 /// Something that updates parameters from their gradients.
+///
+/// A step updates each parameter's storage in place, unless a tape still
+/// holds the forward pass (its `Var`s share that storage): then the
+/// parameter is copied first (copy-on-write). Drop the pass's tape and
+/// `Var`s before `step` to save that copy.
 pub trait Optimizer {
     /// Applies one update.
     ///
