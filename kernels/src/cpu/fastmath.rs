@@ -1,8 +1,10 @@
 //! Branch-free `ln` and `sin/cos(2πu)` for the sampler, written as plain f32
-//! arithmetic on arrays so that LLVM vectorises them. Rust never contracts
-//! a·b + c into an FMA, and every operation used here is exactly rounded, so
-//! the scalar, AVX2 and AVX-512 builds of these loops give bitwise the same
-//! results: draws do not depend on the CPU they ran on.
+//! arithmetic on arrays so that LLVM vectorises them. Every operation used
+//! here is exactly rounded: +, −, ·, /, √, rounding to an integer, and the
+//! fused multiply-add `mul_add` (one rounding: the polynomials use it, which
+//! halves their instructions). Rust never contracts a·b + c on its own, so
+//! the scalar, AVX2+FMA and AVX-512 builds of these loops give bitwise the
+//! same results: draws do not depend on the CPU they ran on.
 //!
 //! Domains (all the sampler needs): `ln` for normal positive finite x;
 //! `sincos_2pi` for u in [0, 1). Accuracy is tested against the standard
@@ -36,9 +38,9 @@ pub fn ln(x: f32) -> f32 {
     let s = f / (2.0 + f);
     let z = s * s;
     let w = z * z;
-    let r = z * (LG1 + w * LG3) + w * (LG2 + w * LG4);
+    let r = z.mul_add(w.mul_add(LG3, LG1), w * w.mul_add(LG4, LG2));
     let hfsq = 0.5 * f * f;
-    s * (hfsq + r) + k * LN2_LO - hfsq + f + k * LN2_HI
+    k.mul_add(LN2_HI, s.mul_add(hfsq + r, k * LN2_LO) - hfsq + f)
 }
 
 /// Taylor-like minimax coefficients of sin and cos on [−π/4, π/4].
@@ -59,8 +61,8 @@ pub fn sincos_2pi(u: f32) -> (f32, f32) {
     let r = t - 0.25 * q;
     let a = std::f32::consts::TAU * r;
     let a2 = a * a;
-    let s = a + a * a2 * (S1 + a2 * (S2 + a2 * S3));
-    let c = 1.0 - 0.5 * a2 + a2 * a2 * (C1 + a2 * (C2 + a2 * C3));
+    let s = (a * a2).mul_add(a2.mul_add(a2.mul_add(S3, S2), S1), a);
+    let c = (a2 * a2).mul_add(a2.mul_add(a2.mul_add(C3, C2), C1), (-0.5f32).mul_add(a2, 1.0));
     // Rotate by q quarter turns: q mod 4 = 0: (s, c), 1: (c, −s), 2: (−s, −c), 3: (−c, s).
     // `as i32` saturates (NaN, overflow checks that do not vectorise); q is in [−2, 2].
     // SAFETY: q is finite and small, so the unchecked conversion is exact.
@@ -88,9 +90,10 @@ const E7: f32 = 1.987_569_1e-4;
 pub fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
     let n = (x * LOG2E).round_ties_even();
-    let r = (x - n * LN2_HI_E) - n * LN2_LO_E;
+    let r = (-n).mul_add(LN2_LO_E, (-n).mul_add(LN2_HI_E, x));
     let r2 = r * r;
-    let p = 1.0 + r + r2 * (E2 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * E7)))));
+    let poly = r.mul_add(r.mul_add(r.mul_add(r.mul_add(r.mul_add(E7, E6), E5), E4), E3), E2);
+    let p = r2.mul_add(poly, 1.0 + r);
     // Scale by 2ⁿ in two halves so that n = 128 (x near 88) cannot overflow the exponent field.
     let n1 = (n * 0.5).round_ties_even();
     // x is clamped, so |n| ≤ 128 and both halves are small integers: the

@@ -2,11 +2,13 @@
 //! an `#[inline(always)]` function of plain slices and arithmetic; the
 //! `multiversion!` macro compiles it again with AVX-512 and AVX2 enabled and
 //! picks the build at run time. The arithmetic is the same IEEE operations in
-//! every build (Rust never fuses a·b + c on its own), so the results are
+//! every build (Rust never fuses a·b + c on its own; an explicit `mul_add` is
+//! one fused, exactly rounded operation everywhere), so the results are
 //! bitwise identical whichever build runs.
 
-/// Defines `$name`, dispatching to `$imp` compiled for AVX-512F, AVX2 or the
-/// baseline, whichever the CPU supports.
+/// Defines `$name`, dispatching to `$imp` compiled for AVX-512F, AVX2 with FMA
+/// (so `mul_add` is one instruction, not a library call) or the baseline,
+/// whichever the CPU supports.
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path) => {
         $(#[$meta])*
@@ -17,7 +19,7 @@ macro_rules! multiversion {
                 unsafe fn v512($($arg: $ty),*) $(-> $ret)? {
                     $imp($($arg),*)
                 }
-                #[target_feature(enable = "avx2")]
+                #[target_feature(enable = "avx2,fma")]
                 unsafe fn v256($($arg: $ty),*) $(-> $ret)? {
                     $imp($($arg),*)
                 }
@@ -25,8 +27,8 @@ macro_rules! multiversion {
                     // SAFETY: the CPU supports AVX-512F (checked just above).
                     return unsafe { v512($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2 (checked just above).
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                     return unsafe { v256($($arg),*) };
                 }
             }

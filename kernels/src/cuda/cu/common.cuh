@@ -21,9 +21,10 @@ struct Dims {
 
 // The CPU's vectorisable math (kernels/src/cpu/fastmath.rs), operation for
 // operation, with the same f32 constants (as bit patterns). Every source is
-// compiled with --fmad=false, and +, *, /, sqrtf and rintf are exactly rounded,
-// so these give the CPU's bits: the sampler draws the same eps on both devices.
-// Change the two files together.
+// compiled with --fmad=false, and +, *, /, sqrtf, rintf and the explicit fused
+// multiply-adds __fmaf_rn (where the CPU code calls mul_add) are exactly
+// rounded, so these give the CPU's bits: the sampler draws the same eps on
+// both devices. Change the two files together.
 #define BLITZ_LN2_HI __uint_as_float(0x3f317180u) // 6.931381e-1
 #define BLITZ_LN2_LO __uint_as_float(0x3717f7d1u) // 9.058001e-6
 #define BLITZ_LG1 __uint_as_float(0x3f2aaaaau) // 6.666666e-1
@@ -56,9 +57,9 @@ __device__ __forceinline__ float blitz_ln(float x) {
     float s = f / (2.0f + f);
     float z = s * s;
     float w = z * z;
-    float r = z * (BLITZ_LG1 + w * BLITZ_LG3) + w * (BLITZ_LG2 + w * BLITZ_LG4);
+    float r = __fmaf_rn(z, __fmaf_rn(w, BLITZ_LG3, BLITZ_LG1), w * __fmaf_rn(w, BLITZ_LG4, BLITZ_LG2));
     float hfsq = 0.5f * f * f;
-    return s * (hfsq + r) + k * BLITZ_LN2_LO - hfsq + f + k * BLITZ_LN2_HI;
+    return __fmaf_rn(k, BLITZ_LN2_HI, __fmaf_rn(s, hfsq + r, k * BLITZ_LN2_LO) - hfsq + f);
 }
 
 // (sin 2πu, cos 2πu) for u in [0, 1), with exact reductions.
@@ -68,8 +69,8 @@ __device__ __forceinline__ void blitz_sincos_2pi(float u, float* sin_out, float*
     float r = t - 0.25f * q;
     float a = BLITZ_TAU * r;
     float a2 = a * a;
-    float s = a + a * a2 * (BLITZ_S1 + a2 * (BLITZ_S2 + a2 * BLITZ_S3));
-    float c = 1.0f - 0.5f * a2 + a2 * a2 * (BLITZ_C1 + a2 * (BLITZ_C2 + a2 * BLITZ_C3));
+    float s = __fmaf_rn(a * a2, __fmaf_rn(a2, __fmaf_rn(a2, BLITZ_S3, BLITZ_S2), BLITZ_S1), a);
+    float c = __fmaf_rn(a2 * a2, __fmaf_rn(a2, __fmaf_rn(a2, BLITZ_C3, BLITZ_C2), BLITZ_C1), __fmaf_rn(-0.5f, a2, 1.0f));
     int qi = ((int)q) & 3;
     float sv = (qi & 1) ? c : s;
     float cv = (qi & 1) ? s : c;
@@ -82,9 +83,10 @@ __device__ __forceinline__ float blitz_exp(float x) {
     if (x < -87.0f) x = -87.0f;
     if (x > 88.0f) x = 88.0f;
     float n = rintf(x * BLITZ_LOG2E);
-    float r = (x - n * BLITZ_LN2_HI_E) - n * BLITZ_LN2_LO_E;
+    float r = __fmaf_rn(-n, BLITZ_LN2_LO_E, __fmaf_rn(-n, BLITZ_LN2_HI_E, x));
     float r2 = r * r;
-    float p = 1.0f + r + r2 * (BLITZ_E2 + r * (BLITZ_E3 + r * (BLITZ_E4 + r * (BLITZ_E5 + r * (BLITZ_E6 + r * BLITZ_E7)))));
+    float poly = __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, BLITZ_E7, BLITZ_E6), BLITZ_E5), BLITZ_E4), BLITZ_E3), BLITZ_E2);
+    float p = __fmaf_rn(r2, poly, 1.0f + r);
     float n1 = rintf(n * 0.5f);
     float s1 = __uint_as_float(((u32)((int)n1 + 127)) << 23);
     float s2 = __uint_as_float(((u32)((int)(n - n1) + 127)) << 23);
