@@ -5,7 +5,7 @@
 //! prior's log-density built from element-wise ops). Also the vectorised
 //! `fastmath` functions against the standard library's on the same inputs.
 
-use blitz::kernels::cpu::{random, unary};
+use blitz::kernels::cpu::{random, sample_kl, unary};
 use blitz::kernels::PriorSpec;
 use blitz::kernels::UnaryOp;
 use blitz::prelude::*;
@@ -47,6 +47,29 @@ fn bench_sample_kl(c: &mut Criterion) {
             let w = tape.param(&mu).reparam_sample(&r, seed, off).unwrap();
             let kl = r.reparam_log_posterior(seed, off).unwrap().sub(&prior.log_prob(&w).unwrap()).unwrap();
             tape.backward(&kl.add(&w.sum().unwrap()).unwrap()).unwrap()
+        })
+    });
+    group.finish();
+
+    // The fused kernel's two CPU backwards, on raw slices: regenerate eps and
+    // softplus from (seed, offset), or read the two factors the forward kept.
+    let (mu_h, rho_h, g_w) = (vec![0.01f32; N], vec![-7.0f32; N], vec![1.0f32; N]);
+    let (mut w, mut a, mut b2, mut gm, mut gr) =
+        (vec![0f32; N], vec![0f32; N], vec![0f32; N], vec![0f32; N], vec![0f32; N]);
+    let mut group = c.benchmark_group("sample_kl_4M_kernels");
+    group.sample_size(10);
+    group.bench_function("forward_then_regenerating_backward", |bch| {
+        bch.iter(|| {
+            let kl = sample_kl::forward(&mu_h, &rho_h, 7, 0, PRIOR, &mut w);
+            sample_kl::backward(&mu_h, &rho_h, Some(&g_w), 1.0, 7, 0, PRIOR, &mut gm, &mut gr);
+            kl
+        })
+    });
+    group.bench_function("forward_saving_then_saved_backward", |bch| {
+        bch.iter(|| {
+            let kl = sample_kl::forward_saving(&mu_h, &rho_h, 7, 0, PRIOR, &mut w, &mut a, &mut b2);
+            sample_kl::backward_saved(&w, &a, &b2, Some(&g_w), 1.0, PRIOR, &mut gm, &mut gr);
+            kl
         })
     });
     group.finish();
