@@ -9,6 +9,12 @@
 //!   g_rho = sigmoid(rho)·[g_w·eps + g_kl·(−1/sigma − eps·p'(w))]
 //! with p'(w) = d log p / dw (eps held fixed: w − mu = sigma·eps).
 //!
+//! [`forward_saving`] also keeps a = sigmoid(rho)·eps and b = −sigmoid(rho)/sigma,
+//! and [`backward_saved`] computes g_rho = g_w·a + g_kl·(b − a·p'(w)) from them:
+//! on a CPU making eps and softplus is most of the cost, and two more streams
+//! of floats cost less than making them again (the autograd op uses this pair
+//! on the CPU; the GPU, bound by memory, regenerates).
+//!
 //! Sums are made per fixed chunk of [`CHUNK`] elements (16 f32 lanes, then
 //! f64) and the partials added in chunk order, so the result is bitwise the
 //! same on any number of threads.
