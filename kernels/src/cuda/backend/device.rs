@@ -105,7 +105,9 @@ pub fn device(ordinal: usize) -> Result<Arc<DeviceCtx>> {
         // the per-allocation events cudarc uses to order streams are not needed.
         unsafe { ctx.disable_event_tracking() };
         if ctx.has_async_alloc() {
-            keep_pool_memory(&ctx)?;
+            // Only speed depends on it: where the driver refuses, the pool keeps
+            // its default and everything still works.
+            keep_pool_memory(&ctx).ok();
         }
         let cc = ctx.compute_capability().map_err(drv("compute capability"))?;
         let stream = ctx.default_stream();
