@@ -187,8 +187,11 @@ pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Bu
 /// the adjoint of [`sum_axis`] (and of [`sum_all`] with outer = inner = 1).
 ///
 /// # Errors
-/// CUDA failures only.
+/// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements; CUDA failures.
 pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    if g.len() != outer * inner {
+        return Err(Error::ShapeMismatch { op: "expand_axis", lhs: vec![outer, inner], rhs: vec![g.len()] });
+    }
     match g {
         Buffer::Cpu(g) => host_overwrite(outer * len * inner, |o| {
             // Each output row of `len·inner` repeats its input row `len` times; with
@@ -576,7 +579,7 @@ pub fn sample_kl_backward_saved(
     g_kl: &Buffer,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
-    fn host(b: &Buffer) -> Result<&[f32]> {
+    fn on_host(b: &Buffer) -> Result<&[f32]> {
         match b {
             Buffer::Cpu(v) => Ok(v.as_slice()),
             other => {
@@ -584,11 +587,12 @@ pub fn sample_kl_backward_saved(
             }
         }
     }
-    let (wv, gk) = (host(w)?, cpu_scalar("sample_kl_backward_saved", host(g_kl)?)?);
-    let g = g_w.map(host).transpose()?;
+    let (wv, gk) = (on_host(w)?, cpu_scalar("sample_kl_backward_saved", on_host(g_kl)?)?);
+    let g = g_w.map(on_host).transpose()?;
     let n = wv.len();
-    if factors.a.len() != n || g.is_some_and(|g| g.len() != n) {
-        return Err(Error::ShapeMismatch { op: "sample_kl_backward_saved", lhs: vec![n], rhs: vec![factors.a.len()] });
+    let other = [Some(factors.a.len()), g.map(<[f32]>::len)].into_iter().flatten().find(|&l| l != n);
+    if let Some(len) = other {
+        return Err(Error::ShapeMismatch { op: "sample_kl_backward_saved", lhs: vec![n], rhs: vec![len] });
     }
     let (mut gm, mut gr) = (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
     cpu::sample_kl::backward_saved(wv, &factors.a, &factors.b, g, gk, prior, &mut gm, &mut gr);
@@ -696,8 +700,9 @@ pub fn all_finite(x: &Buffer) -> Result<bool> {
 }
 
 /// The lowest index of a buffer holding a NaN or an infinity, if any: the
-/// optimizers' guard over all gradients of a step. GPU buffers are checked
-/// with one batched reduction and one read per device, not one each.
+/// optimizers' guard over all gradients of a step. GPU buffers are reduced
+/// on their device and read back together, one synchronisation per device
+/// (see [`sum_squares_many`]), not one each.
 ///
 /// # Errors
 /// CUDA failures only.
@@ -711,18 +716,40 @@ pub fn first_non_finite(xs: &[&Buffer]) -> Result<Option<usize>> {
             Buffer::Cuda(c) => gpu.push((i, c)),
         }
     }
+    let gpu_bufs: Vec<&Buffer> = gpu.iter().map(|&(i, _)| xs[i]).collect();
+    // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
+    let sums = sum_squares_many(&gpu_bufs)?;
+    if let Some(k) = sums.iter().position(|s| !s.is_finite()) {
+        first = Some(first.map_or(gpu[k].0, |f| f.min(gpu[k].0)));
+    }
+    Ok(first)
+}
+
+/// Σ x² in f64 of each buffer. GPU buffers are reduced on their device and
+/// read back together: one synchronisation per device, not one per buffer
+/// (gradient clipping and the optimizers' guard read every gradient).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_squares_many(xs: &[&Buffer]) -> Result<Vec<f64>> {
+    let mut out = vec![0f64; xs.len()];
+    let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        match x {
+            Buffer::Cpu(v) => out[i] = cpu::optim::sum_squares(v),
+            Buffer::Cuda(c) => gpu.push((i, c)),
+        }
+    }
     while let Some(&(_, head)) = gpu.first() {
         let device = head.device();
         let (here, rest): (Vec<_>, Vec<_>) = gpu.into_iter().partition(|(_, c)| c.device() == device);
         let bufs: Vec<&cuda::CudaBuffer> = here.iter().map(|&(_, c)| c).collect();
-        // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
-        let sums = cuda::sum_squares_many(&bufs)?;
-        if let Some(k) = sums.iter().position(|s| !s.is_finite()) {
-            first = Some(first.map_or(here[k].0, |f| f.min(here[k].0)));
+        for (&(i, _), s) in here.iter().zip(cuda::sum_squares_many(&bufs)?) {
+            out[i] = s;
         }
         gpu = rest;
     }
-    Ok(first)
+    Ok(out)
 }
 
 /// Σ x² in f64 (read back to the host: used once per step for clipping).
@@ -751,6 +778,31 @@ mod tests {
     }
 
     #[test]
+    fn the_kept_factors_give_the_regenerating_backward_and_check_their_inputs() {
+        let n = 1000;
+        let mu = Buffer::Cpu((0..n).map(|i| 0.01 * (i % 17) as f32 - 0.08).collect());
+        let rho = Buffer::Cpu((0..n).map(|i| -6.0 + 0.004 * i as f32).collect());
+        let g_w = Buffer::Cpu(vec![0.5; n]);
+        let g_kl = Buffer::Cpu(vec![0.25]);
+        let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
+        let (w, kl, factors) = sample_kl_forward_saving(&mu, &rho, 9, 4, prior).unwrap();
+        let (w0, kl0) = sample_kl_forward(&mu, &rho, 9, 4, prior).unwrap();
+        assert_eq!((w.to_vec().unwrap(), kl.to_vec().unwrap()), (w0.to_vec().unwrap(), kl0.to_vec().unwrap()));
+        let factors = factors.expect("the CPU keeps its factors");
+        let (gm, gr) = sample_kl_backward_saved(&w, &factors, Some(&g_w), &g_kl, prior).unwrap();
+        let (gm0, gr0) = sample_kl_backward(&mu, &rho, Some(&g_w), &g_kl, 9, 4, prior).unwrap();
+        assert_eq!(gm.to_vec().unwrap(), gm0.to_vec().unwrap());
+        for (a, b) in gr.to_vec().unwrap().iter().zip(gr0.to_vec().unwrap()) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        let short = Buffer::Cpu(vec![0.5; n - 1]);
+        let bad = sample_kl_backward_saved(&w, &factors, Some(&short), &g_kl, prior);
+        assert!(matches!(bad, Err(Error::ShapeMismatch { rhs, .. }) if rhs == vec![n - 1]));
+        let two = Buffer::Cpu(vec![1.0, 2.0]);
+        assert!(matches!(sample_kl_backward_saved(&w, &factors, None, &two, prior), Err(Error::ShapeMismatch { .. })));
+    }
+
+    #[test]
     fn expand_axis_repeats_rows_and_fills_scalars() {
         let g = Buffer::Cpu(vec![1.0, 2.0, 3.0, 4.0]);
         // (outer 2, len 3, inner 2): each pair repeated three times.
@@ -759,5 +811,6 @@ mod tests {
         // inner 1 (a sum's backward): a fill per outer element.
         assert_eq!(expand_axis(&g, 4, 2, 1).unwrap().to_vec().unwrap(), vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0]);
         assert_eq!(expand_axis(&g, 4, 0, 1).unwrap().to_vec().unwrap(), Vec::<f32>::new());
+        assert!(matches!(expand_axis(&g, 3, 2, 1), Err(Error::ShapeMismatch { .. })));
     }
 }

@@ -324,7 +324,8 @@ fn optimizer_steps_and_buffers() {
     let mut bufs: Vec<Buffer> = host.iter().map(|v| Buffer::from_host(v.clone(), GPU).unwrap()).collect();
     let gpu: Vec<&cuda::CudaBuffer> =
         bufs.iter().map(|b| if let Buffer::Cuda(c) = b { c } else { unreachable!() }).collect();
-    for (v, s) in host.iter().zip(cuda::sum_squares_many(&gpu).unwrap()) {
+    let gpu_sums = cuda::sum_squares_many(&gpu).unwrap();
+    for (v, &s) in host.iter().zip(&gpu_sums) {
         let want: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
         assert!((s - want).abs() <= 1e-9 * want, "sum_squares_many {s} vs {want}");
     }
@@ -334,6 +335,13 @@ fn optimizer_steps_and_buffers() {
     let cpu_bad = Buffer::Cpu(vec![f32::NAN]);
     let mixed: Vec<&Buffer> = vec![&bufs[0], &bufs[1], &bufs[2], &bufs[3], &cpu_bad];
     assert_eq!(ops::first_non_finite(&mixed).unwrap(), Some(2));
+    let cpu_first: Vec<&Buffer> = vec![&cpu_bad, &bufs[0], &bufs[2]];
+    assert_eq!(ops::first_non_finite(&cpu_first).unwrap(), Some(0));
+    let sums = ops::sum_squares_many(&[&bufs[0], &Buffer::Cpu(vec![3.0, 4.0]), &bufs[1]]).unwrap();
+    assert_eq!(sums[1], 25.0);
+    assert!(
+        (sums[0] - gpu_sums[0]).abs() <= 1e-12 * gpu_sums[0] && (sums[2] - gpu_sums[1]).abs() <= 1e-12 * gpu_sums[1]
+    );
     assert_eq!(Buffer::full(7, 2.5, GPU).unwrap().to_vec().unwrap(), vec![2.5; 7]);
     assert_eq!(Buffer::zeros(0, GPU).unwrap().to_vec().unwrap(), Vec::<f32>::new());
     eprintln!("device: {}", cuda::device_name(0).unwrap());

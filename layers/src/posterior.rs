@@ -72,6 +72,8 @@ impl GaussianParam {
     /// otherwise the Monte Carlo term of one weight draw made for it alone.
     pub(crate) fn add_kl_without_draw(&self, tape: &Tape, prior: &dyn Prior, kl: KlMode) -> Result<()> {
         if !tape.wants_complexity() {
+            // Reserve the draw all the same, so later draws keep their names.
+            tape.draw(self.mu.value().numel());
             return Ok(());
         }
         self.sample(tape, false, prior, kl).map(|_| ())

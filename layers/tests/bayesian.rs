@@ -271,14 +271,22 @@ fn every_draw_of_sample_elbo_backpropagates_its_own_eps() {
 
 #[test]
 fn a_prediction_tape_draws_the_same_weights_without_their_kl() {
-    // Radial too: it adds its own complexity term.
-    for estimator in [Estimator::Reparameterisation, Estimator::Radial] {
-        let layer =
-            BayesianLinear::with_options(3, 2, BayesianLinearOptions::default().with_estimator(estimator), &mut rng())
-                .unwrap();
+    // Every estimator (Radial adds its own complexity term; local
+    // reparameterisation draws no weights but reserves their draw), through
+    // two layers and two passes, so a draw out of step would show.
+    let all =
+        [Estimator::Reparameterisation, Estimator::Radial, Estimator::Flipout, Estimator::LocalReparameterisation];
+    for estimator in all {
+        let o = BayesianLinearOptions::default().with_estimator(estimator).with_rho_init(-3.0);
+        let mut r = rng();
+        let model = Sequential::new()
+            .push(BayesianLinear::with_options(3, 4, o.clone(), &mut r).unwrap())
+            .push(ReLU)
+            .push(BayesianLinear::with_options(4, 2, o, &mut r).unwrap());
         let input = Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.1, 0.2, 0.3], &[2, 3]).unwrap();
         let run = |tape: &Tape| {
-            let y = layer.forward(&tape.constant(input.clone())).unwrap().value().to_vec().unwrap();
+            let mut y = model.forward(&tape.constant(input.clone())).unwrap().value().to_vec().unwrap();
+            y.extend(model.forward(&tape.constant(input.clone())).unwrap().value().to_vec().unwrap());
             (y, tape.complexity().unwrap().value().item().unwrap())
         };
         let (with_kl, kl) = run(&Tape::no_grad(5));

@@ -13,10 +13,9 @@ pub fn clip_grad_norm(grads: &mut Gradients, max_norm: f32) -> Result<f32> {
     if !(max_norm > 0.0 && max_norm.is_finite()) {
         return Err(Error::invalid("max_norm", format!("{max_norm}")));
     }
-    let mut total = 0f64;
-    for (_, g) in grads.params() {
-        total += ops::sum_squares(g.buffer())?;
-    }
+    // Every gradient's Σg², read back together (one GPU synchronisation).
+    let buffers: Vec<&blitz_kernels::Buffer> = grads.params().iter().map(|(_, g)| g.buffer()).collect();
+    let total: f64 = ops::sum_squares_many(&buffers)?.iter().sum();
     let norm = total.sqrt() as f32;
     if !norm.is_finite() {
         return Err(Error::NonFinite { what: "gradient norm".into() });

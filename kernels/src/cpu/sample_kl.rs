@@ -413,6 +413,9 @@ pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec
 /// Same `w` and KL bits as [`forward`]. On a CPU the draw is compute-bound
 /// (Philox, Box-Muller, softplus: ~5 ns a weight) and two more streams cost
 /// far less than making eps and sigma again; the GPU regenerates instead.
+///
+/// # Panics
+/// If the five slices differ in length (the ops layer checks shapes first).
 pub fn forward_saving(
     mu: &[f32],
     rho: &[f32],
@@ -423,6 +426,8 @@ pub fn forward_saving(
     a: &mut [f32],
     b: &mut [f32],
 ) -> f32 {
+    let n = w.len();
+    assert!(mu.len() == n && rho.len() == n && a.len() == n && b.len() == n, "forward_saving: lengths differ");
     let k = Consts::new(prior);
     let f = |i: usize, (out, (ca, cb)): (&mut [f32], (&mut [f32], &mut [f32]))| {
         let (s, e) = (i * CHUNK, i * CHUNK + out.len());
@@ -594,7 +599,11 @@ mod tests {
     fn the_saved_factors_give_the_regenerating_backward() {
         // Above PAR_THRESHOLD, so the chunked and threaded paths run too.
         let n = PAR_THRESHOLD + 4099;
-        let (mu, rho) = inputs(n);
+        let (mu, mut rho) = inputs(n);
+        // Also softplus's linear branch (rho > 20) and exp's clamp (rho < −87).
+        for (i, r) in [25.0, 90.0, -88.0, -100.0, 0.0, 19.9, 20.1].into_iter().enumerate() {
+            rho[i * 1000] = r;
+        }
         let g_w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
         for prior in PRIORS {
             let (mut w, mut w2) = (vec![0.0; n], vec![0.0; n]);

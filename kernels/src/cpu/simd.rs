@@ -6,16 +6,17 @@
 //! one fused, exactly rounded operation everywhere), so the results are
 //! bitwise identical whichever build runs.
 
-/// Defines `$name`, dispatching to `$imp` compiled for AVX-512F, AVX2 with FMA
-/// (so `mul_add` is one instruction, not a library call) or the baseline,
-/// whichever the CPU supports.
+/// Defines `$name`, dispatching to `$imp` compiled for AVX-512F, AVX2 (both
+/// with FMA, so `mul_add` is one instruction) or the baseline, whichever the
+/// CPU supports. The baseline build (a CPU without AVX2 and FMA) calls the C
+/// library's correctly rounded `fmaf` for each `mul_add`: the same bits, slowly.
 macro_rules! multiversion {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:path) => {
         $(#[$meta])*
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx512f")]
+                #[target_feature(enable = "avx512f,fma")]
                 unsafe fn v512($($arg: $ty),*) $(-> $ret)? {
                     $imp($($arg),*)
                 }
@@ -23,8 +24,8 @@ macro_rules! multiversion {
                 unsafe fn v256($($arg: $ty),*) $(-> $ret)? {
                     $imp($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports AVX-512F and FMA (checked just above).
                     return unsafe { v512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
