@@ -540,10 +540,16 @@ impl Drop for SampleKlFactors {
     }
 }
 
+/// The most weights whose backward factors a CPU draw keeps (two floats each:
+/// 32 MB at this size); a larger layer's backward regenerates eps instead, so
+/// the tape's memory stays bounded by what it holds anyway.
+pub const MAX_KEPT_FACTORS: usize = 1 << 22;
+
 /// [`sample_kl_forward`] that also returns what the backward needs so as not
 /// to make eps and softplus again: on the CPU, where the draw is
-/// compute-bound, [`cpu::sample_kl::forward_saving`]'s factors; on a GPU None
-/// (its backward regenerates eps from (seed, offset): memory is its limit).
+/// compute-bound, [`cpu::sample_kl::forward_saving`]'s factors (up to
+/// [`MAX_KEPT_FACTORS`] weights); on a GPU None (its backward regenerates eps
+/// from (seed, offset): memory is its limit).
 ///
 /// # Errors
 /// As [`sample_kl_forward`].
@@ -555,7 +561,7 @@ pub fn sample_kl_forward_saving(
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
     match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
+        (Buffer::Cpu(m), Buffer::Cpu(r)) if m.len() <= MAX_KEPT_FACTORS => {
             let n = m.len();
             let (mut w, mut a, mut b) =
                 (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
@@ -800,6 +806,9 @@ mod tests {
         assert!(matches!(bad, Err(Error::ShapeMismatch { rhs, .. }) if rhs == vec![n - 1]));
         let two = Buffer::Cpu(vec![1.0, 2.0]);
         assert!(matches!(sample_kl_backward_saved(&w, &factors, None, &two, prior), Err(Error::ShapeMismatch { .. })));
+        // Past the cap the draw keeps nothing (its backward regenerates).
+        let big = Buffer::Cpu(vec![-5.0; MAX_KEPT_FACTORS + 1]);
+        assert!(sample_kl_forward_saving(&big, &big, 1, 0, prior).unwrap().2.is_none());
     }
 
     #[test]
