@@ -17,21 +17,16 @@ use rand::SeedableRng;
 const GPU: Device = Device::Cuda(0);
 const RTOL: f32 = 1e-5;
 
+#[path = "../../kernels/tests/support/gpu.rs"]
+mod support;
+
+/// [`support::gpu_or_skip`], then the exact sampler math: parity means the CPU's draws.
 fn gpu_or_skip(test: &str) -> bool {
-    match cuda::available(0) {
-        Ok(()) => {
-            cuda::set_sampler_math(cuda::SamplerMath::Exact);
-            true
-        }
-        // On the GPU machine (scripts/gpu-check.sh) a skip would hide a broken backend.
-        Err(e) if std::env::var("BLITZ_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-            panic!("BLITZ_REQUIRE_GPU=1 but the GPU cannot be used: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: no usable GPU ({e})");
-            false
-        }
+    let usable = support::gpu_or_skip(test);
+    if usable {
+        cuda::set_sampler_math(cuda::SamplerMath::Exact);
     }
+    usable
 }
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {

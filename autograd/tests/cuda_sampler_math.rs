@@ -14,18 +14,9 @@ use rand::SeedableRng;
 
 const GPU: Device = Device::Cuda(0);
 
-fn gpu_or_skip(test: &str) -> bool {
-    match cuda::available(0) {
-        Ok(()) => true,
-        Err(e) if std::env::var("BLITZ_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-            panic!("BLITZ_REQUIRE_GPU=1 but the GPU cannot be used: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: no usable GPU ({e})");
-            false
-        }
-    }
-}
+#[path = "../../kernels/tests/support/gpu.rs"]
+mod support;
+use support::gpu_or_skip;
 
 /// Largest |a − b| / max(1, |b|) (b: the CPU's), printed for the GPU log.
 fn worst_scaled_diff(what: &str, gpu: &[f32], cpu: &[f32]) -> f32 {

@@ -692,17 +692,13 @@ pub fn scale_inplace(x: &mut Buffer, s: f32) -> Result<()> {
     }
 }
 
-/// Whether every element is finite (no NaN, no infinity): the optimizers'
-/// guard before a step.
+/// Whether every element is finite (no NaN, no infinity): input checks.
+/// For many buffers at once use [`first_non_finite`].
 ///
 /// # Errors
 /// CUDA failures only.
 pub fn all_finite(x: &Buffer) -> Result<bool> {
-    match x {
-        Buffer::Cpu(x) => Ok(cpu::optim::all_finite(x)),
-        // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
-        Buffer::Cuda(x) => Ok(cuda::sum_squares(x)?.is_finite()),
-    }
+    Ok(first_non_finite(&[x])?.is_none())
 }
 
 /// The lowest index of a buffer holding a NaN or an infinity, if any: the

@@ -10,19 +10,9 @@ use blitz_kernels::{ops, BinaryOp, Buffer, Device, ScalarOp, Transpose, UnaryOp}
 
 const GPU: Device = Device::Cuda(0);
 
-fn gpu_or_skip(test: &str) -> bool {
-    match cuda::available(0) {
-        Ok(()) => true,
-        // On the GPU machine (scripts/gpu-check.sh) a skip would hide a broken backend.
-        Err(e) if std::env::var("BLITZ_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
-            panic!("BLITZ_REQUIRE_GPU=1 but the GPU cannot be used: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: no usable GPU ({e})");
-            false
-        }
-    }
-}
+#[path = "support/gpu.rs"]
+mod support;
+use support::gpu_or_skip;
 
 /// Deterministic pseudo-random values in [lo, hi).
 fn rand_vec(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {

@@ -186,13 +186,13 @@ fn forward_loop<const MIX: bool, const SAVE: bool>(
             let (sa, sb) = if SAVE { (&mut a[s..s + n], &mut b[s..s + n]) } else { (&mut [][..], &mut [][..]) };
             for i in 0..n {
                 // The same sigma bits either way (softplus_sigmoid's softplus is softplus).
-                let (sigma, dsigma) = if SAVE { softplus_sigmoid(r[i]) } else { (softplus(r[i]), 0.0) };
+                let (sigma, fa, fb) = if SAVE { factors(r[i], eps[i]) } else { (softplus(r[i]), 0.0, 0.0) };
                 let wi = m[i] + sigma * eps[i];
                 o[i] = wi;
                 v[i] = -ln(sigma) - 0.5 * eps[i] * eps[i] - k.log_prior::<MIX>(wi).0;
                 if SAVE {
-                    sa[i] = dsigma * eps[i];
-                    sb[i] = -dsigma / sigma;
+                    sa[i] = fa;
+                    sb[i] = fb;
                 }
             }
             acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
@@ -201,10 +201,40 @@ fn forward_loop<const MIX: bool, const SAVE: bool>(
     acc
 }
 
-/// Backward from the factors [`forward_saving`] kept: no eps, no softplus.
+/// (sigma, a, b) of one weight: sigma = softplus(rho) and the backward's
+/// factors a = sigmoid(rho)·eps, b = −sigmoid(rho)/sigma (softplus' derivative
+/// is the logistic function: both from one exp).
+#[inline(always)]
+fn factors(rho: f32, eps: f32) -> (f32, f32, f32) {
+    let (sigma, dsigma) = softplus_sigmoid(rho);
+    (sigma, dsigma * eps, -dsigma / sigma)
+}
+
+/// (∂L/∂mu, ∂L/∂rho) of one weight from its draw w and its factors (the one
+/// formula of every backward here), g_w = ∂L/∂w, g_kl = ∂L/∂kl:
 ///   g_mu  = g_w − g_kl·p'(w)
-///   g_rho = g_w·a + g_kl·(b − a·p'(w))   (a = sigmoid(rho)·eps, b = −sigmoid(rho)/sigma)
-/// `g_w` empty: the loss does not use w.
+///   g_rho = sigmoid(rho)·[g_w·eps + g_kl·(−1/sigma − eps·p'(w))] = g_w·a + g_kl·(b − a·p'(w))
+#[inline(always)]
+fn grads<const MIX: bool>(w: f32, a: f32, b: f32, g_w: f32, g_kl: f32, k: &Consts) -> (f32, f32) {
+    let dlp = k.log_prior::<MIX>(w).1;
+    (g_w - g_kl * dlp, g_w * a + g_kl * (b - a * dlp))
+}
+
+/// Runs `$body` with the const `$gw` set to whether `$g_w` holds ∂L/∂w (empty:
+/// the loss does not use w) and `$mix` as [`by_prior`] sets it.
+macro_rules! by_grad_and_prior {
+    ($g_w:expr, $k:expr, $gw:ident, $mix:ident => $body:expr) => {
+        if $g_w.is_empty() {
+            const $gw: bool = false;
+            by_prior!($k, $mix => $body)
+        } else {
+            const $gw: bool = true;
+            by_prior!($k, $mix => $body)
+        }
+    };
+}
+
+/// Backward from the factors [`forward_saving`] kept: no eps, no softplus.
 #[inline(always)]
 fn backward_saved_impl(
     w: &[f32],
@@ -216,33 +246,17 @@ fn backward_saved_impl(
     g_mu: &mut [f32],
     g_rho: &mut [f32],
 ) {
-    #[inline(always)]
-    fn run<const GW: bool, const MIX: bool>(
-        w: &[f32],
-        a: &[f32],
-        b: &[f32],
-        g_w: &[f32],
-        g_kl: f32,
-        k: &Consts,
-        g_mu: &mut [f32],
-        g_rho: &mut [f32],
-    ) {
+    by_grad_and_prior!(g_w, k, GW, MIX => {
         for i in 0..g_mu.len() {
-            let dlp = k.log_prior::<MIX>(w[i]).1;
             let gw = if GW { g_w[i] } else { 0.0 };
-            g_mu[i] = gw - g_kl * dlp;
-            g_rho[i] = gw * a[i] + g_kl * (b[i] - a[i] * dlp);
+            (g_mu[i], g_rho[i]) = grads::<MIX>(w[i], a[i], b[i], gw, g_kl, k);
         }
-    }
-    if g_w.is_empty() {
-        by_prior!(k, MIX => run::<false, MIX>(w, a, b, g_w, g_kl, k, g_mu, g_rho))
-    } else {
-        by_prior!(k, MIX => run::<true, MIX>(w, a, b, g_w, g_kl, k, g_mu, g_rho))
-    }
+    })
 }
 
+/// Backward that regenerates eps (and so w and the factors) from (seed, offset).
 #[inline(always)]
-fn backward_impl<const GW: bool, const MIX: bool>(
+fn backward_impl(
     mu: &[f32],
     rho: &[f32],
     g_w: &[f32],
@@ -253,7 +267,7 @@ fn backward_impl<const GW: bool, const MIX: bool>(
     g_mu: &mut [f32],
     g_rho: &mut [f32],
 ) {
-    for_each_normal_chunk(
+    by_grad_and_prior!(g_w, k, GW, MIX => for_each_normal_chunk(
         seed,
         offset,
         g_mu.len(),
@@ -264,45 +278,12 @@ fn backward_impl<const GW: bool, const MIX: bool>(
             let (om, or) = (&mut g_mu[s..s + n], &mut g_rho[s..s + n]);
             let gg = if GW { &g_w[s..s + n] } else { &[][..] };
             for i in 0..n {
-                // softplus' derivative is the logistic function: both from one exp.
-                let (sigma, dsigma) = softplus_sigmoid(r[i]);
-                let wi = m[i] + sigma * eps[i];
-                let dlp = k.log_prior::<MIX>(wi).1;
+                let (sigma, a, b) = factors(r[i], eps[i]);
                 let gw = if GW { gg[i] } else { 0.0 };
-                om[i] = gw - g_kl * dlp;
-                or[i] = dsigma * (gw * eps[i] + g_kl * (-1.0 / sigma - eps[i] * dlp));
+                (om[i], or[i]) = grads::<MIX>(m[i] + sigma * eps[i], a, b, gw, g_kl, k);
             }
         },
-    );
-}
-
-#[inline(always)]
-fn backward_gw_impl(
-    mu: &[f32],
-    rho: &[f32],
-    g_w: &[f32],
-    g_kl: f32,
-    seed: u64,
-    offset: u64,
-    k: &Consts,
-    g_mu: &mut [f32],
-    g_rho: &mut [f32],
-) {
-    by_prior!(k, MIX => backward_impl::<true, MIX>(mu, rho, g_w, g_kl, seed, offset, k, g_mu, g_rho))
-}
-
-#[inline(always)]
-fn backward_kl_only_impl(
-    mu: &[f32],
-    rho: &[f32],
-    g_kl: f32,
-    seed: u64,
-    offset: u64,
-    k: &Consts,
-    g_mu: &mut [f32],
-    g_rho: &mut [f32],
-) {
-    by_prior!(k, MIX => backward_impl::<false, MIX>(mu, rho, &[], g_kl, seed, offset, k, g_mu, g_rho))
+    ))
 }
 
 /// KL of weights `w` already drawn by `reparam::forward` with (seed, offset):
@@ -364,12 +345,8 @@ multiversion! {
         g_mu: &mut [f32], g_rho: &mut [f32]) => backward_saved_impl
 }
 multiversion! {
-    fn backward_gw_simd(mu: &[f32], rho: &[f32], g_w: &[f32], g_kl: f32, seed: u64, offset: u64, k: &Consts,
-        g_mu: &mut [f32], g_rho: &mut [f32]) => backward_gw_impl
-}
-multiversion! {
-    fn backward_kl_only_simd(mu: &[f32], rho: &[f32], g_kl: f32, seed: u64, offset: u64, k: &Consts,
-        g_mu: &mut [f32], g_rho: &mut [f32]) => backward_kl_only_impl
+    fn backward_simd(mu: &[f32], rho: &[f32], g_w: &[f32], g_kl: f32, seed: u64, offset: u64, k: &Consts,
+        g_mu: &mut [f32], g_rho: &mut [f32]) => backward_impl
 }
 multiversion! {
     fn kl_at_simd(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64 => kl_at_impl
@@ -482,11 +459,8 @@ pub fn backward(
     let k = Consts::new(prior);
     for_each_chunk_pair(g_mu, g_rho, |s, gm, gr| {
         let e = s + gm.len();
-        let (m, r, off) = (&mu[s..e], &rho[s..e], offset + s as u64);
-        match g_w {
-            Some(g) => backward_gw_simd(m, r, &g[s..e], g_kl, seed, off, &k, gm, gr),
-            None => backward_kl_only_simd(m, r, g_kl, seed, off, &k, gm, gr),
-        }
+        let g = g_w.map_or(&[][..], |g| &g[s..e]);
+        backward_simd(&mu[s..e], &rho[s..e], g, g_kl, seed, offset + s as u64, &k, gm, gr)
     });
 }
 
