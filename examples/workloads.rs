@@ -126,10 +126,10 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let noise = log_noise.value().to_vec()?[0].exp();
     let train_ms = ms(start);
 
-    let tape = Tape::predict((o.seed << 32) + 1);
-    let x_test = tape.constant(data.x_test.to_tensor()?.to(o.device)?);
+    let x_test = data.x_test.to_tensor()?.to(o.device)?;
     let t = Instant::now();
-    let outs: Vec<Tensor> = (0..100).map(|_| Ok(model.forward(&x_test)?.value().clone())).collect::<Result<_>>()?;
+    // 100 predictions, each with its own weight draw (on the CPU, the draws share the threads).
+    let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 1)?;
     let draws: Vec<Vec<f32>> = outs.iter().map(|t| t.to_vec()).collect::<Result<_>>()?;
     let infer_ms = ms(t);
 

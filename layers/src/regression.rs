@@ -11,7 +11,7 @@
 use crate::data::{Standardizer, Table};
 use crate::estimator::VariationalEstimator;
 use crate::metrics::{gaussian_mixture_log_likelihood, interval_coverage, rmse};
-use crate::{BayesianLinear, BayesianLinearOptions, Gaussian, KlMode, Module, ReLU, ScaleMixture, Sequential};
+use crate::{BayesianLinear, BayesianLinearOptions, Gaussian, KlMode, ReLU, ScaleMixture, Sequential};
 use blitz_autograd::optim::{Adam, Optimizer};
 use blitz_autograd::{loss, Device, Error, Param, Result, Tape, Tensor, Var};
 use rand::rngs::StdRng;
@@ -358,10 +358,12 @@ pub fn evaluate(
     if samples == 0 {
         return Err(Error::invalid("samples", "0: at least one draw is needed"));
     }
-    let tape = Tape::predict(seed ^ 0xE7A1);
-    let x = tape.constant(data.x_test.to_tensor()?.to(model.log_noise.value().device())?);
-    let draws: Vec<Vec<f32>> = (0..samples)
-        .map(|_| Ok(model.net.forward(&x)?.value().to_vec()?.iter().map(|v| v * data.y_std + data.y_mean).collect()))
+    let x = data.x_test.to_tensor()?.to(model.log_noise.value().device())?;
+    let draws: Vec<Vec<f32>> = model
+        .net
+        .predict_draws(&x, samples, seed ^ 0xE7A1)?
+        .iter()
+        .map(|d| Ok(d.to_vec()?.iter().map(|v| v * data.y_std + data.y_mean).collect()))
         .collect::<Result<_>>()?;
     let m = data.y_test.len();
     let s = samples as f64;

@@ -111,6 +111,27 @@ fn mfvi_std_is_zero_when_frozen() {
 }
 
 #[test]
+fn predict_draws_depend_on_the_seed_alone() {
+    let m = model();
+    let x = input(&Tape::no_grad(0)).value().clone();
+    let on = |threads: usize, seed: u64| -> Vec<Vec<u32>> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let draws = pool.install(|| m.predict_draws(&x, 9, seed)).unwrap();
+        draws.iter().map(|d| d.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()).collect()
+    };
+    let one = on(1, 5);
+    assert_eq!(one, on(2, 5), "one vs two threads");
+    assert_ne!(one, on(1, 6), "another seed, other draws");
+    assert!(one.windows(2).all(|w| w[0] != w[1]), "every draw its own weights");
+    // Draw i is the forward pass on a prediction tape named draw_seed(seed, i).
+    let tape = Tape::predict(blitz_layers::estimator::draw_seed(5, 3));
+    let third: Vec<u32> =
+        m.forward(&tape.constant(x.clone())).unwrap().value().to_vec().unwrap().iter().map(|v| v.to_bits()).collect();
+    assert_eq!(one[3], third);
+    assert!(matches!(m.predict_draws(&x, 0, 5), Err(Error::InvalidArgument { .. })));
+}
+
+#[test]
 fn moped_sets_sigma_to_delta_abs_mu() {
     let m = model();
     m.freeze();

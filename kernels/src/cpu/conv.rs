@@ -10,9 +10,11 @@
 //! Every parallel loop writes disjoint outputs in a fixed order, so results
 //! do not depend on the thread count.
 
+use super::conv_direct;
 use super::gemm::{gemm, Transpose};
 use super::parallel::PAR_THRESHOLD;
 use super::recycle;
+use super::reduce::sum_f64;
 use crate::{Error, Result};
 use rayon::prelude::*;
 
@@ -100,6 +102,10 @@ impl ConvGeom {
         self.kernel.iter().product()
     }
 }
+
+/// The gradients of a convolution with respect to x, w and b: `(dx, dw, db)`,
+/// each `None` when not asked for.
+pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 
 /// For output index `o` and tap `t` on one axis: the input index, if inside.
 #[inline]
@@ -212,7 +218,28 @@ pub fn col2im(col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
 
 /// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
 /// b `[OC]`, y `[N, OC, od, oh, ow]`. The geometry must have passed [`ConvGeom::output`].
+/// Small kernels with unit width stride run the direct convolution
+/// ([`conv_direct`]), the others im2col + GEMM ([`forward_unfolded`]).
 pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+    if conv_direct::suits(g) {
+        conv_direct::forward(x, w, b, g, y)
+    } else {
+        forward_unfolded(x, w, b, g, y)
+    }
+}
+
+/// Gradients of [`forward`] with respect to x, w and b, each computed only
+/// when asked for: `(dx, dw, db)`. The same choice of method as [`forward`].
+pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+    if conv_direct::suits(g) {
+        conv_direct::backward(x, w, gy, g, need)
+    } else {
+        backward_unfolded(x, w, gy, g, need)
+    }
+}
+
+/// [`forward`] by im2col + GEMM, for any geometry.
+pub fn forward_unfolded(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     let l = g.out_dims().iter().product::<usize>();
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
@@ -246,15 +273,8 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f
     recycle::give(yt);
 }
 
-/// Gradients of [`forward`] with respect to x, w and b, each computed only
-/// when asked for: `(dx, dw, db)`.
-pub fn backward(
-    x: &[f32],
-    w: &[f32],
-    gy: &[f32],
-    g: &ConvGeom,
-    need: (bool, bool, bool),
-) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+/// [`backward`] by im2col + GEMM, for any geometry.
+pub fn backward_unfolded(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
     let l = g.out_dims().iter().product::<usize>();
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
@@ -265,9 +285,7 @@ pub fn backward(
         let (oc, n) = (r / g.batch, r % g.batch);
         dst.copy_from_slice(&gy[(n * g.out_channels + oc) * l..][..l]);
     });
-    let db = need.2.then(|| {
-        gt.chunks(nl.max(1)).map(|row| row.iter().map(|&v| v as f64).sum::<f64>() as f32).collect::<Vec<f32>>()
-    });
+    let db = need.2.then(|| gt.chunks(nl.max(1)).map(|row| sum_f64(row) as f32).collect::<Vec<f32>>());
     let dw = need.1.then(|| {
         let mut col = recycle::for_overwrite(g.in_channels * kvol * nl);
         im2col(x, g, &mut col);
@@ -383,6 +401,92 @@ mod tests {
         for (a, e) in y.iter().zip(&want) {
             assert!((a - e).abs() < 1e-4, "{a} vs {e}");
         }
+    }
+
+    /// Geometries that exercise every path of the direct convolution: row
+    /// tails (widths not a multiple of its lanes), padding, dilation, height
+    /// and depth strides, groups, blocks of output channels beyond one tile.
+    fn geometries() -> Vec<ConvGeom> {
+        let base = ConvGeom {
+            batch: 2,
+            in_channels: 1,
+            out_channels: 6,
+            groups: 1,
+            input: [1, 12, 12],
+            kernel: [1, 5, 5],
+            stride: [1; 3],
+            padding: [0; 3],
+            dilation: [1; 3],
+        };
+        vec![
+            base,
+            ConvGeom { in_channels: 6, out_channels: 16, input: [1, 9, 13], ..base },
+            ConvGeom { in_channels: 3, out_channels: 11, kernel: [1, 3, 3], padding: [0, 1, 1], ..base },
+            ConvGeom {
+                in_channels: 4,
+                out_channels: 6,
+                groups: 2,
+                input: [3, 7, 6],
+                kernel: [2, 3, 2],
+                stride: [1, 2, 1],
+                padding: [1, 1, 0],
+                dilation: [1, 1, 2],
+                ..base
+            },
+            ConvGeom {
+                in_channels: 2,
+                out_channels: 3,
+                input: [1, 1, 19],
+                kernel: [1, 1, 4],
+                padding: [0, 0, 3],
+                dilation: [1, 1, 3],
+                ..base
+            },
+        ]
+    }
+
+    #[test]
+    fn both_methods_match_the_definition() {
+        for g in geometries() {
+            assert!(conv_direct::suits(&g), "{g:?}");
+            let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.out_channels, 3));
+            let want = direct(&x, &w, &b, &g);
+            let (mut y_direct, mut y_unfolded) = (vec![0f32; g.output_len()], vec![0f32; g.output_len()]);
+            conv_direct::forward(&x, &w, Some(&b), &g, &mut y_direct);
+            forward_unfolded(&x, &w, Some(&b), &g, &mut y_unfolded);
+            for ((a, u), e) in y_direct.iter().zip(&y_unfolded).zip(&want) {
+                assert!((a - e).abs() < 1e-4 && (u - e).abs() < 1e-4, "{g:?}: {a} / {u} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn both_methods_give_the_same_gradients() {
+        for g in geometries() {
+            let (x, w, gy) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.output_len(), 5));
+            let (dx, dw, db) = conv_direct::backward(&x, &w, &gy, &g, (true, true, true));
+            let (ex, ew, eb) = backward_unfolded(&x, &w, &gy, &g, (true, true, true));
+            for (name, a, e) in [("dx", dx, ex), ("dw", dw, ew), ("db", db, eb)] {
+                let (a, e) = (a.unwrap(), e.unwrap());
+                assert_eq!(a.len(), e.len());
+                for (p, q) in a.iter().zip(&e) {
+                    assert!((p - q).abs() < 1e-4 * (1.0 + q.abs()), "{name} of {g:?}: {p} vs {q}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_finite_input_outside_a_taps_reach_leaves_its_weight_gradient_finite() {
+        // Width 14, kernel 5: the last input column is reached only by the
+        // last tap; 10 outputs a row leave a tail tile whose lanes run past it.
+        let g = ConvGeom { input: [1, 12, 14], ..geometries()[0] };
+        let mut x = data(g.input_len(), 1);
+        x[13] = f32::INFINITY;
+        let gy = data(g.output_len(), 5);
+        let (_, dw, _) = conv_direct::backward(&x, &data(g.weight_len(), 7), &gy, &g, (false, true, false));
+        let dw = dw.unwrap();
+        assert!(dw[0].is_finite() && !dw[4].is_finite(), "{:?}", &dw[..5]);
     }
 
     #[test]

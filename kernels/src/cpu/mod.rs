@@ -3,8 +3,10 @@
 
 pub mod binary;
 pub mod conv;
+pub mod conv_direct;
 pub mod fastmath;
 pub mod gemm;
+pub mod lanes;
 pub mod layout;
 pub mod optim;
 pub mod parallel;

@@ -5,6 +5,7 @@
 //! are visited by inlined loops (no per-element dynamic call).
 
 use super::parallel::PAR_THRESHOLD;
+use super::simd::multiversion;
 use crate::{Error, Result};
 use rayon::prelude::*;
 
@@ -149,31 +150,97 @@ fn is_2x2(g: &PoolGeom) -> bool {
     g.input[0] == 1 && g.kernel == [1, 2, 2] && g.stride == [1, 2, 2] && g.padding == [0; 3]
 }
 
-/// Calls `f(output index, index of the window's top-left input, its four
-/// inputs in row-major order)` for each 2×2 window of a plane (see [`is_2x2`]).
+/// [`window_max`]'s rule for one more candidate: `b` replaces `a` when
+/// larger, or when it is NaN and `a` is not. Written with selects, not
+/// branches: after a ReLU, ties and near-ties make branches unpredictable.
 #[inline(always)]
-fn each_2x2(img: &[f32], g: &PoolGeom, mut f: impl FnMut(usize, usize, [f32; 4])) {
+fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
+    let take = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
+    (if take { b.0 } else { a.0 }, if take { b.1 } else { a.1 })
+}
+
+/// The first maximum of a 2×2 window given as its top and bottom pairs,
+/// NaN winning: (value, position 0..4 in row-major order).
+#[inline(always)]
+fn max4(top: [f32; 2], bottom: [f32; 2]) -> (f32, u32) {
+    let best = pick((top[0], 0), (top[1], 1));
+    pick(pick(best, (bottom[0], 2)), (bottom[1], 3))
+}
+
+#[inline(always)]
+fn max_forward_2x2_impl(img: &[f32], g: &PoolGeom, out: &mut [f32]) {
     let [_, oh, ow] = g.out_dims();
     let iw = g.input[2];
     for r in 0..oh {
-        let (top, bottom) = (&img[2 * r * iw..2 * r * iw + iw], &img[(2 * r + 1) * iw..(2 * r + 2) * iw]);
-        for c in 0..ow {
-            f(r * ow + c, 2 * r * iw + 2 * c, [top[2 * c], top[2 * c + 1], bottom[2 * c], bottom[2 * c + 1]]);
+        let top = &img[2 * r * iw..][..2 * ow];
+        let bottom = &img[(2 * r + 1) * iw..][..2 * ow];
+        let row = &mut out[r * ow..][..ow];
+        for (c, (t, b)) in row.iter_mut().zip(top.chunks_exact(2).zip(bottom.chunks_exact(2))) {
+            *c = max4([t[0], t[1]], [b[0], b[1]]).0;
         }
     }
 }
 
-/// [`window_max`]'s rule on four values: the first maximum, NaN winning:
-/// (value, position 0..4).
+multiversion! {
+    fn max_forward_2x2(img: &[f32], g: &PoolGeom, out: &mut [f32]) => max_forward_2x2_impl
+}
+
+/// Writes each window's gradient at its arg-max and zeros at the other
+/// three positions (2×2 windows do not overlap); `d` must be zero outside
+/// the windows (an odd last row or column).
 #[inline(always)]
-fn max4(v: [f32; 4]) -> (f32, usize) {
-    let mut best = (v[0], 0);
-    for (k, &x) in v.iter().enumerate().skip(1) {
-        if x > best.0 || (x.is_nan() && !best.0.is_nan()) {
-            best = (x, k);
+fn max_backward_2x2_impl(img: &[f32], gy: &[f32], g: &PoolGeom, d: &mut [f32]) {
+    let [_, oh, ow] = g.out_dims();
+    let iw = g.input[2];
+    for r in 0..oh {
+        let top = &img[2 * r * iw..][..2 * ow];
+        let bottom = &img[(2 * r + 1) * iw..][..2 * ow];
+        let grow = &gy[r * ow..][..ow];
+        let (dt, db) = d[2 * r * iw..][..2 * iw].split_at_mut(iw);
+        let (dt, db) = (&mut dt[..2 * ow], &mut db[..2 * ow]);
+        // Blocks of windows: gather the four corners into separate lanes,
+        // route with masks (the loop over a block vectorises), scatter back.
+        for c0 in (0..ow).step_by(ROUTE_BLOCK) {
+            let n = ROUTE_BLOCK.min(ow - c0);
+            let mut v = [[0f32; ROUTE_BLOCK]; 4];
+            let mut gv = [0f32; ROUTE_BLOCK];
+            for c in 0..n {
+                let i = 2 * (c0 + c);
+                (v[0][c], v[1][c], v[2][c], v[3][c]) = (top[i], top[i + 1], bottom[i], bottom[i + 1]);
+                gv[c] = grow[c0 + c];
+            }
+            let out = route_block(&v, &gv);
+            for c in 0..n {
+                let i = 2 * (c0 + c);
+                (dt[i], dt[i + 1], db[i], db[i + 1]) = (out[0][c], out[1][c], out[2][c], out[3][c]);
+            }
         }
     }
-    best
+}
+
+/// Windows per block of [`route_block`].
+const ROUTE_BLOCK: usize = 16;
+
+/// For each window `c` of a block (corners `v[0..4][c]` in row-major order):
+/// `gv[c]` at the first corner equal to the maximum (the first NaN when it
+/// is NaN; [`max4`]'s arg-max), zero at the others.
+#[inline(always)]
+fn route_block(v: &[[f32; ROUTE_BLOCK]; 4], gv: &[f32; ROUTE_BLOCK]) -> [[f32; ROUTE_BLOCK]; 4] {
+    let mut out = [[0f32; ROUTE_BLOCK]; 4];
+    for c in 0..ROUTE_BLOCK {
+        let m = max4([v[0][c], v[1][c]], [v[2][c], v[3][c]]).0;
+        let mut taken = false;
+        for k in 0..4 {
+            let hit = (v[k][c] == m) | v[k][c].is_nan();
+            out[k][c] = if hit & !taken { gv[c] } else { 0.0 };
+            taken |= hit;
+        }
+    }
+    out
+}
+
+multiversion! {
+    fn max_backward_2x2(img: &[f32], gy: &[f32], g: &PoolGeom, d: &mut [f32]) => max_backward_2x2_impl
 }
 
 /// Max pooling: `y` holds each window's maximum (the first maximum wins, NaN
@@ -188,7 +255,7 @@ pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     planes_mut(y, op, |pl, out| {
         let img = &x[pl * ip..(pl + 1) * ip];
         if two {
-            each_2x2(img, g, |p, _, v| out[p] = max4(v).0);
+            max_forward_2x2(img, g, out);
         } else {
             each_window(g, |p, window| out[p] = window_max(img, window).0);
         }
@@ -201,11 +268,14 @@ pub fn max_backward(x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let two = is_2x2(g);
     let iw = g.input[2];
+    let covered = two && g.input[1] % 2 == 0 && iw % 2 == 0;
     planes_mut(dx, ip, |pl, d| {
-        d.fill(0.0);
         let img = &x[pl * ip..(pl + 1) * ip];
+        if !covered {
+            d.fill(0.0);
+        }
         if two {
-            each_2x2(img, g, |p, i0, v| d[i0 + [0, 1, iw, iw + 1][max4(v).1]] += gy[pl * op + p]);
+            max_backward_2x2(img, &gy[pl * op..(pl + 1) * op], g, d);
             return;
         }
         each_window(g, |p, window| {

@@ -4,11 +4,37 @@
 //! the thread count.
 
 use super::parallel::chunked_sum;
+use super::simd::multiversion;
 use crate::shape::{broadcast_strides, numel};
 
 /// Sum of all elements.
 pub fn sum_all(x: &[f32]) -> f32 {
-    chunked_sum(x.len(), |s, e| x[s..e].iter().map(|&v| v as f64).sum()) as f32
+    chunked_sum(x.len(), |s, e| sum_f64(&x[s..e])) as f32
+}
+
+/// Independent f64 partial sums of [`sum_f64`]: a single running sum is one
+/// long chain of dependent additions (4 cycles each); eight run side by side
+/// and vectorise.
+const SUM_LANES: usize = 8;
+
+#[inline(always)]
+fn sum_f64_impl(x: &[f32]) -> f64 {
+    let mut lanes = [0f64; SUM_LANES];
+    let mut blocks = x.chunks_exact(SUM_LANES);
+    for b in &mut blocks {
+        for (l, &v) in lanes.iter_mut().zip(b) {
+            *l += v as f64;
+        }
+    }
+    let tail: f64 = blocks.remainder().iter().map(|&v| v as f64).sum();
+    lanes.iter().sum::<f64>() + tail
+}
+
+multiversion! {
+    /// The sum of `x` in f64: lane `j` adds elements `j, j + 8, ...` in order,
+    /// then the lanes and the tail are added in order (a fixed order: the
+    /// same bits on every CPU and thread count).
+    pub fn sum_f64(x: &[f32]) -> f64 => sum_f64_impl
 }
 
 /// Sums along the middle axis of an (outer, len, inner) view: `out` has outer·inner elements.
@@ -88,6 +114,19 @@ pub fn sum_to_shape(g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lane_sum_adds_every_element_once() {
+        // Integers: every order gives the exact sum, so a lost or doubled element shows.
+        for n in [0, 1, 7, 8, 9, 100, 1027] {
+            let x: Vec<f32> = (0..n).map(|i| (i % 13) as f32 - 6.0).collect();
+            let want: f64 = x.iter().map(|&v| v as f64).sum();
+            assert_eq!(sum_f64(&x), want, "n = {n}");
+        }
+        let x: Vec<f32> = (0..10_001).map(|i| ((i as f32) * 0.37).sin() * 1e3).collect();
+        let want: f64 = x.iter().map(|&v| v as f64).sum();
+        assert!((sum_f64(&x) - want).abs() < 1e-9 * want.abs().max(1.0));
+    }
 
     #[test]
     fn sum_to_shape_is_the_adjoint_of_broadcast() {

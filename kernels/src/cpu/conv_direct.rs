@@ -1,0 +1,619 @@
+//! Direct convolution for geometries with unit stride along the width (the
+//! common small-kernel case: LeNet's 5×5 layers, 3×3 "same" layers). No
+//! column matrix is built: each output row is accumulated in registers from
+//! the input rows its taps touch.
+//!
+//! The unit of work is a tile of `B` output channels × [`LANES`] consecutive
+//! output positions of one row: `B` vector accumulators, one vector load of
+//! input per tap, `B` broadcast weights and `B` fused multiply-adds. The
+//! same tile shape serves the forward and the input gradient:
+//! ```text
+//!   y  = Σ_{c,tap} w[oc,c,tap] · x_pad[c, row(tap), ow + tap_w]       (forward)
+//!   dx = Σ_{oc,tap} w[oc,c,tap] · gy_pad[oc, row⁻¹(tap), iw − tap_w]  (input gradient)
+//!   dw = Σ_{n,rows,ow} gy[n,oc,·,ow] · x_pad[n,c,row(tap), ow + tap_w] (weight gradient)
+//! ```
+//! The weight gradient puts eight output channels in the lanes instead (its
+//! sums run over positions): one vector of output gradient per position,
+//! times the broadcast inputs of a row of taps.
+//! The input is copied once with its zero padding (plus [`LANES`] of slack on
+//! the right), and the output gradient with zeros on both sides of each
+//! row, so no tap needs a bounds test. Every output element is computed by
+//! one task in a fixed order: results do not depend on the thread count.
+
+use super::conv::{ConvGeom, ConvGrads};
+use super::lanes::{with_lanes, F32x8};
+use super::recycle;
+use super::reduce::sum_f64;
+use rayon::prelude::*;
+
+/// Output positions per tile: one 256-bit vector ([`F32x8`]).
+pub const LANES: usize = 8;
+/// Most output channels per tile (accumulators held in registers).
+const MAX_BLOCK: usize = 8;
+/// Multiply-adds below which a pass runs on one thread.
+const PAR_WORK: usize = 1 << 20;
+
+/// Whether [`forward`] and [`backward`] handle `g` (unit stride along the
+/// width) and are expected to beat im2col + GEMM. Measured (one core,
+/// `BENCHMARKS.md`): direct wins for LeNet's layers (1→6 and 6→16 channels,
+/// 5×5: forward 2–2.5x, backward 1.2–1.7x) and loses once a group has 32
+/// output channels (16→32, 3×3: GEMM's register blocking pays), so: at most
+/// 16 output and 256 input values (channels × kernel volume) per group.
+pub fn suits(g: &ConvGeom) -> bool {
+    let cg = g.in_channels / g.groups;
+    g.stride[2] == 1 && cg * g.kernel.iter().product::<usize>() <= 256 && g.out_channels / g.groups <= 16
+}
+
+/// The padded-input and row-offset bookkeeping shared by the three passes.
+struct Layout {
+    /// Output size (depth, height, width).
+    out: [usize; 3],
+    /// Padded input size: depth, height, and row length (width, padding both sides, slack).
+    xp: [usize; 3],
+    /// Row length of the padded output gradient.
+    gyw: usize,
+    /// Zeros on the left of each padded output-gradient row: the widest tap offset.
+    gyl: usize,
+    /// For each (tap depth, tap height): the row offset in the padded input plane.
+    tap_rows: Vec<usize>,
+    /// Input channels per group, output channels per group, kernel volume.
+    cg: usize,
+    ocg: usize,
+    kvol: usize,
+}
+
+impl Layout {
+    fn new(g: &ConvGeom) -> Layout {
+        let out = g.output().expect("geometry checked by the caller");
+        let xp = [g.input[0] + 2 * g.padding[0], g.input[1] + 2 * g.padding[1], g.input[2] + 2 * g.padding[2] + LANES];
+        let mut tap_rows = Vec::with_capacity(g.kernel[0] * g.kernel[1]);
+        for td in 0..g.kernel[0] {
+            for th in 0..g.kernel[1] {
+                tap_rows.push(td * g.dilation[0] * xp[1] + th * g.dilation[1]);
+            }
+        }
+        let gyl = (g.kernel[2] - 1) * g.dilation[2];
+        let gyw = gyl + out[2].max(g.padding[2] + g.input[2].next_multiple_of(LANES)) + LANES;
+        Layout {
+            out,
+            xp,
+            gyw,
+            gyl,
+            tap_rows,
+            cg: g.in_channels / g.groups,
+            ocg: g.out_channels / g.groups,
+            kvol: g.kernel.iter().product(),
+        }
+    }
+
+    fn xp_plane(&self) -> usize {
+        self.xp.iter().product()
+    }
+
+    fn out_rows(&self) -> usize {
+        self.out[0] * self.out[1]
+    }
+
+    /// The padded-input row (within a plane) where output row `r` starts its taps.
+    fn x_row(&self, r: usize, g: &ConvGeom) -> usize {
+        let (od, oh) = (r / self.out[1], r % self.out[1]);
+        od * g.stride[0] * self.xp[1] + oh * g.stride[1]
+    }
+}
+
+/// `x` `[N, C, D, H, W]` with zeros around each plane: `[N, C, D', H', W' + LANES]`.
+fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
+    let [id, ih, iw] = g.input;
+    let [pd, ph, pw] = g.padding;
+    let (plane, xpp) = (id * ih * iw, lay.xp_plane());
+    let mut xp = recycle::zeroed(g.batch * g.in_channels * xpp);
+    for (src, dst) in x.chunks_exact(plane.max(1)).zip(xp.chunks_exact_mut(xpp)) {
+        for d in 0..id {
+            for h in 0..ih {
+                let at = ((d + pd) * lay.xp[1] + h + ph) * lay.xp[2] + pw;
+                dst[at..at + iw].copy_from_slice(&src[(d * ih + h) * iw..][..iw]);
+            }
+        }
+    }
+    xp
+}
+
+/// `gy` `[N, OC, od, oh, ow]` with `gyl` zeros before and at least
+/// [`LANES`] zeros after each row: `[N, OC, od·oh, gyw]`.
+fn pad_grad(gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
+    let ow = lay.out[2];
+    let rows = g.batch * g.out_channels * lay.out_rows();
+    let mut gp = recycle::zeroed(rows * lay.gyw);
+    for (src, dst) in gy.chunks_exact(ow.max(1)).zip(gp.chunks_exact_mut(lay.gyw)) {
+        dst[lay.gyl..lay.gyl + ow].copy_from_slice(src);
+    }
+    gp
+}
+
+/// Output-channel blocks of at most [`MAX_BLOCK`] within each group: (first channel, size).
+fn blocks(groups: usize, per_group: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for grp in 0..groups {
+        let mut c = 0;
+        while c < per_group {
+            let b = MAX_BLOCK.min(per_group - c);
+            out.push((grp * per_group + c, b));
+            c += b;
+        }
+    }
+    out
+}
+
+/// `acc[o] += w[o] · v` for each of the `B` accumulators.
+#[inline(always)]
+fn fma_tile<V: F32x8, const B: usize>(acc: &mut [V; B], w: &[f32], v: V) {
+    let w: &[f32; B] = w[..B].try_into().expect("B weights");
+    for o in 0..B {
+        acc[o] = acc[o].mul_add_to(V::splat(w[o]), v);
+    }
+}
+
+/// Stores the first `n` lanes of each accumulator `o` at `out[o·stride + at..]`.
+#[inline(always)]
+fn store_tile<V: F32x8, const B: usize>(acc: &[V; B], out: &mut [f32], stride: usize, at: usize, n: usize) {
+    for (o, a) in acc.iter().enumerate() {
+        out[o * stride + at..][..n].copy_from_slice(&a.to_array()[..n]);
+    }
+}
+
+/// The `kw` taps of one input row: `acc[o] += wt[tw·B + o] · row[tw·dw ..]`
+/// (with `reversed`, tap `tw` reads `row[(kw − 1 − tw)·dw ..]`). Kernels 3
+/// and 5 wide at unit dilation get unrolled loops with one bounds check each.
+#[inline(always)]
+fn row_taps<V: F32x8, const B: usize>(acc: &mut [V; B], wt: &[f32], row: &[f32], kw: usize, dw: usize, reversed: bool) {
+    match (kw, dw) {
+        (3, 1) => row_taps_fixed::<V, B, 3>(acc, wt, row, reversed),
+        (5, 1) => row_taps_fixed::<V, B, 5>(acc, wt, row, reversed),
+        _ => {
+            for tw in 0..kw {
+                let at = if reversed { kw - 1 - tw } else { tw } * dw;
+                fma_tile(acc, &wt[tw * B..], V::load(&row[at..]));
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn row_taps_fixed<V: F32x8, const B: usize, const KW: usize>(
+    acc: &mut [V; B],
+    wt: &[f32],
+    row: &[f32],
+    reversed: bool,
+) {
+    let row = &row[..KW - 1 + LANES];
+    let wt = &wt[..KW * B];
+    for tw in 0..KW {
+        let at = if reversed { KW - 1 - tw } else { tw };
+        fma_tile(acc, &wt[tw * B..], V::load(&row[at..]));
+    }
+}
+
+/// Calls `f::<V, B>()` with the block size as a constant (1..=MAX_BLOCK).
+macro_rules! with_block {
+    ($v:ty, $b:expr, $f:ident, $($arg:expr),*) => {
+        match $b {
+            1 => $f::<$v, 1>($($arg),*),
+            2 => $f::<$v, 2>($($arg),*),
+            3 => $f::<$v, 3>($($arg),*),
+            4 => $f::<$v, 4>($($arg),*),
+            5 => $f::<$v, 5>($($arg),*),
+            6 => $f::<$v, 6>($($arg),*),
+            7 => $f::<$v, 7>($($arg),*),
+            _ => $f::<$v, 8>($($arg),*),
+        }
+    };
+}
+
+/// The weights of output channels `oc0..oc0+b` reordered for the forward
+/// tile: `[c in group][tap][b]`.
+fn forward_panel(w: &[f32], lay: &Layout, oc0: usize, b: usize) -> Vec<f32> {
+    let per = lay.cg * lay.kvol;
+    let mut p = vec![0f32; per * b];
+    for o in 0..b {
+        for (i, &v) in w[(oc0 + o) * per..][..per].iter().enumerate() {
+            p[i * b + o] = v;
+        }
+    }
+    p
+}
+
+/// The forward pass of one image for one block of output channels.
+#[inline(always)]
+fn forward_block<V: F32x8, const B: usize>(
+    xn: &[f32],
+    panel: &[f32],
+    bias: &[f32],
+    c0: usize,
+    g: &ConvGeom,
+    lay: &Layout,
+    y: &mut [f32],
+) {
+    let (kw, dw) = (g.kernel[2], g.dilation[2]);
+    let (ow, plane, rowlen) = (lay.out[2], lay.xp_plane(), lay.xp[2]);
+    let out_plane = lay.out_rows() * ow;
+    let ntr = lay.tap_rows.len();
+    for r in 0..lay.out_rows() {
+        let xr = lay.x_row(r, g);
+        for ow0 in (0..ow).step_by(LANES) {
+            let mut acc: [V; B] = std::array::from_fn(|o| V::splat(bias[o]));
+            for c in 0..lay.cg {
+                let xc = &xn[(c0 + c) * plane..][..plane];
+                for (tr, &toff) in lay.tap_rows.iter().enumerate() {
+                    let row = &xc[(xr + toff) * rowlen + ow0..];
+                    let wt = &panel[(c * ntr + tr) * kw * B..][..kw * B];
+                    row_taps(&mut acc, wt, row, kw, dw, false);
+                }
+            }
+            store_tile(&acc, y, out_plane, r * ow + ow0, LANES.min(ow - ow0));
+        }
+    }
+}
+
+#[inline(always)]
+fn forward_image_impl<V: F32x8>(
+    xn: &[f32],
+    panels: &[(usize, usize, Vec<f32>)],
+    b: &[f32],
+    g: &ConvGeom,
+    lay: &Layout,
+    yn: &mut [f32],
+) {
+    let out_plane = lay.out_rows() * lay.out[2];
+    for (oc0, nb, panel) in panels {
+        let c0 = oc0 / lay.ocg * lay.cg;
+        let y = &mut yn[oc0 * out_plane..][..nb * out_plane];
+        let bias = &b[*oc0..oc0 + nb];
+        with_block!(V, *nb, forward_block, xn, panel, bias, c0, g, lay, y);
+    }
+}
+
+with_lanes! {
+    fn forward_image(xn: &[f32], panels: &[(usize, usize, Vec<f32>)], b: &[f32], g: &ConvGeom, lay: &Layout, yn: &mut [f32])
+        => forward_image_impl
+}
+
+/// `y = conv(x, w) + b` (layouts as [`super::conv::forward`]); `g` must
+/// satisfy [`suits`] and have passed [`ConvGeom::output`].
+pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+    let lay = Layout::new(g);
+    let xp = pad_input(x, g, &lay);
+    let zeros = vec![0f32; g.out_channels];
+    let b = b.unwrap_or(&zeros);
+    let panels: Vec<(usize, usize, Vec<f32>)> =
+        blocks(g.groups, lay.ocg).into_iter().map(|(oc0, nb)| (oc0, nb, forward_panel(w, &lay, oc0, nb))).collect();
+    let (xpi, yi) = (g.in_channels * lay.xp_plane(), g.out_channels * lay.out_rows() * lay.out[2]);
+    if yi == 0 {
+        recycle::give(xp);
+        return;
+    }
+    let run = |(n, yn): (usize, &mut [f32])| forward_image(&xp[n * xpi..][..xpi], &panels, b, g, &lay, yn);
+    if macs(g, &lay) < PAR_WORK {
+        y.chunks_mut(yi).enumerate().for_each(run);
+    } else {
+        y.par_chunks_mut(yi).enumerate().for_each(run);
+    }
+    recycle::give(xp);
+}
+
+/// Multiply-adds of one pass.
+fn macs(g: &ConvGeom, lay: &Layout) -> usize {
+    g.batch * g.out_channels * lay.out_rows() * lay.out[2] * lay.cg * lay.kvol
+}
+
+/// The weights of input channels `c0..c0+b` (within their group) reordered
+/// for the input-gradient tile: `[oc in group][tap][b]`.
+fn input_panel(w: &[f32], lay: &Layout, grp: usize, ci0: usize, b: usize) -> Vec<f32> {
+    let mut p = vec![0f32; lay.ocg * lay.kvol * b];
+    for ocl in 0..lay.ocg {
+        let oc = grp * lay.ocg + ocl;
+        for o in 0..b {
+            let src = &w[(oc * lay.cg + ci0 + o) * lay.kvol..][..lay.kvol];
+            for (t, &v) in src.iter().enumerate() {
+                p[(ocl * lay.kvol + t) * b + o] = v;
+            }
+        }
+    }
+    p
+}
+
+/// The input gradient of one image for one block of input channels.
+#[inline(always)]
+fn input_block<V: F32x8, const B: usize>(
+    gn: &[f32],
+    panel: &[f32],
+    oc0: usize,
+    g: &ConvGeom,
+    lay: &Layout,
+    taps: &mut Vec<(usize, usize)>,
+    dx: &mut [f32],
+) {
+    let [id, ih, iw] = g.input;
+    let (kh, kw, dw) = (g.kernel[1], g.kernel[2], g.dilation[2]);
+    let gplane = lay.out_rows() * lay.gyw;
+    let ntr = lay.tap_rows.len();
+    for d in 0..id {
+        for h in 0..ih {
+            // The (output row, tap row) pairs that reach this input row.
+            taps.clear();
+            for tr in 0..ntr {
+                let (td, th) = (tr / kh, tr % kh);
+                let od = (d + g.padding[0]).checked_sub(td * g.dilation[0]);
+                let oh = (h + g.padding[1]).checked_sub(th * g.dilation[1]);
+                let (Some(od), Some(oh)) = (od, oh) else { continue };
+                if od % g.stride[0] != 0 || oh % g.stride[1] != 0 {
+                    continue;
+                }
+                let (od, oh) = (od / g.stride[0], oh / g.stride[1]);
+                if od < lay.out[0] && oh < lay.out[1] {
+                    taps.push(((od * lay.out[1] + oh) * lay.gyw, tr));
+                }
+            }
+            for iw0 in (0..iw).step_by(LANES) {
+                let mut acc = [V::splat(0.0); B];
+                // Output position ow = iw + pw − tap·dw sits at gyl + ow in a padded row.
+                let base = lay.gyl + g.padding[2] + iw0;
+                for ocl in 0..lay.ocg {
+                    let gc = &gn[(oc0 + ocl) * gplane..][..gplane];
+                    for &(grow, tr) in taps.iter() {
+                        let row = &gc[grow..][..lay.gyw];
+                        let wt = &panel[(ocl * ntr + tr) * kw * B..][..kw * B];
+                        // Taps walk the row backwards from `base`: reverse the
+                        // segment they read, so they share the forward's loop.
+                        let seg = &row[base - (kw - 1) * dw..];
+                        row_taps(&mut acc, wt, seg, kw, dw, true);
+                    }
+                }
+                store_tile(&acc, dx, id * ih * iw, (d * ih + h) * iw + iw0, LANES.min(iw - iw0));
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn input_image_impl<V: F32x8>(
+    gn: &[f32],
+    panels: &[(usize, usize, Vec<f32>)],
+    g: &ConvGeom,
+    lay: &Layout,
+    dxn: &mut [f32],
+) {
+    let plane = g.input.iter().product::<usize>();
+    let mut taps = Vec::with_capacity(lay.tap_rows.len());
+    for (c0, nb, panel) in panels {
+        let oc0 = c0 / lay.cg * lay.ocg;
+        let dx = &mut dxn[c0 * plane..][..nb * plane];
+        with_block!(V, *nb, input_block, gn, panel, oc0, g, lay, &mut taps, dx);
+    }
+}
+
+with_lanes! {
+    fn input_image(gn: &[f32], panels: &[(usize, usize, Vec<f32>)], g: &ConvGeom, lay: &Layout, dxn: &mut [f32])
+        => input_image_impl
+}
+
+/// Images per weight-gradient task: the batch is cut into fixed chunks whose
+/// partial sums are added in chunk order (the same on any thread count).
+const WEIGHT_BATCH_CHUNK: usize = 16;
+
+/// `gy` `[N, OC, rows, ow]` → `[N, rows, ow, groups, ocgp]`: each position's
+/// output channels side by side, each group's padded with zeros to a
+/// multiple of [`LANES`], for the weight gradient's channel-wide vectors.
+fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
+    let ocgp = lay.ocg.next_multiple_of(LANES);
+    let pos = lay.out_rows() * lay.out[2];
+    let stride = g.groups * ocgp;
+    let mut t = recycle::for_overwrite(g.batch * pos * stride);
+    for n in 0..g.batch {
+        let dst = &mut t[n * pos * stride..][..pos * stride];
+        for grp in 0..g.groups {
+            for lane0 in (0..ocgp).step_by(LANES) {
+                // One vector per position: the block's channels read along
+                // their rows (sequential streams), zeros in the padding lanes.
+                let real = LANES.min(lay.ocg.saturating_sub(lane0));
+                let planes: Vec<&[f32]> =
+                    (0..real).map(|o| &gy[(n * g.out_channels + grp * lay.ocg + lane0 + o) * pos..][..pos]).collect();
+                for p in 0..pos {
+                    let mut v = [0f32; LANES];
+                    for (o, plane) in planes.iter().enumerate() {
+                        v[o] = plane[p];
+                    }
+                    dst[p * stride + grp * ocgp + lane0..][..LANES].copy_from_slice(&v);
+                }
+            }
+        }
+    }
+    (t, ocgp)
+}
+
+/// One weight-gradient task: output channels `oc0..oc0+LANES` of the
+/// channels-last gradient (lane offset `lane0` in a position), input channel
+/// `c`, tap row `tr`, taps `tw0..tw0+B` along the width, images `n0..n1`.
+#[derive(Clone, Copy)]
+struct WeightTask {
+    lane0: usize,
+    c: usize,
+    tr: usize,
+    tw0: usize,
+    taps: usize,
+    n0: usize,
+    n1: usize,
+}
+
+/// `B` channel-wide sums for the task: `acc[t] = Σ gy[·, pos] · x[c, pos + tap t]`.
+#[inline(always)]
+fn weight_block<V: F32x8, const B: usize>(
+    xp: &[f32],
+    gt: &[f32],
+    stride: usize,
+    task: WeightTask,
+    g: &ConvGeom,
+    lay: &Layout,
+) -> [[f32; LANES]; B] {
+    let (ow, rowlen, xpp, dw) = (lay.out[2], lay.xp[2], lay.xp_plane(), g.dilation[2]);
+    let pos = lay.out_rows() * ow;
+    let shift = lay.tap_rows[task.tr] * rowlen + task.tw0 * dw;
+    let (mut acc, mut acc2) = ([V::splat(0.0); B], [V::splat(0.0); B]);
+    for n in task.n0..task.n1 {
+        let xc = &xp[(n * g.in_channels + task.c) * xpp..][..xpp];
+        let gn = &gt[n * pos * stride..][..pos * stride];
+        for r in 0..lay.out_rows() {
+            let xrow = &xc[lay.x_row(r, g) * rowlen + shift..][..(ow - 1) + (B - 1) * dw + 1];
+            let grow = &gn[r * ow * stride..][..ow * stride];
+            let positions = grow.chunks_exact(stride).map(|p| V::load(&p[task.lane0..]));
+            if dw == 1 {
+                // Unit dilation: the inputs of neighbouring positions overlap.
+                // Two positions a step, into two sets of sums: one set alone
+                // waits on each multiply-add's latency.
+                let mut o = 0;
+                while o + 2 <= ow {
+                    let g0 = V::load(&grow[o * stride + task.lane0..]);
+                    let g1 = V::load(&grow[(o + 1) * stride + task.lane0..]);
+                    let xs = &xrow[o..o + B + 1];
+                    for t in 0..B {
+                        acc[t] = acc[t].mul_add_to(g0, V::splat(xs[t]));
+                        acc2[t] = acc2[t].mul_add_to(g1, V::splat(xs[t + 1]));
+                    }
+                    o += 2;
+                }
+                if o < ow {
+                    let g0 = V::load(&grow[o * stride + task.lane0..]);
+                    for t in 0..B {
+                        acc[t] = acc[t].mul_add_to(g0, V::splat(xrow[o + t]));
+                    }
+                }
+            } else {
+                for (o, gv) in positions.enumerate() {
+                    for (t, a) in acc.iter_mut().enumerate() {
+                        *a = a.mul_add_to(gv, V::splat(xrow[o + t * dw]));
+                    }
+                }
+            }
+        }
+    }
+    std::array::from_fn(|t| {
+        let (a, b) = (acc[t].to_array(), acc2[t].to_array());
+        std::array::from_fn(|j| a[j] + b[j])
+    })
+}
+
+#[inline(always)]
+fn weight_task_impl<V: F32x8>(
+    xp: &[f32],
+    gt: &[f32],
+    stride: usize,
+    task: WeightTask,
+    g: &ConvGeom,
+    lay: &Layout,
+) -> [[f32; LANES]; MAX_BLOCK] {
+    let mut out = [[0f32; LANES]; MAX_BLOCK];
+    macro_rules! run {
+        ($($b:literal)*) => {
+            match task.taps {
+                $($b => out[..$b].copy_from_slice(&weight_block::<V, $b>(xp, gt, stride, task, g, lay)),)*
+                _ => unreachable!("tasks hold 1..=MAX_BLOCK taps"),
+            }
+        };
+    }
+    run!(1 2 3 4 5 6 7 8);
+    out
+}
+
+with_lanes! {
+    fn weight_task(xp: &[f32], gt: &[f32], stride: usize, task: WeightTask, g: &ConvGeom, lay: &Layout) -> [[f32; LANES]; MAX_BLOCK]
+        => weight_task_impl
+}
+
+/// The weight gradient `[OC, C/groups, kvol]`.
+fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool) -> Vec<f32> {
+    let xp = pad_input(x, g, lay);
+    let (gt, ocgp) = channels_last(gy, g, lay);
+    let stride = g.groups * ocgp;
+    let kw = g.kernel[2];
+    let mut tasks = Vec::new();
+    for grp in 0..g.groups {
+        for lane0 in (grp * ocgp..(grp + 1) * ocgp).step_by(LANES) {
+            for ci in 0..lay.cg {
+                for tr in 0..lay.tap_rows.len() {
+                    for tw0 in (0..kw).step_by(MAX_BLOCK) {
+                        for n0 in (0..g.batch).step_by(WEIGHT_BATCH_CHUNK) {
+                            let (taps, n1) = (MAX_BLOCK.min(kw - tw0), (n0 + WEIGHT_BATCH_CHUNK).min(g.batch));
+                            tasks.push(WeightTask { lane0, c: grp * lay.cg + ci, tr, tw0, taps, n0, n1 });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let run = |t: &WeightTask| weight_task(&xp, &gt, stride, *t, g, lay);
+    let sums: Vec<[[f32; LANES]; MAX_BLOCK]> =
+        if parallel { tasks.par_iter().map(run).collect() } else { tasks.iter().map(run).collect() };
+    let mut dw = recycle::zeroed(g.weight_len());
+    // Tasks of one (lanes, channel, taps) are consecutive, in batch order.
+    for (t, s) in tasks.iter().zip(&sums) {
+        let grp = t.lane0 / ocgp;
+        for o in 0..LANES {
+            let ocl = t.lane0 % ocgp + o;
+            if ocl >= lay.ocg {
+                break;
+            }
+            let row = ((grp * lay.ocg + ocl) * lay.cg + t.c % lay.cg) * lay.kvol + t.tr * kw + t.tw0;
+            for (k, v) in s[..t.taps].iter().enumerate() {
+                dw[row + k] += v[o];
+            }
+        }
+    }
+    recycle::give(xp);
+    recycle::give(gt);
+    dw
+}
+
+/// Gradients of [`forward`] with respect to x, w and b, each computed only
+/// when asked for: `(dx, dw, db)` (as [`super::conv::backward`]).
+pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+    let lay = Layout::new(g);
+    let ol = lay.out_rows() * lay.out[2];
+    let db = need.2.then(|| {
+        (0..g.out_channels)
+            .map(|oc| {
+                let mut s = 0f64;
+                for n in 0..g.batch {
+                    s += sum_f64(&gy[(n * g.out_channels + oc) * ol..][..ol]);
+                }
+                s as f32
+            })
+            .collect()
+    });
+    if !(need.0 || need.1) || ol == 0 {
+        let dx = need.0.then(|| recycle::zeroed(g.input_len()));
+        let dw = need.1.then(|| recycle::zeroed(g.weight_len()));
+        return (dx, dw, db);
+    }
+    let parallel = macs(g, &lay) >= PAR_WORK;
+    let dw = need.1.then(|| weight_grad(x, gy, g, &lay, parallel));
+    let dx = need.0.then(|| {
+        let gp = pad_grad(gy, g, &lay);
+        let mut panels = Vec::new();
+        for (c0, nb) in blocks(g.groups, lay.cg) {
+            let grp = c0 / lay.cg;
+            panels.push((c0, nb, input_panel(w, &lay, grp, c0 % lay.cg, nb)));
+        }
+        let (gpi, dxi) = (g.out_channels * lay.out_rows() * lay.gyw, g.in_channels * g.input.iter().product::<usize>());
+        let mut dx = recycle::for_overwrite(g.input_len());
+        let run = |(n, dxn): (usize, &mut [f32])| input_image(&gp[n * gpi..][..gpi], &panels, g, &lay, dxn);
+        if dxi > 0 {
+            if parallel {
+                dx.par_chunks_mut(dxi).enumerate().for_each(run);
+            } else {
+                dx.chunks_mut(dxi).enumerate().for_each(run);
+            }
+        }
+        recycle::give(gp);
+        dx
+    });
+    (dx, dw, db)
+}
