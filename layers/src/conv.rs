@@ -32,7 +32,7 @@ fn weight_shape<const R: usize>(
     if in_channels == 0 || out_channels == 0 {
         return Err(Error::invalid("channels", format!("{name}: {in_channels} -> {out_channels}: sizes must be > 0")));
     }
-    if p.groups == 0 || in_channels % p.groups != 0 || out_channels % p.groups != 0 {
+    if p.groups == 0 || !in_channels.is_multiple_of(p.groups) || !out_channels.is_multiple_of(p.groups) {
         return Err(Error::invalid(
             "groups",
             format!("{name}: {} groups must divide {in_channels} and {out_channels} channels", p.groups),

@@ -268,11 +268,9 @@ pub trait VariationalEstimator: Module {
     /// model is too short to split, its draws are not); on a GPU in turn.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for `draws == 0`; forward errors.
-    fn predict_draws(&self, x: &Tensor, draws: usize, seed: u64) -> Result<Vec<Tensor>>
-    where
-        Self: Sync,
-    {
+    /// [`Error::InvalidArgument`] for `draws == 0`; forward errors (when
+    /// several draws fail on the CPU, one of their errors).
+    fn predict_draws(&self, x: &Tensor, draws: usize, seed: u64) -> Result<Vec<Tensor>> {
         use rayon::prelude::*;
         if draws == 0 {
             return Err(Error::invalid("draws", "0: at least one draw is needed"));
@@ -309,13 +307,15 @@ pub trait VariationalEstimator: Module {
 impl<M: Module + ?Sized> VariationalEstimator for M {}
 
 /// The tape seed of draw `i` of [`VariationalEstimator::predict_draws`]:
-/// SplitMix64's finaliser over `seed` and `i`, so nearby seeds and draws
-/// name unrelated weight streams.
+/// SplitMix64's finaliser applied to `seed`, then to that plus `i` golden-ratio
+/// steps, so neighbouring seeds do not share draws shifted by one.
 pub fn draw_seed(seed: u64, i: u64) -> u64 {
-    let mut z = seed.wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    mix(mix(seed).wrapping_add(i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15)))
 }
 
 /// Blundell's minibatch weight π_i = 2^(M−i−1) / (2^M − 1) for batch `i`

@@ -87,7 +87,7 @@ fn check_draws(op: &'static str, draws: &[Vec<f32>], classes: usize) -> Result<u
         return Err(Error::Empty { op });
     }
     let len = draws[0].len();
-    if len % classes != 0 || len == 0 {
+    if !len.is_multiple_of(classes) || len == 0 {
         return Err(Error::InvalidShape {
             op,
             shape: vec![len],

@@ -55,7 +55,7 @@ fn apply(code: u8, arg: usize, a: &Var, b: &Var) -> blitz_autograd::Result<Var> 
         4 => a.matmul(b),
         5 => a.matmul_t(b),
         6 => Var::concat(&[a, b], arg % 5),
-        7 => a.sum_axis(arg % 5, arg % 2 == 0),
+        7 => a.sum_axis(arg % 5, arg.is_multiple_of(2)),
         8 => a.mean_axis(arg % 5, arg % 2 == 1),
         9 => a.max_axis(arg % 5, true),
         10 => a.softmax(),

@@ -119,7 +119,7 @@ impl ConvParams {
         if self.groups == 0 {
             return Err(Error::invalid("groups", "must be at least 1"));
         }
-        if w[1] * self.groups != x[1] || w[0] % self.groups != 0 || w[0] == 0 {
+        if w[1] * self.groups != x[1] || !w[0].is_multiple_of(self.groups) || w[0] == 0 {
             return Err(mismatch());
         }
         let g = ConvGeom {

@@ -1,5 +1,8 @@
-//! Convolution by im2col + GEMM, written once for three spatial axes: a 1d
-//! convolution is a 3d one with depth and height 1, a 2d one has depth 1.
+//! Convolution, written once for three spatial axes: a 1d convolution is a
+//! 3d one with depth and height 1, a 2d one has depth 1. Two methods:
+//! [`conv_direct`] for small kernels with unit width stride (LeNet's layers:
+//! no intermediate matrix), chosen by [`conv_direct::suits`], and im2col +
+//! GEMM for the rest, described here.
 //!
 //! The whole batch is unfolded into one column matrix `col` of shape
 //! `[C·kvol, N·L]` (kvol = kernel volume, L = output positions per image), so
@@ -49,7 +52,7 @@ impl ConvGeom {
     /// # Errors
     /// [`Error::InvalidArgument`] naming the offending quantity.
     pub fn output(&self) -> Result<[usize; 3]> {
-        if self.groups == 0 || self.in_channels % self.groups != 0 || self.out_channels % self.groups != 0 {
+        if self.groups == 0 || !self.in_channels.is_multiple_of(self.groups) || !self.out_channels.is_multiple_of(self.groups) {
             return Err(Error::invalid(
                 "groups",
                 format!(
@@ -442,13 +445,19 @@ mod tests {
                 dilation: [1, 1, 3],
                 ..base
             },
+            // A batch over one weight-gradient chunk (its partial sums add up).
+            ConvGeom { batch: 19, in_channels: 2, out_channels: 3, input: [1, 6, 7], kernel: [1, 3, 3], ..base },
+            // A kernel wider than one block of taps (8 + 3).
+            ConvGeom { in_channels: 2, out_channels: 3, input: [1, 1, 30], kernel: [1, 1, 11], ..base },
+            // Padding wider than the kernel: output rows longer than the input's.
+            ConvGeom { out_channels: 2, input: [1, 5, 8], kernel: [1, 3, 3], padding: [0, 4, 4], ..base },
         ]
     }
 
     #[test]
     fn both_methods_match_the_definition() {
         for g in geometries() {
-            assert!(conv_direct::suits(&g), "{g:?}");
+            assert!(conv_direct::handles(&g), "{g:?}");
             let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.out_channels, 3));
             let want = direct(&x, &w, &b, &g);
             let (mut y_direct, mut y_unfolded) = (vec![0f32; g.output_len()], vec![0f32; g.output_len()]);
@@ -477,9 +486,43 @@ mod tests {
     }
 
     #[test]
+    fn the_direct_convolution_gives_the_same_bits_on_one_and_two_threads() {
+        // Large enough for its parallel paths (over a million multiply-adds a pass).
+        let g = ConvGeom {
+            batch: 32,
+            in_channels: 3,
+            out_channels: 10,
+            input: [1, 20, 20],
+            padding: [0, 1, 1],
+            kernel: [1, 3, 3],
+            ..geometries()[0]
+        };
+        let (x, w, b, gy) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(10, 3), data(g.output_len(), 5));
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let mut y = vec![0f32; g.output_len()];
+                conv_direct::forward(&x, &w, Some(&b), &g, &mut y);
+                let (dx, dw, db) = conv_direct::backward(&x, &w, &gy, &g, (true, true, true));
+                [y, dx.unwrap(), dw.unwrap(), db.unwrap()].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
+            })
+        };
+        assert_eq!(run(1), run(2));
+    }
+
+    #[test]
+    #[should_panic(expected = "width stride 1")]
+    fn the_direct_convolution_refuses_a_width_stride() {
+        let g = ConvGeom { stride: [1, 1, 2], ..geometries()[0] };
+        assert!(!conv_direct::handles(&g) && !conv_direct::suits(&g));
+        let mut y = vec![0f32; g.output_len()];
+        conv_direct::forward(&data(g.input_len(), 1), &data(g.weight_len(), 2), None, &g, &mut y);
+    }
+
+    #[test]
     fn a_non_finite_input_outside_a_taps_reach_leaves_its_weight_gradient_finite() {
         // Width 14, kernel 5: the last input column is reached only by the
-        // last tap; 10 outputs a row leave a tail tile whose lanes run past it.
+        // last tap; no other tap's weight gradient may see it.
         let g = ConvGeom { input: [1, 12, 14], ..geometries()[0] };
         let mut x = data(g.input_len(), 1);
         x[13] = f32::INFINITY;

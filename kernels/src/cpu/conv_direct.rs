@@ -9,7 +9,7 @@
 //! same tile shape serves the forward and the input gradient:
 //! ```text
 //!   y  = Σ_{c,tap} w[oc,c,tap] · x_pad[c, row(tap), ow + tap_w]       (forward)
-//!   dx = Σ_{oc,tap} w[oc,c,tap] · gy_pad[oc, row⁻¹(tap), iw − tap_w]  (input gradient)
+//!   dx = Σ_{oc,tap} w[oc,c,tap] · gy_pad[oc, row⁻¹(tap), iw + pw − tap_w]  (input gradient)
 //!   dw = Σ_{n,rows,ow} gy[n,oc,·,ow] · x_pad[n,c,row(tap), ow + tap_w] (weight gradient)
 //! ```
 //! The weight gradient puts eight output channels in the lanes instead (its
@@ -33,15 +33,32 @@ const MAX_BLOCK: usize = 8;
 /// Multiply-adds below which a pass runs on one thread.
 const PAR_WORK: usize = 1 << 20;
 
-/// Whether [`forward`] and [`backward`] handle `g` (unit stride along the
-/// width) and are expected to beat im2col + GEMM. Measured (one core,
-/// `BENCHMARKS.md`): direct wins for LeNet's layers (1→6 and 6→16 channels,
-/// 5×5: forward 2–2.5x, backward 1.2–1.7x) and loses once a group has 32
-/// output channels (16→32, 3×3: GEMM's register blocking pays), so: at most
-/// 16 output and 256 input values (channels × kernel volume) per group.
+/// Whether [`forward`] and [`backward`] can compute `g`: a valid geometry
+/// with unit stride along the width (the only condition for correct results).
+pub fn handles(g: &ConvGeom) -> bool {
+    g.output().is_ok() && g.stride[2] == 1
+}
+
+/// Whether the direct convolution is expected to beat im2col + GEMM on `g`
+/// (a speed rule on top of [`handles`]). Measured on one core (`cargo bench
+/// --bench conv`, BENCHMARKS.md): it wins on LeNet's layers (1→6 and 6→16
+/// channels, 5×5) and loses once a group has 32 output channels (16→32,
+/// 3×3: the GEMM's register blocking pays), so at most 16 output channels
+/// and 256 input values (channels × kernel volume) per group. It splits work
+/// by image, so a single large image goes to the GEMM, which splits inside;
+/// on an x86 CPU without FMA its multiply-adds would be library calls.
 pub fn suits(g: &ConvGeom) -> bool {
-    let cg = g.in_channels / g.groups;
-    g.stride[2] == 1 && cg * g.kernel.iter().product::<usize>() <= 256 && g.out_channels / g.groups <= 16
+    if !handles(g) {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+        return false;
+    }
+    let lay_cg = g.in_channels / g.groups;
+    let small = lay_cg * g.kernel.iter().product::<usize>() <= 256 && g.out_channels / g.groups <= 16;
+    let batch_or_small = g.batch >= 2 || g.output_len() * g.weight_len() / g.out_channels.max(1) < PAR_WORK;
+    small && batch_or_small
 }
 
 /// The padded-input and row-offset bookkeeping shared by the three passes.
@@ -277,9 +294,12 @@ with_lanes! {
         => forward_image_impl
 }
 
-/// `y = conv(x, w) + b` (layouts as [`super::conv::forward`]); `g` must
-/// satisfy [`suits`] and have passed [`ConvGeom::output`].
+/// `y = conv(x, w) + b` (layouts as [`super::conv::forward`]).
+///
+/// # Panics
+/// Unless [`handles`]`(g)` (a width stride other than 1 would give wrong values).
 pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+    assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
     let xp = pad_input(x, g, &lay);
     let zeros = vec![0f32; g.out_channels];
@@ -430,16 +450,21 @@ fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
     (t, ocgp)
 }
 
-/// One weight-gradient task: output channels `oc0..oc0+LANES` of the
-/// channels-last gradient (lane offset `lane0` in a position), input channel
-/// `c`, tap row `tr`, taps `tw0..tw0+B` along the width, images `n0..n1`.
+/// One weight-gradient task: [`LANES`] output channels, one input channel,
+/// up to [`MAX_BLOCK`] taps of one tap row, a chunk of the batch.
 #[derive(Clone, Copy)]
 struct WeightTask {
+    /// Offset of the task's channels within a position of the channels-last gradient.
     lane0: usize,
+    /// Input channel (absolute).
     c: usize,
+    /// Tap row: index into [`Layout::tap_rows`].
     tr: usize,
+    /// First tap along the width.
     tw0: usize,
+    /// Taps along the width (1..=MAX_BLOCK).
     taps: usize,
+    /// Images `n0..n1`.
     n0: usize,
     n1: usize,
 }
@@ -464,7 +489,6 @@ fn weight_block<V: F32x8, const B: usize>(
         for r in 0..lay.out_rows() {
             let xrow = &xc[lay.x_row(r, g) * rowlen + shift..][..(ow - 1) + (B - 1) * dw + 1];
             let grow = &gn[r * ow * stride..][..ow * stride];
-            let positions = grow.chunks_exact(stride).map(|p| V::load(&p[task.lane0..]));
             if dw == 1 {
                 // Unit dilation: the inputs of neighbouring positions overlap.
                 // Two positions a step, into two sets of sums: one set alone
@@ -487,6 +511,7 @@ fn weight_block<V: F32x8, const B: usize>(
                     }
                 }
             } else {
+                let positions = grow.chunks_exact(stride).map(|p| V::load(&p[task.lane0..]));
                 for (o, gv) in positions.enumerate() {
                     for (t, a) in acc.iter_mut().enumerate() {
                         *a = a.mul_add_to(gv, V::splat(xrow[o + t * dw]));
@@ -574,7 +599,11 @@ fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool
 
 /// Gradients of [`forward`] with respect to x, w and b, each computed only
 /// when asked for: `(dx, dw, db)` (as [`super::conv::backward`]).
+///
+/// # Panics
+/// Unless [`handles`]`(g)`.
 pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+    assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
     let ol = lay.out_rows() * lay.out[2];
     let db = need.2.then(|| {

@@ -3,7 +3,7 @@
 //! accumulators into wider vectors and shuffles weights into them).
 //!
 //! A kernel is written once, generic over [`F32x8`], and run through
-//! `with_lanes!`: with [`Avx`] (256-bit AVX2 + FMA instructions) when the CPU
+//! `with_lanes!`: with `Avx` (256-bit AVX2 + FMA instructions) when the CPU
 //! has them, else with plain `[f32; 8]`. Both do the same IEEE operations (a
 //! fused multiply-add is one exactly rounded operation in each), so the
 //! results are bitwise identical whichever runs.
@@ -102,8 +102,12 @@ macro_rules! with_lanes {
                 unsafe fn avx32($($arg: $ty),*) $(-> $ret)? {
                     $imp::<$crate::cpu::lanes::Avx>($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512vl") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: AVX-512VL implies AVX2 here (checked with FMA just above).
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports all four features (checked just above).
                     return unsafe { avx32($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
@@ -143,5 +147,25 @@ mod tests {
         }
         let want: Vec<f32> = (0..8).map(|j| 1e-8f32.mul_add(a[j], b[j].mul_add(1.0 / 3.0, a[j]))).collect();
         assert_eq!(plain.to_vec(), want);
+    }
+
+    /// (1 + 2⁻¹²)(1 − 2⁻¹²) − 1 is −2⁻²⁴ fused, 0 when the product is rounded first.
+    fn fused<V: F32x8>() -> [f32; 8] {
+        let (a, b) = (1.0 + 2f32.powi(-12), 1.0 - 2f32.powi(-12));
+        V::splat(-1.0).mul_add_to(V::splat(a), V::splat(b)).to_array()
+    }
+
+    #[test]
+    fn multiply_add_is_fused_in_both_lane_types() {
+        assert_eq!(fused::<[f32; 8]>(), [-(2f32.powi(-24)); 8]);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn on_avx() -> [f32; 8] {
+                fused::<Avx>()
+            }
+            // SAFETY: AVX2 and FMA checked just above.
+            assert_eq!(unsafe { on_avx() }, [-(2f32.powi(-24)); 8]);
+        }
     }
 }

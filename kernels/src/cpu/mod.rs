@@ -6,7 +6,7 @@ pub mod conv;
 pub mod conv_direct;
 pub mod fastmath;
 pub mod gemm;
-pub mod lanes;
+pub(crate) mod lanes;
 pub mod layout;
 pub mod optim;
 pub mod parallel;

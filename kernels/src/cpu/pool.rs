@@ -268,7 +268,7 @@ pub fn max_backward(x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let two = is_2x2(g);
     let iw = g.input[2];
-    let covered = two && g.input[1] % 2 == 0 && iw % 2 == 0;
+    let covered = two && g.input[1].is_multiple_of(2) && iw.is_multiple_of(2);
     planes_mut(dx, ip, |pl, d| {
         let img = &x[pl * ip..(pl + 1) * ip];
         if !covered {
@@ -326,24 +326,43 @@ mod tests {
         let mut x: Vec<f32> = (0..70).map(|i| ((i * 7 % 11) as f32) - 5.0).collect();
         x[3] = x[4];
         x[20] = f32::NAN;
+        x[8] = x[1]; // a tie inside the first window (rows 0 and 1, columns 0 and 1)
+        x[9] = f32::NAN; // and a NaN inside the second
+        fast_and_general_agree(&g, &x);
+        // After a ReLU: many windows all zero, +0 and −0 tied, NaNs, ties of
+        // equal maxima anywhere in a window; wider than one routing block.
+        let g = PoolGeom { planes: 3, input: [1, 6, 38], kernel: [1, 2, 2], stride: [1, 2, 2], padding: [0; 3] };
+        let pattern = [0.0, -0.0, 1.0, 0.0, 2.0, 2.0, f32::NAN, 0.0, -0.0, 1.0, 0.0];
+        let x: Vec<f32> = (0..g.input_len()).map(|i| pattern[(i * 7 + i / 38) % pattern.len()]).collect();
+        fast_and_general_agree(&g, &x);
+    }
+
+    /// The 2×2 path of [`max_forward`]/[`max_backward`] against the general
+    /// windows on the same input: the same values and the same arg-max.
+    fn fast_and_general_agree(g: &PoolGeom, x: &[f32]) {
+        assert!(is_2x2(g));
         let gy: Vec<f32> = (0..g.output_len()).map(|i| i as f32 + 1.0).collect();
-        let (mut y_fast, mut dx_fast) = (vec![0.0; g.output_len()], vec![0.0; 70]);
-        max_forward(&x, &g, &mut y_fast);
-        max_backward(&x, &gy, &g, &mut dx_fast);
+        let (mut y_fast, mut dx_fast) = (vec![0.0; g.output_len()], vec![7.0; x.len()]);
+        max_forward(x, g, &mut y_fast);
+        max_backward(x, &gy, g, &mut dx_fast);
         // The general path: the same geometry written as a 3-d window with depth 1 of 1.
-        let ip = 35;
+        let ip = g.input.iter().product::<usize>();
+        let op = g.output_len() / g.planes;
         let mut y_gen = vec![0.0; g.output_len()];
-        let mut dx_gen = vec![0.0; 70];
-        for pl in 0..2 {
+        let mut dx_gen = vec![0.0; x.len()];
+        for pl in 0..g.planes {
             let img = &x[pl * ip..(pl + 1) * ip];
-            let op = g.output_len() / 2;
-            each_window(&g, |p, w| {
+            each_window(g, |p, w| {
                 let (v, i) = window_max(img, w);
                 y_gen[pl * op + p] = v;
                 dx_gen[pl * ip + i] += gy[pl * op + p];
             });
         }
-        let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| p == q || (p.is_nan() && q.is_nan()));
+        let same = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .all(|(p, q)| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan()) || (*p == 0.0 && *q == 0.0))
+        };
         assert!(same(&y_fast, &y_gen), "{y_fast:?} vs {y_gen:?}");
         assert!(same(&dx_fast, &dx_gen), "{dx_fast:?} vs {dx_gen:?}");
     }
