@@ -52,7 +52,10 @@ impl ConvGeom {
     /// # Errors
     /// [`Error::InvalidArgument`] naming the offending quantity.
     pub fn output(&self) -> Result<[usize; 3]> {
-        if self.groups == 0 || !self.in_channels.is_multiple_of(self.groups) || !self.out_channels.is_multiple_of(self.groups) {
+        if self.groups == 0
+            || !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
+        {
             return Err(Error::invalid(
                 "groups",
                 format!(

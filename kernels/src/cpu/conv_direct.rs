@@ -22,6 +22,7 @@
 
 use super::conv::{ConvGeom, ConvGrads};
 use super::lanes::{with_lanes, F32x8};
+use super::parallel::PAR_THRESHOLD;
 use super::recycle;
 use super::reduce::sum_f64;
 use rayon::prelude::*;
@@ -124,26 +125,47 @@ fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let [pd, ph, pw] = g.padding;
     let (plane, xpp) = (id * ih * iw, lay.xp_plane());
     let mut xp = recycle::zeroed(g.batch * g.in_channels * xpp);
-    for (src, dst) in x.chunks_exact(plane.max(1)).zip(xp.chunks_exact_mut(xpp)) {
-        for d in 0..id {
-            for h in 0..ih {
-                let at = ((d + pd) * lay.xp[1] + h + ph) * lay.xp[2] + pw;
-                dst[at..at + iw].copy_from_slice(&src[(d * ih + h) * iw..][..iw]);
+    per_image(&mut xp, g.batch, |n, dst| {
+        let src_img = &x[n * g.in_channels * plane..][..g.in_channels * plane];
+        for (src, dst) in src_img.chunks_exact(plane.max(1)).zip(dst.chunks_exact_mut(xpp)) {
+            for d in 0..id {
+                for h in 0..ih {
+                    let at = ((d + pd) * lay.xp[1] + h + ph) * lay.xp[2] + pw;
+                    dst[at..at + iw].copy_from_slice(&src[(d * ih + h) * iw..][..iw]);
+                }
             }
         }
-    }
+    });
     xp
+}
+
+/// Runs `f(image, its part of buf)` for each of `batch` equal parts, on
+/// rayon's threads when `buf` is large (the parts are disjoint: the result
+/// does not depend on the thread count).
+fn per_image(buf: &mut [f32], batch: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if batch == 0 || buf.is_empty() {
+        return;
+    }
+    let per = buf.len() / batch;
+    if buf.len() < PAR_THRESHOLD {
+        buf.chunks_exact_mut(per).enumerate().for_each(|(n, c)| f(n, c));
+    } else {
+        buf.par_chunks_exact_mut(per).enumerate().for_each(|(n, c)| f(n, c));
+    }
 }
 
 /// `gy` `[N, OC, od, oh, ow]` with `gyl` zeros before and at least
 /// [`LANES`] zeros after each row: `[N, OC, od·oh, gyw]`.
 fn pad_grad(gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let ow = lay.out[2];
-    let rows = g.batch * g.out_channels * lay.out_rows();
-    let mut gp = recycle::zeroed(rows * lay.gyw);
-    for (src, dst) in gy.chunks_exact(ow.max(1)).zip(gp.chunks_exact_mut(lay.gyw)) {
-        dst[lay.gyl..lay.gyl + ow].copy_from_slice(src);
-    }
+    let rows = g.out_channels * lay.out_rows();
+    let mut gp = recycle::zeroed(g.batch * rows * lay.gyw);
+    per_image(&mut gp, g.batch, |n, dst| {
+        let src = &gy[n * rows * ow..][..rows * ow];
+        for (s, d) in src.chunks_exact(ow.max(1)).zip(dst.chunks_exact_mut(lay.gyw)) {
+            d[lay.gyl..lay.gyl + ow].copy_from_slice(s);
+        }
+    });
     gp
 }
 
@@ -428,8 +450,7 @@ fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
     let pos = lay.out_rows() * lay.out[2];
     let stride = g.groups * ocgp;
     let mut t = recycle::for_overwrite(g.batch * pos * stride);
-    for n in 0..g.batch {
-        let dst = &mut t[n * pos * stride..][..pos * stride];
+    per_image(&mut t, g.batch, |n, dst| {
         for grp in 0..g.groups {
             for lane0 in (0..ocgp).step_by(LANES) {
                 // One vector per position: the block's channels read along
@@ -446,7 +467,7 @@ fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
                 }
             }
         }
-    }
+    });
     (t, ocgp)
 }
 

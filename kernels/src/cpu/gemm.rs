@@ -2,6 +2,7 @@
 //! transposed forms backward needs (A·Bᵀ, Aᵀ·B) cost no copy. Matrix-vector
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
+use super::simd::multiversion;
 use rayon::prelude::*;
 
 /// Which operand is read transposed.
@@ -221,7 +222,8 @@ fn gemv_like(
 }
 
 /// Dot product with eight independent accumulators (lets the compiler vectorise).
-pub fn dot(x: &[f32], y: &[f32]) -> f32 {
+#[inline(always)]
+fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let xc = x.chunks_exact(8);
     let yc = y.chunks_exact(8);
@@ -236,6 +238,12 @@ pub fn dot(x: &[f32], y: &[f32]) -> f32 {
         s += a * b;
     }
     s
+}
+
+multiversion! {
+    /// Dot product with eight independent accumulators, compiled for the
+    /// widest vector unit (plain multiplies and adds: the same bits on every path).
+    pub fn dot(x: &[f32], y: &[f32]) -> f32 => dot_impl
 }
 
 /// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
