@@ -27,7 +27,7 @@ use super::recycle;
 use super::reduce::sum_f64;
 use rayon::prelude::*;
 
-/// Output positions per tile: one 256-bit vector ([`F32x8`]).
+/// Output positions per tile: one 256-bit vector (`F32x8`).
 pub const LANES: usize = 8;
 /// Most output channels per tile (accumulators held in registers).
 const MAX_BLOCK: usize = 8;
