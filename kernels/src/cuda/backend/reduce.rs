@@ -62,7 +62,7 @@ pub fn sum_squares(x: &CudaBuffer) -> Result<f64> {
 /// any number of buffers, where [`sum_squares`] costs one each).
 ///
 /// # Errors
-/// [`Error::DeviceMismatch`] when the buffers are on different devices; CUDA failures.
+/// [`crate::Error::DeviceMismatch`] when the buffers are on different devices; CUDA failures.
 pub fn sum_squares_many(xs: &[&CudaBuffer]) -> Result<Vec<f64>> {
     if xs.is_empty() {
         return Ok(Vec::new());
