@@ -41,7 +41,7 @@ pub fn handles(g: &ConvGeom) -> bool {
 }
 
 /// Whether the direct convolution is expected to beat im2col + GEMM on `g`
-/// (a speed rule on top of [`handles`]). Measured on one core (`cargo bench
+/// (a speed rule on top of [`handles`]). Measured (two threads, `cargo bench
 /// --bench conv`, BENCHMARKS.md): it wins on LeNet's layers (1→6 and 6→16
 /// channels, 5×5) and loses once a group has 32 output channels (16→32,
 /// 3×3: the GEMM's register blocking pays), so at most 16 output channels
