@@ -129,8 +129,10 @@ pub fn train(epochs: usize, seed: u64, verbose: bool, device: Device) -> Result<
             let parts =
                 model.sample_elbo_detailed(&x, &y, |p, y| loss::gaussian_nll(p, &log_var, y), 1, 1.0 / n as f32)?;
             let grads = tape.backward(&parts.total)?;
-            opt.step(&grads)?;
             nll += parts.likelihood.item()? as f64 * batch.len() as f64;
+            // The pass shares the parameters' storage: drop it so the step updates in place.
+            drop((parts, log_var, x, y, tape));
+            opt.step(&grads)?;
             steps += 1;
         }
         if verbose && (epoch % 10 == 0 || epoch == epochs) {

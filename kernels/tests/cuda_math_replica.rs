@@ -7,7 +7,6 @@
 //! saying why, when no C compiler is found.
 
 use blitz_kernels::cpu::fastmath;
-use std::path::PathBuf;
 use std::process::Command;
 
 /// The math section of common.cuh: from its first constant to the helpers after it.
@@ -46,7 +45,9 @@ int main(void) {{
 
 #[test]
 fn the_gpu_exact_math_is_the_cpu_math_bit_for_bit() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_math_replica");
+    // The system's temporary folder, not the build tree's: the GPU check runs
+    // this binary (named cuda_*) on a machine without that tree.
+    let dir = std::env::temp_dir().join(format!("blitz-math-replica-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (src, exe) = (dir.join("replica.c"), dir.join("replica"));
     std::fs::write(&src, replica_source()).unwrap();

@@ -31,7 +31,8 @@ impl GaussianParam {
     }
 
     /// Draws w = mu + sigma·eps and, unless frozen, adds its KL term to the
-    /// tape. Frozen: the means, no KL.
+    /// tape (none on a [`Tape::predict`], which wants no complexity cost).
+    /// Frozen: the means, no KL.
     pub(crate) fn sample(&self, tape: &Tape, frozen: bool, prior: &dyn Prior, kl: KlMode) -> Result<Var> {
         let mu = tape.param(&self.mu);
         if frozen {
@@ -70,6 +71,7 @@ impl GaussianParam {
     /// Adds the KL term of a layer that draws no weights (local
     /// reparameterisation): closed form or empirical Bayes when chosen,
     /// otherwise the Monte Carlo term of one weight draw made for it alone.
+    /// On a [`Tape::predict`] it adds nothing but still reserves that draw.
     pub(crate) fn add_kl_without_draw(&self, tape: &Tape, prior: &dyn Prior, kl: KlMode) -> Result<()> {
         if !tape.wants_complexity() {
             // Reserve the draw all the same, so later draws keep their names.

@@ -53,8 +53,8 @@ impl Var {
             (w, kl, None)
         };
         let w_value = mu_v.with_buffer(w_buf);
-        // The CPU backward reads the draw; the GPU's regenerates it and keeps nothing.
-        let w_kept = factors.as_ref().map(|_| w_value.clone());
+        // The CPU backward reads the draw with its factors; the GPU's regenerates both.
+        let saved = factors.map(|f| (f, w_value.clone()));
         let kl_value = Tensor::from_parts(kl_buf, Vec::new());
         // The zero the w entry hands to the kl entry, on the kl's device.
         let zero = kl_value.full_like(0.0)?;
@@ -69,9 +69,11 @@ impl Var {
             Box::new(move |g, needs| {
                 let g_w = stash_kl.borrow_mut().take();
                 let g_w = g_w.as_ref().map(Tensor::buffer);
-                let (gm, gr) = match (&factors, &w_kept) {
-                    (Some(f), Some(w)) => ops::sample_kl_backward_saved(w.buffer(), f, g_w, g.buffer(), prior)?,
-                    _ => ops::sample_kl_backward(mu_v.buffer(), rho_v.buffer(), g_w, g.buffer(), seed, offset, prior)?,
+                let (gm, gr) = match &saved {
+                    Some((f, w)) => ops::sample_kl_backward_saved(w.buffer(), f, g_w, g.buffer(), prior)?,
+                    None => {
+                        ops::sample_kl_backward(mu_v.buffer(), rho_v.buffer(), g_w, g.buffer(), seed, offset, prior)?
+                    }
                 };
                 Ok(vec![needs[0].then(|| mu_v.with_buffer(gm)), needs[1].then(|| mu_v.with_buffer(gr))])
             }),

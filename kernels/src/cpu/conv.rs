@@ -15,11 +15,10 @@
 
 use super::conv_direct;
 use super::gemm::{gemm, Transpose};
-use super::parallel::PAR_THRESHOLD;
+use super::parallel::rows_mut;
 use super::recycle;
 use super::reduce::sum_f64;
 use crate::{Error, Result};
-use rayon::prelude::*;
 
 /// The sizes of one convolution, all spatial quantities as (depth, height,
 /// width). Unused leading axes have size 1, kernel 1, stride 1, padding 0, dilation 1.
@@ -118,18 +117,6 @@ pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
 fn src(o: usize, t: usize, a: usize, g: &ConvGeom) -> Option<usize> {
     let i = (o * g.stride[a] + t * g.dilation[a]).checked_sub(g.padding[a])?;
     (i < g.input[a]).then_some(i)
-}
-
-/// Runs `f(row_index, row)` over the rows of `m`, in parallel when `m` is large.
-fn rows_mut(m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    if row_len == 0 {
-        return;
-    }
-    if m.len() < PAR_THRESHOLD {
-        m.chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
-    } else {
-        m.par_chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
-    }
 }
 
 /// The output positions `lo..hi` along the width whose input index
@@ -389,17 +376,8 @@ mod tests {
 
     #[test]
     fn forward_matches_direct_convolution() {
-        let g = ConvGeom {
-            batch: 2,
-            in_channels: 4,
-            out_channels: 6,
-            groups: 2,
-            input: [3, 7, 6],
-            kernel: [2, 3, 2],
-            stride: [1, 2, 1],
-            padding: [1, 1, 0],
-            dilation: [1, 1, 2],
-        };
+        // Through the dispatching entry point; 3-d, grouped, strided, padded, dilated.
+        let g = geometries()[3];
         let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(6, 3));
         let mut y = vec![0f32; g.output_len()];
         forward(&x, &w, Some(&b), &g, &mut y);
@@ -537,17 +515,7 @@ mod tests {
 
     #[test]
     fn kernel_too_large_is_an_error() {
-        let g = ConvGeom {
-            batch: 1,
-            in_channels: 1,
-            out_channels: 1,
-            groups: 1,
-            input: [1, 1, 4],
-            kernel: [1, 1, 3],
-            stride: [1; 3],
-            padding: [0; 3],
-            dilation: [1, 1, 2],
-        };
+        let g = ConvGeom { input: [1, 1, 4], kernel: [1, 1, 3], dilation: [1, 1, 2], ..geometries()[0] };
         assert!(g.output().is_err());
     }
 }

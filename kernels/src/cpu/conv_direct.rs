@@ -22,7 +22,7 @@
 
 use super::conv::{ConvGeom, ConvGrads};
 use super::lanes::{with_lanes, F32x8};
-use super::parallel::PAR_THRESHOLD;
+use super::parallel::{for_each_row_mut, rows_mut};
 use super::recycle;
 use super::reduce::sum_f64;
 use rayon::prelude::*;
@@ -53,11 +53,11 @@ pub fn suits(g: &ConvGeom) -> bool {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
-    if !(std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")) {
+    if !super::simd::has_avx2_fma() {
         return false;
     }
-    let lay_cg = g.in_channels / g.groups;
-    let small = lay_cg * g.kernel.iter().product::<usize>() <= 256 && g.out_channels / g.groups <= 16;
+    let cg = g.in_channels / g.groups;
+    let small = cg * g.kernel.iter().product::<usize>() <= 256 && g.out_channels / g.groups <= 16;
     let batch_or_small = g.batch >= 2 || g.output_len() * g.weight_len() / g.out_channels.max(1) < PAR_WORK;
     small && batch_or_small
 }
@@ -125,7 +125,7 @@ fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let [pd, ph, pw] = g.padding;
     let (plane, xpp) = (id * ih * iw, lay.xp_plane());
     let mut xp = recycle::zeroed(g.batch * g.in_channels * xpp);
-    per_image(&mut xp, g.batch, |n, dst| {
+    rows_mut(&mut xp, g.in_channels * xpp, |n, dst| {
         let src_img = &x[n * g.in_channels * plane..][..g.in_channels * plane];
         for (src, dst) in src_img.chunks_exact(plane.max(1)).zip(dst.chunks_exact_mut(xpp)) {
             for d in 0..id {
@@ -139,28 +139,13 @@ fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     xp
 }
 
-/// Runs `f(image, its part of buf)` for each of `batch` equal parts, on
-/// rayon's threads when `buf` is large (the parts are disjoint: the result
-/// does not depend on the thread count).
-fn per_image(buf: &mut [f32], batch: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    if batch == 0 || buf.is_empty() {
-        return;
-    }
-    let per = buf.len() / batch;
-    if buf.len() < PAR_THRESHOLD {
-        buf.chunks_exact_mut(per).enumerate().for_each(|(n, c)| f(n, c));
-    } else {
-        buf.par_chunks_exact_mut(per).enumerate().for_each(|(n, c)| f(n, c));
-    }
-}
-
 /// `gy` `[N, OC, od, oh, ow]` with `gyl` zeros before and at least
 /// [`LANES`] zeros after each row: `[N, OC, od·oh, gyw]`.
 fn pad_grad(gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let ow = lay.out[2];
     let rows = g.out_channels * lay.out_rows();
     let mut gp = recycle::zeroed(g.batch * rows * lay.gyw);
-    per_image(&mut gp, g.batch, |n, dst| {
+    rows_mut(&mut gp, rows * lay.gyw, |n, dst| {
         let src = &gy[n * rows * ow..][..rows * ow];
         for (s, d) in src.chunks_exact(ow.max(1)).zip(dst.chunks_exact_mut(lay.gyw)) {
             d[lay.gyl..lay.gyl + ow].copy_from_slice(s);
@@ -333,12 +318,9 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f
         recycle::give(xp);
         return;
     }
-    let run = |(n, yn): (usize, &mut [f32])| forward_image(&xp[n * xpi..][..xpi], &panels, b, g, &lay, yn);
-    if macs(g, &lay) < PAR_WORK {
-        y.chunks_mut(yi).enumerate().for_each(run);
-    } else {
-        y.par_chunks_mut(yi).enumerate().for_each(run);
-    }
+    for_each_row_mut(y, yi, macs(g, &lay) >= PAR_WORK, |n, yn| {
+        forward_image(&xp[n * xpi..][..xpi], &panels, b, g, &lay, yn)
+    });
     recycle::give(xp);
 }
 
@@ -450,17 +432,22 @@ fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
     let pos = lay.out_rows() * lay.out[2];
     let stride = g.groups * ocgp;
     let mut t = recycle::for_overwrite(g.batch * pos * stride);
-    per_image(&mut t, g.batch, |n, dst| {
+    rows_mut(&mut t, pos * stride, |n, dst| {
         for grp in 0..g.groups {
             for lane0 in (0..ocgp).step_by(LANES) {
                 // One vector per position: the block's channels read along
                 // their rows (sequential streams), zeros in the padding lanes.
                 let real = LANES.min(lay.ocg.saturating_sub(lane0));
-                let planes: Vec<&[f32]> =
-                    (0..real).map(|o| &gy[(n * g.out_channels + grp * lay.ocg + lane0 + o) * pos..][..pos]).collect();
+                let planes: [&[f32]; LANES] = std::array::from_fn(|o| {
+                    if o < real {
+                        &gy[(n * g.out_channels + grp * lay.ocg + lane0 + o) * pos..][..pos]
+                    } else {
+                        &[][..]
+                    }
+                });
                 for p in 0..pos {
                     let mut v = [0f32; LANES];
-                    for (o, plane) in planes.iter().enumerate() {
+                    for (o, plane) in planes[..real].iter().enumerate() {
                         v[o] = plane[p];
                     }
                     dst[p * stride + grp * ocgp + lane0..][..LANES].copy_from_slice(&v);
@@ -490,7 +477,8 @@ struct WeightTask {
     n1: usize,
 }
 
-/// `B` channel-wide sums for the task: `acc[t] = Σ gy[·, pos] · x[c, pos + tap t]`.
+/// `B` channel-wide sums for the task, written to `out[..B]`:
+/// `out[t] = Σ gy[·, pos] · x[c, pos + tap t]`.
 #[inline(always)]
 fn weight_block<V: F32x8, const B: usize>(
     xp: &[f32],
@@ -499,7 +487,8 @@ fn weight_block<V: F32x8, const B: usize>(
     task: WeightTask,
     g: &ConvGeom,
     lay: &Layout,
-) -> [[f32; LANES]; B] {
+    out: &mut [[f32; LANES]],
+) {
     let (ow, rowlen, xpp, dw) = (lay.out[2], lay.xp[2], lay.xp_plane(), g.dilation[2]);
     let pos = lay.out_rows() * ow;
     let shift = lay.tap_rows[task.tr] * rowlen + task.tw0 * dw;
@@ -541,10 +530,10 @@ fn weight_block<V: F32x8, const B: usize>(
             }
         }
     }
-    std::array::from_fn(|t| {
+    for t in 0..B {
         let (a, b) = (acc[t].to_array(), acc2[t].to_array());
-        std::array::from_fn(|j| a[j] + b[j])
-    })
+        out[t] = std::array::from_fn(|j| a[j] + b[j]);
+    }
 }
 
 #[inline(always)]
@@ -557,15 +546,7 @@ fn weight_task_impl<V: F32x8>(
     lay: &Layout,
 ) -> [[f32; LANES]; MAX_BLOCK] {
     let mut out = [[0f32; LANES]; MAX_BLOCK];
-    macro_rules! run {
-        ($($b:literal)*) => {
-            match task.taps {
-                $($b => out[..$b].copy_from_slice(&weight_block::<V, $b>(xp, gt, stride, task, g, lay)),)*
-                _ => unreachable!("tasks hold 1..=MAX_BLOCK taps"),
-            }
-        };
-    }
-    run!(1 2 3 4 5 6 7 8);
+    with_block!(V, task.taps, weight_block, xp, gt, stride, task, g, lay, &mut out);
     out
 }
 
@@ -654,14 +635,7 @@ pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, boo
         }
         let (gpi, dxi) = (g.out_channels * lay.out_rows() * lay.gyw, g.in_channels * g.input.iter().product::<usize>());
         let mut dx = recycle::for_overwrite(g.input_len());
-        let run = |(n, dxn): (usize, &mut [f32])| input_image(&gp[n * gpi..][..gpi], &panels, g, &lay, dxn);
-        if dxi > 0 {
-            if parallel {
-                dx.par_chunks_mut(dxi).enumerate().for_each(run);
-            } else {
-                dx.chunks_mut(dxi).enumerate().for_each(run);
-            }
-        }
+        for_each_row_mut(&mut dx, dxi, parallel, |n, dxn| input_image(&gp[n * gpi..][..gpi], &panels, g, &lay, dxn));
         recycle::give(gp);
         dx
     });

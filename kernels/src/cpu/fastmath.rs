@@ -121,7 +121,14 @@ pub fn log1p(y: f32) -> f32 {
 /// softplus(x) = ln(1 + eˣ), the sigma of a posterior, branch-free.
 #[inline(always)]
 pub fn softplus(x: f32) -> f32 {
-    let mid = log1p(exp(x));
+    softplus_from_exp(x, exp(x))
+}
+
+/// softplus(x) given y = eˣ: x itself above 20 (where ln(1 + eˣ) = x in
+/// f32), else log1p(y). The one rule of [`softplus`] and [`softplus_sigmoid`].
+#[inline(always)]
+fn softplus_from_exp(x: f32, y: f32) -> f32 {
+    let mid = log1p(y);
     if x > 20.0 {
         x
     } else {
@@ -134,7 +141,7 @@ pub fn softplus(x: f32) -> f32 {
 #[inline(always)]
 pub fn softplus_sigmoid(x: f32) -> (f32, f32) {
     let y = exp(x);
-    (if x > 20.0 { x } else { log1p(y) }, y / (1.0 + y))
+    (softplus_from_exp(x, y), y / (1.0 + y))
 }
 
 /// The logistic function 1 / (1 + e⁻ˣ) (softplus' derivative).

@@ -185,13 +185,7 @@ fn gemv_like(
     if csa == 1 && rsb == 1 {
         // Rows of op(A) and columns of op(B) are contiguous (y = A x, or
         // y = x Wᵀ for a linear layer on one sample): each output is one dot.
-        for i in 0..m {
-            for j in 0..n {
-                let dot = dot(&a[i * rsa as usize..][..k], &b[j * csb as usize..][..k]);
-                let cij = &mut c[i * n + j];
-                *cij = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cij };
-            }
-        }
+        dots(m, k, n, alpha, a, rsa as usize, b, csb as usize, beta, c);
         return;
     }
     if m == 1 && rsb as usize == n && csb == 1 {
@@ -240,10 +234,35 @@ fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
     s
 }
 
+/// `c[i][j] = alpha·⟨row i of A, column j of B⟩ + beta·c[i][j]` with rows of
+/// A `rsa` apart and columns of B `csb` apart, both contiguous.
+#[inline(always)]
+fn dots_impl(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    rsa: usize,
+    b: &[f32],
+    csb: usize,
+    beta: f32,
+    c: &mut [f32],
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let dot = dot_impl(&a[i * rsa..][..k], &b[j * csb..][..k]);
+            let cij = &mut c[i * n + j];
+            *cij = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cij };
+        }
+    }
+}
+
 multiversion! {
-    /// Dot product with eight independent accumulators, compiled for the
-    /// widest vector unit (plain multiplies and adds: the same bits on every path).
-    pub fn dot(x: &[f32], y: &[f32]) -> f32 => dot_impl
+    /// The matrix-vector products' dots, compiled for the widest vector unit
+    /// (plain multiplies and adds: the same bits on every path).
+    fn dots(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], rsa: usize, b: &[f32], csb: usize, beta: f32,
+        c: &mut [f32]) => dots_impl
 }
 
 /// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.

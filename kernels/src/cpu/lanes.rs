@@ -104,13 +104,12 @@ macro_rules! with_lanes {
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
-                    && std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
+                    && $crate::cpu::simd::has_avx2_fma()
                 {
                     // SAFETY: the CPU supports all four features (checked just above).
                     return unsafe { avx32($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                if $crate::cpu::simd::has_avx2_fma() {
                     // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                     return unsafe { avx($($arg),*) };
                 }
@@ -136,7 +135,7 @@ mod tests {
         let b: Vec<f32> = (0..8).map(|i| (i as f32 * 1.1).cos() / 7.0).collect();
         let plain = ops::<[f32; 8]>(&a, &b);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if crate::cpu::simd::has_avx2_fma() {
             #[target_feature(enable = "avx2,fma")]
             unsafe fn on_avx(a: &[f32], b: &[f32]) -> [f32; 8] {
                 ops::<Avx>(a, b)
@@ -159,7 +158,7 @@ mod tests {
     fn multiply_add_is_fused_in_both_lane_types() {
         assert_eq!(fused::<[f32; 8]>(), [-(2f32.powi(-24)); 8]);
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if crate::cpu::simd::has_avx2_fma() {
             #[target_feature(enable = "avx2,fma")]
             unsafe fn on_avx() -> [f32; 8] {
                 fused::<Avx>()

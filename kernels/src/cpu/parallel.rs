@@ -32,6 +32,25 @@ pub fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(us
     }
 }
 
+/// Runs `f(index, row)` over the consecutive rows of `row_len` elements of
+/// `m` (images, planes, matrix rows): on rayon's threads when `parallel`,
+/// else in order. Rows are disjoint, so the result does not depend on it.
+pub fn for_each_row_mut(m: &mut [f32], row_len: usize, parallel: bool, f: impl Fn(usize, &mut [f32]) + Sync) {
+    if row_len == 0 {
+        return;
+    }
+    if parallel {
+        m.par_chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
+    } else {
+        m.chunks_mut(row_len).enumerate().for_each(|(i, r)| f(i, r));
+    }
+}
+
+/// [`for_each_row_mut`], on threads from [`PAR_THRESHOLD`] elements of `m`.
+pub fn rows_mut(m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    for_each_row_mut(m, row_len, m.len() >= PAR_THRESHOLD, f)
+}
+
 /// Sums `f(start, end)` over fixed chunks of `0..n`, adding the partials in
 /// chunk order: the result does not depend on the thread count.
 pub fn chunked_sum(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {

@@ -4,10 +4,9 @@
 //! passes scatter within one plane in a fixed order (deterministic). Windows
 //! are visited by inlined loops (no per-element dynamic call).
 
-use super::parallel::PAR_THRESHOLD;
+use super::parallel::rows_mut;
 use super::simd::multiversion;
 use crate::{Error, Result};
-use rayon::prelude::*;
 
 /// The sizes of one pooling, spatial quantities as (depth, height, width).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,17 +76,6 @@ impl PoolGeom {
     }
 }
 
-fn planes_mut(m: &mut [f32], plane: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    if plane == 0 {
-        return;
-    }
-    if m.len() < PAR_THRESHOLD {
-        m.chunks_mut(plane).enumerate().for_each(|(i, r)| f(i, r));
-    } else {
-        m.par_chunks_mut(plane).enumerate().for_each(|(i, r)| f(i, r));
-    }
-}
-
 /// The input positions of one window: ranges along (depth, height, width),
 /// already clipped to the input, and the plane's row lengths to index with.
 struct Window {
@@ -135,12 +123,7 @@ fn each_window(g: &PoolGeom, mut f: impl FnMut(usize, &Window)) {
 #[inline(always)]
 fn window_max(img: &[f32], window: &Window) -> (f32, usize) {
     let mut best = (f32::NEG_INFINITY, usize::MAX);
-    window.visit(|i| {
-        let v = img[i];
-        if best.1 == usize::MAX || v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-            best = (v, i);
-        }
-    });
+    window.visit(|i| best = if best.1 == usize::MAX { (img[i], i) } else { pick(best, (img[i], i)) });
     best
 }
 
@@ -150,21 +133,22 @@ fn is_2x2(g: &PoolGeom) -> bool {
     g.input[0] == 1 && g.kernel == [1, 2, 2] && g.stride == [1, 2, 2] && g.padding == [0; 3]
 }
 
-/// [`window_max`]'s rule for one more candidate: `b` replaces `a` when
-/// larger, or when it is NaN and `a` is not. Written with selects, not
-/// branches: after a ReLU, ties and near-ties make branches unpredictable.
+/// Max pooling's rule for one more candidate (value, index): `b` replaces
+/// `a` when larger, or when it is NaN and `a` is not, so the first maximum
+/// wins and NaN propagates. Written with selects, not branches: after a
+/// ReLU, ties and near-ties make branches unpredictable.
 #[inline(always)]
-fn pick(a: (f32, u32), b: (f32, u32)) -> (f32, u32) {
+fn pick<I: Copy>(a: (f32, I), b: (f32, I)) -> (f32, I) {
     let take = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
     (if take { b.0 } else { a.0 }, if take { b.1 } else { a.1 })
 }
 
-/// The first maximum of a 2×2 window given as its top and bottom pairs,
-/// NaN winning: (value, position 0..4 in row-major order).
+/// The maximum of a 2×2 window given as its top and bottom pairs, NaN
+/// winning ([`pick`]'s rule; the backward finds the position by masks).
 #[inline(always)]
-fn max4(top: [f32; 2], bottom: [f32; 2]) -> (f32, u32) {
-    let best = pick((top[0], 0), (top[1], 1));
-    pick(pick(best, (bottom[0], 2)), (bottom[1], 3))
+fn max4(top: [f32; 2], bottom: [f32; 2]) -> f32 {
+    let best = pick((top[0], ()), (top[1], ()));
+    pick(pick(best, (bottom[0], ())), (bottom[1], ())).0
 }
 
 #[inline(always)]
@@ -176,7 +160,7 @@ fn max_forward_2x2_impl(img: &[f32], g: &PoolGeom, out: &mut [f32]) {
         let bottom = &img[(2 * r + 1) * iw..][..2 * ow];
         let row = &mut out[r * ow..][..ow];
         for (c, (t, b)) in row.iter_mut().zip(top.chunks_exact(2).zip(bottom.chunks_exact(2))) {
-            *c = max4([t[0], t[1]], [b[0], b[1]]).0;
+            *c = max4([t[0], t[1]], [b[0], b[1]]);
         }
     }
 }
@@ -223,12 +207,12 @@ const ROUTE_BLOCK: usize = 16;
 
 /// For each window `c` of a block (corners `v[0..4][c]` in row-major order):
 /// `gv[c]` at the first corner equal to the maximum (the first NaN when it
-/// is NaN; [`max4`]'s arg-max), zero at the others.
+/// is NaN: [`pick`]'s arg-max), zero at the others.
 #[inline(always)]
 fn route_block(v: &[[f32; ROUTE_BLOCK]; 4], gv: &[f32; ROUTE_BLOCK]) -> [[f32; ROUTE_BLOCK]; 4] {
     let mut out = [[0f32; ROUTE_BLOCK]; 4];
     for c in 0..ROUTE_BLOCK {
-        let m = max4([v[0][c], v[1][c]], [v[2][c], v[3][c]]).0;
+        let m = max4([v[0][c], v[1][c]], [v[2][c], v[3][c]]);
         let mut taken = false;
         for k in 0..4 {
             let hit = (v[k][c] == m) | v[k][c].is_nan();
@@ -252,7 +236,7 @@ pub fn max_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
         return;
     }
     let two = is_2x2(g);
-    planes_mut(y, op, |pl, out| {
+    rows_mut(y, op, |pl, out| {
         let img = &x[pl * ip..(pl + 1) * ip];
         if two {
             max_forward_2x2(img, g, out);
@@ -269,7 +253,7 @@ pub fn max_backward(x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let two = is_2x2(g);
     let iw = g.input[2];
     let covered = two && g.input[1].is_multiple_of(2) && iw.is_multiple_of(2);
-    planes_mut(dx, ip, |pl, d| {
+    rows_mut(dx, ip, |pl, d| {
         let img = &x[pl * ip..(pl + 1) * ip];
         if !covered {
             d.fill(0.0);
@@ -291,7 +275,7 @@ pub fn max_backward(x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
 pub fn avg_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
-    planes_mut(y, op, |pl, out| {
+    rows_mut(y, op, |pl, out| {
         let img = &x[pl * ip..(pl + 1) * ip];
         each_window(g, |p, window| {
             let mut sum = 0f32;
@@ -305,7 +289,7 @@ pub fn avg_forward(x: &[f32], g: &PoolGeom, y: &mut [f32]) {
 pub fn avg_backward(gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
-    planes_mut(dx, ip, |pl, img| {
+    rows_mut(dx, ip, |pl, img| {
         img.fill(0.0);
         let gp = &gy[pl * op..(pl + 1) * op];
         each_window(g, |p, window| {

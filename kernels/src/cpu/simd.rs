@@ -28,7 +28,7 @@ macro_rules! multiversion {
                     // SAFETY: the CPU supports AVX-512F and FMA (checked just above).
                     return unsafe { v512($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                if $crate::cpu::simd::has_avx2_fma() {
                     // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                     return unsafe { v256($($arg),*) };
                 }
@@ -39,3 +39,11 @@ macro_rules! multiversion {
 }
 
 pub(crate) use multiversion;
+
+/// Whether the CPU has AVX2 and FMA, which every 256-bit build here needs
+/// (`multiversion!`, `with_lanes!`). The check is cached by the standard library.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}

@@ -20,11 +20,15 @@ struct Dims {
 #define GRID_STRIDE(i, n) for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)blockDim.x * gridDim.x)
 
 // The CPU's vectorisable math (kernels/src/cpu/fastmath.rs), operation for
-// operation, with the same f32 constants (as bit patterns). Every source is
-// compiled with --fmad=false, and +, *, /, sqrtf, rintf and the explicit fused
-// multiply-adds __fmaf_rn (where the CPU code calls mul_add) are exactly
-// rounded, so these give the CPU's bits: the sampler draws the same eps on
-// both devices. Change the two files together.
+// operation, with the same f32 constants (as bit patterns). The sources that
+// use it are compiled with --fmad=false (EXACT in sources.rs), and +, *, /,
+// sqrtf, rintf and the explicit fused multiply-adds __fmaf_rn (where the CPU
+// code calls mul_add) are exactly rounded, so these give the CPU's bits: the
+// sampler draws the same eps on both devices. Change the two files together:
+// kernels/tests/cuda_math_replica.rs compiles this section (from
+// BLITZ_LN2_HI to "Offsets into operands") as host C and checks it bit for
+// bit against fastmath.rs, so keep it plain C plus __fmaf_rn,
+// __uint_as_float and __float_as_uint.
 #define BLITZ_LN2_HI __uint_as_float(0x3f317180u) // 6.931381e-1
 #define BLITZ_LN2_LO __uint_as_float(0x3717f7d1u) // 9.058001e-6
 #define BLITZ_LG1 __uint_as_float(0x3f2aaaaau) // 6.666666e-1
