@@ -20,6 +20,8 @@ struct ParamInner {
     id: u64,
     name: String,
     value: RwLock<Tensor>,
+    /// Bumped (under the value's write lock) by every change of the value.
+    generation: AtomicU64,
 }
 
 impl std::fmt::Debug for Param {
@@ -36,6 +38,7 @@ impl Param {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 name: name.into(),
                 value: RwLock::new(value),
+                generation: AtomicU64::new(0),
             }),
         }
     }
@@ -48,6 +51,14 @@ impl Param {
     /// The local name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// A counter that changes whenever the value may have changed ([`Param::set`],
+    /// [`Param::update`]): a value derived from the parameter and stored with
+    /// the generation it was computed at is current while they are equal.
+    /// Read it before [`Param::value`], so a change in between is seen next time.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
     }
 
     /// The current value (shares storage; cheap).
@@ -74,6 +85,7 @@ impl Param {
             });
         }
         *v = value;
+        self.inner.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -83,6 +95,9 @@ impl Param {
     /// Whatever `f` returns.
     pub fn update<T>(&self, f: impl FnOnce(&mut Buffer) -> Result<T>) -> Result<T> {
         let mut v = self.inner.value.write().unwrap_or_else(|e| e.into_inner());
+        // Bumped before `f` runs: a derived value computed from an old read
+        // is then never stored under the new generation.
+        self.inner.generation.fetch_add(1, Ordering::Release);
         f(v.buffer_mut())
     }
 }

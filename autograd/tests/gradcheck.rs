@@ -239,6 +239,12 @@ fn gradcheck_reparam_sample() {
     check(&[mu, rho], |v| v[0].reparam_sample(&v[1], 42, 8));
 }
 #[test]
+fn gradcheck_reparam_sample_sigma() {
+    let mu = rand_t(&[3, 7], 24);
+    let sigma = uniform(&[3, 7], 0.05, 2.0, 25);
+    check(&[mu, sigma], |v| v[0].reparam_sample_sigma(&v[1], 42, 8));
+}
+#[test]
 fn gradcheck_reparam_log_posterior() {
     let rho = uniform(&[3, 7], -3.0, 1.0, 26);
     check(&[rho], |v| v[0].reparam_log_posterior(42, 8));

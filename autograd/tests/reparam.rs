@@ -39,6 +39,21 @@ fn fused_forward_and_backward_equal_the_unfused_graph() {
     }
 }
 
+#[test]
+fn a_given_sigma_draws_the_fused_ops_weights() {
+    let n = 70_000; // above the parallel threshold
+    let mut rng = StdRng::seed_from_u64(2);
+    let mu = Tensor::randn(&[n], 0.0, 0.3, &mut rng).unwrap();
+    let rho = Tensor::randn(&[n], -4.0, 1.0, &mut rng).unwrap();
+    let tape = Tape::new(0);
+    let sigma = tape.constant(rho.clone()).softplus().unwrap();
+    let from_rho = tape.constant(mu.clone()).reparam_sample(&tape.constant(rho), 7, 3).unwrap();
+    let from_sigma = tape.constant(mu).reparam_sample_sigma(&sigma, 7, 3).unwrap();
+    assert_eq!(from_rho.value().to_vec().unwrap(), from_sigma.value().to_vec().unwrap());
+    let wrong = tape.constant(Tensor::zeros(&[n - 1])).reparam_sample_sigma(&sigma, 7, 3);
+    assert!(matches!(wrong, Err(blitz_kernels::Error::ShapeMismatch { .. })), "{wrong:?}");
+}
+
 /// 100k elements: above the parallel threshold, so 2 threads really split the work.
 #[test]
 fn the_same_seed_and_offset_give_the_same_epsilons_on_one_and_two_threads() {

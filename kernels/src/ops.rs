@@ -430,6 +430,31 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
     }
 }
 
+/// w = mu + sigma·eps(seed, offset) with sigma given (the same bits as
+/// [`reparam_forward`] when sigma = softplus(rho)). On a GPU it is composed
+/// of the normal draw, a product and a sum (no fused kernel there).
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when the lengths differ; operands on different
+/// devices; CUDA failures.
+pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    if mu.len() != sigma.len() {
+        return Err(Error::ShapeMismatch { op: "reparam_sample_sigma", lhs: vec![mu.len()], rhs: vec![sigma.len()] });
+    }
+    match (mu, sigma) {
+        (Buffer::Cpu(m), Buffer::Cpu(s)) => {
+            host_overwrite(m.len(), |o| cpu::reparam::forward_sigma(m, s, seed, offset, o))
+        }
+        (Buffer::Cuda(_), Buffer::Cuda(_)) => {
+            let shape = [mu.len()];
+            let eps = normal(mu.device(), seed, offset, mu.len())?;
+            let scaled = binary(BinaryOp::Mul, sigma, &shape, &eps, &shape, &shape)?;
+            binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
+        }
+        _ => Err(mismatch("reparam_sample_sigma", mu, sigma)),
+    }
+}
+
 /// Backward of [`reparam_forward`]: (grad_mu, grad_rho), eps regenerated.
 ///
 /// # Errors

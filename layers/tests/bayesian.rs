@@ -321,3 +321,36 @@ fn a_prediction_tape_draws_the_same_weights_without_their_kl() {
     let err = layer.sample_elbo(&x, &x, |p, y| p.sub(y)?.square()?.sum(), 1, 1.0).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
 }
+
+#[test]
+fn predictions_follow_every_change_of_rho() {
+    // Prediction tapes reuse sigma = softplus(rho) between draws (on the CPU);
+    // a `no_grad` tape draws the same weights through the fused KL kernel,
+    // which computes sigma afresh: the two must agree after any change.
+    let m = model();
+    let run = |tape: Tape| -> Vec<u32> {
+        let y = m.forward(&input(&tape)).unwrap();
+        y.value().to_vec().unwrap().iter().map(|v| v.to_bits()).collect()
+    };
+    let before = run(Tape::predict(9));
+    assert_eq!(before, run(Tape::no_grad(9)));
+    let rhos: Vec<_> = params(&m).into_iter().filter(|(name, _)| name.ends_with("rho")).map(|(_, p)| p).collect();
+    assert!(!rhos.is_empty());
+    for p in &rhos {
+        p.set(p.value().add(&Tensor::full(p.value().shape(), 0.5)).unwrap()).unwrap();
+    }
+    let after_set = run(Tape::predict(9));
+    assert_ne!(after_set, before, "set: a wider posterior, other weights");
+    assert_eq!(after_set, run(Tape::no_grad(9)), "set");
+    for p in &rhos {
+        // In place, as the optimizers update.
+        p.update(|b| {
+            *b = blitz_kernels::ops::scalar(blitz_kernels::ScalarOp::Add(-1.0), b)?;
+            Ok(())
+        })
+        .unwrap();
+    }
+    let after_update = run(Tape::predict(9));
+    assert_ne!(after_update, after_set, "update: other weights");
+    assert_eq!(after_update, run(Tape::no_grad(9)), "update");
+}

@@ -39,6 +39,42 @@ impl Var {
         )
     }
 
+    /// Draws w = mu + sigma·eps(seed, offset) with sigma given (not through
+    /// softplus): the same weights as [`Var::reparam_sample`] when sigma =
+    /// softplus(rho). `self` is mu. Backward: ∂w/∂mu = 1, ∂w/∂sigma = eps
+    /// (regenerated from its name).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when mu and sigma differ in shape; device or
+    /// tape mismatches.
+    pub fn reparam_sample_sigma(&self, sigma: &Var, seed: u64, offset: u64) -> Result<Var> {
+        if self.shape() != sigma.shape() {
+            return Err(Error::ShapeMismatch {
+                op: "reparam_sample_sigma",
+                lhs: self.shape().to_vec(),
+                rhs: sigma.shape().to_vec(),
+            });
+        }
+        self.check_same_device("reparam_sample_sigma", sigma)?;
+        let mu = self.value().clone();
+        let w = mu.with_buffer(ops::reparam_forward_sigma(mu.buffer(), sigma.value().buffer(), seed, offset)?);
+        self.tape().record(
+            "reparam_sample_sigma",
+            w,
+            &[self, sigma],
+            Box::new(move |g, needs| {
+                let g_sigma = if needs[1] {
+                    let eps = ops::normal(mu.device(), seed, offset, mu.numel())?;
+                    let s = mu.shape();
+                    Some(mu.with_buffer(ops::binary(BinaryOp::Mul, g.buffer(), s, &eps, s, s)?))
+                } else {
+                    None
+                };
+                Ok(vec![needs[0].then(|| g.clone()), g_sigma])
+            }),
+        )
+    }
+
     /// Σ log N(w; mu, sigma) of the weights that [`Var::reparam_sample`]
     /// drew with the same (seed, offset). `self` is rho. Shape `[]`.
     ///
