@@ -435,27 +435,37 @@ fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
     rows_mut(&mut t, pos * stride, |n, dst| {
         for grp in 0..g.groups {
             for lane0 in (0..ocgp).step_by(LANES) {
-                // One vector per position: the block's channels read along
-                // their rows (sequential streams), zeros in the padding lanes.
+                let c0 = n * g.out_channels + grp * lay.ocg + lane0;
                 let real = LANES.min(lay.ocg.saturating_sub(lane0));
-                let planes: [&[f32]; LANES] = std::array::from_fn(|o| {
-                    if o < real {
-                        &gy[(n * g.out_channels + grp * lay.ocg + lane0 + o) * pos..][..pos]
-                    } else {
-                        &[][..]
-                    }
-                });
-                for p in 0..pos {
-                    let mut v = [0f32; LANES];
-                    for (o, plane) in planes[..real].iter().enumerate() {
-                        v[o] = plane[p];
-                    }
-                    dst[p * stride + grp * ocgp + lane0..][..LANES].copy_from_slice(&v);
-                }
+                let src = &gy[c0 * pos..][..real * pos];
+                transpose_block(src, real, pos, &mut dst[grp * ocgp + lane0..], stride);
             }
         }
     });
     (t, ocgp)
+}
+
+/// `dst[p·stride + o] = planes[o·pos + p]` for `o < real` and zero for the
+/// other lanes up to [`LANES`]: eight positions at a time as an 8×8
+/// transpose in registers, so reads and writes are whole vectors.
+#[inline(always)]
+fn transpose_block_impl<V: F32x8>(planes: &[f32], real: usize, pos: usize, dst: &mut [f32], stride: usize) {
+    let full = pos / LANES * LANES;
+    for p0 in (0..full).step_by(LANES) {
+        let rows: [V; LANES] =
+            std::array::from_fn(|o| if o < real { V::load(&planes[o * pos + p0..]) } else { V::splat(0.0) });
+        for (p, v) in V::transpose(rows).into_iter().enumerate() {
+            v.store(&mut dst[(p0 + p) * stride..]);
+        }
+    }
+    for p in full..pos {
+        let v: [f32; LANES] = std::array::from_fn(|o| if o < real { planes[o * pos + p] } else { 0.0 });
+        dst[p * stride..][..LANES].copy_from_slice(&v);
+    }
+}
+
+with_lanes! {
+    fn transpose_block(planes: &[f32], real: usize, pos: usize, dst: &mut [f32], stride: usize) => transpose_block_impl
 }
 
 /// One weight-gradient task: [`LANES`] output channels, one input channel,
@@ -503,21 +513,20 @@ fn weight_block<V: F32x8, const B: usize>(
                 // Unit dilation: the inputs of neighbouring positions overlap.
                 // Two positions a step, into two sets of sums: one set alone
                 // waits on each multiply-add's latency.
-                let mut o = 0;
-                while o + 2 <= ow {
-                    let g0 = V::load(&grow[o * stride + task.lane0..]);
-                    let g1 = V::load(&grow[(o + 1) * stride + task.lane0..]);
-                    let xs = &xrow[o..o + B + 1];
+                let mut pairs = grow.chunks_exact(2 * stride);
+                for (q, pair) in (&mut pairs).enumerate() {
+                    let g0 = V::load(&pair[task.lane0..]);
+                    let g1 = V::load(&pair[stride + task.lane0..]);
+                    let xs = &xrow[2 * q..][..B + 1];
                     for t in 0..B {
                         acc[t] = acc[t].mul_add_to(g0, V::splat(xs[t]));
                         acc2[t] = acc2[t].mul_add_to(g1, V::splat(xs[t + 1]));
                     }
-                    o += 2;
                 }
-                if o < ow {
-                    let g0 = V::load(&grow[o * stride + task.lane0..]);
+                if !pairs.remainder().is_empty() {
+                    let g0 = V::load(&pairs.remainder()[task.lane0..]);
                     for t in 0..B {
-                        acc[t] = acc[t].mul_add_to(g0, V::splat(xrow[o + t]));
+                        acc[t] = acc[t].mul_add_to(g0, V::splat(xrow[ow - 1 + t]));
                     }
                 }
             } else {

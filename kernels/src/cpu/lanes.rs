@@ -17,10 +17,17 @@ pub trait F32x8: Copy {
     /// # Panics
     /// When `s` is shorter than eight.
     fn load(s: &[f32]) -> Self;
+    /// Writes the lanes to the first eight elements of `s`.
+    ///
+    /// # Panics
+    /// When `s` is shorter than eight.
+    fn store(self, s: &mut [f32]);
     /// `self + a·b` in each lane, fused (one rounding).
     fn mul_add_to(self, a: Self, b: Self) -> Self;
     /// The lanes as an array.
     fn to_array(self) -> [f32; 8];
+    /// The 8×8 transpose: lane `j` of row `i` becomes lane `i` of row `j`.
+    fn transpose(rows: [Self; 8]) -> [Self; 8];
 }
 
 impl F32x8 for [f32; 8] {
@@ -33,12 +40,20 @@ impl F32x8 for [f32; 8] {
         s[..8].try_into().expect("eight elements")
     }
     #[inline(always)]
+    fn store(self, s: &mut [f32]) {
+        s[..8].copy_from_slice(&self);
+    }
+    #[inline(always)]
     fn mul_add_to(self, a: Self, b: Self) -> Self {
         std::array::from_fn(|j| a[j].mul_add(b[j], self[j]))
     }
     #[inline(always)]
     fn to_array(self) -> [f32; 8] {
         self
+    }
+    #[inline(always)]
+    fn transpose(rows: [Self; 8]) -> [Self; 8] {
+        std::array::from_fn(|j| std::array::from_fn(|i| rows[i][j]))
     }
 }
 
@@ -70,6 +85,12 @@ mod avx {
             Avx(unsafe { _mm256_loadu_ps(s.as_ptr()) })
         }
         #[inline(always)]
+        fn store(self, s: &mut [f32]) {
+            let s = &mut s[..8];
+            // SAFETY: eight writable floats (sliced just above); unaligned store.
+            unsafe { _mm256_storeu_ps(s.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
         fn mul_add_to(self, a: Self, b: Self) -> Self {
             Avx(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
         }
@@ -79,6 +100,35 @@ mod avx {
             // SAFETY: `out` holds eight floats; unaligned store.
             unsafe { _mm256_storeu_ps(out.as_mut_ptr(), self.0) };
             out
+        }
+        #[inline(always)]
+        fn transpose(r: [Self; 8]) -> [Self; 8] {
+            // Interleave pairs of rows, then pairs of pairs, then swap the
+            // 128-bit halves: 24 shuffles for 64 values.
+            unsafe {
+                let lo = |a: Avx, b: Avx| _mm256_unpacklo_ps(a.0, b.0);
+                let hi = |a: Avx, b: Avx| _mm256_unpackhi_ps(a.0, b.0);
+                let (t0, t1, t2, t3) = (lo(r[0], r[1]), hi(r[0], r[1]), lo(r[2], r[3]), hi(r[2], r[3]));
+                let (t4, t5, t6, t7) = (lo(r[4], r[5]), hi(r[4], r[5]), lo(r[6], r[7]), hi(r[6], r[7]));
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                [
+                    Avx(_mm256_permute2f128_ps::<0x20>(u0, u4)),
+                    Avx(_mm256_permute2f128_ps::<0x20>(u1, u5)),
+                    Avx(_mm256_permute2f128_ps::<0x20>(u2, u6)),
+                    Avx(_mm256_permute2f128_ps::<0x20>(u3, u7)),
+                    Avx(_mm256_permute2f128_ps::<0x31>(u0, u4)),
+                    Avx(_mm256_permute2f128_ps::<0x31>(u1, u5)),
+                    Avx(_mm256_permute2f128_ps::<0x31>(u2, u6)),
+                    Avx(_mm256_permute2f128_ps::<0x31>(u3, u7)),
+                ]
+            }
         }
     }
 }
@@ -146,6 +196,31 @@ mod tests {
         }
         let want: Vec<f32> = (0..8).map(|j| 1e-8f32.mul_add(a[j], b[j].mul_add(1.0 / 3.0, a[j]))).collect();
         assert_eq!(plain.to_vec(), want);
+    }
+
+    fn transposed<V: F32x8>(m: &[f32]) -> Vec<f32> {
+        let rows: [V; 8] = std::array::from_fn(|i| V::load(&m[8 * i..]));
+        let mut out = vec![0f32; 64];
+        for (i, r) in V::transpose(rows).into_iter().enumerate() {
+            r.store(&mut out[8 * i..]);
+        }
+        out
+    }
+
+    #[test]
+    fn both_lane_types_transpose() {
+        let m: Vec<f32> = (0..64).map(|i| i as f32).collect();
+        let want: Vec<f32> = (0..64).map(|k| m[(k % 8) * 8 + k / 8]).collect();
+        assert_eq!(transposed::<[f32; 8]>(&m), want);
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::simd::has_avx2_fma() {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn on_avx(m: &[f32]) -> Vec<f32> {
+                transposed::<Avx>(m)
+            }
+            // SAFETY: AVX2 and FMA checked just above.
+            assert_eq!(unsafe { on_avx(&m) }, want);
+        }
     }
 
     /// (1 + 2⁻¹²)(1 − 2⁻¹²) − 1 is −2⁻²⁴ fused, 0 when the product is rounded first.

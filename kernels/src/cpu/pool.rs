@@ -176,51 +176,65 @@ multiversion! {
 fn max_backward_2x2_impl(img: &[f32], gy: &[f32], g: &PoolGeom, d: &mut [f32]) {
     let [_, oh, ow] = g.out_dims();
     let iw = g.input[2];
+    let whole = ow / ROUTE_WINDOWS * ROUTE_WINDOWS;
     for r in 0..oh {
         let top = &img[2 * r * iw..][..2 * ow];
         let bottom = &img[(2 * r + 1) * iw..][..2 * ow];
         let grow = &gy[r * ow..][..ow];
         let (dt, db) = d[2 * r * iw..][..2 * iw].split_at_mut(iw);
         let (dt, db) = (&mut dt[..2 * ow], &mut db[..2 * ow]);
-        // Blocks of windows: gather the four corners into separate lanes,
-        // route with masks (the loop over a block vectorises), scatter back.
-        for c0 in (0..ow).step_by(ROUTE_BLOCK) {
-            let n = ROUTE_BLOCK.min(ow - c0);
-            let mut v = [[0f32; ROUTE_BLOCK]; 4];
-            let mut gv = [0f32; ROUTE_BLOCK];
-            for c in 0..n {
-                let i = 2 * (c0 + c);
-                (v[0][c], v[1][c], v[2][c], v[3][c]) = (top[i], top[i + 1], bottom[i], bottom[i + 1]);
-                gv[c] = grow[c0 + c];
-            }
-            let out = route_block(&v, &gv);
-            for c in 0..n {
-                let i = 2 * (c0 + c);
-                (dt[i], dt[i + 1], db[i], db[i + 1]) = (out[0][c], out[1][c], out[2][c], out[3][c]);
-            }
+        // Whole blocks of windows in the rows' own layout: vector loads and stores.
+        for c0 in (0..whole).step_by(ROUTE_WINDOWS) {
+            let at = 2 * c0..2 * (c0 + ROUTE_WINDOWS);
+            let t = top[at.clone()].try_into().expect("a block");
+            let b = bottom[at.clone()].try_into().expect("a block");
+            let gv = grow[c0..c0 + ROUTE_WINDOWS].try_into().expect("a block");
+            let (ot, ob) = route_block(t, b, gv);
+            dt[at.clone()].copy_from_slice(&ot);
+            db[at].copy_from_slice(&ob);
+        }
+        // The last windows of a row one at a time, by the same rule.
+        for c in whole..ow {
+            let i = 2 * c;
+            let mut t = [0f32; 2 * ROUTE_WINDOWS];
+            let mut b = [0f32; 2 * ROUTE_WINDOWS];
+            (t[..2].copy_from_slice(&top[i..i + 2]), b[..2].copy_from_slice(&bottom[i..i + 2]));
+            let (ot, ob) = route_block(t, b, [grow[c]; ROUTE_WINDOWS]);
+            (dt[i..i + 2].copy_from_slice(&ot[..2]), db[i..i + 2].copy_from_slice(&ob[..2]));
         }
     }
 }
 
-/// Windows per block of [`route_block`].
-const ROUTE_BLOCK: usize = 16;
+/// Windows per block of [`route_block`]: a 256-bit vector of each row.
+const ROUTE_WINDOWS: usize = 4;
 
-/// For each window `c` of a block (corners `v[0..4][c]` in row-major order):
-/// `gv[c]` at the first corner equal to the maximum (the first NaN when it
-/// is NaN: [`pick`]'s arg-max), zero at the others.
+/// For the windows of a block, given as the top and bottom rows they cover
+/// (window `w` at lanes `2w`, `2w + 1`) and their gradients `gv`: `gv[w]` at
+/// the window's first corner (row-major) equal to its maximum, or its first
+/// NaN ([`pick`]'s arg-max), zero at the other corners. Lane by lane, each
+/// lane seeing its window through its neighbour (`l ^ 1`).
 #[inline(always)]
-fn route_block(v: &[[f32; ROUTE_BLOCK]; 4], gv: &[f32; ROUTE_BLOCK]) -> [[f32; ROUTE_BLOCK]; 4] {
-    let mut out = [[0f32; ROUTE_BLOCK]; 4];
-    for c in 0..ROUTE_BLOCK {
-        let m = max4([v[0][c], v[1][c]], [v[2][c], v[3][c]]);
-        let mut taken = false;
-        for k in 0..4 {
-            let hit = (v[k][c] == m) | v[k][c].is_nan();
-            out[k][c] = if hit & !taken { gv[c] } else { 0.0 };
-            taken |= hit;
-        }
+fn route_block(
+    t: [f32; 2 * ROUTE_WINDOWS],
+    b: [f32; 2 * ROUTE_WINDOWS],
+    gv: [f32; ROUTE_WINDOWS],
+) -> ([f32; 2 * ROUTE_WINDOWS], [f32; 2 * ROUTE_WINDOWS]) {
+    let (mut ot, mut ob) = ([0f32; 2 * ROUTE_WINDOWS], [0f32; 2 * ROUTE_WINDOWS]);
+    for l in 0..2 * ROUTE_WINDOWS {
+        let left = l % 2 == 0;
+        // The window's corners in row-major order.
+        let (t0, t1) = if left { (t[l], t[l ^ 1]) } else { (t[l ^ 1], t[l]) };
+        let (b0, b1) = if left { (b[l], b[l ^ 1]) } else { (b[l ^ 1], b[l]) };
+        let m = max4([t0, t1], [b0, b1]);
+        let hit = |v: f32| (v == m) | v.is_nan();
+        let (h0, h1, h2, h3) = (hit(t0), hit(t1), hit(b0), hit(b1));
+        let first = [h0, h1 & !h0, h2 & !h0 & !h1, h3 & !h0 & !h1 & !h2];
+        let (top_won, bottom_won) = if left { (first[0], first[2]) } else { (first[1], first[3]) };
+        let g = gv[l / 2];
+        ot[l] = if top_won { g } else { 0.0 };
+        ob[l] = if bottom_won { g } else { 0.0 };
     }
-    out
+    (ot, ob)
 }
 
 multiversion! {
