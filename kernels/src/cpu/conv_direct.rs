@@ -181,7 +181,11 @@ fn fma_tile<V: F32x8, const B: usize>(acc: &mut [V; B], w: &[f32], v: V) {
 #[inline(always)]
 fn store_tile<V: F32x8, const B: usize>(acc: &[V; B], out: &mut [f32], stride: usize, at: usize, n: usize) {
     for (o, a) in acc.iter().enumerate() {
-        out[o * stride + at..][..n].copy_from_slice(&a.to_array()[..n]);
+        if n == LANES {
+            a.store(&mut out[o * stride + at..]);
+        } else {
+            out[o * stride + at..][..n].copy_from_slice(&a.to_array()[..n]);
+        }
     }
 }
 
@@ -214,6 +218,37 @@ fn row_taps_fixed<V: F32x8, const B: usize, const KW: usize>(
     for tw in 0..KW {
         let at = if reversed { KW - 1 - tw } else { tw };
         fma_tile(acc, &wt[tw * B..], V::load(&row[at..]));
+    }
+}
+
+/// [`fma_tile`] for two rows of positions sharing their weights: each
+/// broadcast weight feeds two multiply-adds, and the 2·`B` sums are
+/// independent chains (one row's `B` wait on the multiply-add latency).
+#[inline(always)]
+fn fma_tile2<V: F32x8, const B: usize>(acc0: &mut [V; B], acc1: &mut [V; B], w: &[f32], v0: V, v1: V) {
+    let w: &[f32; B] = w[..B].try_into().expect("B weights");
+    for o in 0..B {
+        let wo = V::splat(w[o]);
+        acc0[o] = acc0[o].mul_add_to(wo, v0);
+        acc1[o] = acc1[o].mul_add_to(wo, v1);
+    }
+}
+
+/// [`row_taps`] for two rows at once (unit dilation; `KW` taps).
+#[inline(always)]
+fn row_taps2<V: F32x8, const B: usize, const KW: usize>(
+    acc0: &mut [V; B],
+    acc1: &mut [V; B],
+    wt: &[f32],
+    row0: &[f32],
+    row1: &[f32],
+    reversed: bool,
+) {
+    let (row0, row1) = (&row0[..KW - 1 + LANES], &row1[..KW - 1 + LANES]);
+    let wt = &wt[..KW * B];
+    for tw in 0..KW {
+        let at = if reversed { KW - 1 - tw } else { tw };
+        fma_tile2(acc0, acc1, &wt[tw * B..], V::load(&row0[at..]), V::load(&row1[at..]));
     }
 }
 
@@ -261,7 +296,28 @@ fn forward_block<V: F32x8, const B: usize>(
     let (ow, plane, rowlen) = (lay.out[2], lay.xp_plane(), lay.xp[2]);
     let out_plane = lay.out_rows() * ow;
     let ntr = lay.tap_rows.len();
-    for r in 0..lay.out_rows() {
+    // Rows in pairs where the kernel is 5 wide at unit dilation (LeNet's).
+    let paired = if kw == 5 && dw == 1 { lay.out_rows() / 2 * 2 } else { 0 };
+    for r in (0..paired).step_by(2) {
+        let (xr0, xr1) = (lay.x_row(r, g), lay.x_row(r + 1, g));
+        for ow0 in (0..ow).step_by(LANES) {
+            let mut acc0: [V; B] = std::array::from_fn(|o| V::splat(bias[o]));
+            let mut acc1 = acc0;
+            for c in 0..lay.cg {
+                let xc = &xn[(c0 + c) * plane..][..plane];
+                for (tr, &toff) in lay.tap_rows.iter().enumerate() {
+                    let row0 = &xc[(xr0 + toff) * rowlen + ow0..];
+                    let row1 = &xc[(xr1 + toff) * rowlen + ow0..];
+                    let wt = &panel[(c * ntr + tr) * kw * B..][..kw * B];
+                    row_taps2::<V, B, 5>(&mut acc0, &mut acc1, wt, row0, row1, false);
+                }
+            }
+            let n = LANES.min(ow - ow0);
+            store_tile(&acc0, y, out_plane, r * ow + ow0, n);
+            store_tile(&acc1, y, out_plane, (r + 1) * ow + ow0, n);
+        }
+    }
+    for r in paired..lay.out_rows() {
         let xr = lay.x_row(r, g);
         for ow0 in (0..ow).step_by(LANES) {
             let mut acc: [V; B] = std::array::from_fn(|o| V::splat(bias[o]));
@@ -360,8 +416,37 @@ fn input_block<V: F32x8, const B: usize>(
     let (kh, kw, dw) = (g.kernel[1], g.kernel[2], g.dilation[2]);
     let gplane = lay.out_rows() * lay.gyw;
     let ntr = lay.tap_rows.len();
+    // Input rows in pairs for 2-d 5-wide kernels at unit stride and
+    // dilation (LeNet's): row h + 1 meets output row oh + 1 where row h meets oh.
+    let simple = id == 1 && g.kernel[0] == 1 && g.stride[1] == 1 && g.dilation[1] == 1 && dw == 1 && kw == 5;
+    let paired = if simple { ih / 2 * 2 } else { 0 };
+    for h in (0..paired).step_by(2) {
+        for iw0 in (0..iw).step_by(LANES) {
+            let (mut acc0, mut acc1) = ([V::splat(0.0); B], [V::splat(0.0); B]);
+            let base = lay.gyl + g.padding[2] + iw0;
+            for ocl in 0..lay.ocg {
+                let gc = &gn[(oc0 + ocl) * gplane..][..gplane];
+                for th in 0..kh {
+                    // Output rows oh and oh + 1 (when inside the output).
+                    let oh = (h + g.padding[1]) as isize - th as isize;
+                    let inside = |o: isize| o >= 0 && (o as usize) < lay.out[1];
+                    let seg = |o: isize| &gc[o as usize * lay.gyw + base - (kw - 1)..][..kw - 1 + LANES];
+                    let wt = &panel[(ocl * ntr + th) * kw * B..][..kw * B];
+                    match (inside(oh), inside(oh + 1)) {
+                        (true, true) => row_taps2::<V, B, 5>(&mut acc0, &mut acc1, wt, seg(oh), seg(oh + 1), true),
+                        (true, false) => row_taps(&mut acc0, wt, seg(oh), kw, 1, true),
+                        (false, true) => row_taps(&mut acc1, wt, seg(oh + 1), kw, 1, true),
+                        (false, false) => {}
+                    }
+                }
+            }
+            let n = LANES.min(iw - iw0);
+            store_tile(&acc0, dx, id * ih * iw, h * iw + iw0, n);
+            store_tile(&acc1, dx, id * ih * iw, (h + 1) * iw + iw0, n);
+        }
+    }
     for d in 0..id {
-        for h in 0..ih {
+        for h in (if simple { paired } else { 0 })..ih {
             // The (output row, tap row) pairs that reach this input row.
             taps.clear();
             for tr in 0..ntr {
