@@ -561,8 +561,10 @@ struct WeightTask {
     lane0: usize,
     /// Input channel (absolute).
     c: usize,
-    /// Tap row: index into [`Layout::tap_rows`].
+    /// First tap row: index into [`Layout::tap_rows`].
     tr: usize,
+    /// Tap rows `tr..tr + rows` (1 or 2; 2 only at unit width dilation).
+    rows: usize,
     /// First tap along the width.
     tw0: usize,
     /// Taps along the width (1..=MAX_BLOCK).
@@ -580,13 +582,14 @@ fn weight_block<V: F32x8, const B: usize>(
     gt: &[f32],
     stride: usize,
     task: WeightTask,
+    tr: usize,
     g: &ConvGeom,
     lay: &Layout,
     out: &mut [[f32; LANES]],
 ) {
     let (ow, rowlen, xpp, dw) = (lay.out[2], lay.xp[2], lay.xp_plane(), g.dilation[2]);
     let pos = lay.out_rows() * ow;
-    let shift = lay.tap_rows[task.tr] * rowlen + task.tw0 * dw;
+    let shift = lay.tap_rows[tr] * rowlen + task.tw0 * dw;
     let (mut acc, mut acc2) = ([V::splat(0.0); B], [V::splat(0.0); B]);
     for n in task.n0..task.n1 {
         let xc = &xp[(n * g.in_channels + task.c) * xpp..][..xpp];
@@ -630,6 +633,48 @@ fn weight_block<V: F32x8, const B: usize>(
     }
 }
 
+/// [`weight_block`] for two tap rows at unit dilation: each output-gradient
+/// vector feeds the sums of both rows (2·`B` independent chains, one load).
+#[inline(always)]
+fn weight_block2<V: F32x8, const B: usize>(
+    xp: &[f32],
+    gt: &[f32],
+    stride: usize,
+    task: WeightTask,
+    g: &ConvGeom,
+    lay: &Layout,
+    out: &mut [[[f32; LANES]; MAX_BLOCK]; 2],
+) {
+    let (ow, rowlen, xpp) = (lay.out[2], lay.xp[2], lay.xp_plane());
+    let pos = lay.out_rows() * ow;
+    let shift0 = lay.tap_rows[task.tr] * rowlen + task.tw0;
+    let shift1 = lay.tap_rows[task.tr + 1] * rowlen + task.tw0;
+    let (mut a0, mut a1) = ([V::splat(0.0); B], [V::splat(0.0); B]);
+    for n in task.n0..task.n1 {
+        let xc = &xp[(n * g.in_channels + task.c) * xpp..][..xpp];
+        let gn = &gt[n * pos * stride..][..pos * stride];
+        for r in 0..lay.out_rows() {
+            let base = lay.x_row(r, g) * rowlen;
+            let (x0, x1) = (&xc[base + shift0..][..ow - 1 + B], &xc[base + shift1..][..ow - 1 + B]);
+            let grow = &gn[r * ow * stride + task.lane0..][..(ow - 1) * stride + LANES];
+            for o in 0..ow {
+                let gv = V::load(&grow[o * stride..]);
+                let (s0, s1) = (&x0[o..o + B], &x1[o..o + B]);
+                for t in 0..B {
+                    a0[t] = a0[t].mul_add_to(gv, V::splat(s0[t]));
+                    a1[t] = a1[t].mul_add_to(gv, V::splat(s1[t]));
+                }
+            }
+        }
+    }
+    for t in 0..B {
+        (out[0][t], out[1][t]) = (a0[t].to_array(), a1[t].to_array());
+    }
+}
+
+/// The sums of one task: `[tap row][tap][lane]`.
+type TaskSums = [[[f32; LANES]; MAX_BLOCK]; 2];
+
 #[inline(always)]
 fn weight_task_impl<V: F32x8>(
     xp: &[f32],
@@ -638,14 +683,18 @@ fn weight_task_impl<V: F32x8>(
     task: WeightTask,
     g: &ConvGeom,
     lay: &Layout,
-) -> [[f32; LANES]; MAX_BLOCK] {
-    let mut out = [[0f32; LANES]; MAX_BLOCK];
-    with_block!(V, task.taps, weight_block, xp, gt, stride, task, g, lay, &mut out);
+) -> TaskSums {
+    let mut out = [[[0f32; LANES]; MAX_BLOCK]; 2];
+    if task.rows == 2 {
+        with_block!(V, task.taps, weight_block2, xp, gt, stride, task, g, lay, &mut out);
+    } else {
+        with_block!(V, task.taps, weight_block, xp, gt, stride, task, task.tr, g, lay, &mut out[0]);
+    }
     out
 }
 
 with_lanes! {
-    fn weight_task(xp: &[f32], gt: &[f32], stride: usize, task: WeightTask, g: &ConvGeom, lay: &Layout) -> [[f32; LANES]; MAX_BLOCK]
+    fn weight_task(xp: &[f32], gt: &[f32], stride: usize, task: WeightTask, g: &ConvGeom, lay: &Layout) -> TaskSums
         => weight_task_impl
 }
 
@@ -654,16 +703,19 @@ fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool
     let xp = pad_input(x, g, lay);
     let (gt, ocgp) = channels_last(gy, g, lay);
     let stride = g.groups * ocgp;
-    let kw = g.kernel[2];
+    let (kw, ntr) = (g.kernel[2], lay.tap_rows.len());
+    // Two tap rows a task at unit width dilation (see `weight_block2`).
+    let row_step = if g.dilation[2] == 1 { 2 } else { 1 };
     let mut tasks = Vec::new();
     for grp in 0..g.groups {
         for lane0 in (grp * ocgp..(grp + 1) * ocgp).step_by(LANES) {
             for ci in 0..lay.cg {
-                for tr in 0..lay.tap_rows.len() {
+                for tr in (0..ntr).step_by(row_step) {
+                    let rows = row_step.min(ntr - tr);
                     for tw0 in (0..kw).step_by(MAX_BLOCK) {
                         for n0 in (0..g.batch).step_by(WEIGHT_BATCH_CHUNK) {
                             let (taps, n1) = (MAX_BLOCK.min(kw - tw0), (n0 + WEIGHT_BATCH_CHUNK).min(g.batch));
-                            tasks.push(WeightTask { lane0, c: grp * lay.cg + ci, tr, tw0, taps, n0, n1 });
+                            tasks.push(WeightTask { lane0, c: grp * lay.cg + ci, tr, rows, tw0, taps, n0, n1 });
                         }
                     }
                 }
@@ -671,7 +723,7 @@ fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool
         }
     }
     let run = |t: &WeightTask| weight_task(&xp, &gt, stride, *t, g, lay);
-    let sums: Vec<[[f32; LANES]; MAX_BLOCK]> =
+    let sums: Vec<TaskSums> =
         if parallel { tasks.par_iter().map(run).collect() } else { tasks.iter().map(run).collect() };
     let mut dw = recycle::zeroed(g.weight_len());
     // Tasks of one (lanes, channel, taps) are consecutive, in batch order.
@@ -682,9 +734,11 @@ fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool
             if ocl >= lay.ocg {
                 break;
             }
-            let row = ((grp * lay.ocg + ocl) * lay.cg + t.c % lay.cg) * lay.kvol + t.tr * kw + t.tw0;
-            for (k, v) in s[..t.taps].iter().enumerate() {
-                dw[row + k] += v[o];
+            for (i, rs) in s[..t.rows].iter().enumerate() {
+                let row = ((grp * lay.ocg + ocl) * lay.cg + t.c % lay.cg) * lay.kvol + (t.tr + i) * kw + t.tw0;
+                for (k, v) in rs[..t.taps].iter().enumerate() {
+                    dw[row + k] += v[o];
+                }
             }
         }
     }
