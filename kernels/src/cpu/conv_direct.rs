@@ -124,8 +124,10 @@ fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let [id, ih, iw] = g.input;
     let [pd, ph, pw] = g.padding;
     let (plane, xpp) = (id * ih * iw, lay.xp_plane());
-    let mut xp = recycle::zeroed(g.batch * g.in_channels * xpp);
+    // Zeroed image by image on the threads that fill them.
+    let mut xp = recycle::for_overwrite(g.batch * g.in_channels * xpp);
     rows_mut(&mut xp, g.in_channels * xpp, |n, dst| {
+        dst.fill(0.0);
         let src_img = &x[n * g.in_channels * plane..][..g.in_channels * plane];
         for (src, dst) in src_img.chunks_exact(plane.max(1)).zip(dst.chunks_exact_mut(xpp)) {
             for d in 0..id {
@@ -144,8 +146,9 @@ fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
 fn pad_grad(gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let ow = lay.out[2];
     let rows = g.out_channels * lay.out_rows();
-    let mut gp = recycle::zeroed(g.batch * rows * lay.gyw);
+    let mut gp = recycle::for_overwrite(g.batch * rows * lay.gyw);
     rows_mut(&mut gp, rows * lay.gyw, |n, dst| {
+        dst.fill(0.0);
         let src = &gy[n * rows * ow..][..rows * ow];
         for (s, d) in src.chunks_exact(ow.max(1)).zip(dst.chunks_exact_mut(lay.gyw)) {
             d[lay.gyl..lay.gyl + ow].copy_from_slice(s);

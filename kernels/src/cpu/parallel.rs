@@ -10,7 +10,7 @@ pub const PAR_THRESHOLD: usize = 1 << 15;
 /// The threshold for memory-bound element-wise loops (a compare, an add, a
 /// product per element): a second thread pays only once the data spills the
 /// cache; below this the wake-up costs more than it saves.
-pub const LIGHT_PAR_THRESHOLD: usize = 1 << 18;
+pub const LIGHT_PAR_THRESHOLD: usize = 1 << 16;
 
 /// Chunk length for parallel element-wise loops and for the partial sums of reductions.
 pub const CHUNK: usize = 1 << 14;

@@ -15,16 +15,24 @@
 //! of floats cost less than making them again (the autograd op uses this pair
 //! on the CPU; the GPU, bound by memory, regenerates).
 //!
-//! Sums are made per fixed chunk of [`CHUNK`] elements (16 f32 lanes, then
+//! Sums are made per fixed chunk of [`KL_CHUNK`] elements (16 f32 lanes, then
 //! f64) and the partials added in chunk order, so the result is bitwise the
 //! same on any number of threads.
 
 use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
-use super::parallel::{CHUNK, PAR_THRESHOLD};
+
 use super::random::for_each_normal_chunk;
 use super::reparam::LN_SQRT_2PI;
 use super::simd::multiversion;
 use rayon::prelude::*;
+
+/// Elements per chunk of these loops. A weight costs ~12 ns here (a draw,
+/// softplus and the prior's log-sum-exp), so a chunk is ~50 µs of work and
+/// a second thread pays from two chunks: the 30k-weight layers of a small
+/// model are split too (the element-wise [`super::parallel::CHUNK`] is 4x larger).
+const KL_CHUNK: usize = 1 << 12;
+/// Below this many weights the loops run on one thread.
+const KL_PAR_THRESHOLD: usize = 2 * KL_CHUNK;
 
 /// A prior the fused kernel can evaluate.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -322,22 +330,25 @@ multiversion! {
         => kl_at_backward_impl
 }
 
-/// Sums `f(start, chunk)` over the fixed [`CHUNK`]s of `out`, in chunk order
-/// (threads only above [`PAR_THRESHOLD`]; the bits do not depend on them).
+/// Sums `f(start, chunk)` over the fixed [`KL_CHUNK`]s of `out`, in chunk order
+/// (threads only above [`KL_PAR_THRESHOLD`]; the bits do not depend on them).
 fn chunked_sum_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync) -> f64 {
-    if out.len() < PAR_THRESHOLD {
-        return out.chunks_mut(CHUNK).enumerate().map(|(i, c)| f(i * CHUNK, c)).sum();
+    if out.len() < KL_PAR_THRESHOLD {
+        return out.chunks_mut(KL_CHUNK).enumerate().map(|(i, c)| f(i * KL_CHUNK, c)).sum();
     }
-    let parts: Vec<f64> = out.par_chunks_mut(CHUNK).enumerate().map(|(i, c)| f(i * CHUNK, c)).collect();
+    let parts: Vec<f64> = out.par_chunks_mut(KL_CHUNK).enumerate().map(|(i, c)| f(i * KL_CHUNK, c)).collect();
     parts.iter().sum()
 }
 
-/// Applies `f(start, a_chunk, b_chunk)` over the fixed [`CHUNK`]s of two outputs.
+/// Applies `f(start, a_chunk, b_chunk)` over the fixed [`KL_CHUNK`]s of two outputs.
 fn for_each_chunk_pair(a: &mut [f32], b: &mut [f32], f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
-    if a.len() < PAR_THRESHOLD {
+    if a.len() < KL_PAR_THRESHOLD {
         f(0, a, b);
     } else {
-        a.par_chunks_mut(CHUNK).zip(b.par_chunks_mut(CHUNK)).enumerate().for_each(|(i, (x, y))| f(i * CHUNK, x, y));
+        a.par_chunks_mut(KL_CHUNK)
+            .zip(b.par_chunks_mut(KL_CHUNK))
+            .enumerate()
+            .for_each(|(i, (x, y))| f(i * KL_CHUNK, x, y));
     }
 }
 
@@ -373,15 +384,15 @@ pub fn forward_saving(
     assert!(mu.len() == n && rho.len() == n && a.len() == n && b.len() == n, "forward_saving: lengths differ");
     let k = Consts::new(prior);
     let f = |i: usize, (out, (ca, cb)): (&mut [f32], (&mut [f32], &mut [f32]))| {
-        let (s, e) = (i * CHUNK, i * CHUNK + out.len());
+        let (s, e) = (i * KL_CHUNK, i * KL_CHUNK + out.len());
         forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out, ca, cb)
     };
     // As chunked_sum_mut, over three outputs.
-    let sum: f64 = if w.len() < PAR_THRESHOLD {
-        let chunks = w.chunks_mut(CHUNK).zip(a.chunks_mut(CHUNK).zip(b.chunks_mut(CHUNK)));
+    let sum: f64 = if w.len() < KL_PAR_THRESHOLD {
+        let chunks = w.chunks_mut(KL_CHUNK).zip(a.chunks_mut(KL_CHUNK).zip(b.chunks_mut(KL_CHUNK)));
         chunks.enumerate().map(|(i, c)| f(i, c)).sum()
     } else {
-        let par = w.par_chunks_mut(CHUNK).zip(a.par_chunks_mut(CHUNK).zip(b.par_chunks_mut(CHUNK)));
+        let par = w.par_chunks_mut(KL_CHUNK).zip(a.par_chunks_mut(KL_CHUNK).zip(b.par_chunks_mut(KL_CHUNK)));
         let parts: Vec<f64> = par.enumerate().map(|(i, c)| f(i, c)).collect();
         parts.iter().sum()
     };
@@ -442,13 +453,13 @@ pub fn kl_at(w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -
     let k = Consts::new(prior);
     let n = w.len();
     let f = |s: usize| {
-        let e = (s + CHUNK).min(n);
+        let e = (s + KL_CHUNK).min(n);
         kl_at_simd(&w[s..e], &rho[s..e], seed, offset + s as u64, &k)
     };
-    let sum: f64 = if n < PAR_THRESHOLD {
-        (0..n.div_ceil(CHUNK)).map(|c| f(c * CHUNK)).sum()
+    let sum: f64 = if n < KL_PAR_THRESHOLD {
+        (0..n.div_ceil(KL_CHUNK)).map(|c| f(c * KL_CHUNK)).sum()
     } else {
-        let parts: Vec<f64> = (0..n.div_ceil(CHUNK)).into_par_iter().map(|c| f(c * CHUNK)).collect();
+        let parts: Vec<f64> = (0..n.div_ceil(KL_CHUNK)).into_par_iter().map(|c| f(c * KL_CHUNK)).collect();
         parts.iter().sum()
     };
     sum as f32
@@ -543,8 +554,8 @@ mod tests {
 
     #[test]
     fn the_saved_factors_give_the_regenerating_backward() {
-        // Above PAR_THRESHOLD, so the chunked and threaded paths run too.
-        let n = PAR_THRESHOLD + 4099;
+        // Above KL_PAR_THRESHOLD, so the chunked and threaded paths run too.
+        let n = KL_PAR_THRESHOLD + 4099;
         let (mu, mut rho) = inputs(n);
         // Also softplus's linear branch (rho > 20) and exp's clamp (rho < −87).
         for (i, r) in [25.0, 90.0, -88.0, -100.0, 0.0, 19.9, 20.1].into_iter().enumerate() {
@@ -570,7 +581,7 @@ mod tests {
 
     #[test]
     fn same_bits_on_one_and_two_threads() {
-        let n = 3 * CHUNK + 123;
+        let n = 3 * KL_CHUNK + 123;
         let (mu, rho) = inputs(n);
         let g: Vec<f32> = (0..n).map(|i| ((i % 9) as f32 - 4.0) * 0.1).collect();
         let prior = PRIORS[1];
