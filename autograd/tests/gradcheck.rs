@@ -149,6 +149,15 @@ fn gradcheck_matmul_t() {
 }
 
 #[test]
+fn gradcheck_linear() {
+    for &(m, k, n) in &[(3, 4, 5), (1, 6, 3), (4, 5, 1)] {
+        let ins = [rand_t(&[m, k], 9), rand_t(&[n, k], 10), rand_t(&[n], 11)];
+        check(&ins, |v| v[0].linear(&v[1], Some(&v[2])));
+    }
+    check(&[rand_t(&[2, 3, 4], 12), rand_t(&[2, 5, 4], 13), rand_t(&[5], 14)], |v| v[0].linear(&v[1], Some(&v[2])));
+}
+
+#[test]
 fn gradcheck_sum() {
     for (i, s) in SHAPES.iter().enumerate() {
         check(&[rand_t(s, i as u64)], |v| v[0].sum());

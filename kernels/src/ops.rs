@@ -101,6 +101,30 @@ pub fn binary(
     }
 }
 
+/// `c += b` with `b` repeated along `c`'s rows (`c.len()` a multiple of
+/// `b.len()`): in place on the CPU, where `c` is a product just made and a
+/// second buffer would cost a pass through memory; the same bits as
+/// [`binary`]'s `Add` with `b` broadcast.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `b` is empty or does not divide `c`;
+/// operands on different devices; CUDA failures.
+pub fn add_rows(c: &mut Buffer, b: &Buffer) -> Result<()> {
+    let n = b.len();
+    if n == 0 || !c.len().is_multiple_of(n) {
+        return Err(Error::ShapeMismatch { op: "add_rows", lhs: vec![c.len()], rhs: vec![n] });
+    }
+    match (&mut *c, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => cpu::binary::add_rows_in_place(x, y),
+        (Buffer::Cuda(_), Buffer::Cuda(_)) => {
+            let shape = [c.len() / n, n];
+            *c = binary(BinaryOp::Add, c, &shape, b, &[n], &shape)?;
+        }
+        _ => return Err(mismatch("add_rows", c, b)),
+    }
+    Ok(())
+}
+
 /// Gradients of out = a ∘ b with respect to a and b, each summed back to its
 /// operand's shape; `need` says which to compute.
 ///

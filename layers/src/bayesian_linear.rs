@@ -163,13 +163,7 @@ impl Module for BayesianLinear {
             frozen: self.is_frozen(),
             axis: FeatureAxis::Last,
         };
-        layer.forward(x, |x, w, b| {
-            let y = x.matmul_t(w)?;
-            match b {
-                Some(b) => y.add(b),
-                None => Ok(y),
-            }
-        })
+        layer.forward(x, |x, w, b| x.linear(w, b))
     }
 
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {

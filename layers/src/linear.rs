@@ -54,11 +54,8 @@ impl Module for Linear {
     fn forward(&self, x: &Var) -> Result<Var> {
         check_features("Linear", x, self.in_features)?;
         let tape = x.tape();
-        let y = x.matmul_t(&tape.param(&self.weight))?;
-        match &self.bias {
-            Some(b) => y.add(&tape.param(b)),
-            None => Ok(y),
-        }
+        let bias = self.bias.as_ref().map(|b| tape.param(b));
+        x.linear(&tape.param(&self.weight), bias.as_ref())
     }
 
     fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {

@@ -2,7 +2,9 @@
 //!   ∂L/∂A = ∂L/∂C · Bᵀ   and   ∂L/∂B = Aᵀ · ∂L/∂C,
 //! and for C = A·Bᵀ (a linear layer with weights stored out×in)
 //!   ∂L/∂A = ∂L/∂C · B    and   ∂L/∂B = (∂L/∂C)ᵀ · A.
-//! The transposes are strides, never copies.
+//! The transposes are strides, never copies. A linear layer's x·Wᵀ + b is
+//! one op ([`Var::linear`]): the bias goes into the product's own buffer,
+//! and its gradient is ∂L/∂C summed over the rows.
 
 use crate::{Tensor, Var};
 use blitz_kernels::{ops, Error, Result, Transpose};
@@ -57,6 +59,46 @@ impl Var {
                 let gb =
                     needs[1].then(|| ops::gemm(a.buffer(), g.buffer(), batch, k, m, n, Transpose::TN)).transpose()?;
                 Ok(vec![ga.map(|t| a.with_buffer(t)), gb.map(|t| b.with_buffer(t))])
+            }),
+        )
+    }
+
+    /// x·Wᵀ + b for x `[m, k]` (or `[batch, m, k]`), W `[n, k]`, b `[n]`:
+    /// a linear layer in one op, the same values as `x.matmul_t(w)?.add(b)`
+    /// without a second output buffer. Backward: ∂x = G·W, ∂W = Gᵀ·x, ∂b =
+    /// G summed over its rows.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when the k dimensions differ or b is not
+    /// `[n]`; device or tape mismatches.
+    pub fn linear(&self, w: &Var, b: Option<&Var>) -> Result<Var> {
+        let Some(b) = b else { return self.matmul_t(w) };
+        self.check_same_device("linear", w)?;
+        self.check_same_device("linear", b)?;
+        let (batch, m, k, n) = dims(self.shape(), w.shape(), true)?;
+        if b.shape() != [n] {
+            return Err(Error::ShapeMismatch { op: "linear", lhs: w.shape().to_vec(), rhs: b.shape().to_vec() });
+        }
+        let (x, wv) = (self.value().clone(), w.value().clone());
+        let mut c = ops::gemm(x.buffer(), wv.buffer(), batch, m, k, n, Transpose::NT)?;
+        ops::add_rows(&mut c, b.value().buffer())?;
+        let shape = out_shape(x.shape(), m, n);
+        let y = Tensor::from_parts(c, shape.clone());
+        self.tape().record(
+            "linear",
+            y,
+            &[self, w, b],
+            Box::new(move |g, needs| {
+                let gx =
+                    needs[0].then(|| ops::gemm(g.buffer(), wv.buffer(), batch, m, n, k, Transpose::NN)).transpose()?;
+                let gw =
+                    needs[1].then(|| ops::gemm(g.buffer(), x.buffer(), batch, n, m, k, Transpose::TN)).transpose()?;
+                let gb = needs[2].then(|| ops::sum_to_shape(g.buffer(), &shape, &[n])).transpose()?;
+                Ok(vec![
+                    gx.map(|t| x.with_buffer(t)),
+                    gw.map(|t| wv.with_buffer(t)),
+                    gb.map(|t| Tensor::from_parts(t, vec![n])),
+                ])
             }),
         )
     }

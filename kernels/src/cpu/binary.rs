@@ -2,6 +2,7 @@
 //! partial derivatives, and the scalar forms.
 
 use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
+use super::simd::multiversion;
 use crate::shape::{broadcast_strides, numel};
 
 /// z = a ∘ b.
@@ -128,6 +129,29 @@ pub fn forward(
     } else {
         broadcast_walk(a_shape, b_shape, out_shape, |i, ia, ib| out[i] = op.eval(a[ia], b[ib]));
     }
+}
+
+/// `c[r, j] += b[j]` for every row `r` of `c` (rows of `b.len()`): a bias
+/// added in place to a product just made, with the bits of [`forward`]'s
+/// `Add` (one rounded sum per element).
+pub fn add_rows_in_place(c: &mut [f32], b: &[f32]) {
+    if b.is_empty() {
+        return;
+    }
+    add_rows_simd(c, b)
+}
+
+#[inline(always)]
+fn add_rows_impl(c: &mut [f32], b: &[f32]) {
+    for row in c.chunks_exact_mut(b.len()) {
+        for (x, &y) in row.iter_mut().zip(b) {
+            *x += y;
+        }
+    }
+}
+
+multiversion! {
+    fn add_rows_simd(c: &mut [f32], b: &[f32]) => add_rows_impl
 }
 
 /// Gradients of `z = a ∘ b` at full (broadcast) size: `ga[i] = g[i]·∂z/∂a`,

@@ -8,8 +8,10 @@ use rayon::prelude::*;
 pub const PAR_THRESHOLD: usize = 1 << 15;
 
 /// The threshold for memory-bound element-wise loops (a compare, an add, a
-/// product per element): a second thread pays only once the data spills the
-/// cache; below this the wake-up costs more than it saves.
+/// product per element): below this the wake-up costs more than it saves.
+/// Above it a second core's cache and load ports pay even for a ReLU: at
+/// 2¹⁸ LeNet's first ReLU (221k elements) ran alone while the other core
+/// waited, and the step took 15% longer (BENCHMARKS.md).
 pub const LIGHT_PAR_THRESHOLD: usize = 1 << 16;
 
 /// Chunk length for parallel element-wise loops and for the partial sums of reductions.

@@ -198,9 +198,11 @@ fn max_backward_2x2_impl(img: &[f32], gy: &[f32], g: &PoolGeom, d: &mut [f32]) {
             let i = 2 * c;
             let mut t = [0f32; 2 * ROUTE_WINDOWS];
             let mut b = [0f32; 2 * ROUTE_WINDOWS];
-            (t[..2].copy_from_slice(&top[i..i + 2]), b[..2].copy_from_slice(&bottom[i..i + 2]));
+            t[..2].copy_from_slice(&top[i..i + 2]);
+            b[..2].copy_from_slice(&bottom[i..i + 2]);
             let (ot, ob) = route_block(t, b, [grow[c]; ROUTE_WINDOWS]);
-            (dt[i..i + 2].copy_from_slice(&ot[..2]), db[i..i + 2].copy_from_slice(&ob[..2]));
+            dt[i..i + 2].copy_from_slice(&ot[..2]);
+            db[i..i + 2].copy_from_slice(&ob[..2]);
         }
     }
 }
