@@ -15,7 +15,7 @@
 //! of floats cost less than making them again (the autograd op uses this pair
 //! on the CPU; the GPU, bound by memory, regenerates).
 //!
-//! Sums are made per fixed chunk of [`KL_CHUNK`] elements (16 f32 lanes, then
+//! Sums are made per fixed chunk of `KL_CHUNK` (4096) elements (16 f32 lanes, then
 //! f64) and the partials added in chunk order, so the result is bitwise the
 //! same on any number of threads.
 
