@@ -95,8 +95,6 @@ impl Param {
     /// Whatever `f` returns.
     pub fn update<T>(&self, f: impl FnOnce(&mut Buffer) -> Result<T>) -> Result<T> {
         let mut v = self.inner.value.write().unwrap_or_else(|e| e.into_inner());
-        // Bumped before `f` runs: a derived value computed from an old read
-        // is then never stored under the new generation.
         self.inner.generation.fetch_add(1, Ordering::Release);
         f(v.buffer_mut())
     }

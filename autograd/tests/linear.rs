@@ -39,3 +39,15 @@ fn linear_refuses_a_bias_of_the_wrong_length() {
     let y = x.linear(&w, None).unwrap();
     assert_eq!(bits(y.value()), bits(x.matmul_t(&w).unwrap().value()), "no bias: the product alone");
 }
+
+#[test]
+fn add_rows_refuses_a_row_that_does_not_divide() {
+    use blitz_kernels::{ops, Buffer};
+    let mut c = Buffer::Cpu(vec![1.0; 6]);
+    for b in [vec![], vec![1.0; 4]] {
+        let err = ops::add_rows(&mut c, &Buffer::Cpu(b)).unwrap_err();
+        assert!(matches!(err, Error::ShapeMismatch { op: "add_rows", .. }), "{err:?}");
+    }
+    ops::add_rows(&mut c, &Buffer::Cpu(vec![0.5, 1.0, 2.0])).unwrap();
+    assert_eq!(c.to_vec().unwrap(), [1.5, 2.0, 3.0, 1.5, 2.0, 3.0]);
+}

@@ -454,9 +454,10 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
     }
 }
 
-/// w = mu + sigma·eps(seed, offset) with sigma given (the same bits as
-/// [`reparam_forward`] when sigma = softplus(rho)). On a GPU it is composed
-/// of the normal draw, a product and a sum (no fused kernel there).
+/// w = mu + sigma·eps(seed, offset) with sigma given: on the CPU the same
+/// bits as [`reparam_forward`] when sigma = softplus(rho). On a GPU it is
+/// composed of the normal draw, a product and a sum (no fused kernel there;
+/// the layers use it on the CPU only, and it has not run on a GPU yet).
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] when the lengths differ; operands on different

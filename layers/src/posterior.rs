@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 pub(crate) struct GaussianParam {
     pub(crate) mu: Param,
     pub(crate) rho: Param,
-    /// sigma = softplus(rho) for predictions, with the generation of `rho`
-    /// it was computed at (shared by clones, which share `rho`).
-    sigma: Arc<Mutex<Option<(u64, Tensor)>>>,
+    /// sigma = softplus(rho) for predictions, with the (id, generation) of
+    /// `rho` it was computed from (shared by clones, which share `rho`).
+    sigma: Arc<Mutex<Option<((u64, u64), Tensor)>>>,
 }
 
 impl GaussianParam {
@@ -38,18 +38,21 @@ impl GaussianParam {
 
     /// softplus(rho), computed once per change of rho: Monte Carlo
     /// predictions draw many times from an unchanged posterior, and softplus
-    /// is ~40% of a draw's cost on the CPU.
+    /// is ~40% of a draw's cost on the CPU. The cache holds one rho-sized
+    /// tensor per posterior while rho is unchanged. The lock is not held
+    /// while softplus runs: its threads may pick up another draw of this
+    /// layer (`predict_draws`), which would wait on it forever.
     fn predictive_sigma(&self) -> Result<Tensor> {
-        let mut cache = self.sigma.lock().unwrap_or_else(|e| e.into_inner());
-        let generation = self.rho.generation(); // before the value: see Param::generation
-        if let Some((at, sigma)) = cache.as_ref() {
-            if *at == generation {
+        let key = (self.rho.id(), self.rho.generation()); // before the value: see Param::generation
+        let lock = || self.sigma.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, sigma)) = lock().as_ref() {
+            if *at == key {
                 return Ok(sigma.clone());
             }
         }
         let rho = self.rho.value();
         let sigma = Tensor::from_buffer(ops::unary(UnaryOp::Softplus, rho.buffer())?, rho.shape())?;
-        *cache = Some((generation, sigma.clone()));
+        *lock() = Some((key, sigma.clone()));
         Ok(sigma)
     }
 

@@ -354,3 +354,21 @@ fn predictions_follow_every_change_of_rho() {
     assert_ne!(after_update, after_set, "update: other weights");
     assert_eq!(after_update, run(Tape::no_grad(9)), "update");
 }
+
+#[test]
+fn the_first_predictions_after_a_change_share_sigma_on_many_threads() {
+    // 65k weights: softplus(rho) itself runs on threads, which may pick up
+    // other draws of the same layer while the first one computes it (they
+    // must neither wait on it forever nor see a half-made cache).
+    let layer = BayesianLinear::new(256, 256, &mut rng()).unwrap();
+    let x = Tensor::from_vec((0..3 * 256).map(|i| (i as f32 * 0.01).sin()).collect(), &[3, 256]).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(6).build().unwrap();
+    let bits = |outs: Vec<Tensor>| -> Vec<Vec<u32>> {
+        outs.iter().map(|t| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()).collect()
+    };
+    let first = bits(pool.install(|| layer.predict_draws(&x, 24, 3)).unwrap());
+    let again = bits(pool.install(|| layer.predict_draws(&x, 24, 3)).unwrap());
+    assert_eq!(first, again);
+    let one = bits(layer.predict_draws(&x, 24, 3).unwrap());
+    assert_eq!(first, one, "the same draws on any number of threads");
+}

@@ -63,19 +63,21 @@ impl Var {
         )
     }
 
-    /// x·Wᵀ + b for x `[m, k]` (or `[batch, m, k]`), W `[n, k]`, b `[n]`:
-    /// a linear layer in one op, the same values as `x.matmul_t(w)?.add(b)`
-    /// without a second output buffer. Backward: ∂x = G·W, ∂W = Gᵀ·x, ∂b =
-    /// G summed over its rows.
+    /// x·Wᵀ + b for x `[m, k]` and W `[n, k]` (or batched as
+    /// [`Var::matmul_t`]: `[batch, m, k]` and `[batch, n, k]`), b `[n]`: a
+    /// linear layer in one op, the same values as `x.matmul_t(w)?.add(b)`
+    /// without a second output buffer on the CPU. Backward: ∂x = G·W,
+    /// ∂W = Gᵀ·x, ∂b = G summed over its rows. Without b, `matmul_t`.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when the k dimensions differ or b is not
+    /// [`Error::ShapeMismatch`] when the shapes do not multiply or b is not
     /// `[n]`; device or tape mismatches.
     pub fn linear(&self, w: &Var, b: Option<&Var>) -> Result<Var> {
         let Some(b) = b else { return self.matmul_t(w) };
         self.check_same_device("linear", w)?;
         self.check_same_device("linear", b)?;
-        let (batch, m, k, n) = dims(self.shape(), w.shape(), true)?;
+        let mismatch = || Error::ShapeMismatch { op: "linear", lhs: self.shape().to_vec(), rhs: w.shape().to_vec() };
+        let (batch, m, k, n) = dims(self.shape(), w.shape(), true).map_err(|_| mismatch())?;
         if b.shape() != [n] {
             return Err(Error::ShapeMismatch { op: "linear", lhs: w.shape().to_vec(), rhs: b.shape().to_vec() });
         }

@@ -40,8 +40,8 @@ impl Var {
     }
 
     /// Draws w = mu + sigma·eps(seed, offset) with sigma given (not through
-    /// softplus): the same weights as [`Var::reparam_sample`] when sigma =
-    /// softplus(rho). `self` is mu. Backward: ∂w/∂mu = 1, ∂w/∂sigma = eps
+    /// softplus): on the CPU the same weights as [`Var::reparam_sample`]
+    /// when sigma = softplus(rho). `self` is mu. Backward: ∂w/∂mu = 1, ∂w/∂sigma = eps
     /// (regenerated from its name).
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! Element-wise functions of two arguments with NumPy broadcasting, their
 //! partial derivatives, and the scalar forms.
 
-use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
+use super::parallel::{for_each_chunk_mut_above, for_each_row_mut, CHUNK, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
 use super::simd::multiversion;
 use crate::shape::{broadcast_strides, numel};
 
@@ -138,7 +138,9 @@ pub fn add_rows_in_place(c: &mut [f32], b: &[f32]) {
     if b.is_empty() {
         return;
     }
-    add_rows_simd(c, b)
+    // Whole rows per task, threads as for the broadcast add it replaces.
+    let rows = (CHUNK / b.len()).max(1);
+    for_each_row_mut(c, rows * b.len(), c.len() >= LIGHT_PAR_THRESHOLD, |_, block| add_rows_simd(block, b));
 }
 
 #[inline(always)]
@@ -247,6 +249,20 @@ pub fn scalar_backward(op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
 mod tests {
     use super::*;
     use crate::shape::broadcast_shape;
+
+    #[test]
+    fn rows_added_in_place_equal_the_broadcast_add() {
+        // Above the threads' threshold, rows that do not divide a chunk.
+        for (rows, n) in [(3, 5), (1100, 70)] {
+            let a: Vec<f32> = (0..rows * n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 1.3).cos()).collect();
+            let mut want = vec![0.0; rows * n];
+            forward(BinaryOp::Add, &a, &[rows, n], &b, &[n], &mut want, &[rows, n]);
+            let mut c = a.clone();
+            add_rows_in_place(&mut c, &b);
+            assert_eq!(c, want, "{rows}×{n}");
+        }
+    }
 
     #[test]
     fn broadcasting_paths_agree() {

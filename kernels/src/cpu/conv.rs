@@ -432,6 +432,20 @@ mod tests {
             ConvGeom { in_channels: 2, out_channels: 3, input: [1, 1, 30], kernel: [1, 1, 11], ..base },
             // Padding wider than the kernel: output rows longer than the input's.
             ConvGeom { out_channels: 2, input: [1, 5, 8], kernel: [1, 3, 3], padding: [0, 4, 4], ..base },
+            // The two-row tiles (5 wide, unit dilation) with depth padding on a
+            // one-deep input: only the middle output plane reaches the input.
+            ConvGeom { in_channels: 2, out_channels: 3, input: [1, 7, 9], padding: [1, 2, 2], ..base },
+            // ... with a kernel two deep (the weight gradient's row pairs span
+            // depth), groups, width padding and an odd number of rows.
+            ConvGeom {
+                in_channels: 4,
+                out_channels: 6,
+                groups: 2,
+                input: [3, 7, 9],
+                kernel: [2, 3, 5],
+                padding: [1, 1, 2],
+                ..base
+            },
         ]
     }
 

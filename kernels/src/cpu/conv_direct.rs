@@ -5,8 +5,11 @@
 //!
 //! The unit of work is a tile of `B` output channels × [`LANES`] consecutive
 //! output positions of one row: `B` vector accumulators, one vector load of
-//! input per tap, `B` broadcast weights and `B` fused multiply-adds. The
-//! same tile shape serves the forward and the input gradient:
+//! input per tap, `B` broadcast weights and `B` fused multiply-adds. For
+//! 5-wide kernels at unit dilation (LeNet's) a tile covers two rows: each
+//! broadcast weight feeds two multiply-adds and 2·`B` sums run side by side
+//! (one row's `B` wait on the multiply-add latency). The same tile shape
+//! serves the forward and the input gradient:
 //! ```text
 //!   y  = Σ_{c,tap} w[oc,c,tap] · x_pad[c, row(tap), ow + tap_w]       (forward)
 //!   dx = Σ_{oc,tap} w[oc,c,tap] · gy_pad[oc, row⁻¹(tap), iw + pw − tap_w]  (input gradient)
@@ -14,7 +17,7 @@
 //! ```
 //! The weight gradient puts eight output channels in the lanes instead (its
 //! sums run over positions): one vector of output gradient per position,
-//! times the broadcast inputs of a row of taps.
+//! times the broadcast inputs of a row of taps (two rows at unit dilation).
 //! The input is copied once with its zero padding (plus [`LANES`] of slack on
 //! the right), and the output gradient with zeros on both sides of each
 //! row, so no tap needs a bounds test. Every output element is computed by
@@ -421,7 +424,13 @@ fn input_block<V: F32x8, const B: usize>(
     let ntr = lay.tap_rows.len();
     // Input rows in pairs for 2-d 5-wide kernels at unit stride and
     // dilation (LeNet's): row h + 1 meets output row oh + 1 where row h meets oh.
-    let simple = id == 1 && g.kernel[0] == 1 && g.stride[1] == 1 && g.dilation[1] == 1 && dw == 1 && kw == 5;
+    let simple = id == 1
+        && g.kernel[0] == 1
+        && g.padding[0] == 0
+        && g.stride[1] == 1
+        && g.dilation[1] == 1
+        && dw == 1
+        && kw == 5;
     let paired = if simple { ih / 2 * 2 } else { 0 };
     for h in (0..paired).step_by(2) {
         for iw0 in (0..iw).step_by(LANES) {
@@ -556,8 +565,11 @@ with_lanes! {
     fn transpose_block(planes: &[f32], real: usize, pos: usize, dst: &mut [f32], stride: usize) => transpose_block_impl
 }
 
+/// The sums of one task: `[tap row][tap][lane]`.
+type TaskSums = [[[f32; LANES]; MAX_BLOCK]; 2];
+
 /// One weight-gradient task: [`LANES`] output channels, one input channel,
-/// up to [`MAX_BLOCK`] taps of one tap row, a chunk of the batch.
+/// up to [`MAX_BLOCK`] taps of one or two tap rows, a chunk of the batch.
 #[derive(Clone, Copy)]
 struct WeightTask {
     /// Offset of the task's channels within a position of the channels-last gradient.
@@ -585,14 +597,13 @@ fn weight_block<V: F32x8, const B: usize>(
     gt: &[f32],
     stride: usize,
     task: WeightTask,
-    tr: usize,
     g: &ConvGeom,
     lay: &Layout,
     out: &mut [[f32; LANES]],
 ) {
     let (ow, rowlen, xpp, dw) = (lay.out[2], lay.xp[2], lay.xp_plane(), g.dilation[2]);
     let pos = lay.out_rows() * ow;
-    let shift = lay.tap_rows[tr] * rowlen + task.tw0 * dw;
+    let shift = lay.tap_rows[task.tr] * rowlen + task.tw0 * dw;
     let (mut acc, mut acc2) = ([V::splat(0.0); B], [V::splat(0.0); B]);
     for n in task.n0..task.n1 {
         let xc = &xp[(n * g.in_channels + task.c) * xpp..][..xpp];
@@ -646,7 +657,7 @@ fn weight_block2<V: F32x8, const B: usize>(
     task: WeightTask,
     g: &ConvGeom,
     lay: &Layout,
-    out: &mut [[[f32; LANES]; MAX_BLOCK]; 2],
+    out: &mut TaskSums,
 ) {
     let (ow, rowlen, xpp) = (lay.out[2], lay.xp[2], lay.xp_plane());
     let pos = lay.out_rows() * ow;
@@ -675,9 +686,6 @@ fn weight_block2<V: F32x8, const B: usize>(
     }
 }
 
-/// The sums of one task: `[tap row][tap][lane]`.
-type TaskSums = [[[f32; LANES]; MAX_BLOCK]; 2];
-
 #[inline(always)]
 fn weight_task_impl<V: F32x8>(
     xp: &[f32],
@@ -687,11 +695,11 @@ fn weight_task_impl<V: F32x8>(
     g: &ConvGeom,
     lay: &Layout,
 ) -> TaskSums {
-    let mut out = [[[0f32; LANES]; MAX_BLOCK]; 2];
+    let mut out: TaskSums = [[[0f32; LANES]; MAX_BLOCK]; 2];
     if task.rows == 2 {
         with_block!(V, task.taps, weight_block2, xp, gt, stride, task, g, lay, &mut out);
     } else {
-        with_block!(V, task.taps, weight_block, xp, gt, stride, task, task.tr, g, lay, &mut out[0]);
+        with_block!(V, task.taps, weight_block, xp, gt, stride, task, g, lay, &mut out[0]);
     }
     out
 }

@@ -106,10 +106,14 @@ mod avx {
             // Interleave pairs of rows, then pairs of pairs, then swap the
             // 128-bit halves: 24 shuffles for 64 values.
             unsafe {
-                let lo = |a: Avx, b: Avx| _mm256_unpacklo_ps(a.0, b.0);
-                let hi = |a: Avx, b: Avx| _mm256_unpackhi_ps(a.0, b.0);
-                let (t0, t1, t2, t3) = (lo(r[0], r[1]), hi(r[0], r[1]), lo(r[2], r[3]), hi(r[2], r[3]));
-                let (t4, t5, t6, t7) = (lo(r[4], r[5]), hi(r[4], r[5]), lo(r[6], r[7]), hi(r[6], r[7]));
+                let t0 = _mm256_unpacklo_ps(r[0].0, r[1].0);
+                let t1 = _mm256_unpackhi_ps(r[0].0, r[1].0);
+                let t2 = _mm256_unpacklo_ps(r[2].0, r[3].0);
+                let t3 = _mm256_unpackhi_ps(r[2].0, r[3].0);
+                let t4 = _mm256_unpacklo_ps(r[4].0, r[5].0);
+                let t5 = _mm256_unpackhi_ps(r[4].0, r[5].0);
+                let t6 = _mm256_unpacklo_ps(r[6].0, r[7].0);
+                let t7 = _mm256_unpackhi_ps(r[6].0, r[7].0);
                 let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
                 let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
                 let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);

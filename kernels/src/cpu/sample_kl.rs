@@ -20,7 +20,6 @@
 //! same on any number of threads.
 
 use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
-
 use super::random::for_each_normal_chunk;
 use super::reparam::LN_SQRT_2PI;
 use super::simd::multiversion;
