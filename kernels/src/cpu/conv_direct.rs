@@ -25,7 +25,7 @@
 
 use super::conv::{ConvGeom, ConvGrads};
 use super::lanes::{with_lanes, F32x8};
-use super::parallel::{for_each_row_mut, rows_mut};
+use super::parallel::{for_each_row_mut, rows_mut, PAR_THRESHOLD};
 use super::recycle;
 use super::reduce::sum_f64;
 use rayon::prelude::*;
@@ -768,15 +768,19 @@ pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, boo
     let lay = Layout::new(g);
     let ol = lay.out_rows() * lay.out[2];
     let db = need.2.then(|| {
-        (0..g.out_channels)
-            .map(|oc| {
-                let mut s = 0f64;
-                for n in 0..g.batch {
-                    s += sum_f64(&gy[(n * g.out_channels + oc) * ol..][..ol]);
-                }
-                s as f32
-            })
-            .collect()
+        // One sum per channel, the channels side by side on the threads.
+        let channel = |oc: usize| {
+            let mut s = 0f64;
+            for n in 0..g.batch {
+                s += sum_f64(&gy[(n * g.out_channels + oc) * ol..][..ol]);
+            }
+            s as f32
+        };
+        if gy.len() >= PAR_THRESHOLD {
+            (0..g.out_channels).into_par_iter().map(channel).collect()
+        } else {
+            (0..g.out_channels).map(channel).collect()
+        }
     });
     if !(need.0 || need.1) || ol == 0 {
         let dx = need.0.then(|| recycle::zeroed(g.input_len()));
