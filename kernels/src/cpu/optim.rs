@@ -1,8 +1,8 @@
 //! In-place parameter updates: the optimizer steps as single fused loops.
 
 use super::parallel::{for_each_chunk_mut_above, CHUNK, LIGHT_PAR_THRESHOLD};
-use rayon::prelude::*;
 use super::simd::multiversion;
+use rayon::prelude::*;
 
 /// Hyperparameters of one Adam step (bias corrections already folded in by the caller).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,9 +49,10 @@ pub fn adam(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep)
         return adam_simd(p, m, v, g, h);
     }
     let moments = m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK));
-    p.par_chunks_mut(CHUNK).zip(moments).zip(g.par_chunks(CHUNK)).for_each(|((pc, (mc, vc)), gc)| {
-        adam_simd(pc, mc, vc, gc, h)
-    });
+    p.par_chunks_mut(CHUNK)
+        .zip(moments)
+        .zip(g.par_chunks(CHUNK))
+        .for_each(|((pc, (mc, vc)), gc)| adam_simd(pc, mc, vc, gc, h));
 }
 
 /// One SGD step with momentum and weight decay in place:
