@@ -86,9 +86,17 @@ pub fn sum_squares(x: &[f32]) -> f64 {
 }
 
 /// Whether no element is infinite or NaN: a branch-free scan of the exponent
-/// bits (all ones only for ±inf and NaN), which vectorises.
+/// bits (all ones only for ±inf and NaN), which vectorises; large tensors
+/// are scanned on the threads (the optimizers' guard reads every gradient
+/// of a step: one core alone was 3% of an mlp400 step).
 pub fn all_finite(x: &[f32]) -> bool {
-    x.chunks(1024).all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)
+    let finite = |c: &[f32]| {
+        c.chunks(1024).all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)
+    };
+    if x.len() < LIGHT_PAR_THRESHOLD {
+        return finite(x);
+    }
+    x.par_chunks(CHUNK).all(finite)
 }
 
 #[cfg(test)]
@@ -105,6 +113,14 @@ mod tests {
             x[2999] = f32::MAX;
         }
         assert!(all_finite(&x) && all_finite(&[]));
+        // Above the threads' threshold: a bad value in any chunk is found.
+        let mut big = vec![0.5f32; LIGHT_PAR_THRESHOLD + 5 * CHUNK + 7];
+        assert!(all_finite(&big));
+        for at in [0, CHUNK - 1, 3 * CHUNK + 5, big.len() - 1] {
+            big[at] = f32::NAN;
+            assert!(!all_finite(&big), "NaN at {at}");
+            big[at] = 0.5;
+        }
         assert_eq!(sum_squares(&[3.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0]), 36.0);
     }
 }
