@@ -5,7 +5,7 @@
 //! prior's log-density built from element-wise ops). Also the vectorised
 //! `fastmath` functions against the standard library's on the same inputs.
 
-use blitz::kernels::cpu::{random, sample_kl, unary};
+use blitz::kernels::cpu::{fastmath, random, reparam, sample_kl, unary};
 use blitz::kernels::PriorSpec;
 use blitz::kernels::UnaryOp;
 use blitz::prelude::*;
@@ -96,6 +96,22 @@ fn bench_math(c: &mut Criterion) {
                 o.copy_from_slice(&random::normal_block(7, blk as u64));
             }
         })
+    });
+    // The batch itself: Philox and the interleave in AVX-512 registers (where
+    // the CPU has them) against the compiler-vectorised portable build.
+    let batches = |f: fn(u64, u64, &mut [f32; 4 * random::BATCH]), out: &mut [f32]| {
+        for (i, o) in out.chunks_exact_mut(4 * random::BATCH).enumerate() {
+            f(7, (i * random::BATCH) as u64, o.try_into().expect("one batch"));
+        }
+    };
+    group.bench_function("normal_batches_dispatched", |b| b.iter(|| batches(random::normal_batch, &mut out)));
+    group.bench_function("normal_batches_portable", |b| b.iter(|| batches(random::normal_batch_portable, &mut out)));
+    // A prediction draw: sigma = softplus(rho) made in the loop, or given (cached).
+    let mu = vec![0.01f32; x.len()];
+    let sigma: Vec<f32> = x.iter().map(|&r| fastmath::softplus(r)).collect();
+    group.bench_function("draw_through_softplus", |b| b.iter(|| reparam::forward(&mu, black_box(&x), 3, 0, &mut out)));
+    group.bench_function("draw_sigma_given", |b| {
+        b.iter(|| reparam::forward_sigma(&mu, black_box(&sigma), 3, 0, &mut out))
     });
     group.finish();
 }

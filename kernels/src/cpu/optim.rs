@@ -91,7 +91,8 @@ pub fn sum_squares(x: &[f32]) -> f64 {
 /// of a step: one core alone was 3% of an mlp400 step).
 pub fn all_finite(x: &[f32]) -> bool {
     let finite = |c: &[f32]| {
-        c.chunks(1024).all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)
+        c.chunks(1024)
+            .all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)
     };
     if x.len() < LIGHT_PAR_THRESHOLD {
         return finite(x);
