@@ -695,8 +695,12 @@ pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec)
 /// One Adam step in place.
 ///
 /// # Errors
-/// Buffers on different devices; CUDA failures.
+/// [`Error::ShapeMismatch`] when the four buffers differ in length; buffers
+/// on different devices; CUDA failures.
 pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: cpu::optim::AdamStep) -> Result<()> {
+    if [m.len(), v.len(), g.len()].iter().any(|&l| l != p.len()) {
+        return Err(Error::ShapeMismatch { op: "adam", lhs: vec![p.len()], rhs: vec![m.len(), v.len(), g.len()] });
+    }
     match (p, m, v, g) {
         (Buffer::Cpu(p), Buffer::Cpu(m), Buffer::Cpu(v), Buffer::Cpu(g)) => {
             cpu::optim::adam(p, m, v, g, h);
