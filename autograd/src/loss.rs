@@ -9,20 +9,13 @@ use blitz_kernels::{Error, Result};
 /// ln √(2π).
 const LN_SQRT_2PI: f32 = 0.918_938_5;
 
-fn same_shape(op: &'static str, a: &Var, b: &Var) -> Result<()> {
-    if a.shape() != b.shape() {
-        return Err(Error::ShapeMismatch { op, lhs: a.shape().to_vec(), rhs: b.shape().to_vec() });
-    }
-    Ok(())
-}
-
 /// Mean squared error, mean((pred − target)²).
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] unless `pred` and `target` have the same shape;
 /// [`Error::Empty`] for empty inputs.
 pub fn mse(pred: &Var, target: &Var) -> Result<Var> {
-    same_shape("mse", pred, target)?;
+    pred.check_same_shape("mse", target)?;
     pred.sub(target)?.square()?.mean()
 }
 
@@ -52,7 +45,7 @@ pub fn cross_entropy(logits: &Var, labels: &[usize]) -> Result<Var> {
 /// [`Error::ShapeMismatch`] unless `mean` and `target` have the same shape
 /// and `log_var` broadcasts to it.
 pub fn gaussian_nll(mean: &Var, log_var: &Var, target: &Var) -> Result<Var> {
-    same_shape("gaussian_nll", mean, target)?;
+    mean.check_same_shape("gaussian_nll", target)?;
     let sq = target.sub(mean)?.square()?;
     let precision = log_var.neg()?.exp()?;
     let per = sq.mul(&precision)?.add(log_var)?.mul_scalar(0.5)?.add_scalar(LN_SQRT_2PI)?;
@@ -72,6 +65,6 @@ pub fn gaussian_nll(mean: &Var, log_var: &Var, target: &Var) -> Result<Var> {
 /// # Errors
 /// [`Error::ShapeMismatch`] unless `logits` and `target` have the same shape.
 pub fn bce_with_logits(logits: &Var, target: &Var) -> Result<Var> {
-    same_shape("bce_with_logits", logits, target)?;
+    logits.check_same_shape("bce_with_logits", target)?;
     logits.softplus()?.sub(&logits.mul(target)?)?.mean()
 }

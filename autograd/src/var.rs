@@ -72,6 +72,15 @@ impl Var {
         self.tape.constant(value)
     }
 
+    /// [`Error::ShapeMismatch`] naming `op` unless `other` has this shape
+    /// (ops whose operands pair element by element without broadcasting).
+    pub(crate) fn check_same_shape(&self, op: &'static str, other: &Var) -> Result<()> {
+        if self.shape() != other.shape() {
+            return Err(Error::ShapeMismatch { op, lhs: self.shape().to_vec(), rhs: other.shape().to_vec() });
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_same_device(&self, op: &'static str, other: &Var) -> Result<()> {
         if self.device() != other.device() {
             return Err(Error::DeviceMismatch { op, lhs: self.device(), rhs: other.device() });

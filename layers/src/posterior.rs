@@ -69,6 +69,7 @@ impl GaussianParam {
         if !tape.wants_complexity() {
             // Prediction: the same weights, no KL; on the CPU without
             // recomputing sigma (the GPU's draw is memory-bound: fused there).
+            // The cached sigma is a constant: only where no gradient is taken.
             if !tape.is_recording() && mu.device() == Device::Cpu {
                 let sigma = tape.constant(self.predictive_sigma()?);
                 return mu.reparam_sample_sigma(&sigma, seed, offset);

@@ -8,22 +8,16 @@
 //! sigma·eps), its total derivative is 0 for mu and −sigmoid(rho)/sigma for rho.
 
 use crate::{Tensor, Var};
-use blitz_kernels::{ops, BinaryOp, Error, Result, ScalarOp, UnaryOp};
+use blitz_kernels::{ops, BinaryOp, Result, ScalarOp, UnaryOp};
 
 impl Var {
     /// Draws w = mu + softplus(rho)·eps(seed, offset) (fused). `self` is mu.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when mu and rho differ in shape; device or
+    /// [`blitz_kernels::Error::ShapeMismatch`] when mu and rho differ in shape; device or
     /// tape mismatches.
     pub fn reparam_sample(&self, rho: &Var, seed: u64, offset: u64) -> Result<Var> {
-        if self.shape() != rho.shape() {
-            return Err(Error::ShapeMismatch {
-                op: "reparam_sample",
-                lhs: self.shape().to_vec(),
-                rhs: rho.shape().to_vec(),
-            });
-        }
+        self.check_same_shape("reparam_sample", rho)?;
         self.check_same_device("reparam_sample", rho)?;
         let mu = self.value().clone();
         let rho_v = rho.value().clone();
@@ -45,16 +39,10 @@ impl Var {
     /// (regenerated from its name).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when mu and sigma differ in shape; device or
+    /// [`blitz_kernels::Error::ShapeMismatch`] when mu and sigma differ in shape; device or
     /// tape mismatches.
     pub fn reparam_sample_sigma(&self, sigma: &Var, seed: u64, offset: u64) -> Result<Var> {
-        if self.shape() != sigma.shape() {
-            return Err(Error::ShapeMismatch {
-                op: "reparam_sample_sigma",
-                lhs: self.shape().to_vec(),
-                rhs: sigma.shape().to_vec(),
-            });
-        }
+        self.check_same_shape("reparam_sample_sigma", sigma)?;
         self.check_same_device("reparam_sample_sigma", sigma)?;
         let mu = self.value().clone();
         let w = mu.with_buffer(ops::reparam_forward_sigma(mu.buffer(), sigma.value().buffer(), seed, offset)?);

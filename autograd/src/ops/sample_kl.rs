@@ -34,13 +34,7 @@ impl Var {
     /// [`Error::InvalidArgument`] for a bad prior; device or tape mismatches;
     /// CUDA failures.
     pub fn sample_with_kl(&self, rho: &Var, seed: u64, offset: u64, prior: PriorSpec) -> Result<(Var, Var)> {
-        if self.shape() != rho.shape() {
-            return Err(Error::ShapeMismatch {
-                op: "sample_with_kl",
-                lhs: self.shape().to_vec(),
-                rhs: rho.shape().to_vec(),
-            });
-        }
+        self.check_same_shape("sample_with_kl", rho)?;
         check_prior("sample_with_kl", prior)?;
         self.check_same_device("sample_with_kl", rho)?;
         let (mu_v, rho_v) = (self.value().clone(), rho.value().clone());
@@ -98,9 +92,7 @@ impl Var {
     /// [`Error::InvalidArgument`] for a bad prior; device or tape mismatches;
     /// CUDA failures.
     pub fn kl_at(&self, rho: &Var, seed: u64, offset: u64, prior: PriorSpec) -> Result<Var> {
-        if self.shape() != rho.shape() {
-            return Err(Error::ShapeMismatch { op: "kl_at", lhs: self.shape().to_vec(), rhs: rho.shape().to_vec() });
-        }
+        self.check_same_shape("kl_at", rho)?;
         check_prior("kl_at", prior)?;
         self.check_same_device("kl_at", rho)?;
         let (w_v, rho_v) = (self.value().clone(), rho.value().clone());
