@@ -1,6 +1,7 @@
 //! BLiTZ's Bayesian LeNet on MNIST (the shipped 8000/2000 subset), and what
-//! a Bayesian network adds: its predictive entropy is higher on images it
-//! has never seen the like of (pure noise, rotated digits) than on test digits.
+//! a Bayesian network adds: its predictive entropy and mutual information
+//! are higher on images it has never seen the like of (pure noise, rotated
+//! digits) than on test digits.
 //!
 //! ```text
 //! cargo run --release --example mnist_lenet [-- --epochs N --limit N --seed S --json --device cpu|cuda]
@@ -15,14 +16,15 @@
 #[path = "common/mnist_cli.rs"]
 mod mnist_cli;
 
-use blitz::layers::classification::{bayesian_lenet, ClassifierConfig};
 use blitz::prelude::*;
 
-fn main() -> Result<()> {
-    mnist_cli::run(
+fn main() {
+    let defaults =
+        TrainConfig { epochs: 3, batch_size: 64, sample_nbr: 3, lr: 1e-3, lr_final: 1e-3, ..TrainConfig::default() };
+    mnist_cli::main(
         "mnist_lenet",
-        ClassifierConfig::default(),
+        defaults,
         "Bayesian LeNet (standardised pixels, N(0, 1) prior)",
-        bayesian_lenet,
+        mnist_cli::mnist_models::bayesian_lenet,
     )
 }

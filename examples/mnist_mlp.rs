@@ -10,10 +10,15 @@
 #[path = "common/mnist_cli.rs"]
 mod mnist_cli;
 
-use blitz::layers::classification::{blundell_mlp, ClassifierConfig};
 use blitz::prelude::*;
 
-fn main() -> Result<()> {
-    let defaults = ClassifierConfig { epochs: 5, batch_size: 128, sample_nbr: 1, ..ClassifierConfig::default() };
-    mnist_cli::run("mnist_mlp", defaults, "Bayesian MLP 784-400-400-10, mixture prior (0.5, 1, e^-6)", blundell_mlp)
+fn main() {
+    let defaults =
+        TrainConfig { epochs: 5, batch_size: 128, sample_nbr: 1, lr: 1e-3, lr_final: 1e-3, ..TrainConfig::default() };
+    mnist_cli::main(
+        "mnist_mlp",
+        defaults,
+        "Bayesian MLP 784-400-400-10, mixture prior (0.5, 1, e^-6)",
+        mnist_cli::mnist_models::blundell_mlp,
+    )
 }

@@ -162,7 +162,14 @@ pub fn train(epochs: usize, seed: u64, verbose: bool, device: Device) -> Result<
 }
 
 #[allow(dead_code)]
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let (mut json, mut svg, mut seed, mut epochs) = (false, "sequence_forecast.svg".to_string(), 0u64, 60usize);
     let mut device = Device::Cpu;
     let mut it = std::env::args().skip(1);

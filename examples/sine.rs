@@ -96,7 +96,14 @@ pub fn train(epochs: usize, seed: u64, verbose: bool, device: Device) -> Result<
 }
 
 #[allow(dead_code)] // the integration test includes this file for `train` only
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| -> u64 {
         args.iter()

@@ -13,21 +13,40 @@
 //! Threads: `RAYON_NUM_THREADS` (the compare script sets it and the peer's
 //! `THREADS` to the same value).
 
-use blitz::layers::classification::{train as train_classifier, ClassifierConfig};
 use blitz::layers::data::idx::Mnist;
 use blitz::layers::data::load_csv;
-use blitz::layers::module::to_device;
-use blitz::layers::pool::Flatten;
-use blitz::layers::regression::RegressionData;
-use blitz::layers::{
-    BayesianConv2d, BayesianLinear, BayesianLinearOptions, Gaussian, MaxPool2d, Module, Prior, ReLU, ScaleMixture,
-    Sequential, VariationalEstimator,
-};
 use blitz::prelude::*;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use blitz::rand::seq::SliceRandom;
 use std::time::Instant;
+
+/// Boston's split of the peer: test = rows whose index is a multiple of 4;
+/// inputs and target standardised with the training rows' statistics.
+struct BostonSplit {
+    x_train: Table,
+    y_train: Vec<f32>,
+    x_test: Table,
+    y_test: Vec<f32>,
+    y_mean: f32,
+    y_std: f32,
+}
+
+fn boston_split(table: &Table) -> Result<BostonSplit> {
+    let (train, test) = Split::EveryKth(4).indices(table.rows)?;
+    let f = table.cols - 1;
+    let (tr, te) = (table.take_rows(&train), table.take_rows(&test));
+    let (x_train, x_test) = (tr.columns(0, f)?, te.columns(0, f)?);
+    let (y_train, y_test) = (tr.columns(f, f + 1)?, te.columns(f, f + 1)?);
+    let xs = Standardizer::fit(&x_train)?;
+    let ys = Standardizer::fit(&y_train)?;
+    Ok(BostonSplit {
+        x_train: xs.transform(&x_train)?,
+        y_train: ys.transform(&y_train)?.data,
+        x_test: xs.transform(&x_test)?,
+        y_test: y_test.data,
+        y_mean: ys.mean[0],
+        y_std: ys.std[0],
+    })
+}
 
 /// The shipped data, found from the build's source tree or the working directory.
 fn default_data_dir() -> String {
@@ -77,7 +96,7 @@ fn ms(t: Instant) -> f64 {
 /// or the tuned one (13-50-1, N(0,1) prior, rho −5, learned noise, KL / N).
 fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let table = load_csv(format!("{}/boston_house_prices.csv", o.data), 2)?;
-    let data = RegressionData::split(&table, |i| i % 4 == 0)?;
+    let data = boston_split(&table)?;
     let mut rng = StdRng::seed_from_u64(o.seed);
     let (hidden, opts) = if tuned {
         let opts =
@@ -228,19 +247,23 @@ fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
         (true, q) => (64, 3, if q { 1 } else { 3 }),
         (false, q) => (128, 1, if q { 1 } else { 5 }),
     };
-    let c = ClassifierConfig {
+    let c = TrainConfig {
         epochs,
         batch_size: batch,
         sample_nbr,
         lr: 1e-3,
+        lr_final: 1e-3,
         device: o.device,
         seed: o.seed,
         ..Default::default()
     };
+    let x = Tensor::from_vec(train_set.images.clone(), &[train_set.len(), 1, 28, 28])?;
+    let names = (0..10).map(|d| d.to_string()).collect();
     let start = Instant::now();
-    let (steps, _) = train_classifier(&model, &train_set, &c, |_| {})?;
+    let clf = Classifier::new(model, names)?;
+    let steps = clf.fit(&x, &train_set.labels, &c, |_| {})?.steps;
     let train_ms = ms(start);
-    let acc = mean_weight_accuracy(&model, &test_set, o.device)?;
+    let acc = mean_weight_accuracy(&clf.net, &test_set, o.device)?;
     let mut j = Json::default().text("workload", if lenet { "mnist_lenet" } else { "mnist_mlp400" });
     if !lenet {
         j = j.text("model", "784-400-400-10");
@@ -289,7 +312,14 @@ fn sample_kl(o: &Opts) -> Result<Json> {
         .num("mparams_per_s", n as f64 / per / 1e3))
 }
 
-fn main() -> Result<()> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut only: Vec<String> = Vec::new();
     let mut o = Opts { quick: false, device: Device::Cpu, data: default_data_dir(), seed: 0 };

@@ -203,6 +203,19 @@ impl Tensor {
         ops::all_finite(&self.data)
     }
 
+    /// Softmax over the last axis (no tape: for predictions; on a tape use
+    /// [`Var::softmax`](crate::Var::softmax), which has a backward).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for a scalar or a zero-length last axis.
+    pub fn softmax(&self) -> Result<Tensor> {
+        let n = *self.shape.last().ok_or(Error::Empty { op: "softmax" })?;
+        if n == 0 {
+            return Err(Error::Empty { op: "softmax" });
+        }
+        Ok(self.with_buffer(ops::softmax(&self.data, n, false)?))
+    }
+
     /// Index of the largest element of each row of the last axis (NaN wins).
     ///
     /// # Errors

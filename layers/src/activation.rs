@@ -38,3 +38,47 @@ activation!(
     Softplus,
     softplus
 );
+activation!(
+    /// Softmax over the last axis: logits to class probabilities (its
+    /// backward is y ∘ (g − ⟨g, y⟩); gradient-checked in the autograd tests).
+    Softmax,
+    softmax
+);
+activation!(
+    /// Log-softmax over the last axis (stable for large logits).
+    LogSoftmax,
+    log_softmax
+);
+
+/// Standardises inputs with fixed statistics, x ↦ (x − mean) / std, inside
+/// the model, so that every input it sees (training data, noise, shifted
+/// data) gets the same transform; e.g. pixels with a data set's mean and std.
+#[derive(Debug, Clone, Copy)]
+pub struct Standardize {
+    mean: f32,
+    std: f32,
+}
+
+impl Standardize {
+    /// x ↦ (x − mean) / std.
+    ///
+    /// # Errors
+    /// [`blitz_autograd::Error::InvalidArgument`] unless `std > 0` and both are finite.
+    pub fn new(mean: f32, std: f32) -> Result<Standardize> {
+        if !(std > 0.0 && std.is_finite() && mean.is_finite()) {
+            return Err(blitz_autograd::Error::invalid(
+                "Standardize",
+                format!("mean {mean}, std {std}: std must be positive"),
+            ));
+        }
+        Ok(Standardize { mean, std })
+    }
+}
+
+impl Module for Standardize {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        x.add_scalar(-self.mean)?.mul_scalar(1.0 / self.std)
+    }
+
+    fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Param)) {}
+}

@@ -73,6 +73,12 @@ impl Checkpoint {
         Checkpoint { tensors: BTreeMap::new(), metadata, source: "<memory>".to_string() }
     }
 
+    /// Where the checkpoint was loaded from (`"<memory>"` for a new one): the
+    /// name errors about it carry.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
     /// Every parameter of `m` under its dotted name, and one `layer.<name>`
     /// metadata entry per layer describing its kind and sizes.
     ///

@@ -1,346 +1,376 @@
-//! Training and evaluating a Bayesian image classifier (the MNIST examples
-//! and their tests share this loop): minibatch ELBO with per-example
-//! cross-entropy + KL / N_train, Adam, then accuracy with the posterior
-//! means and with a predictive average over weight draws, calibration, and
-//! the predictive entropy on test digits, pure-noise images and rotated digits.
+//! Bayesian classification for any network: cross-entropy trained by the
+//! ELBO per example, predictions averaged over weight draws.
+//!
+//! [`Classifier`] wraps any [`Module`] mapping inputs `[n, ...]` (tabular
+//! rows, images `[n, c, h, w]`, ...) to logits `[n, classes]`.
+//! [`Classifier::predict`] returns what the draws say together — the mean
+//! class probabilities, the predictive entropy (total uncertainty) and the
+//! mutual information between prediction and weights (the epistemic part,
+//! high where the draws disagree) — and each draw's probabilities.
+//!
+//! ```
+//! use blitz_autograd::Tensor;
+//! use blitz_layers::{classification::Classifier, mlp::MlpSpec, train::TrainConfig};
+//! # fn main() -> blitz_autograd::Result<()> {
+//! // Two classes: the sign of x.
+//! let xs: Vec<f32> = (0..64).map(|i| i as f32 / 8.0 - 4.0).collect();
+//! let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+//! let x = Tensor::from_vec(xs, &[64, 1])?;
+//! let model = Classifier::new(MlpSpec::new(1, vec![8], 2).build(0)?, vec!["neg".into(), "pos".into()])?;
+//! model.fit(&x, &labels, &TrainConfig { epochs: 40, batch_size: 16, ..TrainConfig::default() }, |_| {})?;
+//! let m = model.evaluate(&x, &labels, 20, 1)?;
+//! assert!(m.accuracy > 0.9, "accuracy {}", m.accuracy);
+//! # Ok(()) }
+//! ```
 
-use crate::bayesian_linear::{BayesianLinear, BayesianLinearOptions};
-use crate::conv::{BayesianConv2d, BayesianConvOptions};
-use crate::data::idx::Mnist;
+use crate::checkpoint::Checkpoint;
+use crate::data::{take_rows, Standardizer};
 use crate::estimator::VariationalEstimator;
-use crate::kl::KlMode;
-use crate::metrics::{expected_calibration_error, predictive_entropy};
-use crate::module::Module;
-use crate::pool::{Flatten, MaxPool2d};
-use crate::{ReLU, Sequential};
-use blitz_autograd::optim::{Adam, Optimizer};
-use blitz_autograd::ConvParams;
-use blitz_autograd::{loss, Device, Error, Result, Tape, Tensor};
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{Rng, RngExt, SeedableRng};
-use std::time::Instant;
+use crate::metrics::{
+    accuracy, argmax_rows, brier_score, class_nll, expected_calibration_error, mutual_information, predictive_entropy,
+};
+use crate::module::{params, to_device, Module};
+use crate::sequential::Sequential;
+use crate::train::{run, Job, Progress, TrainConfig, TrainSummary};
+use blitz_autograd::{loss, Device, Error, Result, Tensor, Var};
 
-/// BLiTZ's Bayesian LeNet for `[N, 1, 28, 28]` digits in [0, 1]: pixels
-/// standardised, conv 1→6 5x5, ReLU, max-pool 2, conv 6→16 5x5, ReLU,
-/// max-pool 2, BayesianLinear 256-120-84-10 with ReLU; BLiTZ's layer defaults
-/// except the prior, N(0, [`LENET_PRIOR_SIGMA`]²). Parameter prefixes `conv1`,
-/// `conv2`, `fc1`, `fc2`, `fc3` (the standardisation is child `0`).
-///
-/// # Errors
-/// Never with these sizes.
-pub fn bayesian_lenet(rng: &mut impl Rng) -> Result<Sequential> {
-    let kl = KlMode::MonteCarlo;
-    // BLiTZ's default prior N(0, 0.1²), under KL / N_train with N = 8000, pulls
-    // every weight to 0 like an L2 penalty of 1/(0.1²·8000) = 0.0125 — some 25
-    // times a usual weight decay — and underfits in 375 steps (test accuracy
-    // 0.936–0.951 over seeds 0–2, ECE 0.020–0.027). N(0, 1) gives 0.946–0.954
-    // and ECE ≈ 0.01.
-    let ps = LENET_PRIOR_SIGMA;
-    let conv = |i, o, rng: &mut _| {
-        BayesianConv2d::with_options(
-            i,
-            o,
-            (5, 5),
-            ConvParams::default(),
-            BayesianConvOptions { prior_sigma_1: ps, ..BayesianConvOptions::for_rank(2).with_kl(kl) },
-            rng,
-        )
-    };
-    let lin = |i, o, rng: &mut _| {
-        BayesianLinear::with_options(i, o, BayesianLinearOptions { kl, prior_sigma_1: ps, ..Default::default() }, rng)
-    };
-    // Standardised pixels (MNIST's mean and std) train faster than BLiTZ's raw [0, 1]
-    // in the 375 steps of 3 epochs: ECE 0.027 instead of 0.033 at the same accuracy.
-    Ok(Sequential::new()
-        .push(PixelStandardize { mean: MNIST_MEAN, std: MNIST_STD })
-        .push_named("conv1", conv(1, 6, rng)?)
-        .push(ReLU)
-        .push(MaxPool2d::new(2))
-        .push_named("conv2", conv(6, 16, rng)?)
-        .push(ReLU)
-        .push(MaxPool2d::new(2))
-        .push(Flatten)
-        .push_named("fc1", lin(256, 120, rng)?)
-        .push(ReLU)
-        .push_named("fc2", lin(120, 84, rng)?)
-        .push(ReLU)
-        .push_named("fc3", lin(84, 10, rng)?))
+/// Rows per forward pass when predicting (bounds memory).
+const PREDICT_ROWS: usize = 1000;
+
+/// Bins of the expected calibration error in [`ClassificationMetrics`].
+pub const ECE_BINS: usize = 15;
+
+/// A network producing logits over named classes, with the inputs'
+/// standardisation statistics.
+pub struct Classifier<M: Module = Sequential> {
+    /// The network: inputs `[n, ...]` (standardised when `x_scale` is set) to logits `[n, classes]`.
+    pub net: M,
+    /// The classes' names; class `c` is `class_names[c]`.
+    pub class_names: Vec<String>,
+    /// Statistics that standardise the inputs (features flattened per example).
+    pub x_scale: Option<Standardizer>,
 }
 
-/// The standard deviation of [`bayesian_lenet`]'s Gaussian prior on every weight.
-pub const LENET_PRIOR_SIGMA: f32 = 1.0;
-
-/// Mean pixel value of MNIST training digits scaled to [0, 1].
-pub const MNIST_MEAN: f32 = 0.1307;
-/// Their standard deviation.
-pub const MNIST_STD: f32 = 0.3081;
-
-/// Standardises pixels in [0, 1] with fixed statistics, x ↦ (x − mean)/std,
-/// inside the model, so that every input (digits, noise, rotations) gets it.
-#[derive(Debug, Clone, Copy)]
-pub struct PixelStandardize {
-    /// Mean pixel value of the training digits.
-    pub mean: f32,
-    /// Their standard deviation.
-    pub std: f32,
-}
-
-impl Module for PixelStandardize {
-    fn forward(&self, x: &blitz_autograd::Var) -> Result<blitz_autograd::Var> {
-        x.add_scalar(-self.mean)?.mul_scalar(1.0 / self.std)
-    }
-
-    fn visit_params(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &blitz_autograd::Param)) {}
-}
-
-/// Blundell et al.'s MLP: flatten, BayesianLinear 784-400-400-10 with ReLU
-/// and the scale-mixture prior pi 0.5, sigma1 = e^0, sigma2 = e^-6.
-/// Parameter prefixes `l1`, `l2`, `l3`.
-///
-/// # Errors
-/// Never with these sizes.
-pub fn blundell_mlp(rng: &mut impl Rng) -> Result<Sequential> {
-    let o = BayesianLinearOptions {
-        prior_pi: 0.5,
-        prior_sigma_1: 1.0,
-        prior_sigma_2: (-6.0f32).exp(),
-        ..BayesianLinearOptions::default()
-    };
-    Ok(Sequential::new()
-        .push(Flatten)
-        .push_named("l1", BayesianLinear::with_options(784, 400, o.clone(), rng)?)
-        .push(ReLU)
-        .push_named("l2", BayesianLinear::with_options(400, 400, o.clone(), rng)?)
-        .push(ReLU)
-        .push_named("l3", BayesianLinear::with_options(400, 10, o, rng)?))
-}
-
-/// Hyperparameters of [`train`].
-#[derive(Debug, Clone)]
-pub struct ClassifierConfig {
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Images per step.
-    pub batch_size: usize,
-    /// Weight draws per step (BLiTZ's `sample_nbr`).
-    pub sample_nbr: usize,
-    /// Adam's learning rate.
-    pub lr: f32,
-    /// Seed of initialisation, shuffling and weight draws.
-    pub seed: u64,
-    /// Stop after this many steps in all (tests); `None`: run every epoch to the end.
-    pub max_steps: Option<usize>,
-    /// Weight draws of the predictive average at evaluation.
-    pub eval_draws: usize,
-    /// Images per forward pass at evaluation (bounds memory).
-    pub eval_batch: usize,
-    /// Where the model trains and predicts (move the model there first with
-    /// [`crate::module::to_device`]).
-    pub device: Device,
-}
-
-impl Default for ClassifierConfig {
-    fn default() -> Self {
-        ClassifierConfig {
-            epochs: 3,
-            batch_size: 64,
-            sample_nbr: 3,
-            lr: 1e-3,
-            seed: 0,
-            max_steps: None,
-            eval_draws: 20,
-            eval_batch: 500,
-            device: Device::Cpu,
-        }
+impl<M: Module> std::fmt::Debug for Classifier<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Classifier({} classes, {} parameters)", self.classes(), params(&self.net).len())
     }
 }
 
-/// What [`train`] reports after each epoch.
-#[derive(Debug, Clone)]
-pub struct EpochProgress {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Mean cross-entropy over the epoch's steps.
+/// What a classifier predicts for each input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassPrediction {
+    /// The number of classes.
+    pub classes: usize,
+    /// The mean over draws of the class probabilities, `[n, classes]` row-major.
+    pub probs: Vec<f32>,
+    /// The most probable class of the mean.
+    pub predicted: Vec<usize>,
+    /// Entropy of the mean probabilities (nats): total uncertainty.
+    pub entropy: Vec<f32>,
+    /// Mutual information between the prediction and the weights (nats):
+    /// the epistemic part of the entropy.
+    pub mutual_information: Vec<f32>,
+    /// Each draw's probabilities, `[n, classes]` row-major.
+    pub draws: Vec<Vec<f32>>,
+}
+
+/// How well a classifier predicts held-out labels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassificationMetrics {
+    /// Examples evaluated.
+    pub rows: usize,
+    /// Accuracy of the mean prediction.
+    pub accuracy: f32,
+    /// Mean negative log-likelihood of the labels (nats).
     pub nll: f32,
-    /// Mean KL / N_train over the epoch's steps.
-    pub kl: f32,
-    /// Training accuracy of the sampled networks during the epoch.
-    pub train_acc: f32,
-    /// Milliseconds per step in this epoch.
-    pub ms_per_step: f64,
-}
-
-/// What [`evaluate`] measures.
-#[derive(Debug, Clone, Default)]
-pub struct ClassifierReport {
-    /// Training steps taken.
-    pub steps: usize,
-    /// Mean wall time of a training step (forward, backward, update).
-    pub ms_per_step: f64,
-    /// Test accuracy of the network with the posterior means.
-    pub test_acc_mean_weights: f32,
-    /// Test accuracy of the predictive average over `eval_draws` draws.
-    pub test_acc_predictive: f32,
-    /// Expected calibration error (15 bins) of the predictive average.
+    /// Brier score (mean squared error of the probability vector, in [0, 2]).
+    pub brier: f32,
+    /// Expected calibration error over [`ECE_BINS`] confidence bins.
     pub ece: f32,
-    /// Mean predictive entropy (nats) on the test digits.
-    pub entropy_test: f32,
-    /// Mean predictive entropy on uniform-noise images.
-    pub entropy_noise: f32,
-    /// Mean predictive entropy on test digits rotated by 90°.
-    pub entropy_rotated: f32,
+    /// Mean predictive entropy (nats).
+    pub mean_entropy: f32,
+    /// Mean mutual information (nats).
+    pub mean_mi: f32,
 }
 
-/// Trains `model` (input `[N, 1, 28, 28]`, output logits `[N, 10]`) on `train_set`.
-/// Returns the steps taken and the mean milliseconds per step.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for zero batch size or an empty training set;
-/// errors of the model, the loss and the optimizer (a non-finite gradient included).
-pub fn train(
-    model: &dyn Module,
-    train_set: &Mnist,
-    c: &ClassifierConfig,
-    mut progress: impl FnMut(&EpochProgress),
-) -> Result<(usize, f64)> {
-    if c.batch_size == 0 || train_set.is_empty() {
-        return Err(Error::invalid("batch_size", "a positive batch size and a non-empty training set are needed"));
+impl<M: Module> Classifier<M> {
+    /// `net` over the classes `class_names` (its output width must be their count).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for fewer than two classes.
+    pub fn new(net: M, class_names: Vec<String>) -> Result<Classifier<M>> {
+        if class_names.len() < 2 {
+            return Err(Error::invalid("classes", format!("{}: at least two classes", class_names.len())));
+        }
+        Ok(Classifier { net, class_names, x_scale: None })
     }
-    let n = train_set.len();
-    let kl_weight = 1.0 / n as f32;
-    let mut opt = Adam::new(c.lr)?;
-    let mut rng = StdRng::seed_from_u64(c.seed ^ 0x5EED_DA7A);
-    let mut order: Vec<usize> = (0..n).collect();
-    let (mut steps, mut total_ms) = (0usize, 0f64);
-    for epoch in 1..=c.epochs {
-        order.shuffle(&mut rng);
-        let (mut nll, mut kl, mut correct, mut seen, mut epoch_ms, mut epoch_steps) = (0f64, 0f64, 0, 0, 0f64, 0);
-        for idx in order.chunks(c.batch_size) {
-            if c.max_steps.is_some_and(|m| steps >= m) {
-                break;
-            }
-            // The whole step is timed, batch assembly and the read-back of
-            // its figures included (as the peer's benchmark does): on a GPU
-            // the read-back waits for the pass, and the next step's for this
-            // step's update, so the per-step mean counts all the work.
-            let start = Instant::now();
-            let (x, labels) = train_set.batch(idx)?;
-            let tape = Tape::new(c.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(steps as u64));
-            let xv = tape.constant(x.to(c.device)?);
-            let parts = model.sample_elbo_detailed(
-                &xv,
-                &labels[..],
-                |p, y: &[usize]| loss::cross_entropy(p, y),
-                c.sample_nbr,
+
+    /// Fits the inputs' standardisation statistics on training inputs `[n, ...]`.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no rows.
+    pub fn standardized_on(mut self, x: &Tensor) -> Result<Classifier<M>> {
+        let n = self.check_x(x)?;
+        self.x_scale = Some(Standardizer::fit_rows(&x.to_vec()?, x.numel() / n)?);
+        Ok(self)
+    }
+
+    /// The number of classes.
+    pub fn classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Trains on inputs `x` (`[n, ...]`) and class indices `labels`,
+    /// calling `progress` after each epoch.
+    ///
+    /// # Errors
+    /// Bad settings ([`TrainConfig::validate`]); a label ≥ the class count;
+    /// shapes that do not fit; [`Error::NonFinite`] for a NaN in the inputs
+    /// or the loss; checkpoint I/O.
+    pub fn fit(
+        &self,
+        x: &Tensor,
+        labels: &[usize],
+        config: &TrainConfig,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<TrainSummary> {
+        self.train(x, labels, config, None, &mut progress)
+    }
+
+    /// Continues the run that wrote `ck` with the same data and settings
+    /// (see [`Regressor::resume`](crate::regression::Regressor::resume)).
+    ///
+    /// # Errors
+    /// As [`Classifier::fit`] and [`Classifier::restore`].
+    pub fn resume(
+        &mut self,
+        ck: &Checkpoint,
+        x: &Tensor,
+        labels: &[usize],
+        config: &TrainConfig,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<TrainSummary> {
+        self.restore(ck)?;
+        self.train(x, labels, config, Some(ck), &mut progress)
+    }
+
+    fn train(
+        &self,
+        x: &Tensor,
+        labels: &[usize],
+        config: &TrainConfig,
+        resume: Option<&Checkpoint>,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<TrainSummary> {
+        self.check_labels(x, labels)?;
+        let xs = self.scaled(x)?;
+        if !xs.all_finite()? {
+            return Err(Error::NonFinite { what: "training inputs (after standardisation)".into() });
+        }
+        to_device(&self.net, config.device)?;
+        let classes = self.classes();
+        let elbo = |xv: &Var, batch: &[usize], kl_weight: f32| {
+            let yb: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
+            self.net.sample_elbo_detailed(
+                xv,
+                &yb[..],
+                |p, y: &[usize]| {
+                    if p.shape().last() != Some(&classes) {
+                        return Err(Error::ShapeMismatch {
+                            op: "Classifier (logits vs [rows, classes])",
+                            lhs: p.shape().to_vec(),
+                            rhs: vec![y.len(), classes],
+                        });
+                    }
+                    loss::cross_entropy(p, y)
+                },
+                config.sample_nbr,
                 kl_weight,
-            )?;
-            let grads = tape.backward(&parts.total)?;
-            nll += parts.likelihood.item()? as f64;
-            kl += parts.complexity.item()? as f64;
-            // Accuracy of the first draw's predictions.
-            let classes = 10;
-            let preds = parts.predictions.to_vec()?;
-            let first = &preds[..labels.len() * classes];
-            correct += argmax_rows(first, classes).iter().zip(&labels).filter(|(a, b)| a == b).count();
-            // The pass shares the parameters' storage: let it go before the
-            // step, which then updates them in place instead of copying each.
-            drop((parts, xv, tape));
-            opt.step(&grads)?;
-            seen += labels.len();
-            epoch_ms += start.elapsed().as_secs_f64() * 1e3;
-            epoch_steps += 1;
-            steps += 1;
+            )
+        };
+        let snapshot = || self.checkpoint();
+        let job = Job { named: params(&self.net), x: &xs, elbo: &elbo, snapshot: &snapshot };
+        run(job, config, resume, progress)
+    }
+
+    /// Class probabilities of inputs `x` (`[n, ...]`) from `draws` weight
+    /// draws named by `seed`, with entropy and mutual information.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `draws == 0`; shape errors.
+    pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<ClassPrediction> {
+        if draws == 0 {
+            return Err(Error::invalid("draws", "0: at least one draw is needed"));
         }
-        if epoch_steps == 0 {
-            break;
+        let n = self.check_x(x)?;
+        let k = self.classes();
+        let xs = self.scaled(x)?;
+        let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
+        let mut probs: Vec<Vec<f32>> = vec![Vec::with_capacity(n * k); draws];
+        let all: Vec<usize> = (0..n).collect();
+        for rows in all.chunks(PREDICT_ROWS) {
+            let part = take_rows(&xs, rows)?.to(device)?;
+            for (d, logits) in probs.iter_mut().zip(self.net.predict_draws(&part, draws, seed)?) {
+                if logits.shape() != [rows.len(), k] {
+                    return Err(Error::ShapeMismatch {
+                        op: "Classifier::predict (logits vs [rows, classes])",
+                        lhs: logits.shape().to_vec(),
+                        rhs: vec![rows.len(), k],
+                    });
+                }
+                d.extend(logits.softmax()?.to_vec()?);
+            }
         }
-        total_ms += epoch_ms;
-        let s = epoch_steps as f64;
-        progress(&EpochProgress {
-            epoch,
-            nll: (nll / s) as f32,
-            kl: (kl / s) as f32,
-            train_acc: correct as f32 / seen.max(1) as f32,
-            ms_per_step: epoch_ms / s,
-        });
+        let s = draws as f64;
+        let mean: Vec<f32> = (0..n * k).map(|j| (probs.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
+        Ok(ClassPrediction {
+            classes: k,
+            predicted: argmax_rows(&mean, k),
+            entropy: predictive_entropy(&probs, k)?,
+            mutual_information: mutual_information(&probs, k)?,
+            probs: mean,
+            draws: probs,
+        })
     }
-    Ok((steps, if steps > 0 { total_ms / steps as f64 } else { 0.0 }))
-}
 
-fn argmax_rows(v: &[f32], classes: usize) -> Vec<usize> {
-    v.chunks(classes)
-        .map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0)
-        .collect()
-}
-
-/// Softmax probabilities `[n, 10]` of `images` (`[n, 1, 28, 28]` flat) in
-/// batches on a prediction tape (no gradients, no KL) seeded with `seed`.
-fn probs(model: &dyn Module, images: &[f32], eval_batch: usize, seed: u64, device: Device) -> Result<Vec<f32>> {
-    let px = 28 * 28;
-    let mut out = Vec::with_capacity(images.len() / px * 10);
-    for (b, chunk) in images.chunks(eval_batch.max(1) * px).enumerate() {
-        let tape = Tape::predict(seed.wrapping_add(b as u64 * 65_536));
-        let x = tape.constant(Tensor::from_vec(chunk.to_vec(), &[chunk.len() / px, 1, 28, 28])?.to(device)?);
-        out.extend(model.forward(&x)?.softmax()?.value().to_vec()?);
+    /// Accuracy, NLL, Brier score, ECE, mean entropy and mean mutual
+    /// information on `x` and its `labels`, from `draws` draws named by `seed`.
+    ///
+    /// # Errors
+    /// As [`Classifier::predict`]; a label ≥ the class count.
+    pub fn evaluate(&self, x: &Tensor, labels: &[usize], draws: usize, seed: u64) -> Result<ClassificationMetrics> {
+        self.check_labels(x, labels)?;
+        let p = self.predict(x, draws, seed)?;
+        let k = self.classes();
+        let mean_of = |v: &[f32]| (v.iter().map(|&a| a as f64).sum::<f64>() / v.len() as f64) as f32;
+        Ok(ClassificationMetrics {
+            rows: labels.len(),
+            accuracy: accuracy(&p.probs, k, labels)?,
+            nll: class_nll(&p.probs, k, labels)?,
+            brier: brier_score(&p.probs, k, labels)?,
+            ece: expected_calibration_error(&p.probs, k, labels, ECE_BINS)?,
+            mean_entropy: mean_of(&p.entropy),
+            mean_mi: mean_of(&p.mutual_information),
+        })
     }
-    Ok(out)
-}
 
-/// `draws` predictive draws of `model` on `images`.
-fn draws(model: &dyn Module, images: &[f32], c: &ClassifierConfig, seed: u64) -> Result<Vec<Vec<f32>>> {
-    (0..c.eval_draws.max(1))
-        .map(|d| probs(model, images, c.eval_batch, seed ^ (d as u64 * 0x9E37_79B9), c.device))
-        .collect()
-}
-
-/// Mean over draws, per element.
-fn mean(draws: &[Vec<f32>]) -> Vec<f32> {
-    let s = draws.len() as f32;
-    (0..draws[0].len()).map(|j| draws.iter().map(|d| d[j]).sum::<f32>() / s).collect()
-}
-
-fn accuracy(probs: &[f32], labels: &[usize]) -> f32 {
-    argmax_rows(probs, 10).iter().zip(labels).filter(|(a, b)| a == b).count() as f32 / labels.len().max(1) as f32
-}
-
-fn mean_of(v: &[f32]) -> f32 {
-    v.iter().sum::<f32>() / v.len().max(1) as f32
-}
-
-/// Evaluates `model` on `test`: mean-weight and predictive accuracy, ECE,
-/// and mean predictive entropy on the test digits, on as many uniform-noise
-/// images (at most 1000) and on the same digits rotated by 90°.
-///
-/// # Errors
-/// [`Error::Empty`] for an empty test set; errors of the model.
-pub fn evaluate(model: &dyn Module, test: &Mnist, c: &ClassifierConfig) -> Result<ClassifierReport> {
-    if test.is_empty() || test.rows != 28 || test.cols != 28 {
-        return Err(Error::Empty { op: "evaluate (28x28 test images needed)" });
+    /// The parameters, class names and statistics as a checkpoint (metadata
+    /// `task = classification`, `classes` as a JSON-style list, `x_scale.*`).
+    ///
+    /// # Errors
+    /// Device errors reading the parameters.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
+        let mut ck = Checkpoint::from_params(&params(&self.net))?;
+        ck.set_metadata("task", "classification");
+        ck.set_metadata("classes", encode_list(&self.class_names));
+        if let Some(s) = &self.x_scale {
+            s.to_metadata(&mut ck, "x_scale");
+        }
+        Ok(ck)
     }
-    model.freeze();
-    let p_mean = probs(model, &test.images, c.eval_batch, c.seed ^ 0xE7A1, c.device);
-    model.unfreeze();
-    let p_mean = p_mean?;
-    let d_test = draws(model, &test.images, c, c.seed ^ 0xD1)?;
-    let p_pred = mean(&d_test);
-    let k = test.len().min(1000);
-    let mut rng = StdRng::seed_from_u64(c.seed ^ 0x4015E);
-    let noise: Vec<f32> = (0..k * 784).map(|_| rng.random::<f32>()).collect();
-    // Rotation by 90°: pixel (r, c) of the new image is (c, 27 − r) of the old.
-    let rotated: Vec<f32> = test.images[..k * 784]
-        .chunks(784)
-        .flat_map(|img| (0..784).map(move |i| img[(i % 28) * 28 + 27 - i / 28]))
-        .collect();
-    let d_noise = draws(model, &noise, c, c.seed ^ 0xD2)?;
-    let d_rot = draws(model, &rotated, c, c.seed ^ 0xD3)?;
-    Ok(ClassifierReport {
-        test_acc_mean_weights: accuracy(&p_mean, &test.labels),
-        test_acc_predictive: accuracy(&p_pred, &test.labels),
-        ece: expected_calibration_error(&p_pred, 10, &test.labels, 15)?,
-        entropy_test: mean_of(&predictive_entropy(&d_test, 10)?),
-        entropy_noise: mean_of(&predictive_entropy(&d_noise, 10)?),
-        entropy_rotated: mean_of(&predictive_entropy(&d_rot, 10)?),
-        ..ClassifierReport::default()
-    })
+
+    /// Restores parameters and statistics from a [`Classifier::checkpoint`].
+    ///
+    /// # Errors
+    /// [`Error::Parse`] when names, shapes, classes or statistics do not fit (nothing changes then).
+    pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
+        let x_scale = Standardizer::from_metadata(ck, "x_scale")?;
+        if let Some(c) = ck.metadata().get("classes") {
+            let names = decode_list(c).ok_or_else(|| Error::Parse {
+                path: ck.source().to_string(),
+                message: format!("metadata classes = {c:?} is malformed"),
+            })?;
+            if names != self.class_names {
+                return Err(Error::Parse {
+                    path: ck.source().to_string(),
+                    message: format!("classes {names:?} in the file, {:?} in the model", self.class_names),
+                });
+            }
+        }
+        ck.restore_params(&params(&self.net))?;
+        self.x_scale = x_scale;
+        Ok(())
+    }
+
+    fn check_x(&self, x: &Tensor) -> Result<usize> {
+        match x.shape().first() {
+            Some(&n) if n > 0 => {
+                if let Some(s) = &self.x_scale {
+                    if x.numel() / n != s.cols() {
+                        return Err(Error::ShapeMismatch {
+                            op: "Classifier (inputs vs the training inputs' features)",
+                            lhs: x.shape().to_vec(),
+                            rhs: vec![s.cols()],
+                        });
+                    }
+                }
+                Ok(n)
+            }
+            _ => Err(Error::Empty { op: "Classifier (no input rows)" }),
+        }
+    }
+
+    fn check_labels(&self, x: &Tensor, labels: &[usize]) -> Result<()> {
+        let n = self.check_x(x)?;
+        if labels.len() != n {
+            return Err(Error::ShapeMismatch {
+                op: "Classifier (one label per input row)",
+                lhs: x.shape().to_vec(),
+                rhs: vec![labels.len()],
+            });
+        }
+        if let Some(&l) = labels.iter().find(|&&l| l >= self.classes()) {
+            return Err(Error::IndexOutOfRange {
+                op: "Classifier (label vs class count)",
+                index: l,
+                len: self.classes(),
+            });
+        }
+        Ok(())
+    }
+
+    fn scaled(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.x_scale {
+            None => x.to(Device::Cpu),
+            Some(s) => {
+                let mut v = x.to_vec()?;
+                s.apply(&mut v)?;
+                Tensor::from_vec(v, x.shape())
+            }
+        }
+    }
+}
+
+/// `["a","b\"c"]`: names joined as JSON strings, so any label text survives.
+pub fn encode_list(names: &[String]) -> String {
+    let quoted: Vec<String> =
+        names.iter().map(|n| format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    format!("[{}]", quoted.join(","))
+}
+
+/// The inverse of [`encode_list`]; `None` for malformed text.
+pub fn decode_list(text: &str) -> Option<Vec<String>> {
+    let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let mut out = Vec::new();
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+            chars.next();
+        }
+        match chars.next() {
+            None => return Some(out),
+            Some('"') => {}
+            Some(_) => return None,
+        }
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => s.push(chars.next()?),
+                '"' => break,
+                c => s.push(c),
+            }
+        }
+        out.push(s);
+    }
 }

@@ -13,7 +13,9 @@ use crate::module::{join_name, BayesianModule, Module};
 use crate::options::posterior_options;
 use crate::posterior::GaussianParam;
 use crate::prior::Prior;
-use blitz_autograd::{ConvParams, Dims, Error, Param, Result, Tape, Tensor, Var};
+/// The geometry of a convolution (stride, padding, dilation, groups), as torch.nn takes it.
+pub use blitz_autograd::ConvParams;
+use blitz_autograd::{Dims, Error, Param, Result, Tape, Tensor, Var};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -8,9 +8,14 @@
 //! - [`kl`]: Monte Carlo and closed-form KL, chosen per layer with [`KlMode`];
 //! - [`estimator`]: `sample_elbo`, `freeze`, `mfvi_forward`, `moped`, ... for
 //!   every module through [`VariationalEstimator`], and [`minibatch_weight`];
-//! - [`metrics`]: RMSE, coverage, predictive log-likelihood, entropy, mutual
-//!   information, calibration; [`data`]: CSV and standardisation;
-//! - [`regression`]: the Boston housing training loop the example and tests share.
+//! - [`metrics`]: RMSE, coverage, predictive log-likelihood, accuracy, NLL,
+//!   Brier score, entropy, mutual information, calibration;
+//! - [`data`]: delimited text (any delimiter, header, gzip, targets by
+//!   name), splits, standardisation, seeded mini-batches;
+//! - [`regression::Regressor`] and [`classification::Classifier`]: training
+//!   ([`train`]), prediction with its uncertainty and evaluation for any
+//!   module and input shape; [`mlp::MlpSpec`]: a Bayesian MLP from a few numbers;
+//! - [`checkpoint`]: safetensors files with BLiTZ's parameter names.
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -29,6 +34,7 @@ pub mod kl;
 pub mod linear;
 pub mod lstm;
 pub mod metrics;
+pub mod mlp;
 pub mod module;
 mod options;
 pub mod pool;
@@ -37,11 +43,15 @@ pub mod prior;
 pub mod recurrent;
 pub mod regression;
 pub mod sequential;
+pub mod train;
 
-pub use activation::{ReLU, Sigmoid, Softplus, Tanh};
+pub use activation::{LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Standardize, Tanh};
 pub use bayesian_linear::{BayesianLinear, BayesianLinearOptions};
 pub use checkpoint::{atomic_write, load_module, save_module, Checkpoint};
-pub use conv::{BayesianConv1d, BayesianConv2d, BayesianConv3d, BayesianConvOptions, Conv1d, Conv2d, Conv3d};
+pub use classification::{ClassPrediction, ClassificationMetrics, Classifier};
+pub use conv::{
+    BayesianConv1d, BayesianConv2d, BayesianConv3d, BayesianConvOptions, Conv1d, Conv2d, Conv3d, ConvParams,
+};
 pub use dropout::Dropout;
 pub use embedding::{BayesianEmbedding, BayesianEmbeddingOptions, Embedding};
 pub use estimator::{minibatch_weight, ElboParts, Targets, VariationalEstimator};
@@ -50,8 +60,11 @@ pub use gru::{BayesianGRU, GRU};
 pub use kl::KlMode;
 pub use linear::Linear;
 pub use lstm::{BayesianLSTM, LstmState, LSTM};
+pub use mlp::MlpSpec;
 pub use module::{params, to_device, BayesianModule, Module};
 pub use pool::{AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d};
 pub use prior::{Gaussian, Laplace, Prior, ScaleMixture, StudentT};
 pub use recurrent::BayesianRecurrentOptions;
+pub use regression::{RegressionMetrics, RegressionPrediction, Regressor};
 pub use sequential::Sequential;
+pub use train::{CheckpointEvery, Progress, TrainConfig, TrainSummary};

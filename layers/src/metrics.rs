@@ -47,29 +47,55 @@ pub fn interval_coverage(mean: &[f32], std: &[f32], target: &[f32], k: f32) -> R
 /// length differs from the targets'; [`Error::InvalidArgument`] for
 /// `noise_std ≤ 0`.
 pub fn gaussian_mixture_log_likelihood(draw_means: &[Vec<f32>], noise_std: f32, target: &[f32]) -> Result<f32> {
-    if draw_means.is_empty() {
-        return Err(Error::Empty { op: "gaussian_mixture_log_likelihood" });
+    gaussian_mixture_log_likelihood_multi(draw_means, &[noise_std], target)
+}
+
+/// [`gaussian_mixture_log_likelihood`] for `k = noise_std.len()` outputs
+/// per example, laid out `[n, k]` row-major: the mean over examples of
+/// ln[(1/S) Σₛ Πₒ N(y_io; mean_s,io, noise_stdₒ²)] — the joint density of an
+/// example's outputs, not a sum of per-output mixtures.
+///
+/// # Errors
+/// As [`gaussian_mixture_log_likelihood`]; [`Error::InvalidShape`] when the
+/// target length is not a multiple of k.
+pub fn gaussian_mixture_log_likelihood_multi(
+    draw_means: &[Vec<f32>],
+    noise_std: &[f32],
+    target: &[f32],
+) -> Result<f32> {
+    let op = "gaussian_mixture_log_likelihood";
+    if draw_means.is_empty() || noise_std.is_empty() {
+        return Err(Error::Empty { op });
     }
-    if !(noise_std > 0.0 && noise_std.is_finite()) {
-        return Err(Error::invalid("noise_std", format!("{noise_std}: must be positive")));
+    if let Some(s) = noise_std.iter().find(|s| !(**s > 0.0 && s.is_finite())) {
+        return Err(Error::invalid("noise_std", format!("{s}: must be positive")));
+    }
+    let k = noise_std.len();
+    if !target.len().is_multiple_of(k) {
+        return Err(Error::InvalidShape { op, shape: vec![target.len()], reason: format!("not rows of {k} outputs") });
     }
     for d in draw_means {
-        same_len("gaussian_mixture_log_likelihood", d.len(), target.len())?;
+        same_len(op, d.len(), target.len())?;
     }
-    let s = noise_std as f64;
     let ln_s = (draw_means.len() as f64).ln();
     let mut total = 0f64;
-    for (i, &y) in target.iter().enumerate() {
-        let logs: Vec<f64> = draw_means
-            .iter()
-            .map(|d| {
-                let z = (y - d[i]) as f64 / s;
-                -0.5 * z * z - s.ln() - LN_SQRT_2PI
-            })
-            .collect();
+    let mut logs = vec![0f64; draw_means.len()];
+    for (i, row) in target.chunks(k).enumerate() {
+        for (l, d) in logs.iter_mut().zip(draw_means) {
+            *l = row
+                .iter()
+                .zip(noise_std)
+                .enumerate()
+                .map(|(o, (&y, &s))| {
+                    let s = s as f64;
+                    let z = (y - d[i * k + o]) as f64 / s;
+                    -0.5 * z * z - s.ln() - LN_SQRT_2PI
+                })
+                .sum();
+        }
         total += log_sum_exp(&logs) - ln_s;
     }
-    Ok((total / target.len() as f64) as f32)
+    Ok((total / (target.len() / k) as f64) as f32)
 }
 
 fn log_sum_exp(v: &[f64]) -> f64 {
@@ -140,6 +166,77 @@ pub fn mutual_information(draws: &[Vec<f32>], classes: usize) -> Result<Vec<f32>
             (h as f64 - aleatoric).max(0.0) as f32
         })
         .collect())
+}
+
+/// Mean negative log-likelihood of the labels under probabilities
+/// `[n, classes]` (nats per example); probabilities are floored at 1e-12 so
+/// that a confident mistake costs ~27.6 nats instead of infinity.
+///
+/// # Errors
+/// As [`expected_calibration_error`].
+pub fn class_nll(probs: &[f32], classes: usize, labels: &[usize]) -> Result<f32> {
+    let n = check_labels("class_nll", probs, classes, labels)?;
+    let s: f64 = labels.iter().enumerate().map(|(i, &l)| -(probs[i * classes + l].max(1e-12) as f64).ln()).sum();
+    Ok((s / n as f64) as f32)
+}
+
+/// Brier score: the mean over examples of Σ_c (p_c − 1[c = label])², in [0, 2].
+///
+/// # Errors
+/// As [`expected_calibration_error`].
+pub fn brier_score(probs: &[f32], classes: usize, labels: &[usize]) -> Result<f32> {
+    let n = check_labels("brier_score", probs, classes, labels)?;
+    let s: f64 = labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            probs[i * classes..(i + 1) * classes]
+                .iter()
+                .enumerate()
+                .map(|(c, &p)| (p as f64 - f64::from(u8::from(c == l))).powi(2))
+                .sum::<f64>()
+        })
+        .sum();
+    Ok((s / n as f64) as f32)
+}
+
+/// Fraction of rows whose most probable class is the label.
+///
+/// # Errors
+/// As [`expected_calibration_error`].
+pub fn accuracy(probs: &[f32], classes: usize, labels: &[usize]) -> Result<f32> {
+    let n = check_labels("accuracy", probs, classes, labels)?;
+    let hits = argmax_rows(probs, classes).iter().zip(labels).filter(|(a, b)| a == b).count();
+    Ok(hits as f32 / n as f32)
+}
+
+/// The index of the largest value of each row of `classes` values (the
+/// first one on ties).
+pub fn argmax_rows(probs: &[f32], classes: usize) -> Vec<usize> {
+    probs
+        .chunks(classes.max(1))
+        .map(|r| r.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (i, &x)| if x > b.1 { (i, x) } else { b }).0)
+        .collect()
+}
+
+/// Checks probabilities against labels and returns n.
+fn check_labels(op: &'static str, probs: &[f32], classes: usize, labels: &[usize]) -> Result<usize> {
+    if classes == 0 || probs.is_empty() {
+        return Err(Error::Empty { op });
+    }
+    if !probs.len().is_multiple_of(classes) {
+        return Err(Error::InvalidShape {
+            op,
+            shape: vec![probs.len()],
+            reason: format!("not a multiple of {classes} classes"),
+        });
+    }
+    let n = probs.len() / classes;
+    same_len(op, n, labels.len())?;
+    if let Some(&l) = labels.iter().find(|&&l| l >= classes) {
+        return Err(Error::IndexOutOfRange { op, index: l, len: classes });
+    }
+    Ok(n)
 }
 
 /// Expected calibration error with `bins` equal-width confidence bins:

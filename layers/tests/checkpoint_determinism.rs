@@ -1,43 +1,53 @@
 //! Determinism: the same seed gives bitwise the same model on 1 and 2
 //! threads, and a run stopped, checkpointed and resumed from the file equals
-//! an uninterrupted one (Boston housing regressor, Adam).
+//! an uninterrupted one (Boston housing regressor, Adam) — by hand, step by
+//! step, and through `Regressor::fit` / `Regressor::resume`.
 
 use blitz_autograd::optim::{Adam, Optimizer};
-use blitz_autograd::{Param, Tape, Tensor};
-use blitz_layers::data::load_csv;
-use blitz_layers::regression::{BayesianRegressor, RegressionConfig, RegressionData};
-use blitz_layers::{params, Checkpoint, VariationalEstimator};
+use blitz_autograd::{Tape, Tensor};
+use blitz_layers::data::{load_csv, Split, Standardizer, Table};
+use blitz_layers::{Checkpoint, CheckpointEvery, MlpSpec, Regressor, TrainConfig, VariationalEstimator};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 const BATCH: usize = 128;
 
-fn data() -> RegressionData {
-    let table = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap();
-    RegressionData::split(&table, |i| i % 4 == 0).unwrap()
+/// Boston's training rows (index not a multiple of 4), standardised.
+struct Data {
+    x_train: Table,
+    y_train: Vec<f32>,
 }
 
-/// Wide enough (256 hidden units, batches of 128) that the kernels' parallel
-/// paths (≥ 32768 elements) run.
-fn config(seed: u64) -> RegressionConfig {
-    RegressionConfig { hidden: 256, hidden_layers: 2, seed, ..RegressionConfig::default() }
+fn table() -> Table {
+    load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap()
 }
 
-/// The regressor's parameters by name, its noise level included.
-fn named(m: &BayesianRegressor) -> Vec<(String, Param)> {
-    let mut v = params(&m.net);
-    v.push(("log_noise".to_string(), m.log_noise.clone()));
-    v
+fn data() -> Data {
+    let t = table();
+    let (train, _) = Split::EveryKth(4).indices(t.rows).unwrap();
+    let t = t.take_rows(&train);
+    let (x, y) = (t.columns(0, 13).unwrap(), t.columns(13, 14).unwrap());
+    let (xs, ys) = (Standardizer::fit(&x).unwrap(), Standardizer::fit(&y).unwrap());
+    Data { x_train: xs.transform(&x).unwrap(), y_train: ys.transform(&y).unwrap().data }
 }
 
-fn bits(m: &BayesianRegressor) -> Vec<(String, Vec<u32>)> {
-    named(m).into_iter().map(|(n, p)| (n, p.value().to_vec().unwrap().iter().map(|v| v.to_bits()).collect())).collect()
+/// Wide enough (two layers of 256 hidden units, batches of 128) that the
+/// kernels' parallel paths (≥ 32768 elements) run.
+fn model(seed: u64) -> Regressor {
+    Regressor::new(MlpSpec::new(13, vec![256, 256], 1).build(seed).unwrap(), 1).unwrap()
+}
+
+fn bits(m: &Regressor) -> Vec<(String, Vec<u32>)> {
+    m.named_params()
+        .into_iter()
+        .map(|(n, p)| (n, p.value().to_vec().unwrap().iter().map(|v| v.to_bits()).collect()))
+        .collect()
 }
 
 /// Training steps `steps` (global indices): everything random is named by
 /// the seed and the step index, so any range can be run on its own.
-fn train_steps(m: &BayesianRegressor, opt: &mut Adam, d: &RegressionData, seed: u64, steps: std::ops::Range<usize>) {
+fn train_steps(m: &Regressor, opt: &mut Adam, d: &Data, seed: u64, steps: std::ops::Range<usize>) {
     let n = d.x_train.rows;
     let per_epoch = n.div_ceil(BATCH);
     for s in steps {
@@ -54,8 +64,8 @@ fn train_steps(m: &BayesianRegressor, opt: &mut Adam, d: &RegressionData, seed: 
     }
 }
 
-fn full_run(d: &RegressionData, seed: u64, steps: usize) -> Vec<(String, Vec<u32>)> {
-    let m = BayesianRegressor::new(d.x_train.cols, &config(seed)).unwrap();
+fn full_run(d: &Data, seed: u64, steps: usize) -> Vec<(String, Vec<u32>)> {
+    let m = model(seed);
     let mut opt = Adam::new(3e-3).unwrap();
     train_steps(&m, &mut opt, d, seed, 0..steps);
     bits(&m)
@@ -88,21 +98,62 @@ fn stopped_checkpointed_and_resumed_equals_uninterrupted() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("boston.safetensors");
     {
-        let m = BayesianRegressor::new(d.x_train.cols, &config(seed)).unwrap();
+        let m = model(seed);
         let mut opt = Adam::new(3e-3).unwrap();
         train_steps(&m, &mut opt, &d, seed, 0..stop);
-        let mut ck = Checkpoint::from_params(&named(&m)).unwrap();
-        ck.add_adam(&opt, &named(&m)).unwrap();
+        let mut ck = Checkpoint::from_params(&m.named_params()).unwrap();
+        ck.add_adam(&opt, &m.named_params()).unwrap();
         ck.set_metadata("step", stop.to_string());
         ck.save(&path).unwrap();
     }
     // Resume into a model built from another seed: only the file carries state.
-    let m = BayesianRegressor::new(d.x_train.cols, &config(999)).unwrap();
+    let m = model(999);
     let ck = Checkpoint::load(&path).unwrap();
-    ck.restore_params(&named(&m)).unwrap();
-    let mut opt = ck.restore_adam(&named(&m)).unwrap();
+    ck.restore_params(&m.named_params()).unwrap();
+    let mut opt = ck.restore_adam(&m.named_params()).unwrap();
     let start: usize = ck.metadata()["step"].parse().unwrap();
     train_steps(&m, &mut opt, &d, seed, start..total);
     assert!(bits(&m) == uninterrupted, "resumed run differs from the uninterrupted one");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `Regressor::fit` with periodic checkpoints, stopped after 15 steps (mid
+/// epoch 3 of batches of 64: 6 per epoch), then `Regressor::resume` from the
+/// file into a model built from another seed: the same bits and the same
+/// test figures as a run never stopped.
+#[test]
+fn fit_stopped_then_resumed_from_its_checkpoint_equals_uninterrupted() {
+    let t = table();
+    let (train, test) = Split::EveryKth(4).indices(t.rows).unwrap();
+    let rows = |idx: &[usize], a: usize, b: usize| t.take_rows(idx).columns(a, b).unwrap().to_tensor().unwrap();
+    let (x, y) = (rows(&train, 0, 13), rows(&train, 13, 14));
+    let (xt, yt) = (rows(&test, 0, 13), rows(&test, 13, 14));
+    let dir = std::env::temp_dir().join(format!("blitz-fit-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("run.safetensors");
+    let small = |seed| Regressor::new(MlpSpec::new(13, vec![16], 1).build(seed).unwrap(), 1).unwrap();
+    let config = TrainConfig {
+        epochs: 4,
+        batch_size: 64,
+        seed: 5,
+        checkpoint: Some(CheckpointEvery::new(&path, 1)),
+        ..TrainConfig::default()
+    };
+    let whole = small(5).standardized_on(&x, &y).unwrap();
+    let s = whole.fit(&x, &y, &TrainConfig { checkpoint: None, ..config.clone() }, |_| ()).unwrap();
+    assert_eq!((s.epochs, s.steps), (4, 24));
+
+    let first = small(5).standardized_on(&x, &y).unwrap();
+    let cut = first.fit(&x, &y, &TrainConfig { max_steps: Some(15), ..config.clone() }, |_| ()).unwrap();
+    assert_eq!(cut.steps, 15);
+    let ck = Checkpoint::load(&path).unwrap();
+    assert_eq!(ck.metadata()["train.epoch"], "2", "only whole epochs are checkpointed");
+    let mut resumed = small(77);
+    let mut epochs = Vec::new();
+    let s = resumed.resume(&ck, &x, &y, &config, |p| epochs.push(p.epoch)).unwrap();
+    assert_eq!((s.epochs, s.steps, epochs), (4, 24, vec![3, 4]));
+    assert!(bits(&resumed) == bits(&whole), "resumed run differs from the uninterrupted one");
+    let (a, b) = (whole.evaluate(&xt, &yt, 10, 1).unwrap(), resumed.evaluate(&xt, &yt, 10, 1).unwrap());
+    assert_eq!(a, b);
     std::fs::remove_dir_all(&dir).unwrap();
 }

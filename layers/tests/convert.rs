@@ -3,53 +3,59 @@
 //! 0.92–0.98, log-lik ≥ −2.65) after at most 250 Bayesian epochs — a quarter
 //! of the 1000 the Bayesian example trains from scratch.
 
-use blitz_autograd::{Param, Tape, Tensor};
+use blitz_autograd::{Tape, Tensor};
 use blitz_layers::convert::{to_bayesian, ConvertOptions};
-use blitz_layers::data::load_csv;
-use blitz_layers::regression::{train_from, BayesianRegressor, RegressionConfig, RegressionData};
+use blitz_layers::data::{load_csv, Split};
 use blitz_layers::{
-    params, BayesianLinearOptions, Conv2d, Gaussian, KlMode, Linear, Module, ReLU, Sequential, VariationalEstimator,
+    params, BayesianLinearOptions, Conv2d, Gaussian, KlMode, Linear, Module, ReLU, Regressor, Sequential, TrainConfig,
+    VariationalEstimator,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-fn boston() -> RegressionData {
-    let table = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap();
-    RegressionData::boston(&table).unwrap()
+/// Boston as the example reads it: skewed columns as ln(1 + x); train and
+/// test inputs `[n, 13]` and targets `[n, 1]`.
+fn boston() -> (Tensor, Tensor, Tensor, Tensor) {
+    let mut t = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap();
+    t.log1p_columns(&[0, 1, 7, 12]).unwrap();
+    let (train, test) = Split::EveryKth(4).indices(t.rows).unwrap();
+    let part = |idx: &[usize], a, b| t.take_rows(idx).columns(a, b).unwrap().to_tensor().unwrap();
+    (part(&train, 0, 13), part(&train, 13, 14), part(&test, 0, 13), part(&test, 13, 14))
 }
 
 #[test]
 fn converted_boston_mlp_reaches_the_boston_figures() {
-    let data = boston();
+    let (x, y, xt, yt) = boston();
     let mut rng = StdRng::seed_from_u64(0);
     let net = Sequential::new()
         .push(Linear::new(13, 50, true, &mut rng).unwrap())
         .push(ReLU)
         .push(Linear::new(50, 1, true, &mut rng).unwrap());
-    let start =
-        BayesianRegressor { net, log_noise: Param::new("log_noise", Tensor::from_vec(vec![0.0], &[1]).unwrap()) };
-    // Maximum likelihood first (no Bayesian layer: the KL is 0), with the same loop.
-    let det = RegressionConfig { epochs: 150, sample_nbr: 1, eval_samples: 1, log_every: 0, ..Default::default() };
-    let (trained, r0) = train_from(start, &data, &det, |_| ()).unwrap();
-    println!("deterministic: RMSE {:.3}, coverage {:.3}, log-lik {:.3}", r0.test_rmse, r0.coverage_2sd, r0.test_loglik);
+    let det = Regressor::new(net, 1).unwrap().standardized_on(&x, &y).unwrap();
+    let config = TrainConfig { epochs: 150, batch_size: 16, sample_nbr: 1, ..TrainConfig::default() };
+    det.fit(&x, &y, &config, |_| ()).unwrap();
+    let r0 = det.evaluate(&xt, &yt, 1, 0).unwrap();
+    println!("deterministic: RMSE {:.3}, coverage {:.3}, log-lik {:.3}", r0.rmse, r0.coverage_2sd, r0.loglik);
     let options = ConvertOptions {
         linear: BayesianLinearOptions::default().with_prior(Gaussian::new(1.0).unwrap()).with_kl(KlMode::ClosedForm),
         conv: None,
     };
-    let net = to_bayesian(trained.net, 0.1, &options).unwrap();
+    let Regressor { net, log_noise, x_scale, y_scale } = det;
+    let net = to_bayesian(net, 0.1, &options).unwrap();
     let names: Vec<String> = params(&net).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names[..2], ["0.weight_mu".to_string(), "0.weight_rho".to_string()]);
-    let model = BayesianRegressor { net, log_noise: trained.log_noise };
+    let model = Regressor { net, log_noise, x_scale, y_scale };
     let epochs = 250;
-    let c = RegressionConfig { epochs, lr: 0.001, lr_final: 0.0003, log_every: 0, ..Default::default() };
-    let (_, r) = train_from(model, &data, &c, |_| ()).unwrap();
+    let c = TrainConfig { epochs, batch_size: 16, lr: 0.001, lr_final: 0.0003, ..TrainConfig::default() };
+    model.fit(&x, &y, &c, |_| ()).unwrap();
+    let r = model.evaluate(&xt, &yt, 100, 0).unwrap();
     println!(
         "MOPED + {epochs} Bayesian epochs: RMSE {:.3} k$, ±2σ coverage {:.3}, log-lik {:.3}",
-        r.test_rmse, r.coverage_2sd, r.test_loglik
+        r.rmse, r.coverage_2sd, r.loglik
     );
-    assert!(r.test_rmse <= 3.6, "RMSE {}", r.test_rmse);
+    assert!(r.rmse <= 3.6, "RMSE {}", r.rmse);
     assert!((0.92..=0.98).contains(&r.coverage_2sd), "coverage {}", r.coverage_2sd);
-    assert!(r.test_loglik >= -2.65, "log-lik {}", r.test_loglik);
+    assert!(r.loglik >= -2.65, "log-lik {}", r.loglik);
 }
 
 #[test]

@@ -1,8 +1,22 @@
-//! Small data sets in memory: a numeric CSV loader and standardisation.
+//! Data sets in memory, as small composable pieces:
+//!
+//! - [`read_delimited`]: delimited text (comma, tab, semicolon, white space;
+//!   header detected; `.gz`; targets by name anywhere in the row;
+//!   categorical targets) into a [`Dataset`], with errors that name the cell;
+//! - [`Split`]: train/test by an index rule or a seeded shuffle;
+//! - [`Standardizer`]: per-column statistics of the training rows, kept with
+//!   the model;
+//! - [`EpochOrder`] and [`take_rows`]: seeded mini-batches of any input shape;
+//! - [`idx`]: the IDX files of MNIST.
 
+mod delimited;
 pub mod idx;
 
+pub use delimited::{parse_delimited, read_delimited, ColumnRef, Dataset, Delimiter, ReadOptions, Target, TargetKind};
+
 use blitz_autograd::{Error, Result, Tensor};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use std::path::Path;
 
 /// A dense row-major table of numbers.
@@ -44,6 +58,15 @@ impl Table {
         Ok(())
     }
 
+    /// The rows `idx`, in that order.
+    ///
+    /// # Panics
+    /// When an index is out of range (indices come from the table's own row count).
+    pub fn take_rows(&self, idx: &[usize]) -> Table {
+        let data = idx.iter().flat_map(|&i| self.row(i).iter().copied()).collect();
+        Table { data, rows: idx.len(), cols: self.cols }
+    }
+
     /// The rows whose index satisfies `keep`, in order.
     pub fn select_rows(&self, keep: impl Fn(usize) -> bool) -> Table {
         let data: Vec<f32> = (0..self.rows).filter(|&i| keep(i)).flat_map(|i| self.row(i).to_vec()).collect();
@@ -71,55 +94,147 @@ impl Table {
     }
 }
 
-/// Reads a comma-separated file of numbers, skipping `header_lines` lines
-/// (and blank lines). Every row must have as many fields as the first.
+/// Reads a comma-separated file of numbers whose first `header_lines`
+/// non-blank lines are a header: every column becomes a column of the table.
+/// For other delimiters, gzip, named targets or class labels use
+/// [`read_delimited`].
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read; [`Error::Parse`] naming the
-/// file, line and column of a field that is not a number or a row of the
-/// wrong length; [`Error::Empty`] when no rows remain.
+/// As [`read_delimited`].
 pub fn load_csv(path: impl AsRef<Path>, header_lines: usize) -> Result<Table> {
-    let path = path.as_ref();
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: name.clone(), message: e.to_string() })?;
-    parse_csv(&text, header_lines, &name)
+    Ok(read_delimited(path, &csv_options(header_lines))?.x)
 }
 
 /// [`load_csv`] on text already in memory; `source` names it in errors.
 ///
 /// # Errors
-/// As [`load_csv`], without the I/O.
+/// As [`read_delimited`], without the I/O.
 pub fn parse_csv(text: &str, header_lines: usize, source: &str) -> Result<Table> {
-    let mut data = Vec::new();
-    let mut cols = 0;
-    let mut rows = 0;
-    for (i, line) in text.lines().enumerate().skip(header_lines) {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
+    Ok(parse_delimited(text, &csv_options(header_lines), source)?.x)
+}
+
+fn csv_options(header_lines: usize) -> ReadOptions {
+    ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(header_lines)
+}
+
+/// How to split rows into a training and a test set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Split {
+    /// Test rows: those whose 0-based index is a multiple of `k` (Boston's
+    /// split in the examples and the peer's benchmark is `EveryKth(4)`).
+    EveryKth(usize),
+    /// A seeded shuffle; the first `round(fraction · n)` shuffled rows are the test set.
+    Fraction {
+        /// Share of the rows held out, in (0, 1).
+        test: f32,
+        /// Seed of the shuffle.
+        seed: u64,
+    },
+}
+
+impl Split {
+    /// (training rows, test rows) of `n` rows, each in increasing order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `k < 2` or a fraction outside (0, 1);
+    /// [`Error::Empty`] when either side would be empty.
+    pub fn indices(&self, n: usize) -> Result<(Vec<usize>, Vec<usize>)> {
+        let (train, test): (Vec<usize>, Vec<usize>) = match *self {
+            Split::EveryKth(k) => {
+                if k < 2 {
+                    return Err(Error::invalid("test_every", format!("{k}: must be at least 2")));
+                }
+                (0..n).partition(|i| i % k != 0)
+            }
+            Split::Fraction { test, seed } => {
+                if !(test > 0.0 && test < 1.0) {
+                    return Err(Error::invalid("test_fraction", format!("{test}: must be in (0, 1)")));
+                }
+                let mut order: Vec<usize> = (0..n).collect();
+                order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed ^ 0x5B11_7000));
+                let k = ((test as f64 * n as f64).round() as usize).clamp(1, n.saturating_sub(1).max(1));
+                let mut test_rows = order[..k.min(n)].to_vec();
+                let mut train_rows = order[k.min(n)..].to_vec();
+                test_rows.sort_unstable();
+                train_rows.sort_unstable();
+                (train_rows, test_rows)
+            }
+        };
+        if train.is_empty() || test.is_empty() {
+            return Err(Error::Empty { op: "split (a side has no rows)" });
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if rows == 0 {
-            cols = fields.len();
-        } else if fields.len() != cols {
-            return Err(Error::Parse {
-                path: source.to_string(),
-                message: format!("line {}: {} fields, expected {cols}", i + 1, fields.len()),
-            });
-        }
-        for (j, f) in fields.iter().enumerate() {
-            let v: f32 = f.trim_matches('"').parse().map_err(|_| Error::Parse {
-                path: source.to_string(),
-                message: format!("line {}, column {}: {f:?} is not a number", i + 1, j + 1),
-            })?;
-            data.push(v);
-        }
-        rows += 1;
+        Ok((train, test))
     }
-    if rows == 0 {
-        return Err(Error::Empty { op: "load_csv" });
+
+    /// The training and test parts of `d`.
+    ///
+    /// # Errors
+    /// As [`Split::indices`].
+    pub fn apply(&self, d: &Dataset) -> Result<(Dataset, Dataset)> {
+        let (train, test) = self.indices(d.rows())?;
+        Ok((d.select(&train), d.select(&test)))
     }
-    Ok(Table { data, rows, cols })
+}
+
+/// The order in which epoch `epoch` (1-based) visits `n` examples: one
+/// generator seeded by `seed` shuffles the examples again at the start of
+/// every epoch, so the order depends on (`seed`, `epoch`) alone and a run
+/// resumed at any epoch replays it exactly ([`EpochOrder`] does the same
+/// epoch after epoch without replaying).
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut o = EpochOrder::new(n, seed);
+    for _ in 0..epoch {
+        o.next_epoch();
+    }
+    o.order
+}
+
+/// The batch order of successive epochs (see [`epoch_order`]).
+#[derive(Debug)]
+pub struct EpochOrder {
+    rng: rand::rngs::StdRng,
+    order: Vec<usize>,
+}
+
+impl EpochOrder {
+    /// Before the first epoch.
+    pub fn new(n: usize, seed: u64) -> EpochOrder {
+        EpochOrder { rng: rand::rngs::StdRng::seed_from_u64(seed ^ 0x005E_ED0F_DA7A), order: (0..n).collect() }
+    }
+
+    /// Shuffles for the next epoch and returns its order.
+    pub fn next_epoch(&mut self) -> &[usize] {
+        self.order.shuffle(&mut self.rng);
+        &self.order
+    }
+}
+
+/// The examples `idx` of `t` (shape `[n, ...]`, any trailing shape), as a
+/// tensor of shape `[idx.len(), ...]` on `t`'s device.
+///
+/// # Errors
+/// [`Error::InvalidShape`] for a scalar; [`Error::IndexOutOfRange`] for an
+/// index ≥ n.
+pub fn take_rows(t: &Tensor, idx: &[usize]) -> Result<Tensor> {
+    let Some(&n) = t.shape().first() else {
+        return Err(Error::InvalidShape { op: "take_rows", shape: vec![], reason: "needs an example axis".into() });
+    };
+    if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
+        return Err(Error::IndexOutOfRange { op: "take_rows", index: bad, len: n });
+    }
+    let per = t.numel() / n.max(1);
+    let copy;
+    let host = match t.device() {
+        blitz_autograd::Device::Cpu => t.buffer().as_cpu("take_rows")?,
+        _ => {
+            copy = t.to_vec()?;
+            &copy[..]
+        }
+    };
+    let data = idx.iter().flat_map(|&i| host[i * per..(i + 1) * per].iter().copied()).collect();
+    let mut shape = t.shape().to_vec();
+    shape[0] = idx.len();
+    Tensor::from_vec(data, &shape)?.to(t.device())
 }
 
 /// Per-column mean and standard deviation, to map columns to zero mean and
@@ -172,6 +287,110 @@ impl Standardizer {
         self.check(t)?;
         let data = t.data.iter().enumerate().map(|(k, v)| v * self.std[k % t.cols] + self.mean[k % t.cols]).collect();
         Ok(Table { data, rows: t.rows, cols: t.cols })
+    }
+
+    /// The statistics of the columns of `data`, `cols` values per row (the
+    /// features of examples of any shape, flattened).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no rows; [`Error::InvalidShape`] when the length
+    /// is not a multiple of `cols`.
+    pub fn fit_rows(data: &[f32], cols: usize) -> Result<Standardizer> {
+        if cols == 0 || !data.len().is_multiple_of(cols) {
+            return Err(Error::InvalidShape {
+                op: "Standardizer::fit_rows",
+                shape: vec![data.len()],
+                reason: format!("not a whole number of rows of {cols}"),
+            });
+        }
+        Standardizer::fit(&Table { data: data.to_vec(), rows: data.len() / cols, cols })
+    }
+
+    /// (x − mean) / std in place, on rows of [`Standardizer::cols`] values.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] when the length is not a multiple of the column count.
+    pub fn apply(&self, data: &mut [f32]) -> Result<()> {
+        self.check_len("Standardizer::apply", data.len())?;
+        for row in data.chunks_mut(self.cols()) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = (*v - m) / s;
+            }
+        }
+        Ok(())
+    }
+
+    /// x·std + mean in place (back to the original units).
+    ///
+    /// # Errors
+    /// As [`Standardizer::apply`].
+    pub fn unapply(&self, data: &mut [f32]) -> Result<()> {
+        self.check_len("Standardizer::unapply", data.len())?;
+        for row in data.chunks_mut(self.cols()) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                *v = *v * s + m;
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of columns.
+    pub fn cols(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Writes the statistics into checkpoint metadata as `{key}.mean` and
+    /// `{key}.std` (comma-separated; each `f32` printed so that it reads back exactly).
+    pub fn to_metadata(&self, ck: &mut crate::Checkpoint, key: &str) {
+        let join = |v: &[f32]| v.iter().map(f32::to_string).collect::<Vec<_>>().join(",");
+        ck.set_metadata(format!("{key}.mean"), join(&self.mean));
+        ck.set_metadata(format!("{key}.std"), join(&self.std));
+    }
+
+    /// Reads statistics written by [`Standardizer::to_metadata`]; `None` when
+    /// the checkpoint has none under `key`.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for malformed values.
+    pub fn from_metadata(ck: &crate::Checkpoint, key: &str) -> Result<Option<Standardizer>> {
+        let m = ck.metadata();
+        let (Some(mean), Some(std)) = (m.get(&format!("{key}.mean")), m.get(&format!("{key}.std"))) else {
+            return Ok(None);
+        };
+        let parse = |s: &str| -> Result<Vec<f32>> {
+            s.split(',')
+                .map(|v| match v.parse::<f32>() {
+                    Ok(x) if x.is_finite() => Ok(x),
+                    _ => Err(Error::Parse {
+                        path: ck.source().to_string(),
+                        message: format!("metadata {key}: {v:?} is not a finite number"),
+                    }),
+                })
+                .collect()
+        };
+        let (mean, std) = (parse(mean)?, parse(std)?);
+        if mean.len() != std.len() || std.iter().any(|&s| s <= 0.0) {
+            return Err(Error::Parse {
+                path: ck.source().to_string(),
+                message: format!(
+                    "metadata {key}: {} means and {} positive deviations expected to match",
+                    mean.len(),
+                    std.len()
+                ),
+            });
+        }
+        Ok(Some(Standardizer { mean, std }))
+    }
+
+    fn check_len(&self, op: &'static str, len: usize) -> Result<()> {
+        if self.cols() == 0 || !len.is_multiple_of(self.cols()) {
+            return Err(Error::InvalidShape {
+                op,
+                shape: vec![len],
+                reason: format!("not rows of {} columns", self.cols()),
+            });
+        }
+        Ok(())
     }
 
     fn check(&self, t: &Table) -> Result<()> {

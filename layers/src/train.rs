@@ -1,0 +1,289 @@
+//! The training loop that [`Regressor`](crate::regression::Regressor) and
+//! [`Classifier`](crate::classification::Classifier) share: seeded
+//! mini-batches, the Monte Carlo ELBO per example, Adam with a geometric
+//! learning-rate decay, a progress callback, and optional periodic
+//! checkpoints from which a killed run resumes with the same result.
+//!
+//! # The KL weight
+//! Each step minimises, over a mini-batch B of a training set of N examples,
+//! `(1/|B|) Σ_{i∈B} −log p(y_i | x_i, w) + KL(q ‖ p) / N` averaged over
+//! `sample_nbr` weight draws: the negative ELBO of the whole training set
+//! divided by N, estimated without bias from one batch. That is
+//! [`TrainConfig::kl_weight`]'s default (`None`: 1/N). BLiTZ's default of 1
+//! with a mean likelihood counts the KL N times over, and the network then
+//! learns next to nothing.
+//!
+//! # Same seed, same result
+//! Epoch e visits the examples in [`epoch_order`](crate::data::epoch_order)`(n, seed, e)` and step s
+//! draws its weights on a tape named by (seed, s): neither depends on
+//! earlier epochs' state, so a run resumed from a checkpoint (which holds
+//! the parameters, Adam's moments and the step count) ends with the same
+//! bits as one that was never interrupted.
+
+use crate::checkpoint::Checkpoint;
+use crate::data::{take_rows, EpochOrder};
+use crate::estimator::ElboParts;
+use blitz_autograd::optim::{Adam, Optimizer};
+use blitz_autograd::{Device, Error, Param, Result, Tape, Tensor, Var};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How to train; [`TrainConfig::default`] holds the recommended settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// Adam's learning rate at the start.
+    pub lr: f32,
+    /// The learning rate at the last epoch: it decays geometrically from
+    /// `lr` epoch by epoch (equal to `lr`: constant).
+    pub lr_final: f32,
+    /// Monte Carlo weight draws per step (BLiTZ's `sample_nbr`).
+    pub sample_nbr: usize,
+    /// The weight of the KL term against the per-example likelihood;
+    /// `None`: 1 / N_train (see the module docs).
+    pub kl_weight: Option<f32>,
+    /// Seed of the batch order and of every weight draw.
+    pub seed: u64,
+    /// Where to train (the model is moved there first).
+    pub device: Device,
+    /// Stop after this many steps in all (tests, quick looks); `None`: run every epoch.
+    pub max_steps: Option<usize>,
+    /// Write a resumable checkpoint every few epochs.
+    pub checkpoint: Option<CheckpointEvery>,
+}
+
+impl Default for TrainConfig {
+    /// 100 epochs of batches of 32, Adam 3e-3 decaying to 3e-4, 3 draws per
+    /// step, KL / N, seed 0, on the CPU.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 100,
+            batch_size: 32,
+            lr: 3e-3,
+            lr_final: 3e-4,
+            sample_nbr: 3,
+            kl_weight: None,
+            seed: 0,
+            device: Device::Cpu,
+            max_steps: None,
+            checkpoint: None,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first bad setting.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |name: &'static str, v: f32| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::invalid(name, format!("{v}: must be positive and finite")))
+            }
+        };
+        if self.epochs == 0 {
+            return Err(Error::invalid("epochs", "0: at least one epoch"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size", "0: at least one example per step"));
+        }
+        if self.sample_nbr == 0 {
+            return Err(Error::invalid("sample_nbr", "0: at least one draw per step"));
+        }
+        positive("lr", self.lr)?;
+        positive("lr_final", self.lr_final)?;
+        if let Some(w) = self.kl_weight {
+            if !(w >= 0.0 && w.is_finite()) {
+                return Err(Error::invalid("kl_weight", format!("{w}: must be ≥ 0 and finite")));
+            }
+        }
+        if let Some(c) = &self.checkpoint {
+            if c.every_epochs == 0 {
+                return Err(Error::invalid("checkpoint every", "0 epochs: use None for no checkpoints"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The learning rate of epoch `epoch` (1-based).
+    pub fn lr_at(&self, epoch: usize) -> f32 {
+        let decay = (self.lr_final / self.lr).powf(1.0 / self.epochs as f32);
+        self.lr * decay.powi(epoch as i32 - 1)
+    }
+
+    /// The seed of step `step`'s tape.
+    pub fn step_seed(&self, step: usize) -> u64 {
+        self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(step as u64)
+    }
+}
+
+/// Periodic checkpoints during training: the model's own checkpoint
+/// (parameters, statistics), Adam's state, the epochs and steps done, and
+/// `metadata`, so that [`Regressor::resume`](crate::regression::Regressor::resume)
+/// can continue from the file alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointEvery {
+    /// The file, written atomically (a crash leaves the previous one intact).
+    pub path: PathBuf,
+    /// Every this many epochs (and after the last one).
+    pub every_epochs: usize,
+    /// Extra metadata to store (a description of the model, the data's columns, ...).
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+impl CheckpointEvery {
+    /// Every `every_epochs` epochs to `path`, no extra metadata.
+    pub fn new(path: impl Into<PathBuf>, every_epochs: usize) -> CheckpointEvery {
+        CheckpointEvery { path: path.into(), every_epochs, metadata: Default::default() }
+    }
+}
+
+/// Where training stands, after each epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Epochs done (1-based).
+    pub epoch: usize,
+    /// Epochs in all.
+    pub epochs: usize,
+    /// Steps done in all (a resumed run counts the earlier ones).
+    pub steps: usize,
+    /// Mean negative log-likelihood per example over the epoch (in the
+    /// model's training units: standardised targets for regression).
+    pub nll: f32,
+    /// Mean weighted KL term over the epoch.
+    pub kl: f32,
+    /// Mean milliseconds per step over the epoch.
+    pub ms_per_step: f64,
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TrainSummary {
+    /// Steps done in all (a resumed run counts the earlier ones).
+    pub steps: usize,
+    /// Epochs done in all.
+    pub epochs: usize,
+    /// Mean milliseconds per step (forward, backward, update) in this process.
+    pub ms_per_step: f64,
+    /// The last epoch's mean negative log-likelihood per example.
+    pub nll: f32,
+    /// The last epoch's mean weighted KL term.
+    pub kl: f32,
+}
+
+/// Checkpoint metadata: epochs done.
+pub(crate) const META_EPOCH: &str = "train.epoch";
+/// Checkpoint metadata: steps done.
+pub(crate) const META_STEPS: &str = "train.steps";
+
+/// What the shared loop needs from a model.
+pub(crate) struct Job<'a> {
+    /// Every trained parameter with its checkpoint name.
+    pub named: Vec<(String, Param)>,
+    /// Training inputs, `[n, ...]`, on the host, ready for the network.
+    pub x: &'a Tensor,
+    /// The ELBO parts of one batch: (x on the tape, the batch's row indices, KL weight).
+    pub elbo: &'a (dyn Fn(&Var, &[usize], f32) -> Result<ElboParts> + Sync),
+    /// The model's checkpoint without optimizer state.
+    pub snapshot: &'a dyn Fn() -> Result<Checkpoint>,
+}
+
+/// The shared loop; `resume`: a checkpoint whose parameters the caller has restored.
+pub(crate) fn run(
+    job: Job<'_>,
+    c: &TrainConfig,
+    resume: Option<&Checkpoint>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<TrainSummary> {
+    c.validate()?;
+    let n = *job.x.shape().first().ok_or(Error::Empty { op: "fit (no examples)" })?;
+    if n == 0 {
+        return Err(Error::Empty { op: "fit (no examples)" });
+    }
+    let kl_weight = c.kl_weight.unwrap_or(1.0 / n as f32);
+    let (mut opt, first_epoch, mut steps) = match resume {
+        None => (Adam::new(c.lr)?, 1, 0),
+        Some(ck) => {
+            let get = |key: &str| -> Result<usize> {
+                ck.metadata().get(key).and_then(|v| v.parse().ok()).ok_or_else(|| Error::Parse {
+                    path: ck.source().to_string(),
+                    message: format!("metadata {key} is missing or not a whole number: not a resumable checkpoint"),
+                })
+            };
+            (ck.restore_adam(&job.named)?, get(META_EPOCH)? + 1, get(META_STEPS)?)
+        }
+    };
+    let mut summary = TrainSummary { steps, epochs: first_epoch - 1, ..TrainSummary::default() };
+    // A resumed run replays the earlier epochs' shuffles (cheap) to reach its own.
+    let mut order = EpochOrder::new(n, c.seed);
+    for _ in 1..first_epoch {
+        order.next_epoch();
+    }
+    let (mut time, mut timed) = (0f64, 0usize);
+    for epoch in first_epoch..=c.epochs {
+        if c.max_steps.is_some_and(|m| steps >= m) {
+            break;
+        }
+        opt.set_learning_rate(c.lr_at(epoch));
+        let order = order.next_epoch().to_vec();
+        let (mut nll, mut kl, mut batches, mut epoch_time) = (0f64, 0f64, 0usize, 0f64);
+        for batch in order.chunks(c.batch_size) {
+            if c.max_steps.is_some_and(|m| steps >= m) {
+                break;
+            }
+            let start = Instant::now();
+            let tape = Tape::new(c.step_seed(steps));
+            let x = tape.constant(take_rows(job.x, batch)?.to(c.device)?);
+            let parts = (job.elbo)(&x, batch, kl_weight)?;
+            let grads = tape.backward(&parts.total)?;
+            nll += parts.likelihood.item()? as f64;
+            kl += parts.complexity.item()? as f64;
+            // The pass shares the parameters' storage: let it go first, so
+            // the update happens in place.
+            drop((parts, x, tape));
+            opt.step(&grads)?;
+            // Timed to here: on a GPU the read-backs above wait for the pass.
+            epoch_time += start.elapsed().as_secs_f64();
+            batches += 1;
+            steps += 1;
+        }
+        if batches == 0 {
+            break;
+        }
+        // An epoch cut short by `max_steps` is reported but never checkpointed:
+        // a resumed run would skip its remaining batches.
+        let complete = batches == n.div_ceil(c.batch_size);
+        time += epoch_time;
+        timed += batches;
+        let p = Progress {
+            epoch,
+            epochs: c.epochs,
+            steps,
+            nll: (nll / batches as f64) as f32,
+            kl: (kl / batches as f64) as f32,
+            ms_per_step: 1e3 * epoch_time / batches as f64,
+        };
+        summary = TrainSummary { steps, epochs: epoch, ms_per_step: 0.0, nll: p.nll, kl: p.kl };
+        if let (Some(every), true) = (&c.checkpoint, complete) {
+            if epoch % every.every_epochs == 0 || epoch == c.epochs {
+                let mut ck = (job.snapshot)()?;
+                for (k, v) in &every.metadata {
+                    ck.set_metadata(k.clone(), v.clone());
+                }
+                ck.add_adam(&opt, &job.named)?;
+                ck.set_metadata(META_EPOCH, epoch.to_string());
+                ck.set_metadata(META_STEPS, steps.to_string());
+                ck.save(&every.path)?;
+            }
+        }
+        progress(&p);
+    }
+    summary.ms_per_step = if timed > 0 { 1e3 * time / timed as f64 } else { 0.0 };
+    Ok(summary)
+}

@@ -1,0 +1,359 @@
+//! The command line: subcommands, options, defaults.
+
+use blitz::layers::data::{ColumnRef, Delimiter, Split};
+use blitz::prelude::{Device, Error, Result};
+
+pub const HELP: &str = "\
+blitz: Bayesian neural networks (Bayes by Backprop) on your own delimited data
+
+USAGE
+  blitz fit DATA --target COL [options]   train a Bayesian MLP; with --out, save a self-describing model
+  blitz predict MODEL DATA [options]      one CSV row per input: regression mean, std, epistemic_std,
+                                          aleatoric_std, lower_2sd, upper_2sd; classification predicted,
+                                          one probability per class, entropy, mi
+  blitz evaluate MODEL DATA [options]     test figures of a saved model on labelled data
+
+DATA is delimited text (comma, tab, semicolon or white space, detected), optionally .gz, with or
+without a header row. Columns are named by header or by 0-based index (-1: the last).
+
+fit options
+  --target COL             the column to predict (required)
+  --task T                 regression | classification (default: regression when every target cell
+                           is a number, else classification)
+  --hidden 50,50           hidden layer widths (default 50; 0 or '' for none)
+  --epochs N               passes over the training rows (default: about 24,000 steps, 10 to 1,000 epochs)
+  --batch-size B           rows per step (default 16 below 2,000 training rows, else 64)
+  --lr LR                  Adam's learning rate at the start (default 0.003), decaying to --lr-final (0.0003)
+  --sample-nbr S           weight draws per step (default 3)
+  --prior-sigma S          prior N(0, S^2) on every weight (default 1)
+  --test-fraction F        hold out a seeded random share F of the rows, or
+  --test-every K           hold out the rows whose 0-based index is a multiple of K, or
+  --test-file FILE         evaluate on another file with the same columns
+  --log1p COL,COL          take ln(1 + x) of these feature columns (right-skewed, non-negative)
+  --seed S                 seed of initialisation, split, batches and draws (default 0)
+  --out FILE               save the model there (checked before training), with checkpoints
+  --checkpoint-every K     write the checkpoint every K epochs (default 10) and after the last
+  --resume                 continue the run whose checkpoint is --out (same data and options)
+  --draws N                weight draws for test figures (default 100)
+  --device cpu|cuda        where to train (default cpu)
+  --json                   end with one JSON line on stdout
+  --quiet                  no progress on stderr
+
+predict options:  --draws N (100)  --seed S (0)  --out FILE (default stdout)
+evaluate options: --target COL (default: the model's)  --draws N (100)  --seed S (0)  --json
+reading options (every subcommand): --delimiter auto|comma|tab|semicolon|whitespace|CHAR  --header N
+";
+
+/// The task a model is trained for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    Regression,
+    Classification,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Regression => "regression",
+            Task::Classification => "classification",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FitArgs {
+    pub data: String,
+    pub target: ColumnRef,
+    pub task: Option<Task>,
+    pub hidden: Vec<usize>,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: f32,
+    pub lr_final: f32,
+    pub sample_nbr: usize,
+    pub prior_sigma: f32,
+    pub split: Option<Split>,
+    pub test_file: Option<String>,
+    pub log1p: Vec<String>,
+    pub seed: u64,
+    pub out: Option<String>,
+    pub checkpoint_every: usize,
+    pub resume: bool,
+    pub draws: usize,
+    pub device: Device,
+    pub json: bool,
+    pub quiet: bool,
+    pub delimiter: Delimiter,
+    pub header_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PredictArgs {
+    pub model: String,
+    pub data: String,
+    pub draws: usize,
+    pub seed: u64,
+    pub out: Option<String>,
+    pub delimiter: Delimiter,
+    pub header_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EvaluateArgs {
+    pub model: String,
+    pub data: String,
+    pub target: Option<ColumnRef>,
+    pub draws: usize,
+    pub seed: u64,
+    pub json: bool,
+    pub delimiter: Delimiter,
+    pub header_rows: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Help,
+    Fit(FitArgs),
+    Predict(PredictArgs),
+    Evaluate(EvaluateArgs),
+}
+
+fn usage(msg: String) -> Error {
+    Error::invalid("command line", msg)
+}
+
+fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T> {
+    v.parse().map_err(|_| usage(format!("{flag} {v:?}: not a valid number")))
+}
+
+/// Splits flags from positional arguments; `--flag value` pairs for the
+/// flags in `valued`, booleans otherwise.
+fn split_args<'a>(
+    argv: &'a [String],
+    valued: &[&str],
+    boolean: &[&str],
+) -> Result<(Vec<&'a str>, Vec<(&'a str, &'a str)>)> {
+    let mut pos = Vec::new();
+    let mut flags = Vec::new();
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        if a.starts_with("--") {
+            if valued.contains(&a.as_str()) {
+                let v = it.next().ok_or_else(|| usage(format!("{a} needs a value")))?;
+                flags.push((a.as_str(), v.as_str()));
+            } else if boolean.contains(&a.as_str()) {
+                flags.push((a.as_str(), ""));
+            } else {
+                return Err(usage(format!("unknown option {a}")));
+            }
+        } else {
+            pos.push(a.as_str());
+        }
+    }
+    Ok((pos, flags))
+}
+
+const READ_FLAGS: [&str; 2] = ["--delimiter", "--header"];
+
+fn read_flag(flag: &str, v: &str, delimiter: &mut Delimiter, header: &mut Option<usize>) -> Result<bool> {
+    match flag {
+        "--delimiter" => *delimiter = v.parse()?,
+        "--header" => *header = Some(num(flag, v)?),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+pub fn parse(argv: &[String]) -> Result<Command> {
+    let Some((sub, rest)) = argv.split_first() else {
+        return Ok(Command::Help);
+    };
+    match sub.as_str() {
+        "help" | "--help" | "-h" => Ok(Command::Help),
+        "fit" => parse_fit(rest).map(Command::Fit),
+        "predict" => parse_predict(rest).map(Command::Predict),
+        "evaluate" => parse_evaluate(rest).map(Command::Evaluate),
+        other => Err(usage(format!("unknown command {other:?}: use fit, predict or evaluate"))),
+    }
+}
+
+fn parse_fit(argv: &[String]) -> Result<FitArgs> {
+    let mut valued = vec![
+        "--target",
+        "--task",
+        "--hidden",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--lr-final",
+        "--sample-nbr",
+        "--prior-sigma",
+        "--test-fraction",
+        "--test-every",
+        "--test-file",
+        "--log1p",
+        "--seed",
+        "--out",
+        "--checkpoint-every",
+        "--draws",
+        "--device",
+    ];
+    valued.extend(READ_FLAGS);
+    let (pos, flags) = split_args(argv, &valued, &["--resume", "--json", "--quiet"])?;
+    let [data] = pos[..] else {
+        return Err(usage(format!("fit takes one DATA file, got {}", pos.len())));
+    };
+    let mut a = FitArgs {
+        data: data.to_string(),
+        target: ColumnRef::Last,
+        task: None,
+        hidden: vec![50],
+        epochs: None,
+        batch_size: None,
+        lr: 3e-3,
+        lr_final: 3e-4,
+        sample_nbr: 3,
+        prior_sigma: 1.0,
+        split: None,
+        test_file: None,
+        log1p: Vec::new(),
+        seed: 0,
+        out: None,
+        checkpoint_every: 10,
+        resume: false,
+        draws: 100,
+        device: Device::Cpu,
+        json: false,
+        quiet: false,
+        delimiter: Delimiter::Auto,
+        header_rows: None,
+    };
+    let mut target = None;
+    let (mut fraction, mut every) = (None, None);
+    for (flag, v) in flags {
+        if read_flag(flag, v, &mut a.delimiter, &mut a.header_rows)? {
+            continue;
+        }
+        match flag {
+            "--target" => target = Some(ColumnRef::parse(v)),
+            "--task" => {
+                a.task = Some(match v {
+                    "regression" => Task::Regression,
+                    "classification" => Task::Classification,
+                    _ => return Err(usage(format!("--task {v:?}: use regression or classification"))),
+                })
+            }
+            "--hidden" => {
+                a.hidden = v
+                    .split(',')
+                    .filter(|s| !s.trim().is_empty() && s.trim() != "0")
+                    .map(|s| num("--hidden", s.trim()))
+                    .collect::<Result<_>>()?
+            }
+            "--epochs" => a.epochs = Some(num(flag, v)?),
+            "--batch-size" => a.batch_size = Some(num(flag, v)?),
+            "--lr" => a.lr = num(flag, v)?,
+            "--lr-final" => a.lr_final = num(flag, v)?,
+            "--sample-nbr" => a.sample_nbr = num(flag, v)?,
+            "--prior-sigma" => a.prior_sigma = num(flag, v)?,
+            "--test-fraction" => fraction = Some(num::<f32>(flag, v)?),
+            "--test-every" => every = Some(num::<usize>(flag, v)?),
+            "--test-file" => a.test_file = Some(v.to_string()),
+            "--log1p" => a.log1p = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            "--seed" => a.seed = num(flag, v)?,
+            "--out" => a.out = Some(v.to_string()),
+            "--checkpoint-every" => a.checkpoint_every = num(flag, v)?,
+            "--draws" => a.draws = num(flag, v)?,
+            "--device" => a.device = v.parse()?,
+            "--resume" => a.resume = true,
+            "--json" => a.json = true,
+            "--quiet" => a.quiet = true,
+            _ => unreachable!("split_args only passes known flags"),
+        }
+    }
+    a.target = target.ok_or_else(|| usage("fit needs --target COL (a header name, a 0-based index, or -1)".into()))?;
+    let chosen = usize::from(fraction.is_some()) + usize::from(every.is_some()) + usize::from(a.test_file.is_some());
+    if chosen > 1 {
+        return Err(usage("give one of --test-fraction, --test-every, --test-file".into()));
+    }
+    a.split = match (fraction, every) {
+        (Some(f), _) => Some(Split::Fraction { test: f, seed: a.seed }),
+        (_, Some(k)) => Some(Split::EveryKth(k)),
+        _ => None,
+    };
+    if a.checkpoint_every == 0 {
+        return Err(usage("--checkpoint-every 0: give at least 1".into()));
+    }
+    if a.draws == 0 {
+        return Err(usage("--draws 0: at least one draw".into()));
+    }
+    Ok(a)
+}
+
+fn parse_predict(argv: &[String]) -> Result<PredictArgs> {
+    let mut valued = vec!["--draws", "--seed", "--out"];
+    valued.extend(READ_FLAGS);
+    let (pos, flags) = split_args(argv, &valued, &[])?;
+    let [model, data] = pos[..] else {
+        return Err(usage(format!("predict takes MODEL and DATA, got {} arguments", pos.len())));
+    };
+    let mut a = PredictArgs {
+        model: model.into(),
+        data: data.into(),
+        draws: 100,
+        seed: 0,
+        out: None,
+        delimiter: Delimiter::Auto,
+        header_rows: None,
+    };
+    for (flag, v) in flags {
+        if read_flag(flag, v, &mut a.delimiter, &mut a.header_rows)? {
+            continue;
+        }
+        match flag {
+            "--draws" => a.draws = num(flag, v)?,
+            "--seed" => a.seed = num(flag, v)?,
+            "--out" => a.out = Some(v.to_string()),
+            _ => unreachable!("split_args only passes known flags"),
+        }
+    }
+    if a.draws == 0 {
+        return Err(usage("--draws 0: at least one draw".into()));
+    }
+    Ok(a)
+}
+
+fn parse_evaluate(argv: &[String]) -> Result<EvaluateArgs> {
+    let mut valued = vec!["--target", "--draws", "--seed"];
+    valued.extend(READ_FLAGS);
+    let (pos, flags) = split_args(argv, &valued, &["--json"])?;
+    let [model, data] = pos[..] else {
+        return Err(usage(format!("evaluate takes MODEL and DATA, got {} arguments", pos.len())));
+    };
+    let mut a = EvaluateArgs {
+        model: model.into(),
+        data: data.into(),
+        target: None,
+        draws: 100,
+        seed: 0,
+        json: false,
+        delimiter: Delimiter::Auto,
+        header_rows: None,
+    };
+    for (flag, v) in flags {
+        if read_flag(flag, v, &mut a.delimiter, &mut a.header_rows)? {
+            continue;
+        }
+        match flag {
+            "--target" => a.target = Some(ColumnRef::parse(v)),
+            "--draws" => a.draws = num(flag, v)?,
+            "--seed" => a.seed = num(flag, v)?,
+            "--json" => a.json = true,
+            _ => unreachable!("split_args only passes known flags"),
+        }
+    }
+    if a.draws == 0 {
+        return Err(usage("--draws 0: at least one draw".into()));
+    }
+    Ok(a)
+}

@@ -1,0 +1,211 @@
+//! `blitz`: Bayesian neural networks on your own delimited data, from the
+//! command line.
+//!
+//! ```text
+//! blitz fit DATA --target COL [options]      train a Bayesian MLP, save a self-describing model
+//! blitz predict MODEL DATA [options]         one CSV row of predictions per input row
+//! blitz evaluate MODEL DATA [options]        test figures of a saved model
+//! ```
+//! `blitz help` lists every option. Errors are one line on stderr and a
+//! non-zero exit status (2 for a bad command line, 1 otherwise).
+
+mod args;
+mod model;
+
+use args::{Command, EvaluateArgs, FitArgs, PredictArgs};
+use blitz::layers::data::{read_delimited, ReadOptions, Target};
+use blitz::prelude::*;
+use model::{Fitted, ModelFile};
+use std::io::Write as _;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\n(see `blitz help`)");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            print!("{}", args::HELP);
+            Ok(())
+        }
+        Command::Fit(a) => fit(&a),
+        Command::Predict(a) => predict(&a),
+        Command::Evaluate(a) => evaluate(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Fails now, not after training, when `path` cannot be written.
+fn check_writable(path: &str) -> Result<()> {
+    let p = std::path::Path::new(path);
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let probe = dir.join(format!(".blitz-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| Error::Io { path: path.to_string(), message: format!("cannot write there: {e}") })?;
+    if p.is_dir() {
+        return Err(Error::Io { path: path.to_string(), message: "is a folder".into() });
+    }
+    Ok(())
+}
+
+fn fit(a: &FitArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        check_writable(out)?;
+    }
+    let mut opts = ReadOptions::default().with_target(a.target.clone()).categorical();
+    opts.delimiter = a.delimiter;
+    opts.header_rows = a.header_rows;
+    let data = read_delimited(&a.data, &opts)?;
+    let task = model::decide_task(a.task, &data)?;
+    let data = model::with_task(data, task)?;
+    let (train, test) = match (&a.test_file, a.split) {
+        (Some(f), _) => {
+            let mut o = opts.clone().with_features(data.feature_names.iter().map(ColumnRef::name).collect());
+            if let Some(Target::Classes { names, .. }) = &data.y {
+                o = o.with_classes(names.clone());
+            }
+            let test = model::with_task(read_delimited(f, &o)?, task)?;
+            (data, Some(test))
+        }
+        (None, Some(split)) => {
+            let (tr, te) = split.apply(&data)?;
+            (tr, Some(te))
+        }
+        (None, None) => (data, None),
+    };
+    let file = ModelFile::for_data(&train, task, a)?;
+    let train = file.transform(train)?;
+    let test = test.map(|t| file.transform(t)).transpose()?;
+    let config = file.train_config(a, train.rows());
+    let resume = match (&a.out, a.resume) {
+        (Some(out), true) => Some(file.resumable(out)?),
+        (None, true) => return Err(Error::invalid("--resume", "needs --out: the checkpoint to continue")),
+        _ => None,
+    };
+    if !a.quiet {
+        eprintln!(
+            "{}: {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
+            a.data,
+            train.rows(),
+            test.as_ref().map_or(String::new(), |t| format!(", {} test rows", t.rows())),
+            train.feature_names.len(),
+            task.name(),
+            file.spec.describe(),
+            config.epochs,
+            config.batch_size
+        );
+        if a.out.is_none() {
+            eprintln!("(no --out: the trained model is not saved)");
+        }
+    }
+    let quiet = a.quiet;
+    let every = (config.epochs / 10).max(1);
+    let mut report = |p: &Progress| {
+        if !quiet && (p.epoch.is_multiple_of(every) || p.epoch == p.epochs) {
+            eprintln!(
+                "epoch {:>5}/{}  nll {:.4}  kl {:.4}  {:.3} ms/step",
+                p.epoch, p.epochs, p.nll, p.kl, p.ms_per_step
+            );
+        }
+    };
+    let mut fitted = file.build()?;
+    let summary = fitted.fit(&train, &config, resume.as_ref(), &mut report)?;
+    if let Some(out) = &a.out {
+        // The loop wrote it after the last epoch; a run that had nothing left to do writes it again.
+        if !a.quiet {
+            eprintln!("model written to {out}");
+        }
+    }
+    let mut json = vec![
+        ("task", model::json_str(task.name())),
+        ("train_rows", train.rows().to_string()),
+        ("test_rows", test.as_ref().map_or(0, Dataset::rows).to_string()),
+        ("epochs", summary.epochs.to_string()),
+        ("steps", summary.steps.to_string()),
+        ("ms_per_step", format!("{:.4}", summary.ms_per_step)),
+    ];
+    if let Some(test) = &test {
+        let figures = fitted.evaluate(test, a.draws, a.seed)?;
+        if !a.quiet {
+            eprintln!("{}", model::describe_figures(&figures));
+        }
+        json.extend(figures);
+    }
+    if a.json {
+        println!("{}", model::json_line(&json));
+    }
+    Ok(())
+}
+
+fn load(path: &str) -> Result<(ModelFile, Fitted)> {
+    let ck = Checkpoint::load(path)?;
+    let file = ModelFile::from_checkpoint(&ck)?;
+    let mut fitted = file.build()?;
+    fitted.restore(&ck)?;
+    Ok((file, fitted))
+}
+
+fn predict(a: &PredictArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        check_writable(out)?;
+    }
+    let (file, fitted) = load(&a.model)?;
+    let data = read_delimited(&a.data, &file.read_options(a.delimiter, a.header_rows, false))?;
+    let data = file.transform(data)?;
+    let (header, rows) = fitted.predict_rows(&data, a.draws, a.seed)?;
+    let mut text = String::with_capacity(rows.len() * 64);
+    text.push_str(&header.join(","));
+    text.push('\n');
+    for r in rows {
+        text.push_str(&r.join(","));
+        text.push('\n');
+    }
+    match &a.out {
+        Some(out) => {
+            blitz::layers::atomic_write(std::path::Path::new(out), |f| f.write_all(text.as_bytes()))?;
+            eprintln!("{} predictions written to {out}", data.rows());
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .map_err(|e| Error::Io { path: "<stdout>".into(), message: e.to_string() })?;
+        }
+    }
+    Ok(())
+}
+
+fn evaluate(a: &EvaluateArgs) -> Result<()> {
+    let (file, fitted) = load(&a.model)?;
+    let mut opts = file.read_options(a.delimiter, a.header_rows, true);
+    if let Some(t) = &a.target {
+        opts.targets = vec![t.clone()];
+    }
+    let data = file.transform(read_delimited(&a.data, &opts)?)?;
+    let data = model::with_task(data, file.task)?;
+    let figures = fitted.evaluate(&data, a.draws, a.seed)?;
+    if a.json {
+        let mut json = vec![("task", model::json_str(file.task.name())), ("test_rows", data.rows().to_string())];
+        json.extend(figures);
+        println!("{}", model::json_line(&json));
+    } else {
+        println!("{} rows of {}", data.rows(), a.data);
+        println!("{}", model::describe_figures(&figures));
+    }
+    Ok(())
+}
