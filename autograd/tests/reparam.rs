@@ -94,7 +94,8 @@ fn the_reference_ops_give_the_fused_ops_draw_kl_and_gradients() {
             } else {
                 m.sample_with_kl(&r, 8, 3, prior).unwrap()
             };
-            let loss = w.mul(&tape.constant(upstream.clone())).unwrap().sum().unwrap().add(&kl.mul_scalar(0.7).unwrap());
+            let loss =
+                w.mul(&tape.constant(upstream.clone())).unwrap().sum().unwrap().add(&kl.mul_scalar(0.7).unwrap());
             let g = tape.backward(&loss.unwrap()).unwrap();
             let v = |t: &Tensor| t.to_vec().unwrap();
             (v(w.value()), kl.item().unwrap(), v(g.wrt(&m).unwrap()), v(g.wrt(&r).unwrap()))

@@ -32,7 +32,7 @@ pub mod metrics;
 pub mod module;
 mod options;
 pub mod pool;
-mod posterior;
+pub mod posterior;
 pub mod prior;
 pub mod recurrent;
 pub mod regression;
