@@ -14,6 +14,7 @@
 pub use blitz_autograd as autograd;
 pub use blitz_kernels as kernels;
 pub use blitz_layers as layers;
+pub mod tour;
 
 /// The names most programs use.
 pub mod prelude {
