@@ -6,7 +6,7 @@
 //!
 //! - [`cpu`]: the kernels on slices, each usable and tested on its own.
 //! - [`ops`]: the same kernels on [`Buffer`]s, dispatched by device.
-//! - [`reference`]: the same arithmetic as plain scalar Rust, the definition
+//! - [`reference`](mod@reference): the same arithmetic as plain scalar Rust, the definition
 //!   every fast path is tested against.
 //! - [`cuda`]: the CUDA backend (a stub returning [`Error::CudaNotCompiled`]
 //!   without the `cuda` feature).

@@ -84,7 +84,7 @@
 //!
 //! ## Unbiased, by experiment
 //!
-//! f(w) = w² with w ~ N(mu, sigma²): E[f] = mu² + sigma², so the exact
+//! f(w) = w² with w ~ N(mu, sigma²): E\[f\] = mu² + sigma², so the exact
 //! ∂/∂mu is 2mu. The average of the one-sample estimates f'(w)·∂w/∂mu = 2w
 //! over many names comes within a few standard errors of it:
 //!

@@ -14,8 +14,8 @@
 //! that is large whenever w is far from mu. Its variance grows with |f|,
 //! even when f is nearly constant.
 //!
-//! Since E_q[∂ ln q] = 0, any constant b (a *baseline*) can be subtracted
-//! from f without bias: E[(f(w) − b)·∂ ln q]. A good b (close to E[f])
+//! Since E_q\[∂ ln q\] = 0, any constant b (a *baseline*) can be subtracted
+//! from f without bias: E\[(f(w) − b)·∂ ln q\]. A good b (close to E\[f\])
 //! removes much of the variance, never all of it: the estimator still does
 //! not know which way f slopes.
 //!
@@ -25,7 +25,7 @@
 //!
 //! f(w) = w², mu = 1.5, sigma = 0.5, exact ∂/∂mu = 2mu = 3. Each estimator
 //! from the same 20 000 draws, one draw per estimate (the baseline is the
-//! known E[f] = mu² + sigma², the best constant here):
+//! known E\[f\] = mu² + sigma², the best constant here):
 //!
 //! ```
 //! use blitz::kernels::reference::reparam::{log_posterior_grad, normal, sample, sample_grad};

@@ -72,10 +72,9 @@ pub fn normal(seed: u64, j: u64) -> f32 {
     let (u1, u2) = (uniform(words[2 * pair]), uniform(words[2 * pair + 1]));
     let r = (-2.0 * fastmath::ln(u1)).sqrt();
     let (sin, cos) = fastmath::sincos_2pi(u2); // (sin 2πu2, cos 2πu2)
-    if j % 2 == 0 {
-        r * cos
-    } else {
-        r * sin
+    match j % 2 {
+        0 => r * cos,
+        _ => r * sin,
     }
 }
 
@@ -208,7 +207,7 @@ pub fn normals(seed: u64, offset: u64, out: &mut [f32]) {
     }
 }
 
-/// `w[i]` = mu[i] + softplus(rho[i])·eps(seed, offset + i).
+/// `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)`.
 ///
 /// # Panics
 /// If the slices differ in length.
