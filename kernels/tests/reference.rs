@@ -186,3 +186,35 @@ fn the_closed_form_kl_is_the_mean_of_the_monte_carlo_terms() {
     assert!((mean - exact).abs() < 4.0 * se, "Monte Carlo {mean} ± {se} vs closed form {exact}");
     assert!(se < 0.01 * exact.abs(), "the check must be able to fail: se {se}");
 }
+
+/// `kl_at_backward` (the KL of weights drawn elsewhere, as a function of
+/// (w, rho) with eps fixed by its name) against the reference's partial
+/// derivatives: ∂/∂w = ∂ ln q/∂w − p'(w) + ∂ ln q/∂mu (mu = w − sigma·eps moves
+/// with w), ∂/∂rho = the pathwise ∂ ln q/∂rho at fixed eps.
+#[test]
+fn kl_at_backward_agrees_with_the_reference() {
+    let n = 1001;
+    let (mu, rho) = inputs(n);
+    let mut w = vec![0.0; n];
+    reparam::forward(&mu, &rho, 2, 4, &mut w);
+    for prior in PRIORS {
+        let (mut gw, mut gr) = (vec![0.0; n], vec![0.0; n]);
+        sample_kl::kl_at_backward(&w, &rho, 0.5, prior, &mut gw, &mut gr);
+        for i in 0..n {
+            let eps = r::normal(2, 4 + i as u64);
+            let (q_w, q_mu, q_rho) = r::log_posterior_grad(w[i] as f64, mu[i] as f64, rho[i]);
+            let want_w = 0.5 * (q_w + q_mu - r::log_prior_grad(w[i] as f64, prior));
+            let want_rho = 0.5 * (q_w * r::sample_grad(rho[i], eps).1 as f64 + q_rho);
+            assert!(
+                (gw[i] as f64 - want_w).abs() <= 1e-4 * want_w.abs().max(1.0),
+                "{prior:?} w {i}: {} vs {want_w}",
+                gw[i]
+            );
+            assert!(
+                (gr[i] as f64 - want_rho).abs() <= 1e-4 * want_rho.abs().max(1.0),
+                "{prior:?} rho {i}: {} vs {want_rho}",
+                gr[i]
+            );
+        }
+    }
+}

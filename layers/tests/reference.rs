@@ -88,3 +88,55 @@ fn the_posterior_log_density_is_the_reference_one_and_differentiable() {
     assert!(matches!(log_density(&mu, &rho, &short), Err(Error::ShapeMismatch { .. })));
     assert!(matches!(log_density(&mu, &short, &short), Err(Error::ShapeMismatch { .. })));
 }
+
+/// The priors' and the closed-form KL's tape ops (the layers' own paths)
+/// against the reference's scalar densities and gradients.
+#[test]
+fn the_priors_and_the_closed_form_kl_agree_with_the_reference() {
+    use blitz_kernels::PriorSpec;
+    use blitz_layers::kl::gaussian_kl;
+    use blitz_layers::{Gaussian, Prior, ScaleMixture};
+    let w: Vec<f32> = (0..40).map(|i| -1.5 + 0.077 * i as f32).collect();
+    let priors: [(Box<dyn Prior>, PriorSpec); 3] = [
+        (Box::new(Gaussian::new(0.3).unwrap()), PriorSpec::Gaussian { sigma: 0.3 }),
+        (
+            Box::new(ScaleMixture::new(0.5, 1.0, 0.05).unwrap()),
+            PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.05 },
+        ),
+        (
+            Box::new(ScaleMixture::new(1.0, 0.1, 0.4).unwrap()),
+            PriorSpec::ScaleMixture { pi: 1.0, sigma1: 0.1, sigma2: 0.4 },
+        ),
+    ];
+    for (prior, spec) in &priors {
+        let tape = Tape::new(0);
+        let wv = tape.leaf(Tensor::from_vec(w.clone(), &[40]).unwrap());
+        let lp = prior.log_prob(&wv).unwrap();
+        let want: f64 = w.iter().map(|&x| reference::log_prior(x as f64, *spec)).sum();
+        let got = lp.item().unwrap() as f64;
+        assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "{spec:?}: {got} vs {want}");
+        let g = tape.backward(&lp).unwrap().wrt(&wv).unwrap().to_vec().unwrap();
+        for (i, &x) in w.iter().enumerate() {
+            let d = reference::log_prior_grad(x as f64, *spec);
+            assert!((g[i] as f64 - d).abs() <= 1e-4 * d.abs().max(1.0), "{spec:?} d/dw at {x}: {} vs {d}", g[i]);
+        }
+    }
+    let mu: Vec<f32> = (0..12).map(|i| 0.3 * (i as f32).sin()).collect();
+    let rho: Vec<f32> = (0..12).map(|i| -3.0 + 0.4 * i as f32).collect();
+    let tape = Tape::new(0);
+    let (m, r) = (
+        tape.leaf(Tensor::from_vec(mu.clone(), &[3, 4]).unwrap()),
+        tape.leaf(Tensor::from_vec(rho.clone(), &[3, 4]).unwrap()),
+    );
+    let kl = gaussian_kl(&m, &r, 0.5).unwrap();
+    let want: f64 = (0..12).map(|i| reference::gaussian_kl(mu[i], rho[i], 0.5)).sum();
+    let got = kl.item().unwrap() as f64;
+    assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "closed-form KL {got} vs {want}");
+    let grads = tape.backward(&kl).unwrap();
+    let (gm, gr) = (grads.wrt(&m).unwrap().to_vec().unwrap(), grads.wrt(&r).unwrap().to_vec().unwrap());
+    for i in 0..12 {
+        let (dm, dr) = reference::gaussian_kl_grad(mu[i], rho[i], 0.5);
+        assert!((gm[i] as f64 - dm).abs() <= 1e-4 * dm.abs().max(1.0), "d/dmu {i}: {} vs {dm}", gm[i]);
+        assert!((gr[i] as f64 - dr).abs() <= 1e-4 * dr.abs().max(1.0), "d/drho {i}: {} vs {dr}", gr[i]);
+    }
+}
