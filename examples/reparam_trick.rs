@@ -54,11 +54,12 @@ fn parse_args() -> std::result::Result<Args, String> {
     Ok(a)
 }
 
-/// Mean, variance (unbiased) and standard error of the mean of each
-/// component over the estimates.
-struct Spread {
-    mean: Vec<f64>,
-    var: Vec<f64>,
+/// Mean and variance (unbiased) of each component over the estimates.
+pub struct Spread {
+    /// Per component: the mean of the estimates.
+    pub mean: Vec<f64>,
+    /// Per component: their variance.
+    pub var: Vec<f64>,
 }
 
 impl Spread {
@@ -70,7 +71,7 @@ impl Spread {
     }
 
     /// Σ of the components' variances (the trace of the covariance).
-    fn total_var(&self) -> f64 {
+    pub fn total_var(&self) -> f64 {
         self.var.iter().sum()
     }
 
@@ -82,11 +83,15 @@ impl Spread {
 }
 
 /// One estimator's results, for the table, the JSON line and the plot.
-struct Estimates {
-    name: &'static str,
-    values: Vec<Vec<f64>>,
-    spread: Spread,
-    max_z: f64,
+pub struct Estimates {
+    /// The estimator.
+    pub name: &'static str,
+    /// The estimates, one per seed, each a gradient (one value per parameter).
+    pub values: Vec<Vec<f64>>,
+    /// Their mean and variance.
+    pub spread: Spread,
+    /// max over components of |mean − exact| / standard error.
+    pub max_z: f64,
 }
 
 impl Estimates {
@@ -143,8 +148,8 @@ fn toy(n: usize) -> (Vec<Estimates>, Vec<f64>) {
 }
 
 /// (b): estimates of ∂ELBO/∂(weight_mu, bias_mu) of one BayesianLinear layer.
-fn layer(args: &Args) -> Result<(Vec<Estimates>, Vec<f64>)> {
-    let table = load_csv(&args.data, 2)?;
+fn layer(seeds: usize, data: &str) -> Result<(Vec<Estimates>, Vec<f64>)> {
+    let table = load_csv(data, 2)?;
     let table = Standardizer::fit(&table)?.transform(&table)?;
     let (d, n_train) = (table.cols - 1, table.rows - table.rows.div_ceil(4));
     // The training rows are those whose index is not a multiple of 4 (as the
@@ -191,7 +196,7 @@ fn layer(args: &Args) -> Result<(Vec<Estimates>, Vec<f64>)> {
         ("local reparameterisation", Estimator::LocalReparameterisation),
     ] {
         let l = build(estimator)?;
-        let values = (0..args.seeds as u64).map(|s| grad(&l, &Tape::new(s))).collect::<Result<Vec<_>>>()?;
+        let values = (0..seeds as u64).map(|s| grad(&l, &Tape::new(s))).collect::<Result<Vec<_>>>()?;
         out.push(Estimates::new(name, values, &exact));
     }
     Ok((out, exact))
@@ -276,11 +281,42 @@ fn svg(toy: &[Estimates], toy_exact: &[f64], layer: &[Estimates], layer_exact: &
     s
 }
 
+/// Both measurements: the toy's three estimators (score function, with a
+/// baseline, reparameterisation) and the layer's three (reparameterisation,
+/// Flipout, local reparameterisation), with the exact gradients.
+pub struct Measurement {
+    /// (a), 25·seeds estimates each.
+    pub toy: Vec<Estimates>,
+    /// (∂/∂mu, ∂/∂rho) E[w²].
+    pub toy_exact: Vec<f64>,
+    /// (b), `seeds` estimates each.
+    pub layer: Vec<Estimates>,
+    /// ∂ELBO/∂(weight_mu, bias_mu).
+    pub layer_exact: Vec<f64>,
+}
+
+impl Measurement {
+    /// Every component of every estimator within 3 standard errors of the exact value.
+    pub fn unbiased(&self) -> bool {
+        self.toy.iter().chain(&self.layer).all(|e| e.max_z < 3.0)
+    }
+}
+
+/// Runs (a) with 25·`seeds` estimates and (b) with `seeds`, on the Boston CSV at `data`.
+///
+/// # Errors
+/// The CSV cannot be read or parsed.
+pub fn measure(seeds: usize, data: &str) -> Result<Measurement> {
+    let (toy, toy_exact) = toy(25 * seeds);
+    let (layer, layer_exact) = layer(seeds, data)?;
+    Ok(Measurement { toy, toy_exact, layer, layer_exact })
+}
+
 fn run() -> std::result::Result<(), String> {
     let args = parse_args()?;
     let toy_n = 25 * args.seeds;
-    let (toy, toy_exact) = toy(toy_n);
-    let (layer, layer_exact) = layer(&args).map_err(|e| e.to_string())?;
+    let Measurement { toy, toy_exact, layer, layer_exact } =
+        measure(args.seeds, &args.data).map_err(|e| e.to_string())?;
     let tv = |e: &Estimates| e.spread.var[0];
     let lv = |e: &Estimates| e.spread.total_var();
     println!(
@@ -304,8 +340,7 @@ fn run() -> std::result::Result<(), String> {
         let v = lv(e);
         println!("  {:<26} variance {v:>10.4e}  ({:>6.3}x reparam)  max |z| {:.2}", e.name, v / lv(&layer[0]), e.max_z);
     }
-    // Unbiased: every component of every estimator within 3 standard errors of the exact value.
-    let unbiased = toy.iter().chain(&layer).all(|e| e.max_z < 3.0);
+    let unbiased = toy.iter().chain(&layer).all(|e| e.max_z < 3.0); // as Measurement::unbiased
     println!("unbiased within 3 standard errors: {unbiased}");
     std::fs::write(&args.svg, svg(&toy, &toy_exact, &layer, &layer_exact)).map_err(|e| format!("{}: {e}", args.svg))?;
     println!("plot written to {}", args.svg);

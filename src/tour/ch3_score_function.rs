@@ -25,7 +25,7 @@
 //!
 //! f(w) = w², mu = 1.5, sigma = 0.5, exact ∂/∂mu = 2mu = 3. Each estimator
 //! from the same 20 000 draws, one draw per estimate (the baseline is the
-//! known E\[f\] = mu² + sigma², the best constant here):
+//! known E\[f\] = mu² + sigma², a good constant here):
 //!
 //! ```
 //! use blitz::kernels::reference::reparam::{log_posterior_grad, normal, sample, sample_grad};

@@ -77,12 +77,11 @@
 //! mean over the batch of −ln p(y_i | x_i, w)  +  KL / N
 //! ```
 //!
-//! So the complexity cost's weight is 1/N (with a minibatch of the training
-//! set; [`minibatch_weight`](crate::layers::minibatch_weight) for BLiTZ's
-//! per-batch schedule). BLiTZ's `sample_elbo` defaults to a weight of 1
-//! with a batch-mean likelihood: that is the ELBO of a data set of *one*
-//! example, and its optimum is close to the prior — the model "does not
-//! learn" (BLiTZ issue #108 and its many duplicates). blitz's
+//! So the complexity cost's weight is 1/N, N the size of the training set.
+//! BLiTZ's `sample_elbo` defaults to a weight of 1 with a batch-mean
+//! likelihood: that is the ELBO of a data set of *one* example, and its
+//! optimum is close to the prior — the model "does not learn" (BLiTZ issue
+//! #108, a question its users keep asking). blitz's
 //! `sample_elbo` takes the weight explicitly and its examples pass 1/N.
 //!
 //! Bayesian linear regression y = 3x + noise, 256 examples, prior N(0, 1),

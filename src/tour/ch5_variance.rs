@@ -3,8 +3,8 @@
 //! In a layer, plain reparameterisation draws *one* weight matrix per
 //! forward pass and every example of the minibatch uses it. The examples'
 //! gradient noise then comes from the same eps: it is correlated across the
-//! batch and does not average out — a batch of 64 has nearly the gradient
-//! noise of a batch of 1. Two estimators give each example its own,
+//! batch and does not average out: it does not shrink like 1/B with the
+//! batch size B, as independent examples' noise would. Two estimators give each example its own,
 //! (nearly) independent noise, at about the cost of one draw:
 //!
 //! - **Local reparameterisation** (Kingma et al. 2015). For an affine layer
