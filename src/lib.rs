@@ -36,6 +36,7 @@ pub use blitz_layers as layers;
 /// The `rand` crate blitz is built with (layers take `&mut impl rand::Rng`):
 /// use this one, so that your generator's version always matches.
 pub use rand;
+pub mod tour;
 
 /// The names most programs use.
 pub mod prelude {

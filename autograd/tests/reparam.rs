@@ -74,3 +74,62 @@ fn the_same_seed_and_offset_give_the_same_epsilons_on_one_and_two_threads() {
     };
     assert_eq!(draw(1), draw(2));
 }
+
+/// The reference ops (scalar, one weight at a time) against the fused ones:
+/// the same draw bit for bit, the same KL and gradients to rounding.
+#[test]
+fn the_reference_ops_give_the_fused_ops_draw_kl_and_gradients() {
+    use blitz_kernels::PriorSpec;
+    let n = 2000;
+    let mut rng = StdRng::seed_from_u64(3);
+    let mu = Tensor::randn(&[40, 50], 0.0, 0.3, &mut rng).unwrap();
+    let rho = Tensor::randn(&[40, 50], -3.0, 0.5, &mut rng).unwrap();
+    let upstream = Tensor::randn(&[40, 50], 0.0, 1.0, &mut rng).unwrap();
+    for prior in [PriorSpec::Gaussian { sigma: 0.3 }, PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.01 }] {
+        let run = |reference: bool| {
+            let tape = Tape::new(0);
+            let (m, r) = (tape.leaf(mu.clone()), tape.leaf(rho.clone()));
+            let (w, kl) = if reference {
+                (m.reference_sample(&r, 8, 3).unwrap(), m.reference_mc_kl(&r, 8, 3, prior).unwrap())
+            } else {
+                m.sample_with_kl(&r, 8, 3, prior).unwrap()
+            };
+            let loss =
+                w.mul(&tape.constant(upstream.clone())).unwrap().sum().unwrap().add(&kl.mul_scalar(0.7).unwrap());
+            let g = tape.backward(&loss.unwrap()).unwrap();
+            let v = |t: &Tensor| t.to_vec().unwrap();
+            (v(w.value()), kl.item().unwrap(), v(g.wrt(&m).unwrap()), v(g.wrt(&r).unwrap()))
+        };
+        let (fw, fkl, fgm, fgr) = run(false);
+        let (rw, rkl, rgm, rgr) = run(true);
+        assert_eq!(fw, rw, "{prior:?}: the same weights");
+        assert!((fkl - rkl).abs() <= 1e-5 * rkl.abs().max(1.0), "{prior:?}: KL {fkl} vs {rkl}");
+        for i in 0..n {
+            for (a, b, what) in [(fgm[i], rgm[i], "mu"), (fgr[i], rgr[i], "rho")] {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{prior:?} g_{what}[{i}]: fused {a} vs reference {b}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_reference_ops_pass_gradcheck_and_refuse_bad_input() {
+    use blitz_autograd::gradcheck::{gradcheck, GradcheckOptions};
+    use blitz_kernels::PriorSpec;
+    let mut rng = StdRng::seed_from_u64(4);
+    let mu = Tensor::randn(&[2, 3], 0.0, 0.5, &mut rng).unwrap();
+    let rho = Tensor::randn(&[2, 3], -1.0, 0.5, &mut rng).unwrap();
+    let opts = GradcheckOptions { step: 1e-3, atol: 2e-3, rtol: 1e-2 };
+    gradcheck(&[mu.clone(), rho.clone()], |v| v[0].reference_sample(&v[1], 5, 1), opts).unwrap();
+    for prior in [PriorSpec::Gaussian { sigma: 0.5 }, PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.3 }] {
+        gradcheck(&[mu.clone(), rho.clone()], |v| v[0].reference_mc_kl(&v[1], 5, 1, prior), opts).unwrap();
+    }
+    let tape = Tape::new(0);
+    let (m, short) = (tape.constant(mu.clone()), tape.constant(Tensor::zeros(&[5])));
+    assert!(matches!(m.reference_sample(&short, 0, 0), Err(blitz_kernels::Error::ShapeMismatch { .. })));
+    let prior = PriorSpec::Gaussian { sigma: 0.5 };
+    assert!(matches!(m.reference_mc_kl(&short, 0, 0, prior), Err(blitz_kernels::Error::ShapeMismatch { .. })));
+    let bad = PriorSpec::ScaleMixture { pi: 1.5, sigma1: 1.0, sigma2: 0.3 };
+    let r = tape.constant(rho);
+    assert!(matches!(m.reference_mc_kl(&r, 0, 0, bad), Err(blitz_kernels::Error::InvalidArgument { .. })));
+}

@@ -6,6 +6,8 @@
 //!
 //! - [`cpu`]: the kernels on slices, each usable and tested on its own.
 //! - [`ops`]: the same kernels on [`Buffer`]s, dispatched by device.
+//! - [`reference`](mod@reference): the same arithmetic as plain scalar Rust, the definition
+//!   every fast path is tested against.
 //! - [`cuda`]: the CUDA backend (a stub returning [`Error::CudaNotCompiled`]
 //!   without the `cuda` feature).
 #![warn(missing_docs)]
@@ -17,6 +19,7 @@ mod device;
 mod error;
 pub mod ops;
 pub mod ops_conv;
+pub mod reference;
 pub mod shape;
 
 pub use buffer::Buffer;

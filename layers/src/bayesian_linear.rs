@@ -146,6 +146,34 @@ impl BayesianLinear {
         &*self.prior
     }
 
+    /// The forward pass on the scalar reference path: the weights are drawn
+    /// and the KL computed one weight at a time by
+    /// `blitz_kernels::reference::reparam` (through
+    /// [`Var::reference_sample`] and [`Var::reference_mc_kl`]) instead of the
+    /// fused kernels. Same tape, same draw names: the same output bit for bit
+    /// as [`Module::forward`] on the CPU, the same KL and gradients up to
+    /// rounding. For reading and testing (it runs on the host), with the
+    /// default estimator, reparameterisation; frozen, the means as usual.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for an input whose last axis is not
+    /// `in_features`; [`Error::InvalidArgument`] when the layer's estimator
+    /// is not [`Estimator::Reparameterisation`].
+    pub fn forward_reference(&self, x: &Var) -> Result<Var> {
+        check_features("BayesianLinear", x, self.in_features)?;
+        if self.is_frozen() {
+            return self.forward(x);
+        }
+        if self.estimator != Estimator::Reparameterisation {
+            let why = format!("{:?}: the reference path draws weights (Estimator::Reparameterisation)", self.estimator);
+            return Err(Error::invalid("estimator", why));
+        }
+        let (tape, prior) = (x.tape(), &*self.prior);
+        let w = self.weight.sample_reference(tape, prior, self.kl)?;
+        let b = self.bias.as_ref().map(|b| b.sample_reference(tape, prior, self.kl)).transpose()?;
+        x.linear(&w, b.as_ref())
+    }
+
     fn parts(&self) -> impl Iterator<Item = &GaussianParam> {
         std::iter::once(&self.weight).chain(self.bias.as_ref())
     }

@@ -38,7 +38,7 @@ pub mod mlp;
 pub mod module;
 mod options;
 pub mod pool;
-mod posterior;
+pub mod posterior;
 pub mod prior;
 pub mod recurrent;
 pub mod regression;

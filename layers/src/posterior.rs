@@ -1,14 +1,53 @@
 //! The mean-field Gaussian posterior N(mu, softplus(rho)²) over one weight
 //! tensor, shared by every Bayesian layer: initialisation, the weight draws
-//! of each [`Estimator`](crate::Estimator), the KL terms and MOPED.
+//! of each [`Estimator`](crate::Estimator), the KL terms and MOPED; and, for
+//! users, its log-density at given weights, [`log_density`].
 
 use crate::estimators::radial_noise;
 use crate::kl::{empirical_bayes_kl, gaussian_kl, monte_carlo_kl, KlMode};
 use crate::prior::Prior;
-use blitz_autograd::{Device, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Device, Error, Param, Result, Tape, Tensor, Var};
 use blitz_kernels::{ops, UnaryOp};
 use rand::Rng;
 use std::sync::{Arc, Mutex};
+
+/// ln √(2π).
+const LN_SQRT_2PI: f32 = 0.918_938_5;
+
+/// The Gaussian posterior's log-density at the weights `w`:
+/// Σᵢ ln N(wᵢ; muᵢ, sigmaᵢ²) with sigma = softplus(rho), that is
+/// Σᵢ [−ln sigmaᵢ − zᵢ²/2 − ln √(2π)] with z = (w − mu)/sigma. Shape `[]`,
+/// differentiable in all three. When `w` was drawn from (mu, rho) on the
+/// same tape, the gradient flows through the draw as well (the pathwise
+/// gradient of the Monte Carlo KL's ln q term).
+///
+/// ```
+/// use blitz_autograd::{Tape, Tensor};
+/// let tape = Tape::new(0);
+/// let mu = tape.constant(Tensor::from_vec(vec![0.0, 1.0], &[2])?);
+/// let rho = tape.constant(Tensor::from_vec(vec![0.541_324_9; 2], &[2])?); // softplus(rho) = 1
+/// let w = tape.constant(Tensor::from_vec(vec![0.0, 2.0], &[2])?);
+/// let lq = blitz_layers::posterior::log_density(&mu, &rho, &w)?.item()?;
+/// // ln N(0; 0, 1) + ln N(2; 1, 1) = −2 ln √(2π) − ½
+/// assert!((lq - (-2.0 * 0.918_938_5 - 0.5)).abs() < 1e-5);
+/// # Ok::<(), blitz_autograd::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when mu, rho and w differ in shape; device or
+/// tape mismatches.
+pub fn log_density(mu: &Var, rho: &Var, w: &Var) -> Result<Var> {
+    for (other, op) in [(rho, "posterior::log_density (mu, rho)"), (w, "posterior::log_density (mu, w)")] {
+        if mu.shape() != other.shape() {
+            return Err(Error::ShapeMismatch { op, lhs: mu.shape().to_vec(), rhs: other.shape().to_vec() });
+        }
+    }
+    let n = mu.value().numel() as f32;
+    let sigma = rho.softplus()?;
+    let z = w.sub(mu)?.div(&sigma)?;
+    let quad = z.square()?.sum()?.mul_scalar(-0.5)?;
+    quad.sub(&sigma.log()?.sum()?)?.add_scalar(-n * LN_SQRT_2PI)
+}
 
 /// A posterior N(mu, softplus(rho)²) over one tensor of weights.
 #[derive(Debug, Clone)]
@@ -89,6 +128,27 @@ impl GaussianParam {
             _ => monte_carlo_kl(&w, &rho, seed, offset, prior)?,
         };
         tape.add_complexity(&term)?;
+        Ok(w)
+    }
+
+    /// [`GaussianParam::sample`] on the scalar reference path
+    /// (`blitz_kernels::reference::reparam`): the same draw name, so the same
+    /// weights bit for bit, and the same KL term up to rounding. The Monte
+    /// Carlo KL of a kernel-known prior is the reference op; of another prior,
+    /// ln q(w) − ln p(w) by [`log_density`] and the prior's tape ops.
+    pub(crate) fn sample_reference(&self, tape: &Tape, prior: &dyn Prior, kl: KlMode) -> Result<Var> {
+        let (mu, rho) = (tape.param(&self.mu), tape.param(&self.rho));
+        let (seed, offset) = tape.draw(mu.value().numel());
+        let w = mu.reference_sample(&rho, seed, offset)?;
+        if tape.wants_complexity() {
+            let term = match (kl, prior.spec(), prior.gaussian_sigma()) {
+                (KlMode::MonteCarlo, Some(spec), _) => mu.reference_mc_kl(&rho, seed, offset, spec)?,
+                (KlMode::ClosedForm, _, Some(s)) => gaussian_kl(&mu, &rho, s)?,
+                (KlMode::EmpiricalBayes, _, _) => empirical_bayes_kl(&mu, &rho)?,
+                _ => log_density(&mu, &rho, &w)?.sub(&prior.log_prob(&w)?)?,
+            };
+            tape.add_complexity(&term)?;
+        }
         Ok(w)
     }
 

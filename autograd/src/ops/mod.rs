@@ -9,6 +9,7 @@ mod layout;
 mod matmul;
 pub(crate) mod pool;
 mod reduce;
+mod reference;
 mod reparam;
 mod sample_kl;
 mod softmax;
