@@ -133,6 +133,26 @@ fn classification_with_text_labels_and_a_random_split() {
 }
 
 #[test]
+fn a_test_file_is_matched_by_column_names() {
+    let d = dir("names");
+    let (train, test) = (d.join("train.csv"), d.join("test.csv"));
+    let (mut a, mut b) = (String::from("u,y,v\n"), String::from("v,u,y\n"));
+    for i in 0..60 {
+        let (u, v) = ((i % 7) as f32, (i % 5) as f32);
+        a.push_str(&format!("{u},{},{v}\n", 2.0 * u - v));
+        b.push_str(&format!("{v},{u},{}\n", 2.0 * u - v));
+    }
+    std::fs::write(&train, a).unwrap();
+    std::fs::write(&test, b).unwrap();
+    let args = ["--target", "y", "--epochs", "100", "--json", "--quiet", "--test-file"];
+    let o = blitz(&[&["fit", train.to_str().unwrap()][..], &args, &[test.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The target spreads over ±4.5: a column taken by position would miss by far more.
+    assert!(json(&o)["test_rmse"].parse::<f32>().unwrap() < 1.0, "{:?}", json(&o));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn errors_are_one_readable_line() {
     let d = dir("err");
     let bad = d.join("bad.csv");
@@ -158,6 +178,29 @@ fn errors_are_one_readable_line() {
     let o = blitz(&["predict", "/no/such/model.safetensors", BOSTON]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("error: /no/such/model.safetensors: "), "{}", stderr(&o));
+    // A few bad cells in a numeric target are errors, not a switch to classification.
+    let na = d.join("na.csv");
+    let mut text = String::from("x,y\n");
+    for i in 0..40 {
+        text.push_str(&format!("{i},{}\n", if i == 17 { "NA".to_string() } else { (2 * i).to_string() }));
+    }
+    std::fs::write(&na, text).unwrap();
+    let o = blitz(&["fit", na.to_str().unwrap(), "--target", "y"]);
+    assert_eq!(stderr(&o), format!("error: {}: line 19, column 2: \"NA\" is not a number\n", na.display()));
+    // Inputs and existing files are never overwritten.
+    let model = d.join("m.safetensors");
+    std::fs::write(&model, b"precious").unwrap();
+    let o = blitz(&["fit", na.to_str().unwrap(), "--target", "x", "--out", model.to_str().unwrap()]);
+    assert!(
+        stderr(&o).starts_with("error: invalid --out: ") && stderr(&o).contains("exists: --resume"),
+        "{}",
+        stderr(&o)
+    );
+    let o = blitz(&["fit", na.to_str().unwrap(), "--target", "x", "--out", na.to_str().unwrap(), "--force"]);
+    assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    let o = blitz(&["predict", model.to_str().unwrap(), BOSTON, "--out", model.to_str().unwrap()]);
+    assert!(stderr(&o).contains("is the input"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&model).unwrap(), b"precious");
     for o in [&blitz(&["fit", BOSTON, "--target", "MEDV", "--wat"]), &blitz(&["frobnicate"])] {
         assert_eq!(o.status.code(), Some(2));
         assert_eq!(stderr(o).lines().filter(|l| l.starts_with("error: ")).count(), 1);

@@ -522,3 +522,102 @@ fn describe_layer(locals: &BTreeMap<String, Vec<usize>>) -> String {
         _ => format!("{kind}Params(weight shape {w:?}, bias={bias})"),
     }
 }
+
+/// A list of strings as a JSON array (`["a","b\"c"]`), to store names
+/// (classes, columns) in checkpoint metadata, whose values are strings.
+pub fn encode_string_list(items: &[String]) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for c in item.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+/// The strings of a JSON array of strings written by [`encode_string_list`]
+/// (or any JSON array of strings); `None` for anything else.
+pub fn decode_string_list(text: &str) -> Option<Vec<String>> {
+    let mut chars = text.trim().chars().peekable();
+    let skip_ws = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+    };
+    if chars.next()? != '[' {
+        return None;
+    }
+    let mut out = Vec::new();
+    skip_ws(&mut chars);
+    if chars.peek() == Some(&']') {
+        chars.next();
+        return chars.next().is_none().then_some(out);
+    }
+    loop {
+        skip_ws(&mut chars);
+        if chars.next()? != '"' {
+            return None;
+        }
+        let mut s = String::new();
+        loop {
+            match chars.next()? {
+                '"' => break,
+                '\\' => match chars.next()? {
+                    'n' => s.push('\n'),
+                    'r' => s.push('\r'),
+                    't' => s.push('\t'),
+                    'b' => s.push('\u{8}'),
+                    'f' => s.push('\u{c}'),
+                    'u' => {
+                        let hex: String = (0..4).map(|_| chars.next()).collect::<Option<String>>()?;
+                        s.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                    }
+                    c @ ('"' | '\\' | '/') => s.push(c),
+                    _ => return None,
+                },
+                c => s.push(c),
+            }
+        }
+        out.push(s);
+        skip_ws(&mut chars);
+        match chars.next()? {
+            ',' => continue,
+            ']' => return chars.next().is_none().then_some(out),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+
+    #[test]
+    fn string_lists_round_trip_and_reject_malformed_text() {
+        let items: Vec<String> = ["a", "b\"c", "back\\slash", "line\nbreak", "tab\tand\u{1}", "", "ünï, cödé"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let text = encode_string_list(&items);
+        assert_eq!(decode_string_list(&text), Some(items));
+        assert_eq!(decode_string_list("[]"), Some(vec![]));
+        assert_eq!(decode_string_list(r#" [ "x" , "y" ] "#), Some(vec!["x".to_string(), "y".into()]));
+        for bad in [r#"["a""b"]"#, r#"["a",]"#, r#"["a"] x"#, r#"["a"#, "a", r#"["\q"]"#, r#"[1]"#] {
+            assert_eq!(decode_string_list(bad), None, "{bad}");
+        }
+    }
+}

@@ -23,15 +23,15 @@
 //! # Ok(()) }
 //! ```
 
-use crate::checkpoint::Checkpoint;
-use crate::data::{take_rows, Standardizer};
+use crate::checkpoint::{decode_string_list, encode_string_list, Checkpoint};
+use crate::data::Standardizer;
 use crate::estimator::VariationalEstimator;
 use crate::metrics::{
     accuracy, argmax_rows, brier_score, class_nll, expected_calibration_error, mutual_information, predictive_entropy,
 };
 use crate::module::{params, to_device, Module};
 use crate::sequential::Sequential;
-use crate::train::{run, Job, Progress, TrainConfig, TrainSummary};
+use crate::train::{draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig, TrainSummary};
 use blitz_autograd::{loss, Device, Error, Result, Tensor, Var};
 
 /// Rows per forward pass when predicting (bounds memory).
@@ -151,6 +151,7 @@ impl<M: Module> Classifier<M> {
         config: &TrainConfig,
         mut progress: impl FnMut(&Progress),
     ) -> Result<TrainSummary> {
+        crate::train::check_resumable(ck, config, x.shape().first().copied().unwrap_or(0))?;
         self.restore(ck)?;
         self.train(x, labels, config, Some(ck), &mut progress)
     }
@@ -164,7 +165,7 @@ impl<M: Module> Classifier<M> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<TrainSummary> {
         self.check_labels(x, labels)?;
-        let xs = self.scaled(x)?;
+        let xs = host_scaled(x, self.x_scale.as_ref())?;
         if !xs.all_finite()? {
             return Err(Error::NonFinite { what: "training inputs (after standardisation)".into() });
         }
@@ -200,28 +201,12 @@ impl<M: Module> Classifier<M> {
     /// # Errors
     /// [`Error::InvalidArgument`] for `draws == 0`; shape errors.
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<ClassPrediction> {
-        if draws == 0 {
-            return Err(Error::invalid("draws", "0: at least one draw is needed"));
-        }
         let n = self.check_x(x)?;
         let k = self.classes();
-        let xs = self.scaled(x)?;
+        let xs = host_scaled(x, self.x_scale.as_ref())?;
         let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
-        let mut probs: Vec<Vec<f32>> = vec![Vec::with_capacity(n * k); draws];
-        let all: Vec<usize> = (0..n).collect();
-        for rows in all.chunks(PREDICT_ROWS) {
-            let part = take_rows(&xs, rows)?.to(device)?;
-            for (d, logits) in probs.iter_mut().zip(self.net.predict_draws(&part, draws, seed)?) {
-                if logits.shape() != [rows.len(), k] {
-                    return Err(Error::ShapeMismatch {
-                        op: "Classifier::predict (logits vs [rows, classes])",
-                        lhs: logits.shape().to_vec(),
-                        rhs: vec![rows.len(), k],
-                    });
-                }
-                d.extend(logits.softmax()?.to_vec()?);
-            }
-        }
+        let op = "Classifier::predict (logits vs [rows, classes])";
+        let probs = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, Tensor::softmax)?;
         let s = draws as f64;
         let mean: Vec<f32> = (0..n * k).map(|j| (probs.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
         Ok(ClassPrediction {
@@ -256,14 +241,14 @@ impl<M: Module> Classifier<M> {
     }
 
     /// The parameters, class names and statistics as a checkpoint (metadata
-    /// `task = classification`, `classes` as a JSON-style list, `x_scale.*`).
+    /// `task = classification`, `classes` as a JSON list of strings, `x_scale.*`).
     ///
     /// # Errors
     /// Device errors reading the parameters.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
         let mut ck = Checkpoint::from_params(&params(&self.net))?;
         ck.set_metadata("task", "classification");
-        ck.set_metadata("classes", encode_list(&self.class_names));
+        ck.set_metadata("classes", encode_string_list(&self.class_names));
         if let Some(s) = &self.x_scale {
             s.to_metadata(&mut ck, "x_scale");
         }
@@ -277,7 +262,7 @@ impl<M: Module> Classifier<M> {
     pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
         let x_scale = Standardizer::from_metadata(ck, "x_scale")?;
         if let Some(c) = ck.metadata().get("classes") {
-            let names = decode_list(c).ok_or_else(|| Error::Parse {
+            let names = decode_string_list(c).ok_or_else(|| Error::Parse {
                 path: ck.source().to_string(),
                 message: format!("metadata classes = {c:?} is malformed"),
             })?;
@@ -294,21 +279,7 @@ impl<M: Module> Classifier<M> {
     }
 
     fn check_x(&self, x: &Tensor) -> Result<usize> {
-        match x.shape().first() {
-            Some(&n) if n > 0 => {
-                if let Some(s) = &self.x_scale {
-                    if x.numel() / n != s.cols() {
-                        return Err(Error::ShapeMismatch {
-                            op: "Classifier (inputs vs the training inputs' features)",
-                            lhs: x.shape().to_vec(),
-                            rhs: vec![s.cols()],
-                        });
-                    }
-                }
-                Ok(n)
-            }
-            _ => Err(Error::Empty { op: "Classifier (no input rows)" }),
-        }
+        example_count("Classifier (inputs vs the training inputs' features)", x, self.x_scale.as_ref())
     }
 
     fn check_labels(&self, x: &Tensor, labels: &[usize]) -> Result<()> {
@@ -328,49 +299,5 @@ impl<M: Module> Classifier<M> {
             });
         }
         Ok(())
-    }
-
-    fn scaled(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.x_scale {
-            None => x.to(Device::Cpu),
-            Some(s) => {
-                let mut v = x.to_vec()?;
-                s.apply(&mut v)?;
-                Tensor::from_vec(v, x.shape())
-            }
-        }
-    }
-}
-
-/// `["a","b\"c"]`: names joined as JSON strings, so any label text survives.
-pub fn encode_list(names: &[String]) -> String {
-    let quoted: Vec<String> =
-        names.iter().map(|n| format!("\"{}\"", n.replace('\\', "\\\\").replace('"', "\\\""))).collect();
-    format!("[{}]", quoted.join(","))
-}
-
-/// The inverse of [`encode_list`]; `None` for malformed text.
-pub fn decode_list(text: &str) -> Option<Vec<String>> {
-    let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?;
-    let mut out = Vec::new();
-    let mut chars = inner.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        match chars.next() {
-            None => return Some(out),
-            Some('"') => {}
-            Some(_) => return None,
-        }
-        let mut s = String::new();
-        loop {
-            match chars.next()? {
-                '\\' => s.push(chars.next()?),
-                '"' => break,
-                c => s.push(c),
-            }
-        }
-        out.push(s);
     }
 }

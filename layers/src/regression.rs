@@ -33,8 +33,8 @@ use crate::estimator::VariationalEstimator;
 use crate::metrics::{gaussian_mixture_log_likelihood_multi, interval_coverage, rmse};
 use crate::module::{params, to_device, Module};
 use crate::sequential::Sequential;
-use crate::train::{run, Job, Progress, TrainConfig, TrainSummary};
-use blitz_autograd::{loss, Device, Error, Param, Result, Tensor, Var};
+use crate::train::{draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig, TrainSummary};
+use blitz_autograd::{loss, Error, Param, Result, Tensor, Var};
 
 /// The name of the learned noise parameter in checkpoints.
 pub const LOG_NOISE: &str = "log_noise";
@@ -146,8 +146,10 @@ impl<M: Module> Regressor<M> {
     /// Each output's noise standard deviation in the targets' units.
     ///
     /// # Errors
-    /// Device errors reading the parameter.
+    /// [`Error::ShapeMismatch`] when `y_scale` does not have one column per
+    /// output; device errors reading the parameter.
     pub fn noise_std(&self) -> Result<Vec<f32>> {
+        self.check_y_scale()?;
         let log = self.log_noise.value().to_vec()?;
         Ok(log.iter().enumerate().map(|(o, l)| l.exp() * self.y_scale.as_ref().map_or(1.0, |s| s.std[o])).collect())
     }
@@ -193,7 +195,9 @@ impl<M: Module> Regressor<M> {
     ///
     /// # Errors
     /// As [`Regressor::fit`] and [`Regressor::restore`]; [`Error::Parse`]
-    /// when `ck` holds no optimizer state.
+    /// when `ck` holds no optimizer state; [`Error::InvalidArgument`] when
+    /// `ck` was written by a run with other settings (epochs, batch size,
+    /// learning rates, draws, KL weight, seed) or another number of examples.
     pub fn resume(
         &mut self,
         ck: &Checkpoint,
@@ -202,6 +206,7 @@ impl<M: Module> Regressor<M> {
         config: &TrainConfig,
         mut progress: impl FnMut(&Progress),
     ) -> Result<TrainSummary> {
+        crate::train::check_resumable(ck, config, x.shape().first().copied().unwrap_or(0))?;
         self.restore(ck)?;
         self.train(x, y, config, Some(ck), &mut progress)
     }
@@ -215,8 +220,8 @@ impl<M: Module> Regressor<M> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<TrainSummary> {
         self.check_xy(x, y)?;
-        let xs = self.scaled(x, self.x_scale.as_ref())?;
-        let ys = self.scaled(y, self.y_scale.as_ref())?;
+        let xs = host_scaled(x, self.x_scale.as_ref())?;
+        let ys = host_scaled(y, self.y_scale.as_ref())?;
         for (t, what) in [(&xs, "inputs"), (&ys, "targets")] {
             if !t.all_finite()? {
                 return Err(Error::NonFinite { what: format!("training {what} (after standardisation)") });
@@ -239,28 +244,12 @@ impl<M: Module> Regressor<M> {
     /// # Errors
     /// [`Error::InvalidArgument`] for `draws == 0`; shape errors.
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<RegressionPrediction> {
-        if draws == 0 {
-            return Err(Error::invalid("draws", "0: at least one draw is needed"));
-        }
         let n = self.check_x(x)?;
         let k = self.outputs();
-        let xs = self.scaled(x, self.x_scale.as_ref())?;
+        let xs = host_scaled(x, self.x_scale.as_ref())?;
         let device = self.log_noise.value().device();
-        let mut means: Vec<Vec<f32>> = vec![Vec::with_capacity(n * k); draws];
-        let all: Vec<usize> = (0..n).collect();
-        for rows in all.chunks(PREDICT_ROWS) {
-            let part = crate::data::take_rows(&xs, rows)?.to(device)?;
-            for (d, t) in means.iter_mut().zip(self.net.predict_draws(&part, draws, seed)?) {
-                if t.shape() != [rows.len(), k] {
-                    return Err(Error::ShapeMismatch {
-                        op: "Regressor::predict (network output vs [n, outputs])",
-                        lhs: t.shape().to_vec(),
-                        rhs: vec![rows.len(), k],
-                    });
-                }
-                d.extend(t.to_vec()?);
-            }
-        }
+        let op = "Regressor::predict (network output vs [rows, outputs])";
+        let mut means = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, |t| Ok(t.clone()))?;
         if let Some(s) = &self.y_scale {
             for d in &mut means {
                 s.unapply(d)?;
@@ -351,24 +340,23 @@ impl<M: Module> Regressor<M> {
     }
 
     fn check_x(&self, x: &Tensor) -> Result<usize> {
-        match x.shape().first() {
-            Some(&n) if n > 0 => {
-                if let Some(s) = &self.x_scale {
-                    if x.numel() / n != s.cols() {
-                        return Err(Error::ShapeMismatch {
-                            op: "Regressor (inputs vs the training inputs' features)",
-                            lhs: x.shape().to_vec(),
-                            rhs: vec![s.cols()],
-                        });
-                    }
-                }
-                Ok(n)
-            }
-            _ => Err(Error::Empty { op: "Regressor (no input rows)" }),
+        example_count("Regressor (inputs vs the training inputs' features)", x, self.x_scale.as_ref())
+    }
+
+    /// `y_scale` (a public field) must have one column per output.
+    fn check_y_scale(&self) -> Result<()> {
+        match &self.y_scale {
+            Some(s) if s.cols() != self.outputs() => Err(Error::ShapeMismatch {
+                op: "Regressor (y_scale columns vs outputs)",
+                lhs: vec![s.cols()],
+                rhs: vec![self.outputs()],
+            }),
+            _ => Ok(()),
         }
     }
 
     fn check_xy(&self, x: &Tensor, y: &Tensor) -> Result<(usize, usize)> {
+        self.check_y_scale()?;
         let n = self.check_x(x)?;
         let k = self.outputs();
         if y.shape() != [n, k] {
@@ -379,17 +367,5 @@ impl<M: Module> Regressor<M> {
             });
         }
         Ok((n, k))
-    }
-
-    /// `t` standardised per example on the host.
-    fn scaled(&self, t: &Tensor, s: Option<&Standardizer>) -> Result<Tensor> {
-        match s {
-            None => t.to(Device::Cpu),
-            Some(s) => {
-                let mut v = t.to_vec()?;
-                s.apply(&mut v)?;
-                Tensor::from_vec(v, t.shape())
-            }
-        }
     }
 }

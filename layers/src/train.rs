@@ -21,8 +21,9 @@
 //! bits as one that was never interrupted.
 
 use crate::checkpoint::Checkpoint;
-use crate::data::{take_rows, EpochOrder};
-use crate::estimator::ElboParts;
+use crate::data::{take_rows, EpochOrder, Standardizer};
+use crate::estimator::{ElboParts, VariationalEstimator};
+use crate::module::Module;
 use blitz_autograd::optim::{Adam, Optimizer};
 use blitz_autograd::{Device, Error, Param, Result, Tape, Tensor, Var};
 use std::path::PathBuf;
@@ -37,8 +38,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Adam's learning rate at the start.
     pub lr: f32,
-    /// The learning rate at the last epoch: it decays geometrically from
-    /// `lr` epoch by epoch (equal to `lr`: constant).
+    /// Where the geometric decay of the learning rate heads: epoch e
+    /// (1-based) of E runs at lr·(lr_final/lr)^((e−1)/E), so the last epoch
+    /// is one decay step short of `lr_final` (equal to `lr`: constant).
     pub lr_final: f32,
     /// Monte Carlo weight draws per step (BLiTZ's `sample_nbr`).
     pub sample_nbr: usize,
@@ -111,7 +113,7 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The learning rate of epoch `epoch` (1-based).
+    /// The learning rate of epoch `epoch` (1-based): lr·(lr_final/lr)^((epoch−1)/epochs).
     pub fn lr_at(&self, epoch: usize) -> f32 {
         let decay = (self.lr_final / self.lr).powf(1.0 / self.epochs as f32);
         self.lr * decay.powi(epoch as i32 - 1)
@@ -181,6 +183,34 @@ pub struct TrainSummary {
 pub(crate) const META_EPOCH: &str = "train.epoch";
 /// Checkpoint metadata: steps done.
 pub(crate) const META_STEPS: &str = "train.steps";
+/// Checkpoint metadata: the settings that decide the result, which a resumed run must share.
+pub(crate) const META_RUN: &str = "train.run";
+
+/// The settings and data size that decide a run's result (not the device,
+/// the step cap or where checkpoints go).
+fn run_fingerprint(c: &TrainConfig, n: usize) -> String {
+    format!(
+        "examples={n} epochs={} batch_size={} lr={} lr_final={} sample_nbr={} kl_weight={:?} seed={}",
+        c.epochs, c.batch_size, c.lr, c.lr_final, c.sample_nbr, c.kl_weight, c.seed
+    )
+}
+
+/// Refuses a checkpoint written by a run with other settings or another
+/// number of examples (checked before anything is restored from it).
+pub(crate) fn check_resumable(ck: &Checkpoint, c: &TrainConfig, n: usize) -> Result<()> {
+    let theirs = ck.metadata().get(META_RUN).map_or("(none)", String::as_str);
+    if theirs != run_fingerprint(c, n) {
+        return Err(Error::invalid(
+            "resume",
+            format!(
+                "{} was written by a run with other settings or data ({theirs}); this one has ({})",
+                ck.source(),
+                run_fingerprint(c, n)
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// What the shared loop needs from a model.
 pub(crate) struct Job<'a> {
@@ -210,6 +240,7 @@ pub(crate) fn run(
     let (mut opt, first_epoch, mut steps) = match resume {
         None => (Adam::new(c.lr)?, 1, 0),
         Some(ck) => {
+            check_resumable(ck, c, n)?;
             let get = |key: &str| -> Result<usize> {
                 ck.metadata().get(key).and_then(|v| v.parse().ok()).ok_or_else(|| Error::Parse {
                     path: ck.source().to_string(),
@@ -279,6 +310,7 @@ pub(crate) fn run(
                 ck.add_adam(&opt, &job.named)?;
                 ck.set_metadata(META_EPOCH, epoch.to_string());
                 ck.set_metadata(META_STEPS, steps.to_string());
+                ck.set_metadata(META_RUN, run_fingerprint(c, n));
                 ck.save(&every.path)?;
             }
         }
@@ -286,4 +318,66 @@ pub(crate) fn run(
     }
     summary.ms_per_step = if timed > 0 { 1e3 * time / timed as f64 } else { 0.0 };
     Ok(summary)
+}
+
+/// The number of examples in `x` (`[n, ...]`, n > 0), checked against the
+/// feature count of the model's input statistics.
+pub(crate) fn example_count(op: &'static str, x: &Tensor, scale: Option<&Standardizer>) -> Result<usize> {
+    match x.shape().first() {
+        Some(&n) if n > 0 => {
+            if let Some(s) = scale {
+                if x.numel() / n != s.cols() {
+                    return Err(Error::ShapeMismatch { op, lhs: x.shape().to_vec(), rhs: vec![s.cols()] });
+                }
+            }
+            Ok(n)
+        }
+        _ => Err(Error::Empty { op }),
+    }
+}
+
+/// `t` on the host, standardised per example when `scale` is given.
+pub(crate) fn host_scaled(t: &Tensor, scale: Option<&Standardizer>) -> Result<Tensor> {
+    match scale {
+        None => t.to(Device::Cpu),
+        Some(s) => {
+            let mut v = t.to_vec()?;
+            s.apply(&mut v)?;
+            Tensor::from_vec(v, t.shape())
+        }
+    }
+}
+
+/// `draws` predictions of `net` on the host inputs `xs` (`[n, ...]`), in
+/// chunks of `chunk` rows on `device`; each draw's outputs must be
+/// `[rows, width]` and pass through `map` (softmax, say) before they are
+/// gathered into one `[n, width]` vector per draw. Draw `i` uses the same
+/// weights in every chunk (its tape is named by (seed, i) alone).
+pub(crate) fn draws_in_chunks(
+    op: &'static str,
+    net: &dyn Module,
+    xs: &Tensor,
+    draws: usize,
+    seed: u64,
+    width: usize,
+    chunk: usize,
+    device: Device,
+    map: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<Vec<f32>>> {
+    if draws == 0 {
+        return Err(Error::invalid("draws", "0: at least one draw is needed"));
+    }
+    let n = xs.shape()[0];
+    let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(n * width); draws];
+    let all: Vec<usize> = (0..n).collect();
+    for rows in all.chunks(chunk) {
+        let part = take_rows(xs, rows)?.to(device)?;
+        for (d, t) in out.iter_mut().zip(net.predict_draws(&part, draws, seed)?) {
+            if t.shape() != [rows.len(), width] {
+                return Err(Error::ShapeMismatch { op, lhs: t.shape().to_vec(), rhs: vec![rows.len(), width] });
+            }
+            d.extend(map(&t)?.to_vec()?);
+        }
+    }
+    Ok(out)
 }

@@ -149,6 +149,11 @@ fn fit_stopped_then_resumed_from_its_checkpoint_equals_uninterrupted() {
     let ck = Checkpoint::load(&path).unwrap();
     assert_eq!(ck.metadata()["train.epoch"], "2", "only whole epochs are checkpointed");
     let mut resumed = small(77);
+    // Other settings than the run that wrote it: refused, nothing trained.
+    let other = TrainConfig { batch_size: 32, ..config.clone() };
+    let e = resumed.resume(&ck, &x, &y, &other, |_| ()).unwrap_err();
+    assert!(e.to_string().contains("other settings or data"), "{e}");
+    assert!(bits(&resumed) == bits(&small(77)), "a refused resume changes nothing");
     let mut epochs = Vec::new();
     let s = resumed.resume(&ck, &x, &y, &config, |p| epochs.push(p.epoch)).unwrap();
     assert_eq!((s.epochs, s.steps, epochs), (4, 24, vec![3, 4]));
@@ -156,4 +161,21 @@ fn fit_stopped_then_resumed_from_its_checkpoint_equals_uninterrupted() {
     let (a, b) = (whole.evaluate(&xt, &yt, 10, 1).unwrap(), resumed.evaluate(&xt, &yt, 10, 1).unwrap());
     assert_eq!(a, b);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The shipped loop (`Regressor::fit`, shared with `Classifier::fit`) gives
+/// the same bits on one and two threads, wide enough for the kernels'
+/// parallel paths.
+#[test]
+fn fit_is_the_same_on_one_and_two_threads() {
+    let t = table();
+    let (x, y) = (t.columns(0, 13).unwrap().to_tensor().unwrap(), t.columns(13, 14).unwrap().to_tensor().unwrap());
+    let run = || {
+        let m = model(8).standardized_on(&x, &y).unwrap();
+        let c = TrainConfig { epochs: 2, batch_size: BATCH, sample_nbr: 2, seed: 8, ..TrainConfig::default() };
+        m.fit(&x, &y, &c, |_| ()).unwrap();
+        (bits(&m), m.predict(&x, 3, 1).unwrap().mean)
+    };
+    let (a, b) = (pool(1).install(run), pool(2).install(run));
+    assert!(a == b, "1-thread and 2-thread fits differ");
 }

@@ -58,6 +58,14 @@ fn delimiters_are_detected_or_given() {
         }
     }
     assert_eq!("tab".parse::<Delimiter>().unwrap(), Delimiter::Char('\t'));
+    // Decimal commas: the semicolon separates.
+    let d = parse_delimited("a;b\n1,5;2\n3;4\n", &ReadOptions::default(), "eu.csv");
+    assert_eq!(d.unwrap_err().to_string(), r#"eu.csv: line 2, column 1: "1,5" is not a number"#);
+    // Excel's byte-order mark is not part of the first column's name.
+    let d =
+        parse_delimited("\u{feff}price,x\n1,2\n", &ReadOptions::default().with_target(ColumnRef::name("price")), "bom")
+            .unwrap();
+    assert_eq!((d.target_names, d.header_rows, d.delimiter), (vec!["price".to_string()], 1, Delimiter::Char(',')));
     assert!("ab".parse::<Delimiter>().is_err());
 }
 
@@ -76,6 +84,15 @@ fn a_bad_cell_is_named_by_file_line_and_column() {
     let e = parse_delimited(text, &ReadOptions::default(), "data.csv").unwrap_err();
     assert_eq!(e.to_string(), r#"data.csv: line 4, column 4: "n/a" is not a number"#);
     assert!(matches!(e, Error::Parse { .. }));
+    // A bad cell in the first data row is reported too (not taken for a header).
+    let e = parse_delimited("a,b\n1,n/a\n2,3\n4,5\n", &ReadOptions::default(), "d.csv").unwrap_err();
+    assert_eq!(e.to_string(), r#"d.csv: line 2, column 2: "n/a" is not a number"#);
+    let e = parse_delimited("1,n/a\n2,3\n4,5\n", &ReadOptions::default(), "d.csv").unwrap_err();
+    assert_eq!(e.to_string(), r#"d.csv: line 1, column 2: "n/a" is not a number"#);
+    let e = parse_delimited("a,b\n", &ReadOptions::default(), "d.csv").unwrap_err();
+    assert_eq!(e.to_string(), "d.csv: no data rows after the 1 header row(s)");
+    let e = parse_delimited("1,2,3,\n4,5,6\n", &ReadOptions::default(), "d.csv").unwrap_err();
+    assert_eq!(e.to_string(), "d.csv: line 1, column 4: \"\" is empty (missing value)");
     let e = parse_delimited("a,b\n1,2\n3,\n", &ReadOptions::default(), "d.csv").unwrap_err();
     assert_eq!(e.to_string(), r#"d.csv: line 3, column 2: "" is empty (missing value)"#);
     let e = parse_delimited("a,b\n1,2\n3,inf\n", &ReadOptions::default(), "d.csv").unwrap_err();

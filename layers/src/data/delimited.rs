@@ -261,6 +261,10 @@ pub struct Dataset {
     pub target_names: Vec<String>,
     /// The targets; `None` when no target column was asked for.
     pub y: Option<Target>,
+    /// Header rows before the data (given or detected).
+    pub header_rows: usize,
+    /// The delimiter used (given or detected; never `Auto`).
+    pub delimiter: Delimiter,
 }
 
 impl Dataset {
@@ -277,6 +281,8 @@ impl Dataset {
             x: self.x.take_rows(idx),
             target_names: self.target_names.clone(),
             y: self.y.as_ref().map(|y| y.select(idx)),
+            header_rows: self.header_rows,
+            delimiter: self.delimiter,
         }
     }
 
@@ -309,7 +315,7 @@ impl Dataset {
 /// [`Error::Io`] when the file cannot be read; [`Error::Parse`] naming the
 /// file, line and column of a cell that is missing, not a number or not
 /// finite, or a row with the wrong number of cells; [`Error::InvalidArgument`]
-/// for a column that does not exist; [`Error::Empty`] for a file without data rows.
+/// for a column that does not exist; [`Error::Parse`] for a file without data rows.
 pub fn read_delimited(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<Dataset> {
     let path = path.as_ref();
     let name = path.display().to_string();
@@ -340,7 +346,9 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
         path: source.to_string(),
         message: format!("line {line}: {message}"),
     };
-    // (1-based line number, line) for every non-blank line.
+    // (1-based line number, line) for every non-blank line; a byte-order
+    // mark (Excel's UTF-8 exports start with one) is not part of the first cell.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
@@ -348,7 +356,7 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
         .filter(|(_, l)| !l.trim().is_empty())
         .collect();
     if lines.is_empty() {
-        return Err(Error::Empty { op: "read_delimited (no rows)" });
+        return Err(Error::Parse { path: source.to_string(), message: "no rows (the file is empty)".into() });
     }
     let delim = match opts.delimiter {
         Delimiter::Auto => detect_delimiter(&lines),
@@ -360,7 +368,10 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
         None => detect_header_rows(&lines, delim),
     };
     if header_rows >= lines.len() {
-        return Err(Error::Empty { op: "read_delimited (no data rows after the header)" });
+        return Err(Error::Parse {
+            path: source.to_string(),
+            message: format!("no data rows after the {header_rows} header row(s)"),
+        });
     }
     let width = split(lines[header_rows].1).len();
     let names: Vec<String> = if header_rows > 0 {
@@ -447,6 +458,8 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
         x: Table { data: x, rows, cols: features.len() },
         target_names: targets.iter().map(|&j| names[j].clone()).collect(),
         y,
+        header_rows,
+        delimiter: delim,
     })
 }
 
@@ -502,39 +515,35 @@ fn split_row(line: &str, delim: Delimiter) -> Vec<String> {
     cells
 }
 
-/// Tab, comma or semicolon when most of the first lines hold the same
-/// positive number of it outside quotes (a header or a broken row may
-/// differ); otherwise white space.
+/// Tab, semicolon or comma (in that order: a file of decimal commas is
+/// semicolon-separated) when most of the first lines hold the same positive
+/// number of it outside quotes (a header or a broken row may differ);
+/// otherwise white space.
 fn detect_delimiter(lines: &[(usize, &str)]) -> Delimiter {
     let sample: Vec<&str> = lines.iter().take(20).map(|(_, l)| *l).collect();
-    for c in ['\t', ',', ';'] {
+    for c in ['\t', ';', ','] {
         let mut counts: Vec<usize> = sample.iter().map(|l| split_row(l, Delimiter::Char(c)).len() - 1).collect();
         counts.sort_unstable();
         let mode = counts[counts.len() / 2];
-        if mode > 0 && 2 * counts.iter().filter(|&&k| k == mode).count() > counts.len() {
+        if mode > 0 && 2 * counts.iter().filter(|&&k| k == mode).count() >= counts.len() {
             return Delimiter::Char(c);
         }
     }
     Delimiter::Whitespace
 }
 
-/// The leading rows (at most 10) that are not data: a different cell count
-/// from most rows, or text in a column where most sampled rows (the first
-/// 50) hold numbers. Column names are the last of them.
+/// The leading rows (at most 10) that are mostly not numbers: fewer than
+/// half of their cells parse as numbers (empty cells count as not numbers,
+/// as in scikit-learn's `506,13,,,…` first line). A data row with a bad
+/// cell or two is not a header: it is read as data, and its bad cell is
+/// reported. A header of numbers (years as column names, say) is not
+/// detected: give the header row count then.
 fn detect_header_rows(lines: &[(usize, &str)], delim: Delimiter) -> usize {
-    let sample: Vec<Vec<String>> = lines.iter().take(50).map(|(_, l)| split_row(l, delim)).collect();
-    let mut widths: Vec<usize> = sample.iter().map(Vec::len).collect();
-    widths.sort_unstable();
-    let width = widths[widths.len() / 2];
-    let is_num = |c: &str| c.parse::<f64>().is_ok();
-    let numeric: Vec<bool> = (0..width)
-        .map(|j| 2 * sample.iter().filter(|r| r.get(j).is_some_and(|c| is_num(c))).count() >= sample.len())
-        .collect();
-    sample
-        .iter()
-        .take(10.min(sample.len() - 1))
-        .take_while(|r| r.len() != width || r.iter().zip(&numeric).any(|(c, &num)| num && !is_num(c)))
-        .count()
+    let mostly_text = |l: &str| {
+        let cells = split_row(l, delim);
+        2 * cells.iter().filter(|c| c.parse::<f64>().is_ok()).count() < cells.len()
+    };
+    lines.iter().take(10).take_while(|(_, l)| mostly_text(l)).count()
 }
 
 #[cfg(test)]
@@ -552,10 +561,16 @@ mod tests {
         let rows = |t: &'static str| -> Vec<(usize, &'static str)> { t.lines().enumerate().collect() };
         let c = Delimiter::Char(',');
         assert_eq!(detect_header_rows(&rows("a,b,c\n1,2,3\n4,n/a,6\n"), c), 1);
-        assert_eq!(detect_header_rows(&rows("506,13,,\nA,B,C,D\n1,2,3,4\n5,6,7,8\n"), c), 2);
+        assert_eq!(detect_header_rows(&rows("506,13,,,,\nA,B,C,D,E,F\n1,2,3,4,5,6\n5,6,7,8,9,0\n"), c), 2);
         assert_eq!(detect_header_rows(&rows("1,2\n3,4\n"), c), 0);
         assert_eq!(detect_header_rows(&rows("x,label\n1,cat\n2,dog\n"), c), 1);
         assert_eq!(detect_header_rows(&rows("1,2\n"), c), 0);
+        // A bad cell in the first data row is data (and reported), not a header.
+        assert_eq!(detect_header_rows(&rows("a,b\n1,n/a\n2,3\n"), c), 1);
+        assert_eq!(detect_header_rows(&rows("1,n/a\n2,3\n4,5\n"), c), 0);
+        assert_eq!(detect_header_rows(&rows("1,2,3,\n4,5,6\n"), c), 0);
+        assert_eq!(detect_header_rows(&rows("5.1,3.5,setosa\n4.9,3.0,setosa\n"), c), 0);
+        assert_eq!(detect_header_rows(&rows("a,b\n"), c), 1);
     }
 
     #[test]

@@ -19,7 +19,8 @@ without a header row. Columns are named by header or by 0-based index (-1: the l
 fit options
   --target COL             the column to predict (required)
   --task T                 regression | classification (default: regression when every target cell
-                           is a number, else classification)
+                           is a number, classification when most are text; a few bad cells in a
+                           numeric column are reported; integer labels need --task classification)
   --hidden 50,50           hidden layer widths (default 50; 0 or '' for none)
   --epochs N               passes over the training rows (default: about 24,000 steps, 10 to 1,000 epochs)
   --batch-size B           rows per step (default 16 below 2,000 training rows, else 64)
@@ -34,6 +35,7 @@ fit options
   --out FILE               save the model there (checked before training), with checkpoints
   --checkpoint-every K     write the checkpoint every K epochs (default 10) and after the last
   --resume                 continue the run whose checkpoint is --out (same data and options)
+  --force                  replace an existing --out file (without it, fit refuses to overwrite one)
   --draws N                weight draws for test figures (default 100)
   --device cpu|cuda        where to train (default cpu)
   --json                   end with one JSON line on stdout
@@ -79,6 +81,7 @@ pub struct FitArgs {
     pub out: Option<String>,
     pub checkpoint_every: usize,
     pub resume: bool,
+    pub force: bool,
     pub draws: usize,
     pub device: Device,
     pub json: bool,
@@ -199,7 +202,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         "--device",
     ];
     valued.extend(READ_FLAGS);
-    let (pos, flags) = split_args(argv, &valued, &["--resume", "--json", "--quiet"])?;
+    let (pos, flags) = split_args(argv, &valued, &["--resume", "--force", "--json", "--quiet"])?;
     let [data] = pos[..] else {
         return Err(usage(format!("fit takes one DATA file, got {}", pos.len())));
     };
@@ -221,6 +224,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         out: None,
         checkpoint_every: 10,
         resume: false,
+        force: false,
         draws: 100,
         device: Device::Cpu,
         json: false,
@@ -266,6 +270,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--draws" => a.draws = num(flag, v)?,
             "--device" => a.device = v.parse()?,
             "--resume" => a.resume = true,
+            "--force" => a.force = true,
             "--json" => a.json = true,
             "--quiet" => a.quiet = true,
             _ => unreachable!("split_args only passes known flags"),

@@ -63,19 +63,48 @@ fn check_writable(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether two paths name the same existing file.
+fn same_file(a: &str, b: &str) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Refuses an output that would overwrite one of the inputs.
+fn not_an_input(flag: &'static str, out: &str, inputs: &[&str]) -> Result<()> {
+    match inputs.iter().find(|i| same_file(out, i)) {
+        Some(i) => Err(Error::invalid(flag, format!("{out} is the input {i}: it would be overwritten"))),
+        None => Ok(()),
+    }
+}
+
 fn fit(a: &FitArgs) -> Result<()> {
     if let Some(out) = &a.out {
+        let mut inputs = vec![a.data.as_str()];
+        inputs.extend(a.test_file.as_deref());
+        not_an_input("--out", out, &inputs)?;
+        if std::path::Path::new(out).exists() && !a.resume && !a.force {
+            return Err(Error::invalid(
+                "--out",
+                format!("{out} exists: --resume to continue the run that wrote it, --force to replace it"),
+            ));
+        }
         check_writable(out)?;
     }
     let mut opts = ReadOptions::default().with_target(a.target.clone()).categorical();
     opts.delimiter = a.delimiter;
     opts.header_rows = a.header_rows;
     let data = read_delimited(&a.data, &opts)?;
-    let task = model::decide_task(a.task, &data)?;
+    let task = model::decide_task(a.task, &data, &opts)?;
     let data = model::with_task(data, task)?;
     let (train, test) = match (&a.test_file, a.split) {
         (Some(f), _) => {
-            let mut o = opts.clone().with_features(data.feature_names.iter().map(ColumnRef::name).collect());
+            // The test file's columns are found by name, wherever they stand.
+            let mut o = ReadOptions { delimiter: a.delimiter, header_rows: a.header_rows, ..ReadOptions::default() }
+                .with_target(ColumnRef::name(data.target_names[0].clone()))
+                .categorical()
+                .with_features(data.feature_names.iter().map(ColumnRef::name).collect());
             if let Some(Target::Classes { names, .. }) = &data.y {
                 o = o.with_classes(names.clone());
             }
@@ -99,8 +128,10 @@ fn fit(a: &FitArgs) -> Result<()> {
     };
     if !a.quiet {
         eprintln!(
-            "{}: {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
+            "{}: {} header row(s), delimiter {:?}; {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
             a.data,
+            train.header_rows,
+            train.delimiter,
             train.rows(),
             test.as_ref().map_or(String::new(), |t| format!(", {} test rows", t.rows())),
             train.feature_names.len(),
@@ -162,6 +193,7 @@ fn load(path: &str) -> Result<(ModelFile, Fitted)> {
 
 fn predict(a: &PredictArgs) -> Result<()> {
     if let Some(out) = &a.out {
+        not_an_input("--out", out, &[&a.model, &a.data])?;
         check_writable(out)?;
     }
     let (file, fitted) = load(&a.model)?;

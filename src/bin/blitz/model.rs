@@ -4,8 +4,8 @@
 //! `evaluate` rebuild the model from the file alone.
 
 use crate::args::{FitArgs, Task};
-use blitz::layers::classification::{decode_list, encode_list};
 use blitz::layers::data::{ColumnRef, Dataset, Delimiter, ReadOptions, Table, Target, TargetKind};
+use blitz::layers::{decode_string_list as decode_list, encode_string_list as encode_list};
 use blitz::prelude::*;
 
 const KEY_TASK: &str = "blitz.task";
@@ -38,17 +38,32 @@ pub enum Fitted {
     Classification(Classifier),
 }
 
-/// Regression when every target cell is a number, else classification.
-pub fn decide_task(asked: Option<Task>, data: &Dataset) -> Result<Task> {
+/// Regression when every target cell is a number; classification when most
+/// are not. When most are numbers and a few are not, those few are errors
+/// (`NA`, `?`): the file is read again with a numeric target so that the
+/// first of them is reported with its line and column.
+pub fn decide_task(asked: Option<Task>, data: &Dataset, opts: &ReadOptions) -> Result<Task> {
     if let Some(t) = asked {
         return Ok(t);
     }
-    let (_, names) = data.classes()?;
-    Ok(if names.iter().all(|n| n.parse::<f32>().is_ok_and(f32::is_finite)) {
-        Task::Regression
-    } else {
-        Task::Classification
-    })
+    let (labels, names) = data.classes()?;
+    let numeric: Vec<bool> = names.iter().map(|n| n.parse::<f32>().is_ok_and(f32::is_finite)).collect();
+    if numeric.iter().all(|&b| b) {
+        let distinct_integers = names.len() <= 20 && names.iter().all(|n| n.parse::<i64>().is_ok());
+        if distinct_integers && labels.len() >= 4 * names.len() {
+            eprintln!(
+                "note: the target takes {} integer values: trained as regression (--task classification for classes)",
+                names.len()
+            );
+        }
+        return Ok(Task::Regression);
+    }
+    let numeric_rows = labels.iter().filter(|&&l| numeric[l]).count();
+    if 2 * numeric_rows > labels.len() {
+        let numeric_opts = ReadOptions { target_kind: TargetKind::Numeric, ..opts.clone() };
+        blitz::layers::data::read_delimited(&data.source, &numeric_opts)?;
+    }
+    Ok(Task::Classification)
 }
 
 /// `data` (read with a categorical target) with the target the task needs.
@@ -112,7 +127,7 @@ impl ModelFile {
         };
         let c = file.train_config(a, train.rows());
         file.settings = format!(
-            "target={} task={} sizes={} prior_sigma={} epochs={} batch={} lr={} lr_final={} sample_nbr={} seed={} split={:?} test_file={:?} log1p={:?} train_rows={}",
+            "target={} task={} sizes={} prior_sigma={} epochs={} batch={} lr={} lr_final={} sample_nbr={} seed={} split={:?} test_file={:?} log1p={:?} train_rows={} data={:016x}",
             file.target,
             task.name(),
             file.spec.describe(),
@@ -126,7 +141,8 @@ impl ModelFile {
             a.split,
             a.test_file,
             a.log1p,
-            train.rows()
+            train.rows(),
+            data_fingerprint(train)
         );
         Ok(file)
     }
@@ -306,23 +322,23 @@ impl Fitted {
             Fitted::Regression(m) => {
                 let r = m.evaluate(&x, &data.values()?.to_tensor()?, draws, seed)?;
                 vec![
-                    ("test_rmse", format!("{:.4}", r.rmse)),
-                    ("coverage_2sd", format!("{:.4}", r.coverage_2sd)),
-                    ("test_loglik", format!("{:.4}", r.loglik)),
-                    ("mean_epistemic_std", format!("{:.4}", r.mean_epistemic_std)),
-                    ("mean_aleatoric_std", format!("{:.4}", r.mean_aleatoric_std)),
+                    ("test_rmse", json_num(r.rmse)),
+                    ("coverage_2sd", json_num(r.coverage_2sd)),
+                    ("test_loglik", json_num(r.loglik)),
+                    ("mean_epistemic_std", json_num(r.mean_epistemic_std)),
+                    ("mean_aleatoric_std", json_num(r.mean_aleatoric_std)),
                 ]
             }
             Fitted::Classification(m) => {
                 let (labels, _) = data.classes()?;
                 let r = m.evaluate(&x, labels, draws, seed)?;
                 vec![
-                    ("test_acc", format!("{:.4}", r.accuracy)),
-                    ("nll", format!("{:.4}", r.nll)),
-                    ("brier", format!("{:.4}", r.brier)),
-                    ("ece", format!("{:.4}", r.ece)),
-                    ("mean_entropy", format!("{:.4}", r.mean_entropy)),
-                    ("mean_mi", format!("{:.4}", r.mean_mi)),
+                    ("test_acc", json_num(r.accuracy)),
+                    ("nll", json_num(r.nll)),
+                    ("brier", json_num(r.brier)),
+                    ("ece", json_num(r.ece)),
+                    ("mean_entropy", json_num(r.mean_entropy)),
+                    ("mean_mi", json_num(r.mean_mi)),
                 ]
             }
         })
@@ -363,6 +379,39 @@ impl Fitted {
                 (header, rows)
             }
         })
+    }
+}
+
+/// FNV-1a over the training rows' values, targets and column names: a
+/// resumed run must train on the very same data.
+fn data_fingerprint(d: &Dataset) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for v in &d.x.data {
+        eat(&v.to_bits().to_le_bytes());
+    }
+    match &d.y {
+        Some(Target::Values(t)) => t.data.iter().for_each(|v| eat(&v.to_bits().to_le_bytes())),
+        Some(Target::Classes { labels, names }) => {
+            labels.iter().for_each(|l| eat(&l.to_le_bytes()));
+            names.iter().for_each(|n| eat(n.as_bytes()));
+        }
+        None => {}
+    }
+    d.feature_names.iter().chain(&d.target_names).for_each(|n| eat(n.as_bytes()));
+    h
+}
+
+/// A number for the JSON line: `null` when it is not finite (JSON has no NaN).
+fn json_num(v: f32) -> String {
+    if v.is_finite() {
+        format!("{v:.4}")
+    } else {
+        "null".into()
     }
 }
 
