@@ -66,6 +66,17 @@ impl std::str::FromStr for Delimiter {
     }
 }
 
+impl std::fmt::Display for Delimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Delimiter::Auto => write!(f, "auto"),
+            Delimiter::Char('\t') => write!(f, "tab"),
+            Delimiter::Char(c) => write!(f, "{c:?}"),
+            Delimiter::Whitespace => write!(f, "white space"),
+        }
+    }
+}
+
 /// A column by its header name or by its 0-based position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnRef {

@@ -128,7 +128,7 @@ fn fit(a: &FitArgs) -> Result<()> {
     };
     if !a.quiet {
         eprintln!(
-            "{}: {} header row(s), delimiter {:?}; {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
+            "{}: {} header row(s), delimiter {}; {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
             a.data,
             train.header_rows,
             train.delimiter,
@@ -214,9 +214,11 @@ fn predict(a: &PredictArgs) -> Result<()> {
         }
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .map_err(|e| Error::Io { path: "<stdout>".into(), message: e.to_string() })?;
+            match stdout.write_all(text.as_bytes()) {
+                // A reader that stopped early (`| head`) is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r.map_err(|e| Error::Io { path: "<stdout>".into(), message: e.to_string() })?,
+            }
         }
     }
     Ok(())
