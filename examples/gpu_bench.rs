@@ -7,8 +7,8 @@
 //! cargo run --release --features cuda --example gpu_bench [-- --weights 67108864 --reps 20]
 //! ```
 
-use blitz::kernels::cpu::sample_kl::PriorSpec;
 use blitz::kernels::cuda::{self, CudaBuffer, GemmBackend, SamplerMath};
+use blitz::kernels::PriorSpec;
 use blitz::kernels::{Error, Result, Transpose};
 use std::time::Instant;
 

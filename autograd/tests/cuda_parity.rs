@@ -232,7 +232,7 @@ fn the_fused_draw_and_kl_match_for_a_seed() {
     if !gpu_or_skip("the_fused_draw_and_kl_match_for_a_seed") {
         return;
     }
-    use blitz_kernels::cpu::sample_kl::PriorSpec;
+    use blitz_kernels::PriorSpec;
     let mu = randn(&[64, 33], 72);
     let rho = uniform(&[64, 33], -7.0, -1.0, 73);
     for prior in [PriorSpec::Gaussian { sigma: 0.3 }, PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 }] {

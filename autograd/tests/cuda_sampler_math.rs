@@ -6,9 +6,9 @@
 #![cfg(feature = "cuda")]
 
 use blitz_autograd::{Device, Result, Tape, Tensor, Var};
-use blitz_kernels::cpu::sample_kl::PriorSpec;
 use blitz_kernels::cuda::{self, SamplerMath};
 use blitz_kernels::ops;
+use blitz_kernels::PriorSpec;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

@@ -18,12 +18,9 @@ mod error;
 pub mod ops;
 pub mod ops_conv;
 pub mod shape;
+pub mod types;
 
 pub use buffer::Buffer;
-pub use cpu::binary::{BinaryOp, ScalarOp};
-pub use cpu::gemm::Transpose;
-pub use cpu::optim::AdamStep;
-pub use cpu::sample_kl::PriorSpec;
-pub use cpu::unary::UnaryOp;
 pub use device::Device;
 pub use error::{Error, Result};
+pub use types::{AdamStep, BinaryOp, ConvGeom, PoolGeom, PriorSpec, ScalarKind, ScalarOp, Transpose, UnaryOp};

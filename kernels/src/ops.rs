@@ -3,13 +3,10 @@
 //! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Callers
 //! (the autograd crate) have checked shapes; these functions check devices.
 
-use crate::cpu::binary::{BinaryOp, ScalarOp};
-use crate::cpu::gemm::Transpose;
-use crate::cpu::sample_kl::PriorSpec;
-use crate::cpu::unary::UnaryOp;
 use crate::cpu::{self};
 use crate::cuda;
 use crate::shape::numel;
+use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Buffer, Device, Error, Result};
 
 fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
@@ -697,7 +694,7 @@ pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec)
 /// # Errors
 /// [`Error::ShapeMismatch`] when the four buffers differ in length; buffers
 /// on different devices; CUDA failures.
-pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: cpu::optim::AdamStep) -> Result<()> {
+pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: AdamStep) -> Result<()> {
     if [m.len(), v.len(), g.len()].iter().any(|&l| l != p.len()) {
         return Err(Error::ShapeMismatch { op: "adam", lhs: vec![p.len()], rhs: vec![m.len(), v.len(), g.len()] });
     }

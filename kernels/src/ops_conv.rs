@@ -5,9 +5,9 @@
 //! [`PoolGeom::output`]) and the buffer lengths.
 
 use crate::cpu;
-use crate::cpu::conv::{self, ConvGeom};
-use crate::cpu::pool::{self, PoolGeom};
+use crate::cpu::{conv, pool};
 use crate::cuda;
+use crate::types::{ConvGeom, PoolGeom};
 use crate::{Buffer, Error, Result};
 
 fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {

@@ -3,9 +3,9 @@
 //! why it is skipped and passes.
 #![cfg(feature = "cuda")]
 
-use blitz_kernels::cpu::optim::AdamStep;
 use blitz_kernels::cuda::{self, GemmBackend};
 use blitz_kernels::shape::{broadcast_shape, numel};
+use blitz_kernels::AdamStep;
 use blitz_kernels::{ops, BinaryOp, Buffer, Device, ScalarOp, Transpose, UnaryOp};
 
 const GPU: Device = Device::Cuda(0);
@@ -339,9 +339,8 @@ fn optimizer_steps_and_buffers() {
 
 #[test]
 fn convolution_and_pooling_kernels() {
-    use blitz_kernels::cpu::conv::ConvGeom;
-    use blitz_kernels::cpu::pool::PoolGeom;
     use blitz_kernels::ops_conv;
+    use blitz_kernels::{ConvGeom, PoolGeom};
     if !gpu_or_skip("convolution_and_pooling_kernels") {
         return;
     }

@@ -6,7 +6,7 @@
 //! and records the backward rule.
 
 use crate::{Tensor, Var};
-use blitz_kernels::cpu::conv::ConvGeom;
+use blitz_kernels::ConvGeom;
 use blitz_kernels::{ops_conv, Error, Result};
 
 /// A size per spatial axis: one number for every axis, or one per axis.

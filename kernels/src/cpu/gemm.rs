@@ -3,25 +3,8 @@
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
 use super::simd::multiversion;
+use crate::types::Transpose;
 use rayon::prelude::*;
-
-/// Which operand is read transposed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transpose {
-    /// Read A as Aᵀ (A is stored k×m).
-    pub a: bool,
-    /// Read B as Bᵀ (B is stored n×k).
-    pub b: bool,
-}
-
-impl Transpose {
-    /// A·B.
-    pub const NN: Transpose = Transpose { a: false, b: false };
-    /// A·Bᵀ.
-    pub const NT: Transpose = Transpose { a: false, b: true };
-    /// Aᵀ·B.
-    pub const TN: Transpose = Transpose { a: true, b: false };
-}
 
 /// `c = alpha·op(a)·op(b) + beta·c` for an m×k by k×n product, row-major.
 ///

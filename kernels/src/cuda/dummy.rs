@@ -5,11 +5,7 @@
 
 #![allow(clippy::too_many_arguments, unused_variables)]
 
-use crate::cpu::binary::{BinaryOp, ScalarOp};
-use crate::cpu::gemm::Transpose;
-use crate::cpu::optim::AdamStep;
-use crate::cpu::sample_kl::PriorSpec;
-use crate::cpu::unary::UnaryOp;
+use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Device, Error, Result};
 use std::convert::Infallible;
 
@@ -146,8 +142,7 @@ pub fn normal(ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<B> {
 }
 
 // Convolution and pooling (see `crate::ops_conv`).
-use crate::cpu::conv::ConvGeom;
-use crate::cpu::pool::PoolGeom;
+use crate::types::{ConvGeom, PoolGeom};
 
 unreachable_on! {
     fn conv_forward(x: &B, w: &B, b: Option<&B>, g: &ConvGeom) -> Result<B> => x;

@@ -8,9 +8,7 @@ use super::device::grid;
 use super::gemm::gemm;
 use super::reduce::sum_axis;
 use super::sources::{CONV, POOL};
-use crate::cpu::conv::ConvGeom;
-use crate::cpu::gemm::Transpose;
-use crate::cpu::pool::PoolGeom;
+use crate::types::{ConvGeom, PoolGeom, Transpose};
 use crate::Result;
 use cudarc::driver::DeviceRepr;
 

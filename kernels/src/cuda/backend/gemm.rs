@@ -9,8 +9,8 @@
 use super::buffer::{same_device, CudaBuffer};
 use super::device::{drv, THREADS};
 use super::sources::GEMM;
-use crate::cpu::gemm::Transpose;
 use crate::cuda::gemm_backend::{gemm_backend, GemmBackend};
+use crate::types::Transpose;
 use crate::{Error, Result};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig, StridedBatchedConfig};
