@@ -3,6 +3,7 @@
 //! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Callers
 //! (the autograd crate) have checked shapes; these functions check devices.
 
+use crate::context::{Context, NormalsVariant, SamplerVariant};
 use crate::cpu::{self};
 use crate::cuda;
 use crate::shape::numel;
@@ -271,11 +272,32 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 /// Operands on different devices; CUDA failures.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
+    gemm_in(&Context::default(), a, b, batch, m, k, n, t)
+}
+
+/// [`gemm`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_in(
+    ctx: &Context,
+    a: &Buffer,
+    b: &Buffer,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    t: Transpose,
+) -> Result<Buffer> {
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
-            host_overwrite(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t))
+            let v = ctx.gemm;
+            ctx.install(|| {
+                host_overwrite(batch * m * n, |o| cpu::gemm::batched_gemm_variant(v, batch, m, k, n, x, y, o, t))
+            })
         }
-        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm(x, y, batch, m, k, n, t).map(Buffer::Cuda),
+        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm_with(ctx.gpu_gemm, x, y, batch, m, k, n, t).map(Buffer::Cuda),
         _ => Err(mismatch("matmul", a, b)),
     }
 }
@@ -433,9 +455,25 @@ pub fn gather_rows_backward(g: &Buffer, n: usize, idx: &[usize]) -> Result<Buffe
 /// # Errors
 /// CUDA failures only.
 pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
+    normal_in(&Context::default(), device, seed, offset, len)
+}
+
+/// [`normal`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`normal`].
+pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
     match device {
-        Device::Cpu => host_overwrite(len, |o| cpu::random::fill_normal(seed, offset, o)),
-        Device::Cuda(ordinal) => cuda::normal(ordinal, seed, offset, len).map(Buffer::Cuda),
+        Device::Cpu => ctx.install(|| {
+            host_overwrite(len, |o| match ctx.normals {
+                NormalsVariant::Best => cpu::random::fill_normal(seed, offset, o),
+                NormalsVariant::Portable => cpu::random::fill_normal_portable(seed, offset, o),
+                NormalsVariant::Reference => {
+                    o.iter_mut().enumerate().for_each(|(i, v)| *v = cpu::random::normal_at(seed, offset + i as u64))
+                }
+            })
+        }),
+        Device::Cuda(ordinal) => cuda::normal(ctx.gpu_sampler, ordinal, seed, offset, len).map(Buffer::Cuda),
     }
 }
 
@@ -444,9 +482,19 @@ pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buff
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    reparam_forward_in(&Context::default(), mu, rho, seed, offset)
+}
+
+/// [`reparam_forward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_forward`].
+pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => host_overwrite(m.len(), |o| cpu::reparam::forward(m, r, seed, offset, o)),
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::reparam_forward(m, r, seed, offset).map(Buffer::Cuda),
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
+            cuda::reparam_forward(ctx.gpu_sampler, m, r, seed, offset).map(Buffer::Cuda)
+        }
         _ => Err(mismatch("reparam", mu, rho)),
     }
 }
@@ -460,6 +508,14 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
 /// [`Error::ShapeMismatch`] when the lengths differ; operands on different
 /// devices; CUDA failures.
 pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    reparam_forward_sigma_in(&Context::default(), mu, sigma, seed, offset)
+}
+
+/// [`reparam_forward_sigma`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_forward_sigma`].
+pub fn reparam_forward_sigma_in(ctx: &Context, mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     if mu.len() != sigma.len() {
         return Err(Error::ShapeMismatch { op: "reparam_sample_sigma", lhs: vec![mu.len()], rhs: vec![sigma.len()] });
     }
@@ -469,7 +525,7 @@ pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64
         }
         (Buffer::Cuda(_), Buffer::Cuda(_)) => {
             let shape = [mu.len()];
-            let eps = normal(mu.device(), seed, offset, mu.len())?;
+            let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
             let scaled = binary(BinaryOp::Mul, sigma, &shape, &eps, &shape, &shape)?;
             binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
         }
@@ -482,15 +538,28 @@ pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Result<(Buffer, Buffer)> {
+    reparam_backward_in(&Context::default(), rho, g, seed, offset)
+}
+
+/// [`reparam_backward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_backward`].
+pub fn reparam_backward_in(
+    ctx: &Context,
+    rho: &Buffer,
+    g: &Buffer,
+    seed: u64,
+    offset: u64,
+) -> Result<(Buffer, Buffer)> {
     match (rho, g) {
         (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
             let (mut gm, mut gr) = (cpu::recycle::for_overwrite(r.len()), cpu::recycle::for_overwrite(r.len()));
             cpu::reparam::backward(r, gg, seed, offset, &mut gm, &mut gr);
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
-        (Buffer::Cuda(r), Buffer::Cuda(gg)) => {
-            cuda::reparam_backward(r, gg, seed, offset).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
-        }
+        (Buffer::Cuda(r), Buffer::Cuda(gg)) => cuda::reparam_backward(ctx.gpu_sampler, r, gg, seed, offset)
+            .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b))),
         _ => Err(mismatch("reparam", rho, g)),
     }
 }
@@ -500,9 +569,17 @@ pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Res
 /// # Errors
 /// CUDA failures only.
 pub fn reparam_log_posterior(rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    reparam_log_posterior_in(&Context::default(), rho, seed, offset)
+}
+
+/// [`reparam_log_posterior`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_log_posterior`].
+pub fn reparam_log_posterior_in(ctx: &Context, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match rho {
         Buffer::Cpu(r) => Ok(Buffer::Cpu(vec![cpu::reparam::log_posterior(r, seed, offset)])),
-        Buffer::Cuda(r) => cuda::reparam_log_posterior(r, seed, offset).map(Buffer::Cuda),
+        Buffer::Cuda(r) => cuda::reparam_log_posterior(ctx.gpu_sampler, r, seed, offset).map(Buffer::Cuda),
     }
 }
 
@@ -517,15 +594,32 @@ pub fn sample_kl_forward(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    sample_kl_forward_in(&Context::default(), mu, rho, seed, offset, prior)
+}
+
+/// [`sample_kl_forward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_forward`].
+pub fn sample_kl_forward_in(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    if ctx.sampler == SamplerVariant::Unfused {
+        return sample_kl_forward_unfused(ctx, mu, rho, seed, offset, prior);
+    }
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => {
             let mut w = cpu::recycle::for_overwrite(m.len());
-            let kl = cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w);
+            let kl = ctx.install(|| cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w));
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
         }
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
-            cuda::sample_kl_forward(m, r, seed, offset, prior).map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl)))
-        }
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::sample_kl_forward(ctx.gpu_sampler, m, r, seed, offset, prior)
+            .map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl))),
         _ => Err(mismatch("sample_kl", mu, rho)),
     }
 }
@@ -545,6 +639,26 @@ pub fn sample_kl_backward(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    sample_kl_backward_in(&Context::default(), mu, rho, g_w, g_kl, seed, offset, prior)
+}
+
+/// [`sample_kl_backward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_backward`].
+pub fn sample_kl_backward_in(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    if ctx.sampler == SamplerVariant::Unfused {
+        return sample_kl_backward_unfused(ctx, mu, rho, g_w, g_kl, seed, offset, prior);
+    }
     match (mu, rho, g_kl) {
         (Buffer::Cpu(m), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let g = match g_w {
@@ -563,7 +677,8 @@ pub fn sample_kl_backward(
                 Some(Buffer::Cuda(c)) => Some(c),
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
-            cuda::sample_kl_backward(m, r, g, gk, seed, offset, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+            cuda::sample_kl_backward(ctx.gpu_sampler, m, r, g, gk, seed, offset, prior)
+                .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
         }
         (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
             Err(mismatch("sample_kl", mu, other))
@@ -593,6 +708,62 @@ impl Drop for SampleKlFactors {
 /// instead.
 pub const MAX_KEPT_FACTORS: usize = 1 << 22;
 
+/// The unfused draw ([`SamplerVariant::Unfused`]): the normals, softplus, a
+/// product and a sum, each its own kernel.
+fn unfused_draw(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    if mu.len() != rho.len() {
+        return Err(Error::ShapeMismatch { op: "sample_kl", lhs: vec![mu.len()], rhs: vec![rho.len()] });
+    }
+    if mu.device() != rho.device() {
+        return Err(mismatch("sample_kl", mu, rho));
+    }
+    let shape = [mu.len()];
+    let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
+    let sigma = unary(UnaryOp::Softplus, rho)?;
+    let scaled = binary(BinaryOp::Mul, &sigma, &shape, &eps, &shape, &shape)?;
+    binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
+}
+
+/// [`sample_kl_forward`] unfused: the draw, then the KL of the drawn weights ([`kl_at`]).
+fn sample_kl_forward_unfused(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    let w = unfused_draw(ctx, mu, rho, seed, offset)?;
+    let kl = kl_at_in(ctx, &w, rho, seed, offset, prior)?;
+    Ok((w, kl))
+}
+
+/// [`sample_kl_backward`] unfused: the KL's gradients at the drawn weights
+/// ([`kl_at_backward`]), added to ∂L/∂w, through the draw's backward
+/// ([`reparam_backward`]), plus the KL's own ∂/∂rho.
+#[allow(clippy::too_many_arguments)]
+fn sample_kl_backward_unfused(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    let shape = [mu.len()];
+    let w = unfused_draw(ctx, mu, rho, seed, offset)?;
+    let (gw_kl, grho_kl) = kl_at_backward_in(ctx, &w, rho, g_kl, prior)?;
+    let g_total = match g_w {
+        Some(g) => binary(BinaryOp::Add, g, &shape, &gw_kl, &shape, &shape)?,
+        None => gw_kl,
+    };
+    let (g_mu, g_rho_draw) = reparam_backward_in(ctx, rho, &g_total, seed, offset)?;
+    let g_rho = binary(BinaryOp::Add, &g_rho_draw, &shape, &grho_kl, &shape, &shape)?;
+    Ok((g_mu, g_rho))
+}
+
 /// [`sample_kl_forward`] that also returns what the backward needs so as not
 /// to make eps and softplus again: on the CPU, where the draw is
 /// compute-bound, [`cpu::sample_kl::forward_saving`]'s factors (up to
@@ -608,15 +779,32 @@ pub fn sample_kl_forward_saving(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
+    sample_kl_forward_saving_in(&Context::default(), mu, rho, seed, offset, prior)
+}
+
+/// [`sample_kl_forward_saving`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_forward_saving`].
+pub fn sample_kl_forward_saving_in(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
     match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) if m.len() <= MAX_KEPT_FACTORS => {
+        (Buffer::Cpu(m), Buffer::Cpu(r))
+            if m.len() <= MAX_KEPT_FACTORS && ctx.sampler == SamplerVariant::FusedSaved =>
+        {
             let n = m.len();
             let (mut w, mut a, mut b) =
                 (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
-            let kl = cpu::sample_kl::forward_saving(m, r, seed, offset, prior, &mut w, &mut a, &mut b);
+            let kl = ctx.install(|| cpu::sample_kl::forward_saving(m, r, seed, offset, prior, &mut w, &mut a, &mut b));
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl]), Some(SampleKlFactors { a, b })))
         }
-        _ => sample_kl_forward(mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
+        _ => sample_kl_forward_in(ctx, mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
     }
 }
 
@@ -660,9 +848,17 @@ fn cpu_scalar(op: &'static str, g: &[f32]) -> Result<f32> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
+    kl_at_in(&Context::default(), w, rho, seed, offset, prior)
+}
+
+/// [`kl_at`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`kl_at`].
+pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
     match (w, rho) {
         (Buffer::Cpu(x), Buffer::Cpu(r)) => Ok(Buffer::Cpu(vec![cpu::sample_kl::kl_at(x, r, seed, offset, prior)])),
-        (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(x, r, seed, offset, prior).map(Buffer::Cuda),
+        (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(ctx.gpu_sampler, x, r, seed, offset, prior).map(Buffer::Cuda),
         _ => Err(mismatch("kl_at", w, rho)),
     }
 }
@@ -672,6 +868,20 @@ pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec)
 /// # Errors
 /// Operands on different devices; `g_kl` not one element; CUDA failures.
 pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec) -> Result<(Buffer, Buffer)> {
+    kl_at_backward_in(&Context::default(), w, rho, g_kl, prior)
+}
+
+/// [`kl_at_backward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`kl_at_backward`].
+pub fn kl_at_backward_in(
+    ctx: &Context,
+    w: &Buffer,
+    rho: &Buffer,
+    g_kl: &Buffer,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
     match (w, rho, g_kl) {
         (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let gk = cpu_scalar("kl_at_backward", gk)?;
@@ -680,7 +890,7 @@ pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec)
             Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
         }
         (Buffer::Cuda(x), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
-            cuda::kl_at_backward(x, r, gk, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+            cuda::kl_at_backward(ctx.gpu_sampler, x, r, gk, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
         }
         (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
             Err(mismatch("kl_at", w, other))

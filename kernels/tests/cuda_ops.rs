@@ -182,14 +182,13 @@ fn both_gemms_match_the_cpu_in_every_form() {
             }
         }
     }
-    // The process-wide switch reaches ops::gemm.
+    // The context's choice reaches ops::gemm_in.
     let a = rand_vec(6, 9, -1.0, 1.0);
     let ((ac, ag), (bc, bg)) = (pair(&a), pair(&a));
     let want = ops::gemm(&ac, &bc, 1, 2, 3, 2, Transpose::NT).unwrap();
-    cuda::set_gemm_backend(GemmBackend::Tiled);
-    let tiled = ops::gemm(&ag, &bg, 1, 2, 3, 2, Transpose::NT);
-    cuda::set_gemm_backend(GemmBackend::Cublas);
-    assert_close("switch to tiled", &tiled.unwrap(), &want, 1e-5);
+    let tiled_ctx = blitz_kernels::Context { gpu_gemm: GemmBackend::Tiled, ..Default::default() };
+    let tiled = ops::gemm_in(&tiled_ctx, &ag, &bg, 1, 2, 3, 2, Transpose::NT);
+    assert_close("context asks for tiled", &tiled.unwrap(), &want, 1e-5);
 }
 
 #[test]
