@@ -49,9 +49,11 @@ pub fn conv_forward_in(ctx: &Context, x: &Buffer, w: &Buffer, b: Option<&Buffer>
     match (x, w, b) {
         (Buffer::Cpu(x), Buffer::Cpu(w), None) => Ok(host_conv(ctx, x, w, None, g)),
         (Buffer::Cpu(x), Buffer::Cpu(w), Some(Buffer::Cpu(b))) => Ok(host_conv(ctx, x, w, Some(b), g)),
-        (Buffer::Cuda(xc), Buffer::Cuda(wc), None) => cuda::conv_forward(xc, wc, None, g).map(Buffer::Cuda),
+        (Buffer::Cuda(xc), Buffer::Cuda(wc), None) => {
+            cuda::conv_forward(ctx.gpu_gemm, xc, wc, None, g).map(Buffer::Cuda)
+        }
         (Buffer::Cuda(xc), Buffer::Cuda(wc), Some(Buffer::Cuda(bc))) => {
-            cuda::conv_forward(xc, wc, Some(bc), g).map(Buffer::Cuda)
+            cuda::conv_forward(ctx.gpu_gemm, xc, wc, Some(bc), g).map(Buffer::Cuda)
         }
         (_, _, Some(b)) if b.device() != x.device() => Err(mismatch("conv", x, b)),
         _ => Err(mismatch("conv", x, w)),
@@ -110,7 +112,7 @@ pub fn conv_backward_in(
             Ok((dx.map(Buffer::Cpu), dw.map(Buffer::Cpu), db.map(Buffer::Cpu)))
         }
         (Buffer::Cuda(xc), Buffer::Cuda(wc), Buffer::Cuda(gc)) => {
-            let (dx, dw, db) = cuda::conv_backward(xc, wc, gc, g, need)?;
+            let (dx, dw, db) = cuda::conv_backward(ctx.gpu_gemm, xc, wc, gc, g, need)?;
             Ok((dx.map(Buffer::Cuda), dw.map(Buffer::Cuda), db.map(Buffer::Cuda)))
         }
         _ => Err(mismatch("conv", x, gy)),

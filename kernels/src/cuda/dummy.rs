@@ -147,8 +147,8 @@ pub fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: us
 use crate::types::{ConvGeom, PoolGeom};
 
 unreachable_on! {
-    fn conv_forward(x: &B, w: &B, b: Option<&B>, g: &ConvGeom) -> Result<B> => x;
-    fn conv_backward(x: &B, w: &B, gy: &B, g: &ConvGeom, need: (bool, bool, bool)) -> Result<(Option<B>, Option<B>, Option<B>)> => x;
+    fn conv_forward(backend: GemmBackend, x: &B, w: &B, b: Option<&B>, g: &ConvGeom) -> Result<B> => x;
+    fn conv_backward(backend: GemmBackend, x: &B, w: &B, gy: &B, g: &ConvGeom, need: (bool, bool, bool)) -> Result<(Option<B>, Option<B>, Option<B>)> => x;
     fn max_pool_forward(x: &B, g: &PoolGeom) -> Result<B> => x;
     fn max_pool_backward(x: &B, gy: &B, g: &PoolGeom) -> Result<B> => gy;
     fn avg_pool_forward(x: &B, g: &PoolGeom) -> Result<B> => x;
