@@ -2,10 +2,9 @@
 //! the gradients of all its inputs, on random inputs moved with
 //! `Tensor::to(Device::Cuda(0))`, agree within 1e-5 relative; weights sampled
 //! with a seed are the CPU's; cuBLAS and the tiled GEMM agree. Without a GPU
-//! each test prints why it is skipped and passes. Every test here runs the
-//! exact sampler (`SamplerMath::Exact`, set by `gpu_or_skip`); the default fast
-//! one is checked against it in `cuda_sampler_math.rs` (its own process, as the
-//! switch is process-wide).
+//! each test prints why it is skipped and passes. Every tape here runs the
+//! exact sampler (`SamplerMath::Exact` in its context: [`tape_with`]); the
+//! default fast one is checked against it in `cuda_sampler_math.rs`.
 #![cfg(feature = "cuda")]
 
 use blitz_autograd::{loss, Device, Param, Result, Tape, Tensor, Var};
