@@ -439,6 +439,9 @@ fn main() {
     println!(
         "{{\"machine\": \"{cpu}\", \"fma_peak_gflops\": {peak:.1}, \"copy_gbps\": {copy:.2}, \"threads\": {threads}}}"
     );
+    // The size thresholds that decide how (never what) the CPU kernels compute.
+    let t: Vec<String> = registry::thresholds().iter().map(|t| format!("\"{}\": {}", t.name, t.value)).collect();
+    println!("{{\"thresholds\": {{{}}}}}", t.join(", "));
     let mut points = Vec::new();
     let runners: [(&str, fn(f64) -> Vec<Point>); 4] =
         [("gemm", gemm_points), ("normals", normals_points), ("sampler", sampler_points), ("conv", conv_points)];

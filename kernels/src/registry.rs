@@ -1,6 +1,7 @@
 //! The registry: every kernel family, its variants, whether each can run on
 //! this machine (CPU features, a usable GPU), which one [`Context::default`]
-//! picks, and the test that verifies it against the family's reference.
+//! picks, and the test that verifies it against the family's reference; and
+//! the size thresholds that decide how (never what) the CPU kernels compute.
 //!
 //! ```
 //! for family in blitz_kernels::registry::families() {
@@ -223,6 +224,40 @@ pub fn families() -> Vec<Family> {
     ]
 }
 
+/// A fixed size that decides how a kernel runs (never what it computes:
+/// work is cut into chunks of fixed sizes, so results do not depend on
+/// threads). Listed so that nothing decides silently; part of the
+/// [`crate::context::Threads::Global`] policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threshold {
+    /// Its name in the source.
+    pub name: &'static str,
+    /// Its value.
+    pub value: usize,
+    /// What it counts and decides.
+    pub decides: &'static str,
+    /// Where it lives.
+    pub source: &'static str,
+}
+
+/// Every size threshold of the CPU kernels and of the buffer pool.
+pub fn thresholds() -> Vec<Threshold> {
+    use crate::cpu::{conv_direct, gemm, parallel, recycle, sample_kl};
+    let t = |name, value, decides, source| Threshold { name, value, decides, source };
+    vec![
+        t("PAR_THRESHOLD", parallel::PAR_THRESHOLD, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", "kernels/src/cpu/parallel.rs"),
+        t("LIGHT_PAR_THRESHOLD", parallel::LIGHT_PAR_THRESHOLD, "elements from which a memory-bound element-wise loop (add, compare, product) is split over the threads", "kernels/src/cpu/parallel.rs"),
+        t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions", "kernels/src/cpu/parallel.rs"),
+        t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL", "kernels/src/cpu/sample_kl.rs"),
+        t("KL_PAR_THRESHOLD", sample_kl::KL_PAR_THRESHOLD, "weights from which the fused sampler + KL is split over the threads", "kernels/src/cpu/sample_kl.rs"),
+        t("gemm PAR_WORK", gemm::PAR_WORK, "multiply-adds from which a packed GEMM is cut into one block per thread", "kernels/src/cpu/gemm.rs"),
+        t("conv_direct PAR_WORK", conv_direct::PAR_WORK, "multiply-adds from which the direct convolution splits images over the threads (and the auto rule's single-image limit)", "kernels/src/cpu/conv_direct.rs"),
+        t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs"),
+        t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs"),
+        t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs"),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +279,10 @@ mod tests {
                 assert!(v.verified_by.contains("::"), "{} {}", f.name, v.name);
             }
         }
+        let t = thresholds();
+        assert_eq!(t.len(), 10);
+        assert!(t.iter().all(|t| t.value > 0
+            && std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(t.source).is_file()));
         if cfg!(not(feature = "cuda")) {
             let gpu = fams.iter().find(|f| f.name == "gpu_gemm").unwrap();
             assert!(gpu.variants.iter().all(|v| !v.available && v.note.contains("no usable GPU")));

@@ -35,7 +35,7 @@ pub const LANES: usize = 8;
 /// Most output channels per tile (accumulators held in registers).
 const MAX_BLOCK: usize = 8;
 /// Multiply-adds below which a pass runs on one thread.
-const PAR_WORK: usize = 1 << 20;
+pub(crate) const PAR_WORK: usize = 1 << 20;
 
 /// Whether [`forward`] and [`backward`] can compute `g`: a valid geometry
 /// with unit stride along the width (the only condition for correct results).

@@ -60,7 +60,7 @@ fn strides(m: usize, k: usize, n: usize, t: Transpose) -> ((isize, isize), (isiz
 
 /// From this many multiply-adds a product is split over the threads: a few
 /// tens of microseconds of work, so the wake-up of a sleeping thread pays.
-const PAR_WORK: usize = 1 << 22;
+pub(crate) const PAR_WORK: usize = 1 << 22;
 
 /// Rows or columns per block are a multiple of this (the micro-kernel's tile),
 /// so a split product does the same arithmetic per element as a whole one.

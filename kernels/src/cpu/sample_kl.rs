@@ -30,9 +30,9 @@ use rayon::prelude::*;
 /// softplus and the prior's log-sum-exp), so a chunk is ~50 µs of work and
 /// a second thread pays from two chunks: the 30k-weight layers of a small
 /// model are split too (the element-wise [`super::parallel::CHUNK`] is 4x larger).
-const KL_CHUNK: usize = 1 << 12;
+pub(crate) const KL_CHUNK: usize = 1 << 12;
 /// Below this many weights the loops run on one thread.
-const KL_PAR_THRESHOLD: usize = 2 * KL_CHUNK;
+pub(crate) const KL_PAR_THRESHOLD: usize = 2 * KL_CHUNK;
 
 impl Consts {
     /// (log p(w), d log p / dw); `MIX` false: the single Gaussian (`self.single`).
