@@ -14,10 +14,10 @@
 //! with `available: false` and the reason where no GPU can be used.
 //! Threads: `RAYON_NUM_THREADS`. Criterion benches (`cargo bench`) give the statistical view.
 
-use blitz::kernels::context::{Context, ConvVariant, GemmVariant, NormalsVariant, SamplerVariant};
+use blitz::kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant};
 use blitz::kernels::cpu::random::normal_at;
 use blitz::kernels::registry::{self, Backend};
-use blitz::kernels::{ops, ops_conv, reference, Buffer, ConvGeom, Device, PriorSpec, Transpose};
+use blitz::kernels::{ops, ops_conv, reference, BinaryOp, Buffer, ConvGeom, Device, PriorSpec, Transpose, UnaryOp};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -292,6 +292,42 @@ fn normals_points(budget: f64) -> Vec<Point> {
         .collect()
 }
 
+fn elementwise_points(budget: f64) -> Vec<Point> {
+    let n = 4 << 20;
+    let x = Buffer::Cpu(values(n, 7, -6.0, 6.0));
+    let y = Buffer::Cpu(values(n, 8, -1.0, 1.0));
+    let s = [n];
+    // (name, op, bytes per element: reads and the write)
+    type Run<'a> = Box<dyn Fn(&Context) -> Buffer + 'a>;
+    let cases: [(&str, Run, f64); 2] = [
+        ("softplus 4M", Box::new(|c: &Context| ops::unary_in(c, UnaryOp::Softplus, &x).unwrap()), 8.0),
+        ("mul 4M", Box::new(|c: &Context| ops::binary_in(c, BinaryOp::Mul, &x, &s, &y, &s, &s).unwrap()), 12.0),
+    ];
+    let mut out = Vec::new();
+    for (name, run, bytes) in &cases {
+        let reference_ctx = Context { elementwise: ElementwiseVariant::Reference, ..Context::default() };
+        let want = run(&reference_ctx).to_vec().unwrap();
+        for v in ElementwiseVariant::ALL {
+            let ctx = Context { elementwise: v, ..Context::default() };
+            let err = max_rel_err(&run(&ctx).to_vec().unwrap(), &want);
+            let ms = time_ms(budget, || {
+                std::hint::black_box(run(&ctx));
+            });
+            out.push(Point {
+                family: "elementwise",
+                variant: v.name(),
+                shape: name.to_string(),
+                verified: err <= 1e-5,
+                max_rel_err: err,
+                ms,
+                flops: None,
+                bytes: bytes * n as f64,
+            });
+        }
+    }
+    out
+}
+
 fn conv_points(budget: f64) -> Vec<Point> {
     let base = ConvGeom {
         batch: 64,
@@ -443,8 +479,13 @@ fn main() {
     let t: Vec<String> = registry::thresholds().iter().map(|t| format!("\"{}\": {}", t.name, t.value)).collect();
     println!("{{\"thresholds\": {{{}}}}}", t.join(", "));
     let mut points = Vec::new();
-    let runners: [(&str, fn(f64) -> Vec<Point>); 4] =
-        [("gemm", gemm_points), ("normals", normals_points), ("sampler", sampler_points), ("conv", conv_points)];
+    let runners: [(&str, fn(f64) -> Vec<Point>); 5] = [
+        ("gemm", gemm_points),
+        ("elementwise", elementwise_points),
+        ("normals", normals_points),
+        ("sampler", sampler_points),
+        ("conv", conv_points),
+    ];
     for (family, run) in runners {
         if wanted(family) {
             for p in run(budget) {

@@ -4,7 +4,7 @@
 //! tolerance), and the default context is bit for bit a tape built without one.
 
 use blitz_autograd::{Result, Tape, Tensor, Var};
-use blitz_kernels::context::{Context, ConvVariant, GemmVariant, SamplerVariant, Threads};
+use blitz_kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, SamplerVariant, Threads};
 use blitz_kernels::PriorSpec;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -46,6 +46,7 @@ fn two_contexts_run_side_by_side_and_agree() {
     assert!(alone == plain, "one thread changed the bits");
     let slow = Context {
         gemm: GemmVariant::Reference,
+        elementwise: ElementwiseVariant::Reference,
         sampler: SamplerVariant::Unfused,
         conv: ConvVariant::Im2col,
         ..Context::default()

@@ -26,6 +26,30 @@ pub enum GemmVariant {
     Reference,
 }
 
+/// CPU element-wise ops (unary, scalar, broadcasting binary; forward and backward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ElementwiseVariant {
+    /// Vectorised loops (AVX-512 / AVX2 builds chosen at run time, `fastmath`
+    /// exp / ln / softplus / sigmoid), split over the threads when large.
+    #[default]
+    Fast,
+    /// [`crate::reference::elementwise`]: one element at a time with the
+    /// standard library's functions, one thread (CPU only: a GPU runs its kernels).
+    Reference,
+}
+
+impl ElementwiseVariant {
+    /// Every variant.
+    pub const ALL: [ElementwiseVariant; 2] = [ElementwiseVariant::Fast, ElementwiseVariant::Reference];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementwiseVariant::Fast => "fast",
+            ElementwiseVariant::Reference => "reference",
+        }
+    }
+}
+
 /// CPU standard normals (Philox4x32-10 + Box-Muller), for [`crate::ops::normal_in`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum NormalsVariant {
@@ -248,6 +272,8 @@ impl PartialEq for Threads {
 pub struct Context {
     /// CPU matrix products.
     pub gemm: GemmVariant,
+    /// CPU element-wise ops.
+    pub elementwise: ElementwiseVariant,
     /// CPU standard normals drawn on their own ([`crate::ops::normal_in`]).
     pub normals: NormalsVariant,
     /// The fused draw + KL and its backward.

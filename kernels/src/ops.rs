@@ -3,9 +3,10 @@
 //! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Callers
 //! (the autograd crate) have checked shapes; these functions check devices.
 
-use crate::context::{Context, NormalsVariant, SamplerVariant};
+use crate::context::{Context, ElementwiseVariant, NormalsVariant, SamplerVariant};
 use crate::cpu::{self};
 use crate::cuda;
+use crate::reference;
 use crate::shape::numel;
 use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Buffer, Device, Error, Result};
@@ -35,7 +36,18 @@ fn host_overwrite(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
 /// # Errors
 /// CUDA failures only.
 pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
+    unary_in(&Context::default(), op, x)
+}
+
+/// [`unary`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`unary`].
+pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
     match x {
+        Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::unary(op, x, o))
+        }
         Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::unary::forward(op, x, o)),
         Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
     }
@@ -46,7 +58,18 @@ pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
+    unary_backward_in(&Context::default(), op, x, y, g)
+}
+
+/// [`unary_backward`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`unary_backward`].
+pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
     match (x, y, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(_), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o))
+        }
         (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => {
             host_overwrite(x.len(), |o| cpu::unary::backward(op, x, y, g, o))
         }
@@ -60,7 +83,18 @@ pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result
 /// # Errors
 /// CUDA failures only.
 pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
+    scalar_in(&Context::default(), op, x)
+}
+
+/// [`scalar`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`scalar`].
+pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
     match x {
+        Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::scalar(op, x, o))
+        }
         Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::binary::scalar_forward(op, x, o)),
         Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
     }
@@ -71,7 +105,18 @@ pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
+    scalar_backward_in(&Context::default(), op, x, g)
+}
+
+/// [`scalar_backward`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`scalar_backward`].
+pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
     match (x, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o))
+        }
         (Buffer::Cpu(x), Buffer::Cpu(g)) => host_overwrite(x.len(), |o| cpu::binary::scalar_backward(op, x, g, o)),
         (Buffer::Cuda(x), Buffer::Cuda(g)) => cuda::scalar_backward(op, x, g).map(Buffer::Cuda),
         _ => Err(mismatch("scalar", x, g)),
@@ -90,7 +135,28 @@ pub fn binary(
     b_shape: &[usize],
     out_shape: &[usize],
 ) -> Result<Buffer> {
+    binary_in(&Context::default(), op, a, a_shape, b, b_shape, out_shape)
+}
+
+/// [`binary`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`binary`].
+pub fn binary_in(
+    ctx: &Context,
+    op: BinaryOp,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Result<Buffer> {
     match (a, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(numel(out_shape), |o| {
+                reference::elementwise::binary(op, x, a_shape, y, b_shape, o, out_shape)
+            })
+        }
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
             host_overwrite(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape))
         }
@@ -139,12 +205,38 @@ pub fn binary_backward(
     out_shape: &[usize],
     need: (bool, bool),
 ) -> Result<(Option<Buffer>, Option<Buffer>)> {
+    binary_backward_in(&Context::default(), op, a, a_shape, b, b_shape, g, out_shape, need)
+}
+
+/// [`binary_backward`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`binary_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn binary_backward_in(
+    ctx: &Context,
+    op: BinaryOp,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    g: &Buffer,
+    out_shape: &[usize],
+    need: (bool, bool),
+) -> Result<(Option<Buffer>, Option<Buffer>)> {
+    if let (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg), true) =
+        (a, b, g, ctx.elementwise == ElementwiseVariant::Reference)
+    {
+        let (mut ga, mut gb) = (vec![0.0; x.len()], vec![0.0; y.len()]);
+        reference::elementwise::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, &mut ga, &mut gb);
+        return Ok((need.0.then_some(Buffer::Cpu(ga)), need.1.then_some(Buffer::Cpu(gb))));
+    }
     // Add and sub need no operand values: the gradient is ±g summed to shape.
     if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
         let ga = if need.0 { Some(sum_to_shape(g, out_shape, a_shape)?) } else { None };
         let gb = if need.1 {
             let s = sum_to_shape(g, out_shape, b_shape)?;
-            Some(if op == BinaryOp::Sub { scalar(ScalarOp::Mul(-1.0), &s)? } else { s })
+            Some(if op == BinaryOp::Sub { scalar_in(ctx, ScalarOp::Mul(-1.0), &s)? } else { s })
         } else {
             None
         };

@@ -11,7 +11,9 @@
 //! }
 //! ```
 
-use crate::context::{Context, ConvVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant};
+use crate::context::{
+    Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
+};
 
 /// Where a family runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +44,7 @@ pub struct Variant {
 /// A kernel family: one operation, several ways to compute it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Family {
-    /// Its name: `gemm`, `normals`, `sampler`, `conv`, `gpu_gemm`, `gpu_sampler`.
+    /// Its name: `gemm`, `elementwise`, `normals`, `sampler`, `conv`, `gpu_gemm`, `gpu_sampler`.
     pub name: &'static str,
     /// Where it runs.
     pub backend: Backend,
@@ -114,6 +116,23 @@ pub fn families() -> Vec<Family> {
             };
             let mut var = cpu_variant(v.name(), description, v == d.gemm, gemm_test);
             if v != GemmVariant::Reference {
+                var.note = format!("compiled for {simd}");
+            }
+            var
+        })
+        .collect();
+    let elementwise_test = "kernels/tests/variants.rs::both_elementwise_variants_agree_forward_and_backward";
+    let elementwise = ElementwiseVariant::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                ElementwiseVariant::Fast => {
+                    "vectorised loops (fastmath exp/ln/softplus/sigmoid), split over the threads when large"
+                }
+                ElementwiseVariant::Reference => "one element at a time with std's functions (reference::elementwise)",
+            };
+            let mut var = cpu_variant(v.name(), description, v == d.elementwise, elementwise_test);
+            if v == ElementwiseVariant::Fast {
                 var.note = format!("compiled for {simd}");
             }
             var
@@ -216,6 +235,7 @@ pub fn families() -> Vec<Family> {
         .collect();
     vec![
         Family { name: "gemm", backend: Backend::Cpu, context_field: "gemm", variants: gemm },
+        Family { name: "elementwise", backend: Backend::Cpu, context_field: "elementwise", variants: elementwise },
         Family { name: "normals", backend: Backend::Cpu, context_field: "normals", variants: normals },
         Family { name: "sampler", backend: Backend::Cpu, context_field: "sampler", variants: sampler },
         Family { name: "conv", backend: Backend::Cpu, context_field: "conv", variants: conv },
@@ -265,7 +285,7 @@ mod tests {
     #[test]
     fn every_family_has_exactly_one_default_and_every_cpu_variant_runs_here() {
         let fams = families();
-        assert_eq!(fams.len(), 6);
+        assert_eq!(fams.len(), 7);
         for f in &fams {
             assert_eq!(f.variants.iter().filter(|v| v.default).count(), 1, "{}", f.name);
             assert!(f

@@ -4,10 +4,12 @@
 //! (`blitz_kernels::reference`): bit for bit where the design promises bits,
 //! within the stated tolerance elsewhere.
 
-use blitz_kernels::context::{Context, ConvVariant, GemmVariant, NormalsVariant, SamplerVariant, Threads};
+use blitz_kernels::context::{
+    Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant, Threads,
+};
 use blitz_kernels::cpu::random::normal_at;
 use blitz_kernels::reference;
-use blitz_kernels::{ops, ops_conv, Buffer, ConvGeom, PriorSpec, Transpose, UnaryOp};
+use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
 /// Deterministic values in [lo, hi) (a small LCG: no dependency on rand here).
 fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
@@ -206,16 +208,51 @@ fn every_conv_variant_matches_the_reference() {
 }
 
 #[test]
-fn the_cpu_unary_ops_match_the_reference() {
+fn both_elementwise_variants_agree_forward_and_backward() {
+    let fast = Context::default();
+    let reference = ctx_with(|c| c.elementwise = ElementwiseVariant::Reference);
     let x = values(5000, 31, -8.0, 8.0);
     let positive = values(5000, 32, 0.01, 8.0);
+    let g = Buffer::Cpu(values(5000, 33, -1.0, 1.0));
     for op in UnaryOp::ALL {
         let input = if matches!(op, UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Log1p) { &positive } else { &x };
-        let got = ops::unary(op, &Buffer::Cpu(input.clone())).unwrap().to_vec().unwrap();
-        let mut want = vec![0f32; input.len()];
-        reference::elementwise::unary(op, input, &mut want);
-        // Vectorised exp/ln/softplus approximations: within a few ulps (2e-6 relative).
-        let err = max_rel(&got, &want);
-        assert!(err <= 2e-6, "{op:?}: {err:e} from the reference");
+        let xb = Buffer::Cpu(input.clone());
+        let run = |ctx: &Context| {
+            let y = ops::unary_in(ctx, op, &xb).unwrap();
+            let gx = ops::unary_backward_in(ctx, op, &xb, &y, &g).unwrap();
+            (y.to_vec().unwrap(), gx.to_vec().unwrap())
+        };
+        let ((y, gx), (y_ref, gx_ref)) = (run(&fast), run(&reference));
+        let mut direct = vec![0f32; input.len()];
+        reference::elementwise::unary(op, input, &mut direct);
+        assert_eq!(y_ref, direct, "{op:?}: the reference variant is reference::elementwise");
+        // Vectorised exp/ln/softplus approximations and y-based derivatives: within 2e-6 relative.
+        assert!(max_rel(&y, &y_ref) <= 2e-6, "{op:?}: forward {:e}", max_rel(&y, &y_ref));
+        assert!(max_rel(&gx, &gx_ref) <= 2e-6, "{op:?}: backward {:e}", max_rel(&gx, &gx_ref));
+    }
+    // Broadcasting binary ops and their gradients summed back to each operand's shape.
+    let (sa, sb, so) = ([4, 1, 5], [3, 1], [4, 3, 5]);
+    let a = Buffer::Cpu(values(20, 34, 0.5, 2.0));
+    let b = Buffer::Cpu(values(3, 35, 0.5, 2.0));
+    let gz = Buffer::Cpu(values(60, 36, -1.0, 1.0));
+    for op in BinaryOp::ALL {
+        let run = |ctx: &Context| {
+            let z = ops::binary_in(ctx, op, &a, &sa, &b, &sb, &so).unwrap().to_vec().unwrap();
+            let (ga, gb) = ops::binary_backward_in(ctx, op, &a, &sa, &b, &sb, &gz, &so, (true, true)).unwrap();
+            (z, ga.unwrap().to_vec().unwrap(), gb.unwrap().to_vec().unwrap())
+        };
+        let (got, want) = (run(&fast), run(&reference));
+        assert!(max_rel(&got.0, &want.0) <= 1e-6, "{op:?}: forward");
+        assert!(max_rel(&got.1, &want.1) <= 1e-5, "{op:?}: grad a");
+        assert!(max_rel(&got.2, &want.2) <= 1e-5, "{op:?}: grad b");
+    }
+    for op in [ScalarOp::Add(0.5), ScalarOp::Mul(-3.0), ScalarOp::Pow(1.5)] {
+        let xb = Buffer::Cpu(positive.clone());
+        let run = |ctx: &Context| {
+            let y = ops::scalar_in(ctx, op, &xb).unwrap().to_vec().unwrap();
+            (y, ops::scalar_backward_in(ctx, op, &xb, &g).unwrap().to_vec().unwrap())
+        };
+        let (got, want) = (run(&fast), run(&reference));
+        assert!(max_rel(&got.0, &want.0) <= 1e-6 && max_rel(&got.1, &want.1) <= 1e-6, "{op:?}");
     }
 }

@@ -82,6 +82,28 @@ pub fn scalar(op: ScalarOp, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// `gx[i] = g[i]·d(x[i] ∘ s)/dx`.
+pub fn scalar_backward(op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
+    for i in 0..x.len() {
+        let d = match op {
+            ScalarOp::Add(_) => 1.0,
+            ScalarOp::Mul(s) => s,
+            ScalarOp::Pow(s) => s * x[i].powf(s - 1.0),
+        };
+        gx[i] = g[i] * d;
+    }
+}
+
+/// (∂(a ∘ b)/∂a, ∂(a ∘ b)/∂b) at (a, b).
+pub fn binary_partials(op: BinaryOp, a: f32, b: f32) -> (f32, f32) {
+    match op {
+        BinaryOp::Add => (1.0, 1.0),
+        BinaryOp::Sub => (1.0, -1.0),
+        BinaryOp::Mul => (b, a),
+        BinaryOp::Div => (1.0 / b, -a / (b * b)),
+    }
+}
+
 /// a ∘ b for one pair.
 pub fn binary_eval(op: BinaryOp, a: f32, b: f32) -> f32 {
     match op {
@@ -115,6 +137,43 @@ pub fn binary(
     }
 }
 
+/// The gradients of `out = a ∘ b` (broadcast) with respect to `a` and `b`,
+/// each of its operand's shape: every output element's `g·∂/∂a` added (in
+/// f64, in output order) to the element of `a` it read, the same for `b`.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_backward(
+    op: BinaryOp,
+    a: &[f32],
+    a_shape: &[usize],
+    b: &[f32],
+    b_shape: &[usize],
+    g: &[f32],
+    out_shape: &[usize],
+    ga: &mut [f32],
+    gb: &mut [f32],
+) {
+    let mut sum_a: Vec<f64> = a.iter().map(|_| 0.0).collect();
+    let mut sum_b: Vec<f64> = b.iter().map(|_| 0.0).collect();
+    let mut index: Vec<usize> = out_shape.iter().map(|_| 0).collect();
+    for o in 0..g.len() {
+        let mut rest = o;
+        for axis in (0..out_shape.len()).rev() {
+            index[axis] = rest % out_shape[axis];
+            rest /= out_shape[axis];
+        }
+        let (ia, ib) = (source(&index, a_shape), source(&index, b_shape));
+        let (da, db) = binary_partials(op, a[ia], b[ib]);
+        sum_a[ia] += g[o] as f64 * da as f64;
+        sum_b[ib] += g[o] as f64 * db as f64;
+    }
+    for i in 0..ga.len() {
+        ga[i] = sum_a[i] as f32;
+    }
+    for i in 0..gb.len() {
+        gb[i] = sum_b[i] as f32;
+    }
+}
+
 /// The flat index into an operand of `shape` that output multi-index `index` reads.
 fn source(index: &[usize], shape: &[usize]) -> usize {
     let skip = index.len() - shape.len();
@@ -144,5 +203,20 @@ mod tests {
         // [2,1] * [1,3] is an outer product.
         binary(BinaryOp::Mul, &[2.0, 3.0], &[2, 1], &[1.0, 10.0, 100.0], &[1, 3], &mut out, &[2, 3]);
         assert_eq!(out, [2.0, 20.0, 200.0, 3.0, 30.0, 300.0]);
+        // Its gradients: ∂/∂a sums over the broadcast columns, ∂/∂b over the rows.
+        let (mut ga, mut gb) = ([0.0; 2], [0.0; 3]);
+        let g = [1.0; 6];
+        binary_backward(
+            BinaryOp::Mul,
+            &[2.0, 3.0],
+            &[2, 1],
+            &[1.0, 10.0, 100.0],
+            &[1, 3],
+            &g,
+            &[2, 3],
+            &mut ga,
+            &mut gb,
+        );
+        assert_eq!((ga, gb), ([111.0, 111.0], [5.0, 5.0, 5.0]));
     }
 }
