@@ -59,10 +59,11 @@ fn max_rel_err(got: &[f32], want: &[f32]) -> f64 {
     got.iter().zip(want).map(|(a, b)| (*a as f64 - *b as f64).abs()).fold(0.0, f64::max) / scale
 }
 
-/// FMA throughput of one core, GFLOP/s, from a loop that touches no memory:
-/// 12 independent vector accumulators (enough to cover the FMA latency).
+/// Runs `iters` rounds of 12 independent vector FMA chains (a loop that
+/// touches no memory) on the calling thread; returns the f32 lanes per vector
+/// (0 when the CPU has no FMA vectors this measures).
 #[cfg(target_arch = "x86_64")]
-fn fma_gflops_one_core(iters: u64) -> f64 {
+fn fma_loop(iters: u64) -> f64 {
     use std::arch::x86_64::*;
     #[target_feature(enable = "avx512f,fma")]
     unsafe fn run512(iters: u64) -> f32 {
@@ -92,35 +93,38 @@ fn fma_gflops_one_core(iters: u64) -> f64 {
         }
         s
     }
-    let (lanes, t) = if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
-        let t = Instant::now();
+    if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
         // SAFETY: the CPU has AVX-512F and FMA (checked just above).
         std::hint::black_box(unsafe { run512(iters) });
-        (16.0, t.elapsed().as_secs_f64())
+        16.0
     } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        let t = Instant::now();
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         std::hint::black_box(unsafe { run256(iters) });
-        (8.0, t.elapsed().as_secs_f64())
+        8.0
     } else {
-        return 0.0;
-    };
-    2.0 * lanes * 12.0 * iters as f64 / t / 1e9
+        0.0
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn fma_gflops_one_core(_iters: u64) -> f64 {
+fn fma_loop(_iters: u64) -> f64 {
     0.0
 }
 
 /// Machine limits: (FMA peak GFLOP/s on all threads, copy GB/s (read + write), threads).
+/// The peak is the FLOPs of every thread's loop over the wall time of all of
+/// them together (best of three rounds), so threads that do not overlap in
+/// time (a shared machine) lower it instead of inflating it.
 fn measure_machine() -> (f64, f64, usize) {
     let threads = rayon::current_num_threads();
-    let iters = 20_000_000;
-    fma_gflops_one_core(iters / 10); // warm the clocks
-                                     // Each thread runs the loop at once; the best of three rounds.
+    let iters = 20_000_000u64;
+    fma_loop(iters / 10); // warm the clocks
     let peak = (0..3)
-        .map(|_| (0..threads).into_par_iter().map(|_| fma_gflops_one_core(iters)).sum::<f64>())
+        .map(|_| {
+            let t = Instant::now();
+            let lanes: f64 = (0..threads).into_par_iter().map(|_| fma_loop(iters)).sum();
+            2.0 * lanes * 12.0 * iters as f64 / t.elapsed().as_secs_f64() / 1e9
+        })
         .fold(0.0, f64::max);
     let n = 1 << 26; // 256 MiB per buffer: far beyond any cache
     let src = vec![1.0f32; n];
