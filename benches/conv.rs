@@ -8,9 +8,11 @@
 //! cargo bench --bench conv
 //! ```
 
-use blitz::kernels::cpu::conv::{backward_unfolded, forward_unfolded, ConvGeom};
+use blitz::kernels::cpu::conv::{backward_unfolded, forward_unfolded};
 use blitz::kernels::cpu::conv_direct;
-use blitz::kernels::cpu::pool::{self, PoolGeom};
+use blitz::kernels::cpu::pool;
+use blitz::kernels::ConvGeom;
+use blitz::kernels::PoolGeom;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 

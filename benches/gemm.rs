@@ -4,7 +4,8 @@
 //! Then the matrix-vector shapes (one output column or one sample), where
 //! `gemm` takes its dot-product path, against `matrixmultiply`'s packed kernel.
 
-use blitz::kernels::cpu::gemm::{gemm, gemm_packed, Transpose};
+use blitz::kernels::cpu::gemm::{gemm, gemm_packed};
+use blitz::kernels::Transpose;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 

@@ -7,8 +7,8 @@
 //! cargo run --release --features cuda --example gpu_bench [-- --weights 67108864 --reps 20]
 //! ```
 
-use blitz::kernels::cpu::sample_kl::PriorSpec;
 use blitz::kernels::cuda::{self, CudaBuffer, GemmBackend, SamplerMath};
+use blitz::kernels::PriorSpec;
 use blitz::kernels::{Error, Result, Transpose};
 use std::time::Instant;
 
@@ -60,7 +60,7 @@ fn run() -> Result<()> {
     // so what the call costs around its kernels (allocations) is counted too.
     let warm = Instant::now();
     while warm.elapsed().as_secs_f64() < 0.5 {
-        cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst)?;
+        cuda::reparam_forward_into(SamplerMath::default(), &mu, &rho, 7, 0, &mut dst)?;
         cuda::synchronize(0)?;
     }
     let copy_ms = time_ms(reps, || dst.copy_from(&mu))?;
@@ -70,11 +70,10 @@ fn run() -> Result<()> {
     // The fused draw + Monte Carlo KL uses the scale-mixture prior of the peer's sampler workload.
     let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
     for math in [SamplerMath::Fast, SamplerMath::Exact] {
-        cuda::set_sampler_math(math);
-        let sample_ms = time_ms(reps, || cuda::reparam_forward_into(&mu, &rho, 7, 0, &mut dst))?;
-        let lq_ms = time_ms(reps, || cuda::reparam_log_posterior(&rho, 7, 0).map(drop))?;
+        let sample_ms = time_ms(reps, || cuda::reparam_forward_into(math, &mu, &rho, 7, 0, &mut dst))?;
+        let lq_ms = time_ms(reps, || cuda::reparam_log_posterior(math, &rho, 7, 0).map(drop))?;
         // w written, KL reduced, one pass.
-        let skl_ms = time_ms(reps, || cuda::sample_kl_forward_into(&mu, &rho, 7, 0, prior, &mut dst).map(drop))?;
+        let skl_ms = time_ms(reps, || cuda::sample_kl_forward_into(math, &mu, &rho, 7, 0, prior, &mut dst).map(drop))?;
         let sample_bw = gb(12.0 * n as f64, sample_ms); // read mu, rho; write w
         let skl_bw = gb(12.0 * n as f64, skl_ms);
         println!(
@@ -82,7 +81,6 @@ fn run() -> Result<()> {
             sample_bw / copy_bw, skl_bw / copy_bw
         );
     }
-    cuda::set_sampler_math(SamplerMath::default());
 
     for &s in &[1024usize, 4096] {
         let a = CudaBuffer::full(s * s, 0.5, 0)?;

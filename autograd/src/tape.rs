@@ -8,7 +8,7 @@
 //! never store per-pass state.
 
 use crate::{Param, Tensor, Var};
-use blitz_kernels::{Error, Result};
+use blitz_kernels::{Context, Error, Result};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -36,6 +36,8 @@ struct State {
     /// Complexity-cost terms added by Bayesian layers during this pass, kept
     /// as (value, position) rather than `Var` so the tape holds no handle to itself.
     complexity: Vec<(Tensor, Option<usize>)>,
+    /// Which kernel variants and threads this tape's ops run with.
+    context: Context,
 }
 
 /// A recording of one forward pass. Cheap to clone (a shared handle); not
@@ -85,8 +87,23 @@ impl Tape {
                 seed,
                 next_draw: 0,
                 complexity: Vec::new(),
+                context: Context::default(),
             })),
         }
+    }
+
+    /// This tape with the kernel variants and threads of `ctx` (default:
+    /// [`Context::default`], the fastest verified variants): every op on it,
+    /// forward and backward, that has variants runs the ones `ctx` names.
+    /// Two tapes with different contexts run side by side in one process.
+    pub fn with_context(self, ctx: Context) -> Tape {
+        self.state.borrow_mut().context = ctx;
+        self
+    }
+
+    /// The kernel variants and threads of this tape's ops.
+    pub fn context(&self) -> Context {
+        self.state.borrow().context.clone()
     }
 
     /// Whether ops on this tape record backward rules.

@@ -2,14 +2,13 @@
 //! the gradients of all its inputs, on random inputs moved with
 //! `Tensor::to(Device::Cuda(0))`, agree within 1e-5 relative; weights sampled
 //! with a seed are the CPU's; cuBLAS and the tiled GEMM agree. Without a GPU
-//! each test prints why it is skipped and passes. Every test here runs the
-//! exact sampler (`SamplerMath::Exact`, set by `gpu_or_skip`); the default fast
-//! one is checked against it in `cuda_sampler_math.rs` (its own process, as the
-//! switch is process-wide).
+//! each test prints why it is skipped and passes. Every tape here runs the
+//! exact sampler (`SamplerMath::Exact` in its context: [`tape_with`]); the
+//! default fast one is checked against it in `cuda_sampler_math.rs`.
 #![cfg(feature = "cuda")]
 
 use blitz_autograd::{loss, Device, Param, Result, Tape, Tensor, Var};
-use blitz_kernels::cuda::{self, GemmBackend};
+use blitz_kernels::context::{Context, GemmBackend, SamplerMath};
 use blitz_kernels::UnaryOp;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -20,13 +19,16 @@ const RTOL: f32 = 1e-5;
 #[path = "../../kernels/tests/support/gpu.rs"]
 mod support;
 
-/// [`support::gpu_or_skip`], then the exact sampler math: parity means the CPU's draws.
-fn gpu_or_skip(test: &str) -> bool {
-    let usable = support::gpu_or_skip(test);
-    if usable {
-        cuda::set_sampler_math(cuda::SamplerMath::Exact);
-    }
-    usable
+use support::gpu_or_skip;
+
+/// A tape with the exact sampler math (parity means the CPU's draws) and the GPU GEMM `gemm`.
+fn tape_with(seed: u64, gemm: GemmBackend) -> Tape {
+    Tape::new(seed).with_context(Context { gpu_sampler: SamplerMath::Exact, gpu_gemm: gemm, ..Context::default() })
+}
+
+/// [`tape_with`] the default GPU GEMM.
+fn tape(seed: u64) -> Tape {
+    tape_with(seed, GemmBackend::default())
 }
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
@@ -71,8 +73,13 @@ fn assert_close(what: &str, gpu: &Tensor, cpu: &Tensor, rtol: f32) {
 /// with fixed random weights (so every output element gets its own gradient),
 /// and compares the values and every input's gradient.
 fn parity_tol(what: &str, inputs: &[Tensor], rtol: f32, f: impl Fn(&[Var]) -> Result<Var>) {
+    parity_on(what, inputs, rtol, GemmBackend::default(), f)
+}
+
+/// [`parity_tol`] with the GPU GEMM `gemm`.
+fn parity_on(what: &str, inputs: &[Tensor], rtol: f32, gemm: GemmBackend, f: impl Fn(&[Var]) -> Result<Var>) {
     let run = |device: Device| -> (Tensor, Vec<Tensor>) {
-        let tape = Tape::new(0);
+        let tape = tape_with(0, gemm);
         let leaves: Vec<Var> = inputs.iter().map(|t| tape.leaf(t.to(device).unwrap())).collect();
         let out = f(&leaves).unwrap_or_else(|e| panic!("{what} on {device}: {e}"));
         let r = uniform(out.shape(), 0.5, 1.5, 99).to(device).unwrap();
@@ -137,15 +144,14 @@ fn matmul_forms_and_both_gemms() {
     if !gpu_or_skip("matmul_forms_and_both_gemms") {
         return;
     }
+    // Both GEMMs in one test: the choice is the tape's context, not a process-wide switch.
     for backend in [GemmBackend::Cublas, GemmBackend::Tiled] {
-        cuda::set_gemm_backend(backend);
         let (a, b, bt) = (randn(&[17, 33], 30), randn(&[33, 9], 31), randn(&[9, 33], 32));
-        parity(&format!("{backend:?} matmul 2d"), &[a.clone(), b], |v| v[0].matmul(&v[1]));
-        parity(&format!("{backend:?} matmul_t"), &[a, bt], |v| v[0].matmul_t(&v[1]));
+        parity_on(&format!("{backend:?} matmul 2d"), &[a.clone(), b], RTOL, backend, |v| v[0].matmul(&v[1]));
+        parity_on(&format!("{backend:?} matmul_t"), &[a, bt], RTOL, backend, |v| v[0].matmul_t(&v[1]));
         let (x, y) = (randn(&[3, 8, 21], 33), randn(&[3, 21, 5], 34));
-        parity(&format!("{backend:?} matmul batched"), &[x, y], |v| v[0].matmul(&v[1]));
+        parity_on(&format!("{backend:?} matmul batched"), &[x, y], RTOL, backend, |v| v[0].matmul(&v[1]));
     }
-    cuda::set_gemm_backend(GemmBackend::Cublas);
 }
 
 #[test]
@@ -215,7 +221,7 @@ fn sampled_weights_and_their_gradients_match_for_a_seed() {
     // Through parameters and `Tape::draw`, as a Bayesian layer samples.
     let (pm, pr) = (Param::new("mu", mu.clone()), Param::new("rho", rho.clone()));
     let (gm, gr) = (Param::new("mu", mu.to(GPU).unwrap()), Param::new("rho", rho.to(GPU).unwrap()));
-    let (tc, tg) = (Tape::new(2024), Tape::new(2024));
+    let (tc, tg) = (tape(2024), tape(2024));
     let (sc, oc) = tc.draw(mu.numel());
     let (sg, og) = tg.draw(mu.numel());
     assert_eq!((sc, oc), (sg, og), "draw names do not depend on the device");
@@ -232,7 +238,7 @@ fn the_fused_draw_and_kl_match_for_a_seed() {
     if !gpu_or_skip("the_fused_draw_and_kl_match_for_a_seed") {
         return;
     }
-    use blitz_kernels::cpu::sample_kl::PriorSpec;
+    use blitz_kernels::PriorSpec;
     let mu = randn(&[64, 33], 72);
     let rho = uniform(&[64, 33], -7.0, -1.0, 73);
     for prior in [PriorSpec::Gaussian { sigma: 0.3 }, PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 }] {

@@ -13,7 +13,7 @@ pub enum Buffer {
     Cuda(CudaBuffer),
 }
 
-/// A host buffer goes back to [`crate::cpu::recycle`] for the next output of its length.
+/// A host buffer goes back to the crate's buffer pool for the next output of its length.
 impl Drop for Buffer {
     fn drop(&mut self) {
         if let Buffer::Cpu(v) = self {

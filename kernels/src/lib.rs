@@ -4,15 +4,20 @@
 //! element-wise and broadcast ops, reductions, softmax, layout, the
 //! counter-based Philox sampler and the fused reparameterisation kernel.
 //!
-//! - [`cpu`]: the kernels on slices, each usable and tested on its own.
-//! - [`ops`]: the same kernels on [`Buffer`]s, dispatched by device.
-//! - [`reference`](mod@reference): the same arithmetic as plain scalar Rust, the definition
-//!   every fast path is tested against.
+//! - [`ops`]: the kernels on [`Buffer`]s, dispatched by device; the `*_in`
+//!   entry points take a [`Context`], which says which variant of each kernel
+//!   family runs and on which threads.
+//! - [`context`]: that context; [`Context::default`] is the fastest verified variant of each family.
+//! - [`types`]: device-neutral op types (element-wise ops and their op codes, geometries, priors).
+//! - [`registry`]: every kernel family, its variants, what this machine can run, the defaults.
+//! - [`mod@reference`]: the reference variants, the plain scalar definitions every fast path is tested against.
+//! - [`cpu`]: the CPU kernels on slices, each usable and tested on its own.
 //! - [`cuda`]: the CUDA backend (a stub returning [`Error::CudaNotCompiled`]
 //!   without the `cuda` feature).
 #![warn(missing_docs)]
 
 mod buffer;
+pub mod context;
 pub mod cpu;
 pub mod cuda;
 mod device;
@@ -20,13 +25,12 @@ mod error;
 pub mod ops;
 pub mod ops_conv;
 pub mod reference;
+pub mod registry;
 pub mod shape;
+pub mod types;
 
 pub use buffer::Buffer;
-pub use cpu::binary::{BinaryOp, ScalarOp};
-pub use cpu::gemm::Transpose;
-pub use cpu::optim::AdamStep;
-pub use cpu::sample_kl::PriorSpec;
-pub use cpu::unary::UnaryOp;
+pub use context::Context;
 pub use device::Device;
 pub use error::{Error, Result};
+pub use types::{AdamStep, BinaryOp, ConvGeom, PoolGeom, PriorSpec, ScalarKind, ScalarOp, Transpose, UnaryOp};

@@ -3,13 +3,12 @@
 //! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Callers
 //! (the autograd crate) have checked shapes; these functions check devices.
 
-use crate::cpu::binary::{BinaryOp, ScalarOp};
-use crate::cpu::gemm::Transpose;
-use crate::cpu::sample_kl::PriorSpec;
-use crate::cpu::unary::UnaryOp;
+use crate::context::{Context, ElementwiseVariant, NormalsVariant, SamplerVariant};
 use crate::cpu::{self};
 use crate::cuda;
+use crate::reference;
 use crate::shape::numel;
+use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Buffer, Device, Error, Result};
 
 fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
@@ -37,7 +36,18 @@ fn host_overwrite(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
 /// # Errors
 /// CUDA failures only.
 pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
+    unary_in(&Context::default(), op, x)
+}
+
+/// [`unary`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`unary`].
+pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
     match x {
+        Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::unary(op, x, o))
+        }
         Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::unary::forward(op, x, o)),
         Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
     }
@@ -48,7 +58,18 @@ pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
+    unary_backward_in(&Context::default(), op, x, y, g)
+}
+
+/// [`unary_backward`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`unary_backward`].
+pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
     match (x, y, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(_), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o))
+        }
         (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => {
             host_overwrite(x.len(), |o| cpu::unary::backward(op, x, y, g, o))
         }
@@ -62,7 +83,18 @@ pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result
 /// # Errors
 /// CUDA failures only.
 pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
+    scalar_in(&Context::default(), op, x)
+}
+
+/// [`scalar`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`scalar`].
+pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
     match x {
+        Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::scalar(op, x, o))
+        }
         Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::binary::scalar_forward(op, x, o)),
         Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
     }
@@ -73,7 +105,18 @@ pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
+    scalar_backward_in(&Context::default(), op, x, g)
+}
+
+/// [`scalar_backward`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`scalar_backward`].
+pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
     match (x, g) {
+        (Buffer::Cpu(x), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o))
+        }
         (Buffer::Cpu(x), Buffer::Cpu(g)) => host_overwrite(x.len(), |o| cpu::binary::scalar_backward(op, x, g, o)),
         (Buffer::Cuda(x), Buffer::Cuda(g)) => cuda::scalar_backward(op, x, g).map(Buffer::Cuda),
         _ => Err(mismatch("scalar", x, g)),
@@ -92,7 +135,28 @@ pub fn binary(
     b_shape: &[usize],
     out_shape: &[usize],
 ) -> Result<Buffer> {
+    binary_in(&Context::default(), op, a, a_shape, b, b_shape, out_shape)
+}
+
+/// [`binary`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`binary`].
+pub fn binary_in(
+    ctx: &Context,
+    op: BinaryOp,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Result<Buffer> {
     match (a, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) if ctx.elementwise == ElementwiseVariant::Reference => {
+            host_overwrite(numel(out_shape), |o| {
+                reference::elementwise::binary(op, x, a_shape, y, b_shape, o, out_shape)
+            })
+        }
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
             host_overwrite(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape))
         }
@@ -141,12 +205,38 @@ pub fn binary_backward(
     out_shape: &[usize],
     need: (bool, bool),
 ) -> Result<(Option<Buffer>, Option<Buffer>)> {
+    binary_backward_in(&Context::default(), op, a, a_shape, b, b_shape, g, out_shape, need)
+}
+
+/// [`binary_backward`] with the element-wise variant of `ctx`.
+///
+/// # Errors
+/// As [`binary_backward`].
+#[allow(clippy::too_many_arguments)]
+pub fn binary_backward_in(
+    ctx: &Context,
+    op: BinaryOp,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    g: &Buffer,
+    out_shape: &[usize],
+    need: (bool, bool),
+) -> Result<(Option<Buffer>, Option<Buffer>)> {
+    if let (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg), true) =
+        (a, b, g, ctx.elementwise == ElementwiseVariant::Reference)
+    {
+        let (mut ga, mut gb) = (vec![0.0; x.len()], vec![0.0; y.len()]);
+        reference::elementwise::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, &mut ga, &mut gb);
+        return Ok((need.0.then_some(Buffer::Cpu(ga)), need.1.then_some(Buffer::Cpu(gb))));
+    }
     // Add and sub need no operand values: the gradient is ±g summed to shape.
     if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
         let ga = if need.0 { Some(sum_to_shape(g, out_shape, a_shape)?) } else { None };
         let gb = if need.1 {
             let s = sum_to_shape(g, out_shape, b_shape)?;
-            Some(if op == BinaryOp::Sub { scalar(ScalarOp::Mul(-1.0), &s)? } else { s })
+            Some(if op == BinaryOp::Sub { scalar_in(ctx, ScalarOp::Mul(-1.0), &s)? } else { s })
         } else {
             None
         };
@@ -274,11 +364,32 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 /// Operands on different devices; CUDA failures.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
+    gemm_in(&Context::default(), a, b, batch, m, k, n, t)
+}
+
+/// [`gemm`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_in(
+    ctx: &Context,
+    a: &Buffer,
+    b: &Buffer,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    t: Transpose,
+) -> Result<Buffer> {
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
-            host_overwrite(batch * m * n, |o| cpu::gemm::batched_gemm(batch, m, k, n, x, y, o, t))
+            let v = ctx.gemm;
+            ctx.install(|| {
+                host_overwrite(batch * m * n, |o| cpu::gemm::batched_gemm_variant(v, batch, m, k, n, x, y, o, t))
+            })
         }
-        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm(x, y, batch, m, k, n, t).map(Buffer::Cuda),
+        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm_with(ctx.gpu_gemm, x, y, batch, m, k, n, t).map(Buffer::Cuda),
         _ => Err(mismatch("matmul", a, b)),
     }
 }
@@ -436,9 +547,25 @@ pub fn gather_rows_backward(g: &Buffer, n: usize, idx: &[usize]) -> Result<Buffe
 /// # Errors
 /// CUDA failures only.
 pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
+    normal_in(&Context::default(), device, seed, offset, len)
+}
+
+/// [`normal`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`normal`].
+pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
     match device {
-        Device::Cpu => host_overwrite(len, |o| cpu::random::fill_normal(seed, offset, o)),
-        Device::Cuda(ordinal) => cuda::normal(ordinal, seed, offset, len).map(Buffer::Cuda),
+        Device::Cpu => ctx.install(|| {
+            host_overwrite(len, |o| match ctx.normals {
+                NormalsVariant::Best => cpu::random::fill_normal(seed, offset, o),
+                NormalsVariant::Portable => cpu::random::fill_normal_portable(seed, offset, o),
+                NormalsVariant::Reference => {
+                    o.iter_mut().enumerate().for_each(|(i, v)| *v = cpu::random::normal_at(seed, offset + i as u64))
+                }
+            })
+        }),
+        Device::Cuda(ordinal) => cuda::normal(ctx.gpu_sampler, ordinal, seed, offset, len).map(Buffer::Cuda),
     }
 }
 
@@ -447,9 +574,19 @@ pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buff
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    reparam_forward_in(&Context::default(), mu, rho, seed, offset)
+}
+
+/// [`reparam_forward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_forward`].
+pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => host_overwrite(m.len(), |o| cpu::reparam::forward(m, r, seed, offset, o)),
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::reparam_forward(m, r, seed, offset).map(Buffer::Cuda),
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
+            cuda::reparam_forward(ctx.gpu_sampler, m, r, seed, offset).map(Buffer::Cuda)
+        }
         _ => Err(mismatch("reparam", mu, rho)),
     }
 }
@@ -463,6 +600,14 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
 /// [`Error::ShapeMismatch`] when the lengths differ; operands on different
 /// devices; CUDA failures.
 pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    reparam_forward_sigma_in(&Context::default(), mu, sigma, seed, offset)
+}
+
+/// [`reparam_forward_sigma`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_forward_sigma`].
+pub fn reparam_forward_sigma_in(ctx: &Context, mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     if mu.len() != sigma.len() {
         return Err(Error::ShapeMismatch { op: "reparam_sample_sigma", lhs: vec![mu.len()], rhs: vec![sigma.len()] });
     }
@@ -472,7 +617,7 @@ pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64
         }
         (Buffer::Cuda(_), Buffer::Cuda(_)) => {
             let shape = [mu.len()];
-            let eps = normal(mu.device(), seed, offset, mu.len())?;
+            let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
             let scaled = binary(BinaryOp::Mul, sigma, &shape, &eps, &shape, &shape)?;
             binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
         }
@@ -485,15 +630,28 @@ pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Result<(Buffer, Buffer)> {
+    reparam_backward_in(&Context::default(), rho, g, seed, offset)
+}
+
+/// [`reparam_backward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_backward`].
+pub fn reparam_backward_in(
+    ctx: &Context,
+    rho: &Buffer,
+    g: &Buffer,
+    seed: u64,
+    offset: u64,
+) -> Result<(Buffer, Buffer)> {
     match (rho, g) {
         (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
             let (mut gm, mut gr) = (cpu::recycle::for_overwrite(r.len()), cpu::recycle::for_overwrite(r.len()));
             cpu::reparam::backward(r, gg, seed, offset, &mut gm, &mut gr);
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
-        (Buffer::Cuda(r), Buffer::Cuda(gg)) => {
-            cuda::reparam_backward(r, gg, seed, offset).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
-        }
+        (Buffer::Cuda(r), Buffer::Cuda(gg)) => cuda::reparam_backward(ctx.gpu_sampler, r, gg, seed, offset)
+            .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b))),
         _ => Err(mismatch("reparam", rho, g)),
     }
 }
@@ -503,9 +661,17 @@ pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Res
 /// # Errors
 /// CUDA failures only.
 pub fn reparam_log_posterior(rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    reparam_log_posterior_in(&Context::default(), rho, seed, offset)
+}
+
+/// [`reparam_log_posterior`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`reparam_log_posterior`].
+pub fn reparam_log_posterior_in(ctx: &Context, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match rho {
         Buffer::Cpu(r) => Ok(Buffer::Cpu(vec![cpu::reparam::log_posterior(r, seed, offset)])),
-        Buffer::Cuda(r) => cuda::reparam_log_posterior(r, seed, offset).map(Buffer::Cuda),
+        Buffer::Cuda(r) => cuda::reparam_log_posterior(ctx.gpu_sampler, r, seed, offset).map(Buffer::Cuda),
     }
 }
 
@@ -520,15 +686,34 @@ pub fn sample_kl_forward(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    sample_kl_forward_in(&Context::default(), mu, rho, seed, offset, prior)
+}
+
+/// [`sample_kl_forward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_forward`].
+pub fn sample_kl_forward_in(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    match ctx.sampler {
+        SamplerVariant::Unfused => return sample_kl_forward_unfused(ctx, mu, rho, seed, offset, prior),
+        SamplerVariant::Reference => return sample_kl_forward_reference(mu, rho, seed, offset, prior),
+        _ => {}
+    }
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => {
             let mut w = cpu::recycle::for_overwrite(m.len());
-            let kl = cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w);
+            let kl = ctx.install(|| cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w));
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
         }
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
-            cuda::sample_kl_forward(m, r, seed, offset, prior).map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl)))
-        }
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::sample_kl_forward(ctx.gpu_sampler, m, r, seed, offset, prior)
+            .map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl))),
         _ => Err(mismatch("sample_kl", mu, rho)),
     }
 }
@@ -548,6 +733,28 @@ pub fn sample_kl_backward(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    sample_kl_backward_in(&Context::default(), mu, rho, g_w, g_kl, seed, offset, prior)
+}
+
+/// [`sample_kl_backward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_backward`].
+pub fn sample_kl_backward_in(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    match ctx.sampler {
+        SamplerVariant::Unfused => return sample_kl_backward_unfused(ctx, mu, rho, g_w, g_kl, seed, offset, prior),
+        SamplerVariant::Reference => return sample_kl_backward_reference(mu, rho, g_w, g_kl, seed, offset, prior),
+        _ => {}
+    }
     match (mu, rho, g_kl) {
         (Buffer::Cpu(m), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let g = match g_w {
@@ -566,7 +773,8 @@ pub fn sample_kl_backward(
                 Some(Buffer::Cuda(c)) => Some(c),
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
-            cuda::sample_kl_backward(m, r, g, gk, seed, offset, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+            cuda::sample_kl_backward(ctx.gpu_sampler, m, r, g, gk, seed, offset, prior)
+                .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
         }
         (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
             Err(mismatch("sample_kl", mu, other))
@@ -596,6 +804,122 @@ impl Drop for SampleKlFactors {
 /// instead.
 pub const MAX_KEPT_FACTORS: usize = 1 << 22;
 
+/// The unfused draw ([`SamplerVariant::Unfused`]): the normals, softplus, a
+/// product and a sum, each its own kernel.
+fn unfused_draw(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    if mu.len() != rho.len() {
+        return Err(Error::ShapeMismatch { op: "sample_kl", lhs: vec![mu.len()], rhs: vec![rho.len()] });
+    }
+    if mu.device() != rho.device() {
+        return Err(mismatch("sample_kl", mu, rho));
+    }
+    let shape = [mu.len()];
+    let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
+    let sigma = unary(UnaryOp::Softplus, rho)?;
+    let scaled = binary(BinaryOp::Mul, &sigma, &shape, &eps, &shape, &shape)?;
+    binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
+}
+
+/// The host slices of a reference-sampler call, or why there are none.
+fn reference_operands<'a>(mu: &'a Buffer, rho: &'a Buffer) -> Result<(&'a [f32], &'a [f32])> {
+    if mu.len() != rho.len() {
+        return Err(Error::ShapeMismatch { op: "sample_kl", lhs: vec![mu.len()], rhs: vec![rho.len()] });
+    }
+    match (mu, rho) {
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => Ok((m, r)),
+        (Buffer::Cpu(_), _) | (_, Buffer::Cpu(_)) => Err(mismatch("sample_kl", mu, rho)),
+        _ => Err(Error::invalid("sampler variant", "the reference sampler runs on the CPU only")),
+    }
+}
+
+/// [`sample_kl_forward`] on [`SamplerVariant::Reference`]: the scalar loops
+/// of [`reference::reparam`](crate::reference::reparam).
+fn sample_kl_forward_reference(
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    let (m, r) = reference_operands(mu, rho)?;
+    let mut w = vec![0f32; m.len()];
+    crate::reference::reparam::sample_all(m, r, seed, offset, &mut w);
+    let kl = crate::reference::reparam::mc_kl(m, r, seed, offset, prior) as f32;
+    Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
+}
+
+/// [`sample_kl_backward`] on [`SamplerVariant::Reference`]: the draw's
+/// gradient and the KL's, each from its scalar loop, added.
+fn sample_kl_backward_reference(
+    mu: &Buffer,
+    rho: &Buffer,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    let (m, r) = reference_operands(mu, rho)?;
+    let n = m.len();
+    let (mut g_mu, mut g_rho) = (vec![0f32; n], vec![0f32; n]);
+    if let Some(g) = g_w {
+        let Buffer::Cpu(g) = g else { return Err(mismatch("sample_kl", mu, g)) };
+        if g.len() != n {
+            return Err(Error::ShapeMismatch { op: "sample_kl", lhs: vec![n], rhs: vec![g.len()] });
+        }
+        crate::reference::reparam::sample_all_backward(r, g, seed, offset, &mut g_mu, &mut g_rho);
+    }
+    let Buffer::Cpu(gk) = g_kl else { return Err(mismatch("sample_kl", mu, g_kl)) };
+    let gk = cpu_scalar("sample_kl_backward", gk)?;
+    let (mut k_mu, mut k_rho) = (vec![0f32; n], vec![0f32; n]);
+    crate::reference::reparam::mc_kl_backward(m, r, gk, seed, offset, prior, &mut k_mu, &mut k_rho);
+    for i in 0..n {
+        g_mu[i] += k_mu[i];
+        g_rho[i] += k_rho[i];
+    }
+    Ok((Buffer::Cpu(g_mu), Buffer::Cpu(g_rho)))
+}
+
+/// [`sample_kl_forward`] unfused: the draw, then the KL of the drawn weights ([`kl_at`]).
+fn sample_kl_forward_unfused(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    let w = unfused_draw(ctx, mu, rho, seed, offset)?;
+    let kl = kl_at_in(ctx, &w, rho, seed, offset, prior)?;
+    Ok((w, kl))
+}
+
+/// [`sample_kl_backward`] unfused: the KL's gradients at the drawn weights
+/// ([`kl_at_backward`]), added to ∂L/∂w, through the draw's backward
+/// ([`reparam_backward`]), plus the KL's own ∂/∂rho.
+#[allow(clippy::too_many_arguments)]
+fn sample_kl_backward_unfused(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
+    let shape = [mu.len()];
+    let w = unfused_draw(ctx, mu, rho, seed, offset)?;
+    let (gw_kl, grho_kl) = kl_at_backward_in(ctx, &w, rho, g_kl, prior)?;
+    let g_total = match g_w {
+        Some(g) => binary(BinaryOp::Add, g, &shape, &gw_kl, &shape, &shape)?,
+        None => gw_kl,
+    };
+    let (g_mu, g_rho_draw) = reparam_backward_in(ctx, rho, &g_total, seed, offset)?;
+    let g_rho = binary(BinaryOp::Add, &g_rho_draw, &shape, &grho_kl, &shape, &shape)?;
+    Ok((g_mu, g_rho))
+}
+
 /// [`sample_kl_forward`] that also returns what the backward needs so as not
 /// to make eps and softplus again: on the CPU, where the draw is
 /// compute-bound, [`cpu::sample_kl::forward_saving`]'s factors (up to
@@ -611,15 +935,32 @@ pub fn sample_kl_forward_saving(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
+    sample_kl_forward_saving_in(&Context::default(), mu, rho, seed, offset, prior)
+}
+
+/// [`sample_kl_forward_saving`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_forward_saving`].
+pub fn sample_kl_forward_saving_in(
+    ctx: &Context,
+    mu: &Buffer,
+    rho: &Buffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
     match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) if m.len() <= MAX_KEPT_FACTORS => {
+        (Buffer::Cpu(m), Buffer::Cpu(r))
+            if m.len() <= MAX_KEPT_FACTORS && ctx.sampler == SamplerVariant::FusedSaved =>
+        {
             let n = m.len();
             let (mut w, mut a, mut b) =
                 (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
-            let kl = cpu::sample_kl::forward_saving(m, r, seed, offset, prior, &mut w, &mut a, &mut b);
+            let kl = ctx.install(|| cpu::sample_kl::forward_saving(m, r, seed, offset, prior, &mut w, &mut a, &mut b));
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl]), Some(SampleKlFactors { a, b })))
         }
-        _ => sample_kl_forward(mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
+        _ => sample_kl_forward_in(ctx, mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
     }
 }
 
@@ -663,9 +1004,17 @@ fn cpu_scalar(op: &'static str, g: &[f32]) -> Result<f32> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
+    kl_at_in(&Context::default(), w, rho, seed, offset, prior)
+}
+
+/// [`kl_at`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`kl_at`].
+pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
     match (w, rho) {
         (Buffer::Cpu(x), Buffer::Cpu(r)) => Ok(Buffer::Cpu(vec![cpu::sample_kl::kl_at(x, r, seed, offset, prior)])),
-        (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(x, r, seed, offset, prior).map(Buffer::Cuda),
+        (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(ctx.gpu_sampler, x, r, seed, offset, prior).map(Buffer::Cuda),
         _ => Err(mismatch("kl_at", w, rho)),
     }
 }
@@ -675,6 +1024,20 @@ pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec)
 /// # Errors
 /// Operands on different devices; `g_kl` not one element; CUDA failures.
 pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec) -> Result<(Buffer, Buffer)> {
+    kl_at_backward_in(&Context::default(), w, rho, g_kl, prior)
+}
+
+/// [`kl_at_backward`] with the variants and threads of `ctx`.
+///
+/// # Errors
+/// As [`kl_at_backward`].
+pub fn kl_at_backward_in(
+    ctx: &Context,
+    w: &Buffer,
+    rho: &Buffer,
+    g_kl: &Buffer,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
     match (w, rho, g_kl) {
         (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let gk = cpu_scalar("kl_at_backward", gk)?;
@@ -683,7 +1046,7 @@ pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec)
             Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
         }
         (Buffer::Cuda(x), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
-            cuda::kl_at_backward(x, r, gk, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+            cuda::kl_at_backward(ctx.gpu_sampler, x, r, gk, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
         }
         (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
             Err(mismatch("kl_at", w, other))
@@ -697,7 +1060,7 @@ pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec)
 /// # Errors
 /// [`Error::ShapeMismatch`] when the four buffers differ in length; buffers
 /// on different devices; CUDA failures.
-pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: cpu::optim::AdamStep) -> Result<()> {
+pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: AdamStep) -> Result<()> {
     if [m.len(), v.len(), g.len()].iter().any(|&l| l != p.len()) {
         return Err(Error::ShapeMismatch { op: "adam", lhs: vec![p.len()], rhs: vec![m.len(), v.len(), g.len()] });
     }

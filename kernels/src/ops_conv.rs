@@ -4,10 +4,11 @@
 //! [`crate::cuda`]. Callers have checked the geometry ([`ConvGeom::output`],
 //! [`PoolGeom::output`]) and the buffer lengths.
 
+use crate::context::{Context, ConvVariant};
 use crate::cpu;
-use crate::cpu::conv::{self, ConvGeom};
-use crate::cpu::pool::{self, PoolGeom};
+use crate::cpu::{conv, conv_direct, pool};
 use crate::cuda;
+use crate::types::{ConvGeom, PoolGeom};
 use crate::{Buffer, Error, Result};
 
 fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
@@ -19,21 +20,54 @@ fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn conv_forward(x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
+    conv_forward_in(&Context::default(), x, w, b, g)
+}
+
+/// Whether `ctx`'s convolution variant can run `g` on `device`.
+fn check_variant(ctx: &Context, g: &ConvGeom, on_gpu: bool) -> Result<()> {
+    match ctx.conv {
+        ConvVariant::Direct | ConvVariant::Reference if on_gpu => Err(Error::invalid(
+            "conv variant",
+            format!("the {} convolution has no GPU kernel (use auto or im2col)", ctx.conv.name()),
+        )),
+        ConvVariant::Direct if !conv_direct::handles(g) => Err(Error::invalid(
+            "conv variant",
+            format!("the direct convolution needs unit stride along the width, got stride {:?}", g.stride),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// [`conv_forward`] with the variant and threads of `ctx`.
+///
+/// # Errors
+/// As [`conv_forward`]; [`Error::InvalidArgument`] when `ctx` asks for the
+/// direct or reference convolution on a GPU, or the direct one on a geometry
+/// it does not handle.
+pub fn conv_forward_in(ctx: &Context, x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
+    check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
     match (x, w, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(w), None) => Ok(host_conv(x, w, None, g)),
-        (Buffer::Cpu(x), Buffer::Cpu(w), Some(Buffer::Cpu(b))) => Ok(host_conv(x, w, Some(b), g)),
-        (Buffer::Cuda(xc), Buffer::Cuda(wc), None) => cuda::conv_forward(xc, wc, None, g).map(Buffer::Cuda),
+        (Buffer::Cpu(x), Buffer::Cpu(w), None) => Ok(host_conv(ctx, x, w, None, g)),
+        (Buffer::Cpu(x), Buffer::Cpu(w), Some(Buffer::Cpu(b))) => Ok(host_conv(ctx, x, w, Some(b), g)),
+        (Buffer::Cuda(xc), Buffer::Cuda(wc), None) => {
+            cuda::conv_forward(ctx.gpu_gemm, xc, wc, None, g).map(Buffer::Cuda)
+        }
         (Buffer::Cuda(xc), Buffer::Cuda(wc), Some(Buffer::Cuda(bc))) => {
-            cuda::conv_forward(xc, wc, Some(bc), g).map(Buffer::Cuda)
+            cuda::conv_forward(ctx.gpu_gemm, xc, wc, Some(bc), g).map(Buffer::Cuda)
         }
         (_, _, Some(b)) if b.device() != x.device() => Err(mismatch("conv", x, b)),
         _ => Err(mismatch("conv", x, w)),
     }
 }
 
-fn host_conv(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom) -> Buffer {
+fn host_conv(ctx: &Context, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom) -> Buffer {
     let mut y = cpu::recycle::for_overwrite(g.output_len());
-    conv::forward(x, w, b, g, &mut y);
+    ctx.install(|| match ctx.conv {
+        ConvVariant::Auto => conv::forward(x, w, b, g, &mut y),
+        ConvVariant::Direct => conv_direct::forward(x, w, b, g, &mut y),
+        ConvVariant::Im2col => conv::forward_unfolded(x, w, b, g, &mut y),
+        ConvVariant::Reference => crate::reference::conv::forward(x, w, b, g, &mut y),
+    });
     Buffer::Cpu(y)
 }
 
@@ -50,13 +84,35 @@ pub fn conv_backward(
     g: &ConvGeom,
     need: (bool, bool, bool),
 ) -> Result<(Option<Buffer>, Option<Buffer>, Option<Buffer>)> {
+    conv_backward_in(&Context::default(), x, w, gy, g, need)
+}
+
+/// [`conv_backward`] with the variant and threads of `ctx`.
+///
+/// # Errors
+/// As [`conv_forward_in`].
+#[allow(clippy::type_complexity)]
+pub fn conv_backward_in(
+    ctx: &Context,
+    x: &Buffer,
+    w: &Buffer,
+    gy: &Buffer,
+    g: &ConvGeom,
+    need: (bool, bool, bool),
+) -> Result<(Option<Buffer>, Option<Buffer>, Option<Buffer>)> {
+    check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
     match (x, w, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(gy)) => {
-            let (dx, dw, db) = conv::backward(x, w, gy, g, need);
+            let (dx, dw, db) = ctx.install(|| match ctx.conv {
+                ConvVariant::Auto => conv::backward(x, w, gy, g, need),
+                ConvVariant::Direct => conv_direct::backward(x, w, gy, g, need),
+                ConvVariant::Im2col => conv::backward_unfolded(x, w, gy, g, need),
+                ConvVariant::Reference => crate::reference::conv::backward(x, w, gy, g, need),
+            });
             Ok((dx.map(Buffer::Cpu), dw.map(Buffer::Cpu), db.map(Buffer::Cpu)))
         }
         (Buffer::Cuda(xc), Buffer::Cuda(wc), Buffer::Cuda(gc)) => {
-            let (dx, dw, db) = cuda::conv_backward(xc, wc, gc, g, need)?;
+            let (dx, dw, db) = cuda::conv_backward(ctx.gpu_gemm, xc, wc, gc, g, need)?;
             Ok((dx.map(Buffer::Cuda), dw.map(Buffer::Cuda), db.map(Buffer::Cuda)))
         }
         _ => Err(mismatch("conv", x, gy)),

@@ -7,7 +7,8 @@
 #![cfg(feature = "cuda")]
 
 use blitz_kernels::cuda::nvrtc::{compile, compile_text, nvrtc_available, nvrtc_version, Image};
-use blitz_kernels::cuda::sources::{program_text, ALL};
+use blitz_kernels::cuda::sources::{program_text, program_text_with_tables, ALL, ELEMENTWISE};
+use blitz_kernels::types::{cuda_op_tables, UnaryOp};
 use blitz_kernels::Error;
 
 /// Whether NVRTC is there; panics when it must be and is not.
@@ -78,6 +79,7 @@ fn every_launched_kernel_name_exists_in_its_source() {
         include_str!("../src/cuda/backend/random.rs"),
         include_str!("../src/cuda/backend/optim.rs"),
         include_str!("../src/cuda/backend/conv.rs"),
+        include_str!("../src/cuda/backend/buffer.rs"),
     ];
     let mut checked = 0;
     for text in host {
@@ -87,7 +89,7 @@ fn every_launched_kernel_name_exists_in_its_source() {
             let (_dev, src, name) = (fields.next().unwrap(), fields.next().unwrap(), fields.next().unwrap());
             let name = name.trim_matches('"');
             // random.rs picks the exact or the fast build of random.cu (same text).
-            let src = if src == "random_src()" { "random" } else { src };
+            let src = if src.starts_with("random_src(") { "random" } else { src };
             let source = ALL
                 .iter()
                 .find(|s| s.name.eq_ignore_ascii_case(src))
@@ -113,4 +115,32 @@ fn a_kernel_with_a_syntax_error_is_refused_with_the_compiler_log() {
     // An undeclared identifier is a compile error too, not a link-time surprise.
     let undeclared = "extern \"C\" __global__ void k(float* x) { x[0] = no_such_function(1.0f); }";
     assert!(compile_text("undeclared", undeclared, Some("sm_90")).is_err());
+}
+
+#[test]
+fn an_op_code_without_its_cuda_function_or_a_duplicate_code_does_not_compile() {
+    if !nvrtc_or_skip("an_op_code_without_its_cuda_function_or_a_duplicate_code_does_not_compile") {
+        return;
+    }
+    let tables = cuda_op_tables();
+    let unary = format!("X({}, {})", UnaryOp::Abs.code(), UnaryOp::Abs.name());
+    assert!(tables.contains(&unary), "{tables}");
+    // The generated tables compile (the positive control).
+    let good = program_text_with_tables(ELEMENTWISE, &tables);
+    assert_eq!(good, program_text(ELEMENTWISE));
+    compile_text("elementwise", &good, Some("sm_90")).unwrap();
+    // A new row (an op added to the Rust table) with no CUDA device function: refused, naming the function.
+    let next = UnaryOp::ALL.len();
+    let added = tables.replace(&unary, &format!("{unary} X({next}, cube)"));
+    match compile_text("elementwise_added_op", &program_text_with_tables(ELEMENTWISE, &added), Some("sm_90")) {
+        Err(Error::Cuda(msg)) => assert!(msg.contains("unary_eval_cube"), "{msg}"),
+        other => panic!("an op with no CUDA function compiled: {other:?}"),
+    }
+    // A wrong code (two ops on one code) is a duplicate case label: refused too.
+    let wrong = tables.replace(&unary, &format!("X(0, {})", UnaryOp::Abs.name()));
+    assert_ne!(wrong, tables);
+    match compile_text("elementwise_wrong_code", &program_text_with_tables(ELEMENTWISE, &wrong), Some("sm_90")) {
+        Err(Error::Cuda(msg)) => assert!(msg.contains("case"), "{msg}"),
+        other => panic!("two ops on one code compiled: {other:?}"),
+    }
 }

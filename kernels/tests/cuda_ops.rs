@@ -3,9 +3,9 @@
 //! why it is skipped and passes.
 #![cfg(feature = "cuda")]
 
-use blitz_kernels::cpu::optim::AdamStep;
 use blitz_kernels::cuda::{self, GemmBackend};
 use blitz_kernels::shape::{broadcast_shape, numel};
+use blitz_kernels::AdamStep;
 use blitz_kernels::{ops, BinaryOp, Buffer, Device, ScalarOp, Transpose, UnaryOp};
 
 const GPU: Device = Device::Cuda(0);
@@ -182,14 +182,13 @@ fn both_gemms_match_the_cpu_in_every_form() {
             }
         }
     }
-    // The process-wide switch reaches ops::gemm.
+    // The context's choice reaches ops::gemm_in.
     let a = rand_vec(6, 9, -1.0, 1.0);
     let ((ac, ag), (bc, bg)) = (pair(&a), pair(&a));
     let want = ops::gemm(&ac, &bc, 1, 2, 3, 2, Transpose::NT).unwrap();
-    cuda::set_gemm_backend(GemmBackend::Tiled);
-    let tiled = ops::gemm(&ag, &bg, 1, 2, 3, 2, Transpose::NT);
-    cuda::set_gemm_backend(GemmBackend::Cublas);
-    assert_close("switch to tiled", &tiled.unwrap(), &want, 1e-5);
+    let tiled_ctx = blitz_kernels::Context { gpu_gemm: GemmBackend::Tiled, ..Default::default() };
+    let tiled = ops::gemm_in(&tiled_ctx, &ag, &bg, 1, 2, 3, 2, Transpose::NT);
+    assert_close("context asks for tiled", &tiled.unwrap(), &want, 1e-5);
 }
 
 #[test]
@@ -339,9 +338,8 @@ fn optimizer_steps_and_buffers() {
 
 #[test]
 fn convolution_and_pooling_kernels() {
-    use blitz_kernels::cpu::conv::ConvGeom;
-    use blitz_kernels::cpu::pool::PoolGeom;
     use blitz_kernels::ops_conv;
+    use blitz_kernels::{ConvGeom, PoolGeom};
     if !gpu_or_skip("convolution_and_pooling_kernels") {
         return;
     }

@@ -13,17 +13,19 @@ impl Var {
     /// [`blitz_kernels::Error::ShapeMismatch`] when the shapes do not
     /// broadcast; device or tape mismatches.
     pub fn binary(&self, op: BinaryOp, other: &Var) -> Result<Var> {
+        let ctx = self.tape().context();
         self.check_same_device(op.name(), other)?;
         let out_shape = broadcast_shape(op.name(), self.shape(), other.shape())?;
         let (a, b) = (self.value().clone(), other.value().clone());
-        let z = ops::binary(op, a.buffer(), a.shape(), b.buffer(), b.shape(), &out_shape)?;
+        let z = ops::binary_in(&ctx, op, a.buffer(), a.shape(), b.buffer(), b.shape(), &out_shape)?;
         let z = Tensor::from_parts(z, out_shape.clone());
         self.tape().record(
             op.name(),
             z,
             &[self, other],
             Box::new(move |g, needs| {
-                let (ga, gb) = ops::binary_backward(
+                let (ga, gb) = ops::binary_backward_in(
+                    &ctx,
                     op,
                     a.buffer(),
                     a.shape(),

@@ -6,7 +6,7 @@
 //! and records the backward rule.
 
 use crate::{Tensor, Var};
-use blitz_kernels::cpu::conv::ConvGeom;
+use blitz_kernels::ConvGeom;
 use blitz_kernels::{ops_conv, Error, Result};
 
 /// A size per spatial axis: one number for every axis, or one per axis.
@@ -190,7 +190,8 @@ impl Var {
             }
         }
         let (x, w) = (self.value().clone(), weight.value().clone());
-        let y = ops_conv::conv_forward(x.buffer(), w.buffer(), bias.map(|b| b.value().buffer()), &geom)?;
+        let ctx = self.tape().context();
+        let y = ops_conv::conv_forward_in(&ctx, x.buffer(), w.buffer(), bias.map(|b| b.value().buffer()), &geom)?;
         let y = Tensor::from_parts(y, out_shape);
         let mut inputs = vec![self, weight];
         let b_val = bias.map(|b| b.value().clone());
@@ -201,8 +202,14 @@ impl Var {
             &inputs,
             Box::new(move |g, needs| {
                 let need_b = needs.get(2).copied().unwrap_or(false);
-                let (dx, dw, db) =
-                    ops_conv::conv_backward(x.buffer(), w.buffer(), g.buffer(), &geom, (needs[0], needs[1], need_b))?;
+                let (dx, dw, db) = ops_conv::conv_backward_in(
+                    &ctx,
+                    x.buffer(),
+                    w.buffer(),
+                    g.buffer(),
+                    &geom,
+                    (needs[0], needs[1], need_b),
+                )?;
                 let mut out = vec![dx.map(|t| x.with_buffer(t)), dw.map(|t| w.with_buffer(t))];
                 if let Some(bv) = &b_val {
                     out.push(db.map(|t| bv.with_buffer(t)));

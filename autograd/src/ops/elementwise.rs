@@ -10,15 +10,16 @@ impl Var {
     /// # Errors
     /// Kernel (CUDA) failures only.
     pub fn unary(&self, op: UnaryOp) -> Result<Var> {
+        let ctx = self.tape().context();
         let x = self.value().clone();
-        let y = x.with_buffer(ops::unary(op, x.buffer())?);
+        let y = x.with_buffer(ops::unary_in(&ctx, op, x.buffer())?);
         let y_saved = y.clone();
         self.tape().record(
             op.name(),
             y,
             &[self],
             Box::new(move |g, _| {
-                let gx = ops::unary_backward(op, x.buffer(), y_saved.buffer(), g.buffer())?;
+                let gx = ops::unary_backward_in(&ctx, op, x.buffer(), y_saved.buffer(), g.buffer())?;
                 Ok(vec![Some(x.with_buffer(gx))])
             }),
         )
@@ -74,13 +75,16 @@ impl Var {
     /// # Errors
     /// Kernel (CUDA) failures only.
     pub fn scalar_op(&self, op: ScalarOp) -> Result<Var> {
+        let ctx = self.tape().context();
         let x = self.value().clone();
-        let y = x.with_buffer(ops::scalar(op, x.buffer())?);
+        let y = x.with_buffer(ops::scalar_in(&ctx, op, x.buffer())?);
         self.tape().record(
             "scalar",
             y,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(x.with_buffer(ops::scalar_backward(op, x.buffer(), g.buffer())?))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(x.with_buffer(ops::scalar_backward_in(&ctx, op, x.buffer(), g.buffer())?))])
+            }),
         )
     }
 

@@ -46,7 +46,8 @@ impl Var {
         self.check_same_device("matmul", other)?;
         let (batch, m, k, n) = dims(self.shape(), other.shape(), false)?;
         let (a, b) = (self.value().clone(), other.value().clone());
-        let c = ops::gemm(a.buffer(), b.buffer(), batch, m, k, n, Transpose::NN)?;
+        let ctx = self.tape().context();
+        let c = ops::gemm_in(&ctx, a.buffer(), b.buffer(), batch, m, k, n, Transpose::NN)?;
         let c = Tensor::from_parts(c, out_shape(a.shape(), m, n));
         self.tape().record(
             "matmul",
@@ -54,10 +55,12 @@ impl Var {
             &[self, other],
             Box::new(move |g, needs| {
                 // ∂A = G·Bᵀ (m×n by n×k),  ∂B = Aᵀ·G (k×m by m×n).
-                let ga =
-                    needs[0].then(|| ops::gemm(g.buffer(), b.buffer(), batch, m, n, k, Transpose::NT)).transpose()?;
-                let gb =
-                    needs[1].then(|| ops::gemm(a.buffer(), g.buffer(), batch, k, m, n, Transpose::TN)).transpose()?;
+                let ga = needs[0]
+                    .then(|| ops::gemm_in(&ctx, g.buffer(), b.buffer(), batch, m, n, k, Transpose::NT))
+                    .transpose()?;
+                let gb = needs[1]
+                    .then(|| ops::gemm_in(&ctx, a.buffer(), g.buffer(), batch, k, m, n, Transpose::TN))
+                    .transpose()?;
                 Ok(vec![ga.map(|t| a.with_buffer(t)), gb.map(|t| b.with_buffer(t))])
             }),
         )
@@ -82,7 +85,8 @@ impl Var {
             return Err(Error::ShapeMismatch { op: "linear", lhs: w.shape().to_vec(), rhs: b.shape().to_vec() });
         }
         let (x, wv) = (self.value().clone(), w.value().clone());
-        let mut c = ops::gemm(x.buffer(), wv.buffer(), batch, m, k, n, Transpose::NT)?;
+        let ctx = self.tape().context();
+        let mut c = ops::gemm_in(&ctx, x.buffer(), wv.buffer(), batch, m, k, n, Transpose::NT)?;
         ops::add_rows(&mut c, b.value().buffer())?;
         let shape = out_shape(x.shape(), m, n);
         let y = Tensor::from_parts(c, shape.clone());
@@ -91,10 +95,12 @@ impl Var {
             y,
             &[self, w, b],
             Box::new(move |g, needs| {
-                let gx =
-                    needs[0].then(|| ops::gemm(g.buffer(), wv.buffer(), batch, m, n, k, Transpose::NN)).transpose()?;
-                let gw =
-                    needs[1].then(|| ops::gemm(g.buffer(), x.buffer(), batch, n, m, k, Transpose::TN)).transpose()?;
+                let gx = needs[0]
+                    .then(|| ops::gemm_in(&ctx, g.buffer(), wv.buffer(), batch, m, n, k, Transpose::NN))
+                    .transpose()?;
+                let gw = needs[1]
+                    .then(|| ops::gemm_in(&ctx, g.buffer(), x.buffer(), batch, n, m, k, Transpose::TN))
+                    .transpose()?;
                 let gb = needs[2].then(|| ops::sum_to_shape(g.buffer(), &shape, &[n])).transpose()?;
                 Ok(vec![
                     gx.map(|t| x.with_buffer(t)),
@@ -113,7 +119,8 @@ impl Var {
         self.check_same_device("matmul_t", other)?;
         let (batch, m, k, n) = dims(self.shape(), other.shape(), true)?;
         let (a, b) = (self.value().clone(), other.value().clone());
-        let c = ops::gemm(a.buffer(), b.buffer(), batch, m, k, n, Transpose::NT)?;
+        let ctx = self.tape().context();
+        let c = ops::gemm_in(&ctx, a.buffer(), b.buffer(), batch, m, k, n, Transpose::NT)?;
         let c = Tensor::from_parts(c, out_shape(a.shape(), m, n));
         self.tape().record(
             "matmul_t",
@@ -121,10 +128,12 @@ impl Var {
             &[self, other],
             Box::new(move |g, needs| {
                 // ∂A = G·B (m×n by n×k),  ∂B = Gᵀ·A (n×m by m×k).
-                let ga =
-                    needs[0].then(|| ops::gemm(g.buffer(), b.buffer(), batch, m, n, k, Transpose::NN)).transpose()?;
-                let gb =
-                    needs[1].then(|| ops::gemm(g.buffer(), a.buffer(), batch, n, m, k, Transpose::TN)).transpose()?;
+                let ga = needs[0]
+                    .then(|| ops::gemm_in(&ctx, g.buffer(), b.buffer(), batch, m, n, k, Transpose::NN))
+                    .transpose()?;
+                let gb = needs[1]
+                    .then(|| ops::gemm_in(&ctx, g.buffer(), a.buffer(), batch, n, m, k, Transpose::TN))
+                    .transpose()?;
                 Ok(vec![ga.map(|t| a.with_buffer(t)), gb.map(|t| b.with_buffer(t))])
             }),
         )

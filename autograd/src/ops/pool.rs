@@ -4,7 +4,7 @@
 
 use super::conv::Dims;
 use crate::{Tensor, Var};
-use blitz_kernels::cpu::pool::PoolGeom;
+use blitz_kernels::PoolGeom;
 use blitz_kernels::{ops_conv, Error, Result};
 
 /// Window, stride and padding of a pooling. The stride defaults to the

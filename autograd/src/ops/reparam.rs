@@ -17,17 +17,18 @@ impl Var {
     /// [`blitz_kernels::Error::ShapeMismatch`] when mu and rho differ in shape; device or
     /// tape mismatches.
     pub fn reparam_sample(&self, rho: &Var, seed: u64, offset: u64) -> Result<Var> {
+        let ctx = self.tape().context();
         self.check_same_shape("reparam_sample", rho)?;
         self.check_same_device("reparam_sample", rho)?;
         let mu = self.value().clone();
         let rho_v = rho.value().clone();
-        let w = mu.with_buffer(ops::reparam_forward(mu.buffer(), rho_v.buffer(), seed, offset)?);
+        let w = mu.with_buffer(ops::reparam_forward_in(&ctx, mu.buffer(), rho_v.buffer(), seed, offset)?);
         self.tape().record(
             "reparam_sample",
             w,
             &[self, rho],
             Box::new(move |g, needs| {
-                let (g_mu, g_rho) = ops::reparam_backward(rho_v.buffer(), g.buffer(), seed, offset)?;
+                let (g_mu, g_rho) = ops::reparam_backward_in(&ctx, rho_v.buffer(), g.buffer(), seed, offset)?;
                 Ok(vec![needs[0].then(|| mu.with_buffer(g_mu)), needs[1].then(|| mu.with_buffer(g_rho))])
             }),
         )
@@ -42,17 +43,18 @@ impl Var {
     /// [`blitz_kernels::Error::ShapeMismatch`] when mu and sigma differ in shape; device or
     /// tape mismatches.
     pub fn reparam_sample_sigma(&self, sigma: &Var, seed: u64, offset: u64) -> Result<Var> {
+        let ctx = self.tape().context();
         self.check_same_shape("reparam_sample_sigma", sigma)?;
         self.check_same_device("reparam_sample_sigma", sigma)?;
         let mu = self.value().clone();
-        let w = mu.with_buffer(ops::reparam_forward_sigma(mu.buffer(), sigma.value().buffer(), seed, offset)?);
+        let w = mu.with_buffer(ops::reparam_forward_sigma_in(&ctx, mu.buffer(), sigma.value().buffer(), seed, offset)?);
         self.tape().record(
             "reparam_sample_sigma",
             w,
             &[self, sigma],
             Box::new(move |g, needs| {
                 let g_sigma = if needs[1] {
-                    let eps = ops::normal(mu.device(), seed, offset, mu.numel())?;
+                    let eps = ops::normal_in(&ctx, mu.device(), seed, offset, mu.numel())?;
                     let s = mu.shape();
                     Some(mu.with_buffer(ops::binary(BinaryOp::Mul, g.buffer(), s, &eps, s, s)?))
                 } else {
@@ -69,8 +71,9 @@ impl Var {
     /// # Errors
     /// Kernel (CUDA) failures only.
     pub fn reparam_log_posterior(&self, seed: u64, offset: u64) -> Result<Var> {
+        let ctx = self.tape().context();
         let rho = self.value().clone();
-        let lq = Tensor::from_parts(ops::reparam_log_posterior(rho.buffer(), seed, offset)?, Vec::new());
+        let lq = Tensor::from_parts(ops::reparam_log_posterior_in(&ctx, rho.buffer(), seed, offset)?, Vec::new());
         self.tape().record(
             "reparam_log_posterior",
             lq,

@@ -40,10 +40,11 @@ impl Var {
         let (mu_v, rho_v) = (self.value().clone(), rho.value().clone());
         // A recording tape keeps what the CPU backward needs (see
         // ops::sample_kl_forward_saving); an inference pass keeps nothing.
+        let ctx = self.tape().context();
         let (w_buf, kl_buf, factors) = if self.tape().is_recording() {
-            ops::sample_kl_forward_saving(mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?
+            ops::sample_kl_forward_saving_in(&ctx, mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?
         } else {
-            let (w, kl) = ops::sample_kl_forward(mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?;
+            let (w, kl) = ops::sample_kl_forward_in(&ctx, mu_v.buffer(), rho_v.buffer(), seed, offset, prior)?;
             (w, kl, None)
         };
         let w_value = mu_v.with_buffer(w_buf);
@@ -65,9 +66,16 @@ impl Var {
                 let g_w = g_w.as_ref().map(Tensor::buffer);
                 let (gm, gr) = match &saved {
                     Some((f, w)) => ops::sample_kl_backward_saved(w.buffer(), f, g_w, g.buffer(), prior)?,
-                    None => {
-                        ops::sample_kl_backward(mu_v.buffer(), rho_v.buffer(), g_w, g.buffer(), seed, offset, prior)?
-                    }
+                    None => ops::sample_kl_backward_in(
+                        &ctx,
+                        mu_v.buffer(),
+                        rho_v.buffer(),
+                        g_w,
+                        g.buffer(),
+                        seed,
+                        offset,
+                        prior,
+                    )?,
                 };
                 Ok(vec![needs[0].then(|| mu_v.with_buffer(gm)), needs[1].then(|| mu_v.with_buffer(gr))])
             }),
@@ -92,17 +100,19 @@ impl Var {
     /// [`Error::InvalidArgument`] for a bad prior; device or tape mismatches;
     /// CUDA failures.
     pub fn kl_at(&self, rho: &Var, seed: u64, offset: u64, prior: PriorSpec) -> Result<Var> {
+        let ctx = self.tape().context();
         self.check_same_shape("kl_at", rho)?;
         check_prior("kl_at", prior)?;
         self.check_same_device("kl_at", rho)?;
         let (w_v, rho_v) = (self.value().clone(), rho.value().clone());
-        let kl = Tensor::from_parts(ops::kl_at(w_v.buffer(), rho_v.buffer(), seed, offset, prior)?, Vec::new());
+        let kl =
+            Tensor::from_parts(ops::kl_at_in(&ctx, w_v.buffer(), rho_v.buffer(), seed, offset, prior)?, Vec::new());
         self.tape().record(
             "kl_at",
             kl,
             &[self, rho],
             Box::new(move |g, needs| {
-                let (gw, gr) = ops::kl_at_backward(w_v.buffer(), rho_v.buffer(), g.buffer(), prior)?;
+                let (gw, gr) = ops::kl_at_backward_in(&ctx, w_v.buffer(), rho_v.buffer(), g.buffer(), prior)?;
                 Ok(vec![needs[0].then(|| w_v.with_buffer(gw)), needs[1].then(|| w_v.with_buffer(gr))])
             }),
         )

@@ -4,31 +4,9 @@
 use super::parallel::{for_each_chunk_mut_above, for_each_row_mut, CHUNK, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
 use super::simd::multiversion;
 use crate::shape::{broadcast_strides, numel};
-
-/// z = a ∘ b.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    /// a + b
-    Add,
-    /// a - b
-    Sub,
-    /// a · b
-    Mul,
-    /// a / b
-    Div,
-}
+use crate::types::{BinaryOp, ScalarOp};
 
 impl BinaryOp {
-    /// The op's name as errors print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-        }
-    }
-
     /// a ∘ b for one pair.
     #[inline]
     pub fn eval(self, a: f32, b: f32) -> f32 {
@@ -180,17 +158,6 @@ pub fn backward(
             gb[i] = g[i] * db;
         }
     });
-}
-
-/// x ∘ s for a scalar s.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ScalarOp {
-    /// x + s
-    Add(f32),
-    /// x · s
-    Mul(f32),
-    /// xˢ
-    Pow(f32),
 }
 
 impl ScalarOp {

@@ -14,103 +14,12 @@
 //! do not depend on the thread count.
 
 use super::conv_direct;
-use super::gemm::{gemm, Transpose};
+use super::gemm::gemm;
 use super::parallel::rows_mut;
 use super::recycle;
 use super::reduce::sum_f64;
-use crate::{Error, Result};
-
-/// The sizes of one convolution, all spatial quantities as (depth, height,
-/// width). Unused leading axes have size 1, kernel 1, stride 1, padding 0, dilation 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeom {
-    /// Images in the batch (N).
-    pub batch: usize,
-    /// Input channels (C).
-    pub in_channels: usize,
-    /// Output channels (OC).
-    pub out_channels: usize,
-    /// Channel groups; C and OC are both multiples of it.
-    pub groups: usize,
-    /// Spatial size of the input.
-    pub input: [usize; 3],
-    /// Spatial size of the kernel.
-    pub kernel: [usize; 3],
-    /// Step between output positions.
-    pub stride: [usize; 3],
-    /// Implicit zeros added on both sides of each axis.
-    pub padding: [usize; 3],
-    /// Spacing between kernel taps.
-    pub dilation: [usize; 3],
-}
-
-impl ConvGeom {
-    /// Spatial size of the output, or an error when the (dilated) kernel
-    /// does not fit in the padded input or a stride/dilation/group is zero.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] naming the offending quantity.
-    pub fn output(&self) -> Result<[usize; 3]> {
-        if self.groups == 0
-            || !self.in_channels.is_multiple_of(self.groups)
-            || !self.out_channels.is_multiple_of(self.groups)
-        {
-            return Err(Error::invalid(
-                "groups",
-                format!(
-                    "{} groups must divide both {} input and {} output channels",
-                    self.groups, self.in_channels, self.out_channels
-                ),
-            ));
-        }
-        let mut out = [0; 3];
-        for a in 0..3 {
-            if self.stride[a] == 0 || self.dilation[a] == 0 || self.kernel[a] == 0 {
-                return Err(Error::invalid("stride/dilation/kernel", "every value must be at least 1"));
-            }
-            let span = self.dilation[a] * (self.kernel[a] - 1) + 1;
-            let padded = self.input[a] + 2 * self.padding[a];
-            if span > padded {
-                return Err(Error::invalid(
-                    "kernel_size",
-                    format!(
-                        "a kernel spanning {span} (kernel {:?}, dilation {:?}) does not fit in input {:?} padded by {:?}",
-                        self.kernel, self.dilation, self.input, self.padding
-                    ),
-                ));
-            }
-            out[a] = (padded - span) / self.stride[a] + 1;
-        }
-        Ok(out)
-    }
-
-    fn out_dims(&self) -> [usize; 3] {
-        self.output().expect("geometry checked by the caller")
-    }
-
-    /// Elements of the input tensor `[N, C, D, H, W]`.
-    pub fn input_len(&self) -> usize {
-        self.batch * self.in_channels * self.input.iter().product::<usize>()
-    }
-
-    /// Elements of the weight tensor `[OC, C/groups, kd, kh, kw]`.
-    pub fn weight_len(&self) -> usize {
-        self.out_channels * (self.in_channels / self.groups) * self.kernel.iter().product::<usize>()
-    }
-
-    /// Elements of the output tensor `[N, OC, od, oh, ow]`.
-    pub fn output_len(&self) -> usize {
-        self.batch * self.out_channels * self.out_dims().iter().product::<usize>()
-    }
-
-    fn kvol(&self) -> usize {
-        self.kernel.iter().product()
-    }
-}
-
-/// The gradients of a convolution with respect to x, w and b: `(dx, dw, db)`,
-/// each `None` when not asked for.
-pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+use crate::types::Transpose;
+use crate::types::{ConvGeom, ConvGrads};
 
 /// For output index `o` and tap `t` on one axis: the input index, if inside.
 #[inline]

@@ -23,11 +23,11 @@
 //! row, so no tap needs a bounds test. Every output element is computed by
 //! one task in a fixed order: results do not depend on the thread count.
 
-use super::conv::{ConvGeom, ConvGrads};
 use super::lanes::{with_lanes, F32x8};
 use super::parallel::{for_each_row_mut, rows_mut, PAR_THRESHOLD};
 use super::recycle;
 use super::reduce::sum_f64;
+use crate::types::{ConvGeom, ConvGrads};
 use rayon::prelude::*;
 
 /// Output positions per tile: one 256-bit vector (`F32x8`).
@@ -35,7 +35,7 @@ pub const LANES: usize = 8;
 /// Most output channels per tile (accumulators held in registers).
 const MAX_BLOCK: usize = 8;
 /// Multiply-adds below which a pass runs on one thread.
-const PAR_WORK: usize = 1 << 20;
+pub(crate) const PAR_WORK: usize = 1 << 20;
 
 /// Whether [`forward`] and [`backward`] can compute `g`: a valid geometry
 /// with unit stride along the width (the only condition for correct results).

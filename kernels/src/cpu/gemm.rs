@@ -3,25 +3,9 @@
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
 use super::simd::multiversion;
+use crate::context::GemmVariant;
+use crate::types::Transpose;
 use rayon::prelude::*;
-
-/// Which operand is read transposed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transpose {
-    /// Read A as Aᵀ (A is stored k×m).
-    pub a: bool,
-    /// Read B as Bᵀ (B is stored n×k).
-    pub b: bool,
-}
-
-impl Transpose {
-    /// A·B.
-    pub const NN: Transpose = Transpose { a: false, b: false };
-    /// A·Bᵀ.
-    pub const NT: Transpose = Transpose { a: false, b: true };
-    /// Aᵀ·B.
-    pub const TN: Transpose = Transpose { a: true, b: false };
-}
 
 /// `c = alpha·op(a)·op(b) + beta·c` for an m×k by k×n product, row-major.
 ///
@@ -76,7 +60,7 @@ fn strides(m: usize, k: usize, n: usize, t: Transpose) -> ((isize, isize), (isiz
 
 /// From this many multiply-adds a product is split over the threads: a few
 /// tens of microseconds of work, so the wake-up of a sleeping thread pays.
-const PAR_WORK: usize = 1 << 22;
+pub(crate) const PAR_WORK: usize = 1 << 22;
 
 /// Rows or columns per block are a multiple of this (the micro-kernel's tile),
 /// so a split product does the same arithmetic per element as a whole one.
@@ -265,11 +249,82 @@ multiversion! {
         c: &mut [f32]) => dots_impl
 }
 
+/// [`gemm`] through the matrix-vector loops for every shape (fast when one
+/// side is a vector; correct and slow on any other shape).
+///
+/// # Panics
+/// If a slice is shorter than its matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_matvec(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    t: Transpose,
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        scale(&mut c[..m * n], beta);
+        return;
+    }
+    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
+    gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+}
+
+/// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself).
+///
+/// # Panics
+/// If a slice is shorter than its matrix.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_variant(
+    v: GemmVariant,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    t: Transpose,
+) {
+    match v {
+        GemmVariant::Auto => gemm(m, k, n, alpha, a, b, beta, c, t),
+        GemmVariant::Packed => gemm_packed(m, k, n, alpha, a, b, beta, c, t),
+        GemmVariant::MatrixVector => gemm_matvec(m, k, n, alpha, a, b, beta, c, t),
+        GemmVariant::Reference => crate::reference::gemm::gemm(m, k, n, alpha, a, b, beta, c, t),
+    }
+}
+
 /// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm(batch: usize, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], t: Transpose) {
+    batched_gemm_variant(GemmVariant::Auto, batch, m, k, n, a, b, c, t)
+}
+
+/// [`batched_gemm`] by the variant `v`.
+#[allow(clippy::too_many_arguments)]
+pub fn batched_gemm_variant(
+    v: GemmVariant,
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    t: Transpose,
+) {
     for i in 0..batch {
-        gemm(
+        gemm_variant(
+            v,
             m,
             k,
             n,

@@ -2,22 +2,8 @@
 
 use super::parallel::{for_each_chunk_mut_above, CHUNK, LIGHT_PAR_THRESHOLD};
 use super::simd::multiversion;
+use crate::types::AdamStep;
 use rayon::prelude::*;
-
-/// Hyperparameters of one Adam step (bias corrections already folded in by the caller).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamStep {
-    /// Learning rate times the bias correction √(1−β₂ᵗ)/(1−β₁ᵗ).
-    pub step_size: f32,
-    /// β₁.
-    pub beta1: f32,
-    /// β₂.
-    pub beta2: f32,
-    /// ε, added to √v̂ (scaled by √(1−β₂ᵗ) to match the textbook form).
-    pub eps_hat: f32,
-    /// L2 weight decay added to the gradient.
-    pub weight_decay: f32,
-}
 
 #[inline(always)]
 fn adam_impl(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {

@@ -6,75 +6,7 @@
 
 use super::parallel::rows_mut;
 use super::simd::multiversion;
-use crate::{Error, Result};
-
-/// The sizes of one pooling, spatial quantities as (depth, height, width).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolGeom {
-    /// Number of independent planes (batch × channels).
-    pub planes: usize,
-    /// Spatial size of each input plane.
-    pub input: [usize; 3],
-    /// Window size.
-    pub kernel: [usize; 3],
-    /// Step between windows.
-    pub stride: [usize; 3],
-    /// Implicit padding on both sides (ignored by max, zeros for average).
-    pub padding: [usize; 3],
-}
-
-impl PoolGeom {
-    /// Spatial size of each output plane.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for a zero window or stride, padding more
-    /// than half the window (as torch refuses), or a window larger than the padded input.
-    pub fn output(&self) -> Result<[usize; 3]> {
-        let mut out = [0; 3];
-        for a in 0..3 {
-            let (k, s, p) = (self.kernel[a], self.stride[a], self.padding[a]);
-            if k == 0 || s == 0 {
-                return Err(Error::invalid("kernel_size/stride", "every value must be at least 1"));
-            }
-            if 2 * p > k {
-                return Err(Error::invalid(
-                    "padding",
-                    format!("padding {:?} must be at most half the window {:?}", self.padding, self.kernel),
-                ));
-            }
-            let padded = self.input[a] + 2 * p;
-            if k > padded {
-                return Err(Error::invalid(
-                    "kernel_size",
-                    format!("window {:?} larger than the padded input {:?}", self.kernel, self.input),
-                ));
-            }
-            out[a] = (padded - k) / s + 1;
-        }
-        Ok(out)
-    }
-
-    fn out_dims(&self) -> [usize; 3] {
-        self.output().expect("geometry checked by the caller")
-    }
-
-    /// Elements of the input.
-    pub fn input_len(&self) -> usize {
-        self.planes * self.input.iter().product::<usize>()
-    }
-
-    /// Elements of the output.
-    pub fn output_len(&self) -> usize {
-        self.planes * self.out_dims().iter().product::<usize>()
-    }
-
-    /// Input positions of the window of output `o` along axis `a` (clipped to the input).
-    fn window(&self, o: usize, a: usize) -> std::ops::Range<usize> {
-        let start = (o * self.stride[a]) as isize - self.padding[a] as isize;
-        let end = (start + self.kernel[a] as isize).min(self.input[a] as isize);
-        start.max(0) as usize..end.max(0) as usize
-    }
-}
+use crate::types::PoolGeom;
 
 /// The input positions of one window: ranges along (depth, height, width),
 /// already clipped to the input, and the plane's row lengths to index with.

@@ -268,6 +268,23 @@ pub fn fill_normal(seed: u64, offset: u64, out: &mut [f32]) {
     for_each_chunk_mut(out, |start, chunk| fill_normal_simd(seed, offset + start as u64, chunk));
 }
 
+/// [`fill_normal`] through [`normal_batch_portable`] (the baseline build, no
+/// intrinsics): the same bits, the portable variant of the normals.
+pub fn fill_normal_portable(seed: u64, offset: u64, out: &mut [f32]) {
+    for_each_chunk_mut(out, |start, chunk| {
+        let mut buf = [0f32; 4 * BATCH];
+        let mut i = 0usize;
+        while i < chunk.len() {
+            let j = offset + (start + i) as u64;
+            let skip = (j % 4) as usize;
+            normal_batch_portable(seed, j / 4, &mut buf);
+            let take = (4 * BATCH - skip).min(chunk.len() - i);
+            chunk[i..i + take].copy_from_slice(&buf[skip..skip + take]);
+            i += take;
+        }
+    });
+}
+
 /// Calls `f(start, eps)` with consecutive runs of the normals named
 /// (seed, offset + i), i in 0..len: `eps[k]` is element `start + k`. Runs are
 /// up to 4·[`BATCH`] long, so a consumer's loop over `eps` vectorises.

@@ -9,7 +9,7 @@
 //!
 //! Bounded: buffers under [`MIN_LEN`] elements are left to the allocator
 //! (it is fast for them), at most [`PER_LEN`] are kept per length and
-//! [`MAX_BYTES`] in all; [`clear`] frees every kept buffer.
+//! [`MAX_BYTES`] in all.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -102,13 +102,6 @@ pub fn give(v: Vec<f32>) {
     }
 }
 
-/// Frees every kept buffer.
-pub fn clear() {
-    if let Ok(mut guard) = POOL.lock() {
-        *guard = None;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +118,12 @@ mod tests {
         give(w);
         let u = for_overwrite(len);
         assert_eq!(u.as_ptr(), ptr);
-        assert!(u.iter().all(|x| x.is_nan()), "debug builds poison recycled buffers");
+        if cfg!(debug_assertions) {
+            assert!(u.iter().all(|x| x.is_nan()), "debug builds poison recycled buffers");
+        } else {
+            // Release builds hand the buffer out as it was given back (zeroed above): no extra pass.
+            assert!(u.iter().all(|&x| x == 0.0), "release builds keep the old contents");
+        }
     }
 
     #[test]

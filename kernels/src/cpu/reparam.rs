@@ -8,8 +8,7 @@ use super::parallel::{chunked_sum, for_each_chunk_mut};
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
 
-/// ln √(2π).
-pub const LN_SQRT_2PI: f32 = 0.918_938_5;
+pub use crate::types::prior::LN_SQRT_2PI;
 
 /// `w = mu + sigma(x)·eps`, with `sigma` softplus (x is rho) or the identity
 /// (x is sigma itself): one loop, so both draw the same bits.

@@ -21,84 +21,20 @@
 
 use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
 use super::random::for_each_normal_chunk;
-use super::reparam::LN_SQRT_2PI;
 use super::simd::multiversion;
+use crate::types::prior::{Consts, LN_SQRT_2PI};
+use crate::types::PriorSpec;
 use rayon::prelude::*;
 
 /// Elements per chunk of these loops. A weight costs ~12 ns here (a draw,
 /// softplus and the prior's log-sum-exp), so a chunk is ~50 µs of work and
 /// a second thread pays from two chunks: the 30k-weight layers of a small
 /// model are split too (the element-wise [`super::parallel::CHUNK`] is 4x larger).
-const KL_CHUNK: usize = 1 << 12;
+pub(crate) const KL_CHUNK: usize = 1 << 12;
 /// Below this many weights the loops run on one thread.
-const KL_PAR_THRESHOLD: usize = 2 * KL_CHUNK;
-
-/// A prior the fused kernel can evaluate.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum PriorSpec {
-    /// N(0, sigma²).
-    Gaussian {
-        /// Standard deviation (> 0).
-        sigma: f32,
-    },
-    /// pi·N(0, sigma1²) + (1 − pi)·N(0, sigma2²).
-    ScaleMixture {
-        /// Weight of the first component, in [0, 1].
-        pi: f32,
-        /// Standard deviation of the first component (> 0).
-        sigma1: f32,
-        /// Standard deviation of the second component (> 0).
-        sigma2: f32,
-    },
-}
-
-impl PriorSpec {
-    /// Whether the parameters are usable (positive finite sigmas, pi in [0, 1]).
-    pub fn is_valid(&self) -> bool {
-        let pos = |s: f32| s > 0.0 && s.is_finite();
-        match *self {
-            PriorSpec::Gaussian { sigma } => pos(sigma),
-            PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => (0.0..=1.0).contains(&pi) && pos(sigma1) && pos(sigma2),
-        }
-    }
-}
-
-/// The prior reduced to per-element constants: two components with
-/// log-densities c_k − h_k·w² (h_k = 1/(2 s_k²)), log-weights folded into c_k.
-/// A single Gaussian is written as two equal halves, so the GPU runs one
-/// branch-free loop for every prior; the CPU loops are also compiled for the
-/// single Gaussian alone (`single`), which skips the log-sum-exp's exp and log.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Consts {
-    pub(crate) ca: f32,
-    pub(crate) ha: f32,
-    pub(crate) cb: f32,
-    pub(crate) hb: f32,
-    /// The prior is one Gaussian, log p(w) = `c1` − `ha`·w².
-    pub(crate) single: bool,
-    pub(crate) c1: f32,
-}
+pub(crate) const KL_PAR_THRESHOLD: usize = 2 * KL_CHUNK;
 
 impl Consts {
-    pub(crate) fn new(spec: PriorSpec) -> Consts {
-        let gauss = |s: f32| (-s.ln() - LN_SQRT_2PI, 0.5 / (s * s));
-        // A weight-0 component contributes nothing (and ln 0 would poison the sum).
-        let single = |s: f32| {
-            let (c, h) = gauss(s);
-            let half = c - std::f32::consts::LN_2;
-            Consts { ca: half, ha: h, cb: half, hb: h, single: true, c1: c }
-        };
-        match spec {
-            PriorSpec::Gaussian { sigma } => single(sigma),
-            PriorSpec::ScaleMixture { pi: 1.0, sigma1, .. } => single(sigma1),
-            PriorSpec::ScaleMixture { pi: 0.0, sigma2, .. } => single(sigma2),
-            PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => {
-                let ((ca, ha), (cb, hb)) = (gauss(sigma1), gauss(sigma2));
-                Consts { ca: ca + pi.ln(), ha, cb: cb + (1.0 - pi).ln(), hb, single: false, c1: 0.0 }
-            }
-        }
-    }
-
     /// (log p(w), d log p / dw); `MIX` false: the single Gaussian (`self.single`).
     #[inline(always)]
     fn log_prior<const MIX: bool>(&self, w: f32) -> (f32, f32) {

@@ -2,67 +2,9 @@
 
 use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
 use super::simd::multiversion;
-
-/// An element-wise function y = f(x).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UnaryOp {
-    /// -x
-    Neg,
-    /// eˣ
-    Exp,
-    /// ln x
-    Log,
-    /// ln(1 + x)
-    Log1p,
-    /// ln(1 + eˣ), computed without overflow
-    Softplus,
-    /// 1 / (1 + e⁻ˣ)
-    Sigmoid,
-    /// tanh x
-    Tanh,
-    /// max(x, 0)
-    Relu,
-    /// √x
-    Sqrt,
-    /// x²
-    Square,
-    /// |x|
-    Abs,
-}
+use crate::types::UnaryOp;
 
 impl UnaryOp {
-    /// Every op, for tests and benches that sweep them.
-    pub const ALL: [UnaryOp; 11] = [
-        UnaryOp::Neg,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Log1p,
-        UnaryOp::Softplus,
-        UnaryOp::Sigmoid,
-        UnaryOp::Tanh,
-        UnaryOp::Relu,
-        UnaryOp::Sqrt,
-        UnaryOp::Square,
-        UnaryOp::Abs,
-    ];
-
-    /// The op's name as the tape and errors print it.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Log1p => "log1p",
-            UnaryOp::Softplus => "softplus",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Relu => "relu",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Square => "square",
-            UnaryOp::Abs => "abs",
-        }
-    }
-
     /// f(x) for one element.
     #[inline]
     pub fn eval(self, x: f32) -> f32 {

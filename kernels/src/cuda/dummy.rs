@@ -5,11 +5,8 @@
 
 #![allow(clippy::too_many_arguments, unused_variables)]
 
-use crate::cpu::binary::{BinaryOp, ScalarOp};
-use crate::cpu::gemm::Transpose;
-use crate::cpu::optim::AdamStep;
-use crate::cpu::sample_kl::PriorSpec;
-use crate::cpu::unary::UnaryOp;
+use crate::context::{GemmBackend, SamplerMath};
+use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Device, Error, Result};
 use std::convert::Infallible;
 
@@ -93,6 +90,7 @@ unreachable_on! {
     fn max_axis(x: &B, outer: usize, len: usize, inner: usize) -> Result<(B, Vec<usize>)> => x;
     fn max_axis_backward(g: &B, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<B> => g;
     fn gemm(a: &B, b: &B, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<B> => a;
+    fn gemm_with(backend: GemmBackend, a: &B, b: &B, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<B> => a;
     fn softmax(x: &B, n: usize, log: bool) -> Result<B> => x;
     fn softmax_backward(y: &B, g: &B, n: usize, log: bool) -> Result<B> => y;
     fn permute(x: &B, shape: &[usize], perm: &[usize]) -> Result<B> => x;
@@ -102,13 +100,13 @@ unreachable_on! {
     fn index_select_backward(g: &B, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<B> => g;
     fn gather_rows(x: &B, n: usize, idx: &[usize]) -> Result<B> => x;
     fn gather_rows_backward(g: &B, n: usize, idx: &[usize]) -> Result<B> => g;
-    fn reparam_forward(mu: &B, rho: &B, seed: u64, offset: u64) -> Result<B> => mu;
-    fn reparam_backward(rho: &B, g: &B, seed: u64, offset: u64) -> Result<(B, B)> => rho;
-    fn reparam_log_posterior(rho: &B, seed: u64, offset: u64) -> Result<B> => rho;
-    fn sample_kl_forward(mu: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
-    fn sample_kl_backward(mu: &B, rho: &B, g_w: Option<&B>, g_kl: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
-    fn kl_at(w: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<B> => w;
-    fn kl_at_backward(w: &B, rho: &B, g_kl: &B, prior: PriorSpec) -> Result<(B, B)> => w;
+    fn reparam_forward(math: SamplerMath, mu: &B, rho: &B, seed: u64, offset: u64) -> Result<B> => mu;
+    fn reparam_backward(math: SamplerMath, rho: &B, g: &B, seed: u64, offset: u64) -> Result<(B, B)> => rho;
+    fn reparam_log_posterior(math: SamplerMath, rho: &B, seed: u64, offset: u64) -> Result<B> => rho;
+    fn sample_kl_forward(math: SamplerMath, mu: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
+    fn sample_kl_backward(math: SamplerMath, mu: &B, rho: &B, g_w: Option<&B>, g_kl: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<(B, B)> => mu;
+    fn kl_at(math: SamplerMath, w: &B, rho: &B, seed: u64, offset: u64, prior: PriorSpec) -> Result<B> => w;
+    fn kl_at_backward(math: SamplerMath, w: &B, rho: &B, g_kl: &B, prior: PriorSpec) -> Result<(B, B)> => w;
     fn adam_step(p: &mut B, m: &mut B, v: &mut B, g: &B, h: AdamStep) -> Result<()> => g;
     fn sgd_step(p: &mut B, buf: &mut B, g: &B, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> => g;
     fn scale_inplace(x: &mut B, s: f32) -> Result<()> => x;
@@ -141,17 +139,16 @@ pub fn concat_axis(parts: &[&B], lens: &[usize], outer: usize, inner: usize) -> 
 ///
 /// # Errors
 /// Always.
-pub fn normal(ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<B> {
+pub fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<B> {
     Err(Error::CudaNotCompiled)
 }
 
 // Convolution and pooling (see `crate::ops_conv`).
-use crate::cpu::conv::ConvGeom;
-use crate::cpu::pool::PoolGeom;
+use crate::types::{ConvGeom, PoolGeom};
 
 unreachable_on! {
-    fn conv_forward(x: &B, w: &B, b: Option<&B>, g: &ConvGeom) -> Result<B> => x;
-    fn conv_backward(x: &B, w: &B, gy: &B, g: &ConvGeom, need: (bool, bool, bool)) -> Result<(Option<B>, Option<B>, Option<B>)> => x;
+    fn conv_forward(backend: GemmBackend, x: &B, w: &B, b: Option<&B>, g: &ConvGeom) -> Result<B> => x;
+    fn conv_backward(backend: GemmBackend, x: &B, w: &B, gy: &B, g: &ConvGeom, need: (bool, bool, bool)) -> Result<(Option<B>, Option<B>, Option<B>)> => x;
     fn max_pool_forward(x: &B, g: &PoolGeom) -> Result<B> => x;
     fn max_pool_backward(x: &B, gy: &B, g: &PoolGeom) -> Result<B> => gy;
     fn avg_pool_forward(x: &B, g: &PoolGeom) -> Result<B> => x;

@@ -4,10 +4,8 @@
 //! is the same in both builds. With it, the `backend` module's real kernels (cudarc +
 //! NVRTC + cuBLAS, libraries loaded at run time) are used.
 
-mod gemm_backend;
-pub use gemm_backend::{gemm_backend, set_gemm_backend, GemmBackend};
-mod sampler_math;
-pub use sampler_math::{sampler_math, set_sampler_math, SamplerMath};
+/// The GPU variant choices, which live in [`crate::context`] (re-exported here for CUDA code).
+pub use crate::context::{GemmBackend, SamplerMath};
 
 #[cfg(not(feature = "cuda"))]
 mod dummy;

@@ -26,7 +26,7 @@
 //! fast paths' sums (f32 lanes, chunked) agree with them to rounding, not bits.
 
 use crate::cpu::fastmath;
-use crate::cpu::sample_kl::PriorSpec;
+use crate::types::PriorSpec;
 
 // ---------------------------------------------------------------- the draw
 

@@ -2,7 +2,8 @@
 //! Clones share the allocation (an `Arc`); the in-place optimizer kernels
 //! copy first when it is shared, so a clone behaves like a deep copy.
 
-use super::device::{device, drv, DeviceCtx};
+use super::device::{device, drv, grid, DeviceCtx};
+use super::sources::ELEMENTWISE;
 use crate::{Device, Error, Result};
 use cudarc::driver::CudaSlice;
 use std::sync::Arc;
@@ -42,7 +43,7 @@ impl CudaBuffer {
         let dev = device(ordinal)?;
         let mut b = Self::zeros(&dev, len)?;
         if value != 0.0 && len > 0 {
-            super::elementwise::fill(&mut b, value)?;
+            fill(&mut b, value)?;
         }
         Ok(b)
     }
@@ -164,4 +165,18 @@ pub(crate) fn upload_indices(dev: &Arc<DeviceCtx>, idx: &[usize]) -> Result<Cuda
     }
     let v: Vec<u64> = idx.iter().map(|&i| i as u64).collect();
     dev.stream().clone_htod(&v).map_err(drv("host-to-device copy"))
+}
+
+/// Sets every element to `value`.
+///
+/// # Errors
+/// CUDA failures.
+fn fill(x: &mut CudaBuffer, value: f32) -> Result<()> {
+    let dev = x.dev().clone();
+    let n = x.len() as u64;
+    if n > 0 {
+        let out = x.slice_mut()?;
+        launch!(dev, ELEMENTWISE, "fill", grid(n), [out, &n, &value])?;
+    }
+    Ok(())
 }

@@ -5,12 +5,11 @@
 
 use super::buffer::{same_device, CudaBuffer};
 use super::device::grid;
-use super::gemm::gemm;
+use super::gemm::gemm_with;
 use super::reduce::sum_axis;
 use super::sources::{CONV, POOL};
-use crate::cpu::conv::ConvGeom;
-use crate::cpu::gemm::Transpose;
-use crate::cpu::pool::PoolGeom;
+use crate::context::GemmBackend;
+use crate::types::{ConvGeom, PoolGeom, Transpose};
 use crate::Result;
 use cudarc::driver::DeviceRepr;
 
@@ -81,11 +80,18 @@ fn im2col(x: &CudaBuffer, cg: &ConvG, len: usize) -> Result<CudaBuffer> {
     Ok(col)
 }
 
-/// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`, y `[N, OC, od, oh, ow]`.
+/// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
+/// y `[N, OC, od, oh, ow]`, by im2col and the GEMM `backend`.
 ///
 /// # Errors
 /// Invalid geometry; operands on different GPUs; CUDA failures.
-pub fn conv_forward(x: &CudaBuffer, w: &CudaBuffer, b: Option<&CudaBuffer>, g: &ConvGeom) -> Result<CudaBuffer> {
+pub fn conv_forward(
+    backend: GemmBackend,
+    x: &CudaBuffer,
+    w: &CudaBuffer,
+    b: Option<&CudaBuffer>,
+    g: &ConvGeom,
+) -> Result<CudaBuffer> {
     let dev = match b {
         Some(b) => same_device("conv", &[x, w, b])?,
         None => same_device("conv", &[x, w])?,
@@ -95,7 +101,7 @@ pub fn conv_forward(x: &CudaBuffer, w: &CudaBuffer, b: Option<&CudaBuffer>, g: &
     let ocg = g.out_channels / g.groups;
     let col = im2col(x, &cg, g.in_channels * kvol * nl)?;
     // [OC, N·L] = per group W_g [ocg, kg] · col_g [kg, nl].
-    let yt = gemm(w, &col, g.groups, ocg, kg, nl, Transpose::NN)?;
+    let yt = gemm_with(backend, w, &col, g.groups, ocg, kg, nl, Transpose::NN)?;
     let n = (g.batch * g.out_channels * l) as u64;
     let mut y = CudaBuffer::uninit(&dev, n as usize)?;
     if n > 0 {
@@ -113,6 +119,7 @@ pub fn conv_forward(x: &CudaBuffer, w: &CudaBuffer, b: Option<&CudaBuffer>, g: &
 /// # Errors
 /// Invalid geometry; operands on different GPUs; CUDA failures.
 pub fn conv_backward(
+    backend: GemmBackend,
     x: &CudaBuffer,
     w: &CudaBuffer,
     gy: &CudaBuffer,
@@ -135,13 +142,13 @@ pub fn conv_backward(
     let dw = if need.1 {
         let col = im2col(x, &cg, g.in_channels * kvol * nl)?;
         // dW_g [ocg, kg] = gt_g [ocg, nl] · col_gᵀ.
-        Some(gemm(&gt, &col, g.groups, ocg, nl, kg, Transpose::NT)?)
+        Some(gemm_with(backend, &gt, &col, g.groups, ocg, nl, kg, Transpose::NT)?)
     } else {
         None
     };
     let dx = if need.0 {
         // dcol_g [kg, nl] = W_gᵀ · gt_g.
-        let dcol = gemm(w, &gt, g.groups, kg, ocg, nl, Transpose::TN)?;
+        let dcol = gemm_with(backend, w, &gt, g.groups, kg, ocg, nl, Transpose::TN)?;
         let len = g.input_len();
         let mut dx = CudaBuffer::uninit(&dev, len)?;
         if len > 0 {

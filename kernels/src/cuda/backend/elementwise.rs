@@ -4,32 +4,9 @@ use super::buffer::{same_device, CudaBuffer};
 use super::device::grid;
 use super::dims::Dims;
 use super::sources::ELEMENTWISE;
-use crate::cpu::binary::{BinaryOp, ScalarOp};
-use crate::cpu::unary::UnaryOp;
 use crate::shape::numel;
+use crate::types::{BinaryOp, ScalarOp, UnaryOp};
 use crate::Result;
-
-/// The kernel's op code: the position in [`UnaryOp::ALL`].
-fn unary_code(op: UnaryOp) -> i32 {
-    UnaryOp::ALL.iter().position(|&o| o == op).unwrap_or(0) as i32
-}
-
-fn scalar_code(op: ScalarOp) -> (i32, f32) {
-    match op {
-        ScalarOp::Add(s) => (0, s),
-        ScalarOp::Mul(s) => (1, s),
-        ScalarOp::Pow(s) => (2, s),
-    }
-}
-
-fn binary_code(op: BinaryOp) -> i32 {
-    match op {
-        BinaryOp::Add => 0,
-        BinaryOp::Sub => 1,
-        BinaryOp::Mul => 2,
-        BinaryOp::Div => 3,
-    }
-}
 
 /// y = f(x).
 ///
@@ -41,7 +18,7 @@ pub fn unary(op: UnaryOp, x: &CudaBuffer) -> Result<CudaBuffer> {
     let mut y = CudaBuffer::uninit(&dev, x.len())?;
     if n > 0 {
         let out = y.slice_mut()?;
-        launch!(dev, ELEMENTWISE, "unary_fwd", grid(n), [&unary_code(op), x.slice(), out, &n])?;
+        launch!(dev, ELEMENTWISE, "unary_fwd", grid(n), [&op.code(), x.slice(), out, &n])?;
     }
     Ok(y)
 }
@@ -56,7 +33,7 @@ pub fn unary_backward(op: UnaryOp, x: &CudaBuffer, y: &CudaBuffer, g: &CudaBuffe
     let mut gx = CudaBuffer::uninit(&dev, x.len())?;
     if n > 0 {
         let out = gx.slice_mut()?;
-        launch!(dev, ELEMENTWISE, "unary_bwd", grid(n), [&unary_code(op), x.slice(), y.slice(), g.slice(), out, &n])?;
+        launch!(dev, ELEMENTWISE, "unary_bwd", grid(n), [&op.code(), x.slice(), y.slice(), g.slice(), out, &n])?;
     }
     Ok(gx)
 }
@@ -67,7 +44,8 @@ pub fn unary_backward(op: UnaryOp, x: &CudaBuffer, y: &CudaBuffer, g: &CudaBuffe
 /// CUDA failures.
 pub fn scalar(op: ScalarOp, x: &CudaBuffer) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
-    let (code, s) = scalar_code(op);
+    let (kind, s) = op.split();
+    let code = kind.code();
     let n = x.len() as u64;
     let mut y = CudaBuffer::uninit(&dev, x.len())?;
     if n > 0 {
@@ -83,7 +61,8 @@ pub fn scalar(op: ScalarOp, x: &CudaBuffer) -> Result<CudaBuffer> {
 /// Operands on different GPUs; CUDA failures.
 pub fn scalar_backward(op: ScalarOp, x: &CudaBuffer, g: &CudaBuffer) -> Result<CudaBuffer> {
     let dev = same_device("scalar", &[x, g])?;
-    let (code, s) = scalar_code(op);
+    let (kind, s) = op.split();
+    let code = kind.code();
     let n = x.len() as u64;
     let mut gx = CudaBuffer::uninit(&dev, x.len())?;
     if n > 0 {
@@ -111,7 +90,7 @@ pub fn binary(
     if n == 0 {
         return Ok(y);
     }
-    let code = binary_code(op);
+    let code = op.code();
     let out = y.slice_mut()?;
     if a_shape == b_shape {
         launch!(dev, ELEMENTWISE, "binary_same", grid(n), [&code, a.slice(), b.slice(), out, &n])?;
@@ -145,7 +124,7 @@ pub fn binary_backward(
     let mut gb = CudaBuffer::uninit(&dev, if need.1 { n as usize } else { 0 })?;
     if n > 0 && (need.0 || need.1) {
         let (na, nb) = (i32::from(need.0), i32::from(need.1));
-        let code = binary_code(op);
+        let code = op.code();
         let (oa, ob) = (ga.slice_mut()?, gb.slice_mut()?);
         launch!(
             dev,
@@ -156,18 +135,4 @@ pub fn binary_backward(
         )?;
     }
     Ok((need.0.then_some(ga), need.1.then_some(gb)))
-}
-
-/// Sets every element to `value`.
-///
-/// # Errors
-/// CUDA failures.
-pub(crate) fn fill(x: &mut CudaBuffer, value: f32) -> Result<()> {
-    let dev = x.dev().clone();
-    let n = x.len() as u64;
-    if n > 0 {
-        let out = x.slice_mut()?;
-        launch!(dev, ELEMENTWISE, "fill", grid(n), [out, &n, &value])?;
-    }
-    Ok(())
 }

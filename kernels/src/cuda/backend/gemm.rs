@@ -9,8 +9,8 @@
 use super::buffer::{same_device, CudaBuffer};
 use super::device::{drv, THREADS};
 use super::sources::GEMM;
-use crate::cpu::gemm::Transpose;
-use crate::cuda::gemm_backend::{gemm_backend, GemmBackend};
+use crate::context::GemmBackend;
+use crate::types::Transpose;
 use crate::{Error, Result};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{Gemm, GemmConfig, StridedBatchedConfig};
@@ -19,7 +19,8 @@ use cudarc::driver::{LaunchConfig, PushKernelArg};
 /// Fewest 128×128 output tiles for which the 128-tile kernel is used (about one per SM).
 const LARGE_MIN_TILES: usize = 132;
 
-/// `batch` products op(A_i)·op(B_i) of m×k by k×n, with the selected backend.
+/// `batch` products op(A_i)·op(B_i) of m×k by k×n, with the default backend
+/// ([`GemmBackend::Cublas`]; the convolutions use this).
 ///
 /// # Errors
 /// Operands on different GPUs; sizes beyond cuBLAS's 32-bit ints; CUDA failures.
@@ -32,7 +33,7 @@ pub fn gemm(
     n: usize,
     t: Transpose,
 ) -> Result<CudaBuffer> {
-    gemm_with(gemm_backend(), a, b, batch, m, k, n, t)
+    gemm_with(GemmBackend::default(), a, b, batch, m, k, n, t)
 }
 
 /// As [`gemm`] with an explicit backend.

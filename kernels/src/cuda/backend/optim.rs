@@ -3,7 +3,7 @@
 use super::buffer::{same_device, CudaBuffer};
 use super::device::grid;
 use super::sources::OPTIM;
-use crate::cpu::optim::AdamStep;
+use crate::types::AdamStep;
 use crate::Result;
 
 /// One Adam step in place.

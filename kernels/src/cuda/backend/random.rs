@@ -6,16 +6,16 @@ use super::buffer::{same_device, CudaBuffer};
 use super::device::{device, drv, grid, DeviceCtx};
 use super::reduce::finish;
 use super::sources::{Source, RANDOM, RANDOM_FAST};
-use crate::cpu::reparam::LN_SQRT_2PI;
-use crate::cpu::sample_kl::{Consts, PriorSpec};
-use crate::cuda::{sampler_math, SamplerMath};
+use crate::context::SamplerMath;
+use crate::types::prior::{Consts, LN_SQRT_2PI};
+use crate::types::PriorSpec;
 use crate::{Error, Result, ScalarOp};
 use cudarc::driver::{CudaSlice, LaunchConfig};
 use std::sync::Arc;
 
-/// The compiled variant of `cu/random.cu` for the selected [`SamplerMath`].
-fn random_src() -> Source {
-    match sampler_math() {
+/// The compiled variant of `cu/random.cu` for `math`.
+fn random_src(math: SamplerMath) -> Source {
+    match math {
         SamplerMath::Fast => RANDOM_FAST,
         SamplerMath::Exact => RANDOM,
     }
@@ -51,13 +51,13 @@ fn blocks(offset: u64, n: u64) -> u64 {
 ///
 /// # Errors
 /// The device cannot be used; CUDA failures.
-pub fn normal(ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<CudaBuffer> {
+pub fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<CudaBuffer> {
     let dev = device(ordinal)?;
     let mut y = CudaBuffer::uninit(&dev, len)?;
     let n = len as u64;
     if n > 0 {
         let out = y.slice_mut()?;
-        launch!(dev, random_src(), "normal_fill", grid(blocks(offset, n)), [&seed, &offset, out, &n])?;
+        launch!(dev, random_src(math), "normal_fill", grid(blocks(offset, n)), [&seed, &offset, out, &n])?;
     }
     Ok(y)
 }
@@ -66,10 +66,16 @@ pub fn normal(ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<Cuda
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn reparam_forward(mu: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64) -> Result<CudaBuffer> {
+pub fn reparam_forward(
+    math: SamplerMath,
+    mu: &CudaBuffer,
+    rho: &CudaBuffer,
+    seed: u64,
+    offset: u64,
+) -> Result<CudaBuffer> {
     let dev = same_device("reparam", &[mu, rho])?;
     let mut w = CudaBuffer::uninit(&dev, mu.len())?;
-    reparam_forward_into(mu, rho, seed, offset, &mut w)?;
+    reparam_forward_into(math, mu, rho, seed, offset, &mut w)?;
     Ok(w)
 }
 
@@ -78,6 +84,7 @@ pub fn reparam_forward(mu: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
 pub fn reparam_forward_into(
+    math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
     seed: u64,
@@ -93,7 +100,7 @@ pub fn reparam_forward_into(
         let out = w.slice_mut()?;
         launch!(
             dev,
-            random_src(),
+            random_src(math),
             "reparam_fwd",
             grid(blocks(offset, n)),
             [mu.slice(), rho.slice(), out, &n, &seed, &offset]
@@ -106,7 +113,13 @@ pub fn reparam_forward_into(
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn reparam_backward(rho: &CudaBuffer, g: &CudaBuffer, seed: u64, offset: u64) -> Result<(CudaBuffer, CudaBuffer)> {
+pub fn reparam_backward(
+    math: SamplerMath,
+    rho: &CudaBuffer,
+    g: &CudaBuffer,
+    seed: u64,
+    offset: u64,
+) -> Result<(CudaBuffer, CudaBuffer)> {
     let dev = same_device("reparam", &[rho, g])?;
     let n = rho.len() as u64;
     let mut g_rho = CudaBuffer::uninit(&dev, rho.len())?;
@@ -114,7 +127,7 @@ pub fn reparam_backward(rho: &CudaBuffer, g: &CudaBuffer, seed: u64, offset: u64
         let out = g_rho.slice_mut()?;
         launch!(
             dev,
-            random_src(),
+            random_src(math),
             "reparam_bwd",
             grid(blocks(offset, n)),
             [rho.slice(), g.slice(), out, &n, &seed, &offset]
@@ -128,11 +141,17 @@ pub fn reparam_backward(rho: &CudaBuffer, g: &CudaBuffer, seed: u64, offset: u64
 ///
 /// # Errors
 /// CUDA failures.
-pub fn reparam_log_posterior(rho: &CudaBuffer, seed: u64, offset: u64) -> Result<CudaBuffer> {
+pub fn reparam_log_posterior(math: SamplerMath, rho: &CudaBuffer, seed: u64, offset: u64) -> Result<CudaBuffer> {
     let dev = rho.dev().clone();
     let n = rho.len() as u64;
     let (cfg, mut partial) = partials(&dev, blocks(offset, n))?;
-    launch!(dev, random_src(), "reparam_log_posterior_partial", cfg, [rho.slice(), &n, &seed, &offset, &mut partial])?;
+    launch!(
+        dev,
+        random_src(math),
+        "reparam_log_posterior_partial",
+        cfg,
+        [rho.slice(), &n, &seed, &offset, &mut partial]
+    )?;
     finish(&dev, &partial).map(|(b, _)| b)
 }
 
@@ -142,6 +161,7 @@ pub fn reparam_log_posterior(rho: &CudaBuffer, seed: u64, offset: u64) -> Result
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
 pub fn sample_kl_forward(
+    math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
     seed: u64,
@@ -150,7 +170,7 @@ pub fn sample_kl_forward(
 ) -> Result<(CudaBuffer, CudaBuffer)> {
     let dev = same_device("sample_kl", &[mu, rho])?;
     let mut w = CudaBuffer::uninit(&dev, mu.len())?;
-    let kl = sample_kl_forward_into(mu, rho, seed, offset, prior, &mut w)?;
+    let kl = sample_kl_forward_into(math, mu, rho, seed, offset, prior, &mut w)?;
     Ok((w, kl))
 }
 
@@ -160,6 +180,7 @@ pub fn sample_kl_forward(
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
 pub fn sample_kl_forward_into(
+    math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
     seed: u64,
@@ -178,7 +199,7 @@ pub fn sample_kl_forward_into(
         let out = w.slice_mut()?;
         launch!(
             dev,
-            random_src(),
+            random_src(math),
             "sample_kl_fwd",
             cfg,
             [mu.slice(), rho.slice(), out, &n, &seed, &offset, &k.ca, &k.ha, &k.cb, &k.hb, &mut partial]
@@ -194,6 +215,7 @@ pub fn sample_kl_forward_into(
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
 pub fn sample_kl_backward(
+    math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
     g_w: Option<&CudaBuffer>,
@@ -213,7 +235,7 @@ pub fn sample_kl_backward(
         let (om, or) = (g_mu.slice_mut()?, g_rho.slice_mut()?);
         launch!(
             dev,
-            random_src(),
+            random_src(math),
             "sample_kl_bwd",
             grid(blocks(offset, n)),
             [
@@ -242,7 +264,14 @@ pub fn sample_kl_backward(
 ///
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
-pub fn kl_at(w: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<CudaBuffer> {
+pub fn kl_at(
+    math: SamplerMath,
+    w: &CudaBuffer,
+    rho: &CudaBuffer,
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+) -> Result<CudaBuffer> {
     let dev = same_device("kl_at", &[w, rho])?;
     if rho.len() != w.len() {
         return Err(Error::ShapeMismatch { op: "kl_at", lhs: vec![w.len()], rhs: vec![rho.len()] });
@@ -252,7 +281,7 @@ pub fn kl_at(w: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64, prior: Pr
     let (cfg, mut partial) = partials(&dev, blocks(offset, n))?;
     launch!(
         dev,
-        random_src(),
+        random_src(math),
         "kl_at_partial",
         cfg,
         [w.slice(), rho.slice(), &n, &seed, &offset, &k.ca, &k.ha, &k.cb, &k.hb, &mut partial]
@@ -266,6 +295,7 @@ pub fn kl_at(w: &CudaBuffer, rho: &CudaBuffer, seed: u64, offset: u64, prior: Pr
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
 pub fn kl_at_backward(
+    math: SamplerMath,
     w: &CudaBuffer,
     rho: &CudaBuffer,
     g_kl: &CudaBuffer,
@@ -283,7 +313,7 @@ pub fn kl_at_backward(
         let (ow, or) = (g_w.slice_mut()?, g_rho.slice_mut()?);
         launch!(
             dev,
-            random_src(),
+            random_src(math),
             "kl_at_bwd",
             grid(n),
             [w.slice(), rho.slice(), g_kl.slice(), &n, &k.ca, &k.ha, &k.cb, &k.hb, ow, or]

@@ -57,7 +57,14 @@ pub const POOL: Source = Source { name: "pool", text: include_str!("../cu/pool.c
 /// Every source, for the compile test and for warming a device.
 pub const ALL: &[Source] = &[ELEMENTWISE, REDUCE, SOFTMAX, LAYOUT, GEMM, RANDOM, RANDOM_FAST, OPTIM, CONV, POOL];
 
-/// The full program text NVRTC sees for `src`.
+/// The full program text NVRTC sees for `src`: [`COMMON`], the op tables
+/// ([`crate::types::cuda_op_tables`]) and the source.
 pub fn program_text(src: Source) -> String {
-    format!("{COMMON}\n// ---- {} ----\n{}", src.name, src.text)
+    program_text_with_tables(src, &crate::types::cuda_op_tables())
+}
+
+/// [`program_text`] with other op tables: lets a test show that a table row
+/// without its CUDA device functions does not compile.
+pub fn program_text_with_tables(src: Source, tables: &str) -> String {
+    format!("{COMMON}\n{tables}\n// ---- {} ----\n{}", src.name, src.text)
 }

@@ -1,0 +1,326 @@
+//! The execution context: which variant of each kernel family runs, and on
+//! which threads. A value passed down (to the `ops::*_in` entry points, held
+//! by an autograd tape), never a process-wide switch, so two variants of one
+//! family run side by side in one process. [`Context::default`] picks the
+//! fastest verified variant of each family on this machine, which is what
+//! the plain `ops::*` functions use. [`crate::registry`] lists every family,
+//! its variants and what this machine can run.
+
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// CPU matrix products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GemmVariant {
+    /// The matrix-vector loop when one side is a vector (m = 1 or n = 1),
+    /// `matrixmultiply`'s packed kernel otherwise (split over the threads when large).
+    #[default]
+    Auto,
+    /// `matrixmultiply`'s packed kernel for every shape.
+    Packed,
+    /// The matrix-vector loops (dot products with eight accumulators, row
+    /// axpys) for every shape: fast when one side is a vector, correct (and
+    /// slow) on any shape.
+    MatrixVector,
+    /// [`crate::reference::gemm`]: the triple loop.
+    Reference,
+}
+
+/// CPU element-wise ops (unary, scalar, broadcasting binary; forward and backward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ElementwiseVariant {
+    /// Vectorised loops (AVX-512 / AVX2 builds chosen at run time, `fastmath`
+    /// exp / ln / softplus / sigmoid), split over the threads when large.
+    #[default]
+    Fast,
+    /// [`crate::reference::elementwise`]: one element at a time with the
+    /// standard library's functions, one thread (CPU only: a GPU runs its kernels).
+    Reference,
+}
+
+impl ElementwiseVariant {
+    /// Every variant.
+    pub const ALL: [ElementwiseVariant; 2] = [ElementwiseVariant::Fast, ElementwiseVariant::Reference];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            ElementwiseVariant::Fast => "fast",
+            ElementwiseVariant::Reference => "reference",
+        }
+    }
+}
+
+/// CPU standard normals (Philox4x32-10 + Box-Muller), for [`crate::ops::normal_in`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum NormalsVariant {
+    /// The widest path this CPU has: AVX-512 intrinsics where present, else the
+    /// portable batch compiled for the best vector width. The same bits on every CPU.
+    #[default]
+    Best,
+    /// The portable batch in the baseline build (no target features, no intrinsics):
+    /// bit for bit [`NormalsVariant::Best`].
+    Portable,
+    /// One draw at a time with the standard library's `ln`, `sin`, `cos`
+    /// (`cpu::random::normal_at`): the definition; the fast paths agree to ~1e-6.
+    Reference,
+}
+
+/// The draw w = mu + softplus(rho)·eps and its Monte Carlo KL (the fused
+/// sampler) and how its backward gets eps back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SamplerVariant {
+    /// One fused pass; on the CPU the forward also keeps two factors per
+    /// weight so that the backward need not make eps and softplus again (the
+    /// GPU, bound by memory, regenerates).
+    #[default]
+    FusedSaved,
+    /// One fused pass; the backward regenerates eps from (seed, offset).
+    FusedRegenerate,
+    /// Separate kernels: the normals, softplus, a product and a sum, then the
+    /// KL of the drawn weights; the backward composes the KL's and the
+    /// draw's gradients.
+    Unfused,
+    /// [`reference::reparam`](crate::reference::reparam): one scalar loop per
+    /// quantity, one thread, the definition the others are tested against
+    /// (CPU only).
+    Reference,
+}
+
+/// Convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConvVariant {
+    /// The direct loops where they are expected to win (`cpu::conv_direct::suits`:
+    /// small kernels, few channels, unit width stride, an AVX2+FMA CPU), im2col + GEMM elsewhere.
+    #[default]
+    Auto,
+    /// The direct loops (CPU only; unit stride along the width only).
+    Direct,
+    /// im2col + GEMM (the only GPU path).
+    Im2col,
+    /// [`crate::reference::conv`]: the definition, loop by loop (CPU only).
+    Reference,
+}
+
+/// The GEMM implementation used for matrix products on a GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum GemmBackend {
+    /// NVIDIA's cuBLAS (`cublasSgemmStridedBatched`), row-major by operand swap.
+    #[default]
+    Cublas,
+    /// blitz's own register-blocked shared-memory kernel (`cu/gemm.cu`: 128×128 or 64×64 tiles).
+    Tiled,
+}
+
+/// The math of the GPU's normal sampler, fused reparameterisation and fused
+/// sample + KL kernels. The CPU always runs its own math.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SamplerMath {
+    /// The hardware sin/cos, exp and square root, an atanh-series ln, a fitted
+    /// polynomial for softplus's log1p, the hardware ln for the KL terms,
+    /// fused multiply-adds and flush-to-zero: the same Philox bits as the CPU,
+    /// normals within 5e-6 of the CPU's (weights within 2e-7 relative).
+    #[default]
+    Fast,
+    /// The CPU's `ln`, `sin`/`cos`, `exp`, `log1p` replayed operation for
+    /// operation with IEEE divisions and no contraction: sampled weights equal
+    /// the CPU's bit for bit, at several times the instruction count.
+    Exact,
+}
+
+impl GemmVariant {
+    /// Every variant.
+    pub const ALL: [GemmVariant; 4] =
+        [GemmVariant::Auto, GemmVariant::Packed, GemmVariant::MatrixVector, GemmVariant::Reference];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmVariant::Auto => "auto",
+            GemmVariant::Packed => "packed",
+            GemmVariant::MatrixVector => "matrix_vector",
+            GemmVariant::Reference => "reference",
+        }
+    }
+}
+
+impl NormalsVariant {
+    /// Every variant.
+    pub const ALL: [NormalsVariant; 3] = [NormalsVariant::Best, NormalsVariant::Portable, NormalsVariant::Reference];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            NormalsVariant::Best => "best",
+            NormalsVariant::Portable => "portable",
+            NormalsVariant::Reference => "reference",
+        }
+    }
+}
+
+impl SamplerVariant {
+    /// Every variant.
+    pub const ALL: [SamplerVariant; 4] = [
+        SamplerVariant::FusedSaved,
+        SamplerVariant::FusedRegenerate,
+        SamplerVariant::Unfused,
+        SamplerVariant::Reference,
+    ];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            SamplerVariant::FusedSaved => "fused_saved",
+            SamplerVariant::FusedRegenerate => "fused_regenerate",
+            SamplerVariant::Unfused => "unfused",
+            SamplerVariant::Reference => "reference",
+        }
+    }
+}
+
+impl ConvVariant {
+    /// Every variant.
+    pub const ALL: [ConvVariant; 4] =
+        [ConvVariant::Auto, ConvVariant::Direct, ConvVariant::Im2col, ConvVariant::Reference];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvVariant::Auto => "auto",
+            ConvVariant::Direct => "direct",
+            ConvVariant::Im2col => "im2col",
+            ConvVariant::Reference => "reference",
+        }
+    }
+}
+
+impl GemmBackend {
+    /// Every variant.
+    pub const ALL: [GemmBackend; 2] = [GemmBackend::Cublas, GemmBackend::Tiled];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmBackend::Cublas => "cublas",
+            GemmBackend::Tiled => "tiled",
+        }
+    }
+}
+
+impl SamplerMath {
+    /// Every variant.
+    pub const ALL: [SamplerMath; 2] = [SamplerMath::Fast, SamplerMath::Exact];
+    /// Its name in the registry and the bench.
+    pub fn name(self) -> &'static str {
+        match self {
+            SamplerMath::Fast => "fast",
+            SamplerMath::Exact => "exact",
+        }
+    }
+}
+
+/// Which threads run the CPU kernels. Results do not depend on it: work is
+/// cut into chunks of fixed sizes and partial sums are added in chunk order.
+#[derive(Clone, Default)]
+pub enum Threads {
+    /// rayon's global pool (its size: `RAYON_NUM_THREADS`, else one per core).
+    /// A loop is split only above a size where waking threads pays.
+    #[default]
+    Global,
+    /// A pool of its own (e.g. one thread, to measure a kernel alone).
+    Pool(Arc<rayon::ThreadPool>),
+}
+
+impl Threads {
+    /// A pool of `n` threads of its own.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `n == 0` or when the pool cannot be started.
+    pub fn fixed(n: usize) -> Result<Threads> {
+        if n == 0 {
+            return Err(Error::invalid("threads", "a pool needs at least one thread"));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|p| Threads::Pool(Arc::new(p)))
+            .map_err(|e| Error::invalid("threads", format!("cannot start {n} threads: {e}")))
+    }
+
+    /// The number of threads that run the kernels.
+    pub fn count(&self) -> usize {
+        match self {
+            Threads::Global => rayon::current_num_threads(),
+            Threads::Pool(p) => p.current_num_threads(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Threads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threads::Global => write!(f, "Global({})", rayon::current_num_threads()),
+            Threads::Pool(p) => write!(f, "Pool({})", p.current_num_threads()),
+        }
+    }
+}
+
+impl PartialEq for Threads {
+    fn eq(&self, other: &Threads) -> bool {
+        match (self, other) {
+            (Threads::Global, Threads::Global) => true,
+            (Threads::Pool(a), Threads::Pool(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Which variant of each kernel family runs, and on which threads. Cheap to
+/// clone. Build one with struct update syntax:
+///
+/// ```
+/// use blitz_kernels::context::{Context, GemmVariant};
+/// let reference = Context { gemm: GemmVariant::Reference, ..Context::default() };
+/// assert_ne!(reference, Context::default());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// CPU matrix products.
+    pub gemm: GemmVariant,
+    /// CPU element-wise ops.
+    pub elementwise: ElementwiseVariant,
+    /// CPU standard normals drawn on their own ([`crate::ops::normal_in`]).
+    pub normals: NormalsVariant,
+    /// The fused draw + KL and its backward.
+    pub sampler: SamplerVariant,
+    /// Convolution.
+    pub conv: ConvVariant,
+    /// GPU matrix products.
+    pub gpu_gemm: GemmBackend,
+    /// GPU sampler math.
+    pub gpu_sampler: SamplerMath,
+    /// CPU threads.
+    pub threads: Threads,
+}
+
+impl Context {
+    /// Runs `f` on this context's threads: inside it every parallel CPU loop,
+    /// of these kernels or of any other rayon code, uses them. With
+    /// [`Threads::Global`] it just calls `f`.
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.threads {
+            Threads::Global => f(),
+            Threads::Pool(p) => p.install(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_pool_runs_its_closure_on_its_own_threads() {
+        let one = Context { threads: Threads::fixed(1).unwrap(), ..Context::default() };
+        assert_eq!(one.install(rayon::current_num_threads), 1);
+        assert_eq!(one.threads.count(), 1);
+        assert!(Threads::fixed(0).is_err());
+        assert_eq!(Context::default().install(|| 7), 7);
+        assert_ne!(one, Context::default());
+        assert_eq!(one.clone(), one);
+    }
+}

@@ -1,0 +1,309 @@
+//! The registry: every kernel family, its variants, whether each can run on
+//! this machine (CPU features, a usable GPU), which one [`Context::default`]
+//! picks, and the test that verifies it against the family's reference; and
+//! the size thresholds that decide how (never what) the CPU kernels compute.
+//!
+//! ```
+//! for family in blitz_kernels::registry::families() {
+//!     for v in &family.variants {
+//!         println!("{} {} available={} default={}", family.name, v.name, v.available, v.default);
+//!     }
+//! }
+//! ```
+
+use crate::context::{
+    Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
+};
+
+/// Where a family runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The CPU kernels.
+    Cpu,
+    /// The CUDA kernels.
+    Gpu,
+}
+
+/// One variant of a family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// Its name (as the bench prints it).
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Whether this machine can run it (and, if not, why not in `note`).
+    pub available: bool,
+    /// What this machine runs for it, or why it cannot.
+    pub note: String,
+    /// Whether [`Context::default`] picks it.
+    pub default: bool,
+    /// The test that compares it with the family's reference (`file::test`).
+    pub verified_by: &'static str,
+}
+
+/// A kernel family: one operation, several ways to compute it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    /// Its name: `gemm`, `elementwise`, `normals`, `sampler`, `conv`, `gpu_gemm`, `gpu_sampler`.
+    pub name: &'static str,
+    /// Where it runs.
+    pub backend: Backend,
+    /// The [`Context`] field that chooses among the variants.
+    pub context_field: &'static str,
+    /// Its variants.
+    pub variants: Vec<Variant>,
+}
+
+/// Whether this CPU has AVX-512F and FMA.
+fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU has AVX2 and FMA.
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether CUDA device 0 can be used, and the reason when not.
+fn gpu() -> (bool, String) {
+    match crate::cuda::available(0) {
+        Ok(()) => (true, crate::cuda::device_name(0).unwrap_or_else(|_| "CUDA device 0".into())),
+        Err(e) => (false, format!("no usable GPU: {e}")),
+    }
+}
+
+fn cpu_variant(name: &'static str, description: &'static str, default: bool, verified_by: &'static str) -> Variant {
+    Variant { name, description, available: true, note: "portable Rust".into(), default, verified_by }
+}
+
+/// Every family and its variants, as this machine sees them.
+pub fn families() -> Vec<Family> {
+    let d = Context::default();
+    let simd = if avx512() {
+        "AVX-512 + FMA"
+    } else if avx2() {
+        "AVX2 + FMA"
+    } else {
+        "baseline SIMD"
+    };
+    let gemm_test = "kernels/tests/variants.rs::every_gemm_variant_matches_the_reference_on_the_same_input";
+    let gemm = GemmVariant::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                GemmVariant::Auto => "matrix-vector loop for m = 1 or n = 1, matrixmultiply's packed kernel otherwise",
+                GemmVariant::Packed => {
+                    "matrixmultiply's packed sgemm for every shape, split over the threads when large"
+                }
+                GemmVariant::MatrixVector => {
+                    "dot products with eight accumulators / row axpys (any shape; fast on vectors)"
+                }
+                GemmVariant::Reference => "the triple loop in f64 (reference::gemm)",
+            };
+            let mut var = cpu_variant(v.name(), description, v == d.gemm, gemm_test);
+            if v != GemmVariant::Reference {
+                var.note = format!("compiled for {simd}");
+            }
+            var
+        })
+        .collect();
+    let elementwise_test = "kernels/tests/variants.rs::both_elementwise_variants_agree_forward_and_backward";
+    let elementwise = ElementwiseVariant::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                ElementwiseVariant::Fast => {
+                    "vectorised loops (fastmath exp/ln/softplus/sigmoid), split over the threads when large"
+                }
+                ElementwiseVariant::Reference => "one element at a time with std's functions (reference::elementwise)",
+            };
+            let mut var = cpu_variant(v.name(), description, v == d.elementwise, elementwise_test);
+            if v == ElementwiseVariant::Fast {
+                var.note = format!("compiled for {simd}");
+            }
+            var
+        })
+        .collect();
+    let normals_test =
+        "kernels/tests/variants.rs::the_normals_variants_agree_portable_bit_for_bit_reference_within_1e_5";
+    let normals = NormalsVariant::ALL
+        .iter()
+        .map(|&v| {
+            let (description, note) = match v {
+                NormalsVariant::Best => (
+                    "Philox4x32-10 + Box-Muller, 16 blocks at a time: AVX-512 intrinsics where present, else the portable batch",
+                    if avx512() { "runs the AVX-512 path".to_string() } else { format!("runs the portable batch ({simd})") },
+                ),
+                NormalsVariant::Portable => {
+                    ("the same batch in the baseline build, no intrinsics (same bits)", "baseline build".to_string())
+                }
+                NormalsVariant::Reference => {
+                    ("one draw at a time with std's ln/sin/cos (cpu::random::normal_at)", "portable Rust".to_string())
+                }
+            };
+            Variant { name: v.name(), description, available: true, note, default: v == d.normals, verified_by: normals_test }
+        })
+        .collect();
+    let sampler_test =
+        "kernels/tests/variants.rs::every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input";
+    let sampler = SamplerVariant::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                SamplerVariant::FusedSaved => {
+                    "one pass draws w and sums the KL; the CPU keeps two factors for the backward"
+                }
+                SamplerVariant::FusedRegenerate => "one pass draws w and sums the KL; the backward regenerates eps",
+                SamplerVariant::Unfused => "normals, softplus, product, sum, then the KL of w: separate kernels",
+                SamplerVariant::Reference => "reference::reparam: scalar loops, one thread (CPU only)",
+            };
+            cpu_variant(v.name(), description, v == d.sampler, sampler_test)
+        })
+        .collect();
+    let conv_test = "kernels/tests/variants.rs::every_conv_variant_matches_the_reference";
+    let conv = ConvVariant::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                ConvVariant::Auto => {
+                    "direct loops where they win (small kernels and channel counts), im2col + GEMM elsewhere"
+                }
+                ConvVariant::Direct => {
+                    "direct loops, no intermediate matrix (unit stride along the width only; CPU only)"
+                }
+                ConvVariant::Im2col => "im2col + one GEMM per group for the whole batch",
+                ConvVariant::Reference => "the definition, loop by loop, in f64 (reference::conv; CPU only)",
+            };
+            let mut var = cpu_variant(v.name(), description, v == d.conv, conv_test);
+            if v == ConvVariant::Direct && !avx2() {
+                var.note = "no AVX2+FMA here: correct, but Auto does not pick it".into();
+            }
+            var
+        })
+        .collect();
+    let (gpu_ok, gpu_note) = gpu();
+    let gpu_variant = |name, description, default, verified_by| Variant {
+        name,
+        description,
+        available: gpu_ok,
+        note: gpu_note.clone(),
+        default,
+        verified_by,
+    };
+    let gpu_gemm = GemmBackend::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                GemmBackend::Cublas => "cuBLAS sgemm (strided batched), row-major by operand swap",
+                GemmBackend::Tiled => "blitz's register-blocked shared-memory kernel (cu/gemm.cu)",
+            };
+            gpu_variant(
+                v.name(),
+                description,
+                v == d.gpu_gemm,
+                "autograd/tests/cuda_parity.rs::matmul_forms_and_both_gemms",
+            )
+        })
+        .collect();
+    let gpu_sampler = SamplerMath::ALL
+        .iter()
+        .map(|&v| {
+            let description = match v {
+                SamplerMath::Fast => "hardware sin/cos/exp/sqrt, contraction, flush-to-zero: the CPU's draws within 5e-6",
+                SamplerMath::Exact => "the CPU's ln/sin/cos/exp replayed, no contraction: the CPU's draws bit for bit",
+            };
+            gpu_variant(
+                v.name(),
+                description,
+                v == d.gpu_sampler,
+                "autograd/tests/cuda_sampler_math.rs::exact_math_draws_the_cpus_bits_and_fast_math_the_same_draws_within_5e_6",
+            )
+        })
+        .collect();
+    vec![
+        Family { name: "gemm", backend: Backend::Cpu, context_field: "gemm", variants: gemm },
+        Family { name: "elementwise", backend: Backend::Cpu, context_field: "elementwise", variants: elementwise },
+        Family { name: "normals", backend: Backend::Cpu, context_field: "normals", variants: normals },
+        Family { name: "sampler", backend: Backend::Cpu, context_field: "sampler", variants: sampler },
+        Family { name: "conv", backend: Backend::Cpu, context_field: "conv", variants: conv },
+        Family { name: "gpu_gemm", backend: Backend::Gpu, context_field: "gpu_gemm", variants: gpu_gemm },
+        Family { name: "gpu_sampler", backend: Backend::Gpu, context_field: "gpu_sampler", variants: gpu_sampler },
+    ]
+}
+
+/// A fixed size that decides how a kernel runs (never what it computes:
+/// work is cut into chunks of fixed sizes, so results do not depend on
+/// threads). Listed so that nothing decides silently; part of the
+/// [`crate::context::Threads::Global`] policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Threshold {
+    /// Its name in the source.
+    pub name: &'static str,
+    /// Its value.
+    pub value: usize,
+    /// What it counts and decides.
+    pub decides: &'static str,
+    /// Where it lives.
+    pub source: &'static str,
+}
+
+/// Every size threshold of the CPU kernels and of the buffer pool.
+pub fn thresholds() -> Vec<Threshold> {
+    use crate::cpu::{conv_direct, gemm, parallel, recycle, sample_kl};
+    let t = |name, value, decides, source| Threshold { name, value, decides, source };
+    vec![
+        t("PAR_THRESHOLD", parallel::PAR_THRESHOLD, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", "kernels/src/cpu/parallel.rs"),
+        t("LIGHT_PAR_THRESHOLD", parallel::LIGHT_PAR_THRESHOLD, "elements from which a memory-bound element-wise loop (add, compare, product) is split over the threads", "kernels/src/cpu/parallel.rs"),
+        t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions", "kernels/src/cpu/parallel.rs"),
+        t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL", "kernels/src/cpu/sample_kl.rs"),
+        t("KL_PAR_THRESHOLD", sample_kl::KL_PAR_THRESHOLD, "weights from which the fused sampler + KL is split over the threads", "kernels/src/cpu/sample_kl.rs"),
+        t("gemm PAR_WORK", gemm::PAR_WORK, "multiply-adds from which a packed GEMM is cut into one block per thread", "kernels/src/cpu/gemm.rs"),
+        t("conv_direct PAR_WORK", conv_direct::PAR_WORK, "multiply-adds from which the direct convolution splits images over the threads (and the auto rule's single-image limit)", "kernels/src/cpu/conv_direct.rs"),
+        t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs"),
+        t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs"),
+        t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_has_exactly_one_default_and_every_cpu_variant_runs_here() {
+        let fams = families();
+        assert_eq!(fams.len(), 7);
+        for f in &fams {
+            assert_eq!(f.variants.iter().filter(|v| v.default).count(), 1, "{}", f.name);
+            assert!(f.variants.iter().any(|v| v.name == "reference" || f.backend == Backend::Gpu));
+            if f.backend == Backend::Cpu {
+                assert!(f.variants.iter().all(|v| v.available), "{}", f.name);
+            }
+            for v in &f.variants {
+                assert!(v.verified_by.contains("::"), "{} {}", f.name, v.name);
+            }
+        }
+        let t = thresholds();
+        assert_eq!(t.len(), 10);
+        assert!(t.iter().all(|t| t.value > 0
+            && std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(t.source).is_file()));
+        if cfg!(not(feature = "cuda")) {
+            let gpu = fams.iter().find(|f| f.name == "gpu_gemm").unwrap();
+            assert!(gpu.variants.iter().all(|v| !v.available && v.note.contains("no usable GPU")));
+        }
+    }
+}

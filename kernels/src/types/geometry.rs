@@ -1,0 +1,163 @@
+//! The sizes of a convolution or a pooling, shared by the CPU and CUDA kernels.
+
+use crate::{Error, Result};
+
+/// The sizes of one convolution, all spatial quantities as (depth, height,
+/// width). Unused leading axes have size 1, kernel 1, stride 1, padding 0, dilation 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// Images in the batch (N).
+    pub batch: usize,
+    /// Input channels (C).
+    pub in_channels: usize,
+    /// Output channels (OC).
+    pub out_channels: usize,
+    /// Channel groups; C and OC are both multiples of it.
+    pub groups: usize,
+    /// Spatial size of the input.
+    pub input: [usize; 3],
+    /// Spatial size of the kernel.
+    pub kernel: [usize; 3],
+    /// Step between output positions.
+    pub stride: [usize; 3],
+    /// Implicit zeros added on both sides of each axis.
+    pub padding: [usize; 3],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 3],
+}
+
+impl ConvGeom {
+    /// Spatial size of the output, or an error when the (dilated) kernel
+    /// does not fit in the padded input or a stride/dilation/group is zero.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the offending quantity.
+    pub fn output(&self) -> Result<[usize; 3]> {
+        if self.groups == 0
+            || !self.in_channels.is_multiple_of(self.groups)
+            || !self.out_channels.is_multiple_of(self.groups)
+        {
+            return Err(Error::invalid(
+                "groups",
+                format!(
+                    "{} groups must divide both {} input and {} output channels",
+                    self.groups, self.in_channels, self.out_channels
+                ),
+            ));
+        }
+        let mut out = [0; 3];
+        for a in 0..3 {
+            if self.stride[a] == 0 || self.dilation[a] == 0 || self.kernel[a] == 0 {
+                return Err(Error::invalid("stride/dilation/kernel", "every value must be at least 1"));
+            }
+            let span = self.dilation[a] * (self.kernel[a] - 1) + 1;
+            let padded = self.input[a] + 2 * self.padding[a];
+            if span > padded {
+                return Err(Error::invalid(
+                    "kernel_size",
+                    format!(
+                        "a kernel spanning {span} (kernel {:?}, dilation {:?}) does not fit in input {:?} padded by {:?}",
+                        self.kernel, self.dilation, self.input, self.padding
+                    ),
+                ));
+            }
+            out[a] = (padded - span) / self.stride[a] + 1;
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn out_dims(&self) -> [usize; 3] {
+        self.output().expect("geometry checked by the caller")
+    }
+
+    /// Elements of the input tensor `[N, C, D, H, W]`.
+    pub fn input_len(&self) -> usize {
+        self.batch * self.in_channels * self.input.iter().product::<usize>()
+    }
+
+    /// Elements of the weight tensor `[OC, C/groups, kd, kh, kw]`.
+    pub fn weight_len(&self) -> usize {
+        self.out_channels * (self.in_channels / self.groups) * self.kernel.iter().product::<usize>()
+    }
+
+    /// Elements of the output tensor `[N, OC, od, oh, ow]`.
+    pub fn output_len(&self) -> usize {
+        self.batch * self.out_channels * self.out_dims().iter().product::<usize>()
+    }
+
+    pub(crate) fn kvol(&self) -> usize {
+        self.kernel.iter().product()
+    }
+}
+
+/// The gradients of a convolution with respect to x, w and b: `(dx, dw, db)`,
+/// each `None` when not asked for.
+pub type ConvGrads = (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>);
+
+/// The sizes of one pooling, spatial quantities as (depth, height, width).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolGeom {
+    /// Number of independent planes (batch × channels).
+    pub planes: usize,
+    /// Spatial size of each input plane.
+    pub input: [usize; 3],
+    /// Window size.
+    pub kernel: [usize; 3],
+    /// Step between windows.
+    pub stride: [usize; 3],
+    /// Implicit padding on both sides (ignored by max, zeros for average).
+    pub padding: [usize; 3],
+}
+
+impl PoolGeom {
+    /// Spatial size of each output plane.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a zero window or stride, padding more
+    /// than half the window (as torch refuses), or a window larger than the padded input.
+    pub fn output(&self) -> Result<[usize; 3]> {
+        let mut out = [0; 3];
+        for a in 0..3 {
+            let (k, s, p) = (self.kernel[a], self.stride[a], self.padding[a]);
+            if k == 0 || s == 0 {
+                return Err(Error::invalid("kernel_size/stride", "every value must be at least 1"));
+            }
+            if 2 * p > k {
+                return Err(Error::invalid(
+                    "padding",
+                    format!("padding {:?} must be at most half the window {:?}", self.padding, self.kernel),
+                ));
+            }
+            let padded = self.input[a] + 2 * p;
+            if k > padded {
+                return Err(Error::invalid(
+                    "kernel_size",
+                    format!("window {:?} larger than the padded input {:?}", self.kernel, self.input),
+                ));
+            }
+            out[a] = (padded - k) / s + 1;
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn out_dims(&self) -> [usize; 3] {
+        self.output().expect("geometry checked by the caller")
+    }
+
+    /// Elements of the input.
+    pub fn input_len(&self) -> usize {
+        self.planes * self.input.iter().product::<usize>()
+    }
+
+    /// Elements of the output.
+    pub fn output_len(&self) -> usize {
+        self.planes * self.out_dims().iter().product::<usize>()
+    }
+
+    /// Input positions of the window of output `o` along axis `a` (clipped to the input).
+    pub(crate) fn window(&self, o: usize, a: usize) -> std::ops::Range<usize> {
+        let start = (o * self.stride[a]) as isize - self.padding[a] as isize;
+        let end = (start + self.kernel[a] as isize).min(self.input[a] as isize);
+        start.max(0) as usize..end.max(0) as usize
+    }
+}
