@@ -1,0 +1,24 @@
+//! Uncertainty beyond Bayes by Backprop, on the same engine and metrics.
+//!
+//! Which to use when:
+//!
+//! - [`TemperatureScaling`] — you have a trained classifier (any, Bayesian
+//!   or not) and a held-out set, and want calibrated probabilities
+//!   (lower NLL and ECE) for the cost of one pass. It changes no
+//!   prediction and gives no epistemic uncertainty: it cannot flag
+//!   out-of-distribution inputs better than the network already does.
+//! - [`McDropout`] — the network was trained with dropout: T passes with
+//!   dropout on give a mean and an epistemic spread (mutual information)
+//!   for T times the prediction cost and no extra training.
+//! - Combine them: temperature-scale the mean of MC dropout's or an
+//!   ensemble's probabilities when calibration matters most.
+//!
+//! Every method repeats bit for bit from its seed, and refuses bad
+//! settings (T = 0 passes, a temperature ≤ 0) with a typed
+//! [`Error`](blitz_autograd::Error).
+
+pub mod mc_dropout;
+pub mod temperature;
+
+pub use mc_dropout::McDropout;
+pub use temperature::{TemperatureScaled, TemperatureScaling};
