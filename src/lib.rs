@@ -46,7 +46,9 @@ pub mod prelude {
     pub use blitz_layers::data::{
         read_delimited, ColumnRef, Dataset, Delimiter, ReadOptions, Split, Standardizer, Table, Target,
     };
-    pub use blitz_layers::uncertainty::{McDropout, TemperatureScaled, TemperatureScaling};
+    pub use blitz_layers::uncertainty::{
+        DeepEnsemble, GaussianRegressor, McDropout, TemperatureScaled, TemperatureScaling,
+    };
     pub use blitz_layers::{
         load_module, minibatch_weight, save_module, to_device, AvgPool1d, AvgPool2d, BayesianConv1d, BayesianConv2d,
         BayesianConv3d, BayesianConvOptions, BayesianEmbedding, BayesianEmbeddingOptions, BayesianGRU, BayesianLSTM,

@@ -310,3 +310,56 @@ pub fn ood_auroc(in_scores: &[f32], out_scores: &[f32]) -> Result<f32> {
     let u = rank_sum_out - n_out * (n_out + 1.0) / 2.0;
     Ok((u / (n_in * n_out)) as f32)
 }
+
+/// Mean log predictive density of an equal-weight Gaussian mixture whose
+/// components each have their own standard deviation per example (the
+/// members of a deep ensemble, each predicting a mean and a variance):
+/// (1/n) Σᵢ ln[(1/S) Σₛ Πₒ N(y_io; meanₛ,io, stdₛ,io²)], by log-sum-exp,
+/// with `means[s]` and `stds[s]` laid out like `target`, `[n, k]` row-major.
+///
+/// # Errors
+/// [`Error::Empty`] for no components or no targets; [`Error::ShapeMismatch`]
+/// when the counts or lengths differ; [`Error::InvalidShape`] when the target
+/// length is not a multiple of `k`; [`Error::InvalidArgument`] for `k == 0`
+/// or a standard deviation that is not positive and finite.
+pub fn gaussian_mixture_log_likelihood_hetero(
+    means: &[Vec<f32>],
+    stds: &[Vec<f32>],
+    target: &[f32],
+    k: usize,
+) -> Result<f32> {
+    let op = "gaussian_mixture_log_likelihood_hetero";
+    if means.is_empty() {
+        return Err(Error::Empty { op });
+    }
+    if k == 0 {
+        return Err(Error::invalid("outputs", "0: at least one output"));
+    }
+    same_len(op, means.len(), stds.len())?;
+    if !target.len().is_multiple_of(k) {
+        return Err(Error::InvalidShape { op, shape: vec![target.len()], reason: format!("not rows of {k} outputs") });
+    }
+    for (m, s) in means.iter().zip(stds) {
+        same_len(op, m.len(), target.len())?;
+        same_len(op, s.len(), target.len())?;
+        if let Some(v) = s.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
+            return Err(Error::invalid("std", format!("{v}: must be positive")));
+        }
+    }
+    let ln_s = (means.len() as f64).ln();
+    let mut logs = vec![0f64; means.len()];
+    let mut total = 0f64;
+    for i in 0..target.len() / k {
+        for (l, (m, s)) in logs.iter_mut().zip(means.iter().zip(stds)) {
+            *l = (i * k..(i + 1) * k)
+                .map(|j| {
+                    let sd = s[j] as f64;
+                    let z = (target[j] - m[j]) as f64 / sd;
+                    -0.5 * z * z - sd.ln() - LN_SQRT_2PI
+                })
+                .sum();
+        }
+        total += log_sum_exp(&logs) - ln_s;
+    }
+    Ok((total / (target.len() / k) as f64) as f32)
+}

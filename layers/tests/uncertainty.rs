@@ -3,8 +3,9 @@
 
 use blitz_autograd::{Error, Tensor};
 use blitz_layers::metrics::ood_auroc;
-use blitz_layers::uncertainty::{McDropout, TemperatureScaling};
-use blitz_layers::{Dropout, Module, Sequential, VariationalEstimator};
+use blitz_layers::train::TrainConfig;
+use blitz_layers::uncertainty::{member_seed, DeepEnsemble, GaussianRegressor, McDropout, TemperatureScaling};
+use blitz_layers::{params, Dropout, Linear, Module, ReLU, Sequential, VariationalEstimator};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -161,4 +162,156 @@ fn mc_dropout_zero_draws_is_an_error() {
     let x = Tensor::from_vec(vec![1.0; 4], &[1, 4]).unwrap();
     assert!(matches!(net.predict(&x, 0, 0), Err(Error::InvalidArgument { .. })));
     assert!(matches!(net.predict_mean_std(&x, 0, 0), Err(Error::InvalidArgument { .. })));
+}
+
+// ---- Deep ensembles ----
+
+/// A linear layer 2 → 2 with the given weight (row-major) and bias.
+fn fixed_linear(weight: [f32; 4], bias: [f32; 2]) -> Linear {
+    let l = Linear::new(2, 2, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let ps = params(&l);
+    ps[0].1.set(Tensor::from_vec(weight.to_vec(), &[2, 2]).unwrap()).unwrap();
+    ps[1].1.set(Tensor::from_vec(bias.to_vec(), &[2]).unwrap()).unwrap();
+    l
+}
+
+fn softplus(r: f64) -> f64 {
+    r.exp().ln_1p()
+}
+
+#[test]
+fn ensemble_predicts_the_gaussian_mixture() {
+    // Member i outputs mean = x₀ + i and raw variance = x₁ (+ 0.5·i), so the
+    // mixture's moments and density are known in closed form.
+    let members: Vec<GaussianRegressor<Linear>> = (0..3)
+        .map(|i| GaussianRegressor::new(fixed_linear([1.0, 0.0, 0.0, 1.0], [i as f32, 0.5 * i as f32]), 1).unwrap())
+        .collect();
+    let ens = DeepEnsemble::new(members).unwrap();
+    let x = Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.25], &[2, 2]).unwrap();
+    let p = ens.predict(&x, 1, 0).unwrap();
+    let y = [1.0f32, 2.5];
+    let m = ens.evaluate(&x, &Tensor::from_vec(y.to_vec(), &[2, 1]).unwrap(), 1, 0).unwrap();
+    let mut ll = 0f64;
+    for (row, (x0, x1)) in [(0.5f64, -1.0f64), (2.0, 0.25)].into_iter().enumerate() {
+        let means: Vec<f64> = (0..3).map(|i| x0 + i as f64).collect();
+        let vars: Vec<f64> = (0..3).map(|i| softplus(x1 + 0.5 * i as f64) + 1e-6).collect();
+        let mu = means.iter().sum::<f64>() / 3.0;
+        let epi = means.iter().map(|m| (m - mu).powi(2)).sum::<f64>() / 3.0;
+        let ale = vars.iter().sum::<f64>() / 3.0;
+        assert!((p.mean[row] as f64 - mu).abs() < 1e-5);
+        assert!((p.epistemic_std[row] as f64 - epi.sqrt()).abs() < 1e-5);
+        assert!((p.aleatoric_std[row] as f64 - ale.sqrt()).abs() < 1e-5);
+        assert!((p.std[row] as f64 - (epi + ale).sqrt()).abs() < 1e-5);
+        let dens: f64 = means
+            .iter()
+            .zip(&vars)
+            .map(|(m, v)| (-(y[row] as f64 - m).powi(2) / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v).sqrt())
+            .sum::<f64>()
+            / 3.0;
+        ll += dens.ln() / 2.0;
+    }
+    assert!((m.loglik as f64 - ll).abs() < 1e-5, "{} vs {ll}", m.loglik);
+}
+
+/// y = 2x + 1 + 0.3·ε on x in [−1, 1].
+fn linear_data(n: usize) -> (Tensor, Tensor) {
+    let mut rng = StdRng::seed_from_u64(3);
+    let xs: Vec<f32> = (0..n).map(|i| -1.0 + 2.0 * i as f32 / (n - 1) as f32).collect();
+    let ys: Vec<f32> =
+        xs.iter().map(|&x| 2.0 * x + 1.0 + 0.3 * Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect();
+    (Tensor::from_vec(xs, &[n, 1]).unwrap(), Tensor::from_vec(ys, &[n, 1]).unwrap())
+}
+
+#[test]
+fn gaussian_member_learns_mean_and_noise() {
+    // A linear network's maximum-likelihood fit: slope 2, intercept 1, std 0.3.
+    let (x, y) = linear_data(2000);
+    let net = Linear::new(1, 2, true, &mut StdRng::seed_from_u64(1)).unwrap();
+    let member = GaussianRegressor::new(net, 1).unwrap().standardized_on(&x, &y).unwrap();
+    let config = TrainConfig { epochs: 40, batch_size: 100, lr: 3e-2, lr_final: 1e-3, ..TrainConfig::default() };
+    member.fit(&x, &y, &config, |_| {}).unwrap();
+    let probe = Tensor::from_vec(vec![-0.5, 0.0, 0.5], &[3, 1]).unwrap();
+    let p = member.predict(&probe, 1, 0).unwrap();
+    for (got, want) in p.mean.iter().zip([0.0f32, 1.0, 2.0]) {
+        assert!((got - want).abs() < 0.05, "mean {got} for {want}");
+    }
+    for s in &p.std {
+        assert!((s - 0.3).abs() < 0.3 * 0.08, "std {s}");
+    }
+}
+
+fn small_ensemble(members: usize) -> DeepEnsemble<GaussianRegressor<Sequential>> {
+    let (x, y) = linear_data(200);
+    DeepEnsemble::regression(members, 1, 7, |seed| {
+        let r = &mut StdRng::seed_from_u64(seed);
+        Ok(Sequential::new().push(Linear::new(1, 8, true, r)?).push(ReLU).push(Linear::new(8, 2, true, r)?))
+    })
+    .unwrap()
+    .standardized_on(&x, &y)
+    .unwrap()
+}
+
+#[test]
+fn ensemble_same_bits_on_one_and_two_threads() {
+    let (x, y) = linear_data(200);
+    let config = TrainConfig { epochs: 3, batch_size: 32, seed: 5, ..TrainConfig::default() };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let ens = small_ensemble(3);
+            ens.fit(&x, &y, &config).unwrap();
+            let p = ens.predict(&x, 1, 0).unwrap();
+            (p.mean, p.std)
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    // The members differ (different seeds), so the spread is not zero.
+    let ens = small_ensemble(2);
+    ens.fit(&x, &y, &config).unwrap();
+    assert!(ens.predict(&x, 1, 0).unwrap().epistemic_std.iter().any(|&s| s > 0.0));
+    assert_ne!(member_seed(5, 0), member_seed(5, 1));
+}
+
+#[test]
+fn ensemble_classifier_averages_members() {
+    let xs: Vec<f32> = (0..64).map(|i| i as f32 / 8.0 - 4.0).collect();
+    let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+    let x = Tensor::from_vec(xs, &[64, 1]).unwrap();
+    let ens = DeepEnsemble::classification(3, vec!["neg".into(), "pos".into()], 1, |seed| {
+        let r = &mut StdRng::seed_from_u64(seed);
+        Ok(Sequential::new().push(Linear::new(1, 8, true, r)?).push(ReLU).push(Linear::new(8, 2, true, r)?))
+    })
+    .unwrap();
+    ens.fit(&x, &labels, &TrainConfig { epochs: 20, batch_size: 16, ..TrainConfig::default() }).unwrap();
+    let p = ens.predict(&x, 1, 0).unwrap();
+    assert_eq!(p.draws.len(), 3);
+    let first = ens.members[0].predict(&x, 1, member_seed(0, 0)).unwrap().probs;
+    assert_eq!(p.draws[0], first);
+    for j in 0..p.probs.len() {
+        let avg = p.draws.iter().map(|d| d[j]).sum::<f32>() / 3.0;
+        assert!((p.probs[j] - avg).abs() < 1e-6);
+    }
+    assert!(ens.evaluate(&x, &labels, 1, 0).unwrap().accuracy > 0.9);
+}
+
+#[test]
+fn ensemble_errors() {
+    let empty: Result<DeepEnsemble<GaussianRegressor<Linear>>, _> = DeepEnsemble::new(vec![]);
+    assert!(matches!(empty, Err(Error::InvalidArgument { .. })));
+    let zero = DeepEnsemble::regression(0, 1, 0, |_| Ok(Sequential::new()));
+    assert!(matches!(zero, Err(Error::InvalidArgument { .. })));
+    let ens = small_ensemble(2);
+    let (x, y) = linear_data(200);
+    let ck = TrainConfig {
+        checkpoint: Some(blitz_layers::CheckpointEvery::new("/nonexistent/e.safetensors", 1)),
+        ..TrainConfig::default()
+    };
+    assert!(matches!(ens.fit(&x, &y, &ck), Err(Error::InvalidArgument { .. })));
+    // A network with the wrong output width.
+    let bad = GaussianRegressor::new(Sequential::new(), 1).unwrap();
+    assert!(matches!(
+        bad.fit(&x, &y, &TrainConfig { epochs: 1, ..TrainConfig::default() }, |_| {}),
+        Err(Error::ShapeMismatch { .. })
+    ));
 }

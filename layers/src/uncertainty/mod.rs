@@ -10,15 +10,21 @@
 //! - [`McDropout`] — the network was trained with dropout: T passes with
 //!   dropout on give a mean and an epistemic spread (mutual information)
 //!   for T times the prediction cost and no extra training.
+//! - [`DeepEnsemble`] — the most reliable uncertainty of these when you can
+//!   afford M trainings (on M threads at once): members from different
+//!   seeds disagree away from the data. For regression the members are
+//!   [`GaussianRegressor`]s, each predicting a mean and a variance.
 //! - Combine them: temperature-scale the mean of MC dropout's or an
 //!   ensemble's probabilities when calibration matters most.
 //!
 //! Every method repeats bit for bit from its seed, and refuses bad
-//! settings (T = 0 passes, a temperature ≤ 0) with a typed
+//! settings (T = 0 passes, M = 0 members, a temperature ≤ 0) with a typed
 //! [`Error`](blitz_autograd::Error).
 
+pub mod ensemble;
 pub mod mc_dropout;
 pub mod temperature;
 
+pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
 pub use mc_dropout::McDropout;
 pub use temperature::{TemperatureScaled, TemperatureScaling};
