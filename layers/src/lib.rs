@@ -16,7 +16,8 @@
 //!   ([`train`]), prediction with its uncertainty and evaluation for any
 //!   module and input shape; [`mlp::MlpSpec`]: a Bayesian MLP from a few numbers;
 //! - [`checkpoint`]: safetensors files with BLiTZ's parameter names;
-//! - [`uncertainty`]: MC dropout, temperature scaling, ... beyond Bayes by Backprop.
+//! - [`uncertainty`]: MC dropout, deep ensembles, last-layer Laplace,
+//!   temperature scaling, ... beyond Bayes by Backprop.
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -70,4 +71,7 @@ pub use recurrent::BayesianRecurrentOptions;
 pub use regression::{RegressionMetrics, RegressionPrediction, Regressor};
 pub use sequential::Sequential;
 pub use train::{CheckpointEvery, Progress, TrainConfig, TrainSummary};
-pub use uncertainty::{McDropout, TemperatureScaled, TemperatureScaling};
+pub use uncertainty::{
+    DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, TemperatureScaled,
+    TemperatureScaling,
+};

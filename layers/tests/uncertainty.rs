@@ -4,8 +4,11 @@
 use blitz_autograd::{Error, Tensor};
 use blitz_layers::metrics::ood_auroc;
 use blitz_layers::train::TrainConfig;
-use blitz_layers::uncertainty::{member_seed, DeepEnsemble, GaussianRegressor, McDropout, TemperatureScaling};
+use blitz_layers::uncertainty::{
+    member_seed, DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, TemperatureScaling,
+};
 use blitz_layers::{params, Dropout, Linear, Module, ReLU, Sequential, VariationalEstimator};
+use blitz_layers::{Classifier, Regressor};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -314,4 +317,249 @@ fn ensemble_errors() {
         bad.fit(&x, &y, &TrainConfig { epochs: 1, ..TrainConfig::default() }, |_| {}),
         Err(Error::ShapeMismatch { .. })
     ));
+}
+
+// ---- Last-layer Laplace ----
+
+/// The inverse of a small dense matrix (Gauss–Jordan with partial pivoting).
+fn inverse(a: &[f64], n: usize) -> Vec<f64> {
+    let mut m = a.to_vec();
+    let mut inv = vec![0f64; n * n];
+    for i in 0..n {
+        inv[i * n + i] = 1.0;
+    }
+    for c in 0..n {
+        let piv = (c..n).max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs())).unwrap();
+        for j in 0..n {
+            m.swap(c * n + j, piv * n + j);
+            inv.swap(c * n + j, piv * n + j);
+        }
+        let d = m[c * n + c];
+        for j in 0..n {
+            m[c * n + j] /= d;
+            inv[c * n + j] /= d;
+        }
+        for r in 0..n {
+            if r != c {
+                let f = m[r * n + c];
+                for j in 0..n {
+                    m[r * n + j] -= f * m[c * n + j];
+                    inv[r * n + j] -= f * inv[c * n + j];
+                }
+            }
+        }
+    }
+    inv
+}
+
+fn quad(v: &[f64], m: &[f64]) -> f64 {
+    let n = v.len();
+    (0..n).map(|i| (0..n).map(|j| v[i] * m[i * n + j] * v[j]).sum::<f64>()).sum()
+}
+
+fn random_inputs(n: usize, d: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n * d).map(|_| Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect()
+}
+
+#[test]
+fn laplace_on_a_linear_model_is_the_exact_posterior() {
+    // Bayesian linear regression, 2 outputs with noise 0.5 and 0.8, prior
+    // N(0, I/λ): the posterior of output o's weights (with bias) has
+    // precision Φ̃ᵀΦ̃/σₒ² + λI and mean Σ Φ̃ᵀyₒ/σₒ²; the layer is set to that
+    // mean, and Laplace must give the same predictive variance.
+    let (n, d, k, lambda) = (40usize, 3usize, 2usize, 2.0f64);
+    let sigma = [0.5f64, 0.8];
+    let xs = random_inputs(n, d, 4);
+    let mut rng = StdRng::seed_from_u64(5);
+    let phi: Vec<Vec<f64>> =
+        xs.chunks(d).map(|r| r.iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect()).collect();
+    let ys: Vec<Vec<f64>> = phi
+        .iter()
+        .map(|p| {
+            (0..k)
+                .map(|o| {
+                    let e: f64 = StandardNormal.sample(&mut rng);
+                    p[0] - 2.0 * p[1] * (o as f64) + 0.5 * p[2] + 1.0 + sigma[o] * e
+                })
+                .collect()
+        })
+        .collect();
+    let w = d + 1;
+    let mut covs = Vec::new();
+    let mut weight = vec![0f32; k * d];
+    let mut bias = vec![0f32; k];
+    for o in 0..k {
+        let mut prec = vec![0f64; w * w];
+        let mut rhs = vec![0f64; w];
+        for (p, y) in phi.iter().zip(&ys) {
+            for i in 0..w {
+                rhs[i] += p[i] * y[o] / (sigma[o] * sigma[o]);
+                for j in 0..w {
+                    prec[i * w + j] += p[i] * p[j] / (sigma[o] * sigma[o]);
+                }
+            }
+        }
+        for i in 0..w {
+            prec[i * w + i] += lambda;
+        }
+        let cov = inverse(&prec, w);
+        let mean: Vec<f64> = (0..w).map(|i| (0..w).map(|j| cov[i * w + j] * rhs[j]).sum()).collect();
+        for i in 0..d {
+            weight[o * d + i] = mean[i] as f32;
+        }
+        bias[o] = mean[d] as f32;
+        covs.push(cov);
+    }
+    let test_x = random_inputs(5, d, 6);
+    for structure in [LaplaceStructure::Full, LaplaceStructure::Kron] {
+        let lin = Linear::new(d, k, true, &mut StdRng::seed_from_u64(0)).unwrap();
+        lin.weight().set(Tensor::from_vec(weight.clone(), &[k, d]).unwrap()).unwrap();
+        lin.bias().unwrap().set(Tensor::from_vec(bias.clone(), &[k]).unwrap()).unwrap();
+        let reg = Regressor::new(Sequential::new().push(lin), k).unwrap();
+        reg.log_noise.set(Tensor::from_vec(sigma.iter().map(|s| s.ln() as f32).collect(), &[k]).unwrap()).unwrap();
+        let mut la = LastLayerLaplace::from_regressor(reg).unwrap();
+        let chosen = la.fit(&Tensor::from_vec(xs.clone(), &[n, d]).unwrap(), structure).unwrap();
+        // The marginal-likelihood choice is a maximum of the evidence.
+        let at = la.log_evidence_terms(chosen).unwrap();
+        assert!(at >= la.log_evidence_terms(chosen * 1.05).unwrap());
+        assert!(at >= la.log_evidence_terms(chosen / 1.05).unwrap());
+        la.set_prior_precision(lambda).unwrap();
+        let p = la.predict_regression(&Tensor::from_vec(test_x.clone(), &[5, d]).unwrap()).unwrap();
+        for (i, row) in test_x.chunks(d).enumerate() {
+            let t: Vec<f64> = row.iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect();
+            for o in 0..k {
+                let want_var = quad(&t, &covs[o]);
+                let got = p.epistemic_std[i * k + o] as f64;
+                assert!(
+                    (got * got - want_var).abs() < 1e-4 * want_var.max(1e-3),
+                    "{structure:?}: {got}² vs {want_var}"
+                );
+                let want_total = (want_var + sigma[o] * sigma[o]).sqrt();
+                assert!((p.std[i * k + o] as f64 - want_total).abs() < 1e-4);
+            }
+        }
+    }
+}
+
+/// The summed cross-entropy of logits Wφ̃ over rows of features, θ output by output.
+fn summed_ce(theta: &[f64], phi: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
+    let w = phi[0].len();
+    phi.iter()
+        .zip(labels)
+        .map(|(p, &y)| {
+            let f: Vec<f64> = (0..k).map(|o| (0..w).map(|i| theta[o * w + i] * p[i]).sum()).collect();
+            let m = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            m + f.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - f[y]
+        })
+        .sum()
+}
+
+#[test]
+fn laplace_classification_uses_the_exact_hessian() {
+    // The logits are linear in the last layer's weights, so the GGN of the
+    // cross-entropy is its Hessian: the logit covariance must equal
+    // J (∇²L + λI)⁻¹ Jᵀ with ∇²L from finite differences.
+    let (n, d, k, lambda) = (30usize, 2usize, 3usize, 0.7f64);
+    let xs = random_inputs(n, d, 8);
+    let hidden = Linear::new(d, d, true, &mut StdRng::seed_from_u64(1)).unwrap();
+    let last = Linear::new(d, k, true, &mut StdRng::seed_from_u64(2)).unwrap();
+    let (wv, bv) = (last.weight().value().to_vec().unwrap(), last.bias().unwrap().value().to_vec().unwrap());
+    // Features: tanh(hidden(x)), computed here by hand.
+    let (hw, hb) = (hidden.weight().value().to_vec().unwrap(), hidden.bias().unwrap().value().to_vec().unwrap());
+    let feats = |x: &[f32]| -> Vec<f64> {
+        (0..d)
+            .map(|j| ((0..d).map(|i| hw[j * d + i] as f64 * x[i] as f64).sum::<f64>() + hb[j] as f64).tanh())
+            .chain(std::iter::once(1.0))
+            .collect()
+    };
+    let phi: Vec<Vec<f64>> = xs.chunks(d).map(feats).collect();
+    let labels: Vec<usize> = (0..n).map(|i| i % k).collect();
+    let w = d + 1;
+    let mut theta = Vec::new();
+    for o in 0..k {
+        theta.extend((0..d).map(|i| wv[o * d + i] as f64));
+        theta.push(bv[o] as f64);
+    }
+    let p = k * w;
+    let h = 1e-4;
+    let mut hess = vec![0f64; p * p];
+    for a in 0..p {
+        for b in 0..p {
+            let at = |da: f64, db: f64| {
+                let mut t = theta.clone();
+                t[a] += da;
+                t[b] += db;
+                summed_ce(&t, &phi, &labels, k)
+            };
+            hess[a * p + b] = (at(h, h) - at(h, -h) - at(-h, h) + at(-h, -h)) / (4.0 * h * h);
+        }
+    }
+    for a in 0..p {
+        hess[a * p + a] += lambda;
+    }
+    let sigma = inverse(&hess, p);
+    let net = Sequential::new().push(hidden).push(blitz_layers::Tanh).push(last);
+    let clf = Classifier::new(net, vec!["a".into(), "b".into(), "c".into()]).unwrap();
+    let mut la = LastLayerLaplace::from_classifier(clf).unwrap();
+    let x = Tensor::from_vec(xs.clone(), &[n, d]).unwrap();
+    la.fit(&x, LaplaceStructure::Full).unwrap();
+    la.set_prior_precision(lambda).unwrap();
+    let probe = random_inputs(4, d, 9);
+    let got = la.predict_probit(&Tensor::from_vec(probe.clone(), &[4, d]).unwrap()).unwrap();
+    for (i, row) in probe.chunks(d).enumerate() {
+        let t = feats(row);
+        let f: Vec<f64> = (0..k).map(|o| (0..w).map(|j| theta[o * w + j] * t[j]).sum()).collect();
+        // Var of logit o: J_o Σ J_oᵀ with J_o selecting output o's block.
+        let scaled: Vec<f64> = (0..k)
+            .map(|o| {
+                let mut j = vec![0f64; p];
+                j[o * w..(o + 1) * w].copy_from_slice(&t);
+                f[o] / (1.0 + std::f64::consts::PI / 8.0 * quad(&j, &sigma)).sqrt()
+            })
+            .collect();
+        let m = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = scaled.iter().map(|v| (v - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        for o in 0..k {
+            assert!((got.probs[i * k + o] as f64 - e[o] / s).abs() < 1e-4, "row {i} class {o}");
+        }
+    }
+    // Sampling agrees with the probit approximation roughly, and repeats from its seed.
+    let px = Tensor::from_vec(probe, &[4, d]).unwrap();
+    let sampled = la.predict_sampled(&px, 4000, 3).unwrap();
+    for (a, b) in sampled.probs.iter().zip(&got.probs) {
+        assert!((a - b).abs() < 0.05, "sampled {a} vs probit {b}");
+    }
+    assert_eq!(sampled.probs, la.predict_sampled(&px, 4000, 3).unwrap().probs);
+    // Kronecker factors: a valid (if approximate) posterior of the same scale.
+    la.fit(&x, LaplaceStructure::Kron).unwrap();
+    la.set_prior_precision(lambda).unwrap();
+    let kron = la.predict_probit(&px).unwrap();
+    for (a, b) in kron.probs.iter().zip(&got.probs) {
+        assert!((a - b).abs() < 0.1, "kron {a} vs full {b}");
+    }
+}
+
+#[test]
+fn laplace_errors() {
+    let r = &mut StdRng::seed_from_u64(0);
+    let names = vec!["a".to_string(), "b".to_string()];
+    let no_last_linear = Sequential::new().push(Linear::new(2, 2, true, r).unwrap()).push(ReLU);
+    let c = Classifier::new(no_last_linear, names.clone()).unwrap();
+    assert!(matches!(LastLayerLaplace::from_classifier(c), Err(Error::InvalidArgument { .. })));
+    let empty = Classifier::new(Sequential::new(), names.clone()).unwrap();
+    assert!(matches!(LastLayerLaplace::from_classifier(empty), Err(Error::InvalidArgument { .. })));
+    let c = Classifier::new(Sequential::new().push(Linear::new(2, 2, true, r).unwrap()), names).unwrap();
+    let mut la = LastLayerLaplace::from_classifier(c).unwrap();
+    let x = Tensor::from_vec(vec![0.5, -0.5, 1.0, 2.0], &[2, 2]).unwrap();
+    assert!(matches!(la.predict_probit(&x), Err(Error::InvalidArgument { .. })));
+    la.fit(&x, LaplaceStructure::Auto).unwrap();
+    assert!(matches!(la.predict_regression(&x), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(la.predict_sampled(&x, 0, 0), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(la.set_prior_precision(0.0), Err(Error::InvalidArgument { .. })));
+    let wrong = Tensor::from_vec(vec![0.5; 3], &[1, 3]).unwrap();
+    assert!(la.predict_probit(&wrong).is_err());
+    // Back to the whole network, same parameters.
+    assert_eq!(params(&la.into_network()).len(), 2);
 }

@@ -14,6 +14,11 @@
 //!   afford M trainings (on M threads at once): members from different
 //!   seeds disagree away from the data. For regression the members are
 //!   [`GaussianRegressor`]s, each predicting a mean and a variance.
+//! - [`LastLayerLaplace`] — you already have a trained deterministic
+//!   network ending in a linear layer and want uncertainty without
+//!   training again: seconds after training, a Gaussian posterior on the
+//!   last layer with its prior tuned by the marginal likelihood; the probit
+//!   prediction costs one pass.
 //! - Combine them: temperature-scale the mean of MC dropout's or an
 //!   ensemble's probabilities when calibration matters most.
 //!
@@ -22,9 +27,12 @@
 //! [`Error`](blitz_autograd::Error).
 
 pub mod ensemble;
+pub mod laplace;
+mod linalg;
 pub mod mc_dropout;
 pub mod temperature;
 
 pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
+pub use laplace::{LaplaceStructure, LastLayerLaplace};
 pub use mc_dropout::McDropout;
 pub use temperature::{TemperatureScaled, TemperatureScaling};
