@@ -17,7 +17,7 @@
 //!   module and input shape; [`mlp::MlpSpec`]: a Bayesian MLP from a few numbers;
 //! - [`checkpoint`]: safetensors files with BLiTZ's parameter names;
 //! - [`uncertainty`]: MC dropout, deep ensembles, last-layer Laplace,
-//!   temperature scaling, ... beyond Bayes by Backprop.
+//!   SWAG, temperature scaling, ... beyond Bayes by Backprop.
 #![warn(missing_docs)]
 
 pub mod activation;

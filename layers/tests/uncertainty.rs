@@ -5,7 +5,8 @@ use blitz_autograd::{Error, Tensor};
 use blitz_layers::metrics::ood_auroc;
 use blitz_layers::train::TrainConfig;
 use blitz_layers::uncertainty::{
-    member_seed, DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, TemperatureScaling,
+    member_seed, DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
+    TemperatureScaling,
 };
 use blitz_layers::{params, Dropout, Linear, Module, ReLU, Sequential, VariationalEstimator};
 use blitz_layers::{Classifier, Regressor};
@@ -562,4 +563,101 @@ fn laplace_errors() {
     assert!(la.predict_probit(&wrong).is_err());
     // Back to the whole network, same parameters.
     assert_eq!(params(&la.into_network()).len(), 2);
+}
+
+// ---- SWAG ----
+
+/// A "network" that is one point w ∈ R², whatever the input.
+struct Point {
+    w: blitz_autograd::Param,
+}
+
+impl Module for Point {
+    fn forward(&self, x: &blitz_autograd::Var) -> blitz_autograd::Result<blitz_autograd::Var> {
+        Ok(x.tape().param(&self.w))
+    }
+
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &blitz_autograd::Param)) {
+        f(&blitz_layers::module::join_name(prefix, "w"), &self.w);
+    }
+}
+
+#[test]
+fn swag_moments_on_a_quadratic() {
+    // Full-batch gradient descent on ½Σⱼ aⱼ(wⱼ − cⱼ)² moves each coordinate
+    // as wⱼ(t) = cⱼ + (1 − η aⱼ)ᵗ (wⱼ(0) − cⱼ): SWAG's moments of the
+    // snapshots t = 1..T are known, and its draws must have mean θ̄ and
+    // covariance ½Σ_diag + DDᵀ/(2(K − 1)).
+    let (a, c, w0, eta, epochs, rank) = ([1.0f64, 3.0], [1.0f64, -2.0], [3.0f64, 1.0], 0.1f64, 10usize, 5usize);
+    let net = Point { w: blitz_autograd::Param::new("w", Tensor::from_vec(vec![3.0, 1.0], &[2]).unwrap()) };
+    let x = Tensor::zeros(&[4, 1]);
+    let loss = |out: &blitz_autograd::Var, _: &[usize]| {
+        let t = out.tape();
+        let cv = t.constant(Tensor::from_vec(c.iter().map(|&v| v as f32).collect(), &[2]).unwrap());
+        let av = t.constant(Tensor::from_vec(a.iter().map(|&v| v as f32).collect(), &[2]).unwrap());
+        out.sub(&cv)?.square()?.mul(&av)?.sum()?.mul_scalar(0.5)
+    };
+    let config = SwagConfig { epochs, batch_size: 4, lr: eta as f32, momentum: 0.0, rank, ..SwagConfig::default() };
+    let swag = Swag::collect(&net, &x, loss, &config).unwrap();
+    assert_eq!((swag.snapshots(), swag.rank()), (epochs, rank));
+    let iterate = |j: usize, t: usize| c[j] + (1.0 - eta * a[j]).powi(t as i32) * (w0[j] - c[j]);
+    let (mean, var) = (swag.mean(), swag.diag_variance());
+    for j in 0..2 {
+        let m = (1..=epochs).map(|t| iterate(j, t)).sum::<f64>() / epochs as f64;
+        let v = (1..=epochs).map(|t| iterate(j, t).powi(2)).sum::<f64>() / epochs as f64 - m * m;
+        assert!((mean[j] as f64 - m).abs() < 1e-5, "mean {j}: {} vs {m}", mean[j]);
+        assert!((var[j] as f64 - v).abs() < 1e-4 * v.max(1e-2), "variance {j}: {} vs {v}", var[j]);
+        // The newest deviation is θ_T − θ̄_T.
+        let dev = swag.deviations();
+        assert!((dev[rank - 1][j] as f64 - (iterate(j, epochs) - m)).abs() < 1e-5);
+    }
+    // Draws: mean θ̄, covariance ½Σ_diag + DDᵀ/(2(K − 1)).
+    let dev = swag.deviations();
+    let cov = |i: usize, j: usize| {
+        let low: f64 = dev.iter().map(|d| d[i] as f64 * d[j] as f64).sum::<f64>() / (2.0 * (rank as f64 - 1.0));
+        low + if i == j { 0.5 * var[i] as f64 } else { 0.0 }
+    };
+    let s = 40_000usize;
+    let draws: Vec<Vec<f32>> = (0..s).map(|i| swag.sample(i as u64)).collect();
+    let emp_mean: Vec<f64> = (0..2).map(|j| draws.iter().map(|d| d[j] as f64).sum::<f64>() / s as f64).collect();
+    for j in 0..2 {
+        let se = (cov(j, j) / s as f64).sqrt();
+        assert!((emp_mean[j] - mean[j] as f64).abs() < 4.0 * se, "draw mean {j}");
+    }
+    for (i, j) in [(0, 0), (1, 1), (0, 1)] {
+        let e = draws.iter().map(|d| (d[i] as f64 - emp_mean[i]) * (d[j] as f64 - emp_mean[j])).sum::<f64>() / s as f64;
+        let want = cov(i, j);
+        let scale = (cov(i, i) * cov(j, j)).sqrt();
+        assert!((e - want).abs() < 0.03 * scale, "cov ({i},{j}): {e} vs {want}");
+    }
+}
+
+#[test]
+fn swag_on_a_classifier() {
+    let xs: Vec<f32> = (0..64).map(|i| i as f32 / 8.0 - 4.0).collect();
+    let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+    let x = Tensor::from_vec(xs, &[64, 1]).unwrap();
+    let r = &mut StdRng::seed_from_u64(2);
+    let net = Sequential::new()
+        .push(Linear::new(1, 8, true, r).unwrap())
+        .push(ReLU)
+        .push(Linear::new(8, 2, true, r).unwrap());
+    let clf = Classifier::new(net, vec!["neg".into(), "pos".into()]).unwrap();
+    clf.fit(&x, &labels, &TrainConfig { epochs: 20, batch_size: 16, ..TrainConfig::default() }, |_| {}).unwrap();
+    let config = SwagConfig { epochs: 6, batch_size: 16, rank: 4, ..SwagConfig::default() };
+    let swag = Swag::collect_classifier(&clf, &x, &labels, &config).unwrap();
+    let p = swag.predict_classifier(&clf, &x, 8, 1).unwrap();
+    assert_eq!(p.draws.len(), 8);
+    assert!(p.mutual_information.iter().any(|&m| m > 0.0));
+    assert!(blitz_layers::metrics::accuracy(&p.probs, 2, &labels).unwrap() > 0.9);
+    // Left at θ̄; same seed, same prediction.
+    let now: Vec<f32> = params(&clf.net).iter().flat_map(|(_, p)| p.value().to_vec().unwrap()).collect();
+    assert_eq!(now, swag.mean());
+    assert_eq!(p.probs, swag.predict_classifier(&clf, &x, 8, 1).unwrap().probs);
+    // Errors.
+    assert!(matches!(swag.predict_classifier(&clf, &x, 0, 1), Err(Error::InvalidArgument { .. })));
+    let short = SwagConfig { epochs: 1, ..SwagConfig::default() };
+    assert!(matches!(Swag::collect_classifier(&clf, &x, &labels, &short), Err(Error::InvalidArgument { .. })));
+    let other = Sequential::new().push(Linear::new(1, 2, true, r).unwrap());
+    assert!(matches!(swag.load(&other, &swag.mean()), Err(Error::InvalidArgument { .. })));
 }
