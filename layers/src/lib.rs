@@ -72,6 +72,6 @@ pub use regression::{RegressionMetrics, RegressionPrediction, Regressor};
 pub use sequential::Sequential;
 pub use train::{CheckpointEvery, Progress, TrainConfig, TrainSummary};
 pub use uncertainty::{
-    DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, TemperatureScaled,
-    TemperatureScaling,
+    DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
+    TemperatureScaled, TemperatureScaling,
 };
