@@ -47,8 +47,8 @@ pub mod prelude {
         read_delimited, ColumnRef, Dataset, Delimiter, ReadOptions, Split, Standardizer, Table, Target,
     };
     pub use blitz_layers::uncertainty::{
-        DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
-        TemperatureScaled, TemperatureScaling,
+        DeepEnsemble, GaussianRegressor, Ivon, IvonConfig, LaplaceStructure, LastLayerLaplace, McDropout, Swag,
+        SwagConfig, TemperatureScaled, TemperatureScaling,
     };
     pub use blitz_layers::{
         load_module, minibatch_weight, save_module, to_device, AvgPool1d, AvgPool2d, BayesianConv1d, BayesianConv2d,

@@ -17,7 +17,7 @@
 //!   module and input shape; [`mlp::MlpSpec`]: a Bayesian MLP from a few numbers;
 //! - [`checkpoint`]: safetensors files with BLiTZ's parameter names;
 //! - [`uncertainty`]: MC dropout, deep ensembles, last-layer Laplace,
-//!   SWAG, temperature scaling, ... beyond Bayes by Backprop.
+//!   SWAG, IVON and temperature scaling: uncertainty beyond Bayes by Backprop.
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -72,6 +72,6 @@ pub use regression::{RegressionMetrics, RegressionPrediction, Regressor};
 pub use sequential::Sequential;
 pub use train::{CheckpointEvery, Progress, TrainConfig, TrainSummary};
 pub use uncertainty::{
-    DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
+    DeepEnsemble, GaussianRegressor, Ivon, IvonConfig, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
     TemperatureScaled, TemperatureScaling,
 };

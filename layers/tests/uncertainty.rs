@@ -5,8 +5,8 @@ use blitz_autograd::{Error, Tensor};
 use blitz_layers::metrics::ood_auroc;
 use blitz_layers::train::TrainConfig;
 use blitz_layers::uncertainty::{
-    member_seed, DeepEnsemble, GaussianRegressor, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
-    TemperatureScaling,
+    member_seed, DeepEnsemble, GaussianRegressor, Ivon, IvonConfig, LaplaceStructure, LastLayerLaplace, McDropout,
+    Swag, SwagConfig, TemperatureScaling,
 };
 use blitz_layers::{params, Dropout, Linear, Module, ReLU, Sequential, VariationalEstimator};
 use blitz_layers::{Classifier, Regressor};
@@ -660,4 +660,89 @@ fn swag_on_a_classifier() {
     assert!(matches!(Swag::collect_classifier(&clf, &x, &labels, &short), Err(Error::InvalidArgument { .. })));
     let other = Sequential::new().push(Linear::new(1, 2, true, r).unwrap());
     assert!(matches!(swag.load(&other, &swag.mean()), Err(Error::InvalidArgument { .. })));
+}
+
+// ---- IVON ----
+
+#[test]
+fn ivon_finds_the_mean_field_posterior_of_a_conjugate_regression() {
+    // y = Φ̃w + 0.5ε, prior N(0, I): the exact posterior has precision
+    // Λ = Φ̃ᵀΦ̃/σ² + I and mean Λ⁻¹Φ̃ᵀy/σ²; the best mean-field Gaussian has
+    // the same mean and precisions Λⱼⱼ. IVON with λ = n and δ = 1/n must
+    // reach it (up to the noise of its one-draw estimates).
+    let (n, d, sigma) = (200usize, 2usize, 0.5f64);
+    let xs = random_inputs(n, d, 12);
+    let mut rng = StdRng::seed_from_u64(13);
+    let phi: Vec<Vec<f64>> =
+        xs.chunks(d).map(|r| r.iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect()).collect();
+    let ys: Vec<f64> = phi
+        .iter()
+        .map(|p| 1.5 * p[0] - 0.7 * p[1] + 0.3 + sigma * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+        .collect();
+    let w = d + 1;
+    let mut prec = vec![0f64; w * w];
+    let mut rhs = vec![0f64; w];
+    for (p, y) in phi.iter().zip(&ys) {
+        for i in 0..w {
+            rhs[i] += p[i] * y / (sigma * sigma);
+            for j in 0..w {
+                prec[i * w + j] += p[i] * p[j] / (sigma * sigma);
+            }
+        }
+    }
+    for i in 0..w {
+        prec[i * w + i] += 1.0;
+    }
+    let cov = inverse(&prec, w);
+    let exact_mean: Vec<f64> = (0..w).map(|i| (0..w).map(|j| cov[i * w + j] * rhs[j]).sum()).collect();
+
+    let net = Linear::new(d, 1, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let x = Tensor::from_vec(xs, &[n, d]).unwrap();
+    let y = Tensor::from_vec(ys.iter().map(|&v| v as f32).collect(), &[n, 1]).unwrap();
+    let config = IvonConfig {
+        epochs: 6000,
+        batch_size: n,
+        lr: 0.05,
+        hess_init: 1.0,
+        beta2: 0.999,
+        weight_decay: 1.0 / n as f32,
+        ..IvonConfig::default()
+    };
+    let loss = |out: &blitz_autograd::Var, batch: &[usize]| {
+        let yb = out.tape().constant(blitz_layers::data::take_rows(&y, batch)?);
+        out.sub(&yb)?.square()?.mean()?.mul_scalar((0.5 / (sigma * sigma)) as f32)
+    };
+    let ivon = Ivon::fit(&net, &x, loss, &config).unwrap();
+    // Parameters in order: weight [1, d], bias [1].
+    let m: Vec<f64> = ivon.posterior_mean().iter().flatten().map(|&v| v as f64).collect();
+    let s: Vec<f64> = ivon.posterior_std().iter().flatten().map(|&v| v as f64).collect();
+    for j in 0..w {
+        let mf_std = 1.0 / prec[j * w + j].sqrt();
+        assert!((m[j] - exact_mean[j]).abs() < 0.4 * mf_std, "mean {j}: {} vs {}", m[j], exact_mean[j]);
+        assert!((s[j] / mf_std - 1.0).abs() < 0.08, "std {j}: {} vs {mf_std}", s[j]);
+    }
+    // The network is left at the mean; prediction by draws repeats from its seed.
+    assert_eq!(net.weight().value().to_vec().unwrap(), ivon.posterior_mean()[0]);
+    let probe = Tensor::from_vec(vec![0.5, -0.5], &[1, 2]).unwrap();
+    let run = || ivon.predict_with(3, 4, |s| Ok(net.predict_draws(&probe, 1, s)?[0].to_vec()?)).unwrap();
+    let a = run();
+    assert_eq!(a, run());
+    assert_ne!(a[0], a[1]);
+}
+
+#[test]
+fn ivon_errors() {
+    let net = Linear::new(1, 1, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    for bad in [
+        IvonConfig { mc_samples: 0, ..IvonConfig::default() },
+        IvonConfig { weight_decay: 0.0, ..IvonConfig::default() },
+        IvonConfig { beta2: 1.0, ..IvonConfig::default() },
+        IvonConfig { ess: Some(-1.0), ..IvonConfig::default() },
+        IvonConfig { epochs: 0, ..IvonConfig::default() },
+    ] {
+        assert!(matches!(Ivon::new(&net, 10, &bad), Err(Error::InvalidArgument { .. })), "{bad:?}");
+    }
+    assert!(matches!(Ivon::new(&net, 0, &IvonConfig::default()), Err(Error::Empty { .. })));
+    let ivon = Ivon::new(&net, 10, &IvonConfig::default()).unwrap();
+    assert!(matches!(ivon.predict_with(0, 0, |_| Ok(())), Err(Error::InvalidArgument { .. })));
 }

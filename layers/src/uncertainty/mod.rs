@@ -23,6 +23,10 @@
 //!   a Gaussian over all the weights from the SGD iterates (mean, diagonal
 //!   and low-rank covariance), better calibrated than the network alone;
 //!   prediction costs one pass per draw.
+//! - [`Ivon`] — training from scratch and wanting a posterior for about
+//!   the price of Adam: IVON learns a mean-field Gaussian over every weight
+//!   of a deterministic network; predict at the mean (one pass) or average
+//!   draws.
 //! - Combine them: temperature-scale the mean of MC dropout's or an
 //!   ensemble's probabilities when calibration matters most.
 //!
@@ -31,6 +35,7 @@
 //! [`Error`](blitz_autograd::Error).
 
 pub mod ensemble;
+pub mod ivon;
 pub mod laplace;
 mod linalg;
 pub mod mc_dropout;
@@ -38,6 +43,7 @@ pub mod swag;
 pub mod temperature;
 
 pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
+pub use ivon::{Ivon, IvonConfig};
 pub use laplace::{LaplaceStructure, LastLayerLaplace};
 pub use mc_dropout::McDropout;
 pub use swag::{Swag, SwagConfig};
