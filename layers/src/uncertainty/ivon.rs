@@ -19,7 +19,7 @@
 //!    plain SGD step of size α, so learning rates carry over.
 //!
 //! For a quadratic loss the fixed point is the exact mean-field posterior:
-//! E_q[g] = ∇ℓ(m) and E[ĥ] = diag ∇²ℓ, so m is the posterior mean and
+//! E_q(g) = ∇ℓ(m) and E(ĥ) = diag ∇²ℓ, so m is the posterior mean and
 //! λ(h + δ) the diagonal of the posterior precision.
 
 use crate::classification::{ClassPrediction, Classifier};
