@@ -746,3 +746,38 @@ fn ivon_errors() {
     let ivon = Ivon::new(&net, 10, &IvonConfig::default()).unwrap();
     assert!(matches!(ivon.predict_with(0, 0, |_| Ok(())), Err(Error::InvalidArgument { .. })));
 }
+
+#[test]
+fn swag_and_ivon_same_bits_on_one_and_two_threads() {
+    let xs: Vec<f32> = (0..48).map(|i| i as f32 / 6.0 - 4.0).collect();
+    let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+    let x = Tensor::from_vec(xs, &[48, 1]).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let r = &mut StdRng::seed_from_u64(3);
+            let net = Sequential::new()
+                .push(Linear::new(1, 8, true, r).unwrap())
+                .push(ReLU)
+                .push(Linear::new(8, 2, true, r).unwrap());
+            let clf = Classifier::new(net, vec!["neg".into(), "pos".into()]).unwrap();
+            let ivon = Ivon::fit_classifier(
+                &clf,
+                &x,
+                &labels,
+                &IvonConfig { epochs: 3, batch_size: 16, ..IvonConfig::default() },
+            )
+            .unwrap();
+            let p_ivon = ivon.predict_classifier(&clf, &x, 4, 1).unwrap().probs;
+            let swag = Swag::collect_classifier(
+                &clf,
+                &x,
+                &labels,
+                &SwagConfig { epochs: 3, batch_size: 16, ..SwagConfig::default() },
+            )
+            .unwrap();
+            (p_ivon, swag.mean(), swag.predict_classifier(&clf, &x, 4, 2).unwrap().probs)
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
