@@ -173,7 +173,12 @@ fn boston(args: &Args) -> Result<()> {
         let la_ms = det_ms + ms_since(t);
         let t = Instant::now();
         let p = la.predict_regression(&xt)?;
-        let ll = gaussian_mixture_log_likelihood_hetero(&[p.mean.clone()], &[p.std.clone()], &yv, 1)?;
+        let ll = gaussian_mixture_log_likelihood_hetero(
+            std::slice::from_ref(&p.mean),
+            std::slice::from_ref(&p.std),
+            &yv,
+            1,
+        )?;
         runs[4].push(RegRun {
             rmse: rmse(&p.mean, &yv)? as f64,
             loglik: ll as f64,
