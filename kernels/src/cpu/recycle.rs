@@ -125,7 +125,10 @@ mod tests {
         give(w);
         let u = for_overwrite(len);
         assert_eq!(u.as_ptr(), ptr);
-        assert!(u.iter().all(|x| x.is_nan()), "debug builds poison recycled buffers");
+        // Only debug builds poison (release tests run this too).
+        if cfg!(debug_assertions) {
+            assert!(u.iter().all(|x| x.is_nan()), "debug builds poison recycled buffers");
+        }
     }
 
     #[test]
