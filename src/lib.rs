@@ -46,6 +46,10 @@ pub mod prelude {
     pub use blitz_layers::data::{
         read_delimited, ColumnRef, Dataset, Delimiter, ReadOptions, Split, Standardizer, Table, Target,
     };
+    pub use blitz_layers::uncertainty::{
+        DeepEnsemble, GaussianRegressor, Ivon, IvonConfig, LaplaceStructure, LastLayerLaplace, McDropout, Swag,
+        SwagConfig, TemperatureScaled, TemperatureScaling,
+    };
     pub use blitz_layers::{
         load_module, minibatch_weight, save_module, to_device, AvgPool1d, AvgPool2d, BayesianConv1d, BayesianConv2d,
         BayesianConv3d, BayesianConvOptions, BayesianEmbedding, BayesianEmbeddingOptions, BayesianGRU, BayesianLSTM,

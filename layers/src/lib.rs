@@ -15,7 +15,9 @@
 //! - [`regression::Regressor`] and [`classification::Classifier`]: training
 //!   ([`train`]), prediction with its uncertainty and evaluation for any
 //!   module and input shape; [`mlp::MlpSpec`]: a Bayesian MLP from a few numbers;
-//! - [`checkpoint`]: safetensors files with BLiTZ's parameter names.
+//! - [`checkpoint`]: safetensors files with BLiTZ's parameter names;
+//! - [`uncertainty`]: MC dropout, deep ensembles, last-layer Laplace,
+//!   SWAG, IVON and temperature scaling: uncertainty beyond Bayes by Backprop.
 #![warn(missing_docs)]
 
 pub mod activation;
@@ -44,6 +46,7 @@ pub mod recurrent;
 pub mod regression;
 pub mod sequential;
 pub mod train;
+pub mod uncertainty;
 
 pub use activation::{LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Standardize, Tanh};
 pub use bayesian_linear::{BayesianLinear, BayesianLinearOptions};
@@ -68,3 +71,7 @@ pub use recurrent::BayesianRecurrentOptions;
 pub use regression::{RegressionMetrics, RegressionPrediction, Regressor};
 pub use sequential::Sequential;
 pub use train::{CheckpointEvery, Progress, TrainConfig, TrainSummary};
+pub use uncertainty::{
+    DeepEnsemble, GaussianRegressor, Ivon, IvonConfig, LaplaceStructure, LastLayerLaplace, McDropout, Swag, SwagConfig,
+    TemperatureScaled, TemperatureScaling,
+};

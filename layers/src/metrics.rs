@@ -268,3 +268,98 @@ pub fn expected_calibration_error(probs: &[f32], classes: usize, labels: &[usize
     let e: f64 = (0..bins).filter(|&b| count[b] > 0).map(|b| (correct[b] - conf[b]).abs()).sum::<f64>() / n as f64;
     Ok(e as f32)
 }
+
+/// Area under the ROC curve for telling out-of-distribution inputs from
+/// in-distribution ones by a score that should be higher out of
+/// distribution (predictive entropy, mutual information, ...): the
+/// probability that a random out-of-distribution score exceeds a random
+/// in-distribution one, ties counting one half. That is the Mann–Whitney
+/// U statistic of the two samples divided by `in_scores.len() · out_scores.len()`,
+/// computed from mid-ranks (O(n log n)). 0.5: the score cannot tell them
+/// apart; 1: every out-of-distribution score is above every other.
+///
+/// # Errors
+/// [`Error::Empty`] when either sample is empty; [`Error::NonFinite`] for a
+/// NaN or infinite score (it has no rank).
+pub fn ood_auroc(in_scores: &[f32], out_scores: &[f32]) -> Result<f32> {
+    let op = "ood_auroc";
+    if in_scores.is_empty() || out_scores.is_empty() {
+        return Err(Error::Empty { op });
+    }
+    if in_scores.iter().chain(out_scores).any(|s| !s.is_finite()) {
+        return Err(Error::NonFinite { what: "ood_auroc scores".into() });
+    }
+    // (score, is out-of-distribution), sorted by score; a run of equal
+    // scores shares the mean of its ranks.
+    let mut all: Vec<(f32, bool)> =
+        in_scores.iter().map(|&s| (s, false)).chain(out_scores.iter().map(|&s| (s, true))).collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum_out = 0f64;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        // Ranks i+1 ..= j+1 (1-based) share their mean.
+        let mid = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum_out += mid * all[i..=j].iter().filter(|e| e.1).count() as f64;
+        i = j + 1;
+    }
+    let (n_in, n_out) = (in_scores.len() as f64, out_scores.len() as f64);
+    let u = rank_sum_out - n_out * (n_out + 1.0) / 2.0;
+    Ok((u / (n_in * n_out)) as f32)
+}
+
+/// Mean log predictive density of an equal-weight Gaussian mixture whose
+/// components each have their own standard deviation per example (the
+/// members of a deep ensemble, each predicting a mean and a variance):
+/// (1/n) Σᵢ ln[(1/S) Σₛ Πₒ N(y_io; meanₛ,io, stdₛ,io²)], by log-sum-exp,
+/// with `means[s]` and `stds[s]` laid out like `target`, `[n, k]` row-major.
+///
+/// # Errors
+/// [`Error::Empty`] for no components or no targets; [`Error::ShapeMismatch`]
+/// when the counts or lengths differ; [`Error::InvalidShape`] when the target
+/// length is not a multiple of `k`; [`Error::InvalidArgument`] for `k == 0`
+/// or a standard deviation that is not positive and finite.
+pub fn gaussian_mixture_log_likelihood_hetero(
+    means: &[Vec<f32>],
+    stds: &[Vec<f32>],
+    target: &[f32],
+    k: usize,
+) -> Result<f32> {
+    let op = "gaussian_mixture_log_likelihood_hetero";
+    if means.is_empty() {
+        return Err(Error::Empty { op });
+    }
+    if k == 0 {
+        return Err(Error::invalid("outputs", "0: at least one output"));
+    }
+    same_len(op, means.len(), stds.len())?;
+    if !target.len().is_multiple_of(k) {
+        return Err(Error::InvalidShape { op, shape: vec![target.len()], reason: format!("not rows of {k} outputs") });
+    }
+    for (m, s) in means.iter().zip(stds) {
+        same_len(op, m.len(), target.len())?;
+        same_len(op, s.len(), target.len())?;
+        if let Some(v) = s.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
+            return Err(Error::invalid("std", format!("{v}: must be positive")));
+        }
+    }
+    let ln_s = (means.len() as f64).ln();
+    let mut logs = vec![0f64; means.len()];
+    let mut total = 0f64;
+    for i in 0..target.len() / k {
+        for (l, (m, s)) in logs.iter_mut().zip(means.iter().zip(stds)) {
+            *l = (i * k..(i + 1) * k)
+                .map(|j| {
+                    let sd = s[j] as f64;
+                    let z = (target[j] - m[j]) as f64 / sd;
+                    -0.5 * z * z - sd.ln() - LN_SQRT_2PI
+                })
+                .sum();
+        }
+        total += log_sum_exp(&logs) - ln_s;
+    }
+    Ok((total / (target.len() / k) as f64) as f32)
+}

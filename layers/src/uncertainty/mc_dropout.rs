@@ -1,0 +1,89 @@
+//! MC dropout (Gal & Ghahramani 2016): a network trained with dropout is
+//! read as an approximate Bayesian posterior by keeping dropout on at
+//! prediction and averaging T stochastic passes; their spread is the
+//! epistemic uncertainty.
+//!
+//! [`Dropout`](crate::Dropout) draws its mask from the tape's named normal
+//! draws whenever the layer is in training mode, on any tape — the
+//! prediction tapes of [`VariationalEstimator::predict_draws`] included —
+//! so draw i of a prediction is named by (seed, i) and repeats exactly.
+//! [`McDropout`] pins every dropout layer inside to training mode for every
+//! pass (whatever [`Module::set_training`] is later told), so wrapped in it
+//! a deterministic network becomes a model for
+//! [`Classifier`](crate::classification::Classifier) and
+//! [`Regressor`](crate::regression::Regressor), whose `predict(x, draws, seed)`
+//! then returns T = `draws` dropout passes.
+
+use crate::estimator::VariationalEstimator;
+use crate::module::{BayesianModule, Module};
+use blitz_autograd::{Error, Param, Result, Tensor, Var};
+
+/// A network whose dropout stays on in every pass, training and prediction alike.
+#[derive(Debug)]
+pub struct McDropout<M: Module> {
+    /// The network (with [`Dropout`](crate::Dropout) layers; without any,
+    /// every draw is the same).
+    pub net: M,
+}
+
+impl<M: Module> McDropout<M> {
+    /// Wraps `net`, switching its dropout on.
+    pub fn new(net: M) -> McDropout<M> {
+        net.set_training(true);
+        McDropout { net }
+    }
+
+    /// T = `draws` dropout passes over `x` (`[n, ...]`), pass i named by
+    /// (`seed`, i): the raw outputs, one tensor per pass.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `draws == 0` (no draw, no estimate);
+    /// the network's shape errors.
+    pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<Vec<Tensor>> {
+        if draws == 0 {
+            return Err(Error::invalid("draws", "0: MC dropout needs at least one pass (T ≥ 1)"));
+        }
+        self.predict_draws(x, draws, seed)
+    }
+
+    /// The mean over T = `draws` passes (as [`McDropout::predict`]) and the
+    /// standard deviation across them (1/T normalisation), elementwise,
+    /// each shaped as one pass's output.
+    ///
+    /// # Errors
+    /// As [`McDropout::predict`].
+    pub fn predict_mean_std(&self, x: &Tensor, draws: usize, seed: u64) -> Result<(Tensor, Tensor)> {
+        let outs = self.predict(x, draws, seed)?;
+        let shape = outs[0].shape().to_vec();
+        let vals = outs.iter().map(Tensor::to_vec).collect::<Result<Vec<_>>>()?;
+        let t = draws as f64;
+        let (mut mean, mut std) = (Vec::with_capacity(vals[0].len()), Vec::with_capacity(vals[0].len()));
+        for j in 0..vals[0].len() {
+            let m = vals.iter().map(|v| v[j] as f64).sum::<f64>() / t;
+            let var = vals.iter().map(|v| (v[j] as f64 - m).powi(2)).sum::<f64>() / t;
+            mean.push(m as f32);
+            std.push(var.sqrt() as f32);
+        }
+        Ok((Tensor::from_vec(mean, &shape)?, Tensor::from_vec(std, &shape)?))
+    }
+}
+
+impl<M: Module> Module for McDropout<M> {
+    fn forward(&self, x: &Var) -> Result<Var> {
+        // Re-pinned on each pass: code that switches the inner network to
+        // evaluation mode directly must not silently turn MC dropout off.
+        self.net.set_training(true);
+        self.net.forward(x)
+    }
+
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param)) {
+        self.net.visit_params(prefix, f);
+    }
+
+    fn visit_bayesian(&self, f: &mut dyn FnMut(&dyn BayesianModule)) {
+        self.net.visit_bayesian(f);
+    }
+
+    /// Ignored: MC dropout means dropout on in evaluation too.
+    fn set_training(&self, _training: bool) {}
+}

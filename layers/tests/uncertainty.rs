@@ -1,0 +1,783 @@
+//! The uncertainty methods beyond Bayes by Backprop, each against a case
+//! with a known answer.
+
+use blitz_autograd::{Error, Tensor};
+use blitz_layers::metrics::ood_auroc;
+use blitz_layers::train::TrainConfig;
+use blitz_layers::uncertainty::{
+    member_seed, DeepEnsemble, GaussianRegressor, Ivon, IvonConfig, LaplaceStructure, LastLayerLaplace, McDropout,
+    Swag, SwagConfig, TemperatureScaling,
+};
+use blitz_layers::{params, Dropout, Linear, Module, ReLU, Sequential, VariationalEstimator};
+use blitz_layers::{Classifier, Regressor};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+
+// ---- OOD AUROC ----
+
+#[test]
+fn auroc_known_values() {
+    // Perfectly separated, reversed, and all tied.
+    assert_eq!(ood_auroc(&[0.0, 1.0], &[2.0, 3.0]).unwrap(), 1.0);
+    assert_eq!(ood_auroc(&[2.0, 3.0], &[0.0, 1.0]).unwrap(), 0.0);
+    assert_eq!(ood_auroc(&[1.0, 1.0], &[1.0]).unwrap(), 0.5);
+    // Pairs (in, out): (1,2)>, (1,1) tie, (3,2)<, (3,1)<  →  (1 + 0.5) / 4.
+    assert_eq!(ood_auroc(&[1.0, 3.0], &[2.0, 1.0]).unwrap(), 0.375);
+}
+
+#[test]
+fn auroc_equals_pair_count() {
+    // Against the O(n·m) definition on scores with many ties.
+    let mut rng = StdRng::seed_from_u64(1);
+    let a: Vec<f32> = (0..300).map(|_| rng.random_range(0..20) as f32).collect();
+    let b: Vec<f32> = (0..200).map(|_| rng.random_range(5..30) as f32).collect();
+    let mut wins = 0f64;
+    for x in &a {
+        for y in &b {
+            wins += if y > x {
+                1.0
+            } else if y == x {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    let want = wins / (a.len() * b.len()) as f64;
+    assert!((ood_auroc(&a, &b).unwrap() as f64 - want).abs() < 1e-6);
+}
+
+#[test]
+fn auroc_errors() {
+    assert!(matches!(ood_auroc(&[], &[1.0]), Err(Error::Empty { .. })));
+    assert!(matches!(ood_auroc(&[1.0], &[f32::NAN]), Err(Error::NonFinite { .. })));
+}
+
+// ---- Temperature scaling ----
+
+/// n examples of `classes` logits z ~ N(0, 2²), labels drawn from softmax(z / t).
+fn tempered_data(n: usize, classes: usize, t: f64, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut logits = Vec::with_capacity(n * classes);
+    let mut labels = Vec::with_capacity(n);
+    for _ in 0..n {
+        let row: Vec<f64> =
+            (0..classes).map(|_| 2.0 * Distribution::<f64>::sample(&StandardNormal, &mut rng)).collect();
+        let e: Vec<f64> = row.iter().map(|z| (z / t).exp()).collect();
+        let mut u = rng.random::<f64>() * e.iter().sum::<f64>();
+        let mut label = classes - 1;
+        for (c, v) in e.iter().enumerate() {
+            if u < *v {
+                label = c;
+                break;
+            }
+            u -= v;
+        }
+        logits.extend(row.iter().map(|&z| z as f32));
+        labels.push(label);
+    }
+    (logits, labels)
+}
+
+#[test]
+fn temperature_recovers_the_generating_one() {
+    // The MLE of T from 20 000 examples has a standard error near 1%.
+    for &t in &[0.5, 2.5] {
+        let (logits, labels) = tempered_data(20_000, 4, t, 11);
+        let fit = TemperatureScaling::fit(&logits, 4, &labels).unwrap();
+        let rel = (fit.temperature() as f64 - t).abs() / t;
+        assert!(rel < 0.05, "fitted {} for {t}", fit.temperature());
+        // It is the minimum of the NLL: nudging T either way costs.
+        let nll = fit.nll(&logits, 4, &labels).unwrap();
+        for f in [0.97f32, 1.03] {
+            let other = TemperatureScaling::new(fit.temperature() * f).unwrap();
+            assert!(other.nll(&logits, 4, &labels).unwrap() >= nll);
+        }
+        let probs = fit.probs(&logits, 4).unwrap();
+        assert!((probs[..4].iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn temperature_module_divides_logits() {
+    let t = TemperatureScaling::new(2.0).unwrap();
+    let scaled = t.wrap(Sequential::new());
+    let x = Tensor::from_vec(vec![2.0, -4.0], &[1, 2]).unwrap();
+    let out = scaled.predict_draws(&x, 1, 0).unwrap();
+    assert_eq!(out[0].to_vec().unwrap(), vec![1.0, -2.0]);
+}
+
+#[test]
+fn temperature_errors() {
+    for bad in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+        assert!(matches!(TemperatureScaling::new(bad), Err(Error::InvalidArgument { .. })), "{bad}");
+    }
+    // Perfect separation: no finite optimum.
+    let sep = TemperatureScaling::fit(&[3.0, 0.0, 0.0, 3.0], 2, &[0, 1]);
+    assert!(matches!(sep, Err(Error::InvalidArgument { .. })));
+    // Anti-correlated logits: the optimum is uniform (T → ∞).
+    let anti = TemperatureScaling::fit(&[0.0, 3.0, 3.0, 0.0], 2, &[0, 1]);
+    assert!(matches!(anti, Err(Error::InvalidArgument { .. })));
+    assert!(matches!(TemperatureScaling::fit(&[1.0, 2.0], 2, &[2]), Err(Error::IndexOutOfRange { .. })));
+    assert!(matches!(TemperatureScaling::fit(&[1.0, 2.0, 3.0], 2, &[0]), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(TemperatureScaling::fit(&[1.0, f32::NAN], 2, &[0]), Err(Error::NonFinite { .. })));
+}
+
+// ---- MC dropout ----
+
+#[test]
+fn mc_dropout_mean_and_spread_match_bernoulli() {
+    // Inverted dropout with p on x: each output is x·B/(1−p), B ~ Bernoulli(1−p),
+    // so its mean is x and its variance x²·p/(1−p).
+    let p = 0.3f64;
+    let net = McDropout::new(Sequential::new().push(Dropout::new(p as f32).unwrap()));
+    net.set_training(false); // ignored: MC dropout stays on
+    let d = 500usize;
+    let xs: Vec<f32> = (0..d).map(|i| 1.0 + (i % 7) as f32 * 0.5).collect();
+    let x = Tensor::from_vec(xs.clone(), &[1, d]).unwrap();
+    let t = 400usize;
+    let (mean, std) = net.predict_mean_std(&x, t, 5).unwrap();
+    let (mean, std) = (mean.to_vec().unwrap(), std.to_vec().unwrap());
+    let ratio = (p / (1.0 - p)).sqrt();
+    // Per element, the mean of T draws has standard error x·ratio/√T; the
+    // standardised deviations must look standard normal.
+    let z: Vec<f64> =
+        xs.iter().zip(&mean).map(|(&x, &m)| (m as f64 - x as f64) / (x as f64 * ratio / (t as f64).sqrt())).collect();
+    let z_mean = z.iter().sum::<f64>() / d as f64;
+    let z_var = z.iter().map(|v| v * v).sum::<f64>() / d as f64;
+    assert!(z_mean.abs() < 4.0 / (d as f64).sqrt(), "z mean {z_mean}");
+    assert!((z_var - 1.0).abs() < 0.25, "z variance {z_var}");
+    let within_3 = z.iter().filter(|v| v.abs() < 3.0).count();
+    assert!(within_3 >= d - 5, "{within_3} of {d} within 3 standard errors");
+    // The spread across draws estimates x·ratio.
+    let spread: f64 = xs.iter().zip(&std).map(|(&x, &s)| s as f64 / (x as f64 * ratio)).sum::<f64>() / d as f64;
+    assert!((spread - 1.0).abs() < 0.02, "spread ratio {spread}");
+    // Same seed, same draws; another seed, others.
+    let host = |v: Vec<Tensor>| v.iter().map(|t| t.to_vec().unwrap()).collect::<Vec<_>>();
+    let a = host(net.predict(&x, 3, 9).unwrap());
+    assert_eq!(a, host(net.predict(&x, 3, 9).unwrap()));
+    assert_ne!(a, host(net.predict(&x, 3, 10).unwrap()));
+}
+
+#[test]
+fn mc_dropout_zero_draws_is_an_error() {
+    let net = McDropout::new(Sequential::new().push(Dropout::new(0.5).unwrap()));
+    let x = Tensor::from_vec(vec![1.0; 4], &[1, 4]).unwrap();
+    assert!(matches!(net.predict(&x, 0, 0), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(net.predict_mean_std(&x, 0, 0), Err(Error::InvalidArgument { .. })));
+}
+
+// ---- Deep ensembles ----
+
+/// A linear layer 2 → 2 with the given weight (row-major) and bias.
+fn fixed_linear(weight: [f32; 4], bias: [f32; 2]) -> Linear {
+    let l = Linear::new(2, 2, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let ps = params(&l);
+    ps[0].1.set(Tensor::from_vec(weight.to_vec(), &[2, 2]).unwrap()).unwrap();
+    ps[1].1.set(Tensor::from_vec(bias.to_vec(), &[2]).unwrap()).unwrap();
+    l
+}
+
+fn softplus(r: f64) -> f64 {
+    r.exp().ln_1p()
+}
+
+#[test]
+fn ensemble_predicts_the_gaussian_mixture() {
+    // Member i outputs mean = x₀ + i and raw variance = x₁ (+ 0.5·i), so the
+    // mixture's moments and density are known in closed form.
+    let members: Vec<GaussianRegressor<Linear>> = (0..3)
+        .map(|i| GaussianRegressor::new(fixed_linear([1.0, 0.0, 0.0, 1.0], [i as f32, 0.5 * i as f32]), 1).unwrap())
+        .collect();
+    let ens = DeepEnsemble::new(members).unwrap();
+    let x = Tensor::from_vec(vec![0.5, -1.0, 2.0, 0.25], &[2, 2]).unwrap();
+    let p = ens.predict(&x, 1, 0).unwrap();
+    let y = [1.0f32, 2.5];
+    let m = ens.evaluate(&x, &Tensor::from_vec(y.to_vec(), &[2, 1]).unwrap(), 1, 0).unwrap();
+    let mut ll = 0f64;
+    for (row, (x0, x1)) in [(0.5f64, -1.0f64), (2.0, 0.25)].into_iter().enumerate() {
+        let means: Vec<f64> = (0..3).map(|i| x0 + i as f64).collect();
+        let vars: Vec<f64> = (0..3).map(|i| softplus(x1 + 0.5 * i as f64) + 1e-6).collect();
+        let mu = means.iter().sum::<f64>() / 3.0;
+        let epi = means.iter().map(|m| (m - mu).powi(2)).sum::<f64>() / 3.0;
+        let ale = vars.iter().sum::<f64>() / 3.0;
+        assert!((p.mean[row] as f64 - mu).abs() < 1e-5);
+        assert!((p.epistemic_std[row] as f64 - epi.sqrt()).abs() < 1e-5);
+        assert!((p.aleatoric_std[row] as f64 - ale.sqrt()).abs() < 1e-5);
+        assert!((p.std[row] as f64 - (epi + ale).sqrt()).abs() < 1e-5);
+        let dens: f64 = means
+            .iter()
+            .zip(&vars)
+            .map(|(m, v)| (-(y[row] as f64 - m).powi(2) / (2.0 * v)).exp() / (2.0 * std::f64::consts::PI * v).sqrt())
+            .sum::<f64>()
+            / 3.0;
+        ll += dens.ln() / 2.0;
+    }
+    assert!((m.loglik as f64 - ll).abs() < 1e-5, "{} vs {ll}", m.loglik);
+}
+
+/// y = 2x + 1 + 0.3·ε on x in [−1, 1].
+fn linear_data(n: usize) -> (Tensor, Tensor) {
+    let mut rng = StdRng::seed_from_u64(3);
+    let xs: Vec<f32> = (0..n).map(|i| -1.0 + 2.0 * i as f32 / (n - 1) as f32).collect();
+    let ys: Vec<f32> =
+        xs.iter().map(|&x| 2.0 * x + 1.0 + 0.3 * Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect();
+    (Tensor::from_vec(xs, &[n, 1]).unwrap(), Tensor::from_vec(ys, &[n, 1]).unwrap())
+}
+
+#[test]
+fn gaussian_member_learns_mean_and_noise() {
+    // A linear network's maximum-likelihood fit: slope 2, intercept 1, std 0.3.
+    let (x, y) = linear_data(2000);
+    let net = Linear::new(1, 2, true, &mut StdRng::seed_from_u64(1)).unwrap();
+    let member = GaussianRegressor::new(net, 1).unwrap().standardized_on(&x, &y).unwrap();
+    let config = TrainConfig { epochs: 40, batch_size: 100, lr: 3e-2, lr_final: 1e-3, ..TrainConfig::default() };
+    member.fit(&x, &y, &config, |_| {}).unwrap();
+    let probe = Tensor::from_vec(vec![-0.5, 0.0, 0.5], &[3, 1]).unwrap();
+    let p = member.predict(&probe, 1, 0).unwrap();
+    for (got, want) in p.mean.iter().zip([0.0f32, 1.0, 2.0]) {
+        assert!((got - want).abs() < 0.05, "mean {got} for {want}");
+    }
+    for s in &p.std {
+        assert!((s - 0.3).abs() < 0.3 * 0.08, "std {s}");
+    }
+}
+
+fn small_ensemble(members: usize) -> DeepEnsemble<GaussianRegressor<Sequential>> {
+    let (x, y) = linear_data(200);
+    DeepEnsemble::regression(members, 1, 7, |seed| {
+        let r = &mut StdRng::seed_from_u64(seed);
+        Ok(Sequential::new().push(Linear::new(1, 8, true, r)?).push(ReLU).push(Linear::new(8, 2, true, r)?))
+    })
+    .unwrap()
+    .standardized_on(&x, &y)
+    .unwrap()
+}
+
+#[test]
+fn ensemble_same_bits_on_one_and_two_threads() {
+    let (x, y) = linear_data(200);
+    let config = TrainConfig { epochs: 3, batch_size: 32, seed: 5, ..TrainConfig::default() };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let ens = small_ensemble(3);
+            ens.fit(&x, &y, &config).unwrap();
+            let p = ens.predict(&x, 1, 0).unwrap();
+            (p.mean, p.std)
+        })
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    // The members differ (different seeds), so the spread is not zero.
+    let ens = small_ensemble(2);
+    ens.fit(&x, &y, &config).unwrap();
+    assert!(ens.predict(&x, 1, 0).unwrap().epistemic_std.iter().any(|&s| s > 0.0));
+    assert_ne!(member_seed(5, 0), member_seed(5, 1));
+}
+
+#[test]
+fn ensemble_classifier_averages_members() {
+    let xs: Vec<f32> = (0..64).map(|i| i as f32 / 8.0 - 4.0).collect();
+    let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+    let x = Tensor::from_vec(xs, &[64, 1]).unwrap();
+    let ens = DeepEnsemble::classification(3, vec!["neg".into(), "pos".into()], 1, |seed| {
+        let r = &mut StdRng::seed_from_u64(seed);
+        Ok(Sequential::new().push(Linear::new(1, 8, true, r)?).push(ReLU).push(Linear::new(8, 2, true, r)?))
+    })
+    .unwrap();
+    ens.fit(&x, &labels, &TrainConfig { epochs: 20, batch_size: 16, ..TrainConfig::default() }).unwrap();
+    let p = ens.predict(&x, 1, 0).unwrap();
+    assert_eq!(p.draws.len(), 3);
+    let first = ens.members[0].predict(&x, 1, member_seed(0, 0)).unwrap().probs;
+    assert_eq!(p.draws[0], first);
+    for j in 0..p.probs.len() {
+        let avg = p.draws.iter().map(|d| d[j]).sum::<f32>() / 3.0;
+        assert!((p.probs[j] - avg).abs() < 1e-6);
+    }
+    assert!(ens.evaluate(&x, &labels, 1, 0).unwrap().accuracy > 0.9);
+}
+
+#[test]
+fn ensemble_errors() {
+    let empty: Result<DeepEnsemble<GaussianRegressor<Linear>>, _> = DeepEnsemble::new(vec![]);
+    assert!(matches!(empty, Err(Error::InvalidArgument { .. })));
+    let zero = DeepEnsemble::regression(0, 1, 0, |_| Ok(Sequential::new()));
+    assert!(matches!(zero, Err(Error::InvalidArgument { .. })));
+    let ens = small_ensemble(2);
+    let (x, y) = linear_data(200);
+    let ck = TrainConfig {
+        checkpoint: Some(blitz_layers::CheckpointEvery::new("/nonexistent/e.safetensors", 1)),
+        ..TrainConfig::default()
+    };
+    assert!(matches!(ens.fit(&x, &y, &ck), Err(Error::InvalidArgument { .. })));
+    // A network with the wrong output width.
+    let bad = GaussianRegressor::new(Sequential::new(), 1).unwrap();
+    assert!(matches!(
+        bad.fit(&x, &y, &TrainConfig { epochs: 1, ..TrainConfig::default() }, |_| {}),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
+// ---- Last-layer Laplace ----
+
+/// The inverse of a small dense matrix (Gauss–Jordan with partial pivoting).
+fn inverse(a: &[f64], n: usize) -> Vec<f64> {
+    let mut m = a.to_vec();
+    let mut inv = vec![0f64; n * n];
+    for i in 0..n {
+        inv[i * n + i] = 1.0;
+    }
+    for c in 0..n {
+        let piv = (c..n).max_by(|&i, &j| m[i * n + c].abs().total_cmp(&m[j * n + c].abs())).unwrap();
+        for j in 0..n {
+            m.swap(c * n + j, piv * n + j);
+            inv.swap(c * n + j, piv * n + j);
+        }
+        let d = m[c * n + c];
+        for j in 0..n {
+            m[c * n + j] /= d;
+            inv[c * n + j] /= d;
+        }
+        for r in 0..n {
+            if r != c {
+                let f = m[r * n + c];
+                for j in 0..n {
+                    m[r * n + j] -= f * m[c * n + j];
+                    inv[r * n + j] -= f * inv[c * n + j];
+                }
+            }
+        }
+    }
+    inv
+}
+
+fn quad(v: &[f64], m: &[f64]) -> f64 {
+    let n = v.len();
+    (0..n).map(|i| (0..n).map(|j| v[i] * m[i * n + j] * v[j]).sum::<f64>()).sum()
+}
+
+fn random_inputs(n: usize, d: usize, seed: u64) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n * d).map(|_| Distribution::<f32>::sample(&StandardNormal, &mut rng)).collect()
+}
+
+#[test]
+fn laplace_on_a_linear_model_is_the_exact_posterior() {
+    // Bayesian linear regression, 2 outputs with noise 0.5 and 0.8, prior
+    // N(0, I/λ): the posterior of output o's weights (with bias) has
+    // precision Φ̃ᵀΦ̃/σₒ² + λI and mean Σ Φ̃ᵀyₒ/σₒ²; the layer is set to that
+    // mean, and Laplace must give the same predictive variance.
+    let (n, d, k, lambda) = (40usize, 3usize, 2usize, 2.0f64);
+    let sigma = [0.5f64, 0.8];
+    let xs = random_inputs(n, d, 4);
+    let mut rng = StdRng::seed_from_u64(5);
+    let phi: Vec<Vec<f64>> =
+        xs.chunks(d).map(|r| r.iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect()).collect();
+    let ys: Vec<Vec<f64>> = phi
+        .iter()
+        .map(|p| {
+            (0..k)
+                .map(|o| {
+                    let e: f64 = StandardNormal.sample(&mut rng);
+                    p[0] - 2.0 * p[1] * (o as f64) + 0.5 * p[2] + 1.0 + sigma[o] * e
+                })
+                .collect()
+        })
+        .collect();
+    let w = d + 1;
+    let mut covs = Vec::new();
+    let mut weight = vec![0f32; k * d];
+    let mut bias = vec![0f32; k];
+    for o in 0..k {
+        let mut prec = vec![0f64; w * w];
+        let mut rhs = vec![0f64; w];
+        for (p, y) in phi.iter().zip(&ys) {
+            for i in 0..w {
+                rhs[i] += p[i] * y[o] / (sigma[o] * sigma[o]);
+                for j in 0..w {
+                    prec[i * w + j] += p[i] * p[j] / (sigma[o] * sigma[o]);
+                }
+            }
+        }
+        for i in 0..w {
+            prec[i * w + i] += lambda;
+        }
+        let cov = inverse(&prec, w);
+        let mean: Vec<f64> = (0..w).map(|i| (0..w).map(|j| cov[i * w + j] * rhs[j]).sum()).collect();
+        for i in 0..d {
+            weight[o * d + i] = mean[i] as f32;
+        }
+        bias[o] = mean[d] as f32;
+        covs.push(cov);
+    }
+    let test_x = random_inputs(5, d, 6);
+    for structure in [LaplaceStructure::Full, LaplaceStructure::Kron] {
+        let lin = Linear::new(d, k, true, &mut StdRng::seed_from_u64(0)).unwrap();
+        lin.weight().set(Tensor::from_vec(weight.clone(), &[k, d]).unwrap()).unwrap();
+        lin.bias().unwrap().set(Tensor::from_vec(bias.clone(), &[k]).unwrap()).unwrap();
+        let reg = Regressor::new(Sequential::new().push(lin), k).unwrap();
+        reg.log_noise.set(Tensor::from_vec(sigma.iter().map(|s| s.ln() as f32).collect(), &[k]).unwrap()).unwrap();
+        let mut la = LastLayerLaplace::from_regressor(reg).unwrap();
+        let chosen = la.fit(&Tensor::from_vec(xs.clone(), &[n, d]).unwrap(), structure).unwrap();
+        // The marginal-likelihood choice is a maximum of the evidence.
+        let at = la.log_evidence_terms(chosen).unwrap();
+        assert!(at >= la.log_evidence_terms(chosen * 1.05).unwrap());
+        assert!(at >= la.log_evidence_terms(chosen / 1.05).unwrap());
+        la.set_prior_precision(lambda).unwrap();
+        let p = la.predict_regression(&Tensor::from_vec(test_x.clone(), &[5, d]).unwrap()).unwrap();
+        for (i, row) in test_x.chunks(d).enumerate() {
+            let t: Vec<f64> = row.iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect();
+            for o in 0..k {
+                let want_var = quad(&t, &covs[o]);
+                let got = p.epistemic_std[i * k + o] as f64;
+                assert!(
+                    (got * got - want_var).abs() < 1e-4 * want_var.max(1e-3),
+                    "{structure:?}: {got}² vs {want_var}"
+                );
+                let want_total = (want_var + sigma[o] * sigma[o]).sqrt();
+                assert!((p.std[i * k + o] as f64 - want_total).abs() < 1e-4);
+            }
+        }
+    }
+}
+
+/// The summed cross-entropy of logits Wφ̃ over rows of features, θ output by output.
+fn summed_ce(theta: &[f64], phi: &[Vec<f64>], labels: &[usize], k: usize) -> f64 {
+    let w = phi[0].len();
+    phi.iter()
+        .zip(labels)
+        .map(|(p, &y)| {
+            let f: Vec<f64> = (0..k).map(|o| (0..w).map(|i| theta[o * w + i] * p[i]).sum()).collect();
+            let m = f.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            m + f.iter().map(|v| (v - m).exp()).sum::<f64>().ln() - f[y]
+        })
+        .sum()
+}
+
+#[test]
+fn laplace_classification_uses_the_exact_hessian() {
+    // The logits are linear in the last layer's weights, so the GGN of the
+    // cross-entropy is its Hessian: the logit covariance must equal
+    // J (∇²L + λI)⁻¹ Jᵀ with ∇²L from finite differences.
+    let (n, d, k, lambda) = (30usize, 2usize, 3usize, 0.7f64);
+    let xs = random_inputs(n, d, 8);
+    let hidden = Linear::new(d, d, true, &mut StdRng::seed_from_u64(1)).unwrap();
+    let last = Linear::new(d, k, true, &mut StdRng::seed_from_u64(2)).unwrap();
+    let (wv, bv) = (last.weight().value().to_vec().unwrap(), last.bias().unwrap().value().to_vec().unwrap());
+    // Features: tanh(hidden(x)), computed here by hand.
+    let (hw, hb) = (hidden.weight().value().to_vec().unwrap(), hidden.bias().unwrap().value().to_vec().unwrap());
+    let feats = |x: &[f32]| -> Vec<f64> {
+        (0..d)
+            .map(|j| ((0..d).map(|i| hw[j * d + i] as f64 * x[i] as f64).sum::<f64>() + hb[j] as f64).tanh())
+            .chain(std::iter::once(1.0))
+            .collect()
+    };
+    let phi: Vec<Vec<f64>> = xs.chunks(d).map(feats).collect();
+    let labels: Vec<usize> = (0..n).map(|i| i % k).collect();
+    let w = d + 1;
+    let mut theta = Vec::new();
+    for o in 0..k {
+        theta.extend((0..d).map(|i| wv[o * d + i] as f64));
+        theta.push(bv[o] as f64);
+    }
+    let p = k * w;
+    let h = 1e-4;
+    let mut hess = vec![0f64; p * p];
+    for a in 0..p {
+        for b in 0..p {
+            let at = |da: f64, db: f64| {
+                let mut t = theta.clone();
+                t[a] += da;
+                t[b] += db;
+                summed_ce(&t, &phi, &labels, k)
+            };
+            hess[a * p + b] = (at(h, h) - at(h, -h) - at(-h, h) + at(-h, -h)) / (4.0 * h * h);
+        }
+    }
+    for a in 0..p {
+        hess[a * p + a] += lambda;
+    }
+    let sigma = inverse(&hess, p);
+    let net = Sequential::new().push(hidden).push(blitz_layers::Tanh).push(last);
+    let clf = Classifier::new(net, vec!["a".into(), "b".into(), "c".into()]).unwrap();
+    let mut la = LastLayerLaplace::from_classifier(clf).unwrap();
+    let x = Tensor::from_vec(xs.clone(), &[n, d]).unwrap();
+    la.fit(&x, LaplaceStructure::Full).unwrap();
+    la.set_prior_precision(lambda).unwrap();
+    let probe = random_inputs(4, d, 9);
+    let got = la.predict_probit(&Tensor::from_vec(probe.clone(), &[4, d]).unwrap()).unwrap();
+    for (i, row) in probe.chunks(d).enumerate() {
+        let t = feats(row);
+        let f: Vec<f64> = (0..k).map(|o| (0..w).map(|j| theta[o * w + j] * t[j]).sum()).collect();
+        // Var of logit o: J_o Σ J_oᵀ with J_o selecting output o's block.
+        let scaled: Vec<f64> = (0..k)
+            .map(|o| {
+                let mut j = vec![0f64; p];
+                j[o * w..(o + 1) * w].copy_from_slice(&t);
+                f[o] / (1.0 + std::f64::consts::PI / 8.0 * quad(&j, &sigma)).sqrt()
+            })
+            .collect();
+        let m = scaled.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = scaled.iter().map(|v| (v - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        for o in 0..k {
+            assert!((got.probs[i * k + o] as f64 - e[o] / s).abs() < 1e-4, "row {i} class {o}");
+        }
+    }
+    // Sampling agrees with the probit approximation roughly, and repeats from its seed.
+    let px = Tensor::from_vec(probe, &[4, d]).unwrap();
+    let sampled = la.predict_sampled(&px, 4000, 3).unwrap();
+    for (a, b) in sampled.probs.iter().zip(&got.probs) {
+        assert!((a - b).abs() < 0.05, "sampled {a} vs probit {b}");
+    }
+    assert_eq!(sampled.probs, la.predict_sampled(&px, 4000, 3).unwrap().probs);
+    // Kronecker factors: a valid (if approximate) posterior of the same scale.
+    la.fit(&x, LaplaceStructure::Kron).unwrap();
+    la.set_prior_precision(lambda).unwrap();
+    let kron = la.predict_probit(&px).unwrap();
+    for (a, b) in kron.probs.iter().zip(&got.probs) {
+        assert!((a - b).abs() < 0.1, "kron {a} vs full {b}");
+    }
+}
+
+#[test]
+fn laplace_errors() {
+    let r = &mut StdRng::seed_from_u64(0);
+    let names = vec!["a".to_string(), "b".to_string()];
+    let no_last_linear = Sequential::new().push(Linear::new(2, 2, true, r).unwrap()).push(ReLU);
+    let c = Classifier::new(no_last_linear, names.clone()).unwrap();
+    assert!(matches!(LastLayerLaplace::from_classifier(c), Err(Error::InvalidArgument { .. })));
+    let empty = Classifier::new(Sequential::new(), names.clone()).unwrap();
+    assert!(matches!(LastLayerLaplace::from_classifier(empty), Err(Error::InvalidArgument { .. })));
+    let c = Classifier::new(Sequential::new().push(Linear::new(2, 2, true, r).unwrap()), names).unwrap();
+    let mut la = LastLayerLaplace::from_classifier(c).unwrap();
+    let x = Tensor::from_vec(vec![0.5, -0.5, 1.0, 2.0], &[2, 2]).unwrap();
+    assert!(matches!(la.predict_probit(&x), Err(Error::InvalidArgument { .. })));
+    la.fit(&x, LaplaceStructure::Auto).unwrap();
+    assert!(matches!(la.predict_regression(&x), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(la.predict_sampled(&x, 0, 0), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(la.set_prior_precision(0.0), Err(Error::InvalidArgument { .. })));
+    let wrong = Tensor::from_vec(vec![0.5; 3], &[1, 3]).unwrap();
+    assert!(la.predict_probit(&wrong).is_err());
+    // Back to the whole network, same parameters.
+    assert_eq!(params(&la.into_network()).len(), 2);
+}
+
+// ---- SWAG ----
+
+/// A "network" that is one point w ∈ R², whatever the input.
+struct Point {
+    w: blitz_autograd::Param,
+}
+
+impl Module for Point {
+    fn forward(&self, x: &blitz_autograd::Var) -> blitz_autograd::Result<blitz_autograd::Var> {
+        Ok(x.tape().param(&self.w))
+    }
+
+    fn visit_params(&self, prefix: &str, f: &mut dyn FnMut(&str, &blitz_autograd::Param)) {
+        f(&blitz_layers::module::join_name(prefix, "w"), &self.w);
+    }
+}
+
+#[test]
+fn swag_moments_on_a_quadratic() {
+    // Full-batch gradient descent on ½Σⱼ aⱼ(wⱼ − cⱼ)² moves each coordinate
+    // as wⱼ(t) = cⱼ + (1 − η aⱼ)ᵗ (wⱼ(0) − cⱼ): SWAG's moments of the
+    // snapshots t = 1..T are known, and its draws must have mean θ̄ and
+    // covariance ½Σ_diag + DDᵀ/(2(K − 1)).
+    let (a, c, w0, eta, epochs, rank) = ([1.0f64, 3.0], [1.0f64, -2.0], [3.0f64, 1.0], 0.1f64, 10usize, 5usize);
+    let net = Point { w: blitz_autograd::Param::new("w", Tensor::from_vec(vec![3.0, 1.0], &[2]).unwrap()) };
+    let x = Tensor::zeros(&[4, 1]);
+    let loss = |out: &blitz_autograd::Var, _: &[usize]| {
+        let t = out.tape();
+        let cv = t.constant(Tensor::from_vec(c.iter().map(|&v| v as f32).collect(), &[2]).unwrap());
+        let av = t.constant(Tensor::from_vec(a.iter().map(|&v| v as f32).collect(), &[2]).unwrap());
+        out.sub(&cv)?.square()?.mul(&av)?.sum()?.mul_scalar(0.5)
+    };
+    let config = SwagConfig { epochs, batch_size: 4, lr: eta as f32, momentum: 0.0, rank, ..SwagConfig::default() };
+    let swag = Swag::collect(&net, &x, loss, &config).unwrap();
+    assert_eq!((swag.snapshots(), swag.rank()), (epochs, rank));
+    let iterate = |j: usize, t: usize| c[j] + (1.0 - eta * a[j]).powi(t as i32) * (w0[j] - c[j]);
+    let (mean, var) = (swag.mean(), swag.diag_variance());
+    for j in 0..2 {
+        let m = (1..=epochs).map(|t| iterate(j, t)).sum::<f64>() / epochs as f64;
+        let v = (1..=epochs).map(|t| iterate(j, t).powi(2)).sum::<f64>() / epochs as f64 - m * m;
+        assert!((mean[j] as f64 - m).abs() < 1e-5, "mean {j}: {} vs {m}", mean[j]);
+        assert!((var[j] as f64 - v).abs() < 1e-4 * v.max(1e-2), "variance {j}: {} vs {v}", var[j]);
+        // The newest deviation is θ_T − θ̄_T.
+        let dev = swag.deviations();
+        assert!((dev[rank - 1][j] as f64 - (iterate(j, epochs) - m)).abs() < 1e-5);
+    }
+    // Draws: mean θ̄, covariance ½Σ_diag + DDᵀ/(2(K − 1)).
+    let dev = swag.deviations();
+    let cov = |i: usize, j: usize| {
+        let low: f64 = dev.iter().map(|d| d[i] as f64 * d[j] as f64).sum::<f64>() / (2.0 * (rank as f64 - 1.0));
+        low + if i == j { 0.5 * var[i] as f64 } else { 0.0 }
+    };
+    let s = 40_000usize;
+    let draws: Vec<Vec<f32>> = (0..s).map(|i| swag.sample(i as u64)).collect();
+    let emp_mean: Vec<f64> = (0..2).map(|j| draws.iter().map(|d| d[j] as f64).sum::<f64>() / s as f64).collect();
+    for j in 0..2 {
+        let se = (cov(j, j) / s as f64).sqrt();
+        assert!((emp_mean[j] - mean[j] as f64).abs() < 4.0 * se, "draw mean {j}");
+    }
+    for (i, j) in [(0, 0), (1, 1), (0, 1)] {
+        let e = draws.iter().map(|d| (d[i] as f64 - emp_mean[i]) * (d[j] as f64 - emp_mean[j])).sum::<f64>() / s as f64;
+        let want = cov(i, j);
+        let scale = (cov(i, i) * cov(j, j)).sqrt();
+        assert!((e - want).abs() < 0.03 * scale, "cov ({i},{j}): {e} vs {want}");
+    }
+}
+
+#[test]
+fn swag_on_a_classifier() {
+    let xs: Vec<f32> = (0..64).map(|i| i as f32 / 8.0 - 4.0).collect();
+    let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+    let x = Tensor::from_vec(xs, &[64, 1]).unwrap();
+    let r = &mut StdRng::seed_from_u64(2);
+    let net = Sequential::new()
+        .push(Linear::new(1, 8, true, r).unwrap())
+        .push(ReLU)
+        .push(Linear::new(8, 2, true, r).unwrap());
+    let clf = Classifier::new(net, vec!["neg".into(), "pos".into()]).unwrap();
+    clf.fit(&x, &labels, &TrainConfig { epochs: 20, batch_size: 16, ..TrainConfig::default() }, |_| {}).unwrap();
+    let config = SwagConfig { epochs: 6, batch_size: 16, rank: 4, ..SwagConfig::default() };
+    let swag = Swag::collect_classifier(&clf, &x, &labels, &config).unwrap();
+    let p = swag.predict_classifier(&clf, &x, 8, 1).unwrap();
+    assert_eq!(p.draws.len(), 8);
+    assert!(p.mutual_information.iter().any(|&m| m > 0.0));
+    assert!(blitz_layers::metrics::accuracy(&p.probs, 2, &labels).unwrap() > 0.9);
+    // Left at θ̄; same seed, same prediction.
+    let now: Vec<f32> = params(&clf.net).iter().flat_map(|(_, p)| p.value().to_vec().unwrap()).collect();
+    assert_eq!(now, swag.mean());
+    assert_eq!(p.probs, swag.predict_classifier(&clf, &x, 8, 1).unwrap().probs);
+    // Errors.
+    assert!(matches!(swag.predict_classifier(&clf, &x, 0, 1), Err(Error::InvalidArgument { .. })));
+    let short = SwagConfig { epochs: 1, ..SwagConfig::default() };
+    assert!(matches!(Swag::collect_classifier(&clf, &x, &labels, &short), Err(Error::InvalidArgument { .. })));
+    let other = Sequential::new().push(Linear::new(1, 2, true, r).unwrap());
+    assert!(matches!(swag.load(&other, &swag.mean()), Err(Error::InvalidArgument { .. })));
+}
+
+// ---- IVON ----
+
+#[test]
+fn ivon_finds_the_mean_field_posterior_of_a_conjugate_regression() {
+    // y = Φ̃w + 0.5ε, prior N(0, I): the exact posterior has precision
+    // Λ = Φ̃ᵀΦ̃/σ² + I and mean Λ⁻¹Φ̃ᵀy/σ²; the best mean-field Gaussian has
+    // the same mean and precisions Λⱼⱼ. IVON with λ = n and δ = 1/n must
+    // reach it (up to the noise of its one-draw estimates).
+    let (n, d, sigma) = (200usize, 2usize, 0.5f64);
+    let xs = random_inputs(n, d, 12);
+    let mut rng = StdRng::seed_from_u64(13);
+    let phi: Vec<Vec<f64>> =
+        xs.chunks(d).map(|r| r.iter().map(|&v| v as f64).chain(std::iter::once(1.0)).collect()).collect();
+    let ys: Vec<f64> = phi
+        .iter()
+        .map(|p| 1.5 * p[0] - 0.7 * p[1] + 0.3 + sigma * Distribution::<f64>::sample(&StandardNormal, &mut rng))
+        .collect();
+    let w = d + 1;
+    let mut prec = vec![0f64; w * w];
+    let mut rhs = vec![0f64; w];
+    for (p, y) in phi.iter().zip(&ys) {
+        for i in 0..w {
+            rhs[i] += p[i] * y / (sigma * sigma);
+            for j in 0..w {
+                prec[i * w + j] += p[i] * p[j] / (sigma * sigma);
+            }
+        }
+    }
+    for i in 0..w {
+        prec[i * w + i] += 1.0;
+    }
+    let cov = inverse(&prec, w);
+    let exact_mean: Vec<f64> = (0..w).map(|i| (0..w).map(|j| cov[i * w + j] * rhs[j]).sum()).collect();
+
+    let net = Linear::new(d, 1, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    let x = Tensor::from_vec(xs, &[n, d]).unwrap();
+    let y = Tensor::from_vec(ys.iter().map(|&v| v as f32).collect(), &[n, 1]).unwrap();
+    let config = IvonConfig {
+        epochs: 6000,
+        batch_size: n,
+        lr: 0.05,
+        hess_init: 1.0,
+        beta2: 0.999,
+        weight_decay: 1.0 / n as f32,
+        ..IvonConfig::default()
+    };
+    let loss = |out: &blitz_autograd::Var, batch: &[usize]| {
+        let yb = out.tape().constant(blitz_layers::data::take_rows(&y, batch)?);
+        out.sub(&yb)?.square()?.mean()?.mul_scalar((0.5 / (sigma * sigma)) as f32)
+    };
+    let ivon = Ivon::fit(&net, &x, loss, &config).unwrap();
+    // Parameters in order: weight [1, d], bias [1].
+    let m: Vec<f64> = ivon.posterior_mean().iter().flatten().map(|&v| v as f64).collect();
+    let s: Vec<f64> = ivon.posterior_std().iter().flatten().map(|&v| v as f64).collect();
+    for j in 0..w {
+        let mf_std = 1.0 / prec[j * w + j].sqrt();
+        assert!((m[j] - exact_mean[j]).abs() < 0.4 * mf_std, "mean {j}: {} vs {}", m[j], exact_mean[j]);
+        assert!((s[j] / mf_std - 1.0).abs() < 0.08, "std {j}: {} vs {mf_std}", s[j]);
+    }
+    // The network is left at the mean; prediction by draws repeats from its seed.
+    assert_eq!(net.weight().value().to_vec().unwrap(), ivon.posterior_mean()[0]);
+    let probe = Tensor::from_vec(vec![0.5, -0.5], &[1, 2]).unwrap();
+    let run = || ivon.predict_with(3, 4, |s| net.predict_draws(&probe, 1, s)?[0].to_vec()).unwrap();
+    let a = run();
+    assert_eq!(a, run());
+    assert_ne!(a[0], a[1]);
+}
+
+#[test]
+fn ivon_errors() {
+    let net = Linear::new(1, 1, true, &mut StdRng::seed_from_u64(0)).unwrap();
+    for bad in [
+        IvonConfig { mc_samples: 0, ..IvonConfig::default() },
+        IvonConfig { weight_decay: 0.0, ..IvonConfig::default() },
+        IvonConfig { beta2: 1.0, ..IvonConfig::default() },
+        IvonConfig { ess: Some(-1.0), ..IvonConfig::default() },
+        IvonConfig { epochs: 0, ..IvonConfig::default() },
+    ] {
+        assert!(matches!(Ivon::new(&net, 10, &bad), Err(Error::InvalidArgument { .. })), "{bad:?}");
+    }
+    assert!(matches!(Ivon::new(&net, 0, &IvonConfig::default()), Err(Error::Empty { .. })));
+    let ivon = Ivon::new(&net, 10, &IvonConfig::default()).unwrap();
+    assert!(matches!(ivon.predict_with(0, 0, |_| Ok(())), Err(Error::InvalidArgument { .. })));
+}
+
+#[test]
+fn swag_and_ivon_same_bits_on_one_and_two_threads() {
+    let xs: Vec<f32> = (0..48).map(|i| i as f32 / 6.0 - 4.0).collect();
+    let labels: Vec<usize> = xs.iter().map(|&x| usize::from(x > 0.0)).collect();
+    let x = Tensor::from_vec(xs, &[48, 1]).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let r = &mut StdRng::seed_from_u64(3);
+            let net = Sequential::new()
+                .push(Linear::new(1, 8, true, r).unwrap())
+                .push(ReLU)
+                .push(Linear::new(8, 2, true, r).unwrap());
+            let clf = Classifier::new(net, vec!["neg".into(), "pos".into()]).unwrap();
+            let ivon = Ivon::fit_classifier(
+                &clf,
+                &x,
+                &labels,
+                &IvonConfig { epochs: 3, batch_size: 16, ..IvonConfig::default() },
+            )
+            .unwrap();
+            let p_ivon = ivon.predict_classifier(&clf, &x, 4, 1).unwrap().probs;
+            let swag = Swag::collect_classifier(
+                &clf,
+                &x,
+                &labels,
+                &SwagConfig { epochs: 3, batch_size: 16, ..SwagConfig::default() },
+            )
+            .unwrap();
+            (p_ivon, swag.mean(), swag.predict_classifier(&clf, &x, 4, 2).unwrap().probs)
+        })
+    };
+    assert_eq!(run(1), run(2));
+}
