@@ -290,7 +290,7 @@ fn ensemble_classifier_averages_members() {
     ens.fit(&x, &labels, &TrainConfig { epochs: 20, batch_size: 16, ..TrainConfig::default() }).unwrap();
     let p = ens.predict(&x, 1, 0).unwrap();
     assert_eq!(p.draws.len(), 3);
-    let first = ens.members[0].predict(&x, 1, member_seed(0, 0)).unwrap().probs;
+    let first = ens.members()[0].predict(&x, 1, member_seed(0, 0)).unwrap().probs;
     assert_eq!(p.draws[0], first);
     for j in 0..p.probs.len() {
         let avg = p.draws.iter().map(|d| d[j]).sum::<f32>() / 3.0;
@@ -630,6 +630,47 @@ fn swag_moments_on_a_quadratic() {
         let scale = (cov(i, i) * cov(j, j)).sqrt();
         assert!((e - want).abs() < 0.03 * scale, "cov ({i},{j}): {e} vs {want}");
     }
+}
+
+#[test]
+fn swag_diagonal_draws_have_the_diagonal_covariance_and_rank_one_is_refused() {
+    let net = Point { w: blitz_autograd::Param::new("w", Tensor::from_vec(vec![3.0, 1.0], &[2]).unwrap()) };
+    let x = Tensor::zeros(&[4, 1]);
+    let loss = |out: &blitz_autograd::Var, _: &[usize]| out.square()?.sum()?.mul_scalar(0.5);
+    let config = SwagConfig { epochs: 8, batch_size: 4, lr: 0.1, momentum: 0.0, rank: 0, ..SwagConfig::default() };
+    let swag = Swag::collect(&net, &x, loss, &config).unwrap();
+    assert_eq!(swag.rank(), 0);
+    let (mean, var) = (swag.mean(), swag.diag_variance());
+    let s = 40_000usize;
+    let draws: Vec<Vec<f32>> = (0..s).map(|i| swag.sample(i as u64)).collect();
+    for j in 0..2 {
+        let m = draws.iter().map(|d| d[j] as f64).sum::<f64>() / s as f64;
+        let v = draws.iter().map(|d| (d[j] as f64 - m).powi(2)).sum::<f64>() / s as f64;
+        assert!((m - mean[j] as f64).abs() < 4.0 * (var[j] as f64 / s as f64).sqrt(), "draw mean {j}");
+        // SWAG-diagonal is N(θ̄, Σ_diag): the whole diagonal variance, not half of it.
+        assert!((v - var[j] as f64).abs() < 0.03 * var[j] as f64, "draw variance {j}: {v} vs {}", var[j]);
+    }
+    let one = SwagConfig { rank: 1, ..config };
+    assert!(matches!(Swag::collect(&net, &x, loss, &one), Err(Error::InvalidArgument { .. })));
+}
+
+#[test]
+fn last_layer_laplace_and_ensembles_refuse_mismatched_widths() {
+    let mut rng = StdRng::seed_from_u64(3);
+    // A classifier named with four classes on a two-logit network.
+    let net = Sequential::new().push(Linear::new(2, 2, true, &mut rng).unwrap());
+    let names = (0..4).map(|c| c.to_string()).collect();
+    let c = Classifier::new(net, names).unwrap();
+    assert!(matches!(LastLayerLaplace::from_classifier(c), Err(Error::ShapeMismatch { .. })));
+    let r = Regressor::new(Sequential::new().push(Linear::new(2, 3, true, &mut rng).unwrap()), 1).unwrap();
+    assert!(matches!(LastLayerLaplace::from_regressor(r), Err(Error::ShapeMismatch { .. })));
+    // Ensemble members of different widths.
+    let member = |k: usize, rng: &mut StdRng| {
+        GaussianRegressor::new(Sequential::new().push(Linear::new(2, 2 * k, true, rng).unwrap()), k).unwrap()
+    };
+    let ens = DeepEnsemble::new(vec![member(2, &mut rng), member(1, &mut rng)]).unwrap();
+    let x = Tensor::zeros(&[3, 2]);
+    assert!(matches!(ens.predict(&x, 1, 0), Err(Error::InvalidArgument { .. })));
 }
 
 #[test]

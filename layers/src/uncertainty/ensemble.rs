@@ -260,8 +260,7 @@ fn mixture_prediction(k: usize, means: Vec<Vec<f32>>, stds: &[Vec<f32>]) -> Regr
 /// M trained networks whose prediction is the mixture of theirs.
 #[derive(Debug)]
 pub struct DeepEnsemble<T> {
-    /// The members, in seed order.
-    pub members: Vec<T>,
+    members: Vec<T>,
 }
 
 impl<T> DeepEnsemble<T> {
@@ -274,6 +273,16 @@ impl<T> DeepEnsemble<T> {
             return Err(Error::invalid("ensemble members", "0: at least one member (M ≥ 1)"));
         }
         Ok(DeepEnsemble { members })
+    }
+
+    /// The members, in seed order.
+    pub fn members(&self) -> &[T] {
+        &self.members
+    }
+
+    /// The members, taken out.
+    pub fn into_members(self) -> Vec<T> {
+        self.members
     }
 
     /// The number of members M.
@@ -313,6 +322,16 @@ fn fit_all<T: Sync>(
         .enumerate()
         .map(|(i, m)| fit(m, &TrainConfig { seed: member_seed(config.seed, i), ..config.clone() }))
         .collect()
+}
+
+/// Every member's output width must be the first's (members built apart may differ).
+fn same_width(widths: impl Iterator<Item = usize>) -> Result<usize> {
+    let widths: Vec<usize> = widths.collect();
+    match widths.first() {
+        None => Err(Error::invalid("ensemble members", "0: at least one member (M ≥ 1)")),
+        Some(&k) if widths.iter().all(|&w| w == k) => Ok(k),
+        Some(_) => Err(Error::invalid("ensemble members", format!("output widths {widths:?} differ"))),
+    }
 }
 
 impl<M: Module> DeepEnsemble<GaussianRegressor<M>> {
@@ -356,7 +375,8 @@ impl<M: Module> DeepEnsemble<GaussianRegressor<M>> {
     /// As [`GaussianRegressor::predict_moments`].
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<RegressionPrediction> {
         let (m, s) = self.moments(x, draws, seed)?;
-        Ok(mixture_prediction(self.members[0].outputs, m, &s))
+        let k = same_width(self.members.iter().map(|m| m.outputs))?;
+        Ok(mixture_prediction(k, m, &s))
     }
 
     fn moments(&self, x: &Tensor, draws: usize, seed: u64) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
@@ -374,7 +394,7 @@ impl<M: Module> DeepEnsemble<GaussianRegressor<M>> {
     /// # Errors
     /// As [`DeepEnsemble::predict`]; shape mismatches of `y`.
     pub fn evaluate(&self, x: &Tensor, y: &Tensor, draws: usize, seed: u64) -> Result<RegressionMetrics> {
-        let k = self.members[0].outputs;
+        let k = same_width(self.members.iter().map(|m| m.outputs))?;
         let n = self.members[0].check_xy(x, y)?;
         let (m, s) = self.moments(x, draws, seed)?;
         let y = y.to_vec()?;
@@ -433,7 +453,7 @@ impl<M: Module> DeepEnsemble<Classifier<M>> {
     /// # Errors
     /// As [`Classifier::predict`].
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<ClassPrediction> {
-        let k = self.members[0].classes();
+        let k = same_width(self.members.iter().map(|m| m.classes()))?;
         let mut all = Vec::with_capacity(self.members.len() * draws);
         for (i, m) in self.members.iter().enumerate() {
             all.extend(m.predict(x, draws, member_seed(seed, i))?.draws);

@@ -105,6 +105,10 @@ impl IvonConfig {
         }
         positive("lr", self.lr)?;
         if let Some(e) = self.ess {
+            // An infinite sample size makes sigma 0, and the Hessian estimate 0·∞.
+            if !e.is_finite() {
+                return Err(Error::invalid("ess", format!("{e}: must be finite")));
+            }
             positive("ess", e)?;
         }
         positive("hess_init", self.hess_init)?;

@@ -112,15 +112,26 @@ fn split(net: Sequential) -> Result<(Sequential, String, Box<dyn Module>, Param,
     Ok((body, name, last, weight, bias))
 }
 
+/// The last layer must produce `k` values (one per class or output).
+fn same_outputs(weight: &Param, k: usize, what: &'static str) -> Result<()> {
+    let rows = weight.shape()[0];
+    if rows != k {
+        return Err(Error::ShapeMismatch { op: what, lhs: vec![rows], rhs: vec![k] });
+    }
+    Ok(())
+}
+
 impl LastLayerLaplace {
     /// Last-layer Laplace for a trained classifier whose network ends in a
     /// [`Linear`] layer producing the logits. The posterior is fitted by
     /// [`LastLayerLaplace::fit`].
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when the network's last layer is not a `Linear`.
+    /// [`Error::InvalidArgument`] when the network's last layer is not a
+    /// `Linear`; [`Error::ShapeMismatch`] when it does not produce one logit per class.
     pub fn from_classifier(c: Classifier<Sequential>) -> Result<LastLayerLaplace> {
         let (body, last_name, last, weight, bias) = split(c.net)?;
+        same_outputs(&weight, c.class_names.len(), "classes")?;
         body.set_training(false);
         Ok(LastLayerLaplace {
             body,
@@ -140,10 +151,12 @@ impl LastLayerLaplace {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when the network's last layer is not a
-    /// `Linear`; device errors reading the noise.
+    /// `Linear`; [`Error::ShapeMismatch`] when it does not produce one value
+    /// per output; device errors reading the noise.
     pub fn from_regressor(r: Regressor<Sequential>) -> Result<LastLayerLaplace> {
-        let noise_std = r.log_noise.value().to_vec()?.iter().map(|l| (*l as f64).exp()).collect();
+        let noise_std: Vec<f64> = r.log_noise.value().to_vec()?.iter().map(|l| (*l as f64).exp()).collect();
         let (body, last_name, last, weight, bias) = split(r.net)?;
+        same_outputs(&weight, noise_std.len(), "outputs (noise levels)")?;
         body.set_training(false);
         Ok(LastLayerLaplace {
             body,

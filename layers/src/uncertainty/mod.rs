@@ -31,15 +31,9 @@
 //!   of averaged probabilities are logits (softmax(ln p) = p), so MC
 //!   dropout's or an ensemble's mean can be temperature-scaled too.
 //!
-//! What `examples/uncertainty_bench.rs` measured (BENCHMARKS.md, one fixed
-//! setting per method, no tuning): on MNIST with LeNet, SWAG had the best
-//! accuracy, NLL and ECE (0.69 × Bayes by Backprop's NLL) and the ensemble
-//! of 5 by far the best out-of-distribution detection by mutual
-//! information (AUROC 0.99 against noise); last-layer Laplace with sampled
-//! logits matched the network's accuracy at +11% of its training time,
-//! while its probit prediction was under-confident over 10 classes. On
-//! Boston (UCI protocol), MC dropout had the lowest RMSE and the ensemble
-//! the best log-likelihood.
+//! `examples/uncertainty_bench.rs` compares them on Boston (UCI protocol)
+//! and MNIST (LeNet) with one fixed setting per method; its figures, and
+//! what they do and do not show, are in BENCHMARKS.md.
 //!
 //! Every method repeats bit for bit from its seed, and refuses bad
 //! settings (T = 0 passes, M = 0 members, a temperature ≤ 0, a network

@@ -74,6 +74,12 @@ impl SwagConfig {
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return Err(Error::invalid("weight_decay", format!("{}: must be ≥ 0 and finite", self.weight_decay)));
         }
+        if self.rank == 1 {
+            return Err(Error::invalid(
+                "swag rank",
+                "1: the low-rank part needs at least 2 columns (0: SWAG-diagonal)",
+            ));
+        }
         Ok(())
     }
 }
@@ -238,18 +244,21 @@ impl Swag {
         self.deviations.iter().map(|d| d.iter().map(|&v| v as f32).collect()).collect()
     }
 
-    /// One draw of the weights, flattened, named by `seed`; the low-rank
-    /// part needs at least two deviation columns and is left out otherwise.
+    /// One draw of the weights, flattened, named by `seed`: with K ≥ 2
+    /// deviation columns, full SWAG's θ̄ + Σ_diag^½·z₁/√2 + D·z₂/√(2(K−1))
+    /// (covariance ½(Σ_diag + DDᵀ/(K−1))); with fewer, SWAG-diagonal's
+    /// θ̄ + Σ_diag^½·z (covariance Σ_diag), as Maddox et al. define them.
     pub fn sample(&self, seed: u64) -> Vec<f32> {
         let mut rng = StdRng::seed_from_u64(seed);
         let k = self.deviations.len();
+        let diag_scale = if k >= 2 { std::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
         let mut theta: Vec<f64> = self
             .mean
             .iter()
             .zip(&self.sq_mean)
             .map(|(m, s)| {
                 let z: f64 = StandardNormal.sample(&mut rng);
-                m + std::f64::consts::FRAC_1_SQRT_2 * (s - m * m).max(0.0).sqrt() * z
+                m + diag_scale * (s - m * m).max(0.0).sqrt() * z
             })
             .collect();
         if k >= 2 {
