@@ -19,8 +19,8 @@ mod mnist_models;
 
 use blitz::layers::data::idx::Mnist;
 use blitz::layers::metrics::{
-    accuracy, brier_score, class_nll, expected_calibration_error, gaussian_mixture_log_likelihood_hetero,
-    mutual_information, ood_auroc, predictive_entropy, rmse,
+    accuracy, brier_score, class_nll, expected_calibration_error, gaussian_mixture_log_likelihood_hetero, ood_auroc,
+    rmse,
 };
 use blitz::prelude::*;
 use mnist_models::{bayesian_lenet, digit_names, out_of_distribution, MNIST_MEAN, MNIST_STD};
@@ -274,21 +274,6 @@ struct ClassRun {
     predict_ms: f64,
 }
 
-/// A prediction from per-draw probabilities.
-fn from_draws(k: usize, draws: Vec<Vec<f32>>) -> Result<ClassPrediction> {
-    let s = draws.len() as f64;
-    let probs: Vec<f32> =
-        (0..draws[0].len()).map(|j| (draws.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
-    Ok(ClassPrediction {
-        classes: k,
-        predicted: blitz::layers::metrics::argmax_rows(&probs, k),
-        entropy: predictive_entropy(&draws, k)?,
-        mutual_information: mutual_information(&draws, k)?,
-        probs,
-        draws,
-    })
-}
-
 fn mnist(args: &Args) -> Result<()> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k");
     let all = Mnist::load(dir, "train")?;
@@ -333,7 +318,7 @@ fn mnist(args: &Args) -> Result<()> {
     let temp = TemperatureScaling::fit(&logits(&x_val)?, k, &val_labels)?;
     let ts_ms = det_ms + ms_since(t);
     println!("fitted temperature {:.3}", temp.temperature());
-    let (p, ms, pn, pr) = predict3(&|x| from_draws(k, vec![temp.probs(&logits(x)?, k)?]))?;
+    let (p, ms, pn, pr) = predict3(&|x| ClassPrediction::from_draws(k, vec![temp.probs(&logits(x)?, k)?]))?;
     rows.push((
         "deterministic_temperature",
         ClassRun { test: p, noise: pn, rotated: pr, train_ms: ts_ms, predict_ms: ms },

@@ -75,6 +75,33 @@ pub struct ClassPrediction {
     pub draws: Vec<Vec<f32>>,
 }
 
+impl ClassPrediction {
+    /// What `draws` (each draw's probabilities, `[n, classes]` row-major)
+    /// say together: their mean, its most probable class, the predictive
+    /// entropy and the mutual information. Every method that predicts by
+    /// averaging draws (Bayes by Backprop, MC dropout, ensembles, SWAG,
+    /// IVON, sampled Laplace) reports through this.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for no draws or no classes; [`Error::InvalidShape`]
+    /// or [`Error::ShapeMismatch`] for draws that are not all `[n, classes]`.
+    pub fn from_draws(classes: usize, draws: Vec<Vec<f32>>) -> Result<ClassPrediction> {
+        let entropy = predictive_entropy(&draws, classes)?;
+        let mutual_information = mutual_information(&draws, classes)?;
+        let s = draws.len() as f64;
+        let probs: Vec<f32> =
+            (0..draws[0].len()).map(|j| (draws.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
+        Ok(ClassPrediction {
+            classes,
+            predicted: argmax_rows(&probs, classes),
+            entropy,
+            mutual_information,
+            probs,
+            draws,
+        })
+    }
+}
+
 /// How well a classifier predicts held-out labels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClassificationMetrics {
@@ -201,22 +228,13 @@ impl<M: Module> Classifier<M> {
     /// # Errors
     /// [`Error::InvalidArgument`] for `draws == 0`; shape errors.
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<ClassPrediction> {
-        let n = self.check_x(x)?;
+        self.check_x(x)?;
         let k = self.classes();
         let xs = host_scaled(x, self.x_scale.as_ref())?;
         let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
         let op = "Classifier::predict (logits vs [rows, classes])";
         let probs = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, Tensor::softmax)?;
-        let s = draws as f64;
-        let mean: Vec<f32> = (0..n * k).map(|j| (probs.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
-        Ok(ClassPrediction {
-            classes: k,
-            predicted: argmax_rows(&mean, k),
-            entropy: predictive_entropy(&probs, k)?,
-            mutual_information: mutual_information(&probs, k)?,
-            probs: mean,
-            draws: probs,
-        })
+        ClassPrediction::from_draws(k, probs)
     }
 
     /// Accuracy, NLL, Brier score, ECE, mean entropy and mean mutual

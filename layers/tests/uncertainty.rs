@@ -671,6 +671,11 @@ fn last_layer_laplace_and_ensembles_refuse_mismatched_widths() {
     let ens = DeepEnsemble::new(vec![member(2, &mut rng), member(1, &mut rng)]).unwrap();
     let x = Tensor::zeros(&[3, 2]);
     assert!(matches!(ens.predict(&x, 1, 0), Err(Error::InvalidArgument { .. })));
+    // A full GGN too large to hold is refused before it is built (41·101 > 4000 weights).
+    let wide = Regressor::new(Sequential::new().push(Linear::new(100, 41, true, &mut rng).unwrap()), 41).unwrap();
+    let mut la = LastLayerLaplace::from_regressor(wide).unwrap();
+    let e = la.fit(&Tensor::zeros(&[2, 100]), LaplaceStructure::Full).unwrap_err();
+    assert!(e.to_string().contains("use Kron"), "{e}");
 }
 
 #[test]

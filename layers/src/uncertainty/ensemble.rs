@@ -20,8 +20,8 @@ use crate::classification::{ClassPrediction, ClassificationMetrics, Classifier, 
 use crate::data::{take_rows, Standardizer};
 use crate::estimator::{draw_seed, VariationalEstimator};
 use crate::metrics::{
-    accuracy, argmax_rows, brier_score, class_nll, expected_calibration_error, gaussian_mixture_log_likelihood_hetero,
-    interval_coverage, mutual_information, predictive_entropy, rmse,
+    accuracy, brier_score, class_nll, expected_calibration_error, gaussian_mixture_log_likelihood_hetero,
+    interval_coverage, rmse,
 };
 use crate::module::{params, to_device, Module};
 use crate::regression::{RegressionMetrics, RegressionPrediction};
@@ -458,17 +458,7 @@ impl<M: Module> DeepEnsemble<Classifier<M>> {
         for (i, m) in self.members.iter().enumerate() {
             all.extend(m.predict(x, draws, member_seed(seed, i))?.draws);
         }
-        let s = all.len() as f64;
-        let mean: Vec<f32> =
-            (0..all[0].len()).map(|j| (all.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
-        Ok(ClassPrediction {
-            classes: k,
-            predicted: argmax_rows(&mean, k),
-            entropy: predictive_entropy(&all, k)?,
-            mutual_information: mutual_information(&all, k)?,
-            probs: mean,
-            draws: all,
-        })
+        ClassPrediction::from_draws(k, all)
     }
 
     /// Accuracy, NLL, Brier score, ECE, mean entropy and mean mutual

@@ -27,7 +27,6 @@ use crate::classification::{ClassPrediction, Classifier};
 use crate::data::{take_rows, Standardizer};
 use crate::estimator::draw_seed;
 use crate::linear::Linear;
-use crate::metrics::{argmax_rows, mutual_information, predictive_entropy};
 use crate::module::Module;
 use crate::regression::{RegressionPrediction, Regressor};
 use crate::sequential::Sequential;
@@ -54,6 +53,13 @@ pub enum LaplaceStructure {
 
 /// The largest last layer (weights and biases) that [`LaplaceStructure::Auto`] keeps full.
 pub const FULL_MAX_PARAMS: usize = 300;
+
+/// The most last-layer weights [`LaplaceStructure::Full`] accepts when asked
+/// for explicitly (a 4000² GGN in f64 is 128 MB, its eigendecomposition minutes).
+pub const FULL_LIMIT: usize = 4000;
+
+/// The smallest prior precision the marginal-likelihood update returns.
+const LAMBDA_FLOOR: f64 = 1e-12;
 
 /// What the network's outputs are.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,7 +300,10 @@ impl LastLayerLaplace {
     /// # Errors
     /// Shape errors; [`Error::NonFinite`] for non-finite features;
     /// [`Error::InvalidArgument`] when the trained last layer's weights are
-    /// all zero (the marginal likelihood then has no finite optimum).
+    /// all zero (the marginal likelihood then has no finite optimum), when
+    /// its update does not settle above its floor (then set λ by hand with
+    /// [`LastLayerLaplace::set_prior_precision`]), or for `Full` above
+    /// [`FULL_LIMIT`] weights.
     pub fn fit(&mut self, x: &Tensor, structure: LaplaceStructure) -> Result<f64> {
         let (n, phi) = self.features(x)?;
         let (k, w) = (self.outputs(), self.width());
@@ -302,6 +311,14 @@ impl LastLayerLaplace {
         let theta = self.theta()?;
         let full = match structure {
             LaplaceStructure::Auto => p <= FULL_MAX_PARAMS,
+            LaplaceStructure::Full if p > FULL_LIMIT => {
+                return Err(Error::invalid(
+                    "LaplaceStructure::Full",
+                    format!(
+                        "{p} last-layer weights: the full GGN would hold {p}² values; use Kron (or Auto) above {FULL_LIMIT}"
+                    ),
+                ))
+            }
             LaplaceStructure::Full => true,
             LaplaceStructure::Kron => false,
         };
@@ -362,14 +379,26 @@ impl LastLayerLaplace {
             ));
         }
         let mut lambda = 1.0f64;
+        let mut converged = false;
         for _ in 0..10_000 {
             let gamma: f64 = eigen.iter().map(|g| g / (g + lambda)).sum();
-            let next = (gamma / norm2).max(1e-12);
-            let done = (next - lambda).abs() <= 1e-12 * lambda;
+            let next = (gamma / norm2).max(LAMBDA_FLOOR);
+            converged = (next - lambda).abs() <= 1e-12 * lambda;
             lambda = next;
-            if done {
+            if converged {
                 break;
             }
+        }
+        // At the floor the data determine no weight (γ ≈ 0): the posterior
+        // would be the prior's, with variances of order 1/floor.
+        if !converged || lambda <= LAMBDA_FLOOR {
+            return Err(Error::invalid(
+                "prior precision",
+                format!(
+                    "the marginal likelihood's fixed point {} (λ = {lambda:e}): the curvature carries no information; set λ with set_prior_precision",
+                    if converged { "is at the floor" } else { "was not reached in 10,000 steps" }
+                ),
+            ));
         }
         self.curvature = Some(curvature);
         self.set_prior_precision(lambda)?;
@@ -484,7 +513,7 @@ impl LastLayerLaplace {
                 .collect();
             probs.extend(softmax(&scaled).iter().map(|&p| p as f32));
         }
-        class_prediction(k, vec![probs])
+        ClassPrediction::from_draws(k, vec![probs])
     }
 
     /// Class probabilities averaged over `draws` draws of the logits from
@@ -512,7 +541,7 @@ impl LastLayerLaplace {
             }
             out.push(probs);
         }
-        class_prediction(k, out)
+        ClassPrediction::from_draws(k, out)
     }
 
     /// The Gaussian predictive distribution N(f*, JΣJᵀ + σ²) of a regressor's
@@ -574,18 +603,4 @@ fn softmax(f: &[f64]) -> Vec<f64> {
     let e: Vec<f64> = f.iter().map(|v| (v - m).exp()).collect();
     let s: f64 = e.iter().sum();
     e.iter().map(|v| v / s).collect()
-}
-
-fn class_prediction(k: usize, draws: Vec<Vec<f32>>) -> Result<ClassPrediction> {
-    let s = draws.len() as f64;
-    let mean: Vec<f32> =
-        (0..draws[0].len()).map(|j| (draws.iter().map(|d| d[j] as f64).sum::<f64>() / s) as f32).collect();
-    Ok(ClassPrediction {
-        classes: k,
-        predicted: argmax_rows(&mean, k),
-        entropy: predictive_entropy(&draws, k)?,
-        mutual_information: mutual_information(&draws, k)?,
-        probs: mean,
-        draws,
-    })
 }

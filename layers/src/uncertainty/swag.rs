@@ -16,7 +16,6 @@
 use crate::classification::{ClassPrediction, Classifier};
 use crate::data::{take_rows, EpochOrder};
 use crate::estimator::draw_seed;
-use crate::metrics::{argmax_rows, mutual_information, predictive_entropy};
 use crate::module::{params, Module};
 use crate::train::host_scaled;
 use blitz_autograd::optim::{Optimizer, Sgd};
@@ -335,16 +334,6 @@ impl Swag {
     ) -> Result<ClassPrediction> {
         let k = c.classes();
         let all: Vec<Vec<f32>> = self.predict_with(&c.net, draws, seed, |s| Ok(c.predict(x, 1, s)?.probs))?;
-        let d = draws as f64;
-        let mean: Vec<f32> =
-            (0..all[0].len()).map(|j| (all.iter().map(|p| p[j] as f64).sum::<f64>() / d) as f32).collect();
-        Ok(ClassPrediction {
-            classes: k,
-            predicted: argmax_rows(&mean, k),
-            entropy: predictive_entropy(&all, k)?,
-            mutual_information: mutual_information(&all, k)?,
-            probs: mean,
-            draws: all,
-        })
+        ClassPrediction::from_draws(k, all)
     }
 }
