@@ -333,17 +333,7 @@ fn elementwise_points(budget: f64) -> Vec<Point> {
 }
 
 fn conv_points(budget: f64) -> Vec<Point> {
-    let base = ConvGeom {
-        batch: 64,
-        in_channels: 1,
-        out_channels: 6,
-        groups: 1,
-        input: [1, 28, 28],
-        kernel: [1, 5, 5],
-        stride: [1, 1, 1],
-        padding: [0, 0, 0],
-        dilation: [1, 1, 1],
-    };
+    let base = ConvGeom::plain_2d(64, 1, 6, [28, 28], [5, 5]);
     let layers = [
         ("lenet_b64 conv1 1->6 5x5 28x28", base),
         ("lenet_b64 conv2 6->16 5x5 12x12", ConvGeom { in_channels: 6, out_channels: 16, input: [1, 12, 12], ..base }),

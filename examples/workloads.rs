@@ -33,7 +33,7 @@ struct BostonSplit {
 fn boston_split(table: &Table) -> Result<BostonSplit> {
     let (train, test) = Split::EveryKth(4).indices(table.rows)?;
     let f = table.cols - 1;
-    let (tr, te) = (table.take_rows(&train), table.take_rows(&test));
+    let (tr, te) = (table.take_rows(&train)?, table.take_rows(&test)?);
     let (x_train, x_test) = (tr.columns(0, f)?, te.columns(0, f)?);
     let (y_train, y_test) = (tr.columns(f, f + 1)?, te.columns(f, f + 1)?);
     let xs = Standardizer::fit(&x_train)?;

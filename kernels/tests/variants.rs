@@ -178,17 +178,7 @@ fn every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input(
 
 #[test]
 fn every_conv_variant_matches_the_reference() {
-    let lenet1 = ConvGeom {
-        batch: 2,
-        in_channels: 1,
-        out_channels: 6,
-        groups: 1,
-        input: [1, 12, 12],
-        kernel: [1, 5, 5],
-        stride: [1, 1, 1],
-        padding: [0, 0, 0],
-        dilation: [1, 1, 1],
-    };
+    let lenet1 = ConvGeom::plain_2d(2, 1, 6, [12, 12], [5, 5]);
     let padded =
         ConvGeom { in_channels: 4, out_channels: 6, groups: 2, padding: [0, 1, 2], dilation: [1, 2, 1], ..lenet1 };
     for g in [lenet1, padded] {

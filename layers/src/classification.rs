@@ -102,6 +102,29 @@ impl ClassPrediction {
     }
 }
 
+impl ClassPrediction {
+    /// How well this prediction fits `labels`: accuracy, NLL, Brier score,
+    /// ECE over [`ECE_BINS`] bins, mean entropy and mean mutual information
+    /// (every classifier's `evaluate` reports through this).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless there is one label per row;
+    /// [`Error::IndexOutOfRange`] for a label ≥ the class count.
+    pub fn metrics(&self, labels: &[usize]) -> Result<ClassificationMetrics> {
+        let k = self.classes;
+        let mean_of = |v: &[f32]| (v.iter().map(|&a| a as f64).sum::<f64>() / v.len().max(1) as f64) as f32;
+        Ok(ClassificationMetrics {
+            rows: labels.len(),
+            accuracy: accuracy(&self.probs, k, labels)?,
+            nll: class_nll(&self.probs, k, labels)?,
+            brier: brier_score(&self.probs, k, labels)?,
+            ece: expected_calibration_error(&self.probs, k, labels, ECE_BINS)?,
+            mean_entropy: mean_of(&self.entropy),
+            mean_mi: mean_of(&self.mutual_information),
+        })
+    }
+}
+
 /// How well a classifier predicts held-out labels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClassificationMetrics {
@@ -244,18 +267,7 @@ impl<M: Module> Classifier<M> {
     /// As [`Classifier::predict`]; a label ≥ the class count.
     pub fn evaluate(&self, x: &Tensor, labels: &[usize], draws: usize, seed: u64) -> Result<ClassificationMetrics> {
         self.check_labels(x, labels)?;
-        let p = self.predict(x, draws, seed)?;
-        let k = self.classes();
-        let mean_of = |v: &[f32]| (v.iter().map(|&a| a as f64).sum::<f64>() / v.len() as f64) as f32;
-        Ok(ClassificationMetrics {
-            rows: labels.len(),
-            accuracy: accuracy(&p.probs, k, labels)?,
-            nll: class_nll(&p.probs, k, labels)?,
-            brier: brier_score(&p.probs, k, labels)?,
-            ece: expected_calibration_error(&p.probs, k, labels, ECE_BINS)?,
-            mean_entropy: mean_of(&p.entropy),
-            mean_mi: mean_of(&p.mutual_information),
-        })
+        self.predict(x, draws, seed)?.metrics(labels)
     }
 
     /// The parameters, class names and statistics as a checkpoint (metadata
@@ -300,6 +312,14 @@ impl<M: Module> Classifier<M> {
         example_count("Classifier (inputs vs the training inputs' features)", x, self.x_scale.as_ref())
     }
 
+    /// The training inputs on the host, standardised as [`Classifier::fit`]
+    /// standardises them, after checking `labels` against them: for the
+    /// training loops of other methods on the same classifier (SWAG, IVON).
+    pub(crate) fn scaled_training_inputs(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        self.check_labels(x, labels)?;
+        host_scaled(x, self.x_scale.as_ref())
+    }
+
     fn check_labels(&self, x: &Tensor, labels: &[usize]) -> Result<()> {
         let n = self.check_x(x)?;
         if labels.len() != n {
@@ -317,5 +337,14 @@ impl<M: Module> Classifier<M> {
             });
         }
         Ok(())
+    }
+}
+
+/// The mean cross-entropy of a batch's outputs against the rows `batch` of
+/// `labels`: the loss of training loops that take one (SWAG, IVON).
+pub(crate) fn batch_cross_entropy(labels: &[usize]) -> impl Fn(&Var, &[usize]) -> Result<Var> + '_ {
+    move |out, batch| {
+        let yb: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
+        loss::cross_entropy(out, &yb)
     }
 }

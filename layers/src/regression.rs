@@ -220,13 +220,7 @@ impl<M: Module> Regressor<M> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<TrainSummary> {
         self.check_xy(x, y)?;
-        let xs = host_scaled(x, self.x_scale.as_ref())?;
-        let ys = host_scaled(y, self.y_scale.as_ref())?;
-        for (t, what) in [(&xs, "inputs"), (&ys, "targets")] {
-            if !t.all_finite()? {
-                return Err(Error::NonFinite { what: format!("training {what} (after standardisation)") });
-            }
-        }
+        let (xs, ys) = crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref())?;
         to_device(&self.net, config.device)?;
         self.log_noise.set(self.log_noise.value().to(config.device)?)?;
         let elbo = |xv: &Var, batch: &[usize], kl_weight: f32| {

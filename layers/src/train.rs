@@ -336,6 +336,23 @@ pub(crate) fn example_count(op: &'static str, x: &Tensor, scale: Option<&Standar
     }
 }
 
+/// Training inputs and targets on the host, each standardised when its
+/// statistics are given, refused when a value is not finite.
+pub(crate) fn training_data(
+    x: &Tensor,
+    x_scale: Option<&Standardizer>,
+    y: &Tensor,
+    y_scale: Option<&Standardizer>,
+) -> Result<(Tensor, Tensor)> {
+    let (xs, ys) = (host_scaled(x, x_scale)?, host_scaled(y, y_scale)?);
+    for (t, what) in [(&xs, "inputs"), (&ys, "targets")] {
+        if !t.all_finite()? {
+            return Err(Error::NonFinite { what: format!("training {what} (after standardisation)") });
+        }
+    }
+    Ok((xs, ys))
+}
+
 /// `t` on the host, standardised per example when `scale` is given.
 pub(crate) fn host_scaled(t: &Tensor, scale: Option<&Standardizer>) -> Result<Tensor> {
     match scale {

@@ -26,7 +26,7 @@ fn table() -> Table {
 fn data() -> Data {
     let t = table();
     let (train, _) = Split::EveryKth(4).indices(t.rows).unwrap();
-    let t = t.take_rows(&train);
+    let t = t.take_rows(&train).unwrap();
     let (x, y) = (t.columns(0, 13).unwrap(), t.columns(13, 14).unwrap());
     let (xs, ys) = (Standardizer::fit(&x).unwrap(), Standardizer::fit(&y).unwrap());
     Data { x_train: xs.transform(&x).unwrap(), y_train: ys.transform(&y).unwrap().data }
@@ -125,7 +125,8 @@ fn stopped_checkpointed_and_resumed_equals_uninterrupted() {
 fn fit_stopped_then_resumed_from_its_checkpoint_equals_uninterrupted() {
     let t = table();
     let (train, test) = Split::EveryKth(4).indices(t.rows).unwrap();
-    let rows = |idx: &[usize], a: usize, b: usize| t.take_rows(idx).columns(a, b).unwrap().to_tensor().unwrap();
+    let rows =
+        |idx: &[usize], a: usize, b: usize| t.take_rows(idx).unwrap().columns(a, b).unwrap().to_tensor().unwrap();
     let (x, y) = (rows(&train, 0, 13), rows(&train, 13, 14));
     let (xt, yt) = (rows(&test, 0, 13), rows(&test, 13, 14));
     let dir = std::env::temp_dir().join(format!("blitz-fit-resume-{}", std::process::id()));

@@ -19,7 +19,7 @@ fn boston() -> (Tensor, Tensor, Tensor, Tensor) {
     let mut t = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap();
     t.log1p_columns(&[0, 1, 7, 12]).unwrap();
     let (train, test) = Split::EveryKth(4).indices(t.rows).unwrap();
-    let part = |idx: &[usize], a, b| t.take_rows(idx).columns(a, b).unwrap().to_tensor().unwrap();
+    let part = |idx: &[usize], a, b| t.take_rows(idx).unwrap().columns(a, b).unwrap().to_tensor().unwrap();
     (part(&train, 0, 13), part(&train, 13, 14), part(&test, 0, 13), part(&test, 13, 14))
 }
 

@@ -163,6 +163,10 @@ fn splits_are_seeded_and_complete() {
     all.sort_unstable();
     assert_eq!(all, (0..100).collect::<Vec<_>>());
     assert!(Split::Fraction { test: 1.5, seed: 0 }.indices(10).is_err());
+    // Rows that are not there are an error, not a panic.
+    let d = parse_delimited("a,b\n1,2\n3,4\n", &ReadOptions::default().with_target(ColumnRef::name("b")), "t").unwrap();
+    assert_eq!(d.select(&[1]).unwrap().x.data, [3.0]);
+    assert!(matches!(d.select(&[2]), Err(Error::IndexOutOfRange { index: 2, len: 2, .. })));
     assert!(Split::EveryKth(1).indices(10).is_err());
 }
 

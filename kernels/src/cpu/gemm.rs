@@ -13,20 +13,7 @@ use rayon::prelude::*;
 /// If a slice is shorter than its matrix (callers check shapes first).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], t: Transpose) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        scale(&mut c[..m * n], beta);
-        return;
-    }
-    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
-    if n == 1 || m == 1 {
-        gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
-        return;
-    }
-    packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+    gemm_variant(GemmVariant::Auto, m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
@@ -46,9 +33,7 @@ pub fn gemm_packed(
     c: &mut [f32],
     t: Transpose,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
-    packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+    gemm_variant(GemmVariant::Packed, m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// (row stride, column stride) of op(A) (m×k) and of op(B) (k×n), both stored row-major.
@@ -266,16 +251,7 @@ pub fn gemm_matvec(
     c: &mut [f32],
     t: Transpose,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        scale(&mut c[..m * n], beta);
-        return;
-    }
-    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
-    gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+    gemm_variant(GemmVariant::MatrixVector, m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself).
@@ -295,11 +271,29 @@ pub fn gemm_variant(
     c: &mut [f32],
     t: Transpose,
 ) {
-    match v {
-        GemmVariant::Auto => gemm(m, k, n, alpha, a, b, beta, c, t),
-        GemmVariant::Packed => gemm_packed(m, k, n, alpha, a, b, beta, c, t),
-        GemmVariant::MatrixVector => gemm_matvec(m, k, n, alpha, a, b, beta, c, t),
-        GemmVariant::Reference => crate::reference::gemm::gemm(m, k, n, alpha, a, b, beta, c, t),
+    if v == GemmVariant::Reference {
+        crate::reference::gemm::gemm(m, k, n, alpha, a, b, beta, c, t);
+        return;
+    }
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        scale(&mut c[..m * n], beta);
+        return;
+    }
+    let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
+    let vector = match v {
+        // Sgemm's packing dominates when one side is a single row or column.
+        GemmVariant::Auto => n == 1 || m == 1,
+        GemmVariant::MatrixVector => true,
+        GemmVariant::Packed | GemmVariant::Reference => false,
+    };
+    if vector {
+        gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+    } else {
+        packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
     }
 }
 

@@ -98,17 +98,7 @@ mod tests {
     #[test]
     fn a_hand_computed_1d_convolution() {
         // x = [1 2 3 4], w = [1 -1], padding 1: y = [-1, -1, -1, -1, 4] + b.
-        let g = ConvGeom {
-            batch: 1,
-            in_channels: 1,
-            out_channels: 1,
-            groups: 1,
-            input: [1, 1, 4],
-            kernel: [1, 1, 2],
-            stride: [1, 1, 1],
-            padding: [0, 0, 1],
-            dilation: [1, 1, 1],
-        };
+        let g = ConvGeom { padding: [0, 0, 1], ..ConvGeom::plain_2d(1, 1, 1, [1, 4], [1, 2]) };
         let mut y = [0.0; 5];
         forward(&[1.0, 2.0, 3.0, 4.0], &[1.0, -1.0], Some(&[0.5]), &g, &mut y);
         assert_eq!(y, [-0.5, -0.5, -0.5, -0.5, 4.5]);

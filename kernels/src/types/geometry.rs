@@ -27,6 +27,29 @@ pub struct ConvGeom {
 }
 
 impl ConvGeom {
+    /// A 2-D convolution of `batch` images of `in_channels` × `input` (height,
+    /// width) by `kernel`-sized filters: unit stride and dilation, no
+    /// padding, one group (override fields with `..` for the rest).
+    pub fn plain_2d(
+        batch: usize,
+        in_channels: usize,
+        out_channels: usize,
+        input: [usize; 2],
+        kernel: [usize; 2],
+    ) -> ConvGeom {
+        ConvGeom {
+            batch,
+            in_channels,
+            out_channels,
+            groups: 1,
+            input: [1, input[0], input[1]],
+            kernel: [1, kernel[0], kernel[1]],
+            stride: [1; 3],
+            padding: [0; 3],
+            dilation: [1; 3],
+        }
+    }
+
     /// Spatial size of the output, or an error when the (dilated) kernel
     /// does not fit in the padded input or a stride/dilation/group is zero.
     ///

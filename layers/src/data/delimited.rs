@@ -249,13 +249,19 @@ impl Target {
     }
 
     /// The rows `idx`, in that order.
-    pub fn select(&self, idx: &[usize]) -> Target {
-        match self {
-            Target::Values(t) => Target::Values(t.take_rows(idx)),
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] for an index ≥ the row count.
+    pub fn select(&self, idx: &[usize]) -> Result<Target> {
+        if let Some(&bad) = idx.iter().find(|&&i| i >= self.rows()) {
+            return Err(Error::IndexOutOfRange { op: "Target::select", index: bad, len: self.rows() });
+        }
+        Ok(match self {
+            Target::Values(t) => Target::Values(t.take_rows(idx)?),
             Target::Classes { labels, names } => {
                 Target::Classes { labels: idx.iter().map(|&i| labels[i]).collect(), names: names.clone() }
             }
-        }
+        })
     }
 }
 
@@ -285,16 +291,19 @@ impl Dataset {
     }
 
     /// The rows `idx`, in that order.
-    pub fn select(&self, idx: &[usize]) -> Dataset {
-        Dataset {
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] for an index ≥ the row count.
+    pub fn select(&self, idx: &[usize]) -> Result<Dataset> {
+        Ok(Dataset {
             source: self.source.clone(),
             feature_names: self.feature_names.clone(),
-            x: self.x.take_rows(idx),
+            x: self.x.take_rows(idx)?,
             target_names: self.target_names.clone(),
-            y: self.y.as_ref().map(|y| y.select(idx)),
+            y: self.y.as_ref().map(|y| y.select(idx)).transpose()?,
             header_rows: self.header_rows,
             delimiter: self.delimiter,
-        }
+        })
     }
 
     /// The numeric targets.

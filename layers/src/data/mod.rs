@@ -60,17 +60,14 @@ impl Table {
 
     /// The rows `idx`, in that order.
     ///
-    /// # Panics
-    /// When an index is out of range (indices come from the table's own row count).
-    pub fn take_rows(&self, idx: &[usize]) -> Table {
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] for an index ≥ the row count.
+    pub fn take_rows(&self, idx: &[usize]) -> Result<Table> {
+        if let Some(&bad) = idx.iter().find(|&&i| i >= self.rows) {
+            return Err(Error::IndexOutOfRange { op: "Table::take_rows", index: bad, len: self.rows });
+        }
         let data = idx.iter().flat_map(|&i| self.row(i).iter().copied()).collect();
-        Table { data, rows: idx.len(), cols: self.cols }
-    }
-
-    /// The rows whose index satisfies `keep`, in order.
-    pub fn select_rows(&self, keep: impl Fn(usize) -> bool) -> Table {
-        let data: Vec<f32> = (0..self.rows).filter(|&i| keep(i)).flat_map(|i| self.row(i).to_vec()).collect();
-        Table { rows: data.len() / self.cols.max(1), cols: self.cols, data }
+        Ok(Table { data, rows: idx.len(), cols: self.cols })
     }
 
     /// The columns `start..end` as a new table.
@@ -172,7 +169,7 @@ impl Split {
     /// As [`Split::indices`].
     pub fn apply(&self, d: &Dataset) -> Result<(Dataset, Dataset)> {
         let (train, test) = self.indices(d.rows())?;
-        Ok((d.select(&train), d.select(&test)))
+        Ok((d.select(&train)?, d.select(&test)?))
     }
 }
 

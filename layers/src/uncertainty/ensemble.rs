@@ -16,13 +16,10 @@
 //! count, so the ensemble ends with the same bits on one thread or many.
 
 use crate::checkpoint::Checkpoint;
-use crate::classification::{ClassPrediction, ClassificationMetrics, Classifier, ECE_BINS};
+use crate::classification::{ClassPrediction, ClassificationMetrics, Classifier};
 use crate::data::{take_rows, Standardizer};
 use crate::estimator::{draw_seed, VariationalEstimator};
-use crate::metrics::{
-    accuracy, brier_score, class_nll, expected_calibration_error, gaussian_mixture_log_likelihood_hetero,
-    interval_coverage, rmse,
-};
+use crate::metrics::{gaussian_mixture_log_likelihood_hetero, interval_coverage, rmse};
 use crate::module::{params, to_device, Module};
 use crate::regression::{RegressionMetrics, RegressionPrediction};
 use crate::sequential::Sequential;
@@ -127,13 +124,7 @@ impl<M: Module> GaussianRegressor<M> {
         mut progress: impl FnMut(&Progress),
     ) -> Result<TrainSummary> {
         self.check_xy(x, y)?;
-        let xs = host_scaled(x, self.x_scale.as_ref())?;
-        let ys = host_scaled(y, self.y_scale.as_ref())?;
-        for (t, what) in [(&xs, "inputs"), (&ys, "targets")] {
-            if !t.all_finite()? {
-                return Err(Error::NonFinite { what: format!("training {what} (after standardisation)") });
-            }
-        }
+        let (xs, ys) = crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref())?;
         to_device(&self.net, config.device)?;
         let elbo = |xv: &Var, batch: &[usize], kl_weight: f32| {
             let yb = xv.tape().constant(take_rows(&ys, batch)?.to(config.device)?);
@@ -467,17 +458,6 @@ impl<M: Module> DeepEnsemble<Classifier<M>> {
     /// # Errors
     /// As [`DeepEnsemble::predict`]; labels that do not fit.
     pub fn evaluate(&self, x: &Tensor, labels: &[usize], draws: usize, seed: u64) -> Result<ClassificationMetrics> {
-        let p = self.predict(x, draws, seed)?;
-        let k = p.classes;
-        let mean_of = |v: &[f32]| (v.iter().map(|&a| a as f64).sum::<f64>() / v.len() as f64) as f32;
-        Ok(ClassificationMetrics {
-            rows: labels.len(),
-            accuracy: accuracy(&p.probs, k, labels)?,
-            nll: class_nll(&p.probs, k, labels)?,
-            brier: brier_score(&p.probs, k, labels)?,
-            ece: expected_calibration_error(&p.probs, k, labels, ECE_BINS)?,
-            mean_entropy: mean_of(&p.entropy),
-            mean_mi: mean_of(&p.mutual_information),
-        })
+        self.predict(x, draws, seed)?.metrics(labels)
     }
 }

@@ -22,12 +22,11 @@
 //! E_q(g) = ∇ℓ(m) and E(ĥ) = diag ∇²ℓ, so m is the posterior mean and
 //! λ(h + δ) the diagonal of the posterior precision.
 
-use crate::classification::{ClassPrediction, Classifier};
+use crate::classification::{batch_cross_entropy, ClassPrediction, Classifier};
 use crate::data::{take_rows, EpochOrder};
 use crate::estimator::draw_seed;
 use crate::module::{params, Module};
-use crate::train::host_scaled;
-use blitz_autograd::{loss, Error, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -301,27 +300,8 @@ impl Ivon {
         labels: &[usize],
         config: &IvonConfig,
     ) -> Result<Ivon> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        if labels.len() != n {
-            return Err(Error::ShapeMismatch {
-                op: "Ivon::fit_classifier (one label per input row)",
-                lhs: x.shape().to_vec(),
-                rhs: vec![labels.len()],
-            });
-        }
-        if let Some(&l) = labels.iter().find(|&&l| l >= c.classes()) {
-            return Err(Error::IndexOutOfRange { op: "Ivon::fit_classifier", index: l, len: c.classes() });
-        }
-        let xs = host_scaled(x, c.x_scale.as_ref())?;
-        Ivon::fit(
-            &c.net,
-            &xs,
-            |out, batch| {
-                let yb: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
-                loss::cross_entropy(out, &yb)
-            },
-            config,
-        )
+        let xs = c.scaled_training_inputs(x, labels)?;
+        Ivon::fit(&c.net, &xs, batch_cross_entropy(labels), config)
     }
 
     /// Calls `predict(draw seed)` with the network holding each of `draws`
@@ -329,23 +309,8 @@ impl Ivon {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `draws == 0`; `predict`'s errors.
-    pub fn predict_with<T>(
-        &self,
-        draws: usize,
-        seed: u64,
-        mut predict: impl FnMut(u64) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        if draws == 0 {
-            return Err(Error::invalid("draws", "0: at least one draw is needed"));
-        }
-        let mut out = Vec::with_capacity(draws);
-        for i in 0..draws {
-            let s = draw_seed(seed, i as u64);
-            self.perturb(s)?;
-            out.push(predict(s)?);
-        }
-        self.load_mean()?;
-        Ok(out)
+    pub fn predict_with<T>(&self, draws: usize, seed: u64, predict: impl FnMut(u64) -> Result<T>) -> Result<Vec<T>> {
+        super::over_draws(draws, seed, |s| self.perturb(s).map(drop), || self.load_mean(), predict)
     }
 
     /// Class probabilities of a classifier (the one [`Ivon::fit_classifier`]

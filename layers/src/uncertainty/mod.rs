@@ -48,6 +48,32 @@ pub mod mc_dropout;
 pub mod swag;
 pub mod temperature;
 
+/// Runs `predict(draw seed)` once for each of `draws` posterior draws, after
+/// `set(draw seed)` has put draw i (named by (`seed`, i)) into the network,
+/// then `restore`s the network, whether or not a prediction failed: the
+/// draw loop of the methods that sample weights into a deterministic
+/// network (SWAG, IVON).
+pub(crate) fn over_draws<T>(
+    draws: usize,
+    seed: u64,
+    mut set: impl FnMut(u64) -> blitz_autograd::Result<()>,
+    restore: impl FnOnce() -> blitz_autograd::Result<()>,
+    mut predict: impl FnMut(u64) -> blitz_autograd::Result<T>,
+) -> blitz_autograd::Result<Vec<T>> {
+    if draws == 0 {
+        return Err(blitz_autograd::Error::invalid("draws", "0: at least one draw is needed"));
+    }
+    let out = (0..draws)
+        .map(|i| {
+            let s = crate::estimator::draw_seed(seed, i as u64);
+            set(s)?;
+            predict(s)
+        })
+        .collect();
+    restore()?;
+    out
+}
+
 pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
 pub use ivon::{Ivon, IvonConfig};
 pub use laplace::{LaplaceStructure, LastLayerLaplace};

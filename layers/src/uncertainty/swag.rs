@@ -13,13 +13,12 @@
 //! [`Swag::collect_classifier`] and [`Swag::predict_classifier`] wire it to
 //! a [`Classifier`].
 
-use crate::classification::{ClassPrediction, Classifier};
+use crate::classification::{batch_cross_entropy, ClassPrediction, Classifier};
 use crate::data::{take_rows, EpochOrder};
 use crate::estimator::draw_seed;
 use crate::module::{params, Module};
-use crate::train::host_scaled;
 use blitz_autograd::optim::{Optimizer, Sgd};
-use blitz_autograd::{loss, Error, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -195,27 +194,8 @@ impl Swag {
         labels: &[usize],
         config: &SwagConfig,
     ) -> Result<Swag> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        if labels.len() != n {
-            return Err(Error::ShapeMismatch {
-                op: "Swag::collect_classifier (one label per input row)",
-                lhs: x.shape().to_vec(),
-                rhs: vec![labels.len()],
-            });
-        }
-        if let Some(&l) = labels.iter().find(|&&l| l >= c.classes()) {
-            return Err(Error::IndexOutOfRange { op: "Swag::collect_classifier", index: l, len: c.classes() });
-        }
-        let xs = host_scaled(x, c.x_scale.as_ref())?;
-        Swag::collect(
-            &c.net,
-            &xs,
-            |out, batch| {
-                let yb: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
-                loss::cross_entropy(out, &yb)
-            },
-            config,
-        )
+        let xs = c.scaled_training_inputs(x, labels)?;
+        Swag::collect(&c.net, &xs, batch_cross_entropy(labels), config)
     }
 
     /// Snapshots collected.
@@ -304,19 +284,9 @@ impl Swag {
         net: &M,
         draws: usize,
         seed: u64,
-        mut predict: impl FnMut(u64) -> Result<T>,
+        predict: impl FnMut(u64) -> Result<T>,
     ) -> Result<Vec<T>> {
-        if draws == 0 {
-            return Err(Error::invalid("draws", "0: at least one draw is needed"));
-        }
-        let mut out = Vec::with_capacity(draws);
-        for i in 0..draws {
-            let s = draw_seed(seed, i as u64);
-            self.load(net, &self.sample(s))?;
-            out.push(predict(s)?);
-        }
-        self.load(net, &self.mean())?;
-        Ok(out)
+        super::over_draws(draws, seed, |s| self.load(net, &self.sample(s)), || self.load(net, &self.mean()), predict)
     }
 
     /// Class probabilities of a classifier averaged over `draws` SWAG draws
