@@ -93,6 +93,10 @@ impl Module for Dropout {
     fn set_training(&self, training: bool) {
         self.training.store(training, Ordering::Relaxed);
     }
+
+    fn set_dropout(&self, active: bool) {
+        self.training.store(active, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

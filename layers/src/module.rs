@@ -28,6 +28,12 @@ pub trait Module: Send + Sync {
     /// Switches training / evaluation mode (dropout). Default: nothing.
     fn set_training(&self, _training: bool) {}
 
+    /// Switches only the [`Dropout`](crate::Dropout) layers inside on or
+    /// off, leaving every other layer's mode as it is (MC dropout keeps
+    /// dropout on at prediction this way). Containers forward it to their
+    /// children. Default: nothing (a layer with no dropout inside).
+    fn set_dropout(&self, _active: bool) {}
+
     /// The concrete layer, for conversions ([`crate::convert`]). Default: `None`.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None

@@ -87,4 +87,10 @@ impl Module for Sequential {
             m.set_training(training);
         }
     }
+
+    fn set_dropout(&self, active: bool) {
+        for (_, m) in &self.children {
+            m.set_dropout(active);
+        }
+    }
 }

@@ -7,8 +7,10 @@
 //! draws whenever the layer is in training mode, on any tape — the
 //! prediction tapes of [`VariationalEstimator::predict_draws`] included —
 //! so draw i of a prediction is named by (seed, i) and repeats exactly.
-//! [`McDropout`] pins every dropout layer inside to training mode for every
-//! pass (whatever [`Module::set_training`] is later told), so wrapped in it
+//! [`McDropout`] pins every dropout layer inside on for every pass (by
+//! [`Module::set_dropout`], whatever [`Module::set_training`] is later
+//! told) and leaves every other layer's mode to `set_training`, which it
+//! forwards, so wrapped in it
 //! a deterministic network becomes a model for
 //! [`Classifier`](crate::classification::Classifier) and
 //! [`Regressor`](crate::regression::Regressor), whose `predict(x, draws, seed)`
@@ -27,9 +29,9 @@ pub struct McDropout<M: Module> {
 }
 
 impl<M: Module> McDropout<M> {
-    /// Wraps `net`, switching its dropout on.
+    /// Wraps `net`, switching its dropout layers on (and nothing else).
     pub fn new(net: M) -> McDropout<M> {
-        net.set_training(true);
+        net.set_dropout(true);
         McDropout { net }
     }
 
@@ -72,7 +74,7 @@ impl<M: Module> Module for McDropout<M> {
     fn forward(&self, x: &Var) -> Result<Var> {
         // Re-pinned on each pass: code that switches the inner network to
         // evaluation mode directly must not silently turn MC dropout off.
-        self.net.set_training(true);
+        self.net.set_dropout(true);
         self.net.forward(x)
     }
 
@@ -84,6 +86,13 @@ impl<M: Module> Module for McDropout<M> {
         self.net.visit_bayesian(f);
     }
 
-    /// Ignored: MC dropout means dropout on in evaluation too.
-    fn set_training(&self, _training: bool) {}
+    /// Forwarded to the network's other layers; its dropout layers stay
+    /// on (MC dropout means dropout on in evaluation too).
+    fn set_training(&self, training: bool) {
+        self.net.set_training(training);
+        self.net.set_dropout(true);
+    }
+
+    /// Ignored: the dropout layers stay on.
+    fn set_dropout(&self, _active: bool) {}
 }

@@ -65,10 +65,6 @@ fn check(logits: &[f32], classes: usize, labels: &[usize]) -> Result<()> {
 }
 
 impl TemperatureScaling {
-    /// The largest 1/T the fit searches: logits sharper than this fit no
-    /// finite data (the NLL still falls as T → 0).
-    const MAX_BETA: f64 = 1e6;
-
     /// A chosen temperature.
     ///
     /// # Errors
@@ -88,10 +84,13 @@ impl TemperatureScaling {
     /// # Errors
     /// [`Error::InvalidArgument`] for fewer than two classes, or when no
     /// positive finite T is optimal: the logits predict the labels no better
-    /// than uniform (the NLL falls as T → ∞) or separate them perfectly
-    /// (it falls as T → 0); [`Error::ShapeMismatch`] unless there are
-    /// `classes` logits per label; [`Error::IndexOutOfRange`] for a label
-    /// ≥ classes; [`Error::NonFinite`] for a NaN or infinite logit;
+    /// than uniform (the NLL falls as T → ∞) or every label's logit is its
+    /// row's maximum, ties included (it falls as T → 0);
+    /// [`Error::ShapeMismatch`] unless there are `classes` logits per
+    /// label; [`Error::IndexOutOfRange`] for a label ≥ classes;
+    /// [`Error::NonFinite`] for a NaN or infinite logit (or 1/T
+    /// overflowing while the optimum is bracketed, which finite logits
+    /// cannot cause);
     /// [`Error::Empty`] for no examples.
     pub fn fit(logits: &[f32], classes: usize, labels: &[usize]) -> Result<TemperatureScaling> {
         check(logits, classes, labels)?;
@@ -102,29 +101,31 @@ impl TemperatureScaling {
                 "the logits predict these labels no better than uniform: the NLL is least as T → ∞",
             ));
         }
-        // If every label's logit is its row's strict maximum, f' < 0 for
-        // every β; otherwise some row keeps f' positive as β → ∞, so a
-        // finite optimum exists.
-        let separated = logits
-            .chunks(classes)
-            .zip(labels)
-            .all(|(row, &y)| row.iter().enumerate().all(|(c, &z)| c == y || z < row[y]));
+        // As β → ∞ a row adds (max_c z_c − z_y)/n to f' (its softmax
+        // weight goes to its largest logits). If every label's logit is its
+        // row's maximum (ties included) every row's term stays ≤ 0, so
+        // f' < 0 for every β and the NLL falls as T → 0; otherwise some row
+        // keeps f' positive in the limit and a finite optimum exists.
+        let separated = logits.chunks(classes).zip(labels).all(|(row, &y)| row.iter().all(|&z| z <= row[y]));
         if separated {
             return Err(Error::invalid(
                 "temperature fit",
                 "the logits separate these labels perfectly: the NLL falls as T → 0",
             ));
         }
-        // Bracket the root of f' (f' is increasing: f is convex).
+        // Bracket the root of f' (f' is increasing: f is convex). The
+        // doubling ends: once β times the smallest gap between a row's
+        // largest logit and another exceeds ~745, every smaller weight
+        // underflows and f' equals its positive limit exactly. No absolute
+        // cap on β: sharp logits with small gaps need a large β. Only if
+        // β itself overflows (not reachable from finite f32 logits) is the
+        // fit refused.
         let (mut lo, mut hi) = (0f64, 1f64);
         while d1(hi) < 0.0 {
             lo = hi;
             hi *= 2.0;
-            if hi > Self::MAX_BETA {
-                return Err(Error::invalid(
-                    "temperature fit",
-                    "the logits separate these labels perfectly: the NLL falls as T → 0",
-                ));
+            if !hi.is_finite() {
+                return Err(Error::NonFinite { what: "temperature fit: 1/T overflowed while bracketing".into() });
             }
         }
         let mut beta = if lo > 0.0 { (lo + hi) / 2.0 } else { hi.min(1.0) };
@@ -225,5 +226,9 @@ impl<M: Module> Module for TemperatureScaled<M> {
 
     fn set_training(&self, training: bool) {
         self.net.set_training(training);
+    }
+
+    fn set_dropout(&self, active: bool) {
+        self.net.set_dropout(active);
     }
 }
