@@ -8,6 +8,7 @@
 //! cargo bench --bench conv
 //! ```
 
+use blitz::kernels::context::Split;
 use blitz::kernels::cpu::conv::{backward_unfolded, forward_unfolded};
 use blitz::kernels::cpu::conv_direct;
 use blitz::kernels::cpu::pool;
@@ -50,16 +51,16 @@ fn bench_conv(c: &mut Criterion) {
         let need = (g.in_channels > 1, true, true);
         group.throughput(Throughput::Elements(macs as u64));
         group.bench_function(BenchmarkId::new("forward_direct", name), |bch| {
-            bch.iter(|| conv_direct::forward(black_box(&x), &w, Some(&b), &g, &mut y))
+            bch.iter(|| conv_direct::forward(Split::default(), black_box(&x), &w, Some(&b), &g, &mut y))
         });
         group.bench_function(BenchmarkId::new("forward_im2col", name), |bch| {
-            bch.iter(|| forward_unfolded(black_box(&x), &w, Some(&b), &g, &mut y))
+            bch.iter(|| forward_unfolded(Split::default(), black_box(&x), &w, Some(&b), &g, &mut y))
         });
         group.bench_function(BenchmarkId::new("backward_direct", name), |bch| {
-            bch.iter(|| conv_direct::backward(black_box(&x), &w, &gy, &g, need))
+            bch.iter(|| conv_direct::backward(Split::default(), black_box(&x), &w, &gy, &g, need))
         });
         group.bench_function(BenchmarkId::new("backward_im2col", name), |bch| {
-            bch.iter(|| backward_unfolded(black_box(&x), &w, &gy, &g, need))
+            bch.iter(|| backward_unfolded(Split::default(), black_box(&x), &w, &gy, &g, need))
         });
     }
     group.finish();
@@ -73,8 +74,12 @@ fn bench_pool(c: &mut Criterion) {
     let gy = data(g.output_len(), 6);
     let (mut y, mut dx) = (vec![0f32; g.output_len()], vec![0f32; g.input_len()]);
     group.throughput(Throughput::Elements(g.input_len() as u64));
-    group.bench_function("forward_lenet1", |bch| bch.iter(|| pool::max_forward(black_box(&x), &g, &mut y)));
-    group.bench_function("backward_lenet1", |bch| bch.iter(|| pool::max_backward(black_box(&x), &gy, &g, &mut dx)));
+    group.bench_function("forward_lenet1", |bch| {
+        bch.iter(|| pool::max_forward(Split::default(), black_box(&x), &g, &mut y))
+    });
+    group.bench_function("backward_lenet1", |bch| {
+        bch.iter(|| pool::max_backward(Split::default(), black_box(&x), &gy, &g, &mut dx))
+    });
     group.finish();
 }
 

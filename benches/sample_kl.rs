@@ -5,6 +5,7 @@
 //! prior's log-density built from element-wise ops). Also the vectorised
 //! `fastmath` functions against the standard library's on the same inputs.
 
+use blitz::kernels::context::Split;
 use blitz::kernels::cpu::{fastmath, random, reparam, sample_kl, unary};
 use blitz::kernels::PriorSpec;
 use blitz::kernels::UnaryOp;
@@ -60,15 +61,15 @@ fn bench_sample_kl(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("forward_then_regenerating_backward", |bch| {
         bch.iter(|| {
-            let kl = sample_kl::forward(&mu_h, &rho_h, 7, 0, PRIOR, &mut w);
-            sample_kl::backward(&mu_h, &rho_h, Some(&g_w), 1.0, 7, 0, PRIOR, &mut gm, &mut gr);
+            let kl = sample_kl::forward(Split::default(), &mu_h, &rho_h, 7, 0, PRIOR, &mut w);
+            sample_kl::backward(Split::default(), &mu_h, &rho_h, Some(&g_w), 1.0, 7, 0, PRIOR, &mut gm, &mut gr);
             kl
         })
     });
     group.bench_function("forward_saving_then_saved_backward", |bch| {
         bch.iter(|| {
-            let kl = sample_kl::forward_saving(&mu_h, &rho_h, 7, 0, PRIOR, &mut w, &mut a, &mut b2);
-            sample_kl::backward_saved(&w, &a, &b2, Some(&g_w), 1.0, PRIOR, &mut gm, &mut gr);
+            let kl = sample_kl::forward_saving(Split::default(), &mu_h, &rho_h, 7, 0, PRIOR, &mut w, &mut a, &mut b2);
+            sample_kl::backward_saved(Split::default(), &w, &a, &b2, Some(&g_w), 1.0, PRIOR, &mut gm, &mut gr);
             kl
         })
     });
@@ -82,14 +83,14 @@ fn bench_math(c: &mut Criterion) {
     let mut out = vec![0f32; x.len()];
     let mut group = c.benchmark_group("math_64k");
     group.bench_function("softplus_fastmath_simd", |b| {
-        b.iter(|| unary::forward(UnaryOp::Softplus, black_box(&x), &mut out))
+        b.iter(|| unary::forward(Split::default(), UnaryOp::Softplus, black_box(&x), &mut out))
     });
     group.bench_function("softplus_std_scalar", |b| {
         b.iter(|| out.iter_mut().zip(black_box(&x)).for_each(|(o, &v)| *o = v.exp().ln_1p()))
     });
     // Normals: the batched Philox + Box-Muller with vectorised ln/sin/cos, against
     // the one-block-at-a-time reference with the standard library's ln/sin/cos.
-    group.bench_function("normals_fastmath_simd", |b| b.iter(|| random::fill_normal(7, 0, &mut out)));
+    group.bench_function("normals_fastmath_simd", |b| b.iter(|| random::fill_normal(Split::default(), 7, 0, &mut out)));
     group.bench_function("normals_std_scalar", |b| {
         b.iter(|| {
             for (blk, o) in out.chunks_mut(4).enumerate() {
@@ -113,9 +114,11 @@ fn bench_math(c: &mut Criterion) {
     // A prediction draw: sigma = softplus(rho) made in the loop, or given (cached).
     let mu = vec![0.01f32; x.len()];
     let sigma: Vec<f32> = x.iter().map(|&r| fastmath::softplus(r)).collect();
-    group.bench_function("draw_through_softplus", |b| b.iter(|| reparam::forward(&mu, black_box(&x), 3, 0, &mut out)));
+    group.bench_function("draw_through_softplus", |b| {
+        b.iter(|| reparam::forward(Split::default(), &mu, black_box(&x), 3, 0, &mut out))
+    });
     group.bench_function("draw_sigma_given", |b| {
-        b.iter(|| reparam::forward_sigma(&mu, black_box(&sigma), 3, 0, &mut out))
+        b.iter(|| reparam::forward_sigma(Split::default(), &mu, black_box(&sigma), 3, 0, &mut out))
     });
     group.finish();
 }

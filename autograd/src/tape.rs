@@ -258,7 +258,7 @@ impl Tape {
             return Err(Error::TapeMismatch { op: "backward" });
         }
         let s = self.state.borrow();
-        let mut out = Gradients::default();
+        let mut out = Gradients { context: s.context.clone(), ..Gradients::default() };
         let Some(root) = loss.node() else {
             return Ok(out); // the loss depends on nothing trainable
         };
@@ -293,9 +293,16 @@ impl Tape {
 pub struct Gradients {
     params: Vec<(Param, Tensor)>,
     leaves: Vec<(usize, Tensor)>,
+    context: Context,
 }
 
 impl Gradients {
+    /// The context of the tape that made these gradients: the optimizers and
+    /// [`crate::optim::clip_grad_norm`] run their kernels with it.
+    pub fn context(&self) -> &Context {
+        &self.context
+    }
+
     fn leaf(&self, node: usize) -> Option<&Tensor> {
         self.leaves.iter().find(|(i, _)| *i == node).map(|(_, g)| g)
     }

@@ -4,7 +4,7 @@
 //! tolerance), and the default context is bit for bit a tape built without one.
 
 use blitz_autograd::{Result, Tape, Tensor, Var};
-use blitz_kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, SamplerVariant, Threads};
+use blitz_kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, SamplerVariant, Split, Threads};
 use blitz_kernels::PriorSpec;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -41,8 +41,9 @@ fn two_contexts_run_side_by_side_and_agree() {
     let plain = step(&Tape::new(0)).unwrap();
     let default = step(&Tape::new(0).with_context(Context::default())).unwrap();
     assert!(plain == default, "the default context changed the bits");
-    let one_thread = Context { threads: Threads::fixed(1).unwrap(), ..Context::default() };
-    let alone = one_thread.install(|| step(&Tape::new(0).with_context(one_thread.clone()))).unwrap();
+    // One thread of its own, splitting every loop it can: the tape's ops run on it with no `install` around them.
+    let one_thread = Context { threads: Threads::fixed(1).unwrap(), split: Split::eager(), ..Context::default() };
+    let alone = step(&Tape::new(0).with_context(one_thread)).unwrap();
     assert!(alone == plain, "one thread changed the bits");
     let slow = Context {
         gemm: GemmVariant::Reference,
@@ -57,4 +58,16 @@ fn two_contexts_run_side_by_side_and_agree() {
         assert!(err <= 1e-5, "{what}: the reference/unfused variants differ by {err:e} (relative to the largest)");
     }
     assert!(other != plain, "different variants gave identical bits: the context did not reach the kernels");
+}
+
+#[test]
+fn gradients_carry_their_tapes_context_to_the_optimizer() {
+    let ctx = Context { split: Split::sequential(), ..Context::default() };
+    let tape = Tape::new(0).with_context(ctx.clone());
+    let x = tape.leaf(Tensor::full(&[3], 2.0));
+    let grads = tape.backward(&x.mul(&x).unwrap().sum().unwrap()).unwrap();
+    assert_eq!(grads.context(), &ctx);
+    let plain = Tape::new(0);
+    let one = plain.leaf(Tensor::full(&[1], 1.0));
+    assert_eq!(plain.backward(&one).unwrap().context(), &Context::default());
 }

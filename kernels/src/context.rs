@@ -213,12 +213,88 @@ impl SamplerMath {
     }
 }
 
+/// When a CPU loop is split over the threads: the sizes from which waking
+/// threads pays. A per-context choice, passed down to the kernels (as a
+/// parameter, like `faer`'s `Par`), never a process-wide switch.
+///
+/// It decides only *whether* a loop runs on several threads, never how the
+/// work is cut: element-wise loops and reductions always work in chunks of
+/// `CHUNK` (2¹⁴) elements and the fused sampler + KL in chunks of `KL_CHUNK`
+/// (2¹²) weights, and partial sums are added in chunk order whether the
+/// chunks ran on one thread or many. The chunk sizes fix the order of the
+/// partial sums, and therefore the bits, so they are constants, not part of
+/// the policy: every policy gives the same bits ([`crate::registry::thresholds`]
+/// lists both kinds). Build one with struct update syntax:
+///
+/// ```
+/// use blitz_kernels::context::{Context, Split};
+/// let quiet = Context { split: Split { gemm: usize::MAX, ..Split::default() }, ..Context::default() };
+/// assert_ne!(quiet, Context::default());
+/// assert_eq!(Split::sequential().heavy, usize::MAX);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Split {
+    /// Elements from which an arithmetic-heavy element-wise loop (exp, ln,
+    /// softplus, a power, the normals, the separate reparameterisation), a
+    /// reduction or a row loop (pooling, im2col, padding) is split.
+    pub heavy: usize,
+    /// Elements from which a memory-bound element-wise loop (an add, a
+    /// compare, a product, ReLU, an optimiser step) is split.
+    pub light: usize,
+    /// Weights from which the fused sampler + KL (forward and backward, and
+    /// the KL at given weights) is split.
+    pub sampler: usize,
+    /// Multiply-adds from which a packed GEMM is cut into one block per thread.
+    pub gemm: usize,
+    /// Multiply-adds from which the direct convolution splits images (or,
+    /// for the weight gradient, output channels) over the threads.
+    pub conv: usize,
+}
+
+impl Split {
+    /// Never split: every loop runs on the calling thread.
+    pub const fn sequential() -> Split {
+        Split { heavy: usize::MAX, light: usize::MAX, sampler: usize::MAX, gemm: usize::MAX, conv: usize::MAX }
+    }
+
+    /// Split whenever there is more than one chunk: element-wise loops and
+    /// reductions above one `CHUNK` (2¹⁴ elements), the sampler above one
+    /// `KL_CHUNK` (2¹² weights), and every GEMM and direct convolution whose
+    /// shape can be cut (for tests, and to measure the cost of waking threads).
+    pub const fn eager() -> Split {
+        Split {
+            heavy: crate::cpu::parallel::CHUNK + 1,
+            light: crate::cpu::parallel::CHUNK + 1,
+            sampler: crate::cpu::sample_kl::KL_CHUNK + 1,
+            gemm: 0,
+            conv: 0,
+        }
+    }
+}
+
+impl Default for Split {
+    /// 2¹⁵ elements for heavy loops, 2¹⁶ for memory-bound ones, 2¹³ weights
+    /// for the sampler, 2²² multiply-adds for a GEMM and 2²⁰ for the direct
+    /// convolution. How they were measured is in BENCHMARKS.md, "Thread
+    /// split thresholds".
+    fn default() -> Split {
+        Split {
+            heavy: 1 << 15,
+            light: 1 << 16,
+            sampler: 2 * crate::cpu::sample_kl::KL_CHUNK,
+            gemm: 1 << 22,
+            conv: 1 << 20,
+        }
+    }
+}
+
 /// Which threads run the CPU kernels. Results do not depend on it: work is
 /// cut into chunks of fixed sizes and partial sums are added in chunk order.
+/// Whether a loop uses them at all is [`Split`]'s decision.
 #[derive(Clone, Default)]
 pub enum Threads {
     /// rayon's global pool (its size: `RAYON_NUM_THREADS`, else one per core).
-    /// A loop is split only above a size where waking threads pays.
+    /// A loop is split only from the sizes [`Context::split`] sets.
     #[default]
     Global,
     /// A pool of its own (e.g. one thread, to measure a kernel alone).
@@ -295,6 +371,8 @@ pub struct Context {
     pub gpu_sampler: SamplerMath,
     /// CPU threads.
     pub threads: Threads,
+    /// When a CPU loop is split over [`Context::threads`].
+    pub split: Split,
 }
 
 impl Context {

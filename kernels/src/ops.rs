@@ -48,7 +48,7 @@ pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
         Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
             host_overwrite(x.len(), |o| reference::elementwise::unary(op, x, o))
         }
-        Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::unary::forward(op, x, o)),
+        Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::unary::forward(ctx.split, op, x, o))),
         Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
     }
 }
@@ -71,7 +71,7 @@ pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: 
             host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o))
         }
         (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => {
-            host_overwrite(x.len(), |o| cpu::unary::backward(op, x, y, g, o))
+            ctx.install(|| host_overwrite(x.len(), |o| cpu::unary::backward(ctx.split, op, x, y, g, o)))
         }
         (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::unary_backward(op, x, y, g).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), x, g)),
@@ -95,7 +95,7 @@ pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
         Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
             host_overwrite(x.len(), |o| reference::elementwise::scalar(op, x, o))
         }
-        Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::binary::scalar_forward(op, x, o)),
+        Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::binary::scalar_forward(ctx.split, op, x, o))),
         Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
     }
 }
@@ -117,7 +117,9 @@ pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -
         (Buffer::Cpu(x), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
             host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o))
         }
-        (Buffer::Cpu(x), Buffer::Cpu(g)) => host_overwrite(x.len(), |o| cpu::binary::scalar_backward(op, x, g, o)),
+        (Buffer::Cpu(x), Buffer::Cpu(g)) => {
+            ctx.install(|| host_overwrite(x.len(), |o| cpu::binary::scalar_backward(ctx.split, op, x, g, o)))
+        }
         (Buffer::Cuda(x), Buffer::Cuda(g)) => cuda::scalar_backward(op, x, g).map(Buffer::Cuda),
         _ => Err(mismatch("scalar", x, g)),
     }
@@ -157,9 +159,11 @@ pub fn binary_in(
                 reference::elementwise::binary(op, x, a_shape, y, b_shape, o, out_shape)
             })
         }
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => {
-            host_overwrite(numel(out_shape), |o| cpu::binary::forward(op, x, a_shape, y, b_shape, o, out_shape))
-        }
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => ctx.install(|| {
+            host_overwrite(numel(out_shape), |o| {
+                cpu::binary::forward(ctx.split, op, x, a_shape, y, b_shape, o, out_shape)
+            })
+        }),
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::binary(op, x, a_shape, y, b_shape, out_shape).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), a, b)),
     }
@@ -174,15 +178,23 @@ pub fn binary_in(
 /// [`Error::ShapeMismatch`] when `b` is empty or does not divide `c`;
 /// operands on different devices; CUDA failures.
 pub fn add_rows(c: &mut Buffer, b: &Buffer) -> Result<()> {
+    add_rows_in(&Context::default(), c, b)
+}
+
+/// [`add_rows`] with the thread policy of `ctx`.
+///
+/// # Errors
+/// As [`add_rows`].
+pub fn add_rows_in(ctx: &Context, c: &mut Buffer, b: &Buffer) -> Result<()> {
     let n = b.len();
     if n == 0 || !c.len().is_multiple_of(n) {
         return Err(Error::ShapeMismatch { op: "add_rows", lhs: vec![c.len()], rhs: vec![n] });
     }
     match (&mut *c, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => cpu::binary::add_rows_in_place(x, y),
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => ctx.install(|| cpu::binary::add_rows_in_place(ctx.split, x, y)),
         (Buffer::Cuda(_), Buffer::Cuda(_)) => {
             let shape = [c.len() / n, n];
-            *c = binary(BinaryOp::Add, c, &shape, b, &[n], &shape)?;
+            *c = binary_in(ctx, BinaryOp::Add, c, &shape, b, &[n], &shape)?;
         }
         _ => return Err(mismatch("add_rows", c, b)),
     }
@@ -233,9 +245,9 @@ pub fn binary_backward_in(
     }
     // Add and sub need no operand values: the gradient is ±g summed to shape.
     if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
-        let ga = if need.0 { Some(sum_to_shape(g, out_shape, a_shape)?) } else { None };
+        let ga = if need.0 { Some(sum_to_shape_in(ctx, g, out_shape, a_shape)?) } else { None };
         let gb = if need.1 {
-            let s = sum_to_shape(g, out_shape, b_shape)?;
+            let s = sum_to_shape_in(ctx, g, out_shape, b_shape)?;
             Some(if op == BinaryOp::Sub { scalar_in(ctx, ScalarOp::Mul(-1.0), &s)? } else { s })
         } else {
             None
@@ -247,7 +259,9 @@ pub fn binary_backward_in(
             let n = numel(out_shape);
             let mut ga = need.0.then(|| cpu::recycle::zeroed(n));
             let mut gb = need.1.then(|| cpu::recycle::zeroed(n));
-            cpu::binary::backward(op, x, a_shape, y, b_shape, gg, out_shape, ga.as_deref_mut(), gb.as_deref_mut());
+            ctx.install(|| {
+                cpu::binary::backward(op, x, a_shape, y, b_shape, gg, out_shape, ga.as_deref_mut(), gb.as_deref_mut())
+            });
             (ga.map(Buffer::Cpu), gb.map(Buffer::Cpu))
         }
         (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(gg)) => {
@@ -256,8 +270,8 @@ pub fn binary_backward_in(
         }
         _ => return Err(mismatch(op.name(), a, b)),
     };
-    let ga = full_a.map(|f| sum_to_shape(&f, out_shape, a_shape)).transpose()?;
-    let gb = full_b.map(|f| sum_to_shape(&f, out_shape, b_shape)).transpose()?;
+    let ga = full_a.map(|f| sum_to_shape_in(ctx, &f, out_shape, a_shape)).transpose()?;
+    let gb = full_b.map(|f| sum_to_shape_in(ctx, &f, out_shape, b_shape)).transpose()?;
     Ok((ga, gb))
 }
 
@@ -266,11 +280,20 @@ pub fn binary_backward_in(
 /// # Errors
 /// CUDA failures only.
 pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
+    sum_to_shape_in(&Context::default(), g, from, to)
+}
+
+/// [`sum_to_shape`] with the thread policy of `ctx` (a sum to one element
+/// splits from [`Split::heavy`](crate::context::Split::heavy) elements).
+///
+/// # Errors
+/// As [`sum_to_shape`].
+pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
     if from == to {
         return Ok(g.clone());
     }
     match g {
-        Buffer::Cpu(g) => host(numel(to), |o| cpu::reduce::sum_to_shape(g, from, to, o)),
+        Buffer::Cpu(g) => ctx.install(|| host(numel(to), |o| cpu::reduce::sum_to_shape(ctx.split, g, from, to, o))),
         Buffer::Cuda(g) => cuda::sum_to_shape(g, from, to).map(Buffer::Cuda),
     }
 }
@@ -280,8 +303,17 @@ pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> 
 /// # Errors
 /// CUDA failures only.
 pub fn sum_all(x: &Buffer) -> Result<Buffer> {
+    sum_all_in(&Context::default(), x)
+}
+
+/// [`sum_all`] on the threads and with the thread policy of `ctx` (the same
+/// bits under every policy and thread count).
+///
+/// # Errors
+/// As [`sum_all`].
+pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => Ok(Buffer::Cpu(vec![cpu::reduce::sum_all(x)])),
+        Buffer::Cpu(x) => Ok(Buffer::Cpu(vec![ctx.install(|| cpu::reduce::sum_all(ctx.split, x))])),
         Buffer::Cuda(x) => cuda::sum_all(x).map(Buffer::Cuda),
     }
 }
@@ -386,7 +418,9 @@ pub fn gemm_in(
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
             let v = ctx.gemm;
             ctx.install(|| {
-                host_overwrite(batch * m * n, |o| cpu::gemm::batched_gemm_variant(v, batch, m, k, n, x, y, o, t))
+                host_overwrite(batch * m * n, |o| {
+                    cpu::gemm::batched_gemm_variant(v, ctx.split, batch, m, k, n, x, y, o, t)
+                })
             })
         }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm_with(ctx.gpu_gemm, x, y, batch, m, k, n, t).map(Buffer::Cuda),
@@ -558,8 +592,8 @@ pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usi
     match device {
         Device::Cpu => ctx.install(|| {
             host_overwrite(len, |o| match ctx.normals {
-                NormalsVariant::Best => cpu::random::fill_normal(seed, offset, o),
-                NormalsVariant::Portable => cpu::random::fill_normal_portable(seed, offset, o),
+                NormalsVariant::Best => cpu::random::fill_normal(ctx.split, seed, offset, o),
+                NormalsVariant::Portable => cpu::random::fill_normal_portable(ctx.split, seed, offset, o),
                 NormalsVariant::Reference => {
                     o.iter_mut().enumerate().for_each(|(i, v)| *v = cpu::random::normal_at(seed, offset + i as u64))
                 }
@@ -583,7 +617,9 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
 /// As [`reparam_forward`].
 pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) => host_overwrite(m.len(), |o| cpu::reparam::forward(m, r, seed, offset, o)),
+        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
+            ctx.install(|| host_overwrite(m.len(), |o| cpu::reparam::forward(ctx.split, m, r, seed, offset, o)))
+        }
         (Buffer::Cuda(m), Buffer::Cuda(r)) => {
             cuda::reparam_forward(ctx.gpu_sampler, m, r, seed, offset).map(Buffer::Cuda)
         }
@@ -613,7 +649,7 @@ pub fn reparam_forward_sigma_in(ctx: &Context, mu: &Buffer, sigma: &Buffer, seed
     }
     match (mu, sigma) {
         (Buffer::Cpu(m), Buffer::Cpu(s)) => {
-            host_overwrite(m.len(), |o| cpu::reparam::forward_sigma(m, s, seed, offset, o))
+            ctx.install(|| host_overwrite(m.len(), |o| cpu::reparam::forward_sigma(ctx.split, m, s, seed, offset, o)))
         }
         (Buffer::Cuda(_), Buffer::Cuda(_)) => {
             let shape = [mu.len()];
@@ -647,7 +683,7 @@ pub fn reparam_backward_in(
     match (rho, g) {
         (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
             let (mut gm, mut gr) = (cpu::recycle::for_overwrite(r.len()), cpu::recycle::for_overwrite(r.len()));
-            cpu::reparam::backward(r, gg, seed, offset, &mut gm, &mut gr);
+            ctx.install(|| cpu::reparam::backward(ctx.split, r, gg, seed, offset, &mut gm, &mut gr));
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
         (Buffer::Cuda(r), Buffer::Cuda(gg)) => cuda::reparam_backward(ctx.gpu_sampler, r, gg, seed, offset)
@@ -670,7 +706,9 @@ pub fn reparam_log_posterior(rho: &Buffer, seed: u64, offset: u64) -> Result<Buf
 /// As [`reparam_log_posterior`].
 pub fn reparam_log_posterior_in(ctx: &Context, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match rho {
-        Buffer::Cpu(r) => Ok(Buffer::Cpu(vec![cpu::reparam::log_posterior(r, seed, offset)])),
+        Buffer::Cpu(r) => {
+            Ok(Buffer::Cpu(vec![ctx.install(|| cpu::reparam::log_posterior(ctx.split, r, seed, offset))]))
+        }
         Buffer::Cuda(r) => cuda::reparam_log_posterior(ctx.gpu_sampler, r, seed, offset).map(Buffer::Cuda),
     }
 }
@@ -709,7 +747,7 @@ pub fn sample_kl_forward_in(
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => {
             let mut w = cpu::recycle::for_overwrite(m.len());
-            let kl = ctx.install(|| cpu::sample_kl::forward(m, r, seed, offset, prior, &mut w));
+            let kl = ctx.install(|| cpu::sample_kl::forward(ctx.split, m, r, seed, offset, prior, &mut w));
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
         }
         (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::sample_kl_forward(ctx.gpu_sampler, m, r, seed, offset, prior)
@@ -764,7 +802,7 @@ pub fn sample_kl_backward_in(
             };
             let gk = cpu_scalar("sample_kl_backward", gk)?;
             let (mut gm, mut gr) = (cpu::recycle::for_overwrite(m.len()), cpu::recycle::for_overwrite(m.len()));
-            cpu::sample_kl::backward(m, r, g, gk, seed, offset, prior, &mut gm, &mut gr);
+            ctx.install(|| cpu::sample_kl::backward(ctx.split, m, r, g, gk, seed, offset, prior, &mut gm, &mut gr));
             Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
         }
         (Buffer::Cuda(m), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
@@ -957,7 +995,9 @@ pub fn sample_kl_forward_saving_in(
             let n = m.len();
             let (mut w, mut a, mut b) =
                 (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
-            let kl = ctx.install(|| cpu::sample_kl::forward_saving(m, r, seed, offset, prior, &mut w, &mut a, &mut b));
+            let kl = ctx.install(|| {
+                cpu::sample_kl::forward_saving(ctx.split, m, r, seed, offset, prior, &mut w, &mut a, &mut b)
+            });
             Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl]), Some(SampleKlFactors { a, b })))
         }
         _ => sample_kl_forward_in(ctx, mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
@@ -977,6 +1017,21 @@ pub fn sample_kl_backward_saved(
     g_kl: &Buffer,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    sample_kl_backward_saved_in(&Context::default(), w, factors, g_w, g_kl, prior)
+}
+
+/// [`sample_kl_backward_saved`] on the threads and with the thread policy of `ctx`.
+///
+/// # Errors
+/// As [`sample_kl_backward_saved`].
+pub fn sample_kl_backward_saved_in(
+    ctx: &Context,
+    w: &Buffer,
+    factors: &SampleKlFactors,
+    g_w: Option<&Buffer>,
+    g_kl: &Buffer,
+    prior: PriorSpec,
+) -> Result<(Buffer, Buffer)> {
     const OP: &str = "sample_kl_backward_saved";
     let (wv, gk) = (w.as_cpu(OP)?, cpu_scalar(OP, g_kl.as_cpu(OP)?)?);
     let g = g_w.map(|b| b.as_cpu(OP)).transpose()?;
@@ -986,7 +1041,9 @@ pub fn sample_kl_backward_saved(
         return Err(Error::ShapeMismatch { op: "sample_kl_backward_saved", lhs: vec![n], rhs: vec![len] });
     }
     let (mut gm, mut gr) = (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
-    cpu::sample_kl::backward_saved(wv, &factors.a, &factors.b, g, gk, prior, &mut gm, &mut gr);
+    ctx.install(|| {
+        cpu::sample_kl::backward_saved(ctx.split, wv, &factors.a, &factors.b, g, gk, prior, &mut gm, &mut gr)
+    });
     Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
 }
 
@@ -1013,7 +1070,9 @@ pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec)
 /// As [`kl_at`].
 pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
     match (w, rho) {
-        (Buffer::Cpu(x), Buffer::Cpu(r)) => Ok(Buffer::Cpu(vec![cpu::sample_kl::kl_at(x, r, seed, offset, prior)])),
+        (Buffer::Cpu(x), Buffer::Cpu(r)) => {
+            Ok(Buffer::Cpu(vec![ctx.install(|| cpu::sample_kl::kl_at(ctx.split, x, r, seed, offset, prior))]))
+        }
         (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(ctx.gpu_sampler, x, r, seed, offset, prior).map(Buffer::Cuda),
         _ => Err(mismatch("kl_at", w, rho)),
     }
@@ -1042,7 +1101,7 @@ pub fn kl_at_backward_in(
         (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let gk = cpu_scalar("kl_at_backward", gk)?;
             let (mut gw, mut gr) = (cpu::recycle::for_overwrite(x.len()), cpu::recycle::for_overwrite(x.len()));
-            cpu::sample_kl::kl_at_backward(x, r, gk, prior, &mut gw, &mut gr);
+            ctx.install(|| cpu::sample_kl::kl_at_backward(ctx.split, x, r, gk, prior, &mut gw, &mut gr));
             Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
         }
         (Buffer::Cuda(x), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
@@ -1061,12 +1120,27 @@ pub fn kl_at_backward_in(
 /// [`Error::ShapeMismatch`] when the four buffers differ in length; buffers
 /// on different devices; CUDA failures.
 pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: AdamStep) -> Result<()> {
+    adam_step_in(&Context::default(), p, m, v, g, h)
+}
+
+/// [`adam_step`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`adam_step`].
+pub fn adam_step_in(
+    ctx: &Context,
+    p: &mut Buffer,
+    m: &mut Buffer,
+    v: &mut Buffer,
+    g: &Buffer,
+    h: AdamStep,
+) -> Result<()> {
     if [m.len(), v.len(), g.len()].iter().any(|&l| l != p.len()) {
         return Err(Error::ShapeMismatch { op: "adam", lhs: vec![p.len()], rhs: vec![m.len(), v.len(), g.len()] });
     }
     match (p, m, v, g) {
         (Buffer::Cpu(p), Buffer::Cpu(m), Buffer::Cpu(v), Buffer::Cpu(g)) => {
-            cpu::optim::adam(p, m, v, g, h);
+            ctx.install(|| cpu::optim::adam(ctx.split, p, m, v, g, h));
             Ok(())
         }
         (Buffer::Cuda(p), Buffer::Cuda(m), Buffer::Cuda(v), Buffer::Cuda(g)) => cuda::adam_step(p, m, v, g, h),
@@ -1079,9 +1153,25 @@ pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: 
 /// # Errors
 /// Buffers on different devices; CUDA failures.
 pub fn sgd_step(p: &mut Buffer, buf: &mut Buffer, g: &Buffer, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> {
+    sgd_step_in(&Context::default(), p, buf, g, lr, momentum, weight_decay)
+}
+
+/// [`sgd_step`] with the threads of `ctx`.
+///
+/// # Errors
+/// As [`sgd_step`].
+pub fn sgd_step_in(
+    ctx: &Context,
+    p: &mut Buffer,
+    buf: &mut Buffer,
+    g: &Buffer,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+) -> Result<()> {
     match (p, buf, g) {
         (Buffer::Cpu(p), Buffer::Cpu(b), Buffer::Cpu(g)) => {
-            cpu::optim::sgd(p, b, g, lr, momentum, weight_decay);
+            ctx.install(|| cpu::optim::sgd(p, b, g, lr, momentum, weight_decay));
             Ok(())
         }
         (Buffer::Cuda(p), Buffer::Cuda(b), Buffer::Cuda(g)) => cuda::sgd_step(p, b, g, lr, momentum, weight_decay),
@@ -1094,9 +1184,17 @@ pub fn sgd_step(p: &mut Buffer, buf: &mut Buffer, g: &Buffer, lr: f32, momentum:
 /// # Errors
 /// CUDA failures only.
 pub fn scale_inplace(x: &mut Buffer, s: f32) -> Result<()> {
+    scale_inplace_in(&Context::default(), x, s)
+}
+
+/// [`scale_inplace`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`scale_inplace`].
+pub fn scale_inplace_in(ctx: &Context, x: &mut Buffer, s: f32) -> Result<()> {
     match x {
         Buffer::Cpu(x) => {
-            cpu::optim::scale(x, s);
+            ctx.install(|| cpu::optim::scale(ctx.split, x, s));
             Ok(())
         }
         Buffer::Cuda(x) => cuda::scale_inplace(x, s),
@@ -1120,11 +1218,21 @@ pub fn all_finite(x: &Buffer) -> Result<bool> {
 /// # Errors
 /// CUDA failures only.
 pub fn first_non_finite(xs: &[&Buffer]) -> Result<Option<usize>> {
+    first_non_finite_in(&Context::default(), xs)
+}
+
+/// [`first_non_finite`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`first_non_finite`].
+pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize>> {
     let mut first: Option<usize> = None;
     let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
     for (i, x) in xs.iter().enumerate() {
         match x {
-            Buffer::Cpu(v) if first.is_none() && !cpu::optim::all_finite(v) => first = Some(i),
+            Buffer::Cpu(v) if first.is_none() && !ctx.install(|| cpu::optim::all_finite(ctx.split, v)) => {
+                first = Some(i)
+            }
             Buffer::Cpu(_) => {}
             Buffer::Cuda(c) => gpu.push((i, c)),
         }
@@ -1180,6 +1288,7 @@ pub fn sum_squares(x: &Buffer) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::Split;
 
     #[test]
     fn first_non_finite_gives_the_lowest_bad_index() {
@@ -1215,6 +1324,209 @@ mod tests {
         // Past the cap the draw keeps nothing (its backward regenerates).
         let big = Buffer::Cpu(vec![-5.0; MAX_KEPT_FACTORS + 1]);
         assert!(sample_kl_forward_saving(&big, &big, 1, 0, prior).unwrap().2.is_none());
+    }
+
+    type Probe = Box<dyn Fn(&Context, usize) + Sync>;
+
+    fn ramp(n: usize) -> Buffer {
+        Buffer::Cpu((0..n).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.01).collect())
+    }
+
+    fn neg(n: usize) -> Buffer {
+        Buffer::Cpu(vec![-4.0; n])
+    }
+
+    /// Every CPU entry point that can split a loop, as (name, a call on `n`
+    /// elements, a size between the eager and the default thresholds, a size
+    /// above the default).
+    fn split_probes() -> Vec<(&'static str, Probe, (usize, usize))> {
+        let prior = PriorSpec::Gaussian { sigma: 0.3 };
+        let one = || Buffer::Cpu(vec![0.5]);
+        let (elem, kl) = ((20_000, 100_000), (6_000, 20_000));
+        // 2×2 max pooling of n/64 planes of 16×16: n outputs.
+        let pool = |n: usize| crate::types::PoolGeom {
+            planes: n / 64,
+            input: [16, 16, 1],
+            kernel: [2, 2, 1],
+            stride: [2, 2, 1],
+            padding: [0; 3],
+        };
+        let adam = AdamStep { step_size: 1e-3, beta1: 0.9, beta2: 0.999, eps_hat: 1e-8, weight_decay: 0.0 };
+        vec![
+            ("unary", Box::new(move |c, n| drop(unary_in(c, UnaryOp::Exp, &ramp(n)))), elem),
+            (
+                "unary_backward",
+                Box::new(move |c, n| drop(unary_backward_in(c, UnaryOp::Relu, &ramp(n), &ramp(n), &ramp(n)))),
+                elem,
+            ),
+            ("scalar", Box::new(move |c, n| drop(scalar_in(c, ScalarOp::Mul(2.0), &ramp(n)))), elem),
+            (
+                "scalar_backward",
+                Box::new(move |c, n| drop(scalar_backward_in(c, ScalarOp::Pow(2.0), &ramp(n), &ramp(n)))),
+                elem,
+            ),
+            (
+                "binary",
+                Box::new(move |c, n| drop(binary_in(c, BinaryOp::Mul, &ramp(n), &[n], &ramp(n), &[n], &[n]))),
+                elem,
+            ),
+            (
+                "binary_backward",
+                Box::new(move |c, n| {
+                    drop(binary_backward_in(
+                        c,
+                        BinaryOp::Mul,
+                        &ramp(n),
+                        &[n],
+                        &ramp(1),
+                        &[1],
+                        &ramp(n),
+                        &[n],
+                        (false, true),
+                    ))
+                }),
+                elem,
+            ),
+            ("add_rows", Box::new(move |c, n| drop(add_rows_in(c, &mut ramp(n), &ramp(50)))), elem),
+            ("sum_all", Box::new(move |c, n| drop(sum_all_in(c, &ramp(n)))), elem),
+            ("sum_to_shape", Box::new(move |c, n| drop(sum_to_shape_in(c, &ramp(n), &[n], &[1]))), elem),
+            ("normal", Box::new(move |c, n| drop(normal_in(c, Device::Cpu, 1, 0, n))), elem),
+            ("reparam_forward", Box::new(move |c, n| drop(reparam_forward_in(c, &ramp(n), &neg(n), 1, 0))), elem),
+            (
+                "reparam_forward_sigma",
+                Box::new(move |c, n| drop(reparam_forward_sigma_in(c, &ramp(n), &ramp(n), 1, 0))),
+                elem,
+            ),
+            ("reparam_backward", Box::new(move |c, n| drop(reparam_backward_in(c, &neg(n), &ramp(n), 1, 0))), elem),
+            ("reparam_log_posterior", Box::new(move |c, n| drop(reparam_log_posterior_in(c, &neg(n), 1, 0))), elem),
+            (
+                "sample_kl_forward",
+                Box::new(move |c, n| drop(sample_kl_forward_in(c, &ramp(n), &neg(n), 1, 0, prior))),
+                kl,
+            ),
+            (
+                "sample_kl_backward",
+                Box::new(move |c, n| {
+                    drop(sample_kl_backward_in(c, &ramp(n), &neg(n), Some(&ramp(n)), &one(), 1, 0, prior))
+                }),
+                kl,
+            ),
+            (
+                "sample_kl_saved",
+                Box::new(move |c, n| {
+                    let (w, _, f) = sample_kl_forward_saving_in(c, &ramp(n), &neg(n), 1, 0, prior).unwrap();
+                    drop(sample_kl_backward_saved_in(c, &w, &f.unwrap(), None, &one(), prior));
+                }),
+                kl,
+            ),
+            ("kl_at", Box::new(move |c, n| drop(kl_at_in(c, &ramp(n), &neg(n), 1, 0, prior))), kl),
+            ("kl_at_backward", Box::new(move |c, n| drop(kl_at_backward_in(c, &ramp(n), &neg(n), &one(), prior))), kl),
+            // m·k·n: 20·200·130 (below 2²²) and 170·200·130.
+            (
+                "gemm",
+                Box::new(move |c, n| drop(gemm_in(c, &ramp(n * 200), &ramp(200 * 130), 1, n, 200, 130, Transpose::NN))),
+                (20, 170),
+            ),
+            (
+                "max_pool_forward",
+                Box::new(move |c, n| drop(crate::ops_conv::max_pool_forward_in(c, &ramp(4 * n), &pool(n)))),
+                elem,
+            ),
+            (
+                "avg_pool_forward",
+                Box::new(move |c, n| drop(crate::ops_conv::avg_pool_forward_in(c, &ramp(4 * n), &pool(n)))),
+                elem,
+            ),
+            (
+                "adam_step",
+                Box::new(move |c, n| {
+                    drop(adam_step_in(c, &mut ramp(n), &mut ramp(n), &mut Buffer::Cpu(vec![0.1; n]), &ramp(n), adam))
+                }),
+                elem,
+            ),
+            ("scale_inplace", Box::new(move |c, n| drop(scale_inplace_in(c, &mut ramp(n), 0.5))), elem),
+            ("first_non_finite", Box::new(move |c, n| drop(first_non_finite_in(c, &[&ramp(n)]))), elem),
+        ]
+    }
+
+    /// Every CPU kernel behind an `*_in` entry point takes its split decisions
+    /// from the context: on a two-thread pool, with inputs between the eager
+    /// and the default thresholds only `Split::eager()` splits, and above the
+    /// default ones `Split::sequential()` never does (split decisions counted
+    /// on the calling thread: `cpu::parallel::splits`).
+    #[test]
+    fn the_split_policy_reaches_every_cpu_kernel() {
+        use crate::context::{ConvVariant, Threads};
+        use crate::cpu::parallel::splits_so_far;
+        use crate::types::ConvGeom;
+        let v = ramp;
+        let threads = Threads::fixed(2).unwrap();
+        let with = |split: Split| Context { threads: threads.clone(), split, ..Context::default() };
+        let (seq, def, eager) = (with(Split::sequential()), with(Split::default()), with(Split::eager()));
+        let ops = split_probes();
+        let count = |c: &Context, op: &Probe, n: usize| {
+            c.install(|| {
+                let before = splits_so_far();
+                op(c, n);
+                splits_so_far() - before
+            })
+        };
+        for (name, op, (mid, large)) in &ops {
+            assert_eq!(count(&def, op, *mid), 0, "{name}: the default splits {mid}");
+            assert!(count(&eager, op, *mid) > 0, "{name}: eager does not split {mid}");
+            assert!(count(&def, op, *large) > 0, "{name}: the default does not split {large}");
+            assert_eq!(count(&seq, op, *large), 0, "{name}: sequential splits {large}");
+        }
+        // Convolution, both CPU paths: one small image, and a batch above 2²⁰ multiply-adds.
+        let small = ConvGeom::plain_2d(1, 3, 8, [20, 20], [3, 3]);
+        let large = ConvGeom::plain_2d(16, 1, 6, [28, 28], [5, 5]);
+        for variant in [ConvVariant::Direct, ConvVariant::Im2col] {
+            let conv = |c: &Context, g: &ConvGeom| {
+                let c = Context { conv: variant, ..c.clone() };
+                let (x, w, gy) = (v(g.input_len()), v(g.weight_len()), v(g.output_len()));
+                c.install(|| {
+                    let before = splits_so_far();
+                    crate::ops_conv::conv_forward_in(&c, &x, &w, None, g).unwrap();
+                    crate::ops_conv::conv_backward_in(&c, &x, &w, &gy, g, (true, true, true)).unwrap();
+                    splits_so_far() - before
+                })
+            };
+            assert!(conv(&eager, &small) > 0, "{variant:?}: eager does not split the small convolution");
+            assert!(conv(&def, &large) > 0, "{variant:?}: the default does not split the large convolution");
+            assert_eq!(conv(&seq, &large), 0, "{variant:?}: sequential splits");
+        }
+    }
+
+    /// Every CPU entry point runs its kernel on the context's threads, not on
+    /// rayon's global pool: called from the test's own thread (no `install`
+    /// around it) with a pool of a size no other test uses, each op's split
+    /// is counted on a pool of that size.
+    #[test]
+    fn every_cpu_entry_point_runs_on_the_context_threads() {
+        use crate::context::Threads;
+        use crate::cpu::parallel::splits_on_pools_of;
+        let size = rayon::current_num_threads() + 5;
+        let ctx = Context { threads: Threads::fixed(size).unwrap(), split: Split::eager(), ..Context::default() };
+        for (name, op, (mid, _)) in split_probes() {
+            let before = splits_on_pools_of(size);
+            op(&ctx, mid);
+            assert!(splits_on_pools_of(size) > before, "{name} did not run on the context's pool");
+        }
+        let g = crate::types::ConvGeom::plain_2d(2, 3, 8, [20, 20], [3, 3]);
+        let before = splits_on_pools_of(size);
+        crate::ops_conv::conv_forward_in(&ctx, &ramp(g.input_len()), &ramp(g.weight_len()), None, &g).unwrap();
+        assert!(splits_on_pools_of(size) > before, "conv_forward did not run on the context's pool");
+        let before = splits_on_pools_of(size);
+        let pool = crate::types::PoolGeom {
+            planes: 400,
+            input: [16, 16, 1],
+            kernel: [2, 2, 1],
+            stride: [2, 2, 1],
+            padding: [0; 3],
+        };
+        crate::ops_conv::max_pool_backward_in(&ctx, &ramp(400 * 256), &ramp(400 * 64), &pool).unwrap();
+        crate::ops_conv::avg_pool_backward_in(&ctx, &ramp(400 * 64), &pool).unwrap();
+        assert!(splits_on_pools_of(size) >= before + 2, "a pooling backward did not run on the context's pool");
     }
 
     #[test]

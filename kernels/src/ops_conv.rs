@@ -63,9 +63,9 @@ pub fn conv_forward_in(ctx: &Context, x: &Buffer, w: &Buffer, b: Option<&Buffer>
 fn host_conv(ctx: &Context, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom) -> Buffer {
     let mut y = cpu::recycle::for_overwrite(g.output_len());
     ctx.install(|| match ctx.conv {
-        ConvVariant::Auto => conv::forward(x, w, b, g, &mut y),
-        ConvVariant::Direct => conv_direct::forward(x, w, b, g, &mut y),
-        ConvVariant::Im2col => conv::forward_unfolded(x, w, b, g, &mut y),
+        ConvVariant::Auto => conv::forward(ctx.split, x, w, b, g, &mut y),
+        ConvVariant::Direct => conv_direct::forward(ctx.split, x, w, b, g, &mut y),
+        ConvVariant::Im2col => conv::forward_unfolded(ctx.split, x, w, b, g, &mut y),
         ConvVariant::Reference => crate::reference::conv::forward(x, w, b, g, &mut y),
     });
     Buffer::Cpu(y)
@@ -104,9 +104,9 @@ pub fn conv_backward_in(
     match (x, w, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(gy)) => {
             let (dx, dw, db) = ctx.install(|| match ctx.conv {
-                ConvVariant::Auto => conv::backward(x, w, gy, g, need),
-                ConvVariant::Direct => conv_direct::backward(x, w, gy, g, need),
-                ConvVariant::Im2col => conv::backward_unfolded(x, w, gy, g, need),
+                ConvVariant::Auto => conv::backward(ctx.split, x, w, gy, g, need),
+                ConvVariant::Direct => conv_direct::backward(ctx.split, x, w, gy, g, need),
+                ConvVariant::Im2col => conv::backward_unfolded(ctx.split, x, w, gy, g, need),
                 ConvVariant::Reference => crate::reference::conv::backward(x, w, gy, g, need),
             });
             Ok((dx.map(Buffer::Cpu), dw.map(Buffer::Cpu), db.map(Buffer::Cpu)))
@@ -124,10 +124,18 @@ pub fn conv_backward_in(
 /// # Errors
 /// CUDA failures only.
 pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    max_pool_forward_in(&Context::default(), x, g)
+}
+
+/// [`max_pool_forward`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`max_pool_forward`].
+pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) => {
             let mut y = cpu::recycle::for_overwrite(g.output_len());
-            pool::max_forward(x, g, &mut y);
+            ctx.install(|| pool::max_forward(ctx.split, x, g, &mut y));
             Ok(Buffer::Cpu(y))
         }
         Buffer::Cuda(x) => cuda::max_pool_forward(x, g).map(Buffer::Cuda),
@@ -140,10 +148,18 @@ pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 /// # Errors
 /// Operands on different devices; CUDA failures.
 pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    max_pool_backward_in(&Context::default(), x, gy, g)
+}
+
+/// [`max_pool_backward`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`max_pool_backward`].
+pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match (x, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(gy)) => {
             let mut dx = cpu::recycle::for_overwrite(g.input_len());
-            pool::max_backward(x, gy, g, &mut dx);
+            ctx.install(|| pool::max_backward(ctx.split, x, gy, g, &mut dx));
             Ok(Buffer::Cpu(dx))
         }
         (Buffer::Cuda(x), Buffer::Cuda(gy)) => cuda::max_pool_backward(x, gy, g).map(Buffer::Cuda),
@@ -156,10 +172,18 @@ pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer
 /// # Errors
 /// CUDA failures only.
 pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    avg_pool_forward_in(&Context::default(), x, g)
+}
+
+/// [`avg_pool_forward`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`avg_pool_forward`].
+pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) => {
             let mut y = cpu::recycle::for_overwrite(g.output_len());
-            pool::avg_forward(x, g, &mut y);
+            ctx.install(|| pool::avg_forward(ctx.split, x, g, &mut y));
             Ok(Buffer::Cpu(y))
         }
         Buffer::Cuda(x) => cuda::avg_pool_forward(x, g).map(Buffer::Cuda),
@@ -171,10 +195,18 @@ pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 /// # Errors
 /// CUDA failures only.
 pub fn avg_pool_backward(gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    avg_pool_backward_in(&Context::default(), gy, g)
+}
+
+/// [`avg_pool_backward`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`avg_pool_backward`].
+pub fn avg_pool_backward_in(ctx: &Context, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     match gy {
         Buffer::Cpu(gy) => {
             let mut dx = cpu::recycle::for_overwrite(g.input_len());
-            pool::avg_backward(gy, g, &mut dx);
+            ctx.install(|| pool::avg_backward(ctx.split, gy, g, &mut dx));
             Ok(Buffer::Cpu(dx))
         }
         Buffer::Cuda(gy) => cuda::avg_pool_backward(gy, g).map(Buffer::Cuda),

@@ -1,7 +1,8 @@
 //! The registry: every kernel family, its variants, whether each can run on
 //! this machine (CPU features, a usable GPU), which one [`Context::default`]
 //! picks, and the test that verifies it against the family's reference; and
-//! the size thresholds that decide how (never what) the CPU kernels compute.
+//! the size thresholds that decide how (never what) the CPU kernels compute:
+//! the split decisions a [`Context`] carries ([`Split`]) and the fixed chunk sizes and pool limits.
 //!
 //! ```
 //! for family in blitz_kernels::registry::families() {
@@ -13,6 +14,7 @@
 
 use crate::context::{
     Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
+    Split,
 };
 
 /// Where a family runs.
@@ -245,37 +247,46 @@ pub fn families() -> Vec<Family> {
     ]
 }
 
-/// A fixed size that decides how a kernel runs (never what it computes:
-/// work is cut into chunks of fixed sizes, so results do not depend on
-/// threads). Listed so that nothing decides silently; part of the
-/// [`crate::context::Threads::Global`] policy.
+/// A size that decides how a kernel runs (never what it computes: work is
+/// cut into chunks of fixed sizes, so results do not depend on threads or
+/// on the thread policy). Listed so that nothing decides silently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Threshold {
-    /// Its name in the source.
+    /// Its name in the source (a field of [`Split`] or a constant).
     pub name: &'static str,
-    /// Its value.
+    /// Its value: for a per-context choice, the [`Split::default`] value.
     pub value: usize,
     /// What it counts and decides.
     pub decides: &'static str,
     /// Where it lives.
     pub source: &'static str,
+    /// The [`Context`] field that chooses it per context
+    /// (`"split.heavy"`, ...), or `None` for a fixed constant: the chunk
+    /// sizes (they fix the order of partial sums, and so the bits), the
+    /// convolution's auto rule (a variant choice) and the buffer pool's limits.
+    pub context_field: Option<&'static str>,
 }
 
-/// Every size threshold of the CPU kernels and of the buffer pool.
+/// Every size threshold of the CPU kernels and of the buffer pool: first the
+/// split decisions a [`Context`] carries (at their
+/// [`Split::default`] values), then the fixed constants.
 pub fn thresholds() -> Vec<Threshold> {
-    use crate::cpu::{conv_direct, gemm, parallel, recycle, sample_kl};
-    let t = |name, value, decides, source| Threshold { name, value, decides, source };
+    use crate::cpu::{conv_direct, parallel, recycle, sample_kl};
+    let d = Split::default();
+    let ctx = "kernels/src/context.rs";
+    let t = |name, value, decides, source, context_field| Threshold { name, value, decides, source, context_field };
     vec![
-        t("PAR_THRESHOLD", parallel::PAR_THRESHOLD, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", "kernels/src/cpu/parallel.rs"),
-        t("LIGHT_PAR_THRESHOLD", parallel::LIGHT_PAR_THRESHOLD, "elements from which a memory-bound element-wise loop (add, compare, product) is split over the threads", "kernels/src/cpu/parallel.rs"),
-        t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions", "kernels/src/cpu/parallel.rs"),
-        t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL", "kernels/src/cpu/sample_kl.rs"),
-        t("KL_PAR_THRESHOLD", sample_kl::KL_PAR_THRESHOLD, "weights from which the fused sampler + KL is split over the threads", "kernels/src/cpu/sample_kl.rs"),
-        t("gemm PAR_WORK", gemm::PAR_WORK, "multiply-adds from which a packed GEMM is cut into one block per thread", "kernels/src/cpu/gemm.rs"),
-        t("conv_direct PAR_WORK", conv_direct::PAR_WORK, "multiply-adds from which the direct convolution splits images over the threads (and the auto rule's single-image limit)", "kernels/src/cpu/conv_direct.rs"),
-        t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs"),
-        t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs"),
-        t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs"),
+        t("Split::heavy", d.heavy, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", ctx, Some("split.heavy")),
+        t("Split::light", d.light, "elements from which a memory-bound element-wise loop (add, compare, product, an optimiser step) is split over the threads", ctx, Some("split.light")),
+        t("Split::sampler", d.sampler, "weights from which the fused sampler + KL is split over the threads", ctx, Some("split.sampler")),
+        t("Split::gemm", d.gemm, "multiply-adds from which a packed GEMM is cut into one block per thread", ctx, Some("split.gemm")),
+        t("Split::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
+        t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/cpu/parallel.rs", None),
+        t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/cpu/sample_kl.rs", None),
+        t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct.rs", None),
+        t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs", None),
+        t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs", None),
+        t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs", None),
     ]
 }
 
@@ -298,7 +309,11 @@ mod tests {
             }
         }
         let t = thresholds();
-        assert_eq!(t.len(), 10);
+        assert_eq!(t.len(), 11);
+        let d = Split::default();
+        let chosen: Vec<usize> = t.iter().filter(|t| t.context_field.is_some()).map(|t| t.value).collect();
+        assert_eq!(chosen, [d.heavy, d.light, d.sampler, d.gemm, d.conv]);
+        assert!(t.iter().any(|t| t.name == "CHUNK" && t.context_field.is_none()));
         assert!(t.iter().all(|t| t.value > 0
             && std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(t.source).is_file()));
         if cfg!(not(feature = "cuda")) {

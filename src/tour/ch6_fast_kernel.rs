@@ -67,6 +67,7 @@
 //! two threads.
 //!
 //! ```
+//! use blitz::kernels::context::Split;
 //! use blitz::kernels::cpu::{random, sample_kl};
 //! use blitz::kernels::reference::reparam as reference;
 //! use blitz::kernels::PriorSpec;
@@ -75,16 +76,19 @@
 //! let rho: Vec<f32> = (0..n).map(|i| -4.0 + (i as f32 * 0.7).cos()).collect();
 //! let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 0.1, sigma2: 0.4 };
 //! let (seed, offset) = (7, 12);
+//! // When a loop is split over the threads: a parameter of every CPU kernel,
+//! // never a global switch. It changes no bit (the chunks are fixed).
+//! let split = Split::default();
 //!
 //! // 1-3: the same normals.
 //! let (mut fast_eps, mut ref_eps) = (vec![0.0; n], vec![0.0; n]);
-//! random::fill_normal(seed, offset, &mut fast_eps);
+//! random::fill_normal(split, seed, offset, &mut fast_eps);
 //! reference::normals(seed, offset, &mut ref_eps);
 //! assert_eq!(fast_eps, ref_eps);
 //!
 //! // 4-5: one fused pass, w bit for bit, the KL to rounding.
 //! let (mut w, mut a, mut b) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-//! let kl = sample_kl::forward_saving(&mu, &rho, seed, offset, prior, &mut w, &mut a, &mut b);
+//! let kl = sample_kl::forward_saving(split, &mu, &rho, seed, offset, prior, &mut w, &mut a, &mut b);
 //! let mut ref_w = vec![0.0; n];
 //! reference::sample_all(&mu, &rho, seed, offset, &mut ref_w);
 //! assert_eq!(w, ref_w);
@@ -94,7 +98,7 @@
 //! // 4: the gradient from the two saved factors, against the reference chain rule.
 //! let g_kl = 0.01; // ∂loss/∂KL: the KL weight
 //! let (mut g_mu, mut g_rho) = (vec![0.0; n], vec![0.0; n]);
-//! sample_kl::backward_saved(&w, &a, &b, None, g_kl, prior, &mut g_mu, &mut g_rho);
+//! sample_kl::backward_saved(split, &w, &a, &b, None, g_kl, prior, &mut g_mu, &mut g_rho);
 //! for i in (0..n).step_by(97) {
 //!     let (d_mu, d_rho) = reference::mc_kl_term_grad(mu[i], rho[i], ref_eps[i], prior);
 //!     let (want_mu, want_rho) = (g_kl as f64 * d_mu, g_kl as f64 * d_rho);
@@ -102,16 +106,17 @@
 //!     assert!((g_rho[i] as f64 - want_rho).abs() < 1e-4 * want_rho.abs().max(1e-3), "rho {i}");
 //! }
 //!
-//! // 5: the same bits on one thread and on two.
-//! let run = |threads| {
+//! // 5: the same bits on one thread and on two, split or not.
+//! let run = |threads, split| {
 //!     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
 //!     pool.install(|| {
 //!         let mut w = vec![0.0; n];
-//!         let kl = sample_kl::forward(&mu, &rho, seed, offset, prior, &mut w);
+//!         let kl = sample_kl::forward(split, &mu, &rho, seed, offset, prior, &mut w);
 //!         (kl.to_bits(), w)
 //!     })
 //! };
-//! assert_eq!(run(1), run(2));
+//! assert_eq!(run(1, split), run(2, split));
+//! assert_eq!(run(2, Split::sequential()), run(2, Split::eager()));
 //! ```
 //!
 //! And through a whole layer: the default forward and

@@ -87,7 +87,7 @@ impl Var {
         let (x, wv) = (self.value().clone(), w.value().clone());
         let ctx = self.tape().context();
         let mut c = ops::gemm_in(&ctx, x.buffer(), wv.buffer(), batch, m, k, n, Transpose::NT)?;
-        ops::add_rows(&mut c, b.value().buffer())?;
+        ops::add_rows_in(&ctx, &mut c, b.value().buffer())?;
         let shape = out_shape(x.shape(), m, n);
         let y = Tensor::from_parts(c, shape.clone());
         self.tape().record(
@@ -101,7 +101,7 @@ impl Var {
                 let gw = needs[1]
                     .then(|| ops::gemm_in(&ctx, g.buffer(), x.buffer(), batch, n, m, k, Transpose::TN))
                     .transpose()?;
-                let gb = needs[2].then(|| ops::sum_to_shape(g.buffer(), &shape, &[n])).transpose()?;
+                let gb = needs[2].then(|| ops::sum_to_shape_in(&ctx, g.buffer(), &shape, &[n])).transpose()?;
                 Ok(vec![
                     gx.map(|t| x.with_buffer(t)),
                     gw.map(|t| wv.with_buffer(t)),

@@ -102,7 +102,8 @@ impl Var {
 
     fn max_pool(&self, op: &'static str, rank: usize, p: &PoolParams) -> Result<Var> {
         let (geom, shape) = p.geometry(op, rank, self.shape())?;
-        let y = ops_conv::max_pool_forward(self.value().buffer(), &geom)?;
+        let ctx = self.tape().context();
+        let y = ops_conv::max_pool_forward_in(&ctx, self.value().buffer(), &geom)?;
         let x = self.value().clone();
         let in_shape = self.shape().to_vec();
         self.tape().record(
@@ -111,7 +112,7 @@ impl Var {
             &[self],
             Box::new(move |g, _| {
                 // The arg-max is found again from x: nothing stored, nothing copied to the host.
-                let dx = ops_conv::max_pool_backward(x.buffer(), g.buffer(), &geom)?;
+                let dx = ops_conv::max_pool_backward_in(&ctx, x.buffer(), g.buffer(), &geom)?;
                 Ok(vec![Some(Tensor::from_parts(dx, in_shape.clone()))])
             }),
         )
@@ -119,14 +120,15 @@ impl Var {
 
     fn avg_pool(&self, op: &'static str, rank: usize, p: &PoolParams) -> Result<Var> {
         let (geom, shape) = p.geometry(op, rank, self.shape())?;
-        let y = ops_conv::avg_pool_forward(self.value().buffer(), &geom)?;
+        let ctx = self.tape().context();
+        let y = ops_conv::avg_pool_forward_in(&ctx, self.value().buffer(), &geom)?;
         let in_shape = self.shape().to_vec();
         self.tape().record(
             op,
             Tensor::from_parts(y, shape),
             &[self],
             Box::new(move |g, _| {
-                let dx = ops_conv::avg_pool_backward(g.buffer(), &geom)?;
+                let dx = ops_conv::avg_pool_backward_in(&ctx, g.buffer(), &geom)?;
                 Ok(vec![Some(Tensor::from_parts(dx, in_shape.clone()))])
             }),
         )

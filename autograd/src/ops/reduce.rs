@@ -23,7 +23,7 @@ impl Var {
     /// Kernel (CUDA) failures only.
     pub fn sum(&self) -> Result<Var> {
         let x = self.value().clone();
-        let s = Tensor::from_parts(ops::sum_all(x.buffer())?, Vec::new());
+        let s = Tensor::from_parts(ops::sum_all_in(&self.tape().context(), x.buffer())?, Vec::new());
         self.tape().record(
             "sum",
             s,

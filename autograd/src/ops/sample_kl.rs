@@ -65,7 +65,7 @@ impl Var {
                 let g_w = stash_kl.borrow_mut().take();
                 let g_w = g_w.as_ref().map(Tensor::buffer);
                 let (gm, gr) = match &saved {
-                    Some((f, w)) => ops::sample_kl_backward_saved(w.buffer(), f, g_w, g.buffer(), prior)?,
+                    Some((f, w)) => ops::sample_kl_backward_saved_in(&ctx, w.buffer(), f, g_w, g.buffer(), prior)?,
                     None => ops::sample_kl_backward_in(
                         &ctx,
                         mu_v.buffer(),

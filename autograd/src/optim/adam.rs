@@ -113,7 +113,7 @@ impl Optimizer for Adam {
                 }
             };
             let s = &mut self.moments[slot];
-            p.update(|w| ops::adam_step(w, &mut s.m, &mut s.v, g.buffer(), h))?;
+            p.update(|w| ops::adam_step_in(grads.context(), w, &mut s.m, &mut s.v, g.buffer(), h))?;
         }
         Ok(())
     }

@@ -22,8 +22,9 @@ pub fn clip_grad_norm(grads: &mut Gradients, max_norm: f32) -> Result<f32> {
     }
     if norm > max_norm {
         let s = max_norm / norm;
+        let ctx = grads.context().clone();
         for (_, g) in grads.params_mut() {
-            ops::scale_inplace(g.buffer_mut(), s)?;
+            ops::scale_inplace_in(&ctx, g.buffer_mut(), s)?;
         }
     }
     Ok(norm)

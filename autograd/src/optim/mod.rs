@@ -40,7 +40,7 @@ pub trait Optimizer {
 pub(crate) fn check_finite(grads: &Gradients) -> Result<()> {
     let params = grads.params();
     let buffers: Vec<&Buffer> = params.iter().map(|(_, g)| g.buffer()).collect();
-    match ops::first_non_finite(&buffers)? {
+    match ops::first_non_finite_in(grads.context(), &buffers)? {
         Some(i) => Err(Error::NonFinite { what: format!("gradient of {}", params[i].0.name()) }),
         None => Ok(()),
     }

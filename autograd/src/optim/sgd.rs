@@ -50,7 +50,7 @@ impl Optimizer for Sgd {
             };
             let buf = &mut self.velocity[slot].1;
             let (lr, mom, wd) = (self.lr, self.momentum, self.weight_decay);
-            p.update(|w| ops::sgd_step(w, buf, g.buffer(), lr, mom, wd))?;
+            p.update(|w| ops::sgd_step_in(grads.context(), w, buf, g.buffer(), lr, mom, wd))?;
         }
         Ok(())
     }

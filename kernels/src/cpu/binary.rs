@@ -1,8 +1,9 @@
 //! Element-wise functions of two arguments with NumPy broadcasting, their
 //! partial derivatives, and the scalar forms.
 
-use super::parallel::{for_each_chunk_mut_above, for_each_row_mut, CHUNK, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
+use super::parallel::{for_each_chunk_mut_above, for_each_row_mut, splits, CHUNK};
 use super::simd::multiversion;
+use crate::context::Split;
 use crate::shape::{broadcast_strides, numel};
 use crate::types::{BinaryOp, ScalarOp};
 
@@ -68,6 +69,7 @@ fn broadcast_walk(a_shape: &[usize], b_shape: &[usize], out_shape: &[usize], mut
 /// `out = a ∘ b`, broadcasting `a_shape` and `b_shape` to `out_shape`
 /// (which the caller obtained from [`crate::shape::broadcast_shape`]).
 pub fn forward(
+    split: Split,
     op: BinaryOp,
     a: &[f32],
     a_shape: &[usize],
@@ -80,7 +82,7 @@ pub fn forward(
         return;
     }
     if a_shape == b_shape {
-        for_each_chunk_mut_above(LIGHT_PAR_THRESHOLD, out, |off, o| {
+        for_each_chunk_mut_above(split.light, out, |off, o| {
             let end = off + o.len();
             for ((oi, &x), &y) in o.iter_mut().zip(&a[off..end]).zip(&b[off..end]) {
                 *oi = op.eval(x, y);
@@ -88,7 +90,7 @@ pub fn forward(
         });
     } else if b.len() == 1 && a.len() == out.len() {
         let y = b[0];
-        for_each_chunk_mut_above(LIGHT_PAR_THRESHOLD, out, |off, o| {
+        for_each_chunk_mut_above(split.light, out, |off, o| {
             for (oi, &x) in {
                 let end = off + o.len();
                 o.iter_mut().zip(&a[off..end])
@@ -112,13 +114,13 @@ pub fn forward(
 /// `c[r, j] += b[j]` for every row `r` of `c` (rows of `b.len()`): a bias
 /// added in place to a product just made, with the bits of [`forward`]'s
 /// `Add` (one rounded sum per element).
-pub fn add_rows_in_place(c: &mut [f32], b: &[f32]) {
+pub fn add_rows_in_place(split: Split, c: &mut [f32], b: &[f32]) {
     if b.is_empty() {
         return;
     }
     // Whole rows per task, threads as for the broadcast add it replaces.
     let rows = (CHUNK / b.len()).max(1);
-    for_each_row_mut(c, rows * b.len(), c.len() >= LIGHT_PAR_THRESHOLD, |_, block| add_rows_simd(block, b));
+    for_each_row_mut(c, rows * b.len(), splits(split.light, c.len()), |_, block| add_rows_simd(block, b));
 }
 
 #[inline(always)]
@@ -162,10 +164,10 @@ pub fn backward(
 
 impl ScalarOp {
     /// When to use threads: an add or a product is memory-bound, `powf` is not.
-    fn threshold(self) -> usize {
+    fn threshold(self, split: Split) -> usize {
         match self {
-            ScalarOp::Pow(_) => PAR_THRESHOLD,
-            _ => LIGHT_PAR_THRESHOLD,
+            ScalarOp::Pow(_) => split.heavy,
+            _ => split.light,
         }
     }
 
@@ -191,8 +193,8 @@ impl ScalarOp {
 }
 
 /// `out[i] = x[i] ∘ s`.
-pub fn scalar_forward(op: ScalarOp, x: &[f32], out: &mut [f32]) {
-    for_each_chunk_mut_above(op.threshold(), out, |off, o| {
+pub fn scalar_forward(split: Split, op: ScalarOp, x: &[f32], out: &mut [f32]) {
+    for_each_chunk_mut_above(op.threshold(split), out, |off, o| {
         for (oi, &xi) in {
             let end = off + o.len();
             o.iter_mut().zip(&x[off..end])
@@ -203,8 +205,8 @@ pub fn scalar_forward(op: ScalarOp, x: &[f32], out: &mut [f32]) {
 }
 
 /// `gx[i] = g[i]·f'(x[i])`.
-pub fn scalar_backward(op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
-    for_each_chunk_mut_above(op.threshold(), gx, |off, o| {
+pub fn scalar_backward(split: Split, op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
+    for_each_chunk_mut_above(op.threshold(split), gx, |off, o| {
         let end = off + o.len();
         for ((oi, &xi), &gi) in o.iter_mut().zip(&x[off..end]).zip(&g[off..end]) {
             *oi = gi * op.derivative(xi);
@@ -224,9 +226,9 @@ mod tests {
             let a: Vec<f32> = (0..rows * n).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 1.3).cos()).collect();
             let mut want = vec![0.0; rows * n];
-            forward(BinaryOp::Add, &a, &[rows, n], &b, &[n], &mut want, &[rows, n]);
+            forward(Split::default(), BinaryOp::Add, &a, &[rows, n], &b, &[n], &mut want, &[rows, n]);
             let mut c = a.clone();
-            add_rows_in_place(&mut c, &b);
+            add_rows_in_place(Split::default(), &mut c, &b);
             assert_eq!(c, want, "{rows}×{n}");
         }
     }
@@ -246,14 +248,14 @@ mod tests {
             let a: Vec<f32> = (0..numel(sa)).map(|i| i as f32 + 1.0).collect();
             let b: Vec<f32> = (0..numel(sb)).map(|i| 10.0 * (i as f32 + 1.0)).collect();
             let mut fast = vec![0.0; numel(&os)];
-            forward(BinaryOp::Sub, &a, sa, &b, sb, &mut fast, &os);
+            forward(Split::default(), BinaryOp::Sub, &a, sa, &b, sb, &mut fast, &os);
             let mut slow = vec![0.0; numel(&os)];
             broadcast_walk(sa, sb, &os, |i, ia, ib| slow[i] = a[ia] - b[ib]);
             assert_eq!(fast, slow, "{sa:?} {sb:?}");
         }
         // A spot value: [2,1] - [1,3] -> out[1][2] = a[1] - b[2] = 2 - 30.
         let mut out = vec![0.0; 6];
-        forward(BinaryOp::Sub, &[1.0, 2.0], &[2, 1], &[10.0, 20.0, 30.0], &[1, 3], &mut out, &[2, 3]);
+        forward(Split::default(), BinaryOp::Sub, &[1.0, 2.0], &[2, 1], &[10.0, 20.0, 30.0], &[1, 3], &mut out, &[2, 3]);
         assert_eq!(out[5], -28.0);
     }
 }

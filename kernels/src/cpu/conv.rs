@@ -14,10 +14,11 @@
 //! do not depend on the thread count.
 
 use super::conv_direct;
-use super::gemm::gemm;
+use super::gemm::gemm_variant;
 use super::parallel::rows_mut;
 use super::recycle;
 use super::reduce::sum_f64;
+use crate::context::{GemmVariant, Split};
 use crate::types::Transpose;
 use crate::types::{ConvGeom, ConvGrads};
 
@@ -50,13 +51,13 @@ fn taps(r: usize, g: &ConvGeom) -> (usize, usize, usize, usize) {
 }
 
 /// Unfolds `x` `[N, C, D, H, W]` into `col` `[C·kvol, N·L]`.
-pub fn im2col(x: &[f32], g: &ConvGeom, col: &mut [f32]) {
+pub fn im2col(split: Split, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
     let o = g.out_dims();
     let l = o.iter().product::<usize>();
     let [id, ih, iw] = g.input;
     let plane = id * ih * iw;
     let sw = g.stride[2];
-    rows_mut(col, g.batch * l, |r, row| {
+    rows_mut(split, col, g.batch * l, |r, row| {
         let (c, td, th, tw) = taps(r, g);
         let (lo, hi, off) = valid_width(tw, g, o[2]);
         for n in 0..g.batch {
@@ -87,7 +88,7 @@ pub fn im2col(x: &[f32], g: &ConvGeom, col: &mut [f32]) {
 }
 
 /// Adds `col` `[C·kvol, N·L]` back onto `dx` `[N, C, D, H, W]`: the adjoint of [`im2col`].
-pub fn col2im(col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
+pub fn col2im(split: Split, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
     let o = g.out_dims();
     let l = o.iter().product::<usize>();
     let kvol = g.kvol();
@@ -96,7 +97,7 @@ pub fn col2im(col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
     let nl = g.batch * l;
     let sw = g.stride[2];
     // One task per (image, channel) plane: planes are disjoint in dx.
-    rows_mut(dx, plane, |nc, img| {
+    rows_mut(split, dx, plane, |nc, img| {
         img.fill(0.0);
         let (n, c) = (nc / g.in_channels, nc % g.in_channels);
         for tap in 0..kvol {
@@ -122,37 +123,39 @@ pub fn col2im(col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
 /// b `[OC]`, y `[N, OC, od, oh, ow]`. The geometry must have passed [`ConvGeom::output`].
 /// Small kernels with unit width stride run the direct convolution
 /// ([`conv_direct`]), the others im2col + GEMM ([`forward_unfolded`]).
-pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub fn forward(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     if conv_direct::suits(g) {
-        conv_direct::forward(x, w, b, g, y)
+        conv_direct::forward(split, x, w, b, g, y)
     } else {
-        forward_unfolded(x, w, b, g, y)
+        forward_unfolded(split, x, w, b, g, y)
     }
 }
 
 /// Gradients of [`forward`] with respect to x, w and b, each computed only
 /// when asked for: `(dx, dw, db)`. The same choice of method as [`forward`].
-pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+pub fn backward(split: Split, x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
     if conv_direct::suits(g) {
-        conv_direct::backward(x, w, gy, g, need)
+        conv_direct::backward(split, x, w, gy, g, need)
     } else {
-        backward_unfolded(x, w, gy, g, need)
+        backward_unfolded(split, x, w, gy, g, need)
     }
 }
 
 /// [`forward`] by im2col + GEMM, for any geometry.
-pub fn forward_unfolded(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub fn forward_unfolded(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     let l = g.out_dims().iter().product::<usize>();
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
     let kg = cg * kvol;
     // Scratch from the recycled buffers (every element is written), handed back at the end.
     let mut col = recycle::for_overwrite(g.in_channels * kvol * nl);
-    im2col(x, g, &mut col);
+    im2col(split, x, g, &mut col);
     // [OC, N·L], one GEMM per group.
     let mut yt = recycle::for_overwrite(g.out_channels * nl);
     for grp in 0..g.groups {
-        gemm(
+        gemm_variant(
+            GemmVariant::Auto,
+            split,
             ocg,
             kg,
             nl,
@@ -165,7 +168,7 @@ pub fn forward_unfolded(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y
         );
     }
     // [OC, N·L] → [N, OC, L], adding the bias on the way.
-    rows_mut(y, l, |r, dst| {
+    rows_mut(split, y, l, |r, dst| {
         let (n, oc) = (r / g.out_channels, r % g.out_channels);
         let s = &yt[oc * nl + n * l..][..l];
         let bias = b.map_or(0.0, |b| b[oc]);
@@ -176,24 +179,33 @@ pub fn forward_unfolded(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y
 }
 
 /// [`backward`] by im2col + GEMM, for any geometry.
-pub fn backward_unfolded(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+pub fn backward_unfolded(
+    split: Split,
+    x: &[f32],
+    w: &[f32],
+    gy: &[f32],
+    g: &ConvGeom,
+    need: (bool, bool, bool),
+) -> ConvGrads {
     let l = g.out_dims().iter().product::<usize>();
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
     let kg = cg * kvol;
     // gy [N, OC, L] → gt [OC, N·L].
     let mut gt = recycle::for_overwrite(g.out_channels * nl);
-    rows_mut(&mut gt, l, |r, dst| {
+    rows_mut(split, &mut gt, l, |r, dst| {
         let (oc, n) = (r / g.batch, r % g.batch);
         dst.copy_from_slice(&gy[(n * g.out_channels + oc) * l..][..l]);
     });
     let db = need.2.then(|| gt.chunks(nl.max(1)).map(|row| sum_f64(row) as f32).collect::<Vec<f32>>());
     let dw = need.1.then(|| {
         let mut col = recycle::for_overwrite(g.in_channels * kvol * nl);
-        im2col(x, g, &mut col);
+        im2col(split, x, g, &mut col);
         let mut dw = recycle::for_overwrite(g.weight_len());
         for grp in 0..g.groups {
-            gemm(
+            gemm_variant(
+                GemmVariant::Auto,
+                split,
                 ocg,
                 nl,
                 kg,
@@ -211,7 +223,9 @@ pub fn backward_unfolded(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (
     let dx = need.0.then(|| {
         let mut dcol = recycle::for_overwrite(g.in_channels * kvol * nl);
         for grp in 0..g.groups {
-            gemm(
+            gemm_variant(
+                GemmVariant::Auto,
+                split,
                 kg,
                 ocg,
                 nl,
@@ -224,7 +238,7 @@ pub fn backward_unfolded(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (
             );
         }
         let mut dx = recycle::zeroed(g.input_len());
-        col2im(&dcol, g, &mut dx);
+        col2im(split, &dcol, g, &mut dx);
         recycle::give(dcol);
         dx
     });
@@ -289,7 +303,7 @@ mod tests {
         let g = geometries()[3];
         let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(6, 3));
         let mut y = vec![0f32; g.output_len()];
-        forward(&x, &w, Some(&b), &g, &mut y);
+        forward(Split::default(), &x, &w, Some(&b), &g, &mut y);
         let want = direct(&x, &w, &b, &g);
         for (a, e) in y.iter().zip(&want) {
             assert!((a - e).abs() < 1e-4, "{a} vs {e}");
@@ -365,8 +379,8 @@ mod tests {
             let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.out_channels, 3));
             let want = direct(&x, &w, &b, &g);
             let (mut y_direct, mut y_unfolded) = (vec![0f32; g.output_len()], vec![0f32; g.output_len()]);
-            conv_direct::forward(&x, &w, Some(&b), &g, &mut y_direct);
-            forward_unfolded(&x, &w, Some(&b), &g, &mut y_unfolded);
+            conv_direct::forward(Split::default(), &x, &w, Some(&b), &g, &mut y_direct);
+            forward_unfolded(Split::default(), &x, &w, Some(&b), &g, &mut y_unfolded);
             for ((a, u), e) in y_direct.iter().zip(&y_unfolded).zip(&want) {
                 assert!((a - e).abs() < 1e-4 && (u - e).abs() < 1e-4, "{g:?}: {a} / {u} vs {e}");
             }
@@ -377,8 +391,8 @@ mod tests {
     fn both_methods_give_the_same_gradients() {
         for g in geometries() {
             let (x, w, gy) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.output_len(), 5));
-            let (dx, dw, db) = conv_direct::backward(&x, &w, &gy, &g, (true, true, true));
-            let (ex, ew, eb) = backward_unfolded(&x, &w, &gy, &g, (true, true, true));
+            let (dx, dw, db) = conv_direct::backward(Split::default(), &x, &w, &gy, &g, (true, true, true));
+            let (ex, ew, eb) = backward_unfolded(Split::default(), &x, &w, &gy, &g, (true, true, true));
             for (name, a, e) in [("dx", dx, ex), ("dw", dw, ew), ("db", db, eb)] {
                 let (a, e) = (a.unwrap(), e.unwrap());
                 assert_eq!(a.len(), e.len());
@@ -406,8 +420,8 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let mut y = vec![0f32; g.output_len()];
-                conv_direct::forward(&x, &w, Some(&b), &g, &mut y);
-                let (dx, dw, db) = conv_direct::backward(&x, &w, &gy, &g, (true, true, true));
+                conv_direct::forward(Split::default(), &x, &w, Some(&b), &g, &mut y);
+                let (dx, dw, db) = conv_direct::backward(Split::default(), &x, &w, &gy, &g, (true, true, true));
                 [y, dx.unwrap(), dw.unwrap(), db.unwrap()].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
             })
         };
@@ -420,7 +434,7 @@ mod tests {
         let g = ConvGeom { stride: [1, 1, 2], ..geometries()[0] };
         assert!(!conv_direct::handles(&g) && !conv_direct::suits(&g));
         let mut y = vec![0f32; g.output_len()];
-        conv_direct::forward(&data(g.input_len(), 1), &data(g.weight_len(), 2), None, &g, &mut y);
+        conv_direct::forward(Split::default(), &data(g.input_len(), 1), &data(g.weight_len(), 2), None, &g, &mut y);
     }
 
     #[test]
@@ -431,7 +445,8 @@ mod tests {
         let mut x = data(g.input_len(), 1);
         x[13] = f32::INFINITY;
         let gy = data(g.output_len(), 5);
-        let (_, dw, _) = conv_direct::backward(&x, &data(g.weight_len(), 7), &gy, &g, (false, true, false));
+        let (_, dw, _) =
+            conv_direct::backward(Split::default(), &x, &data(g.weight_len(), 7), &gy, &g, (false, true, false));
         let dw = dw.unwrap();
         assert!(dw[0].is_finite() && !dw[4].is_finite(), "{:?}", &dw[..5]);
     }

@@ -24,9 +24,10 @@
 //! one task in a fixed order: results do not depend on the thread count.
 
 use super::lanes::{with_lanes, F32x8};
-use super::parallel::{for_each_row_mut, rows_mut, PAR_THRESHOLD};
+use super::parallel::{for_each_row_mut, rows_mut, splits};
 use super::recycle;
 use super::reduce::sum_f64;
+use crate::context::Split;
 use crate::types::{ConvGeom, ConvGrads};
 use rayon::prelude::*;
 
@@ -34,8 +35,11 @@ use rayon::prelude::*;
 pub const LANES: usize = 8;
 /// Most output channels per tile (accumulators held in registers).
 const MAX_BLOCK: usize = 8;
-/// Multiply-adds below which a pass runs on one thread.
-pub(crate) const PAR_WORK: usize = 1 << 20;
+/// The auto rule's limit for a single image: from this many multiply-adds per
+/// output channel a one-image pass goes to im2col + GEMM, which splits inside
+/// (the direct loops split by image). A variant rule, fixed: it does not
+/// follow a context's [`Split`], so the policy never changes which variant runs.
+pub(crate) const SINGLE_IMAGE_WORK: usize = 1 << 20;
 
 /// Whether [`forward`] and [`backward`] can compute `g`: a valid geometry
 /// with unit stride along the width (the only condition for correct results).
@@ -61,7 +65,7 @@ pub fn suits(g: &ConvGeom) -> bool {
     }
     let cg = g.in_channels / g.groups;
     let small = cg * g.kernel.iter().product::<usize>() <= 256 && g.out_channels / g.groups <= 16;
-    let batch_or_small = g.batch >= 2 || g.output_len() * g.weight_len() / g.out_channels.max(1) < PAR_WORK;
+    let batch_or_small = g.batch >= 2 || g.output_len() * g.weight_len() / g.out_channels.max(1) < SINGLE_IMAGE_WORK;
     small && batch_or_small
 }
 
@@ -123,13 +127,13 @@ impl Layout {
 }
 
 /// `x` `[N, C, D, H, W]` with zeros around each plane: `[N, C, D', H', W' + LANES]`.
-fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
+fn pad_input(split: Split, x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let [id, ih, iw] = g.input;
     let [pd, ph, pw] = g.padding;
     let (plane, xpp) = (id * ih * iw, lay.xp_plane());
     // Zeroed image by image on the threads that fill them.
     let mut xp = recycle::for_overwrite(g.batch * g.in_channels * xpp);
-    rows_mut(&mut xp, g.in_channels * xpp, |n, dst| {
+    rows_mut(split, &mut xp, g.in_channels * xpp, |n, dst| {
         dst.fill(0.0);
         let src_img = &x[n * g.in_channels * plane..][..g.in_channels * plane];
         for (src, dst) in src_img.chunks_exact(plane.max(1)).zip(dst.chunks_exact_mut(xpp)) {
@@ -146,11 +150,11 @@ fn pad_input(x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
 
 /// `gy` `[N, OC, od, oh, ow]` with `gyl` zeros before and at least
 /// [`LANES`] zeros after each row: `[N, OC, od·oh, gyw]`.
-fn pad_grad(gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
+fn pad_grad(split: Split, gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let ow = lay.out[2];
     let rows = g.out_channels * lay.out_rows();
     let mut gp = recycle::for_overwrite(g.batch * rows * lay.gyw);
-    rows_mut(&mut gp, rows * lay.gyw, |n, dst| {
+    rows_mut(split, &mut gp, rows * lay.gyw, |n, dst| {
         dst.fill(0.0);
         let src = &gy[n * rows * ow..][..rows * ow];
         for (s, d) in src.chunks_exact(ow.max(1)).zip(dst.chunks_exact_mut(lay.gyw)) {
@@ -367,10 +371,10 @@ with_lanes! {
 ///
 /// # Panics
 /// Unless [`handles`]`(g)` (a width stride other than 1 would give wrong values).
-pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub fn forward(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
-    let xp = pad_input(x, g, &lay);
+    let xp = pad_input(split, x, g, &lay);
     let zeros = vec![0f32; g.out_channels];
     let b = b.unwrap_or(&zeros);
     let panels: Vec<(usize, usize, Vec<f32>)> =
@@ -380,7 +384,7 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f
         recycle::give(xp);
         return;
     }
-    for_each_row_mut(y, yi, macs(g, &lay) >= PAR_WORK, |n, yn| {
+    for_each_row_mut(y, yi, splits(split.conv, macs(g, &lay)), |n, yn| {
         forward_image(&xp[n * xpi..][..xpi], &panels, b, g, &lay, yn)
     });
     recycle::give(xp);
@@ -524,12 +528,12 @@ const WEIGHT_BATCH_CHUNK: usize = 16;
 /// `gy` `[N, OC, rows, ow]` → `[N, rows, ow, groups, ocgp]`: each position's
 /// output channels side by side, each group's padded with zeros to a
 /// multiple of [`LANES`], for the weight gradient's channel-wide vectors.
-fn channels_last(gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
+fn channels_last(split: Split, gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
     let ocgp = lay.ocg.next_multiple_of(LANES);
     let pos = lay.out_rows() * lay.out[2];
     let stride = g.groups * ocgp;
     let mut t = recycle::for_overwrite(g.batch * pos * stride);
-    rows_mut(&mut t, pos * stride, |n, dst| {
+    rows_mut(split, &mut t, pos * stride, |n, dst| {
         for grp in 0..g.groups {
             for lane0 in (0..ocgp).step_by(LANES) {
                 let c0 = n * g.out_channels + grp * lay.ocg + lane0;
@@ -710,9 +714,9 @@ with_lanes! {
 }
 
 /// The weight gradient `[OC, C/groups, kvol]`.
-fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool) -> Vec<f32> {
-    let xp = pad_input(x, g, lay);
-    let (gt, ocgp) = channels_last(gy, g, lay);
+fn weight_grad(split: Split, x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool) -> Vec<f32> {
+    let xp = pad_input(split, x, g, lay);
+    let (gt, ocgp) = channels_last(split, gy, g, lay);
     let stride = g.groups * ocgp;
     let (kw, ntr) = (g.kernel[2], lay.tap_rows.len());
     // Two tap rows a task at unit width dilation (see `weight_block2`).
@@ -763,7 +767,7 @@ fn weight_grad(x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool
 ///
 /// # Panics
 /// Unless [`handles`]`(g)`.
-pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+pub fn backward(split: Split, x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
     assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
     let ol = lay.out_rows() * lay.out[2];
@@ -776,7 +780,7 @@ pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, boo
             }
             s as f32
         };
-        if gy.len() >= PAR_THRESHOLD {
+        if splits(split.heavy, gy.len()) {
             (0..g.out_channels).into_par_iter().map(channel).collect()
         } else {
             (0..g.out_channels).map(channel).collect()
@@ -787,10 +791,10 @@ pub fn backward(x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, boo
         let dw = need.1.then(|| recycle::zeroed(g.weight_len()));
         return (dx, dw, db);
     }
-    let parallel = macs(g, &lay) >= PAR_WORK;
-    let dw = need.1.then(|| weight_grad(x, gy, g, &lay, parallel));
+    let parallel = splits(split.conv, macs(g, &lay));
+    let dw = need.1.then(|| weight_grad(split, x, gy, g, &lay, parallel));
     let dx = need.0.then(|| {
-        let gp = pad_grad(gy, g, &lay);
+        let gp = pad_grad(split, gy, g, &lay);
         let mut panels = Vec::new();
         for (c0, nb) in blocks(g.groups, lay.cg) {
             let grp = c0 / lay.cg;

@@ -2,18 +2,20 @@
 //! transposed forms backward needs (A·Bᵀ, Aᵀ·B) cost no copy. Matrix-vector
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
+use super::parallel::splits;
 use super::simd::multiversion;
-use crate::context::GemmVariant;
+use crate::context::{GemmVariant, Split};
 use crate::types::Transpose;
 use rayon::prelude::*;
 
-/// `c = alpha·op(a)·op(b) + beta·c` for an m×k by k×n product, row-major.
+/// `c = alpha·op(a)·op(b) + beta·c` for an m×k by k×n product, row-major,
+/// under the default [`Split`] ([`gemm_variant`] takes one).
 ///
 /// # Panics
 /// If a slice is shorter than its matrix (callers check shapes first).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], t: Transpose) {
-    gemm_variant(GemmVariant::Auto, m, k, n, alpha, a, b, beta, c, t)
+    gemm_variant(GemmVariant::Auto, Split::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
@@ -33,7 +35,7 @@ pub fn gemm_packed(
     c: &mut [f32],
     t: Transpose,
 ) {
-    gemm_variant(GemmVariant::Packed, m, k, n, alpha, a, b, beta, c, t)
+    gemm_variant(GemmVariant::Packed, Split::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// (row stride, column stride) of op(A) (m×k) and of op(B) (k×n), both stored row-major.
@@ -42,10 +44,6 @@ fn strides(m: usize, k: usize, n: usize, t: Transpose) -> ((isize, isize), (isiz
     let b = if t.b { (1, k as isize) } else { (n as isize, 1) };
     (a, b)
 }
-
-/// From this many multiply-adds a product is split over the threads: a few
-/// tens of microseconds of work, so the wake-up of a sleeping thread pays.
-pub(crate) const PAR_WORK: usize = 1 << 22;
 
 /// Rows or columns per block are a multiple of this (the micro-kernel's tile),
 /// so a split product does the same arithmetic per element as a whole one.
@@ -67,11 +65,12 @@ impl CPtr {
 }
 
 /// `matrixmultiply::sgemm` on the strided views (bounds asserted by the
-/// callers). Large products are cut into one block of C's rows (or columns,
-/// whichever is longer) per rayon thread, so the product shares rayon's pool
+/// callers). Products from `split.gemm` multiply-adds are cut into one block
+/// of C's rows (or columns, whichever is longer) per rayon thread, so the product shares rayon's pool
 /// with everything else instead of starting threads of its own.
 #[allow(clippy::too_many_arguments)]
 fn packed(
+    split: Split,
     m: usize,
     k: usize,
     n: usize,
@@ -110,7 +109,7 @@ fn packed(
     };
     let threads = rayon::current_num_threads();
     let long = m.max(n);
-    if threads < 2 || m * k * n < PAR_WORK || long < 2 * BLOCK_ALIGN {
+    if threads < 2 || long < 2 * BLOCK_ALIGN || !splits(split.gemm, m * k * n) {
         block(0, m, 0, n);
         return;
     }
@@ -251,16 +250,19 @@ pub fn gemm_matvec(
     c: &mut [f32],
     t: Transpose,
 ) {
-    gemm_variant(GemmVariant::MatrixVector, m, k, n, alpha, a, b, beta, c, t)
+    gemm_variant(GemmVariant::MatrixVector, Split::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
-/// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself).
+/// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself),
+/// a packed product split over the threads as `split` says (the same bits
+/// under every policy).
 ///
 /// # Panics
 /// If a slice is shorter than its matrix.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_variant(
     v: GemmVariant,
+    split: Split,
     m: usize,
     k: usize,
     n: usize,
@@ -293,20 +295,22 @@ pub fn gemm_variant(
     if vector {
         gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
     } else {
-        packed(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
+        packed(split, m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);
     }
 }
 
-/// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
+/// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`
+/// (the default [`Split`]).
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm(batch: usize, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], t: Transpose) {
-    batched_gemm_variant(GemmVariant::Auto, batch, m, k, n, a, b, c, t)
+    batched_gemm_variant(GemmVariant::Auto, Split::default(), batch, m, k, n, a, b, c, t)
 }
 
-/// [`batched_gemm`] by the variant `v`.
+/// [`batched_gemm`] by the variant `v`, split as `split` says.
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm_variant(
     v: GemmVariant,
+    split: Split,
     batch: usize,
     m: usize,
     k: usize,
@@ -319,6 +323,7 @@ pub fn batched_gemm_variant(
     for i in 0..batch {
         gemm_variant(
             v,
+            split,
             m,
             k,
             n,
@@ -371,10 +376,10 @@ mod tests {
 
     #[test]
     fn a_product_split_over_threads_gives_the_one_thread_bits() {
-        // Above PAR_WORK: split by rows (m longest), then by columns (n longest).
+        // Above the default threshold: split by rows (m longest), then by columns (n longest).
         for &(m, k, n) in &[(170, 200, 130), (40, 110, 1000)] {
             for t in [Transpose::NN, Transpose::NT, Transpose::TN] {
-                assert!(m * k * n >= PAR_WORK);
+                assert!(m * k * n >= Split::default().gemm);
                 let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) * 0.1 - 0.5).collect();
                 let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.05 - 0.3).collect();
                 let run = |threads: usize| {

@@ -1,7 +1,8 @@
 //! In-place parameter updates: the optimizer steps as single fused loops.
 
-use super::parallel::{for_each_chunk_mut_above, CHUNK, LIGHT_PAR_THRESHOLD};
+use super::parallel::{for_each_chunk_mut_above, splits, CHUNK};
 use super::simd::multiversion;
+use crate::context::Split;
 use crate::types::AdamStep;
 use rayon::prelude::*;
 
@@ -22,16 +23,16 @@ multiversion! {
 /// One Adam step in place on `p`, with moments `m`, `v` and gradient `g`
 /// (vectorised with the widest instructions the CPU has; square root and
 /// division are exactly rounded at every width, so the bits do not change).
-/// Large tensors are split over the threads: each element is updated alone,
+/// Tensors from `split.light` elements are split over the threads: each element is updated alone,
 /// so the result does not depend on them (the update reads and writes seven
 /// streams: one core alone was 8% of an mlp400 step while the other waited).
 ///
 /// # Panics
 /// If the four slices differ in length.
-pub fn adam(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
+pub fn adam(split: Split, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
     let n = p.len();
     assert!(m.len() == n && v.len() == n && g.len() == n, "adam: lengths differ");
-    if n < LIGHT_PAR_THRESHOLD {
+    if !splits(split.light, n) {
         return adam_simd(p, m, v, g, h);
     }
     let moments = m.par_chunks_mut(CHUNK).zip(v.par_chunks_mut(CHUNK));
@@ -51,9 +52,9 @@ pub fn sgd(p: &mut [f32], buf: &mut [f32], g: &[f32], lr: f32, momentum: f32, we
     }
 }
 
-/// Multiplies in place.
-pub fn scale(x: &mut [f32], s: f32) {
-    for_each_chunk_mut_above(LIGHT_PAR_THRESHOLD, x, |_, c| c.iter_mut().for_each(|v| *v *= s));
+/// Multiplies in place (on the threads from `split.light` elements).
+pub fn scale(split: Split, x: &mut [f32], s: f32) {
+    for_each_chunk_mut_above(split.light, x, |_, c| c.iter_mut().for_each(|v| *v *= s));
 }
 
 /// Σ x², accumulated in f64.
@@ -72,15 +73,15 @@ pub fn sum_squares(x: &[f32]) -> f64 {
 }
 
 /// Whether no element is infinite or NaN: a branch-free scan of the exponent
-/// bits (all ones only for ±inf and NaN), which vectorises; large tensors
-/// are scanned on the threads (the optimizers' guard reads every gradient
+/// bits (all ones only for ±inf and NaN), which vectorises; tensors from
+/// `split.light` elements are scanned on the threads (the optimizers' guard reads every gradient
 /// of a step: one core alone was 3% of an mlp400 step).
-pub fn all_finite(x: &[f32]) -> bool {
+pub fn all_finite(split: Split, x: &[f32]) -> bool {
     let finite = |c: &[f32]| {
         c.chunks(1024)
             .all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)
     };
-    if x.len() < LIGHT_PAR_THRESHOLD {
+    if !splits(split.light, x.len()) {
         return finite(x);
     }
     x.par_chunks(CHUNK).all(finite)
@@ -92,20 +93,21 @@ mod tests {
 
     #[test]
     fn all_finite_finds_every_kind_of_non_finite_value() {
+        let d = Split::default();
         let mut x = vec![1.5f32; 3000];
-        assert!(all_finite(&x));
+        assert!(all_finite(d, &x));
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             x[2999] = bad;
-            assert!(!all_finite(&x));
+            assert!(!all_finite(d, &x));
             x[2999] = f32::MAX;
         }
-        assert!(all_finite(&x) && all_finite(&[]));
+        assert!(all_finite(d, &x) && all_finite(d, &[]));
         // Above the threads' threshold: a bad value in any chunk is found.
-        let mut big = vec![0.5f32; LIGHT_PAR_THRESHOLD + 5 * CHUNK + 7];
-        assert!(all_finite(&big));
+        let mut big = vec![0.5f32; Split::default().light + 5 * CHUNK + 7];
+        assert!(all_finite(d, &big));
         for at in [0, CHUNK - 1, 3 * CHUNK + 5, big.len() - 1] {
             big[at] = f32::NAN;
-            assert!(!all_finite(&big), "NaN at {at}");
+            assert!(!all_finite(d, &big), "NaN at {at}");
             big[at] = 0.5;
         }
         assert_eq!(sum_squares(&[3.0, 4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0]), 36.0);

@@ -1,36 +1,75 @@
 //! When to use threads. Work is cut into chunks of a fixed size (never derived
-//! from the thread count) so that results are bitwise the same on 1 or N threads.
+//! from the thread count or from the [`Split`] policy) so that results are
+//! bitwise the same on 1 or N threads and under every policy. Whether a loop
+//! is split is the caller's [`Split`] threshold, passed in.
 
+use crate::context::Split;
 use rayon::prelude::*;
 
-/// Below this many elements an element-wise loop runs on one thread: spawning
-/// costs more than the work.
-pub const PAR_THRESHOLD: usize = 1 << 15;
-
-/// The threshold for memory-bound element-wise loops (a compare, an add, a
-/// product per element): below this the wake-up costs more than it saves.
-/// Above it a second core's cache and load ports pay even for a ReLU: at
-/// 2¹⁸ LeNet's first ReLU (221k elements) ran alone while the other core
-/// waited, and the step took 15% longer (BENCHMARKS.md).
-pub const LIGHT_PAR_THRESHOLD: usize = 1 << 16;
-
-/// Chunk length for parallel element-wise loops and for the partial sums of reductions.
+/// Chunk length for parallel element-wise loops and for the partial sums of
+/// reductions. It fixes the order of the partial sums, and so the bits: a
+/// constant, not part of [`Split`].
 pub const CHUNK: usize = 1 << 14;
 
-/// Applies `f(offset, out_chunk)` over `out`, in parallel when large.
+#[cfg(test)]
+thread_local! {
+    /// Loops split over the threads by the calling thread (tests only: shows
+    /// that a [`Split`] reaches the kernels).
+    static SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a loop of `size` (elements, weights or multiply-adds) is split
+/// under `threshold` (a field of a [`Split`]): `size >= threshold`. Every
+/// split decision of the CPU kernels goes through here.
+#[inline]
+pub(crate) fn splits(threshold: usize, size: usize) -> bool {
+    let split = size >= threshold;
+    #[cfg(test)]
+    if split {
+        SPLITS.with(|c| c.set(c.get() + 1));
+        let pool = rayon::current_num_threads();
+        let mut by_pool = SPLITS_BY_POOL_SIZE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if by_pool.len() <= pool {
+            by_pool.resize(pool + 1, 0);
+        }
+        by_pool[pool] += 1;
+    }
+    split
+}
+
+/// Loops split so far, by the size of the pool they were split on (tests
+/// only: shows that an entry point runs on its context's threads).
+#[cfg(test)]
+static SPLITS_BY_POOL_SIZE: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+/// The loops split so far, by any thread, on pools of `threads` threads (tests only).
+#[cfg(test)]
+pub(crate) fn splits_on_pools_of(threads: usize) -> usize {
+    let by_pool = SPLITS_BY_POOL_SIZE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    by_pool.get(threads).copied().unwrap_or(0)
+}
+
+/// The loops the calling thread has split so far (tests only).
+#[cfg(test)]
+pub(crate) fn splits_so_far() -> usize {
+    SPLITS.with(std::cell::Cell::get)
+}
+
+/// Applies `f(offset, out_chunk)` over `out`, on the threads from
+/// `split.heavy` elements (arithmetic-heavy loops).
 /// `offset` is the index of the chunk's first element.
-pub fn for_each_chunk_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
-    for_each_chunk_mut_above(PAR_THRESHOLD, out, f)
+pub fn for_each_chunk_mut(split: Split, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+    for_each_chunk_mut_above(split.heavy, out, f)
 }
 
 /// [`for_each_chunk_mut`] with threads only from `threshold` elements
-/// ([`PAR_THRESHOLD`] for arithmetic-heavy loops, [`LIGHT_PAR_THRESHOLD`] for
+/// ([`Split::heavy`] for arithmetic-heavy loops, [`Split::light`] for
 /// memory-bound ones). The values do not depend on it.
 pub fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
-    if out.len() < threshold {
-        f(0, out);
-    } else {
+    if splits(threshold, out.len()) {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));
+    } else {
+        f(0, out);
     }
 }
 
@@ -48,18 +87,55 @@ pub fn for_each_row_mut(m: &mut [f32], row_len: usize, parallel: bool, f: impl F
     }
 }
 
-/// [`for_each_row_mut`], on threads from [`PAR_THRESHOLD`] elements of `m`.
-pub fn rows_mut(m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    for_each_row_mut(m, row_len, m.len() >= PAR_THRESHOLD, f)
+/// [`for_each_row_mut`], on threads from `split.heavy` elements of `m`.
+pub fn rows_mut(split: Split, m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    let parallel = splits(split.heavy, m.len());
+    for_each_row_mut(m, row_len, parallel, f)
 }
 
-/// Sums `f(start, end)` over fixed chunks of `0..n`, adding the partials in
-/// chunk order: the result does not depend on the thread count.
-pub fn chunked_sum(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
-    if n < PAR_THRESHOLD {
-        return f(0, n);
+/// Sums `f(start, end)` over fixed [`CHUNK`]s of `0..n`, adding the partials
+/// in chunk order, on the threads from `split.heavy` elements: the result
+/// depends neither on the thread count nor on the policy.
+pub fn chunked_sum(split: Split, n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
+    let part = |c: usize| f(c * CHUNK, ((c + 1) * CHUNK).min(n));
+    let chunks = n.div_ceil(CHUNK).max(1);
+    if !splits(split.heavy, n) {
+        return (0..chunks).map(part).sum();
     }
-    let chunks = n.div_ceil(CHUNK);
-    let partials: Vec<f64> = (0..chunks).into_par_iter().map(|c| f(c * CHUNK, ((c + 1) * CHUNK).min(n))).collect();
+    let partials: Vec<f64> = (0..chunks).into_par_iter().map(part).collect();
     partials.iter().sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_policy_decides_and_the_chunks_fix_the_bits() {
+        // Forty binary orders of magnitude: the f64 sum rounds, so another
+        // order of the partial sums would give other bits.
+        let x: Vec<f32> =
+            (0..3 * CHUNK + 5).map(|i| ((i * 37 % 101) as f32 - 50.3) * 2f32.powi((i * 13 % 41) as i32 - 20)).collect();
+        let sum = |split: Split| {
+            let before = splits_so_far();
+            let s = chunked_sum(split, x.len(), |a, b| x[a..b].iter().map(|&v| f64::from(v)).sum());
+            (s.to_bits(), splits_so_far() - before)
+        };
+        let (seq, n_seq) = sum(Split::sequential());
+        let (def, n_def) = sum(Split::default());
+        let (eag, n_eag) = sum(Split::eager());
+        assert_eq!((n_seq, n_def, n_eag), (0, 1, 1));
+        assert_eq!((seq, def), (eag, eag));
+        // Below the default threshold, above one chunk: only eager splits.
+        let mut y = vec![0f32; CHUNK + 1];
+        let before = splits_so_far();
+        for_each_chunk_mut(Split::default(), &mut y, |_, c| c.fill(1.0));
+        rows_mut(Split::sequential(), &mut y, 7, |_, r| r.fill(2.0));
+        assert_eq!(splits_so_far(), before);
+        for_each_chunk_mut(Split::eager(), &mut y, |o, c| {
+            c.iter_mut().enumerate().for_each(|(i, v)| *v = (o + i) as f32)
+        });
+        assert_eq!(splits_so_far(), before + 1);
+        assert!(y.iter().enumerate().all(|(i, &v)| v == i as f32));
+    }
 }

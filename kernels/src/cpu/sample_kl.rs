@@ -20,19 +20,18 @@
 //! same on any number of threads.
 
 use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
+use super::parallel::splits;
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
+use crate::context::Split;
 use crate::types::prior::{Consts, LN_SQRT_2PI};
 use crate::types::PriorSpec;
 use rayon::prelude::*;
 
-/// Elements per chunk of these loops. A weight costs ~12 ns here (a draw,
-/// softplus and the prior's log-sum-exp), so a chunk is ~50 µs of work and
-/// a second thread pays from two chunks: the 30k-weight layers of a small
-/// model are split too (the element-wise [`super::parallel::CHUNK`] is 4x larger).
+/// Weights per chunk of these loops. It fixes the order of the partial sums,
+/// and so the bits, and is a constant: whether the chunks run on several
+/// threads is [`Split::sampler`]'s decision.
 pub(crate) const KL_CHUNK: usize = 1 << 12;
-/// Below this many weights the loops run on one thread.
-pub(crate) const KL_PAR_THRESHOLD: usize = 2 * KL_CHUNK;
 
 impl Consts {
     /// (log p(w), d log p / dw); `MIX` false: the single Gaussian (`self.single`).
@@ -266,9 +265,9 @@ multiversion! {
 }
 
 /// Sums `f(start, chunk)` over the fixed [`KL_CHUNK`]s of `out`, in chunk order
-/// (threads only above [`KL_PAR_THRESHOLD`]; the bits do not depend on them).
-fn chunked_sum_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync) -> f64 {
-    if out.len() < KL_PAR_THRESHOLD {
+/// (threads only from `split.sampler` weights; the bits do not depend on them).
+fn chunked_sum_mut(split: Split, out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync) -> f64 {
+    if !splits(split.sampler, out.len()) {
         return out.chunks_mut(KL_CHUNK).enumerate().map(|(i, c)| f(i * KL_CHUNK, c)).sum();
     }
     let parts: Vec<f64> = out.par_chunks_mut(KL_CHUNK).enumerate().map(|(i, c)| f(i * KL_CHUNK, c)).collect();
@@ -276,8 +275,8 @@ fn chunked_sum_mut(out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync)
 }
 
 /// Applies `f(start, a_chunk, b_chunk)` over the fixed [`KL_CHUNK`]s of two outputs.
-fn for_each_chunk_pair(a: &mut [f32], b: &mut [f32], f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
-    if a.len() < KL_PAR_THRESHOLD {
+fn for_each_chunk_pair(split: Split, a: &mut [f32], b: &mut [f32], f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
+    if !splits(split.sampler, a.len()) {
         f(0, a, b);
     } else {
         a.par_chunks_mut(KL_CHUNK)
@@ -288,10 +287,11 @@ fn for_each_chunk_pair(a: &mut [f32], b: &mut [f32], f: impl Fn(usize, &mut [f32
 }
 
 /// Writes `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)` and returns
-/// Σ [log q(w) − log p(w)]. Slices must have equal lengths.
-pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec, w: &mut [f32]) -> f32 {
+/// Σ [log q(w) − log p(w)], on the threads from `split.sampler` weights (the
+/// same bits under every policy). Slices must have equal lengths.
+pub fn forward(split: Split, mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec, w: &mut [f32]) -> f32 {
     let k = Consts::new(prior);
-    chunked_sum_mut(w, |s, out| {
+    chunked_sum_mut(split, w, |s, out| {
         let e = s + out.len();
         forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out, &mut [], &mut [])
     }) as f32
@@ -306,6 +306,7 @@ pub fn forward(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec
 /// # Panics
 /// If the five slices differ in length (the ops layer checks shapes first).
 pub fn forward_saving(
+    split: Split,
     mu: &[f32],
     rho: &[f32],
     seed: u64,
@@ -323,7 +324,7 @@ pub fn forward_saving(
         forward_simd(&mu[s..e], &rho[s..e], seed, offset + s as u64, &k, out, ca, cb)
     };
     // As chunked_sum_mut, over three outputs.
-    let sum: f64 = if w.len() < KL_PAR_THRESHOLD {
+    let sum: f64 = if !splits(split.sampler, w.len()) {
         let chunks = w.chunks_mut(KL_CHUNK).zip(a.chunks_mut(KL_CHUNK).zip(b.chunks_mut(KL_CHUNK)));
         chunks.enumerate().map(|(i, c)| f(i, c)).sum()
     } else {
@@ -340,6 +341,7 @@ pub fn forward_saving(
 /// # Panics
 /// If the slices (and `g_w` when given) differ in length (the ops layer checks first).
 pub fn backward_saved(
+    split: Split,
     w: &[f32],
     a: &[f32],
     b: &[f32],
@@ -353,7 +355,7 @@ pub fn backward_saved(
     let same = [w.len(), a.len(), b.len(), g_rho.len()].iter().chain(g_w.map(<[f32]>::len).as_ref()).all(|&l| l == n);
     assert!(same, "backward_saved: lengths differ");
     let k = Consts::new(prior);
-    for_each_chunk_pair(g_mu, g_rho, |s, gm, gr| {
+    for_each_chunk_pair(split, g_mu, g_rho, |s, gm, gr| {
         let e = s + gm.len();
         let (wc, ac, bc) = (&w[s..e], &a[s..e], &b[s..e]);
         let g = g_w.map_or(&[][..], |g| &g[s..e]);
@@ -364,6 +366,7 @@ pub fn backward_saved(
 /// Gradients of L(w, kl) with respect to (mu, rho), given g_w = ∂L/∂w (None:
 /// L does not use w) and g_kl = ∂L/∂kl; eps regenerated once.
 pub fn backward(
+    split: Split,
     mu: &[f32],
     rho: &[f32],
     g_w: Option<&[f32]>,
@@ -375,7 +378,7 @@ pub fn backward(
     g_rho: &mut [f32],
 ) {
     let k = Consts::new(prior);
-    for_each_chunk_pair(g_mu, g_rho, |s, gm, gr| {
+    for_each_chunk_pair(split, g_mu, g_rho, |s, gm, gr| {
         let e = s + gm.len();
         let g = g_w.map_or(&[][..], |g| &g[s..e]);
         backward_simd(&mu[s..e], &rho[s..e], g, g_kl, seed, offset + s as u64, &k, gm, gr)
@@ -384,14 +387,14 @@ pub fn backward(
 
 /// Σ [log q(w) − log p(w)] for weights `w` that `reparam::forward` drew with
 /// (seed, offset) from a posterior with this rho.
-pub fn kl_at(w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
+pub fn kl_at(split: Split, w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
     let k = Consts::new(prior);
     let n = w.len();
     let f = |s: usize| {
         let e = (s + KL_CHUNK).min(n);
         kl_at_simd(&w[s..e], &rho[s..e], seed, offset + s as u64, &k)
     };
-    let sum: f64 = if n < KL_PAR_THRESHOLD {
+    let sum: f64 = if !splits(split.sampler, n) {
         (0..n.div_ceil(KL_CHUNK)).map(|c| f(c * KL_CHUNK)).sum()
     } else {
         let parts: Vec<f64> = (0..n.div_ceil(KL_CHUNK)).into_par_iter().map(|c| f(c * KL_CHUNK)).collect();
@@ -402,9 +405,17 @@ pub fn kl_at(w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -
 
 /// Backward of [`kl_at`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
 /// (eps held fixed, as in the fused op).
-pub fn kl_at_backward(w: &[f32], rho: &[f32], g_kl: f32, prior: PriorSpec, g_w: &mut [f32], g_rho: &mut [f32]) {
+pub fn kl_at_backward(
+    split: Split,
+    w: &[f32],
+    rho: &[f32],
+    g_kl: f32,
+    prior: PriorSpec,
+    g_w: &mut [f32],
+    g_rho: &mut [f32],
+) {
     let k = Consts::new(prior);
-    for_each_chunk_pair(g_w, g_rho, |s, gw, gr| {
+    for_each_chunk_pair(split, g_w, g_rho, |s, gw, gr| {
         let e = s + gw.len();
         kl_at_backward_simd(&w[s..e], &rho[s..e], g_kl, &k, gw, gr)
     });
@@ -444,10 +455,10 @@ mod tests {
         let n = 3001;
         let (mu, rho) = inputs(n);
         let mut eps = vec![0.0; n];
-        fill_normal(5, 8, &mut eps);
+        fill_normal(Split::default(), 5, 8, &mut eps);
         for prior in PRIORS {
             let mut w = vec![0.0; n];
-            let kl = forward(&mu, &rho, 5, 8, prior, &mut w) as f64;
+            let kl = forward(Split::default(), &mu, &rho, 5, 8, prior, &mut w) as f64;
             let mut want = 0f64;
             for i in 0..n {
                 let s = softplus(rho[i]);
@@ -456,7 +467,7 @@ mod tests {
                 want += lq - reference_log_prior(w[i] as f64, prior);
             }
             assert!((kl - want).abs() < 1e-4 * want.abs().max(1.0), "{prior:?}: {kl} vs {want}");
-            let at = kl_at(&w, &rho, 5, 8, prior) as f64;
+            let at = kl_at(Split::default(), &w, &rho, 5, 8, prior) as f64;
             assert!((at - want).abs() < 1e-4 * want.abs().max(1.0), "{prior:?}: {at} vs {want}");
         }
     }
@@ -467,10 +478,10 @@ mod tests {
         let (mu, rho) = inputs(n);
         let g_w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
         let mut eps = vec![0.0; n];
-        fill_normal(1, 0, &mut eps);
+        fill_normal(Split::default(), 1, 0, &mut eps);
         for prior in PRIORS {
             let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
-            backward(&mu, &rho, Some(&g_w), 0.7, 1, 0, prior, &mut gm, &mut gr);
+            backward(Split::default(), &mu, &rho, Some(&g_w), 0.7, 1, 0, prior, &mut gm, &mut gr);
             for i in (0..n).step_by(17) {
                 // Per element: L = g_w·w + 0.7·(log q − log p), differentiated in f64.
                 let l = |m: f64, r: f64| {
@@ -489,8 +500,8 @@ mod tests {
 
     #[test]
     fn the_saved_factors_give_the_regenerating_backward() {
-        // Above KL_PAR_THRESHOLD, so the chunked and threaded paths run too.
-        let n = KL_PAR_THRESHOLD + 4099;
+        // Above the default threshold, so the chunked and threaded paths run too.
+        let n = Split::default().sampler + 4099;
         let (mu, mut rho) = inputs(n);
         // Also softplus's linear branch (rho > 20) and exp's clamp (rho < −87).
         for (i, r) in [25.0, 90.0, -88.0, -100.0, 0.0, 19.9, 20.1].into_iter().enumerate() {
@@ -500,13 +511,13 @@ mod tests {
         for prior in PRIORS {
             let (mut w, mut w2) = (vec![0.0; n], vec![0.0; n]);
             let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
-            let kl = forward(&mu, &rho, 3, 12, prior, &mut w);
-            let kl2 = forward_saving(&mu, &rho, 3, 12, prior, &mut w2, &mut a, &mut b);
+            let kl = forward(Split::default(), &mu, &rho, 3, 12, prior, &mut w);
+            let kl2 = forward_saving(Split::default(), &mu, &rho, 3, 12, prior, &mut w2, &mut a, &mut b);
             assert_eq!((kl.to_bits(), &w), (kl2.to_bits(), &w2), "{prior:?}: same draw, same KL");
             for g in [Some(&g_w[..]), None] {
                 let (mut gm, mut gr, mut sm, mut sr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-                backward(&mu, &rho, g, 0.7, 3, 12, prior, &mut gm, &mut gr);
-                backward_saved(&w, &a, &b, g, 0.7, prior, &mut sm, &mut sr);
+                backward(Split::default(), &mu, &rho, g, 0.7, 3, 12, prior, &mut gm, &mut gr);
+                backward_saved(Split::default(), &w, &a, &b, g, 0.7, prior, &mut sm, &mut sr);
                 // Both backwards evaluate `grads` on the same (w, a, b): the same bits.
                 assert_eq!(gm, sm, "{prior:?}: g_mu");
                 assert_eq!(gr, sr, "{prior:?}: g_rho");
@@ -524,14 +535,14 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let mut w = vec![0.0; n];
-                let kl = forward(&mu, &rho, 3, 4, prior, &mut w);
+                let kl = forward(Split::default(), &mu, &rho, 3, 4, prior, &mut w);
                 let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
-                backward(&mu, &rho, Some(&g), 1.5, 3, 4, prior, &mut gm, &mut gr);
+                backward(Split::default(), &mu, &rho, Some(&g), 1.5, 3, 4, prior, &mut gm, &mut gr);
                 let (mut a, mut b, mut w2) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-                forward_saving(&mu, &rho, 3, 4, prior, &mut w2, &mut a, &mut b);
+                forward_saving(Split::default(), &mu, &rho, 3, 4, prior, &mut w2, &mut a, &mut b);
                 let (mut sm, mut sr) = (vec![0.0; n], vec![0.0; n]);
-                backward_saved(&w2, &a, &b, Some(&g), 1.5, prior, &mut sm, &mut sr);
-                (kl.to_bits(), w, gm, gr, kl_at(&mu, &rho, 3, 4, prior).to_bits(), (a, b, sm, sr))
+                backward_saved(Split::default(), &w2, &a, &b, Some(&g), 1.5, prior, &mut sm, &mut sr);
+                (kl.to_bits(), w, gm, gr, kl_at(Split::default(), &mu, &rho, 3, 4, prior).to_bits(), (a, b, sm, sr))
             })
         };
         assert_eq!(run(1), run(2));

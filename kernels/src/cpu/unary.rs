@@ -1,7 +1,8 @@
 //! Element-wise functions of one argument, and their derivatives.
 
-use super::parallel::{for_each_chunk_mut_above, LIGHT_PAR_THRESHOLD, PAR_THRESHOLD};
+use super::parallel::for_each_chunk_mut_above;
 use super::simd::multiversion;
+use crate::context::Split;
 use crate::types::UnaryOp;
 
 impl UnaryOp {
@@ -90,24 +91,24 @@ multiversion! {
 
 /// When to use threads for `op`: a sign, a compare or a product per element
 /// is memory-bound; transcendental functions pay for a thread sooner.
-fn threshold(op: UnaryOp) -> usize {
+fn threshold(split: Split, op: UnaryOp) -> usize {
     match op {
-        UnaryOp::Neg | UnaryOp::Relu | UnaryOp::Square | UnaryOp::Abs => LIGHT_PAR_THRESHOLD,
-        _ => PAR_THRESHOLD,
+        UnaryOp::Neg | UnaryOp::Relu | UnaryOp::Square | UnaryOp::Abs => split.light,
+        _ => split.heavy,
     }
 }
 
-/// `out[i] = f(x[i])`.
-pub fn forward(op: UnaryOp, x: &[f32], out: &mut [f32]) {
-    for_each_chunk_mut_above(threshold(op), out, |off, o| {
+/// `out[i] = f(x[i])`, on the threads as `split` says.
+pub fn forward(split: Split, op: UnaryOp, x: &[f32], out: &mut [f32]) {
+    for_each_chunk_mut_above(threshold(split, op), out, |off, o| {
         let end = off + o.len();
         map_simd(op, &x[off..end], o)
     });
 }
 
 /// `gx[i] = g[i]·f'(x[i])`, where `y = f(x)` from the forward pass.
-pub fn backward(op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
-    for_each_chunk_mut_above(threshold(op), gx, |off, o| {
+pub fn backward(split: Split, op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
+    for_each_chunk_mut_above(threshold(split, op), gx, |off, o| {
         let end = off + o.len();
         backward_simd(op, &x[off..end], &y[off..end], &g[off..end], o)
     });
