@@ -5,10 +5,8 @@
 //! prior's log-density built from element-wise ops). Also the vectorised
 //! `fastmath` functions against the standard library's on the same inputs.
 
-use blitz::kernels::context::Split;
-use blitz::kernels::cpu::{fastmath, random, reparam, sample_kl, unary};
-use blitz::kernels::PriorSpec;
-use blitz::kernels::UnaryOp;
+use blitz::kernels::context::{Context, NormalsVariant, Threads};
+use blitz::kernels::{fastmath, ops, Buffer, Device, PriorSpec, UnaryOp};
 use blitz::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -52,24 +50,26 @@ fn bench_sample_kl(c: &mut Criterion) {
     });
     group.finish();
 
-    // The fused kernel's two CPU backwards, on raw slices: regenerate eps and
-    // softplus from (seed, offset), or read the two factors the forward kept.
-    let (mu_h, rho_h, g_w) = (vec![0.01f32; N], vec![-7.0f32; N], vec![1.0f32; N]);
-    let (mut w, mut a, mut b2, mut gm, mut gr) =
-        (vec![0f32; N], vec![0f32; N], vec![0f32; N], vec![0f32; N], vec![0f32; N]);
+    // The fused kernel's two CPU backwards: regenerate eps and softplus from
+    // (seed, offset), or read the two factors the forward kept.
+    let (mu_h, rho_h, g_w) =
+        (Buffer::Cpu(vec![0.01f32; N]), Buffer::Cpu(vec![-7.0f32; N]), Buffer::Cpu(vec![1.0f32; N]));
+    let g_kl = Buffer::Cpu(vec![1.0]);
+    let ctx = Context::default();
     let mut group = c.benchmark_group("sample_kl_4M_kernels");
     group.sample_size(10);
     group.bench_function("forward_then_regenerating_backward", |bch| {
         bch.iter(|| {
-            let kl = sample_kl::forward(Split::default(), &mu_h, &rho_h, 7, 0, PRIOR, &mut w);
-            sample_kl::backward(Split::default(), &mu_h, &rho_h, Some(&g_w), 1.0, 7, 0, PRIOR, &mut gm, &mut gr);
+            let (_, kl) = ops::sample_kl_forward_in(&ctx, &mu_h, &rho_h, 7, 0, PRIOR).unwrap();
+            ops::sample_kl_backward_in(&ctx, &mu_h, &rho_h, Some(&g_w), &g_kl, 7, 0, PRIOR).unwrap();
             kl
         })
     });
     group.bench_function("forward_saving_then_saved_backward", |bch| {
         bch.iter(|| {
-            let kl = sample_kl::forward_saving(Split::default(), &mu_h, &rho_h, 7, 0, PRIOR, &mut w, &mut a, &mut b2);
-            sample_kl::backward_saved(Split::default(), &w, &a, &b2, Some(&g_w), 1.0, PRIOR, &mut gm, &mut gr);
+            let (w, kl, factors) = ops::sample_kl_forward_saving_in(&ctx, &mu_h, &rho_h, 7, 0, PRIOR).unwrap();
+            let factors = factors.expect("the CPU keeps the factors");
+            ops::sample_kl_backward_saved_in(&ctx, &w, &factors, Some(&g_w), &g_kl, PRIOR).unwrap();
             kl
         })
     });
@@ -80,45 +80,45 @@ fn bench_sample_kl(c: &mut Criterion) {
 /// kernels against the same loops written with the standard library.
 fn bench_math(c: &mut Criterion) {
     let x: Vec<f32> = (0..1 << 16).map(|i| -10.0 + 20.0 * i as f32 / 65536.0).collect();
-    let mut out = vec![0f32; x.len()];
+    let n = x.len();
+    let xb = Buffer::Cpu(x.clone());
+    let mut out = vec![0f32; n];
+    let with = |normals| Context { normals, ..Context::default() };
     let mut group = c.benchmark_group("math_64k");
     group.bench_function("softplus_fastmath_simd", |b| {
-        b.iter(|| unary::forward(Split::default(), UnaryOp::Softplus, black_box(&x), &mut out))
+        b.iter(|| ops::unary_in(&Context::default(), UnaryOp::Softplus, black_box(&xb)).unwrap())
     });
     group.bench_function("softplus_std_scalar", |b| {
         b.iter(|| out.iter_mut().zip(black_box(&x)).for_each(|(o, &v)| *o = v.exp().ln_1p()))
     });
     // Normals: the batched Philox + Box-Muller with vectorised ln/sin/cos, against
-    // the one-block-at-a-time reference with the standard library's ln/sin/cos.
-    group.bench_function("normals_fastmath_simd", |b| b.iter(|| random::fill_normal(Split::default(), 7, 0, &mut out)));
-    group.bench_function("normals_std_scalar", |b| {
-        b.iter(|| {
-            for (blk, o) in out.chunks_mut(4).enumerate() {
-                o.copy_from_slice(&random::normal_block(7, blk as u64));
-            }
-        })
-    });
-    // The batch itself, one thread: the dispatched build (AVX-512 intrinsics
+    // the reference variant, one normal at a time with the standard library's ln/sin/cos.
+    for (name, variant) in
+        [("normals_fastmath_simd", NormalsVariant::Best), ("normals_std_scalar", NormalsVariant::Reference)]
+    {
+        let ctx = with(variant);
+        group.bench_function(name, |b| b.iter(|| ops::normal_in(&ctx, Device::Cpu, 7, 0, n).unwrap()));
+    }
+    // The batches on one thread: the dispatched build (AVX-512 intrinsics
     // for Philox and the interleave where the CPU has them) against the
     // portable one, compiled without target features (SSE2; each `mul_add`
     // a call to the C library's `fmaf`): what a CPU without AVX2 gets.
-    let batches = |f: fn(u64, u64, &mut [f32; 4 * random::BATCH]), out: &mut [f32]| {
-        for (i, o) in out.chunks_exact_mut(4 * random::BATCH).enumerate() {
-            f(7, (i * random::BATCH) as u64, o.try_into().expect("one batch"));
-        }
-    };
-    group.bench_function("normal_batches_dispatched", |b| b.iter(|| batches(random::normal_batch, &mut out)));
-    group.bench_function("normal_batches_baseline_build", |b| {
-        b.iter(|| batches(random::normal_batch_portable, &mut out))
-    });
+    for (name, variant) in [
+        ("normal_batches_dispatched", NormalsVariant::Best),
+        ("normal_batches_baseline_build", NormalsVariant::Portable),
+    ] {
+        let ctx = Context { threads: Threads::fixed(1).unwrap(), ..with(variant) };
+        group.bench_function(name, |b| b.iter(|| ops::normal_in(&ctx, Device::Cpu, 7, 0, n).unwrap()));
+    }
     // A prediction draw: sigma = softplus(rho) made in the loop, or given (cached).
-    let mu = vec![0.01f32; x.len()];
-    let sigma: Vec<f32> = x.iter().map(|&r| fastmath::softplus(r)).collect();
+    let mu = Buffer::Cpu(vec![0.01f32; n]);
+    let sigma = Buffer::Cpu(x.iter().map(|&r| fastmath::softplus(r)).collect());
+    let ctx = Context::default();
     group.bench_function("draw_through_softplus", |b| {
-        b.iter(|| reparam::forward(Split::default(), &mu, black_box(&x), 3, 0, &mut out))
+        b.iter(|| ops::reparam_forward_in(&ctx, &mu, black_box(&xb), 3, 0).unwrap())
     });
     group.bench_function("draw_sigma_given", |b| {
-        b.iter(|| reparam::forward_sigma(Split::default(), &mu, black_box(&sigma), 3, 0, &mut out))
+        b.iter(|| ops::reparam_forward_sigma_in(&ctx, &mu, black_box(&sigma), 3, 0).unwrap())
     });
     group.finish();
 }

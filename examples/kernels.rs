@@ -15,7 +15,6 @@
 //! Threads: `RAYON_NUM_THREADS`. Criterion benches (`cargo bench`) give the statistical view.
 
 use blitz::kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant};
-use blitz::kernels::cpu::random::normal_at;
 use blitz::kernels::registry::{self, Backend};
 use blitz::kernels::{ops, ops_conv, reference, BinaryOp, Buffer, ConvGeom, Device, PriorSpec, Transpose, UnaryOp};
 use rayon::prelude::*;
@@ -214,10 +213,12 @@ fn gemm_points(budget: f64) -> Vec<Point> {
 fn reference_sample_kl(mu: &[f32], rho: &[f32], seed: u64, prior: PriorSpec) -> (Vec<f32>, f64) {
     let c = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let log_gauss = |w: f64, s: f64| -s.ln() - c - w * w / (2.0 * s * s);
+    let exact = Context { normals: NormalsVariant::Reference, ..Context::default() };
+    let eps = ops::normal_in(&exact, Device::Cpu, seed, 0, mu.len()).and_then(|b| b.to_vec()).expect("host normals");
     let mut kl = 0.0;
     let w = (0..mu.len())
         .map(|i| {
-            let eps = normal_at(seed, i as u64) as f64;
+            let eps = eps[i] as f64;
             let sigma = reference::elementwise::softplus(rho[i]) as f64;
             let w = mu[i] as f64 + sigma * eps;
             let lp = match prior {

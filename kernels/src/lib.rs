@@ -11,14 +11,14 @@
 //! - [`types`]: device-neutral op types (element-wise ops and their op codes, geometries, priors).
 //! - [`registry`]: every kernel family, its variants, what this machine can run, the defaults.
 //! - [`mod@reference`]: the reference variants, the plain scalar definitions every fast path is tested against.
-//! - [`cpu`]: the CPU kernels on slices, each usable and tested on its own.
+//! - [`fastmath`]: the scalar f32 math every path shares, so that they draw the same bits.
 //! - [`cuda`]: the CUDA backend (a stub returning [`Error::CudaNotCompiled`]
 //!   without the `cuda` feature).
 #![warn(missing_docs)]
 
 mod buffer;
 pub mod context;
-pub mod cpu;
+pub(crate) mod cpu;
 pub mod cuda;
 mod device;
 mod error;
@@ -28,6 +28,11 @@ pub mod reference;
 pub mod registry;
 pub mod shape;
 pub mod types;
+
+/// The scalar f32 math (ln, exp, sin/cos of 2πu, softplus, sigmoid) written
+/// as exactly rounded operations, shared by the reference, every CPU path and
+/// the GPU's exact sampler math, so that all of them draw the same bits.
+pub use cpu::fastmath;
 
 pub use buffer::Buffer;
 pub use context::Context;

@@ -1,5 +1,5 @@
 //! Device dispatch: every kernel behind one function on [`Buffer`]s. The CPU
-//! arm calls [`crate::cpu`]; the CUDA arm calls [`crate::cuda`] (a stub that
+//! arm calls the CPU kernels (crate-private: `kernels/src/cpu/`); the CUDA arm calls [`crate::cuda`] (a stub that
 //! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Callers
 //! (the autograd crate) have checked shapes; these functions check devices.
 
@@ -960,7 +960,7 @@ fn sample_kl_backward_unfused(
 
 /// [`sample_kl_forward`] that also returns what the backward needs so as not
 /// to make eps and softplus again: on the CPU, where the draw is
-/// compute-bound, [`cpu::sample_kl::forward_saving`]'s factors (up to
+/// compute-bound, two factors per weight (up to
 /// [`MAX_KEPT_FACTORS`] weights); on a GPU None (its backward regenerates eps
 /// from (seed, offset): memory is its limit).
 ///

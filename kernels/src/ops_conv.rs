@@ -1,7 +1,7 @@
 //! Device dispatch of the convolution and pooling kernels, as [`crate::ops`]
-//! does for the others: the CPU arm calls [`crate::cpu::conv`] and
-//! [`crate::cpu::pool`], the CUDA arm the functions of the same name in
-//! [`crate::cuda`]. Callers have checked the geometry ([`ConvGeom::output`],
+//! does for the others: the CPU arm calls the crate-private CPU kernels
+//! (`kernels/src/cpu/{conv,conv_direct,pool}.rs`), the CUDA arm the functions
+//! of the same name in [`crate::cuda`]. Callers have checked the geometry ([`ConvGeom::output`],
 //! [`PoolGeom::output`]) and the buffer lengths.
 
 use crate::context::{Context, ConvVariant};
@@ -15,7 +15,8 @@ fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
     Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
 }
 
-/// `y = conv(x, w) + b` (see [`conv::forward`] for the layouts).
+/// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
+/// b `[OC]`, y `[N, OC, od, oh, ow]`.
 ///
 /// # Errors
 /// Operands on different devices; CUDA failures.

@@ -6,7 +6,7 @@
 //! it bit for bit against `fastmath` on every machine, CI included. It skips,
 //! saying why, when no C compiler is found.
 
-use blitz_kernels::cpu::fastmath;
+use blitz_kernels::fastmath;
 use std::process::Command;
 
 /// The math section of common.cuh: from its first constant to the helpers after it.

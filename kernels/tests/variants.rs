@@ -7,7 +7,6 @@
 use blitz_kernels::context::{
     Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant, Threads,
 };
-use blitz_kernels::cpu::random::normal_at;
 use blitz_kernels::reference;
 use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
@@ -89,8 +88,10 @@ fn the_normals_variants_agree_portable_bit_for_bit_reference_within_1e_5() {
     let portable = draw(NormalsVariant::Portable).unwrap().to_vec().unwrap();
     let reference = draw(NormalsVariant::Reference).unwrap().to_vec().unwrap();
     assert!(best == portable, "the portable normals differ from the dispatched ones");
-    let by_name: Vec<f32> = (0..n as u64).map(|i| normal_at(77, 5 + i)).collect();
-    assert_eq!(reference, by_name);
+    // Normal i of the draw (seed, offset) is normal offset + i of the stream: named, not generated.
+    let from_zero =
+        ops::normal_in(&ctx_with(|c| c.normals = NormalsVariant::Reference), blitz_kernels::Device::Cpu, 77, 0, n + 5);
+    assert_eq!(reference, from_zero.unwrap().to_vec().unwrap()[5..]);
     // fastmath's ln/sin/cos against the standard library's: normals are O(1), the bound absolute.
     let worst = best.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(worst <= 1e-5, "normals differ from the reference by {worst}");
@@ -101,10 +102,12 @@ fn the_normals_variants_agree_portable_bit_for_bit_reference_within_1e_5() {
 fn reference_sample_kl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> (Vec<f32>, f64) {
     let ln_sqrt_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let log_gauss = |w: f64, s: f64| -s.ln() - ln_sqrt_2pi - w * w / (2.0 * s * s);
+    let exact = ctx_with(|c| c.normals = NormalsVariant::Reference);
+    let eps = ops::normal_in(&exact, blitz_kernels::Device::Cpu, seed, offset, mu.len()).unwrap().to_vec().unwrap();
     let mut kl = 0.0;
     let w: Vec<f32> = (0..mu.len())
         .map(|i| {
-            let eps = normal_at(seed, offset + i as u64) as f64;
+            let eps = eps[i] as f64;
             let sigma = reference::elementwise::softplus(rho[i]) as f64;
             let w = mu[i] as f64 + sigma * eps;
             let log_p = match prior {

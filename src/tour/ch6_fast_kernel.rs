@@ -6,7 +6,7 @@
 //! with AVX-512 where the CPU has it (or one CUDA kernel). It computes what
 //! chapters 2 and 4 wrote down — the reference,
 //! [`reference::reparam`](crate::kernels::reference::reparam) — and is
-//! tested against it (`kernels/tests/reference.rs`,
+//! tested against it (`kernels/src/cpu/reference_tests.rs`,
 //! `autograd/tests/reparam.rs`, `layers/tests/reference.rs`). Step by step,
 //! reference first, fast path second:
 //!
@@ -14,9 +14,9 @@
 //!    with [`Tape::draw`](crate::autograd::Tape::draw), which returns a name
 //!    (seed, offset); normal i of that draw is a pure function of
 //!    (seed, offset + i). Reference: [`normal`](crate::kernels::reference::reparam::normal).
-//!    Fast: [`cpu::random::fill_normal`](crate::kernels::cpu::random::fill_normal)
-//!    and `for_each_normal_chunk`, which hand 64 normals at a time to the
-//!    kernel's loop. Because nothing depends on a generator's state, any
+//!    Fast: [`ops::normal`](crate::kernels::ops::normal) (`cpu/random.rs`:
+//!    `fill_normal` and `for_each_normal_chunk`, which hand 64 normals at a time to the
+//!    kernel's loop). Because nothing depends on a generator's state, any
 //!    thread can make any element, and backward can make them again.
 //! 2. **Philox** (Salmon et al. 2011): a counter-based generator, ten rounds
 //!    of multiply-and-XOR on the block number under the seed. Reference:
@@ -26,7 +26,7 @@
 //!    published answers).
 //! 3. **Box-Muller** turns two uniforms into two normals,
 //!    r = √(−2 ln u1), θ = 2π·u2. Its ln, sin and cos are
-//!    [`cpu::fastmath`](crate::kernels::cpu::fastmath)'s, written as exactly
+//!    [`fastmath`](crate::kernels::fastmath)'s, written as exactly
 //!    rounded f32 operations, so the scalar, AVX2 and AVX-512 builds — and
 //!    the GPU's `SamplerMath::Exact` — give the same bits. (The standard
 //!    library's would differ in the last bit from one platform to another.)
@@ -37,7 +37,7 @@
 //!    by memory, so recomputing is cheaper than reading); the CPU, bound by
 //!    arithmetic, keeps two factors per weight instead,
 //!    a = sigmoid(rho)·eps and b = −sigmoid(rho)/sigma
-//!    ([`cpu::sample_kl::forward_saving`](crate::kernels::cpu::sample_kl::forward_saving)),
+//!    ([`ops::sample_kl_forward_saving`](crate::kernels::ops::sample_kl_forward_saving)),
 //!    from which the backward is
 //!    g_rho = g_w·a + g_kl·(b − a·p'(w)) — the reference's chain rule
 //!    ([`mc_kl_term_grad`](crate::kernels::reference::reparam::mc_kl_term_grad)
@@ -48,7 +48,7 @@
 //!    register. The prior's ln p(w) (log-sum-exp for the mixture) follows in
 //!    the same loop. Reference: [`mc_kl`](crate::kernels::reference::reparam::mc_kl),
 //!    one weight at a time through the densities. Fast:
-//!    [`cpu::sample_kl::forward`](crate::kernels::cpu::sample_kl::forward),
+//!    [`ops::sample_kl_forward`](crate::kernels::ops::sample_kl_forward) (`cpu/sample_kl.rs`),
 //!    whose sum runs in fixed chunks of 4096 weights (16 f32 lanes, then
 //!    f64) added in chunk order: the same bits on any number of threads.
 //!    The reference sums in index order, so the two agree to rounding.
@@ -67,38 +67,38 @@
 //! two threads.
 //!
 //! ```
-//! use blitz::kernels::context::Split;
-//! use blitz::kernels::cpu::{random, sample_kl};
+//! use blitz::kernels::context::{Context, Split, Threads};
 //! use blitz::kernels::reference::reparam as reference;
-//! use blitz::kernels::PriorSpec;
+//! use blitz::kernels::{ops, Buffer, Device, PriorSpec};
 //! let n = 10_000; // more than one chunk of 4096: the threaded path runs
 //! let mu: Vec<f32> = (0..n).map(|i| 0.1 * (i as f32 * 0.3).sin()).collect();
 //! let rho: Vec<f32> = (0..n).map(|i| -4.0 + (i as f32 * 0.7).cos()).collect();
+//! let (mu_b, rho_b) = (Buffer::Cpu(mu.clone()), Buffer::Cpu(rho.clone()));
 //! let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 0.1, sigma2: 0.4 };
 //! let (seed, offset) = (7, 12);
-//! // When a loop is split over the threads: a parameter of every CPU kernel,
-//! // never a global switch. It changes no bit (the chunks are fixed).
-//! let split = Split::default();
+//! // Which variants run, on which threads, and when a loop is split over
+//! // them: a context passed to every kernel, never a global switch.
+//! let ctx = Context::default();
 //!
 //! // 1-3: the same normals.
-//! let (mut fast_eps, mut ref_eps) = (vec![0.0; n], vec![0.0; n]);
-//! random::fill_normal(split, seed, offset, &mut fast_eps);
+//! let fast_eps = ops::normal_in(&ctx, Device::Cpu, seed, offset, n)?.to_vec()?;
+//! let mut ref_eps = vec![0.0; n];
 //! reference::normals(seed, offset, &mut ref_eps);
 //! assert_eq!(fast_eps, ref_eps);
 //!
 //! // 4-5: one fused pass, w bit for bit, the KL to rounding.
-//! let (mut w, mut a, mut b) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-//! let kl = sample_kl::forward_saving(split, &mu, &rho, seed, offset, prior, &mut w, &mut a, &mut b);
+//! let (w, kl, factors) = ops::sample_kl_forward_saving_in(&ctx, &mu_b, &rho_b, seed, offset, prior)?;
+//! let factors = factors.expect("the CPU keeps the two factors");
 //! let mut ref_w = vec![0.0; n];
 //! reference::sample_all(&mu, &rho, seed, offset, &mut ref_w);
-//! assert_eq!(w, ref_w);
-//! let ref_kl = reference::mc_kl(&mu, &rho, seed, offset, prior);
-//! assert!((kl as f64 - ref_kl).abs() < 1e-5 * ref_kl.abs());
+//! assert_eq!(w.to_vec()?, ref_w);
+//! let (kl, ref_kl) = (kl.to_vec()?[0] as f64, reference::mc_kl(&mu, &rho, seed, offset, prior));
+//! assert!((kl - ref_kl).abs() < 1e-5 * ref_kl.abs());
 //!
 //! // 4: the gradient from the two saved factors, against the reference chain rule.
 //! let g_kl = 0.01; // ∂loss/∂KL: the KL weight
-//! let (mut g_mu, mut g_rho) = (vec![0.0; n], vec![0.0; n]);
-//! sample_kl::backward_saved(split, &w, &a, &b, None, g_kl, prior, &mut g_mu, &mut g_rho);
+//! let (g_mu, g_rho) = ops::sample_kl_backward_saved_in(&ctx, &w, &factors, None, &Buffer::Cpu(vec![g_kl]), prior)?;
+//! let (g_mu, g_rho) = (g_mu.to_vec()?, g_rho.to_vec()?);
 //! for i in (0..n).step_by(97) {
 //!     let (d_mu, d_rho) = reference::mc_kl_term_grad(mu[i], rho[i], ref_eps[i], prior);
 //!     let (want_mu, want_rho) = (g_kl as f64 * d_mu, g_kl as f64 * d_rho);
@@ -107,16 +107,14 @@
 //! }
 //!
 //! // 5: the same bits on one thread and on two, split or not.
-//! let run = |threads, split| {
-//!     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-//!     pool.install(|| {
-//!         let mut w = vec![0.0; n];
-//!         let kl = sample_kl::forward(split, &mu, &rho, seed, offset, prior, &mut w);
-//!         (kl.to_bits(), w)
-//!     })
+//! let run = |threads, split| -> blitz::kernels::Result<(Vec<f32>, Vec<f32>)> {
+//!     let ctx = Context { threads: Threads::fixed(threads)?, split, ..Context::default() };
+//!     let (w, kl) = ops::sample_kl_forward_in(&ctx, &mu_b, &rho_b, seed, offset, prior)?;
+//!     Ok((kl.to_vec()?, w.to_vec()?))
 //! };
-//! assert_eq!(run(1, split), run(2, split));
-//! assert_eq!(run(2, Split::sequential()), run(2, Split::eager()));
+//! assert_eq!(run(1, Split::default())?, run(2, Split::default())?);
+//! assert_eq!(run(2, Split::sequential())?, run(2, Split::eager())?);
+//! # Ok::<(), blitz::kernels::Error>(())
 //! ```
 //!
 //! And through a whole layer: the default forward and

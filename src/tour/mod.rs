@@ -27,7 +27,7 @@
 //! ([`crate::kernels::reference::reparam`]), the whole trick — sampler,
 //! log-densities, KL and their gradients — as plain scalar Rust with no
 //! macros, intrinsics or `unsafe`. Every fast path is tested against it
-//! (`kernels/tests/reference.rs`), and a layer runs on it with
+//! (`kernels/src/cpu/reference_tests.rs`), and a layer runs on it with
 //! [`BayesianLinear::forward_reference`](crate::layers::BayesianLinear::forward_reference).
 //! From that method to the formula is four hops, one per crate layer:
 //!

@@ -2,7 +2,7 @@
 //!   ∂L/∂x = convᵀ(∂L/∂y, W)   (col2im of Wᵀ·G),
 //!   ∂L/∂W = G·colᵀ            (summed over the batch inside one GEMM),
 //!   ∂L/∂b = Σ over batch and positions of G.
-//! The kernels live in `blitz_kernels::cpu::conv`; this file checks shapes
+//! The kernels are behind `blitz_kernels::ops_conv`; this file checks shapes
 //! and records the backward rule.
 
 use crate::{Tensor, Var};

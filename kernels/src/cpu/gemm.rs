@@ -13,6 +13,7 @@ use rayon::prelude::*;
 ///
 /// # Panics
 /// If a slice is shorter than its matrix (callers check shapes first).
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], t: Transpose) {
     gemm_variant(GemmVariant::Auto, Split::default(), m, k, n, alpha, a, b, beta, c, t)
@@ -23,6 +24,7 @@ pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta
 ///
 /// # Panics
 /// If a slice is shorter than its matrix.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_packed(
     m: usize,
@@ -233,26 +235,6 @@ multiversion! {
         c: &mut [f32]) => dots_impl
 }
 
-/// [`gemm`] through the matrix-vector loops for every shape (fast when one
-/// side is a vector; correct and slow on any other shape).
-///
-/// # Panics
-/// If a slice is shorter than its matrix.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm_matvec(
-    m: usize,
-    k: usize,
-    n: usize,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    t: Transpose,
-) {
-    gemm_variant(GemmVariant::MatrixVector, Split::default(), m, k, n, alpha, a, b, beta, c, t)
-}
-
 /// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself),
 /// a packed product split over the threads as `split` says (the same bits
 /// under every policy).
@@ -299,14 +281,8 @@ pub fn gemm_variant(
     }
 }
 
-/// `batch` independent products; operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`
-/// (the default [`Split`]).
-#[allow(clippy::too_many_arguments)]
-pub fn batched_gemm(batch: usize, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], t: Transpose) {
-    batched_gemm_variant(GemmVariant::Auto, Split::default(), batch, m, k, n, a, b, c, t)
-}
-
-/// [`batched_gemm`] by the variant `v`, split as `split` says.
+/// `batch` independent products by the variant `v`, split as `split` says;
+/// operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm_variant(
     v: GemmVariant,

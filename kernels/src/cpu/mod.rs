@@ -14,6 +14,8 @@ pub mod pool;
 pub mod random;
 pub(crate) mod recycle;
 pub mod reduce;
+#[cfg(test)]
+mod reference_tests;
 pub mod reparam;
 pub mod sample_kl;
 pub(crate) mod simd;

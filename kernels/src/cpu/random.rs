@@ -234,6 +234,7 @@ unsafe fn normal_batch_avx512(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]
     }
 }
 
+#[cfg(test)]
 multiversion! {
     /// The batched Philox + Box-Muller (`normal_batch_impl`): AVX-512
     /// intrinsics where the CPU has them, else the plain code compiled for the

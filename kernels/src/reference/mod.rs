@@ -11,7 +11,7 @@
 //!   priors' log-densities, the Monte Carlo and closed-form KL, and the
 //!   gradient of each; a `BayesianLinear` can run its forward pass on it
 //!   (`BayesianLinear::forward_reference` in blitz-layers), and the fast
-//!   sampler is tested against it (`kernels/tests/reference.rs`).
+//!   sampler is tested against it (`kernels/src/cpu/reference_tests.rs`).
 //! - [`gemm`], [`elementwise`], [`conv`]: the other families.
 //!
 //! Slices shorter than their shapes make these functions panic (by indexing):

@@ -2,7 +2,7 @@
 //! weight at a time, plain scalar Rust, no macros, intrinsics or `unsafe`.
 //! Read it after the tour (`blitz::tour`); the fast kernels
 //! (`cpu::reparam`, `cpu::sample_kl`, the CUDA sampler) compute the same
-//! things and are tested against these functions (`kernels/tests/reference.rs`).
+//! things and are tested against these functions (`kernels/src/cpu/reference_tests.rs`).
 //!
 //! A weight's posterior is q(w) = N(mu, sigma²) with sigma = softplus(rho)
 //! (rho is unconstrained, sigma stays positive). The trick draws

@@ -1,13 +1,14 @@
 //! Every fast CPU path of the reparameterisation trick against the scalar
-//! reference (`blitz_kernels::reference::reparam`): the same bits where the
+//! reference (`crate::reference::reparam`): the same bits where the
 //! design promises bits (Philox words, eps, w), the same values to rounding
 //! where the fast path sums in another order (log-densities, KL, gradients),
 //! and the reference's own gradients against finite differences in f64.
+//! (Unit tests: the CPU kernels' slice functions are crate-private.)
 
-use blitz_kernels::context::Split;
-use blitz_kernels::cpu::{random, reparam, sample_kl};
-use blitz_kernels::reference::reparam as r;
-use blitz_kernels::PriorSpec;
+use super::{random, reparam, sample_kl};
+use crate::context::Split;
+use crate::reference::reparam as r;
+use crate::PriorSpec;
 
 const PRIORS: [PriorSpec; 4] = [
     PriorSpec::Gaussian { sigma: 0.3 },
