@@ -150,18 +150,20 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let train_ms = ms(start);
 
     let x_test = data.x_test.to_tensor()?.to(o.device)?;
-    let t = Instant::now();
+    let (faults, t) = (minor_faults(), Instant::now());
     // 100 predictions, each with its own weight draw (on the CPU, the draws share the threads).
     let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 1)?;
     let draws: Vec<Vec<f32>> = outs.iter().map(|t| t.to_vec()).collect::<Result<_>>()?;
     let infer_ms = ms(t);
-    let mut again = Vec::with_capacity(o.mc100_repeat);
+    let first_faults = faults.zip(minor_faults()).map(|(a, b)| b - a);
+    let (mut again, faults) = (Vec::with_capacity(o.mc100_repeat), minor_faults());
     for r in 0..o.mc100_repeat {
         let t = Instant::now();
         let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 2 + r as u64)?;
         std::hint::black_box(outs.iter().map(|t| t.to_vec()).collect::<Result<Vec<_>>>()?);
         again.push(ms(t));
     }
+    let repeat_faults = faults.zip(minor_faults()).map(|(a, b)| (b - a) as f64 / o.mc100_repeat.max(1) as f64);
     again.sort_by(f64::total_cmp);
 
     let m = data.y_test.len();
@@ -193,8 +195,14 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
         .num("mc100_infer_ms", infer_ms)
         .num("test_rmse_k_usd", (sq / m as f64).sqrt() * data.y_std as f64)
         .num("ci2sd_coverage", covered as f64 / m as f64);
+    if let Some(f) = first_faults {
+        j = j.int("mc100_minor_faults", f as usize);
+    }
     if let Some(m) = again.get(again.len() / 2) {
         j = j.num("mc100_repeat_median_ms", *m);
+        if let Some(f) = repeat_faults {
+            j = j.num("mc100_repeat_minor_faults", f);
+        }
     }
     if tuned {
         // Predictive density: the mixture over the 100 draws, each with the learned noise, in k$.
@@ -376,4 +384,12 @@ fn run() -> Result<()> {
         println!("{}", j.render());
     }
     Ok(())
+}
+
+/// The process's minor page faults so far (Linux: `/proc/self/stat`, field
+/// 10), to show what a first run pays in fresh pages; None elsewhere.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name in parentheses start at field 3.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(10 - 3)?.parse().ok()
 }
