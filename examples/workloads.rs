@@ -5,14 +5,17 @@
 //! two side by side.
 //!
 //! ```text
-//! cargo run --release --example workloads -- --json [--only a,b] [--quick] [--device cpu|cuda] [--data DIR] [--seed N] [--mc100-repeat N]
+//! cargo run --release --example workloads -- --json [--only a,b] [--quick] [--device cpu|cuda] [--data DIR] [--seed N] [--mc100-repeat N] [--split default|eager|sequential]
 //! ```
 //! `--seed` (default 0, the peer's `torch.manual_seed(0)`) changes the
 //! initialisation, the batch order and the weight draws: quality figures are
 //! one seed's, and several seeds show their spread.
 //! Threads: `RAYON_NUM_THREADS` (the compare script sets it and the peer's
-//! `THREADS` to the same value).
+//! `THREADS` to the same value). `--split` sets when the training steps of
+//! boston_* and sample_kl_4M split a loop over them (`eager`: from two
+//! chunks, to measure what waking a thread costs; the bits do not change).
 
+use blitz::kernels::context::{Context, ThreadSplit};
 use blitz::layers::data::idx::Mnist;
 use blitz::layers::data::load_csv;
 use blitz::prelude::*;
@@ -90,6 +93,16 @@ struct Opts {
     /// profiler: `scripts/profile-workloads.sh`); `mc100_infer_ms` stays the
     /// first run's (as the peer's), `mc100_repeat_median_ms` is theirs.
     mc100_repeat: usize,
+    /// When the training steps of boston_* and sample_kl_4M split a loop over
+    /// the threads (`--split default|eager|sequential`, the tapes' context).
+    split: ThreadSplit,
+}
+
+impl Opts {
+    /// The context of a training tape.
+    fn context(&self) -> Context {
+        Context { split: self.split, ..Context::default() }
+    }
 }
 
 fn ms(t: Instant) -> f64 {
@@ -126,7 +139,7 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     for _ in 0..epochs {
         order.shuffle(&mut rng);
         for batch in order.chunks(16) {
-            let tape = Tape::new((o.seed << 32) + steps as u64);
+            let tape = Tape::new((o.seed << 32) + steps as u64).with_context(o.context());
             let xb: Vec<f32> = batch.iter().flat_map(|&i| x_host[i * 13..(i + 1) * 13].to_vec()).collect();
             let yb: Vec<f32> = batch.iter().map(|&i| data.y_train[i]).collect();
             let x = tape.constant(Tensor::from_vec(xb, &[batch.len(), 13])?.to(o.device)?);
@@ -310,7 +323,7 @@ fn sample_kl(o: &Opts) -> Result<Json> {
     let prior = ScaleMixture::new(0.5, 1.0, 0.002)?;
     let reps = if o.quick { 5 } else { 20 };
     let step = |i: u64| -> Result<f32> {
-        let tape = Tape::new(i);
+        let tape = Tape::new(i).with_context(o.context());
         let (seed, off) = tape.draw(n);
         let (m, r) = (tape.param(&mu), tape.param(&rho));
         // One fused pass draws w and sums log q − log p; its backward regenerates eps once.
@@ -345,7 +358,14 @@ fn main() {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut only: Vec<String> = Vec::new();
-    let mut o = Opts { quick: false, device: Device::Cpu, data: default_data_dir(), seed: 0, mc100_repeat: 0 };
+    let mut o = Opts {
+        quick: false,
+        device: Device::Cpu,
+        data: default_data_dir(),
+        seed: 0,
+        mc100_repeat: 0,
+        split: ThreadSplit::default(),
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -365,6 +385,16 @@ fn run() -> Result<()> {
                     .next()
                     .and_then(|s| s.parse().ok())
                     .ok_or_else(|| Error::invalid("--mc100-repeat", "needs a non-negative integer"))?
+            }
+            "--split" => {
+                o.split = match it.next().map(String::as_str) {
+                    Some("default") => ThreadSplit::default(),
+                    Some("eager") => ThreadSplit::eager(),
+                    Some("sequential") => ThreadSplit::sequential(),
+                    other => {
+                        return Err(Error::invalid("--split", format!("{other:?}: use default, eager or sequential")))
+                    }
+                }
             }
             other => return Err(Error::invalid("argument", format!("{other} (see the file header)"))),
         }

@@ -4,7 +4,9 @@
 //! tolerance), and the default context is bit for bit a tape built without one.
 
 use blitz_autograd::{Result, Tape, Tensor, Var};
-use blitz_kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, SamplerVariant, Split, Threads};
+use blitz_kernels::context::{
+    Context, ConvVariant, ElementwiseVariant, GemmVariant, SamplerVariant, ThreadSplit, Threads,
+};
 use blitz_kernels::PriorSpec;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -42,7 +44,7 @@ fn two_contexts_run_side_by_side_and_agree() {
     let default = step(&Tape::new(0).with_context(Context::default())).unwrap();
     assert!(plain == default, "the default context changed the bits");
     // One thread of its own, splitting every loop it can: the tape's ops run on it with no `install` around them.
-    let one_thread = Context { threads: Threads::fixed(1).unwrap(), split: Split::eager(), ..Context::default() };
+    let one_thread = Context { threads: Threads::fixed(1).unwrap(), split: ThreadSplit::eager(), ..Context::default() };
     let alone = step(&Tape::new(0).with_context(one_thread)).unwrap();
     assert!(alone == plain, "one thread changed the bits");
     let slow = Context {
@@ -62,7 +64,7 @@ fn two_contexts_run_side_by_side_and_agree() {
 
 #[test]
 fn gradients_carry_their_tapes_context_to_the_optimizer() {
-    let ctx = Context { split: Split::sequential(), ..Context::default() };
+    let ctx = Context { split: ThreadSplit::sequential(), ..Context::default() };
     let tape = Tape::new(0).with_context(ctx.clone());
     let x = tape.leaf(Tensor::full(&[3], 2.0));
     let grads = tape.backward(&x.mul(&x).unwrap().sum().unwrap()).unwrap();

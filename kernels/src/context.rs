@@ -227,13 +227,13 @@ impl SamplerMath {
 /// lists both kinds). Build one with struct update syntax:
 ///
 /// ```
-/// use blitz_kernels::context::{Context, Split};
-/// let quiet = Context { split: Split { gemm: usize::MAX, ..Split::default() }, ..Context::default() };
+/// use blitz_kernels::context::{Context, ThreadSplit};
+/// let quiet = Context { split: ThreadSplit { gemm: usize::MAX, ..ThreadSplit::default() }, ..Context::default() };
 /// assert_ne!(quiet, Context::default());
-/// assert_eq!(Split::sequential().heavy, usize::MAX);
+/// assert_eq!(ThreadSplit::sequential().heavy, usize::MAX);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Split {
+pub struct ThreadSplit {
     /// Elements from which an arithmetic-heavy element-wise loop (exp, ln,
     /// softplus, a power, the normals, the separate reparameterisation), a
     /// reduction or a row loop (pooling, im2col, padding) is split.
@@ -251,18 +251,18 @@ pub struct Split {
     pub conv: usize,
 }
 
-impl Split {
+impl ThreadSplit {
     /// Never split: every loop runs on the calling thread.
-    pub const fn sequential() -> Split {
-        Split { heavy: usize::MAX, light: usize::MAX, sampler: usize::MAX, gemm: usize::MAX, conv: usize::MAX }
+    pub const fn sequential() -> ThreadSplit {
+        ThreadSplit { heavy: usize::MAX, light: usize::MAX, sampler: usize::MAX, gemm: usize::MAX, conv: usize::MAX }
     }
 
     /// Split whenever there is more than one chunk: element-wise loops and
     /// reductions above one `CHUNK` (2¹⁴ elements), the sampler above one
     /// `KL_CHUNK` (2¹² weights), and every GEMM and direct convolution whose
     /// shape can be cut (for tests, and to measure the cost of waking threads).
-    pub const fn eager() -> Split {
-        Split {
+    pub const fn eager() -> ThreadSplit {
+        ThreadSplit {
             heavy: crate::cpu::parallel::CHUNK + 1,
             light: crate::cpu::parallel::CHUNK + 1,
             sampler: crate::cpu::sample_kl::KL_CHUNK + 1,
@@ -272,13 +272,13 @@ impl Split {
     }
 }
 
-impl Default for Split {
+impl Default for ThreadSplit {
     /// 2¹⁵ elements for heavy loops, 2¹⁶ for memory-bound ones, 2¹³ weights
     /// for the sampler, 2²² multiply-adds for a GEMM and 2²⁰ for the direct
     /// convolution. How they were measured is in BENCHMARKS.md, "Thread
     /// split thresholds".
-    fn default() -> Split {
-        Split {
+    fn default() -> ThreadSplit {
+        ThreadSplit {
             heavy: 1 << 15,
             light: 1 << 16,
             sampler: 2 * crate::cpu::sample_kl::KL_CHUNK,
@@ -290,7 +290,7 @@ impl Default for Split {
 
 /// Which threads run the CPU kernels. Results do not depend on it: work is
 /// cut into chunks of fixed sizes and partial sums are added in chunk order.
-/// Whether a loop uses them at all is [`Split`]'s decision.
+/// Whether a loop uses them at all is [`ThreadSplit`]'s decision.
 #[derive(Clone, Default)]
 pub enum Threads {
     /// rayon's global pool (its size: `RAYON_NUM_THREADS`, else one per core).
@@ -372,7 +372,7 @@ pub struct Context {
     /// CPU threads.
     pub threads: Threads,
     /// When a CPU loop is split over [`Context::threads`].
-    pub split: Split,
+    pub split: ThreadSplit,
 }
 
 impl Context {

@@ -284,7 +284,7 @@ pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> 
 }
 
 /// [`sum_to_shape`] with the thread policy of `ctx` (a sum to one element
-/// splits from [`Split::heavy`](crate::context::Split::heavy) elements).
+/// splits from [`ThreadSplit::heavy`](crate::context::ThreadSplit::heavy) elements).
 ///
 /// # Errors
 /// As [`sum_to_shape`].
@@ -1288,7 +1288,7 @@ pub fn sum_squares(x: &Buffer) -> Result<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Split;
+    use crate::context::ThreadSplit;
 
     #[test]
     fn first_non_finite_gives_the_lowest_bad_index() {
@@ -1451,8 +1451,8 @@ mod tests {
 
     /// Every CPU kernel behind an `*_in` entry point takes its split decisions
     /// from the context: on a two-thread pool, with inputs between the eager
-    /// and the default thresholds only `Split::eager()` splits, and above the
-    /// default ones `Split::sequential()` never does (split decisions counted
+    /// and the default thresholds only `ThreadSplit::eager()` splits, and above the
+    /// default ones `ThreadSplit::sequential()` never does (split decisions counted
     /// on the calling thread: `cpu::parallel::splits`).
     #[test]
     fn the_split_policy_reaches_every_cpu_kernel() {
@@ -1461,8 +1461,9 @@ mod tests {
         use crate::types::ConvGeom;
         let v = ramp;
         let threads = Threads::fixed(2).unwrap();
-        let with = |split: Split| Context { threads: threads.clone(), split, ..Context::default() };
-        let (seq, def, eager) = (with(Split::sequential()), with(Split::default()), with(Split::eager()));
+        let with = |split: ThreadSplit| Context { threads: threads.clone(), split, ..Context::default() };
+        let (seq, def, eager) =
+            (with(ThreadSplit::sequential()), with(ThreadSplit::default()), with(ThreadSplit::eager()));
         let ops = split_probes();
         let count = |c: &Context, op: &Probe, n: usize| {
             c.install(|| {
@@ -1506,7 +1507,7 @@ mod tests {
         use crate::context::Threads;
         use crate::cpu::parallel::splits_on_pools_of;
         let size = rayon::current_num_threads() + 5;
-        let ctx = Context { threads: Threads::fixed(size).unwrap(), split: Split::eager(), ..Context::default() };
+        let ctx = Context { threads: Threads::fixed(size).unwrap(), split: ThreadSplit::eager(), ..Context::default() };
         for (name, op, (mid, _)) in split_probes() {
             let before = splits_on_pools_of(size);
             op(&ctx, mid);

@@ -2,7 +2,7 @@
 //! this machine (CPU features, a usable GPU), which one [`Context::default`]
 //! picks, and the test that verifies it against the family's reference; and
 //! the size thresholds that decide how (never what) the CPU kernels compute:
-//! the split decisions a [`Context`] carries ([`Split`]) and the fixed chunk sizes and pool limits.
+//! the split decisions a [`Context`] carries ([`ThreadSplit`]) and the fixed chunk sizes and pool limits.
 //!
 //! ```
 //! for family in blitz_kernels::registry::families() {
@@ -14,7 +14,7 @@
 
 use crate::context::{
     Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
-    Split,
+    ThreadSplit,
 };
 
 /// Where a family runs.
@@ -252,9 +252,9 @@ pub fn families() -> Vec<Family> {
 /// on the thread policy). Listed so that nothing decides silently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Threshold {
-    /// Its name in the source (a field of [`Split`] or a constant).
+    /// Its name in the source (a field of [`ThreadSplit`] or a constant).
     pub name: &'static str,
-    /// Its value: for a per-context choice, the [`Split::default`] value.
+    /// Its value: for a per-context choice, the [`ThreadSplit::default`] value.
     pub value: usize,
     /// What it counts and decides.
     pub decides: &'static str,
@@ -269,18 +269,18 @@ pub struct Threshold {
 
 /// Every size threshold of the CPU kernels and of the buffer pool: first the
 /// split decisions a [`Context`] carries (at their
-/// [`Split::default`] values), then the fixed constants.
+/// [`ThreadSplit::default`] values), then the fixed constants.
 pub fn thresholds() -> Vec<Threshold> {
     use crate::cpu::{conv_direct, parallel, recycle, sample_kl};
-    let d = Split::default();
+    let d = ThreadSplit::default();
     let ctx = "kernels/src/context.rs";
     let t = |name, value, decides, source, context_field| Threshold { name, value, decides, source, context_field };
     vec![
-        t("Split::heavy", d.heavy, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", ctx, Some("split.heavy")),
-        t("Split::light", d.light, "elements from which a memory-bound element-wise loop (add, compare, product, an optimiser step) is split over the threads", ctx, Some("split.light")),
-        t("Split::sampler", d.sampler, "weights from which the fused sampler + KL is split over the threads", ctx, Some("split.sampler")),
-        t("Split::gemm", d.gemm, "multiply-adds from which a packed GEMM is cut into one block per thread", ctx, Some("split.gemm")),
-        t("Split::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
+        t("ThreadSplit::heavy", d.heavy, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", ctx, Some("split.heavy")),
+        t("ThreadSplit::light", d.light, "elements from which a memory-bound element-wise loop (add, compare, product, an optimiser step) is split over the threads", ctx, Some("split.light")),
+        t("ThreadSplit::sampler", d.sampler, "weights from which the fused sampler + KL is split over the threads", ctx, Some("split.sampler")),
+        t("ThreadSplit::gemm", d.gemm, "multiply-adds from which a packed GEMM is cut into one block per thread", ctx, Some("split.gemm")),
+        t("ThreadSplit::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
         t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/cpu/parallel.rs", None),
         t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/cpu/sample_kl.rs", None),
         t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct.rs", None),
@@ -310,7 +310,7 @@ mod tests {
         }
         let t = thresholds();
         assert_eq!(t.len(), 11);
-        let d = Split::default();
+        let d = ThreadSplit::default();
         let chosen: Vec<usize> = t.iter().filter(|t| t.context_field.is_some()).map(|t| t.value).collect();
         assert_eq!(chosen, [d.heavy, d.light, d.sampler, d.gemm, d.conv]);
         assert!(t.iter().any(|t| t.name == "CHUNK" && t.context_field.is_none()));

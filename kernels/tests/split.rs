@@ -1,13 +1,13 @@
 //! The thread policy (`Context::split`) decides only whether a CPU loop runs
 //! on several threads, never what it computes: the same inputs under
-//! `Split::sequential()`, `Split::default()` and `Split::eager()`, all on one
+//! `ThreadSplit::sequential()`, `ThreadSplit::default()` and `ThreadSplit::eager()`, all on one
 //! pool of two threads, give the same bits for every family. The sizes are
 //! chosen on both sides of the default thresholds, so that the three
 //! policies take different decisions on them. (That the policy reaches the
 //! kernels at all is checked inside the crate, where the split decisions can
 //! be counted: `ops::tests::the_split_policy_reaches_every_cpu_kernel`.)
 
-use blitz_kernels::context::{ConvVariant, Split, Threads};
+use blitz_kernels::context::{ConvVariant, ThreadSplit, Threads};
 use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, Context, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
 /// Deterministic values in [lo, hi) (a small LCG).
@@ -30,7 +30,7 @@ fn wide(n: usize, seed: u64) -> Vec<f32> {
 /// The three policies on one two-thread pool.
 fn contexts() -> [Context; 3] {
     let threads = Threads::fixed(2).unwrap();
-    [Split::sequential(), Split::default(), Split::eager()].map(|split| Context {
+    [ThreadSplit::sequential(), ThreadSplit::default(), ThreadSplit::eager()].map(|split| Context {
         threads: threads.clone(),
         split,
         ..Context::default()
@@ -176,7 +176,7 @@ fn conv_gives_the_same_bits_under_every_policy() {
 
 #[test]
 fn the_policies_are_what_they_say() {
-    let (seq, def, eager) = (Split::sequential(), Split::default(), Split::eager());
+    let (seq, def, eager) = (ThreadSplit::sequential(), ThreadSplit::default(), ThreadSplit::eager());
     assert_eq!(def, Context::default().split);
     assert_eq!((def.heavy, def.light, def.sampler, def.gemm, def.conv), (1 << 15, 1 << 16, 1 << 13, 1 << 22, 1 << 20));
     assert!([seq.heavy, seq.light, seq.sampler, seq.gemm, seq.conv].iter().all(|&t| t == usize::MAX));

@@ -67,7 +67,7 @@
 //! two threads.
 //!
 //! ```
-//! use blitz::kernels::context::{Context, Split, Threads};
+//! use blitz::kernels::context::{Context, ThreadSplit, Threads};
 //! use blitz::kernels::reference::reparam as reference;
 //! use blitz::kernels::{ops, Buffer, Device, PriorSpec};
 //! let n = 10_000; // more than one chunk of 4096: the threaded path runs
@@ -112,8 +112,8 @@
 //!     let (w, kl) = ops::sample_kl_forward_in(&ctx, &mu_b, &rho_b, seed, offset, prior)?;
 //!     Ok((kl.to_vec()?, w.to_vec()?))
 //! };
-//! assert_eq!(run(1, Split::default())?, run(2, Split::default())?);
-//! assert_eq!(run(2, Split::sequential())?, run(2, Split::eager())?);
+//! assert_eq!(run(1, ThreadSplit::default())?, run(2, ThreadSplit::default())?);
+//! assert_eq!(run(2, ThreadSplit::sequential())?, run(2, ThreadSplit::eager())?);
 //! # Ok::<(), blitz::kernels::Error>(())
 //! ```
 //!

@@ -3,7 +3,7 @@
 
 use super::parallel::{for_each_chunk_mut_above, for_each_row_mut, splits, CHUNK};
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::shape::{broadcast_strides, numel};
 use crate::types::{BinaryOp, ScalarOp};
 
@@ -69,7 +69,7 @@ fn broadcast_walk(a_shape: &[usize], b_shape: &[usize], out_shape: &[usize], mut
 /// `out = a ∘ b`, broadcasting `a_shape` and `b_shape` to `out_shape`
 /// (which the caller obtained from [`crate::shape::broadcast_shape`]).
 pub fn forward(
-    split: Split,
+    split: ThreadSplit,
     op: BinaryOp,
     a: &[f32],
     a_shape: &[usize],
@@ -114,7 +114,7 @@ pub fn forward(
 /// `c[r, j] += b[j]` for every row `r` of `c` (rows of `b.len()`): a bias
 /// added in place to a product just made, with the bits of [`forward`]'s
 /// `Add` (one rounded sum per element).
-pub fn add_rows_in_place(split: Split, c: &mut [f32], b: &[f32]) {
+pub fn add_rows_in_place(split: ThreadSplit, c: &mut [f32], b: &[f32]) {
     if b.is_empty() {
         return;
     }
@@ -164,7 +164,7 @@ pub fn backward(
 
 impl ScalarOp {
     /// When to use threads: an add or a product is memory-bound, `powf` is not.
-    fn threshold(self, split: Split) -> usize {
+    fn threshold(self, split: ThreadSplit) -> usize {
         match self {
             ScalarOp::Pow(_) => split.heavy,
             _ => split.light,
@@ -193,7 +193,7 @@ impl ScalarOp {
 }
 
 /// `out[i] = x[i] ∘ s`.
-pub fn scalar_forward(split: Split, op: ScalarOp, x: &[f32], out: &mut [f32]) {
+pub fn scalar_forward(split: ThreadSplit, op: ScalarOp, x: &[f32], out: &mut [f32]) {
     for_each_chunk_mut_above(op.threshold(split), out, |off, o| {
         for (oi, &xi) in {
             let end = off + o.len();
@@ -205,7 +205,7 @@ pub fn scalar_forward(split: Split, op: ScalarOp, x: &[f32], out: &mut [f32]) {
 }
 
 /// `gx[i] = g[i]·f'(x[i])`.
-pub fn scalar_backward(split: Split, op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
+pub fn scalar_backward(split: ThreadSplit, op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
     for_each_chunk_mut_above(op.threshold(split), gx, |off, o| {
         let end = off + o.len();
         for ((oi, &xi), &gi) in o.iter_mut().zip(&x[off..end]).zip(&g[off..end]) {
@@ -226,9 +226,9 @@ mod tests {
             let a: Vec<f32> = (0..rows * n).map(|i| (i as f32 * 0.37).sin()).collect();
             let b: Vec<f32> = (0..n).map(|i| (i as f32 * 1.3).cos()).collect();
             let mut want = vec![0.0; rows * n];
-            forward(Split::default(), BinaryOp::Add, &a, &[rows, n], &b, &[n], &mut want, &[rows, n]);
+            forward(ThreadSplit::default(), BinaryOp::Add, &a, &[rows, n], &b, &[n], &mut want, &[rows, n]);
             let mut c = a.clone();
-            add_rows_in_place(Split::default(), &mut c, &b);
+            add_rows_in_place(ThreadSplit::default(), &mut c, &b);
             assert_eq!(c, want, "{rows}×{n}");
         }
     }
@@ -248,14 +248,23 @@ mod tests {
             let a: Vec<f32> = (0..numel(sa)).map(|i| i as f32 + 1.0).collect();
             let b: Vec<f32> = (0..numel(sb)).map(|i| 10.0 * (i as f32 + 1.0)).collect();
             let mut fast = vec![0.0; numel(&os)];
-            forward(Split::default(), BinaryOp::Sub, &a, sa, &b, sb, &mut fast, &os);
+            forward(ThreadSplit::default(), BinaryOp::Sub, &a, sa, &b, sb, &mut fast, &os);
             let mut slow = vec![0.0; numel(&os)];
             broadcast_walk(sa, sb, &os, |i, ia, ib| slow[i] = a[ia] - b[ib]);
             assert_eq!(fast, slow, "{sa:?} {sb:?}");
         }
         // A spot value: [2,1] - [1,3] -> out[1][2] = a[1] - b[2] = 2 - 30.
         let mut out = vec![0.0; 6];
-        forward(Split::default(), BinaryOp::Sub, &[1.0, 2.0], &[2, 1], &[10.0, 20.0, 30.0], &[1, 3], &mut out, &[2, 3]);
+        forward(
+            ThreadSplit::default(),
+            BinaryOp::Sub,
+            &[1.0, 2.0],
+            &[2, 1],
+            &[10.0, 20.0, 30.0],
+            &[1, 3],
+            &mut out,
+            &[2, 3],
+        );
         assert_eq!(out[5], -28.0);
     }
 }

@@ -18,7 +18,7 @@ use super::gemm::gemm_variant;
 use super::parallel::rows_mut;
 use super::recycle;
 use super::reduce::sum_f64;
-use crate::context::{GemmVariant, Split};
+use crate::context::{GemmVariant, ThreadSplit};
 use crate::types::Transpose;
 use crate::types::{ConvGeom, ConvGrads};
 
@@ -51,7 +51,7 @@ fn taps(r: usize, g: &ConvGeom) -> (usize, usize, usize, usize) {
 }
 
 /// Unfolds `x` `[N, C, D, H, W]` into `col` `[C·kvol, N·L]`.
-pub fn im2col(split: Split, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
+pub fn im2col(split: ThreadSplit, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
     let o = g.out_dims();
     let l = o.iter().product::<usize>();
     let [id, ih, iw] = g.input;
@@ -88,7 +88,7 @@ pub fn im2col(split: Split, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
 }
 
 /// Adds `col` `[C·kvol, N·L]` back onto `dx` `[N, C, D, H, W]`: the adjoint of [`im2col`].
-pub fn col2im(split: Split, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
+pub fn col2im(split: ThreadSplit, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
     let o = g.out_dims();
     let l = o.iter().product::<usize>();
     let kvol = g.kvol();
@@ -123,7 +123,7 @@ pub fn col2im(split: Split, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
 /// b `[OC]`, y `[N, OC, od, oh, ow]`. The geometry must have passed [`ConvGeom::output`].
 /// Small kernels with unit width stride run the direct convolution
 /// ([`conv_direct`]), the others im2col + GEMM ([`forward_unfolded`]).
-pub fn forward(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     if conv_direct::suits(g) {
         conv_direct::forward(split, x, w, b, g, y)
     } else {
@@ -133,7 +133,14 @@ pub fn forward(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGe
 
 /// Gradients of [`forward`] with respect to x, w and b, each computed only
 /// when asked for: `(dx, dw, db)`. The same choice of method as [`forward`].
-pub fn backward(split: Split, x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+pub fn backward(
+    split: ThreadSplit,
+    x: &[f32],
+    w: &[f32],
+    gy: &[f32],
+    g: &ConvGeom,
+    need: (bool, bool, bool),
+) -> ConvGrads {
     if conv_direct::suits(g) {
         conv_direct::backward(split, x, w, gy, g, need)
     } else {
@@ -142,7 +149,7 @@ pub fn backward(split: Split, x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, ne
 }
 
 /// [`forward`] by im2col + GEMM, for any geometry.
-pub fn forward_unfolded(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub fn forward_unfolded(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     let l = g.out_dims().iter().product::<usize>();
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
@@ -180,7 +187,7 @@ pub fn forward_unfolded(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g
 
 /// [`backward`] by im2col + GEMM, for any geometry.
 pub fn backward_unfolded(
-    split: Split,
+    split: ThreadSplit,
     x: &[f32],
     w: &[f32],
     gy: &[f32],
@@ -303,7 +310,7 @@ mod tests {
         let g = geometries()[3];
         let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(6, 3));
         let mut y = vec![0f32; g.output_len()];
-        forward(Split::default(), &x, &w, Some(&b), &g, &mut y);
+        forward(ThreadSplit::default(), &x, &w, Some(&b), &g, &mut y);
         let want = direct(&x, &w, &b, &g);
         for (a, e) in y.iter().zip(&want) {
             assert!((a - e).abs() < 1e-4, "{a} vs {e}");
@@ -379,8 +386,8 @@ mod tests {
             let (x, w, b) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.out_channels, 3));
             let want = direct(&x, &w, &b, &g);
             let (mut y_direct, mut y_unfolded) = (vec![0f32; g.output_len()], vec![0f32; g.output_len()]);
-            conv_direct::forward(Split::default(), &x, &w, Some(&b), &g, &mut y_direct);
-            forward_unfolded(Split::default(), &x, &w, Some(&b), &g, &mut y_unfolded);
+            conv_direct::forward(ThreadSplit::default(), &x, &w, Some(&b), &g, &mut y_direct);
+            forward_unfolded(ThreadSplit::default(), &x, &w, Some(&b), &g, &mut y_unfolded);
             for ((a, u), e) in y_direct.iter().zip(&y_unfolded).zip(&want) {
                 assert!((a - e).abs() < 1e-4 && (u - e).abs() < 1e-4, "{g:?}: {a} / {u} vs {e}");
             }
@@ -391,8 +398,8 @@ mod tests {
     fn both_methods_give_the_same_gradients() {
         for g in geometries() {
             let (x, w, gy) = (data(g.input_len(), 1), data(g.weight_len(), 7), data(g.output_len(), 5));
-            let (dx, dw, db) = conv_direct::backward(Split::default(), &x, &w, &gy, &g, (true, true, true));
-            let (ex, ew, eb) = backward_unfolded(Split::default(), &x, &w, &gy, &g, (true, true, true));
+            let (dx, dw, db) = conv_direct::backward(ThreadSplit::default(), &x, &w, &gy, &g, (true, true, true));
+            let (ex, ew, eb) = backward_unfolded(ThreadSplit::default(), &x, &w, &gy, &g, (true, true, true));
             for (name, a, e) in [("dx", dx, ex), ("dw", dw, ew), ("db", db, eb)] {
                 let (a, e) = (a.unwrap(), e.unwrap());
                 assert_eq!(a.len(), e.len());
@@ -420,8 +427,8 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let mut y = vec![0f32; g.output_len()];
-                conv_direct::forward(Split::default(), &x, &w, Some(&b), &g, &mut y);
-                let (dx, dw, db) = conv_direct::backward(Split::default(), &x, &w, &gy, &g, (true, true, true));
+                conv_direct::forward(ThreadSplit::default(), &x, &w, Some(&b), &g, &mut y);
+                let (dx, dw, db) = conv_direct::backward(ThreadSplit::default(), &x, &w, &gy, &g, (true, true, true));
                 [y, dx.unwrap(), dw.unwrap(), db.unwrap()].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
             })
         };
@@ -434,7 +441,14 @@ mod tests {
         let g = ConvGeom { stride: [1, 1, 2], ..geometries()[0] };
         assert!(!conv_direct::handles(&g) && !conv_direct::suits(&g));
         let mut y = vec![0f32; g.output_len()];
-        conv_direct::forward(Split::default(), &data(g.input_len(), 1), &data(g.weight_len(), 2), None, &g, &mut y);
+        conv_direct::forward(
+            ThreadSplit::default(),
+            &data(g.input_len(), 1),
+            &data(g.weight_len(), 2),
+            None,
+            &g,
+            &mut y,
+        );
     }
 
     #[test]
@@ -446,7 +460,7 @@ mod tests {
         x[13] = f32::INFINITY;
         let gy = data(g.output_len(), 5);
         let (_, dw, _) =
-            conv_direct::backward(Split::default(), &x, &data(g.weight_len(), 7), &gy, &g, (false, true, false));
+            conv_direct::backward(ThreadSplit::default(), &x, &data(g.weight_len(), 7), &gy, &g, (false, true, false));
         let dw = dw.unwrap();
         assert!(dw[0].is_finite() && !dw[4].is_finite(), "{:?}", &dw[..5]);
     }

@@ -27,7 +27,7 @@ use super::lanes::{with_lanes, F32x8};
 use super::parallel::{for_each_row_mut, rows_mut, splits};
 use super::recycle;
 use super::reduce::sum_f64;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::types::{ConvGeom, ConvGrads};
 use rayon::prelude::*;
 
@@ -38,7 +38,7 @@ const MAX_BLOCK: usize = 8;
 /// The auto rule's limit for a single image: from this many multiply-adds per
 /// output channel a one-image pass goes to im2col + GEMM, which splits inside
 /// (the direct loops split by image). A variant rule, fixed: it does not
-/// follow a context's [`Split`], so the policy never changes which variant runs.
+/// follow a context's [`ThreadSplit`], so the policy never changes which variant runs.
 pub(crate) const SINGLE_IMAGE_WORK: usize = 1 << 20;
 
 /// Whether [`forward`] and [`backward`] can compute `g`: a valid geometry
@@ -127,7 +127,7 @@ impl Layout {
 }
 
 /// `x` `[N, C, D, H, W]` with zeros around each plane: `[N, C, D', H', W' + LANES]`.
-fn pad_input(split: Split, x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
+fn pad_input(split: ThreadSplit, x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let [id, ih, iw] = g.input;
     let [pd, ph, pw] = g.padding;
     let (plane, xpp) = (id * ih * iw, lay.xp_plane());
@@ -150,7 +150,7 @@ fn pad_input(split: Split, x: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
 
 /// `gy` `[N, OC, od, oh, ow]` with `gyl` zeros before and at least
 /// [`LANES`] zeros after each row: `[N, OC, od·oh, gyw]`.
-fn pad_grad(split: Split, gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
+fn pad_grad(split: ThreadSplit, gy: &[f32], g: &ConvGeom, lay: &Layout) -> Vec<f32> {
     let ow = lay.out[2];
     let rows = g.out_channels * lay.out_rows();
     let mut gp = recycle::for_overwrite(g.batch * rows * lay.gyw);
@@ -371,7 +371,7 @@ with_lanes! {
 ///
 /// # Panics
 /// Unless [`handles`]`(g)` (a width stride other than 1 would give wrong values).
-pub fn forward(split: Split, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
     let xp = pad_input(split, x, g, &lay);
@@ -528,7 +528,7 @@ const WEIGHT_BATCH_CHUNK: usize = 16;
 /// `gy` `[N, OC, rows, ow]` → `[N, rows, ow, groups, ocgp]`: each position's
 /// output channels side by side, each group's padded with zeros to a
 /// multiple of [`LANES`], for the weight gradient's channel-wide vectors.
-fn channels_last(split: Split, gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
+fn channels_last(split: ThreadSplit, gy: &[f32], g: &ConvGeom, lay: &Layout) -> (Vec<f32>, usize) {
     let ocgp = lay.ocg.next_multiple_of(LANES);
     let pos = lay.out_rows() * lay.out[2];
     let stride = g.groups * ocgp;
@@ -714,7 +714,7 @@ with_lanes! {
 }
 
 /// The weight gradient `[OC, C/groups, kvol]`.
-fn weight_grad(split: Split, x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool) -> Vec<f32> {
+fn weight_grad(split: ThreadSplit, x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, parallel: bool) -> Vec<f32> {
     let xp = pad_input(split, x, g, lay);
     let (gt, ocgp) = channels_last(split, gy, g, lay);
     let stride = g.groups * ocgp;
@@ -767,7 +767,14 @@ fn weight_grad(split: Split, x: &[f32], gy: &[f32], g: &ConvGeom, lay: &Layout, 
 ///
 /// # Panics
 /// Unless [`handles`]`(g)`.
-pub fn backward(split: Split, x: &[f32], w: &[f32], gy: &[f32], g: &ConvGeom, need: (bool, bool, bool)) -> ConvGrads {
+pub fn backward(
+    split: ThreadSplit,
+    x: &[f32],
+    w: &[f32],
+    gy: &[f32],
+    g: &ConvGeom,
+    need: (bool, bool, bool),
+) -> ConvGrads {
     assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
     let ol = lay.out_rows() * lay.out[2];

@@ -4,19 +4,19 @@
 
 use super::parallel::splits;
 use super::simd::multiversion;
-use crate::context::{GemmVariant, Split};
+use crate::context::{GemmVariant, ThreadSplit};
 use crate::types::Transpose;
 use rayon::prelude::*;
 
 /// `c = alpha·op(a)·op(b) + beta·c` for an m×k by k×n product, row-major,
-/// under the default [`Split`] ([`gemm_variant`] takes one).
+/// under the default [`ThreadSplit`] ([`gemm_variant`] takes one).
 ///
 /// # Panics
 /// If a slice is shorter than its matrix (callers check shapes first).
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], t: Transpose) {
-    gemm_variant(GemmVariant::Auto, Split::default(), m, k, n, alpha, a, b, beta, c, t)
+    gemm_variant(GemmVariant::Auto, ThreadSplit::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
@@ -37,7 +37,7 @@ pub fn gemm_packed(
     c: &mut [f32],
     t: Transpose,
 ) {
-    gemm_variant(GemmVariant::Packed, Split::default(), m, k, n, alpha, a, b, beta, c, t)
+    gemm_variant(GemmVariant::Packed, ThreadSplit::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
 /// (row stride, column stride) of op(A) (m×k) and of op(B) (k×n), both stored row-major.
@@ -72,7 +72,7 @@ impl CPtr {
 /// with everything else instead of starting threads of its own.
 #[allow(clippy::too_many_arguments)]
 fn packed(
-    split: Split,
+    split: ThreadSplit,
     m: usize,
     k: usize,
     n: usize,
@@ -244,7 +244,7 @@ multiversion! {
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_variant(
     v: GemmVariant,
-    split: Split,
+    split: ThreadSplit,
     m: usize,
     k: usize,
     n: usize,
@@ -286,7 +286,7 @@ pub fn gemm_variant(
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm_variant(
     v: GemmVariant,
-    split: Split,
+    split: ThreadSplit,
     batch: usize,
     m: usize,
     k: usize,
@@ -355,7 +355,7 @@ mod tests {
         // Above the default threshold: split by rows (m longest), then by columns (n longest).
         for &(m, k, n) in &[(170, 200, 130), (40, 110, 1000)] {
             for t in [Transpose::NN, Transpose::NT, Transpose::TN] {
-                assert!(m * k * n >= Split::default().gemm);
+                assert!(m * k * n >= ThreadSplit::default().gemm);
                 let a: Vec<f32> = (0..m * k).map(|i| ((i * 7 % 11) as f32) * 0.1 - 0.5).collect();
                 let b: Vec<f32> = (0..k * n).map(|i| ((i * 5 % 13) as f32) * 0.05 - 0.3).collect();
                 let run = |threads: usize| {

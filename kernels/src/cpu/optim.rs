@@ -2,7 +2,7 @@
 
 use super::parallel::{for_each_chunk_mut_above, splits, CHUNK};
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::types::AdamStep;
 use rayon::prelude::*;
 
@@ -29,7 +29,7 @@ multiversion! {
 ///
 /// # Panics
 /// If the four slices differ in length.
-pub fn adam(split: Split, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
+pub fn adam(split: ThreadSplit, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
     let n = p.len();
     assert!(m.len() == n && v.len() == n && g.len() == n, "adam: lengths differ");
     if !splits(split.light, n) {
@@ -53,7 +53,7 @@ pub fn sgd(p: &mut [f32], buf: &mut [f32], g: &[f32], lr: f32, momentum: f32, we
 }
 
 /// Multiplies in place (on the threads from `split.light` elements).
-pub fn scale(split: Split, x: &mut [f32], s: f32) {
+pub fn scale(split: ThreadSplit, x: &mut [f32], s: f32) {
     for_each_chunk_mut_above(split.light, x, |_, c| c.iter_mut().for_each(|v| *v *= s));
 }
 
@@ -76,7 +76,7 @@ pub fn sum_squares(x: &[f32]) -> f64 {
 /// bits (all ones only for ±inf and NaN), which vectorises; tensors from
 /// `split.light` elements are scanned on the threads (the optimizers' guard reads every gradient
 /// of a step: one core alone was 3% of an mlp400 step).
-pub fn all_finite(split: Split, x: &[f32]) -> bool {
+pub fn all_finite(split: ThreadSplit, x: &[f32]) -> bool {
     let finite = |c: &[f32]| {
         c.chunks(1024)
             .all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn all_finite_finds_every_kind_of_non_finite_value() {
-        let d = Split::default();
+        let d = ThreadSplit::default();
         let mut x = vec![1.5f32; 3000];
         assert!(all_finite(d, &x));
         for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
@@ -103,7 +103,7 @@ mod tests {
         }
         assert!(all_finite(d, &x) && all_finite(d, &[]));
         // Above the threads' threshold: a bad value in any chunk is found.
-        let mut big = vec![0.5f32; Split::default().light + 5 * CHUNK + 7];
+        let mut big = vec![0.5f32; ThreadSplit::default().light + 5 * CHUNK + 7];
         assert!(all_finite(d, &big));
         for at in [0, CHUNK - 1, 3 * CHUNK + 5, big.len() - 1] {
             big[at] = f32::NAN;

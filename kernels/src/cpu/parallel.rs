@@ -1,25 +1,25 @@
 //! When to use threads. Work is cut into chunks of a fixed size (never derived
-//! from the thread count or from the [`Split`] policy) so that results are
+//! from the thread count or from the [`ThreadSplit`] policy) so that results are
 //! bitwise the same on 1 or N threads and under every policy. Whether a loop
-//! is split is the caller's [`Split`] threshold, passed in.
+//! is split is the caller's [`ThreadSplit`] threshold, passed in.
 
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use rayon::prelude::*;
 
 /// Chunk length for parallel element-wise loops and for the partial sums of
 /// reductions. It fixes the order of the partial sums, and so the bits: a
-/// constant, not part of [`Split`].
+/// constant, not part of [`ThreadSplit`].
 pub const CHUNK: usize = 1 << 14;
 
 #[cfg(test)]
 thread_local! {
     /// Loops split over the threads by the calling thread (tests only: shows
-    /// that a [`Split`] reaches the kernels).
+    /// that a [`ThreadSplit`] reaches the kernels).
     static SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Whether a loop of `size` (elements, weights or multiply-adds) is split
-/// under `threshold` (a field of a [`Split`]): `size >= threshold`. Every
+/// under `threshold` (a field of a [`ThreadSplit`]): `size >= threshold`. Every
 /// split decision of the CPU kernels goes through here.
 #[inline]
 pub(crate) fn splits(threshold: usize, size: usize) -> bool {
@@ -58,12 +58,12 @@ pub(crate) fn splits_so_far() -> usize {
 /// Applies `f(offset, out_chunk)` over `out`, on the threads from
 /// `split.heavy` elements (arithmetic-heavy loops).
 /// `offset` is the index of the chunk's first element.
-pub fn for_each_chunk_mut(split: Split, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+pub fn for_each_chunk_mut(split: ThreadSplit, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     for_each_chunk_mut_above(split.heavy, out, f)
 }
 
 /// [`for_each_chunk_mut`] with threads only from `threshold` elements
-/// ([`Split::heavy`] for arithmetic-heavy loops, [`Split::light`] for
+/// ([`ThreadSplit::heavy`] for arithmetic-heavy loops, [`ThreadSplit::light`] for
 /// memory-bound ones). The values do not depend on it.
 pub fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     if splits(threshold, out.len()) {
@@ -88,7 +88,7 @@ pub fn for_each_row_mut(m: &mut [f32], row_len: usize, parallel: bool, f: impl F
 }
 
 /// [`for_each_row_mut`], on threads from `split.heavy` elements of `m`.
-pub fn rows_mut(split: Split, m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+pub fn rows_mut(split: ThreadSplit, m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
     let parallel = splits(split.heavy, m.len());
     for_each_row_mut(m, row_len, parallel, f)
 }
@@ -96,7 +96,7 @@ pub fn rows_mut(split: Split, m: &mut [f32], row_len: usize, f: impl Fn(usize, &
 /// Sums `f(start, end)` over fixed [`CHUNK`]s of `0..n`, adding the partials
 /// in chunk order, on the threads from `split.heavy` elements: the result
 /// depends neither on the thread count nor on the policy.
-pub fn chunked_sum(split: Split, n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
+pub fn chunked_sum(split: ThreadSplit, n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
     let part = |c: usize| f(c * CHUNK, ((c + 1) * CHUNK).min(n));
     let chunks = n.div_ceil(CHUNK).max(1);
     if !splits(split.heavy, n) {
@@ -116,23 +116,23 @@ mod tests {
         // order of the partial sums would give other bits.
         let x: Vec<f32> =
             (0..3 * CHUNK + 5).map(|i| ((i * 37 % 101) as f32 - 50.3) * 2f32.powi((i * 13 % 41) as i32 - 20)).collect();
-        let sum = |split: Split| {
+        let sum = |split: ThreadSplit| {
             let before = splits_so_far();
             let s = chunked_sum(split, x.len(), |a, b| x[a..b].iter().map(|&v| f64::from(v)).sum());
             (s.to_bits(), splits_so_far() - before)
         };
-        let (seq, n_seq) = sum(Split::sequential());
-        let (def, n_def) = sum(Split::default());
-        let (eag, n_eag) = sum(Split::eager());
+        let (seq, n_seq) = sum(ThreadSplit::sequential());
+        let (def, n_def) = sum(ThreadSplit::default());
+        let (eag, n_eag) = sum(ThreadSplit::eager());
         assert_eq!((n_seq, n_def, n_eag), (0, 1, 1));
         assert_eq!((seq, def), (eag, eag));
         // Below the default threshold, above one chunk: only eager splits.
         let mut y = vec![0f32; CHUNK + 1];
         let before = splits_so_far();
-        for_each_chunk_mut(Split::default(), &mut y, |_, c| c.fill(1.0));
-        rows_mut(Split::sequential(), &mut y, 7, |_, r| r.fill(2.0));
+        for_each_chunk_mut(ThreadSplit::default(), &mut y, |_, c| c.fill(1.0));
+        rows_mut(ThreadSplit::sequential(), &mut y, 7, |_, r| r.fill(2.0));
         assert_eq!(splits_so_far(), before);
-        for_each_chunk_mut(Split::eager(), &mut y, |o, c| {
+        for_each_chunk_mut(ThreadSplit::eager(), &mut y, |o, c| {
             c.iter_mut().enumerate().for_each(|(i, v)| *v = (o + i) as f32)
         });
         assert_eq!(splits_so_far(), before + 1);

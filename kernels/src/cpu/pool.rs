@@ -6,7 +6,7 @@
 
 use super::parallel::rows_mut;
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::types::PoolGeom;
 
 /// The input positions of one window: ranges along (depth, height, width),
@@ -179,7 +179,7 @@ multiversion! {
 /// Max pooling: `y` holds each window's maximum (the first maximum wins, NaN
 /// propagates). No arg-max is stored: [`max_backward`] finds it again from `x`,
 /// which keeps the indices off the host on a GPU and saves a buffer.
-pub fn max_forward(split: Split, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
+pub fn max_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     if op == 0 {
         return;
@@ -197,7 +197,7 @@ pub fn max_forward(split: Split, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
 
 /// Routes `gy` to each window's arg-max, found again in `x` by the forward
 /// rule: the adjoint of [`max_forward`]. Overlapping windows add up in output order.
-pub fn max_backward(split: Split, x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
+pub fn max_backward(split: ThreadSplit, x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let two = is_2x2(g);
     let iw = g.input[2];
@@ -221,7 +221,7 @@ pub fn max_backward(split: Split, x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut 
 }
 
 /// Average pooling; padded positions count as zeros in the divisor (torch's default).
-pub fn avg_forward(split: Split, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
+pub fn avg_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
     rows_mut(split, y, op, |pl, out| {
@@ -235,7 +235,7 @@ pub fn avg_forward(split: Split, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
 }
 
 /// The adjoint of [`avg_forward`].
-pub fn avg_backward(split: Split, gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
+pub fn avg_backward(split: ThreadSplit, gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
     rows_mut(split, dx, ip, |pl, img| {
@@ -276,8 +276,8 @@ mod tests {
         assert!(is_2x2(g));
         let gy: Vec<f32> = (0..g.output_len()).map(|i| i as f32 + 1.0).collect();
         let (mut y_fast, mut dx_fast) = (vec![0.0; g.output_len()], vec![7.0; x.len()]);
-        max_forward(Split::default(), x, g, &mut y_fast);
-        max_backward(Split::default(), x, &gy, g, &mut dx_fast);
+        max_forward(ThreadSplit::default(), x, g, &mut y_fast);
+        max_backward(ThreadSplit::default(), x, &gy, g, &mut dx_fast);
         // The general path: the same geometry written as a 3-d window with depth 1 of 1.
         let ip = g.input.iter().product::<usize>();
         let op = g.output_len() / g.planes;
@@ -305,10 +305,10 @@ mod tests {
         let g = PoolGeom { planes: 1, input: [1, 2, 4], kernel: [1, 2, 2], stride: [1, 2, 2], padding: [0; 3] };
         let x = [1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 7.0, 6.0];
         let mut y = vec![0.0; 2];
-        max_forward(Split::default(), &x, &g, &mut y);
+        max_forward(ThreadSplit::default(), &x, &g, &mut y);
         assert_eq!(y, [5.0, 7.0]);
         let mut dx = vec![9.0; 8];
-        max_backward(Split::default(), &x, &[1.0, 2.0], &g, &mut dx);
+        max_backward(ThreadSplit::default(), &x, &[1.0, 2.0], &g, &mut dx);
         assert_eq!(dx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
     }
 
@@ -316,7 +316,7 @@ mod tests {
     fn avg_pool_counts_padding_as_zeros() {
         let g = PoolGeom { planes: 1, input: [1, 1, 3], kernel: [1, 1, 2], stride: [1, 1, 2], padding: [0, 0, 1] };
         let mut y = vec![0.0; 2];
-        avg_forward(Split::default(), &[2.0, 4.0, 6.0], &g, &mut y);
+        avg_forward(ThreadSplit::default(), &[2.0, 4.0, 6.0], &g, &mut y);
         assert_eq!(y, [1.0, 5.0]);
     }
 }

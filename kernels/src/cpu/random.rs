@@ -11,7 +11,7 @@
 use super::fastmath;
 use super::parallel::for_each_chunk_mut;
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use rand_philox::philox4x32_10;
 
 /// 2⁻²⁴: the spacing of the 24-bit uniforms.
@@ -267,13 +267,13 @@ fn fill_normal_impl(seed: u64, offset: u64, out: &mut [f32]) {
 /// Fills `out[i]` with the normal named (seed, offset + i), for i in 0..len.
 /// Each element depends only on its name, so chunking and threads cannot change it
 /// (`split.heavy` says from how many elements the threads fill it).
-pub fn fill_normal(split: Split, seed: u64, offset: u64, out: &mut [f32]) {
+pub fn fill_normal(split: ThreadSplit, seed: u64, offset: u64, out: &mut [f32]) {
     for_each_chunk_mut(split, out, |start, chunk| fill_normal_simd(seed, offset + start as u64, chunk));
 }
 
 /// [`fill_normal`] through [`normal_batch_portable`] (the baseline build, no
 /// intrinsics): the same bits, the portable variant of the normals.
-pub fn fill_normal_portable(split: Split, seed: u64, offset: u64, out: &mut [f32]) {
+pub fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, out: &mut [f32]) {
     for_each_chunk_mut(split, out, |start, chunk| {
         let mut buf = [0f32; 4 * BATCH];
         let mut i = 0usize;
@@ -331,16 +331,16 @@ mod tests {
     #[test]
     fn a_draw_is_named_by_seed_and_offset() {
         let mut whole = vec![0.0; 37];
-        fill_normal(Split::default(), 9, 5, &mut whole);
+        fill_normal(ThreadSplit::default(), 9, 5, &mut whole);
         for i in 0..37 {
             let reference = normal_at(9, 5 + i as u64);
             assert!((whole[i] - reference).abs() <= 1e-6 * (1.0 + reference.abs()), "{i}: {} vs {reference}", whole[i]);
         }
         let mut tail = vec![0.0; 30];
-        fill_normal(Split::default(), 9, 12, &mut tail);
+        fill_normal(ThreadSplit::default(), 9, 12, &mut tail);
         assert_eq!(&whole[7..], &tail[..]);
         let mut other = vec![0.0; 37];
-        fill_normal(Split::default(), 10, 5, &mut other);
+        fill_normal(ThreadSplit::default(), 10, 5, &mut other);
         assert_ne!(whole, other);
     }
 
@@ -385,7 +385,7 @@ mod tests {
     fn box_muller_normals_have_unit_moments_over_a_million_draws() {
         let n = 1_000_000;
         let mut x = vec![0.0; n];
-        fill_normal(Split::default(), 2024, 0, &mut x);
+        fill_normal(ThreadSplit::default(), 2024, 0, &mut x);
         let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
         let var = x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
         // Standard errors: 1e-3 for the mean, 1.4e-3 for the variance; allow ~4 of them.

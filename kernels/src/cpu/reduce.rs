@@ -5,12 +5,12 @@
 
 use super::parallel::chunked_sum;
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::shape::{broadcast_strides, numel};
 
 /// Sum of all elements (on the threads from `split.heavy` elements; the
 /// same bits under every policy).
-pub fn sum_all(split: Split, x: &[f32]) -> f32 {
+pub fn sum_all(split: ThreadSplit, x: &[f32]) -> f32 {
     chunked_sum(split, x.len(), |s, e| sum_f64(&x[s..e])) as f32
 }
 
@@ -73,7 +73,7 @@ pub fn max_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f3
 
 /// Sums `g` (of shape `from`) down to `to`, the shape of an operand that was
 /// broadcast up to `from`: the adjoint of broadcasting.
-pub fn sum_to_shape(split: Split, g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
+pub fn sum_to_shape(split: ThreadSplit, g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
     if from == to {
         out.copy_from_slice(g);
         return;
@@ -134,13 +134,13 @@ mod tests {
     fn sum_to_shape_is_the_adjoint_of_broadcast() {
         let g: Vec<f32> = (0..24).map(|i| i as f32).collect();
         let mut o = vec![0.0; 3];
-        sum_to_shape(Split::default(), &g, &[2, 4, 3], &[3], &mut o);
+        sum_to_shape(ThreadSplit::default(), &g, &[2, 4, 3], &[3], &mut o);
         assert_eq!(o, vec![84.0, 92.0, 100.0]);
         let mut o = vec![0.0; 4];
-        sum_to_shape(Split::default(), &g, &[2, 4, 3], &[4, 1], &mut o);
+        sum_to_shape(ThreadSplit::default(), &g, &[2, 4, 3], &[4, 1], &mut o);
         assert_eq!(o, vec![42.0, 60.0, 78.0, 96.0]);
         let mut o = vec![0.0; 1];
-        sum_to_shape(Split::default(), &g, &[2, 4, 3], &[], &mut o);
+        sum_to_shape(ThreadSplit::default(), &g, &[2, 4, 3], &[], &mut o);
         assert_eq!(o[0], 276.0);
     }
 

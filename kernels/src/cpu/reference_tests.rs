@@ -6,7 +6,7 @@
 //! (Unit tests: the CPU kernels' slice functions are crate-private.)
 
 use super::{random, reparam, sample_kl};
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::reference::reparam as r;
 use crate::PriorSpec;
 
@@ -44,7 +44,7 @@ fn the_reference_normals_are_the_fast_paths_bits() {
     // An unaligned offset, more than one 64-normal batch, and the threaded path.
     for (seed, offset, n) in [(9u64, 5u64, 37usize), (3, 17, 1001), (2024, 0, 70_001)] {
         let mut fast = vec![0.0; n];
-        random::fill_normal(Split::default(), seed, offset, &mut fast);
+        random::fill_normal(ThreadSplit::default(), seed, offset, &mut fast);
         let mut slow = vec![0.0; n];
         r::normals(seed, offset, &mut slow);
         assert_eq!(
@@ -66,11 +66,11 @@ fn the_fused_draws_give_the_reference_weights_bit_for_bit() {
     let mut want = vec![0.0; n];
     r::sample_all(&mu, &rho, 5, 8, &mut want);
     let mut w = vec![0.0; n];
-    reparam::forward(Split::default(), &mu, &rho, 5, 8, &mut w);
+    reparam::forward(ThreadSplit::default(), &mu, &rho, 5, 8, &mut w);
     assert_eq!(w, want, "cpu::reparam::forward");
     for prior in PRIORS {
         let mut w = vec![0.0; n];
-        sample_kl::forward(Split::default(), &mu, &rho, 5, 8, prior, &mut w);
+        sample_kl::forward(ThreadSplit::default(), &mu, &rho, 5, 8, prior, &mut w);
         assert_eq!(w, want, "cpu::sample_kl::forward, {prior:?}");
     }
     // softplus and sigmoid are the textbook functions to f32 rounding.
@@ -87,7 +87,7 @@ fn the_fast_kl_and_gradients_agree_with_the_reference() {
     let g_w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
     // The plain sampler's backward.
     let (mut gm, mut gr, mut rm, mut rr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-    reparam::backward(Split::default(), &rho, &g_w, 5, 8, &mut gm, &mut gr);
+    reparam::backward(ThreadSplit::default(), &rho, &g_w, 5, 8, &mut gm, &mut gr);
     r::sample_all_backward(&rho, &g_w, 5, 8, &mut rm, &mut rr);
     assert_eq!(gm, rm);
     for i in 0..n {
@@ -96,11 +96,11 @@ fn the_fast_kl_and_gradients_agree_with_the_reference() {
     for prior in PRIORS {
         let want = r::mc_kl(&mu, &rho, 5, 8, prior);
         let mut w = vec![0.0; n];
-        let fused = sample_kl::forward(Split::default(), &mu, &rho, 5, 8, prior, &mut w) as f64;
+        let fused = sample_kl::forward(ThreadSplit::default(), &mu, &rho, 5, 8, prior, &mut w) as f64;
         assert!(close(fused, want, 1e-5), "{prior:?}: fused KL {fused} vs {want}");
-        let at = sample_kl::kl_at(Split::default(), &w, &rho, 5, 8, prior) as f64;
+        let at = sample_kl::kl_at(ThreadSplit::default(), &w, &rho, 5, 8, prior) as f64;
         assert!(close(at, want, 1e-5), "{prior:?}: kl_at {at} vs {want}");
-        let log_q = reparam::log_posterior(Split::default(), &rho, 5, 8) as f64;
+        let log_q = reparam::log_posterior(ThreadSplit::default(), &rho, 5, 8) as f64;
         let by_density: f64 = (0..n).map(|i| r::log_posterior(w[i] as f64, mu[i] as f64, rho[i])).sum();
         assert!(close(log_q, by_density, 1e-5), "log q {log_q} vs {by_density}");
 
@@ -112,10 +112,10 @@ fn the_fast_kl_and_gradients_agree_with_the_reference() {
         let (mut sm, mut sr) = (vec![0.0; n], vec![0.0; n]);
         r::sample_all_backward(&rho, &g_w, 5, 8, &mut sm, &mut sr);
         let (mut a, mut b, mut w2) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        sample_kl::forward_saving(Split::default(), &mu, &rho, 5, 8, prior, &mut w2, &mut a, &mut b);
+        sample_kl::forward_saving(ThreadSplit::default(), &mu, &rho, 5, 8, prior, &mut w2, &mut a, &mut b);
         let (mut fm, mut fr, mut vm, mut vr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        sample_kl::backward(Split::default(), &mu, &rho, Some(&g_w), 0.7, 5, 8, prior, &mut fm, &mut fr);
-        sample_kl::backward_saved(Split::default(), &w2, &a, &b, Some(&g_w), 0.7, prior, &mut vm, &mut vr);
+        sample_kl::backward(ThreadSplit::default(), &mu, &rho, Some(&g_w), 0.7, 5, 8, prior, &mut fm, &mut fr);
+        sample_kl::backward_saved(ThreadSplit::default(), &w2, &a, &b, Some(&g_w), 0.7, prior, &mut vm, &mut vr);
         for i in 0..n {
             let (em, er) = ((sm[i] + rm[i]) as f64, (sr[i] + rr[i]) as f64);
             for (got, want, what) in
@@ -198,10 +198,10 @@ fn kl_at_backward_agrees_with_the_reference() {
     let n = 1001;
     let (mu, rho) = inputs(n);
     let mut w = vec![0.0; n];
-    reparam::forward(Split::default(), &mu, &rho, 2, 4, &mut w);
+    reparam::forward(ThreadSplit::default(), &mu, &rho, 2, 4, &mut w);
     for prior in PRIORS {
         let (mut gw, mut gr) = (vec![0.0; n], vec![0.0; n]);
-        sample_kl::kl_at_backward(Split::default(), &w, &rho, 0.5, prior, &mut gw, &mut gr);
+        sample_kl::kl_at_backward(ThreadSplit::default(), &w, &rho, 0.5, prior, &mut gw, &mut gr);
         for i in 0..n {
             let eps = r::normal(2, 4 + i as u64);
             let (q_w, q_mu, q_rho) = r::log_posterior_grad(w[i] as f64, mu[i] as f64, rho[i]);

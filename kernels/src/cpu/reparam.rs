@@ -7,7 +7,7 @@ use super::fastmath::{ln, sigmoid, softplus};
 use super::parallel::{chunked_sum, for_each_chunk_mut};
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 
 pub use crate::types::prior::LN_SQRT_2PI;
 
@@ -89,7 +89,7 @@ multiversion! {
 }
 
 /// `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)`.
-pub fn forward(split: Split, mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
+pub fn forward(split: ThreadSplit, mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
     for_each_chunk_mut(split, w, |start, out| {
         let end = start + out.len();
         forward_simd(&mu[start..end], &rho[start..end], seed, offset + start as u64, out)
@@ -100,7 +100,7 @@ pub fn forward(split: Split, mu: &[f32], rho: &[f32], seed: u64, offset: u64, w:
 /// same bits as [`forward`] when `sigma = softplus(rho)`. For predictions,
 /// which draw many times from one posterior and need not recompute sigma
 /// (softplus is ~40% of a draw).
-pub fn forward_sigma(split: Split, mu: &[f32], sigma: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
+pub fn forward_sigma(split: ThreadSplit, mu: &[f32], sigma: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
     for_each_chunk_mut(split, w, |start, out| {
         let end = start + out.len();
         forward_sigma_simd(&mu[start..end], &sigma[start..end], seed, offset + start as u64, out)
@@ -109,7 +109,15 @@ pub fn forward_sigma(split: Split, mu: &[f32], sigma: &[f32], seed: u64, offset:
 
 /// Given g = ∂L/∂w: `g_mu = g` and `g_rho[i] = g[i]·eps_i·sigmoid(rho[i])`,
 /// eps regenerated from (seed, offset).
-pub fn backward(split: Split, rho: &[f32], g: &[f32], seed: u64, offset: u64, g_mu: &mut [f32], g_rho: &mut [f32]) {
+pub fn backward(
+    split: ThreadSplit,
+    rho: &[f32],
+    g: &[f32],
+    seed: u64,
+    offset: u64,
+    g_mu: &mut [f32],
+    g_rho: &mut [f32],
+) {
     g_mu.copy_from_slice(g);
     for_each_chunk_mut(split, g_rho, |start, out| {
         let end = start + out.len();
@@ -120,7 +128,7 @@ pub fn backward(split: Split, rho: &[f32], g: &[f32], seed: u64, offset: u64, g_
 /// The log-density of the sampled weights under their own posterior,
 /// Σ log N(w_i; mu_i, sigma_i) = Σ (−ln sigma_i − eps_i²/2 − ln √(2π)),
 /// using w − mu = sigma·eps (no stray constants: this is the true density).
-pub fn log_posterior(split: Split, rho: &[f32], seed: u64, offset: u64) -> f32 {
+pub fn log_posterior(split: ThreadSplit, rho: &[f32], seed: u64, offset: u64) -> f32 {
     chunked_sum(split, rho.len(), |s, e| log_posterior_simd(&rho[s..e], seed, offset + s as u64)) as f32
 }
 
@@ -135,15 +143,15 @@ mod tests {
         let mu: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
         let rho: Vec<f32> = (0..n).map(|i| -3.0 + (i as f32 * 0.11).cos()).collect();
         let mut eps = vec![0.0; n];
-        fill_normal(Split::default(), 3, 17, &mut eps);
+        fill_normal(ThreadSplit::default(), 3, 17, &mut eps);
         let mut w = vec![0.0; n];
-        forward(Split::default(), &mu, &rho, 3, 17, &mut w);
+        forward(ThreadSplit::default(), &mu, &rho, 3, 17, &mut w);
         let g: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
         let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
-        backward(Split::default(), &rho, &g, 3, 17, &mut gm, &mut gr);
+        backward(ThreadSplit::default(), &rho, &g, 3, 17, &mut gm, &mut gr);
         let sigma: Vec<f32> = rho.iter().map(|&r| softplus(r)).collect();
         let mut ws = vec![0.0; n];
-        forward_sigma(Split::default(), &mu, &sigma, 3, 17, &mut ws);
+        forward_sigma(ThreadSplit::default(), &mu, &sigma, 3, 17, &mut ws);
         assert_eq!(ws, w, "sigma given: the same draw");
         for i in 0..n {
             assert_eq!(w[i], mu[i] + softplus(rho[i]) * eps[i]);
@@ -157,7 +165,7 @@ mod tests {
                 -s.ln() - 0.5 * z * z - 0.5 * (2.0 * std::f64::consts::PI).ln()
             })
             .sum();
-        let got = log_posterior(Split::default(), &rho, 3, 17) as f64;
+        let got = log_posterior(ThreadSplit::default(), &rho, 3, 17) as f64;
         assert!((got - lq).abs() < 1e-3 * lq.abs().max(1.0), "{got} vs {lq}");
     }
 }

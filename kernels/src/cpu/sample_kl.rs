@@ -23,14 +23,14 @@ use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
 use super::parallel::splits;
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::types::prior::{Consts, LN_SQRT_2PI};
 use crate::types::PriorSpec;
 use rayon::prelude::*;
 
 /// Weights per chunk of these loops. It fixes the order of the partial sums,
 /// and so the bits, and is a constant: whether the chunks run on several
-/// threads is [`Split::sampler`]'s decision.
+/// threads is [`ThreadSplit::sampler`]'s decision.
 pub(crate) const KL_CHUNK: usize = 1 << 12;
 
 impl Consts {
@@ -266,7 +266,7 @@ multiversion! {
 
 /// Sums `f(start, chunk)` over the fixed [`KL_CHUNK`]s of `out`, in chunk order
 /// (threads only from `split.sampler` weights; the bits do not depend on them).
-fn chunked_sum_mut(split: Split, out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync) -> f64 {
+fn chunked_sum_mut(split: ThreadSplit, out: &mut [f32], f: impl Fn(usize, &mut [f32]) -> f64 + Sync) -> f64 {
     if !splits(split.sampler, out.len()) {
         return out.chunks_mut(KL_CHUNK).enumerate().map(|(i, c)| f(i * KL_CHUNK, c)).sum();
     }
@@ -275,7 +275,12 @@ fn chunked_sum_mut(split: Split, out: &mut [f32], f: impl Fn(usize, &mut [f32]) 
 }
 
 /// Applies `f(start, a_chunk, b_chunk)` over the fixed [`KL_CHUNK`]s of two outputs.
-fn for_each_chunk_pair(split: Split, a: &mut [f32], b: &mut [f32], f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync) {
+fn for_each_chunk_pair(
+    split: ThreadSplit,
+    a: &mut [f32],
+    b: &mut [f32],
+    f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
+) {
     if !splits(split.sampler, a.len()) {
         f(0, a, b);
     } else {
@@ -289,7 +294,15 @@ fn for_each_chunk_pair(split: Split, a: &mut [f32], b: &mut [f32], f: impl Fn(us
 /// Writes `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)` and returns
 /// Σ [log q(w) − log p(w)], on the threads from `split.sampler` weights (the
 /// same bits under every policy). Slices must have equal lengths.
-pub fn forward(split: Split, mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec, w: &mut [f32]) -> f32 {
+pub fn forward(
+    split: ThreadSplit,
+    mu: &[f32],
+    rho: &[f32],
+    seed: u64,
+    offset: u64,
+    prior: PriorSpec,
+    w: &mut [f32],
+) -> f32 {
     let k = Consts::new(prior);
     chunked_sum_mut(split, w, |s, out| {
         let e = s + out.len();
@@ -306,7 +319,7 @@ pub fn forward(split: Split, mu: &[f32], rho: &[f32], seed: u64, offset: u64, pr
 /// # Panics
 /// If the five slices differ in length (the ops layer checks shapes first).
 pub fn forward_saving(
-    split: Split,
+    split: ThreadSplit,
     mu: &[f32],
     rho: &[f32],
     seed: u64,
@@ -341,7 +354,7 @@ pub fn forward_saving(
 /// # Panics
 /// If the slices (and `g_w` when given) differ in length (the ops layer checks first).
 pub fn backward_saved(
-    split: Split,
+    split: ThreadSplit,
     w: &[f32],
     a: &[f32],
     b: &[f32],
@@ -366,7 +379,7 @@ pub fn backward_saved(
 /// Gradients of L(w, kl) with respect to (mu, rho), given g_w = ∂L/∂w (None:
 /// L does not use w) and g_kl = ∂L/∂kl; eps regenerated once.
 pub fn backward(
-    split: Split,
+    split: ThreadSplit,
     mu: &[f32],
     rho: &[f32],
     g_w: Option<&[f32]>,
@@ -387,7 +400,7 @@ pub fn backward(
 
 /// Σ [log q(w) − log p(w)] for weights `w` that `reparam::forward` drew with
 /// (seed, offset) from a posterior with this rho.
-pub fn kl_at(split: Split, w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
+pub fn kl_at(split: ThreadSplit, w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
     let k = Consts::new(prior);
     let n = w.len();
     let f = |s: usize| {
@@ -406,7 +419,7 @@ pub fn kl_at(split: Split, w: &[f32], rho: &[f32], seed: u64, offset: u64, prior
 /// Backward of [`kl_at`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
 /// (eps held fixed, as in the fused op).
 pub fn kl_at_backward(
-    split: Split,
+    split: ThreadSplit,
     w: &[f32],
     rho: &[f32],
     g_kl: f32,
@@ -455,10 +468,10 @@ mod tests {
         let n = 3001;
         let (mu, rho) = inputs(n);
         let mut eps = vec![0.0; n];
-        fill_normal(Split::default(), 5, 8, &mut eps);
+        fill_normal(ThreadSplit::default(), 5, 8, &mut eps);
         for prior in PRIORS {
             let mut w = vec![0.0; n];
-            let kl = forward(Split::default(), &mu, &rho, 5, 8, prior, &mut w) as f64;
+            let kl = forward(ThreadSplit::default(), &mu, &rho, 5, 8, prior, &mut w) as f64;
             let mut want = 0f64;
             for i in 0..n {
                 let s = softplus(rho[i]);
@@ -467,7 +480,7 @@ mod tests {
                 want += lq - reference_log_prior(w[i] as f64, prior);
             }
             assert!((kl - want).abs() < 1e-4 * want.abs().max(1.0), "{prior:?}: {kl} vs {want}");
-            let at = kl_at(Split::default(), &w, &rho, 5, 8, prior) as f64;
+            let at = kl_at(ThreadSplit::default(), &w, &rho, 5, 8, prior) as f64;
             assert!((at - want).abs() < 1e-4 * want.abs().max(1.0), "{prior:?}: {at} vs {want}");
         }
     }
@@ -478,10 +491,10 @@ mod tests {
         let (mu, rho) = inputs(n);
         let g_w: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
         let mut eps = vec![0.0; n];
-        fill_normal(Split::default(), 1, 0, &mut eps);
+        fill_normal(ThreadSplit::default(), 1, 0, &mut eps);
         for prior in PRIORS {
             let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
-            backward(Split::default(), &mu, &rho, Some(&g_w), 0.7, 1, 0, prior, &mut gm, &mut gr);
+            backward(ThreadSplit::default(), &mu, &rho, Some(&g_w), 0.7, 1, 0, prior, &mut gm, &mut gr);
             for i in (0..n).step_by(17) {
                 // Per element: L = g_w·w + 0.7·(log q − log p), differentiated in f64.
                 let l = |m: f64, r: f64| {
@@ -501,7 +514,7 @@ mod tests {
     #[test]
     fn the_saved_factors_give_the_regenerating_backward() {
         // Above the default threshold, so the chunked and threaded paths run too.
-        let n = Split::default().sampler + 4099;
+        let n = ThreadSplit::default().sampler + 4099;
         let (mu, mut rho) = inputs(n);
         // Also softplus's linear branch (rho > 20) and exp's clamp (rho < −87).
         for (i, r) in [25.0, 90.0, -88.0, -100.0, 0.0, 19.9, 20.1].into_iter().enumerate() {
@@ -511,13 +524,13 @@ mod tests {
         for prior in PRIORS {
             let (mut w, mut w2) = (vec![0.0; n], vec![0.0; n]);
             let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
-            let kl = forward(Split::default(), &mu, &rho, 3, 12, prior, &mut w);
-            let kl2 = forward_saving(Split::default(), &mu, &rho, 3, 12, prior, &mut w2, &mut a, &mut b);
+            let kl = forward(ThreadSplit::default(), &mu, &rho, 3, 12, prior, &mut w);
+            let kl2 = forward_saving(ThreadSplit::default(), &mu, &rho, 3, 12, prior, &mut w2, &mut a, &mut b);
             assert_eq!((kl.to_bits(), &w), (kl2.to_bits(), &w2), "{prior:?}: same draw, same KL");
             for g in [Some(&g_w[..]), None] {
                 let (mut gm, mut gr, mut sm, mut sr) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-                backward(Split::default(), &mu, &rho, g, 0.7, 3, 12, prior, &mut gm, &mut gr);
-                backward_saved(Split::default(), &w, &a, &b, g, 0.7, prior, &mut sm, &mut sr);
+                backward(ThreadSplit::default(), &mu, &rho, g, 0.7, 3, 12, prior, &mut gm, &mut gr);
+                backward_saved(ThreadSplit::default(), &w, &a, &b, g, 0.7, prior, &mut sm, &mut sr);
                 // Both backwards evaluate `grads` on the same (w, a, b): the same bits.
                 assert_eq!(gm, sm, "{prior:?}: g_mu");
                 assert_eq!(gr, sr, "{prior:?}: g_rho");
@@ -535,14 +548,21 @@ mod tests {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
                 let mut w = vec![0.0; n];
-                let kl = forward(Split::default(), &mu, &rho, 3, 4, prior, &mut w);
+                let kl = forward(ThreadSplit::default(), &mu, &rho, 3, 4, prior, &mut w);
                 let (mut gm, mut gr) = (vec![0.0; n], vec![0.0; n]);
-                backward(Split::default(), &mu, &rho, Some(&g), 1.5, 3, 4, prior, &mut gm, &mut gr);
+                backward(ThreadSplit::default(), &mu, &rho, Some(&g), 1.5, 3, 4, prior, &mut gm, &mut gr);
                 let (mut a, mut b, mut w2) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-                forward_saving(Split::default(), &mu, &rho, 3, 4, prior, &mut w2, &mut a, &mut b);
+                forward_saving(ThreadSplit::default(), &mu, &rho, 3, 4, prior, &mut w2, &mut a, &mut b);
                 let (mut sm, mut sr) = (vec![0.0; n], vec![0.0; n]);
-                backward_saved(Split::default(), &w2, &a, &b, Some(&g), 1.5, prior, &mut sm, &mut sr);
-                (kl.to_bits(), w, gm, gr, kl_at(Split::default(), &mu, &rho, 3, 4, prior).to_bits(), (a, b, sm, sr))
+                backward_saved(ThreadSplit::default(), &w2, &a, &b, Some(&g), 1.5, prior, &mut sm, &mut sr);
+                (
+                    kl.to_bits(),
+                    w,
+                    gm,
+                    gr,
+                    kl_at(ThreadSplit::default(), &mu, &rho, 3, 4, prior).to_bits(),
+                    (a, b, sm, sr),
+                )
             })
         };
         assert_eq!(run(1), run(2));

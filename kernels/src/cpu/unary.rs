@@ -2,7 +2,7 @@
 
 use super::parallel::for_each_chunk_mut_above;
 use super::simd::multiversion;
-use crate::context::Split;
+use crate::context::ThreadSplit;
 use crate::types::UnaryOp;
 
 impl UnaryOp {
@@ -91,7 +91,7 @@ multiversion! {
 
 /// When to use threads for `op`: a sign, a compare or a product per element
 /// is memory-bound; transcendental functions pay for a thread sooner.
-fn threshold(split: Split, op: UnaryOp) -> usize {
+fn threshold(split: ThreadSplit, op: UnaryOp) -> usize {
     match op {
         UnaryOp::Neg | UnaryOp::Relu | UnaryOp::Square | UnaryOp::Abs => split.light,
         _ => split.heavy,
@@ -99,7 +99,7 @@ fn threshold(split: Split, op: UnaryOp) -> usize {
 }
 
 /// `out[i] = f(x[i])`, on the threads as `split` says.
-pub fn forward(split: Split, op: UnaryOp, x: &[f32], out: &mut [f32]) {
+pub fn forward(split: ThreadSplit, op: UnaryOp, x: &[f32], out: &mut [f32]) {
     for_each_chunk_mut_above(threshold(split, op), out, |off, o| {
         let end = off + o.len();
         map_simd(op, &x[off..end], o)
@@ -107,7 +107,7 @@ pub fn forward(split: Split, op: UnaryOp, x: &[f32], out: &mut [f32]) {
 }
 
 /// `gx[i] = g[i]·f'(x[i])`, where `y = f(x)` from the forward pass.
-pub fn backward(split: Split, op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
+pub fn backward(split: ThreadSplit, op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
     for_each_chunk_mut_above(threshold(split, op), gx, |off, o| {
         let end = off + o.len();
         backward_simd(op, &x[off..end], &y[off..end], &g[off..end], o)
