@@ -1078,6 +1078,17 @@ fn mi_diag_row(
     predict: &dyn Fn(&Tensor, usize) -> Result<ClassPrediction>,
 ) -> Result<()> {
     let (t, n, r) = (predict(sets.0, draws)?, predict(sets.1, draws)?, predict(sets.2, draws)?);
+    mi_diag_report(method, setting, draws, [&t, &n, &r], labels)
+}
+
+/// [`mi_diag_row`] for predictions already made on the test, noise and rotated digits.
+fn mi_diag_report(
+    method: &str,
+    setting: &str,
+    draws: usize,
+    [t, n, r]: [&ClassPrediction; 3],
+    labels: &[usize],
+) -> Result<()> {
     let k = t.classes;
     let acc = accuracy(&t.probs, k, labels)?;
     let nll = class_nll(&t.probs, k, labels)?;
@@ -1085,7 +1096,7 @@ fn mi_diag_row(
         |p: &ClassPrediction| -> Vec<f32> { p.entropy.iter().zip(&p.mutual_information).map(|(h, m)| h - m).collect() };
     let n_mi = ood_auroc(&t.mutual_information, &n.mutual_information)?;
     let n_h = ood_auroc(&t.entropy, &n.entropy)?;
-    let n_eh = ood_auroc(&eh(&t), &eh(&n))?;
+    let n_eh = ood_auroc(&eh(t), &eh(n))?;
     let r_mi = ood_auroc(&t.mutual_information, &r.mutual_information)?;
     let [_, tm, _] = quantiles3(&t.mutual_information);
     let [_, nm, _] = quantiles3(&n.mutual_information);
@@ -1126,9 +1137,9 @@ fn mi_diag_row(
         num(n_mi_right as f64),
         num(above),
         num(wrong_above),
-        agree(&t),
-        agree(&n),
-        agree(&r)
+        agree(t),
+        agree(n),
+        agree(r)
     );
     Ok(())
 }
@@ -1153,7 +1164,9 @@ fn mean_of(v: &[f32]) -> f64 {
 /// section, trained as there, predicted with 20 and 80 draws and with its
 /// posterior spread scaled at prediction time (BBB, SWAG, IVON: σ ×2 and
 /// ×4; MC dropout: rate 0.5 instead of the trained 0.25; last-layer
-/// Laplace: prior precision /4 and /16); the posterior's spread per layer.
+/// Laplace: prior precision /4 and /16); the posterior's spread per layer;
+/// and 20 draws pooled from 5 runs of each method (seeds 0–4, 4 draws each):
+/// diversity across modes.
 fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k");
     let all = Mnist::load(dir, "train")?;
@@ -1327,5 +1340,49 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
             p.set(v.clone())?;
         }
     }
+
+    // Diversity across modes: 5 runs of each method from seeds 0–4 (its
+    // initialisation and its own seeds), 4 draws of each, pooled into 20.
+    let runs = 5u64;
+    let per = 4;
+    let report = |method: &str, pool: [Vec<Vec<f32>>; 3]| -> Result<()> {
+        let [t, n, r] = pool.map(|d| ClassPrediction::from_draws(k, d));
+        mi_diag_report(method, "5 runs x 4", runs as usize * per, [&t?, &n?, &r?], tl)
+    };
+    let add = |pool: &mut [Vec<Vec<f32>>; 3], f: &dyn Fn(&Tensor) -> Result<ClassPrediction>| -> Result<()> {
+        for (i, xs) in [&xt, &xn, &xr].into_iter().enumerate() {
+            pool[i].extend(f(xs)?.draws);
+        }
+        Ok(())
+    };
+    let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
+    for s in 0..runs {
+        let clf = Classifier::new(lenet(s, None)?, names.clone())?;
+        clf.fit(&x, &labels, &TrainConfig { epochs: epochs - swag_epochs, seed: s, ..det.clone() }, |_| {})?;
+        let swag = Swag::collect_classifier(&clf, &x, &labels, &SwagConfig { seed: s, ..swag_cfg.clone() })?;
+        add(&mut pool, &|xs| swag.predict_classifier(&clf, xs, per, 100 + s))?;
+    }
+    report("multi_swag", pool)?;
+    let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
+    for s in 0..runs {
+        let clf = Classifier::new(lenet(s, None)?, names.clone())?;
+        let ivon = Ivon::fit_classifier(&clf, &x, &labels, &IvonConfig { seed: s, ..mnist_ivon_config(epochs) })?;
+        add(&mut pool, &|xs| ivon.predict_classifier(&clf, xs, per, 100 + s))?;
+    }
+    report("multi_ivon", pool)?;
+    let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
+    for s in 0..runs {
+        let clf = Classifier::new(McDropout::new(lenet(s, Some(0.25))?), names.clone())?;
+        clf.fit(&x, &labels, &TrainConfig { seed: s, ..det.clone() }, |_| {})?;
+        add(&mut pool, &|xs| clf.predict(xs, per, 100 + s))?;
+    }
+    report("multi_mc_dropout", pool)?;
+    let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
+    for s in 0..runs {
+        let clf = Classifier::new(bayesian_lenet(&mut StdRng::seed_from_u64(s))?, names.clone())?;
+        clf.fit(&x, &labels, &TrainConfig { sample_nbr: 3, seed: s, ..det.clone() }, |_| {})?;
+        add(&mut pool, &|xs| clf.predict(xs, per, 100 + s))?;
+    }
+    report("multi_bayes_by_backprop", pool)?;
     Ok(())
 }
