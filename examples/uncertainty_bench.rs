@@ -707,42 +707,94 @@ struct ClassRun {
     predict_ms: f64,
 }
 
+/// The shipped MNIST digits as the bench uses them: the first 7000 training
+/// digits, the last 1000 held out (temperature scaling), the 2000 test digits,
+/// and the two out-of-distribution sets made from the test digits (1000
+/// uniform-noise images, 1000 rotated digits).
+struct MnistSets {
+    x: Tensor,
+    labels: Vec<usize>,
+    x_val: Tensor,
+    val_labels: Vec<usize>,
+    xt: Tensor,
+    test_labels: Vec<usize>,
+    xn: Tensor,
+    xr: Tensor,
+}
+
+impl MnistSets {
+    fn load() -> Result<MnistSets> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k");
+        let (all, test) = (Mnist::load(dir, "train")?, Mnist::load(dir, "test")?);
+        let n_train = all.len() - 1000;
+        let (noise, rotated) = out_of_distribution(&test.images, 1000, 0x4015E);
+        Ok(MnistSets {
+            x: images(&all.images[..n_train * 784])?,
+            labels: all.labels[..n_train].to_vec(),
+            x_val: images(&all.images[n_train * 784..])?,
+            val_labels: all.labels[n_train..].to_vec(),
+            xt: images(&test.images)?,
+            test_labels: test.labels,
+            xn: images(&noise)?,
+            xr: images(&rotated)?,
+        })
+    }
+
+    /// Training digits.
+    fn n_train(&self) -> usize {
+        self.labels.len()
+    }
+}
+
+/// Flat 28×28 images as an `[N, 1, 28, 28]` tensor.
+fn images(v: &[f32]) -> Result<Tensor> {
+    Tensor::from_vec(v.to_vec(), &[v.len() / 784, 1, 28, 28])
+}
+
+/// SWAG as the bench runs it: the deterministic network pre-trained for the
+/// epochs SWAG's collection leaves, then `swag_epochs` of constant-rate SGD
+/// collecting the moments.
+fn fit_swag(d: &MnistSets, det: &TrainConfig, swag_epochs: usize) -> Result<(Classifier<Sequential>, Swag)> {
+    let clf = Classifier::new(lenet(0, None)?, digit_names())?;
+    clf.fit(&d.x, &d.labels, &TrainConfig { epochs: det.epochs - swag_epochs, ..det.clone() }, |_| {})?;
+    let swag = Swag::collect_classifier(&clf, &d.x, &d.labels, &swag_config(swag_epochs))?;
+    Ok((clf, swag))
+}
+
+/// The bench's SWAG collection: `epochs` of SGD at 0.01 on batches of 64, rank 10.
+fn swag_config(epochs: usize) -> SwagConfig {
+    SwagConfig { epochs, batch_size: 64, lr: 0.01, rank: 10, ..SwagConfig::default() }
+}
+
 fn mnist(args: &Args) -> Result<()> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k");
-    let all = Mnist::load(dir, "train")?;
-    let test = Mnist::load(dir, "test")?;
-    let n_train = all.len() - 1000;
-    let img = |v: &[f32]| Tensor::from_vec(v.to_vec(), &[v.len() / 784, 1, 28, 28]);
-    let x = img(&all.images[..n_train * 784])?;
-    let labels = all.labels[..n_train].to_vec();
-    let x_val = img(&all.images[n_train * 784..])?;
-    let val_labels = all.labels[n_train..].to_vec();
-    let xt = img(&test.images)?;
-    let (noise, rotated) = out_of_distribution(&test.images, 1000, 0x4015E);
-    let (xn, xr) = (img(&noise)?, img(&rotated)?);
+    let d = MnistSets::load()?;
+    let (x, labels, x_val, val_labels) = (&d.x, &d.labels, &d.x_val, &d.val_labels);
+    let (xt, xn, xr) = (&d.xt, &d.xn, &d.xr);
+    let n_train = d.n_train();
     // Every method gets the same number of passes over the training digits:
     // SWAG's are split between pre-training and collecting.
     let (epochs, swag_epochs) = if args.quick { (3, 2) } else { (6, 3) };
     let draws = 20;
     let det = TrainConfig { epochs, batch_size: 64, lr: 1e-3, lr_final: 1e-3, sample_nbr: 1, ..TrainConfig::default() };
     println!(
-        "MNIST LeNet: {n_train} train / 1000 held out / {} test digits; OOD: 1000 noise, 1000 rotated; {epochs} epochs",
-        test.len()
+        "MNIST LeNet: {n_train} train / {} held out / {} test digits; OOD: 1000 noise, 1000 rotated; {epochs} epochs",
+        val_labels.len(),
+        d.test_labels.len()
     );
     let names = digit_names();
     let k = 10;
     let mut rows: Vec<(&str, ClassRun)> = Vec::new();
     let predict3 = |f: &dyn Fn(&Tensor) -> Result<ClassPrediction>| -> Result<(ClassPrediction, f64, ClassPrediction, ClassPrediction)> {
         let t = Instant::now();
-        let p = f(&xt)?;
+        let p = f(xt)?;
         let ms = ms_since(t);
-        Ok((p, ms, f(&xn)?, f(&xr)?))
+        Ok((p, ms, f(xn)?, f(xr)?))
     };
 
     // Deterministic LeNet.
     let t = Instant::now();
     let clf = Classifier::new(lenet(0, None)?, names.clone())?;
-    clf.fit(&x, &labels, &det, |_| {})?;
+    clf.fit(x, labels, &det, |_| {})?;
     let det_ms = ms_since(t);
     let (p, ms, pn, pr) = predict3(&|x| clf.predict(x, 1, 0))?;
     rows.push(("deterministic", ClassRun { test: p, noise: pn, rotated: pr, train_ms: det_ms, predict_ms: ms }));
@@ -750,7 +802,7 @@ fn mnist(args: &Args) -> Result<()> {
     // Temperature scaling on the held-out digits.
     let t = Instant::now();
     let logits = |x: &Tensor| -> Result<Vec<f32>> { clf.net.predict_draws(x, 1, 0)?[0].to_vec() };
-    let temp = TemperatureScaling::fit(&logits(&x_val)?, k, &val_labels)?;
+    let temp = TemperatureScaling::fit(&logits(x_val)?, k, val_labels)?;
     let ts_ms = det_ms + ms_since(t);
     println!("fitted temperature {:.3}", temp.temperature());
     let (p, ms, pn, pr) = predict3(&|x| ClassPrediction::from_draws(k, vec![temp.probs(&logits(x)?, k)?]))?;
@@ -762,7 +814,7 @@ fn mnist(args: &Args) -> Result<()> {
     // Last-layer Laplace (Kronecker-factored: 850 weights), probit and sampled.
     let t = Instant::now();
     let mut la = LastLayerLaplace::from_classifier(clf)?;
-    la.fit(&x, LaplaceStructure::Auto)?;
+    la.fit(x, LaplaceStructure::Auto)?;
     let la_ms = det_ms + ms_since(t);
     println!("last-layer Laplace prior precision {:.3}", la.prior_precision());
     let (p, ms, pn, pr) = predict3(&|x| la.predict_probit(x))?;
@@ -776,13 +828,9 @@ fn mnist(args: &Args) -> Result<()> {
         ClassRun { test: p, noise: pn, rotated: pr, train_ms: la_ms, predict_ms: ms },
     ));
 
-    // SWAG: the deterministic network pre-trained for the epochs SWAG's
-    // collection leaves, then epochs of SGD collecting the moments.
+    // SWAG.
     let t = Instant::now();
-    let clf = Classifier::new(lenet(0, None)?, names.clone())?;
-    clf.fit(&x, &labels, &TrainConfig { epochs: epochs - swag_epochs, ..det.clone() }, |_| {})?;
-    let swag_cfg = SwagConfig { epochs: swag_epochs, batch_size: 64, lr: 0.01, rank: 10, ..SwagConfig::default() };
-    let swag = Swag::collect_classifier(&clf, &x, &labels, &swag_cfg)?;
+    let (clf, swag) = fit_swag(&d, &det, swag_epochs)?;
     let swag_ms = ms_since(t);
     let (p, ms, pn, pr) = predict3(&|x| swag.predict_classifier(&clf, x, draws, 2))?;
     rows.push(("swag", ClassRun { test: p, noise: pn, rotated: pr, train_ms: swag_ms, predict_ms: ms }));
@@ -790,7 +838,7 @@ fn mnist(args: &Args) -> Result<()> {
     // MC dropout.
     let t = Instant::now();
     let clf = Classifier::new(McDropout::new(lenet(0, Some(0.25))?), names.clone())?;
-    clf.fit(&x, &labels, &det, |_| {})?;
+    clf.fit(x, labels, &det, |_| {})?;
     let ms_train = ms_since(t);
     let (p, ms, pn, pr) = predict3(&|x| clf.predict(x, draws, 3))?;
     rows.push(("mc_dropout", ClassRun { test: p, noise: pn, rotated: pr, train_ms: ms_train, predict_ms: ms }));
@@ -798,7 +846,7 @@ fn mnist(args: &Args) -> Result<()> {
     // Deep ensemble of 5.
     let t = Instant::now();
     let ens = DeepEnsemble::classification(5, names.clone(), 0, |s| lenet(s, None))?;
-    ens.fit(&x, &labels, &det)?;
+    ens.fit(x, labels, &det)?;
     let ms_train = ms_since(t);
     let (p, ms, pn, pr) = predict3(&|x| ens.predict(x, 1, 4))?;
     rows.push(("deep_ensemble_5", ClassRun { test: p, noise: pn, rotated: pr, train_ms: ms_train, predict_ms: ms }));
@@ -810,7 +858,7 @@ fn mnist(args: &Args) -> Result<()> {
     let t = Instant::now();
     let log_mean =
         |p: &ClassPrediction| -> Vec<f32> { p.probs.iter().map(|&q| q.max(f32::MIN_POSITIVE).ln()).collect() };
-    let ens_temp = TemperatureScaling::fit(&log_mean(&ens.predict(&x_val, 1, 4)?), k, &val_labels)?;
+    let ens_temp = TemperatureScaling::fit(&log_mean(&ens.predict(x_val, 1, 4)?), k, val_labels)?;
     let ens_ts_ms = ms_train + ms_since(t);
     println!("ensemble temperature {:.3}", ens_temp.temperature());
     let calibrated = |x: &Tensor| -> Result<ClassPrediction> {
@@ -831,7 +879,7 @@ fn mnist(args: &Args) -> Result<()> {
     let t = Instant::now();
     let clf = Classifier::new(lenet(0, None)?, names.clone())?;
     let ivon_cfg = mnist_ivon_config(epochs);
-    let ivon = Ivon::fit_classifier(&clf, &x, &labels, &ivon_cfg)?;
+    let ivon = Ivon::fit_classifier(&clf, x, labels, &ivon_cfg)?;
     let ms_train = ms_since(t);
     let (p, ms, pn, pr) = predict3(&|x| ivon.predict_classifier(&clf, x, draws, 5))?;
     rows.push(("ivon", ClassRun { test: p, noise: pn, rotated: pr, train_ms: ms_train, predict_ms: ms }));
@@ -839,7 +887,7 @@ fn mnist(args: &Args) -> Result<()> {
     // Bayes by Backprop (the mnist_lenet example's model and settings).
     let t = Instant::now();
     let clf = Classifier::new(bayesian_lenet(&mut StdRng::seed_from_u64(0))?, names.clone())?;
-    clf.fit(&x, &labels, &TrainConfig { sample_nbr: 3, ..det.clone() }, |_| {})?;
+    clf.fit(x, labels, &TrainConfig { sample_nbr: 3, ..det.clone() }, |_| {})?;
     let ms_train = ms_since(t);
     let (p, ms, pn, pr) = predict3(&|x| clf.predict(x, draws, 6))?;
     rows.push(("bayes_by_backprop", ClassRun { test: p, noise: pn, rotated: pr, train_ms: ms_train, predict_ms: ms }));
@@ -848,7 +896,7 @@ fn mnist(args: &Args) -> Result<()> {
         "{:<28} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
         "method", "acc", "NLL", "Brier", "ECE", "noise H", "noise MI", "rot H", "rot MI", "train ms", "pred ms"
     );
-    let tl = &test.labels;
+    let tl = &d.test_labels;
     for (m, r) in &rows {
         let acc = accuracy(&r.test.probs, k, tl)?;
         let nll = class_nll(&r.test.probs, k, tl)?;
@@ -913,15 +961,11 @@ fn timed(f: impl FnOnce() -> Result<()>) -> Result<f64> {
 
 /// The cost goals, measured as medians of interleaved repeats after a warm-up.
 fn cost(args: &Args) -> Result<()> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k");
-    let all = Mnist::load(dir, "train")?;
-    let n_train = all.len() - 1000;
-    let img = |v: &[f32]| Tensor::from_vec(v.to_vec(), &[v.len() / 784, 1, 28, 28]);
-    let x = img(&all.images[..n_train * 784])?;
-    let labels = all.labels[..n_train].to_vec();
+    let d = MnistSets::load()?;
+    let (x, labels, n_train) = (&d.x, &d.labels, d.n_train());
     let (n, batch) = (1280usize, 64usize);
     let steps = n / batch;
-    let xs = img(&all.images[..n * 784])?;
+    let xs = images(&x.to_vec()?[..n * 784])?;
     let ls = labels[..n].to_vec();
     let names = digit_names();
     let repeats = if args.quick { 3 } else { 7 };
@@ -954,9 +998,9 @@ fn cost(args: &Args) -> Result<()> {
         let te = timed(|| ens.fit(&xs, &ls, &adam_cfg).map(drop))?;
         // One prediction pass over the training digits: the features the
         // Laplace fit needs (its floor), to show where its time goes.
-        let tf = timed(|| a_clf.predict(&x, 1, 0).map(drop))?;
+        let tf = timed(|| a_clf.predict(x, 1, 0).map(drop))?;
         let mut la = LastLayerLaplace::from_classifier(a_clf)?;
-        let tl = timed(|| la.fit(&x, LaplaceStructure::Auto).map(drop))?;
+        let tl = timed(|| la.fit(x, LaplaceStructure::Auto).map(drop))?;
         if r > 0 {
             adam.push(ta / steps as f64);
             ivon.push(ti / steps as f64);
@@ -1168,18 +1212,10 @@ fn mean_of(v: &[f32]) -> f64 {
 /// and 20 draws pooled from 5 runs of each method (seeds 0–4, 4 draws each):
 /// diversity across modes.
 fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist10k");
-    let all = Mnist::load(dir, "train")?;
-    let test = Mnist::load(dir, "test")?;
-    let n_train = all.len() - 1000;
-    let img = |v: &[f32]| Tensor::from_vec(v.to_vec(), &[v.len() / 784, 1, 28, 28]);
-    let x = img(&all.images[..n_train * 784])?;
-    let labels = all.labels[..n_train].to_vec();
-    let xt = img(&test.images)?;
-    let (noise, rotated) = out_of_distribution(&test.images, 1000, 0x4015E);
-    let (xn, xr) = (img(&noise)?, img(&rotated)?);
-    let sets = (&xt, &xn, &xr);
-    let tl = &test.labels;
+    let d = MnistSets::load()?;
+    let (x, labels) = (&d.x, &d.labels);
+    let sets = (&d.xt, &d.xn, &d.xr);
+    let tl = &d.test_labels;
     let (epochs, swag_epochs) = if args.quick { (3, 2) } else { (6, 3) };
     let det = TrainConfig { epochs, batch_size: 64, lr: 1e-3, lr_final: 1e-3, sample_nbr: 1, ..TrainConfig::default() };
     let names = digit_names();
@@ -1202,14 +1238,14 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
 
     // Deep ensemble of 5: the members' disagreement, for comparison.
     let ens = DeepEnsemble::classification(5, names.clone(), 0, |s| lenet(s, None))?;
-    ens.fit(&x, &labels, &det)?;
+    ens.fit(x, labels, &det)?;
     mi_diag_row("deep_ensemble_5", "members", 5, sets, tl, &|x, _| ens.predict(x, 1, 4))?;
 
     // Last-layer Laplace, sampled.
     let clf = Classifier::new(lenet(0, None)?, names.clone())?;
-    clf.fit(&x, &labels, &det, |_| {})?;
+    clf.fit(x, labels, &det, |_| {})?;
     let mut la = LastLayerLaplace::from_classifier(clf)?;
-    la.fit(&x, LaplaceStructure::Auto)?;
+    la.fit(x, LaplaceStructure::Auto)?;
     let lambda = la.prior_precision();
     println!("last-layer Laplace prior precision {lambda:.3}");
     for d in [20, 80] {
@@ -1222,10 +1258,7 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
     }
 
     // SWAG.
-    let clf = Classifier::new(lenet(0, None)?, names.clone())?;
-    clf.fit(&x, &labels, &TrainConfig { epochs: epochs - swag_epochs, ..det.clone() }, |_| {})?;
-    let swag_cfg = SwagConfig { epochs: swag_epochs, batch_size: 64, lr: 0.01, rank: 10, ..SwagConfig::default() };
-    let swag = Swag::collect_classifier(&clf, &x, &labels, &swag_cfg)?;
+    let (clf, swag) = fit_swag(&d, &det, swag_epochs)?;
     for d in [20, 80] {
         mi_diag_row("swag", "sigma x1", d, sets, tl, &|x, d| swag.predict_classifier(&clf, x, d, 2))?;
     }
@@ -1259,7 +1292,7 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
     // MC dropout: trained at 0.25; predicted at 0.25 and at 0.5 (the same
     // weights in a network whose dropout layers drop half).
     let clf = Classifier::new(McDropout::new(lenet(0, Some(0.25))?), names.clone())?;
-    clf.fit(&x, &labels, &det, |_| {})?;
+    clf.fit(x, labels, &det, |_| {})?;
     for d in [20, 80] {
         mi_diag_row("mc_dropout", "p 0.25", d, sets, tl, &|x, d| clf.predict(x, d, 3))?;
     }
@@ -1277,7 +1310,7 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
 
     // IVON.
     let clf = Classifier::new(lenet(0, None)?, names.clone())?;
-    let ivon = Ivon::fit_classifier(&clf, &x, &labels, &mnist_ivon_config(epochs))?;
+    let ivon = Ivon::fit_classifier(&clf, x, labels, &mnist_ivon_config(epochs))?;
     for d in [20, 80] {
         mi_diag_row("ivon", "sigma x1", d, sets, tl, &|x, d| ivon.predict_classifier(&clf, x, d, 5))?;
     }
@@ -1311,7 +1344,7 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
 
     // Bayes by Backprop: σ = softplus(ρ) scaled by setting ρ' = softplus⁻¹(c·σ).
     let clf = Classifier::new(bayesian_lenet(&mut StdRng::seed_from_u64(0))?, names.clone())?;
-    clf.fit(&x, &labels, &TrainConfig { sample_nbr: 3, ..det.clone() }, |_| {})?;
+    clf.fit(x, labels, &TrainConfig { sample_nbr: 3, ..det.clone() }, |_| {})?;
     for d in [20, 80] {
         mi_diag_row("bayes_by_backprop", "sigma x1", d, sets, tl, &|x, d| clf.predict(x, d, 6))?;
     }
@@ -1350,7 +1383,7 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
         mi_diag_report(method, "5 runs x 4", runs as usize * per, [&t?, &n?, &r?], tl)
     };
     let add = |pool: &mut [Vec<Vec<f32>>; 3], f: &dyn Fn(&Tensor) -> Result<ClassPrediction>| -> Result<()> {
-        for (i, xs) in [&xt, &xn, &xr].into_iter().enumerate() {
+        for (i, xs) in [&d.xt, &d.xn, &d.xr].into_iter().enumerate() {
             pool[i].extend(f(xs)?.draws);
         }
         Ok(())
@@ -1358,29 +1391,29 @@ fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
     let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
     for s in 0..runs {
         let clf = Classifier::new(lenet(s, None)?, names.clone())?;
-        clf.fit(&x, &labels, &TrainConfig { epochs: epochs - swag_epochs, seed: s, ..det.clone() }, |_| {})?;
-        let swag = Swag::collect_classifier(&clf, &x, &labels, &SwagConfig { seed: s, ..swag_cfg.clone() })?;
+        clf.fit(x, labels, &TrainConfig { epochs: epochs - swag_epochs, seed: s, ..det.clone() }, |_| {})?;
+        let swag = Swag::collect_classifier(&clf, x, labels, &SwagConfig { seed: s, ..swag_config(swag_epochs) })?;
         add(&mut pool, &|xs| swag.predict_classifier(&clf, xs, per, 100 + s))?;
     }
     report("multi_swag", pool)?;
     let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
     for s in 0..runs {
         let clf = Classifier::new(lenet(s, None)?, names.clone())?;
-        let ivon = Ivon::fit_classifier(&clf, &x, &labels, &IvonConfig { seed: s, ..mnist_ivon_config(epochs) })?;
+        let ivon = Ivon::fit_classifier(&clf, x, labels, &IvonConfig { seed: s, ..mnist_ivon_config(epochs) })?;
         add(&mut pool, &|xs| ivon.predict_classifier(&clf, xs, per, 100 + s))?;
     }
     report("multi_ivon", pool)?;
     let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
     for s in 0..runs {
         let clf = Classifier::new(McDropout::new(lenet(s, Some(0.25))?), names.clone())?;
-        clf.fit(&x, &labels, &TrainConfig { seed: s, ..det.clone() }, |_| {})?;
+        clf.fit(x, labels, &TrainConfig { seed: s, ..det.clone() }, |_| {})?;
         add(&mut pool, &|xs| clf.predict(xs, per, 100 + s))?;
     }
     report("multi_mc_dropout", pool)?;
     let mut pool: [Vec<Vec<f32>>; 3] = Default::default();
     for s in 0..runs {
         let clf = Classifier::new(bayesian_lenet(&mut StdRng::seed_from_u64(s))?, names.clone())?;
-        clf.fit(&x, &labels, &TrainConfig { sample_nbr: 3, seed: s, ..det.clone() }, |_| {})?;
+        clf.fit(x, labels, &TrainConfig { sample_nbr: 3, seed: s, ..det.clone() }, |_| {})?;
         add(&mut pool, &|xs| clf.predict(xs, per, 100 + s))?;
     }
     report("multi_bayes_by_backprop", pool)?;

@@ -14,16 +14,9 @@ const GPU: Device = Device::Cuda(0);
 mod support;
 use support::gpu_or_skip;
 
-/// Deterministic pseudo-random values in [lo, hi).
-fn rand_vec(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
-        })
-        .collect()
-}
+#[path = "support/values.rs"]
+mod inputs;
+use inputs::values;
 
 fn pair(v: &[f32]) -> (Buffer, Buffer) {
     (Buffer::Cpu(v.to_vec()), Buffer::from_host(v.to_vec(), GPU).unwrap())
@@ -70,8 +63,8 @@ fn unary_and_scalar_ops_forward_and_backward() {
     if !gpu_or_skip("unary_and_scalar_ops_forward_and_backward") {
         return;
     }
-    let x = rand_vec(10_007, 1, 0.05, 3.0); // positive: log, sqrt defined
-    let g = rand_vec(10_007, 2, -1.0, 1.0);
+    let x = values(10_007, 1, 0.05, 3.0); // positive: log, sqrt defined
+    let g = values(10_007, 2, -1.0, 1.0);
     let ((xc, xg), (gc, gg)) = (pair(&x), pair(&g));
     for op in UnaryOp::ALL {
         let (yc, yg) = (ops::unary(op, &xc).unwrap(), ops::unary(op, &xg).unwrap());
@@ -102,9 +95,9 @@ fn broadcasting_binary_ops_and_their_gradients() {
     ];
     for (ci, &(sa, sb)) in cases.iter().enumerate() {
         let os = broadcast_shape("t", sa, sb).unwrap();
-        let a = rand_vec(numel(sa), 10 + ci as u64, -2.0, 2.0);
-        let b = rand_vec(numel(sb), 20 + ci as u64, 0.5, 2.0); // away from 0 for div
-        let g = rand_vec(numel(&os), 30 + ci as u64, -1.0, 1.0);
+        let a = values(numel(sa), 10 + ci as u64, -2.0, 2.0);
+        let b = values(numel(sb), 20 + ci as u64, 0.5, 2.0); // away from 0 for div
+        let g = values(numel(&os), 30 + ci as u64, -1.0, 1.0);
         let ((ac, ag), (bc, bg), (gc, gg)) = (pair(&a), pair(&b), pair(&g));
         for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
             let what = format!("{} {sa:?} {sb:?}", op.name());
@@ -125,10 +118,10 @@ fn reductions() {
     if !gpu_or_skip("reductions") {
         return;
     }
-    let x = rand_vec(3 * 50 * 7, 3, -1.0, 1.0);
+    let x = values(3 * 50 * 7, 3, -1.0, 1.0);
     let (xc, xg) = pair(&x);
     assert_close("sum_all", &ops::sum_all(&xg).unwrap(), &ops::sum_all(&xc).unwrap(), 1e-5);
-    let big = rand_vec(300_001, 4, -1.0, 1.0);
+    let big = values(300_001, 4, -1.0, 1.0);
     let (bc, bg) = pair(&big);
     assert_close("sum_all big", &ops::sum_all(&bg).unwrap(), &ops::sum_all(&bc).unwrap(), 1e-5);
     let (sc, sg) = (ops::sum_squares(&bc).unwrap(), ops::sum_squares(&bg).unwrap());
@@ -139,7 +132,7 @@ fn reductions() {
         let (mg, agpu) = ops::max_axis(&xg, o, l, i).unwrap();
         assert_close("max_axis", &mg, &mc, 0.0);
         assert_eq!(agpu, ac, "arg-max indices");
-        let g = rand_vec(o * i, 5, -1.0, 1.0);
+        let g = values(o * i, 5, -1.0, 1.0);
         let (gc, gg) = pair(&g);
         let want = ops::max_axis_backward(&gc, &ac, o, l, i).unwrap();
         assert_close("max_axis backward", &ops::max_axis_backward(&gg, &agpu, o, l, i).unwrap(), &want, 0.0);
@@ -170,8 +163,8 @@ fn both_gemms_match_the_cpu_in_every_form() {
         return;
     }
     for &(batch, m, k, n) in &[(1, 33, 47, 29), (3, 16, 16, 16), (1, 1, 70, 5), (2, 64, 1, 40), (1, 128, 784, 100)] {
-        let a = rand_vec(batch * m * k, 7, -1.0, 1.0);
-        let b = rand_vec(batch * k * n, 8, -1.0, 1.0);
+        let a = values(batch * m * k, 7, -1.0, 1.0);
+        let b = values(batch * k * n, 8, -1.0, 1.0);
         let ((ac, ag), (bc, bg)) = (pair(&a), pair(&b));
         for t in [Transpose::NN, Transpose::NT, Transpose::TN, Transpose { a: true, b: true }] {
             let want = ops::gemm(&ac, &bc, batch, m, k, n, t).unwrap();
@@ -183,7 +176,7 @@ fn both_gemms_match_the_cpu_in_every_form() {
         }
     }
     // The context's choice reaches ops::gemm_in.
-    let a = rand_vec(6, 9, -1.0, 1.0);
+    let a = values(6, 9, -1.0, 1.0);
     let ((ac, ag), (bc, bg)) = (pair(&a), pair(&a));
     let want = ops::gemm(&ac, &bc, 1, 2, 3, 2, Transpose::NT).unwrap();
     let tiled_ctx = blitz_kernels::Context { gpu_gemm: GemmBackend::Tiled, ..Default::default() };
@@ -197,8 +190,8 @@ fn softmax_and_log_softmax() {
         return;
     }
     for n in [10, 333, 1000] {
-        let x = rand_vec(17 * n, 11, -30.0, 30.0);
-        let g = rand_vec(17 * n, 12, -1.0, 1.0);
+        let x = values(17 * n, 11, -30.0, 30.0);
+        let g = values(17 * n, 12, -1.0, 1.0);
         let ((xc, xg), (gc, gg)) = (pair(&x), pair(&g));
         for log in [false, true] {
             let (yc, yg) = (ops::softmax(&xc, n, log).unwrap(), ops::softmax(&xg, n, log).unwrap());
@@ -219,7 +212,7 @@ fn layout_ops() {
     if !gpu_or_skip("layout_ops") {
         return;
     }
-    let x = rand_vec(2 * 3 * 4 * 5, 13, -1.0, 1.0);
+    let x = values(2 * 3 * 4 * 5, 13, -1.0, 1.0);
     let (xc, xg) = pair(&x);
     for perm in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 0, 3, 2], [2, 0, 3, 1]] {
         let want = ops::permute(&xc, &[2, 3, 4, 5], &perm).unwrap();
@@ -228,25 +221,25 @@ fn layout_ops() {
     let (o, a, i) = (6, 4, 5);
     let want = ops::slice_axis(&xc, o, a, i, 1, 2).unwrap();
     assert_close("slice", &ops::slice_axis(&xg, o, a, i, 1, 2).unwrap(), &want, 0.0);
-    let g = rand_vec(o * 2 * i, 14, -1.0, 1.0);
+    let g = values(o * 2 * i, 14, -1.0, 1.0);
     let (gc, gg) = pair(&g);
     let want = ops::slice_axis_backward(&gc, o, a, i, 1, 2).unwrap();
     assert_close("slice backward", &ops::slice_axis_backward(&gg, o, a, i, 1, 2).unwrap(), &want, 0.0);
-    let p2 = rand_vec(o * 3 * i, 15, -1.0, 1.0);
+    let p2 = values(o * 3 * i, 15, -1.0, 1.0);
     let (pc, pg) = pair(&p2);
     let want = ops::concat_axis(&[&xc, &pc], &[4, 3], o, i).unwrap();
     assert_close("concat", &ops::concat_axis(&[&xg, &pg], &[4, 3], o, i).unwrap(), &want, 0.0);
     let idx = [3, 0, 3, 1, 3];
     let want = ops::index_select(&xc, o, a, i, &idx).unwrap();
     assert_close("index_select", &ops::index_select(&xg, o, a, i, &idx).unwrap(), &want, 0.0);
-    let g = rand_vec(o * idx.len() * i, 16, -1.0, 1.0);
+    let g = values(o * idx.len() * i, 16, -1.0, 1.0);
     let (gc, gg) = pair(&g);
     let want = ops::index_select_backward(&gc, o, a, i, &idx).unwrap();
     assert_close("index_select backward", &ops::index_select_backward(&gg, o, a, i, &idx).unwrap(), &want, 1e-6);
     let rows_idx = [4, 0, 19, 7, 7, 2];
     let want = ops::gather_rows(&xc, 20, &rows_idx).unwrap();
     assert_close("gather_rows", &ops::gather_rows(&xg, 20, &rows_idx).unwrap(), &want, 0.0);
-    let g = rand_vec(rows_idx.len(), 17, -1.0, 1.0);
+    let g = values(rows_idx.len(), 17, -1.0, 1.0);
     let (gc, gg) = pair(&g);
     let want = ops::gather_rows_backward(&gc, 20, &rows_idx).unwrap();
     assert_close("gather_rows backward", &ops::gather_rows_backward(&gg, 20, &rows_idx).unwrap(), &want, 0.0);
@@ -264,9 +257,9 @@ fn philox_normals_and_the_fused_reparameterisation_match_the_cpu() {
         let (g, w) = (got.to_vec().unwrap(), want.to_vec().unwrap());
         let worst = g.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst <= 2e-6, "normals seed {seed} offset {offset}: max |gpu - cpu| = {worst}");
-        let mu = rand_vec(len, 18, -1.0, 1.0);
-        let rho = rand_vec(len, 19, -6.0, 1.0);
-        let gr = rand_vec(len, 20, -1.0, 1.0);
+        let mu = values(len, 18, -1.0, 1.0);
+        let rho = values(len, 19, -6.0, 1.0);
+        let gr = values(len, 20, -1.0, 1.0);
         let ((mc, mg), (rc, rg), (gc, gg)) = (pair(&mu), pair(&rho), pair(&gr));
         let want = ops::reparam_forward(&mc, &rc, seed, offset).unwrap();
         assert_close("reparam forward", &ops::reparam_forward(&mg, &rg, seed, offset).unwrap(), &want, 1e-5);
@@ -285,8 +278,8 @@ fn optimizer_steps_and_buffers() {
         return;
     }
     let n = 5000;
-    let p = rand_vec(n, 21, -1.0, 1.0);
-    let g = rand_vec(n, 22, -1.0, 1.0);
+    let p = values(n, 21, -1.0, 1.0);
+    let g = values(n, 22, -1.0, 1.0);
     let h = AdamStep { step_size: 1e-2, beta1: 0.9, beta2: 0.999, eps_hat: 1e-8, weight_decay: 1e-3 };
     let ((mut pc, mut pg), (gc, gg)) = (pair(&p), pair(&g));
     let (mut mc, mut mg) = pair(&vec![0.0; n]);
@@ -309,7 +302,7 @@ fn optimizer_steps_and_buffers() {
     ops::scale_inplace(&mut pg, 0.5).unwrap();
     assert_close("scale", &pg, &pc, 1e-5);
     // The optimizers' batched guard: one read for all gradients, lowest bad index.
-    let host: Vec<Vec<f32>> = (0..4).map(|i| rand_vec(300 + i, 30 + i as u64, -2.0, 2.0)).collect();
+    let host: Vec<Vec<f32>> = (0..4).map(|i| values(300 + i, 30 + i as u64, -2.0, 2.0)).collect();
     let mut bufs: Vec<Buffer> = host.iter().map(|v| Buffer::from_host(v.clone(), GPU).unwrap()).collect();
     let gpu: Vec<&cuda::CudaBuffer> =
         bufs.iter().map(|b| if let Buffer::Cuda(c) = b { c } else { unreachable!() }).collect();
@@ -355,13 +348,13 @@ fn convolution_and_pooling_kernels() {
         dilation: [1, 1, 2],
     };
     let ((xc, xg), (wc, wg), (bc, bg)) = (
-        pair(&rand_vec(g.input_len(), 23, -1.0, 1.0)),
-        pair(&rand_vec(g.weight_len(), 24, -1.0, 1.0)),
-        pair(&rand_vec(6, 25, -1.0, 1.0)),
+        pair(&values(g.input_len(), 23, -1.0, 1.0)),
+        pair(&values(g.weight_len(), 24, -1.0, 1.0)),
+        pair(&values(6, 25, -1.0, 1.0)),
     );
     let want = ops_conv::conv_forward(&xc, &wc, Some(&bc), &g).unwrap();
     assert_close("conv forward", &ops_conv::conv_forward(&xg, &wg, Some(&bg), &g).unwrap(), &want, 1e-5);
-    let (gc, gg) = pair(&rand_vec(g.output_len(), 26, -1.0, 1.0));
+    let (gc, gg) = pair(&values(g.output_len(), 26, -1.0, 1.0));
     let (dxc, dwc, dbc) = ops_conv::conv_backward(&xc, &wc, &gc, &g, (true, true, true)).unwrap();
     let (dxg, dwg, dbg) = ops_conv::conv_backward(&xg, &wg, &gg, &g, (true, true, true)).unwrap();
     assert_close("conv dx", &dxg.unwrap(), &dxc.unwrap(), 1e-5);
@@ -369,7 +362,7 @@ fn convolution_and_pooling_kernels() {
     assert_close("conv db", &dbg.unwrap(), &dbc.unwrap(), 1e-5);
     let pg = PoolGeom { planes: 5, input: [2, 7, 9], kernel: [1, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1] };
     let ((pc, pgpu), (gyc, gyg)) =
-        (pair(&rand_vec(pg.input_len(), 27, -1.0, 1.0)), pair(&rand_vec(pg.output_len(), 28, -1.0, 1.0)));
+        (pair(&values(pg.input_len(), 27, -1.0, 1.0)), pair(&values(pg.output_len(), 28, -1.0, 1.0)));
     let yc = ops_conv::max_pool_forward(&pc, &pg).unwrap();
     let yg = ops_conv::max_pool_forward(&pgpu, &pg).unwrap();
     assert_close("max pool", &yg, &yc, 0.0);

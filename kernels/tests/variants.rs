@@ -10,16 +10,9 @@ use blitz_kernels::context::{
 use blitz_kernels::reference;
 use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
-/// Deterministic values in [lo, hi) (a small LCG: no dependency on rand here).
-fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
-        })
-        .collect()
-}
+#[path = "support/values.rs"]
+mod inputs;
+use inputs::values;
 
 fn ctx_with(f: impl FnOnce(&mut Context)) -> Context {
     let mut c = Context::default();

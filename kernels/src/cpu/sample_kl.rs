@@ -313,7 +313,8 @@ pub fn forward(
 /// [`forward`], also writing the backward's per-weight factors
 /// `a = sigmoid(rho)·eps` and `b = −sigmoid(rho)/sigma` for [`backward_saved`].
 /// Same `w` and KL bits as [`forward`]. On a CPU the draw is compute-bound
-/// (Philox, Box-Muller, softplus: ~5 ns a weight) and two more streams cost
+/// (Philox, Box-Muller and softplus per weight: BENCHMARKS.md, "Where the
+/// time goes") and two more streams cost
 /// far less than making eps and sigma again; the GPU regenerates instead.
 ///
 /// # Panics
