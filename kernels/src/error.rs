@@ -50,6 +50,24 @@ pub enum Error {
         /// The operation.
         op: &'static str,
     },
+    /// A shape whose element count (or byte size) does not fit in `usize`.
+    ShapeOverflow {
+        /// The operation (or constructor) that refused it.
+        op: &'static str,
+        /// The shape given.
+        shape: Vec<usize>,
+    },
+    /// An allocation that would be larger than the memory allowed
+    /// ([`crate::limits::memory_limit`]): refused before it is made.
+    TooLarge {
+        /// What would have been allocated, and which input asked for it
+        /// (e.g. "--hidden 100000000: the weights of layer 1").
+        what: String,
+        /// The bytes it would take (saturated at `u64::MAX`).
+        bytes: u64,
+        /// The limit in force.
+        limit: u64,
+    },
     /// NaN or infinity where finite values are required.
     NonFinite {
         /// What held the non-finite value (e.g. "labels", "loss", "gradient of l1.weight_mu").
@@ -100,7 +118,45 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl fmt::Display for Error {
+    /// One readable line: control characters (terminal escapes, line breaks)
+    /// that came from a file are shown escaped, and the line is cut at
+    /// [`MAX_MESSAGE_CHARS`] characters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = String::new();
+        self.fmt_raw(&mut raw)?;
+        f.write_str(&one_line(&raw, MAX_MESSAGE_CHARS))
+    }
+}
+
+/// The longest error line [`Error`]'s `Display` prints, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// `s` as one printable line of at most `max` characters (plus a note of
+/// how many were cut): control characters become `\n`, `\t`, `\u{1b}`, …
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max + 64));
+    let mut shown = 0usize;
+    let mut chars = s.chars();
+    for c in chars.by_ref() {
+        if shown >= max {
+            let rest = 1 + chars.count();
+            out.push_str(&format!("… ({rest} more characters)"));
+            return out;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+        shown += 1;
+    }
+    out
+}
+
+impl Error {
+    fn fmt_raw(&self, f: &mut impl fmt::Write) -> fmt::Result {
         match self {
             Error::ShapeMismatch { op, lhs, rhs } => {
                 write!(f, "{op}: shapes {lhs:?} and {rhs:?} do not fit")
@@ -115,6 +171,17 @@ impl fmt::Display for Error {
                 write!(f, "{op}: index {index} out of range (must be < {len})")
             }
             Error::Empty { op } => write!(f, "{op}: empty tensor where elements are required"),
+            Error::ShapeOverflow { op, shape } => {
+                write!(f, "{op}: shape {shape:?} has more elements than memory can address")
+            }
+            Error::TooLarge { what, bytes, limit } => {
+                write!(
+                    f,
+                    "{what}: needs {} but the limit is {} (set BLITZ_MEMORY_LIMIT to change it)",
+                    crate::limits::human_bytes(*bytes),
+                    crate::limits::human_bytes(*limit)
+                )
+            }
             Error::NonFinite { what } => write!(f, "non-finite value (NaN or inf) in {what}"),
             Error::DeviceMismatch { op, lhs, rhs } => {
                 write!(f, "{op}: operands on different devices ({lhs} and {rhs})")
@@ -139,5 +206,20 @@ impl Error {
     /// Shorthand for [`Error::InvalidArgument`].
     pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument { name, reason: reason.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_escaped_line_of_bounded_length() {
+        let e = Error::Parse { path: "a.csv".into(), message: "header \u{1b}[31mred\nnext".into() };
+        assert_eq!(e.to_string(), "a.csv: header \\u{1b}[31mred\\nnext");
+        let long = Error::Parse { path: "b".into(), message: "x".repeat(10 * MAX_MESSAGE_CHARS) };
+        let shown = long.to_string();
+        assert!(shown.chars().count() < MAX_MESSAGE_CHARS + 40, "{}", shown.len());
+        assert!(shown.ends_with("more characters)"), "{shown}");
     }
 }

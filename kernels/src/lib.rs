@@ -12,6 +12,7 @@
 //! - [`registry`]: every kernel family, its variants, what this machine can run, the defaults.
 //! - [`mod@reference`]: the reference variants, the plain scalar definitions every fast path is tested against.
 //! - [`fastmath`]: the scalar f32 math every path shares, so that they draw the same bits.
+//! - [`limits`]: checked element counts and the memory check every size from outside goes through.
 //! - [`cuda`]: the CUDA backend (a stub returning [`Error::CudaNotCompiled`]
 //!   without the `cuda` feature).
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub(crate) mod cpu;
 pub mod cuda;
 mod device;
 mod error;
+pub mod limits;
 pub mod ops;
 pub mod ops_conv;
 pub mod reference;
@@ -37,5 +39,5 @@ pub use cpu::fastmath;
 pub use buffer::Buffer;
 pub use context::Context;
 pub use device::Device;
-pub use error::{Error, Result};
+pub use error::{one_line, Error, Result, MAX_MESSAGE_CHARS};
 pub use types::{AdamStep, BinaryOp, ConvGeom, PoolGeom, PriorSpec, ScalarKind, ScalarOp, Transpose, UnaryOp};
