@@ -393,10 +393,13 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
             message: format!("no data rows after the {header_rows} header row(s)"),
         });
     }
-    let width = split(lines[header_rows].1).len();
+    let width = count_cells(lines[header_rows].1, delim);
+    let rows = lines.len() - header_rows;
+    check_parse_memory(source, rows, width)?;
     let names: Vec<String> = if header_rows > 0 {
         let h = split(lines[header_rows - 1].1);
         if h.len() == width && h.iter().all(|c| !c.is_empty()) {
+            refuse_duplicate_names(&h, source, lines[header_rows - 1].0)?;
             h
         } else {
             (0..width).map(|i| i.to_string()).collect()
@@ -414,7 +417,8 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
         return Err(Error::invalid("column", format!("{:?} is both a feature and a target", names[*t])));
     }
     let categorical = matches!(opts.target_kind, TargetKind::Categorical { .. });
-    let mut x = Vec::with_capacity((lines.len() - header_rows) * features.len());
+    // `check_parse_memory` bounded rows × width, and features ≤ width.
+    let mut x = Vec::with_capacity(rows.saturating_mul(features.len()));
     let mut y_num = Vec::new();
     let mut y_text: Vec<String> = Vec::new();
     for &(ln, line) in &lines[header_rows..] {
@@ -439,7 +443,6 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
             }
         }
     }
-    let rows = lines.len() - header_rows;
     let y = if targets.is_empty() {
         None
     } else if categorical {
@@ -455,7 +458,7 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
         };
         let mut labels = Vec::with_capacity(rows);
         for (r, label) in y_text.iter().enumerate() {
-            match names_known.iter().position(|n| n == label) {
+            match class_of(&names_known, label) {
                 Some(c) => labels.push(c),
                 None => {
                     return Err(cell_err(
@@ -499,14 +502,97 @@ fn number(cell: &str, line: usize, col: usize, source: &str) -> Result<f32> {
     }
 }
 
-/// The classes found, sorted numerically when every label is a number.
+/// A label's value when it is a finite number (`1`, `1.0`, `01`, `1e0`).
+fn label_value(label: &str) -> Option<f64> {
+    label.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// The one spelling of a label: a number is written as the shortest decimal
+/// that reads back to its value, so `1`, `1.0`, `01` and `1e0` are one
+/// class, `1`; any other text is kept as it is.
+fn canonical_label(label: &str) -> String {
+    match label_value(label) {
+        // `+ 0.0` turns −0 into 0: "-0" and "0" are one class.
+        Some(v) => format!("{}", v + 0.0),
+        None => label.to_string(),
+    }
+}
+
+/// The classes found, each number once whatever its spelling, sorted
+/// numerically when every label is a number.
 fn class_names(labels: &[String]) -> Vec<String> {
-    let set: BTreeSet<&String> = labels.iter().collect();
-    let mut names: Vec<String> = set.into_iter().cloned().collect();
-    if names.iter().all(|n| n.parse::<f64>().is_ok_and(f64::is_finite)) {
-        names.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
+    let set: BTreeSet<String> = labels.iter().map(|l| canonical_label(l)).collect();
+    let mut names: Vec<String> = set.into_iter().collect();
+    if names.iter().all(|n| label_value(n).is_some()) {
+        names.sort_by(|a, b| label_value(a).unwrap_or(0.0).total_cmp(&label_value(b).unwrap_or(0.0)));
     }
     names
+}
+
+/// The index of `label` among a model's `classes`: the class spelled the
+/// same, else the one class of the same numeric value (`1.0` for `1`).
+fn class_of(classes: &[String], label: &str) -> Option<usize> {
+    if let Some(i) = classes.iter().position(|n| n == label) {
+        return Some(i);
+    }
+    let v = label_value(label)?;
+    let mut same = classes.iter().enumerate().filter(|(_, n)| label_value(n) == Some(v));
+    match (same.next(), same.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
+}
+
+/// Refuses a header that names two columns alike: features and targets are
+/// found by name, so the second column of that name could never be reached
+/// (and a model's columns would silently be the wrong ones).
+fn refuse_duplicate_names(names: &[String], source: &str, line: usize) -> Result<()> {
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(names.len());
+    for (j, n) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(n.as_str(), j) {
+            return Err(Error::Parse {
+                path: source.to_string(),
+                message: format!(
+                    "line {line}: columns {} and {} are both named {n:?}: rename one (columns are found by name)",
+                    first + 1,
+                    j + 1
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Bytes the parse will hold per cell of the widest structures: a `String`
+/// (24 bytes) and its text for each of the column names (three copies: the
+/// header, the feature names, the caller's) and for one row's cells.
+const BYTES_PER_COLUMN: u64 = 4 * 32;
+
+/// Refuses, before anything is allocated for it, a parse whose rows ×
+/// columns would not fit in memory (a forged one-line file of millions of
+/// columns, or millions of rows).
+fn check_parse_memory(source: &str, rows: usize, width: usize) -> Result<()> {
+    let cells = blitz_kernels::limits::product_saturating(&[rows, width]);
+    let bytes = cells.saturating_mul(4).saturating_add((width as u64).saturating_mul(BYTES_PER_COLUMN));
+    blitz_kernels::limits::check_memory(bytes, || format!("{source}: {rows} rows of {width} columns"))
+}
+
+/// The number of cells [`split_row`] would make of `line`, without making them.
+fn count_cells(line: &str, delim: Delimiter) -> usize {
+    let c = match delim {
+        Delimiter::Char(c) => c,
+        _ => return line.split_whitespace().count(),
+    };
+    let (mut cells, mut quoted) = (1usize, false);
+    for ch in line.chars() {
+        match ch {
+            // A doubled quote inside quotes toggles twice: no net change.
+            '"' => quoted = !quoted,
+            ch if ch == c && !quoted => cells += 1,
+            _ => {}
+        }
+    }
+    cells
 }
 
 /// Splits a row; with a character delimiter, double quotes group a cell
@@ -591,6 +677,32 @@ mod tests {
         assert_eq!(detect_header_rows(&rows("1,2,3,\n4,5,6\n"), c), 0);
         assert_eq!(detect_header_rows(&rows("5.1,3.5,setosa\n4.9,3.0,setosa\n"), c), 0);
         assert_eq!(detect_header_rows(&rows("a,b\n"), c), 1);
+    }
+
+    #[test]
+    fn cells_are_counted_as_split() {
+        for (line, d) in [
+            (r#"1,"a,b",  "x""y" "#, Delimiter::Char(',')),
+            ("  1 \t 2   3 ", Delimiter::Whitespace),
+            ("a;;b;", Delimiter::Char(';')),
+            (r#""""#, Delimiter::Char(',')),
+            ("", Delimiter::Char(',')),
+        ] {
+            assert_eq!(count_cells(line, d), split_row(line, d).len(), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn one_number_is_one_class_whatever_its_spelling() {
+        let l: Vec<String> = ["1", "1.0", "01", "2", "-0", "0", "1e0"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(class_names(&l), ["0", "1", "2"]);
+        let classes: Vec<String> = ["1", "2"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(class_of(&classes, "1.0"), Some(0));
+        assert_eq!(class_of(&classes, "02"), Some(1));
+        assert_eq!(class_of(&classes, "3"), None);
+        let words: Vec<String> = ["cat", "dog"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(class_of(&words, "cat"), Some(0));
+        assert_eq!(class_of(&words, "1"), None);
     }
 
     #[test]

@@ -1,0 +1,3 @@
+//! Helpers the layers crate's test files share.
+
+pub mod fuzz;
