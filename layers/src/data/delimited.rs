@@ -53,6 +53,14 @@ impl std::str::FromStr for Delimiter {
             _ => {
                 let mut it = s.chars();
                 match (it.next(), it.next()) {
+                    // A character that can stand inside a number, a quote
+                    // or a line break would split cells in the wrong places.
+                    (Some(c), None) if c.is_alphanumeric() || ".+-\"\r\n".contains(c) => {
+                        return Err(Error::invalid(
+                            "delimiter",
+                            format!("{c:?} can stand inside a cell (a number, a quote or a line break)"),
+                        ))
+                    }
                     (Some(c), None) => Delimiter::Char(c),
                     _ => {
                         return Err(Error::invalid(
@@ -677,6 +685,16 @@ mod tests {
         assert_eq!(detect_header_rows(&rows("1,2,3,\n4,5,6\n"), c), 0);
         assert_eq!(detect_header_rows(&rows("5.1,3.5,setosa\n4.9,3.0,setosa\n"), c), 0);
         assert_eq!(detect_header_rows(&rows("a,b\n"), c), 1);
+    }
+
+    #[test]
+    fn a_delimiter_that_can_stand_inside_a_cell_is_refused() {
+        for bad in ["1", "e", ".", "-", "+", "\"", "\n", "é"] {
+            assert!(bad.parse::<Delimiter>().is_err(), "{bad:?}");
+        }
+        for good in ["|", ":", "tab", "\t", ",", " "] {
+            assert!(good.parse::<Delimiter>().is_ok(), "{good:?}");
+        }
     }
 
     #[test]
