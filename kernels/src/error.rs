@@ -135,11 +135,9 @@ pub const MAX_MESSAGE_CHARS: usize = 2000;
 /// how many were cut): control characters become `\n`, `\t`, `\u{1b}`, …
 pub fn one_line(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max + 64));
-    let mut shown = 0usize;
-    let mut chars = s.chars();
-    for c in chars.by_ref() {
+    for (shown, c) in s.chars().enumerate() {
         if shown >= max {
-            let rest = 1 + chars.count();
+            let rest = s.chars().count() - shown;
             out.push_str(&format!("… ({rest} more characters)"));
             return out;
         }
@@ -150,7 +148,6 @@ pub fn one_line(s: &str, max: usize) -> String {
             c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
-        shown += 1;
     }
     out
 }

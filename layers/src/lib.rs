@@ -45,6 +45,8 @@ pub mod prior;
 pub mod recurrent;
 pub mod regression;
 pub mod sequential;
+#[allow(dead_code)] // wired into `checkpoint` once the model-file work lands
+mod tensorfile;
 pub mod train;
 pub mod uncertainty;
 

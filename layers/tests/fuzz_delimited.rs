@@ -103,7 +103,7 @@ fn mutated_files_read_or_fail_cleanly_under_every_option_set() {
                     assert!(matches!(read_delimited(&path, &opts), Err(blitz_autograd::Error::Parse { .. })));
                 }
             }
-            if i % 50 == 0 {
+            if i.is_multiple_of(50) {
                 let path = dir.join("case.csv.gz");
                 std::fs::write(&path, bytes).unwrap();
                 if let Ok(d) = read_delimited(&path, &opts) {
