@@ -62,3 +62,24 @@ fn header_names_with_terminal_escapes_are_shown_escaped() {
     let msg = parse_delimited(text, &opts, "esc.csv").unwrap_err().to_string();
     assert!(!msg.contains('\u{1b}') && msg.contains("\\u{1b}[2Jb"), "{msg}");
 }
+
+#[cfg(feature = "gzip")]
+#[test]
+fn a_gzip_bomb_stops_at_the_memory_limit() {
+    use std::io::Write;
+    // 110 MiB of zeros compress to about 110 KiB; the limit is 100M.
+    std::env::set_var("BLITZ_MEMORY_LIMIT", "100M");
+    let dir = std::env::temp_dir().join(format!("blitz-hostile-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bomb.csv.gz");
+    let mut z = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::best());
+    let zeros = vec![b'0'; 1 << 20];
+    for _ in 0..110 {
+        z.write_all(&zeros).unwrap();
+    }
+    z.finish().unwrap();
+    let e = blitz_layers::data::read_delimited(&path, &ReadOptions::default()).unwrap_err();
+    assert!(matches!(e, Error::TooLarge { .. }), "{e:?}");
+    assert!(e.to_string().contains("bomb.csv.gz: decompressed"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}

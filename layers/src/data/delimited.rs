@@ -22,7 +22,6 @@
 use super::Table;
 use blitz_autograd::{Error, Result};
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::Path;
 
 /// How the cells of a row are separated.
@@ -349,15 +348,7 @@ pub fn read_delimited(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<Data
     let name = path.display().to_string();
     let io = |e: std::io::Error| Error::Io { path: name.clone(), message: e.to_string() };
     let bytes = std::fs::read(path).map_err(io)?;
-    let bytes = if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::Parse { path: name.clone(), message: format!("not a valid gzip file: {e}") })?;
-        out
-    } else {
-        bytes
-    };
+    let bytes = if path.extension().is_some_and(|e| e == "gz") { super::gzip::gunzip(&bytes, &name)? } else { bytes };
     let text = String::from_utf8(bytes).map_err(|e| Error::Parse {
         path: name.clone(),
         message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),

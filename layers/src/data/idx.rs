@@ -8,9 +8,7 @@
 //! ratio (1032:1) times the compressed length.
 
 use blitz_autograd::{Error, Tensor};
-use flate2::read::GzDecoder;
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 /// What is wrong with an IDX file.
@@ -109,6 +107,7 @@ fn elem_size(code: u8) -> Option<usize> {
 }
 
 /// Deflate cannot expand data by more than about this factor.
+#[cfg(feature = "gzip")]
 const MAX_INFLATE_RATIO: u64 = 1032;
 
 /// Parses IDX bytes (already decompressed). `path` names the source in errors.
@@ -179,16 +178,36 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, IdxError> {
     let name = path.display().to_string();
     let io = |e: std::io::Error| IdxError::Io { path: name.clone(), message: e.to_string() };
     let raw = std::fs::read(path).map_err(io)?;
-    if raw.len() >= 2 && raw[..2] == [0x1f, 0x8b] {
-        // The decompressed size is unknown until the header is read; bound it
-        // by what deflate can produce from this many bytes.
-        let limit = (raw.len() as u64).saturating_mul(MAX_INFLATE_RATIO);
-        let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
-        GzDecoder::new(&raw[..]).take(limit).read_to_end(&mut out).map_err(io)?;
+    if super::gzip::is_gzip(&raw) {
+        let out = gunzip_idx(&raw, &name)?;
         parse_idx(&out, &name)
     } else {
         parse_idx(&raw, &name)
     }
+}
+
+/// The decompressed IDX file: the size is unknown until the header is
+/// read, so it is bounded by what deflate can produce from this many bytes.
+#[cfg(feature = "gzip")]
+fn gunzip_idx(raw: &[u8], name: &str) -> Result<Vec<u8>, IdxError> {
+    use flate2::read::GzDecoder;
+    use std::io::Read;
+    let limit = (raw.len() as u64).saturating_mul(MAX_INFLATE_RATIO);
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    GzDecoder::new(raw)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| IdxError::Io { path: name.to_string(), message: e.to_string() })?;
+    Ok(out)
+}
+
+/// Without the `gzip` feature: a clear refusal.
+#[cfg(not(feature = "gzip"))]
+fn gunzip_idx(_raw: &[u8], name: &str) -> Result<Vec<u8>, IdxError> {
+    Err(IdxError::Io {
+        path: name.to_string(),
+        message: "is gzip-compressed, and this build of blitz has no `gzip` feature".into(),
+    })
 }
 
 /// An MNIST split: images scaled to [0, 1] (as torchvision's `ToTensor`)

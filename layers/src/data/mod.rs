@@ -10,6 +10,7 @@
 //! - [`idx`]: the IDX files of MNIST.
 
 mod delimited;
+mod gzip;
 pub mod idx;
 
 pub use delimited::{parse_delimited, read_delimited, ColumnRef, Dataset, Delimiter, ReadOptions, Target, TargetKind};
