@@ -447,7 +447,9 @@ impl Checkpoint {
             }
             if let Some(i) = e.data.iter().chain(&v.data).position(|x| !x.is_finite()) {
                 let (which, at) = if i < e.data.len() { (ADAM_M, i) } else { (ADAM_V, i - e.data.len()) };
-                return Err(Error::NonFinite { what: format!("tensor {which}{pname} of {} (element {at})", self.source) });
+                return Err(Error::NonFinite {
+                    what: format!("tensor {which}{pname} of {} (element {at})", self.source),
+                });
             }
             if let Some(at) = v.data.iter().position(|&x| x < 0.0) {
                 problems.push(format!("{ADAM_V}{pname}: element {at} is {}, a second moment must be ≥ 0", v.data[at]));

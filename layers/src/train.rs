@@ -214,9 +214,10 @@ pub(crate) fn check_resumable(ck: &Checkpoint, c: &TrainConfig, n: usize) -> Res
     }
     let bad = |message: String| Error::Parse { path: ck.source().to_string(), message };
     let get = |key: &str| -> Result<usize> {
-        ck.metadata().get(key).and_then(|v| v.parse().ok()).ok_or_else(|| {
-            bad(format!("metadata {key} is missing or not a whole number: not a resumable checkpoint"))
-        })
+        ck.metadata()
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(format!("metadata {key} is missing or not a whole number: not a resumable checkpoint")))
     };
     let (epoch, steps) = (get(META_EPOCH)?, get(META_STEPS)?);
     if epoch > c.epochs {
@@ -394,7 +395,9 @@ pub(crate) fn check_scale_marks(ck: &Checkpoint, scales: &[(&str, bool)]) -> Res
             let (says, is) = if found { ("without", "holds") } else { ("with", "lacks") };
             return Err(Error::Parse {
                 path: ck.source().to_string(),
-                message: format!("metadata {META_SCALES} = {marks:?} says {says} {key}, but the file {is} {key}.mean/std"),
+                message: format!(
+                    "metadata {META_SCALES} = {marks:?} says {says} {key}, but the file {is} {key}.mean/std"
+                ),
             });
         }
     }
@@ -420,9 +423,9 @@ pub(crate) fn check_draws(op: &str, draws: usize, n: usize, width: usize, chunk:
     let per_draw = f32_bytes(n.saturating_mul(width))
         .saturating_add(f32_bytes(n.min(chunk).saturating_mul(width)))
         .saturating_add(PER_DRAW as u64);
-    let bytes = product_saturating(&[draws]).saturating_mul(per_draw).saturating_add(
-        f32_bytes(n.saturating_mul(width)).saturating_mul(extra as u64),
-    );
+    let bytes = product_saturating(&[draws])
+        .saturating_mul(per_draw)
+        .saturating_add(f32_bytes(n.saturating_mul(width)).saturating_mul(extra as u64));
     check_memory(bytes, || format!("{op}: draws = {draws} of {n} rows × {width} outputs"))
 }
 
