@@ -231,6 +231,29 @@ impl Checkpoint {
         self.metadata.insert(key.into(), value.into());
     }
 
+    /// Removes a metadata entry, returning its value.
+    pub fn remove_metadata(&mut self, key: &str) -> Option<String> {
+        self.metadata.remove(key)
+    }
+
+    /// Stores (or replaces) the `f32` tensor `name`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeOverflow`] for a shape whose element count overflows;
+    /// [`Error::InvalidShape`] when `data` does not hold that many values.
+    pub fn set_tensor(&mut self, name: impl Into<String>, shape: &[usize], data: Vec<f32>) -> Result<()> {
+        let n = blitz_kernels::limits::checked_numel("Checkpoint::set_tensor", shape)?;
+        if n != data.len() {
+            return Err(Error::InvalidShape {
+                op: "Checkpoint::set_tensor",
+                shape: shape.to_vec(),
+                reason: format!("{} values given", data.len()),
+            });
+        }
+        self.tensors.insert(name.into(), Entry { dtype: Dtype::F32, shape: shape.to_vec(), data });
+        Ok(())
+    }
+
     /// The metadata block.
     pub fn metadata(&self) -> &BTreeMap<String, String> {
         &self.metadata
@@ -347,9 +370,10 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::Parse`] listing every parameter missing from the file, every
     /// parameter tensor in the file that the model lacks, every shape that
-    /// differs and every tensor whose dtype is not `F32`;
-    /// [`Error::NonFinite`] naming the first tensor holding a NaN or an
-    /// infinity (no parameter can take one).
+    /// differs and every tensor whose dtype is not `F32`. The values are
+    /// copied bit for bit, NaN included: the models' own restores
+    /// ([`Regressor::restore`](crate::regression::Regressor::restore), ...)
+    /// refuse non-finite parameters with [`Checkpoint::check_finite`].
     pub fn restore_params(&self, named: &[(String, Param)]) -> Result<()> {
         let mut problems = Vec::new();
         for (name, p) in named {
@@ -372,15 +396,23 @@ impl Checkpoint {
         if !problems.is_empty() {
             return Err(Error::Parse { path: self.source.clone(), message: problems.join("; ") });
         }
-        for (name, _) in named {
-            if let Some(i) = self.tensors[name].data.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFinite { what: format!("tensor {name} of {} (element {i})", self.source) });
-            }
-        }
         for (name, p) in named {
             let e = &self.tensors[name];
             let t = Tensor::from_vec(e.data.clone(), &e.shape)?.to(p.value().device())?;
             p.set(t)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a NaN or an infinity in the stored tensors of `names`.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] naming the first such tensor, the file and the element.
+    pub fn check_finite<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        for name in names {
+            if let Some(i) = self.tensors.get(name).and_then(|e| e.data.iter().position(|v| !v.is_finite())) {
+                return Err(Error::NonFinite { what: format!("tensor {name} of {} (element {i})", self.source) });
+            }
         }
         Ok(())
     }

@@ -316,7 +316,9 @@ impl<M: Module> Classifier<M> {
                 });
             }
         }
-        ck.restore_params(&params(&self.net))?;
+        let named = params(&self.net);
+        ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
+        ck.restore_params(&named)?;
         self.x_scale = x_scale;
         Ok(())
     }

@@ -180,10 +180,8 @@ impl MlpSpec {
         for (name, shape) in &expected {
             let n = checked_numel("model.sizes", shape)?;
             total = total.checked_add(n).ok_or(Error::ShapeOverflow { op: "model.sizes", shape: shape.clone() })?;
+            ck.check_finite([name.as_str()])?;
             let (_, data) = ck.tensor(name).unwrap_or_default();
-            if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFinite { what: format!("tensor {name} of {} (element {i})", ck.source()) });
-            }
             if name.ends_with("_rho") {
                 if let Some((i, r)) = data.iter().enumerate().find(|(_, &r)| r < MIN_RHO) {
                     return Err(bad(format!(

@@ -344,6 +344,8 @@ impl<M: Module> Regressor<M> {
                 return Err(bad(format!("y_scale has {} columns, the model {} outputs", s.cols(), self.outputs())));
             }
         }
+        let named = self.named_params();
+        ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
         if let Some((_, log)) = ck.tensor(LOG_NOISE) {
             if let Some((o, l)) = log.iter().enumerate().find(|(_, l)| !(l.abs() <= MAX_LOG_NOISE)) {
                 return Err(bad(format!(
@@ -351,7 +353,7 @@ impl<M: Module> Regressor<M> {
                 )));
             }
         }
-        ck.restore_params(&self.named_params())?;
+        ck.restore_params(&named)?;
         self.x_scale = x_scale;
         self.y_scale = y_scale;
         Ok(())
