@@ -71,15 +71,31 @@ fn set_first(ck: &mut Checkpoint, name: &str, value: f32) {
     ck.set_tensor(name, &shape, data).unwrap();
 }
 
-#[test]
-fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
-    let d = dir("load");
+type Edit = Box<dyn Fn(&mut Checkpoint)>;
+
+/// An edit that deletes the metadata `keys`.
+fn without(keys: &'static [&'static str]) -> Edit {
+    Box::new(move |ck| {
+        for k in keys {
+            ck.remove_metadata(k);
+        }
+    })
+}
+
+/// A trained model in a new folder `name`: (folder, model file).
+fn trained(name: &str) -> (PathBuf, PathBuf) {
+    let d = dir(name);
     let model = d.join("m.safetensors");
     let fit = run(&fit_args(&model));
     assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+    (d, model)
+}
+
+#[test]
+fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
+    let (d, model) = trained("load");
     let bad = d.join("bad.safetensors");
     let features = Checkpoint::load(&model).unwrap().metadata()["blitz.features"].clone();
-    type Edit = Box<dyn Fn(&mut Checkpoint)>;
     let cases: Vec<(&str, Edit, &str)> = vec![
         ("huge sizes", Box::new(|ck| ck.set_metadata("model.sizes", "13-18446744073709551615-1")), "model.sizes"),
         ("52 GB sizes", Box::new(|ck| ck.set_metadata("model.sizes", "13-1000000000-1")), "model.sizes"),
@@ -94,24 +110,8 @@ fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
             "x_scale",
         ),
         ("huge y std", Box::new(|ck| ck.set_metadata("y_scale.std", "1e37")), "y_scale"),
-        (
-            "no x_scale",
-            Box::new(|ck| {
-                for k in ["x_scale.mean", "x_scale.std", "standardized"] {
-                    ck.remove_metadata(k);
-                }
-            }),
-            "x_scale",
-        ),
-        (
-            "no y_scale",
-            Box::new(|ck| {
-                for k in ["y_scale.mean", "y_scale.std", "standardized"] {
-                    ck.remove_metadata(k);
-                }
-            }),
-            "y_scale",
-        ),
+        ("no x_scale", without(&["x_scale.mean", "x_scale.std", "standardized"]), "x_scale"),
+        ("no y_scale", without(&["y_scale.mean", "y_scale.std", "standardized"]), "y_scale"),
         (
             "repeated feature",
             Box::new({
@@ -148,13 +148,9 @@ fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
 
 #[test]
 fn forged_resume_progress_is_refused_and_the_file_left_alone() {
-    let d = dir("resume");
-    let model = d.join("m.safetensors");
-    let fit = run(&fit_args(&model));
-    assert!(fit.status.success(), "{}", String::from_utf8_lossy(&fit.stderr));
+    let (d, model) = trained("resume");
     let mut resume = fit_args(&model);
     resume.push("--resume".into());
-    type Edit = Box<dyn Fn(&mut Checkpoint)>;
     let cases: Vec<(&str, Edit, &str)> = vec![
         ("epoch back to 3", Box::new(|ck| ck.set_metadata("train.epoch", "3")), "train.steps"),
         ("epoch 999999999999", Box::new(|ck| ck.set_metadata("train.epoch", "999999999999")), "train.epoch"),
@@ -162,11 +158,7 @@ fn forged_resume_progress_is_refused_and_the_file_left_alone() {
         ("log_noise 200", Box::new(|ck| ck.set_tensor("log_noise", &[1], vec![200.0]).unwrap()), "log_noise"),
         (
             "no statistics",
-            Box::new(|ck| {
-                for k in ["x_scale.mean", "x_scale.std", "y_scale.mean", "y_scale.std", "standardized"] {
-                    ck.remove_metadata(k);
-                }
-            }),
+            without(&["x_scale.mean", "x_scale.std", "y_scale.mean", "y_scale.std", "standardized"]),
             "x_scale",
         ),
     ];

@@ -347,7 +347,7 @@ impl<M: Module> Regressor<M> {
         let named = self.named_params();
         ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
         if let Some((_, log)) = ck.tensor(LOG_NOISE) {
-            if let Some((o, l)) = log.iter().enumerate().find(|(_, l)| !(l.abs() <= MAX_LOG_NOISE)) {
+            if let Some((o, l)) = log.iter().enumerate().find(|(_, l)| l.abs() > MAX_LOG_NOISE) {
                 return Err(bad(format!(
                     "{LOG_NOISE}[{o}] = {l}: outside ±{MAX_LOG_NOISE} (the noise variance e^(2·{LOG_NOISE}) must be a normal f32)"
                 )));
