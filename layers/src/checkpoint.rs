@@ -28,6 +28,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The version written in every checkpoint's metadata (`format_version`).
 pub const FORMAT_VERSION: &str = "1";
 
+/// The metadata key of the content digest ([`Checkpoint::seal`]).
+pub const DIGEST_KEY: &str = "digest";
+
+/// FNV-1a, 64 bits.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn eat(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// A length-prefixed field, so that ("ab", "c") and ("a", "bc") differ.
+    fn field(&mut self, bytes: &[u8]) {
+        self.eat(&(bytes.len() as u64).to_le_bytes());
+        self.eat(bytes);
+    }
+}
+
 /// Value of the `format` metadata key.
 const FORMAT_NAME: &str = "blitz";
 
@@ -155,9 +181,77 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// A digest of the content: every tensor (name, dtype, shape, bytes) and
+    /// every metadata entry but [`DIGEST_KEY`], in sorted order (FNV-1a,
+    /// 64 bits). It detects a file edited or damaged after it was written,
+    /// not a forgery: anyone can compute it.
+    pub fn content_digest(&self) -> String {
+        let mut h = Fnv::default();
+        for (name, e) in &self.tensors {
+            h.field(name.as_bytes());
+            h.field(format!("{:?}{:?}", e.dtype, e.shape).as_bytes());
+            for v in &e.data {
+                h.eat(&v.to_bits().to_le_bytes());
+            }
+        }
+        for (k, v) in self.metadata.iter().filter(|(k, _)| k.as_str() != DIGEST_KEY) {
+            h.field(k.as_bytes());
+            h.field(v.as_bytes());
+        }
+        format!("fnv1a64:{:016x}", h.0)
+    }
+
+    /// Stores [`Checkpoint::content_digest`] under [`DIGEST_KEY`]: every
+    /// later [`Checkpoint::load`] checks it.
+    pub fn seal(&mut self) {
+        let d = self.content_digest();
+        self.metadata.insert(DIGEST_KEY.to_string(), d);
+    }
+
+    /// Checks the digest stored by [`Checkpoint::seal`], when there is one
+    /// (files written without it, by older builds or other tools, pass).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] when the content no longer matches it.
+    pub fn verify_seal(&self) -> Result<()> {
+        match self.metadata.get(DIGEST_KEY) {
+            Some(d) if *d != self.content_digest() => Err(Error::Parse {
+                path: self.source.clone(),
+                message: format!(
+                    "metadata {DIGEST_KEY} does not match the content: the file was changed after it was \
+                     written (remove the {DIGEST_KEY} key to load it anyway)"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Sets a metadata entry of the caller's own (e.g. the epoch, a config).
     pub fn set_metadata(&mut self, key: impl Into<String>, value: impl Into<String>) {
         self.metadata.insert(key.into(), value.into());
+    }
+
+    /// Removes a metadata entry, returning its value.
+    pub fn remove_metadata(&mut self, key: &str) -> Option<String> {
+        self.metadata.remove(key)
+    }
+
+    /// Stores (or replaces) the `f32` tensor `name`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeOverflow`] for a shape whose element count overflows;
+    /// [`Error::InvalidShape`] when `data` does not hold that many values.
+    pub fn set_tensor(&mut self, name: impl Into<String>, shape: &[usize], data: Vec<f32>) -> Result<()> {
+        let n = blitz_kernels::limits::checked_numel("Checkpoint::set_tensor", shape)?;
+        if n != data.len() {
+            return Err(Error::InvalidShape {
+                op: "Checkpoint::set_tensor",
+                shape: shape.to_vec(),
+                reason: format!("{} values given", data.len()),
+            });
+        }
+        self.tensors.insert(name.into(), Entry { dtype: Dtype::F32, shape: shape.to_vec(), data });
+        Ok(())
     }
 
     /// The metadata block.
@@ -240,12 +334,14 @@ impl Checkpoint {
     ///
     /// # Errors
     /// [`Error::Io`] when the file cannot be read; [`Error::Parse`] when it
-    /// is not a valid safetensors file, or one of an unknown format version.
+    /// is not a valid safetensors file, one of an unknown format version, or
+    /// one whose stored digest ([`Checkpoint::seal`]) does not match.
     pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
         let path = path.as_ref();
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| Error::Io { path: name.clone(), message: e.to_string() })?;
         let ck = Checkpoint::from_bytes(&bytes, &name)?;
+        ck.verify_seal()?;
         match ck.metadata.get("format_version") {
             // Files written by other tools (torch, BLiTZ) have no version: plain tensors.
             None => {}
@@ -274,7 +370,10 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::Parse`] listing every parameter missing from the file, every
     /// parameter tensor in the file that the model lacks, every shape that
-    /// differs and every tensor whose dtype is not `F32`.
+    /// differs and every tensor whose dtype is not `F32`. The values are
+    /// copied bit for bit, NaN included: the models' own restores
+    /// ([`Regressor::restore`](crate::regression::Regressor::restore), ...)
+    /// refuse non-finite parameters with [`Checkpoint::check_finite`].
     pub fn restore_params(&self, named: &[(String, Param)]) -> Result<()> {
         let mut problems = Vec::new();
         for (name, p) in named {
@@ -305,6 +404,19 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// Refuses a NaN or an infinity in the stored tensors of `names`.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] naming the first such tensor, the file and the element.
+    pub fn check_finite<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        for name in names {
+            if let Some(i) = self.tensors.get(name).and_then(|e| e.data.iter().position(|v| !v.is_finite())) {
+                return Err(Error::NonFinite { what: format!("tensor {name} of {} (element {i})", self.source) });
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the checkpoint holds an optimizer's state.
     pub fn has_optimizer(&self) -> bool {
         self.metadata.contains_key("optimizer")
@@ -316,7 +428,9 @@ impl Checkpoint {
     ///
     /// # Errors
     /// [`Error::Parse`] when the checkpoint holds no Adam state, a value is
-    /// malformed, or a moment's name or shape does not match `named`.
+    /// malformed, a moment's name or shape does not match `named`, or a
+    /// second moment is negative; [`Error::NonFinite`] for a moment holding
+    /// a NaN or an infinity.
     pub fn restore_adam(&self, named: &[(String, Param)]) -> Result<Adam> {
         let bad = |message: String| Error::Parse { path: self.source.clone(), message };
         if self.metadata.get("optimizer").map(String::as_str) != Some("adam") {
@@ -361,6 +475,16 @@ impl Checkpoint {
                     v.shape,
                     p.shape()
                 ));
+                continue;
+            }
+            if let Some(i) = e.data.iter().chain(&v.data).position(|x| !x.is_finite()) {
+                let (which, at) = if i < e.data.len() { (ADAM_M, i) } else { (ADAM_V, i - e.data.len()) };
+                return Err(Error::NonFinite {
+                    what: format!("tensor {which}{pname} of {} (element {at})", self.source),
+                });
+            }
+            if let Some(at) = v.data.iter().position(|&x| x < 0.0) {
+                problems.push(format!("{ADAM_V}{pname}: element {at} is {}, a second moment must be ≥ 0", v.data[at]));
                 continue;
             }
             let device = p.value().device();

@@ -31,7 +31,10 @@ use crate::metrics::{
 };
 use crate::module::{params, to_device, Module};
 use crate::sequential::Sequential;
-use crate::train::{draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig, TrainSummary};
+use crate::train::{
+    check_draws, checked_inputs, draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig,
+    TrainSummary,
+};
 use blitz_autograd::{loss, Device, Error, Result, Tensor, Var};
 
 /// Rows per forward pass when predicting (bounds memory).
@@ -249,11 +252,16 @@ impl<M: Module> Classifier<M> {
     /// draws named by `seed`, with entropy and mutual information.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for `draws == 0`; shape errors.
+    /// [`Error::InvalidArgument`] for `draws == 0`; [`Error::TooLarge`] when
+    /// the draws kept would not fit in memory; [`Error::NonFinite`] naming
+    /// the row and column of an input that is not finite (or not once
+    /// standardised); shape errors.
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<ClassPrediction> {
-        self.check_x(x)?;
+        let n = self.check_x(x)?;
         let k = self.classes();
-        let xs = host_scaled(x, self.x_scale.as_ref())?;
+        // Kept besides the draws: the mean probabilities and two per-row figures.
+        check_draws("Classifier::predict", draws, n, k, PREDICT_ROWS, 2)?;
+        let xs = checked_inputs("Classifier::predict", x, self.x_scale.as_ref())?;
         let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
         let op = "Classifier::predict (logits vs [rows, classes])";
         let probs = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, Tensor::softmax)?;
@@ -282,15 +290,20 @@ impl<M: Module> Classifier<M> {
         if let Some(s) = &self.x_scale {
             s.to_metadata(&mut ck, "x_scale");
         }
+        crate::train::mark_scales(&mut ck, &[("x_scale", self.x_scale.is_some())]);
         Ok(ck)
     }
 
     /// Restores parameters and statistics from a [`Classifier::checkpoint`].
     ///
     /// # Errors
-    /// [`Error::Parse`] when names, shapes, classes or statistics do not fit (nothing changes then).
+    /// [`Error::Parse`] when names, shapes, classes or statistics do not
+    /// fit, or statistics the checkpoint says it holds are missing;
+    /// [`Error::NonFinite`] for a parameter holding a NaN or an infinity
+    /// (nothing changes then).
     pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
         let x_scale = Standardizer::from_metadata(ck, "x_scale")?;
+        crate::train::check_scale_marks(ck, &[("x_scale", x_scale.is_some())])?;
         if let Some(c) = ck.metadata().get("classes") {
             let names = decode_string_list(c).ok_or_else(|| Error::Parse {
                 path: ck.source().to_string(),
@@ -303,7 +316,9 @@ impl<M: Module> Classifier<M> {
                 });
             }
         }
-        ck.restore_params(&params(&self.net))?;
+        let named = params(&self.net);
+        ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
+        ck.restore_params(&named)?;
         self.x_scale = x_scale;
         Ok(())
     }

@@ -81,10 +81,18 @@ impl MlpSpec {
         ck.set_metadata("model.rho_init", self.rho_init.to_string());
     }
 
-    /// The spec recorded by [`MlpSpec::to_metadata`].
+    /// The spec recorded by [`MlpSpec::to_metadata`], checked against the
+    /// checkpoint's tensors before anything is built: every layer's
+    /// `weight_mu`, `weight_rho`, `bias_mu` and `bias_rho` must be stored
+    /// with the shape the sizes imply (and no other `fc*` tensor), hold
+    /// finite values, and every rho ≥ [`MIN_RHO`]; the memory the network
+    /// takes is estimated first.
     ///
     /// # Errors
-    /// [`Error::Parse`] when the checkpoint holds no such model or a value is malformed.
+    /// [`Error::Parse`] naming the file and the key (or tensor) when the
+    /// checkpoint holds no such model, a value is malformed or does not
+    /// match the tensors; [`Error::NonFinite`] naming a tensor;
+    /// [`Error::TooLarge`] for a network that would not fit in memory.
     pub fn from_metadata(ck: &Checkpoint) -> Result<MlpSpec> {
         let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
         let meta = ck.metadata();
@@ -101,14 +109,93 @@ impl MlpSpec {
         if sizes.len() < 2 {
             return Err(bad("model.sizes: needs inputs and outputs".into()));
         }
+        if sizes.contains(&0) {
+            return Err(bad(format!("model.sizes: {}: every layer needs at least one unit", get("model.sizes")?)));
+        }
         let num =
             |k: &str| -> Result<f32> { get(k)?.parse().map_err(|_| bad(format!("metadata {k} is not a number"))) };
-        Ok(MlpSpec {
+        let prior_sigma = num("model.prior_sigma")?;
+        if !(prior_sigma.is_finite() && prior_sigma >= f32::MIN_POSITIVE) {
+            return Err(bad(format!("metadata model.prior_sigma = {prior_sigma}: must be a positive normal number")));
+        }
+        let rho_init = num("model.rho_init")?;
+        if !rho_init.is_finite() {
+            return Err(bad(format!("metadata model.rho_init = {rho_init}: must be finite")));
+        }
+        let spec = MlpSpec {
             inputs: sizes[0],
             hidden: sizes[1..sizes.len() - 1].to_vec(),
             outputs: sizes[sizes.len() - 1],
-            prior_sigma: num("model.prior_sigma")?,
-            rho_init: num("model.rho_init")?,
+            prior_sigma,
+            rho_init,
+        };
+        spec.check_tensors(ck)?;
+        Ok(spec)
+    }
+
+    /// The name and shape of every parameter of [`MlpSpec::build`]'s network.
+    pub fn param_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut widths = vec![self.inputs];
+        widths.extend(&self.hidden);
+        widths.push(self.outputs);
+        let mut out = Vec::new();
+        for (i, w) in widths.windows(2).enumerate() {
+            let (inp, o) = (w[0], w[1]);
+            for part in ["weight", "bias"] {
+                let shape = if part == "weight" { vec![o, inp] } else { vec![o] };
+                for stat in ["mu", "rho"] {
+                    out.push((format!("fc{}.{part}_{stat}", i + 1), shape.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// See [`MlpSpec::from_metadata`].
+    fn check_tensors(&self, ck: &Checkpoint) -> Result<()> {
+        use blitz_kernels::limits::{check_memory, checked_numel, f32_bytes};
+        let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
+        let expected = self.param_shapes();
+        let mut problems = Vec::new();
+        for (name, shape) in &expected {
+            match ck.tensor(name) {
+                None => problems.push(format!("tensor {name} (shape {shape:?} for model.sizes) is missing")),
+                Some((s, _)) if s != &shape[..] => {
+                    problems.push(format!("tensor {name}: shape {s:?} in the file, model.sizes implies {shape:?}"))
+                }
+                Some(_) => {}
+            }
+        }
+        for name in ck.names() {
+            if name.starts_with("fc") && !expected.iter().any(|(n, _)| n == name) {
+                problems.push(format!("tensor {name} is not part of model.sizes {}", self.describe()));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(bad(problems.join("; ")));
+        }
+        // The shapes match stored tensors, so they fit in the file; the
+        // network takes their size again, and training twice more (Adam).
+        let mut total = 0usize;
+        for (name, shape) in &expected {
+            let n = checked_numel("model.sizes", shape)?;
+            total = total.checked_add(n).ok_or(Error::ShapeOverflow { op: "model.sizes", shape: shape.clone() })?;
+            ck.check_finite([name.as_str()])?;
+            let (_, data) = ck.tensor(name).unwrap_or_default();
+            if name.ends_with("_rho") {
+                if let Some((i, r)) = data.iter().enumerate().find(|(_, &r)| r < MIN_RHO) {
+                    return Err(bad(format!(
+                        "tensor {name}: element {i} is {r}, below {MIN_RHO} (sigma = softplus(rho) would not be a normal f32)"
+                    )));
+                }
+            }
+        }
+        check_memory(f32_bytes(total).saturating_mul(3), || {
+            format!("model.sizes {} of {}", self.describe(), ck.source())
         })
     }
 }
+
+/// The smallest rho a loaded Bayesian layer may hold: softplus(−80) ≈ e^−80
+/// ≈ 1.8e−35 is still a normal f32, so sigma and its log are finite.
+pub const MIN_RHO: f32 = -80.0;

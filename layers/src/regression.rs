@@ -33,11 +33,17 @@ use crate::estimator::VariationalEstimator;
 use crate::metrics::{gaussian_mixture_log_likelihood_multi, interval_coverage, rmse};
 use crate::module::{params, to_device, Module};
 use crate::sequential::Sequential;
-use crate::train::{draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig, TrainSummary};
+use crate::train::{
+    check_draws, checked_inputs, draws_in_chunks, example_count, run, Job, Progress, TrainConfig, TrainSummary,
+};
 use blitz_autograd::{loss, Error, Param, Result, Tensor, Var};
 
 /// The name of the learned noise parameter in checkpoints.
 pub const LOG_NOISE: &str = "log_noise";
+
+/// The largest |ln noise std| a checkpoint may hold: e^(±2·40) is still a
+/// normal f32, so the noise variance and its inverse both are.
+pub const MAX_LOG_NOISE: f32 = 40.0;
 
 /// Rows per forward pass when predicting (bounds memory on large inputs).
 const PREDICT_ROWS: usize = 4096;
@@ -236,11 +242,16 @@ impl<M: Module> Regressor<M> {
     /// units) from `draws` weight draws named by `seed`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for `draws == 0`; shape errors.
+    /// [`Error::InvalidArgument`] for `draws == 0`; [`Error::TooLarge`] when
+    /// the draws kept would not fit in memory; [`Error::NonFinite`] naming
+    /// the row and column of an input that is not finite (or not once
+    /// standardised); shape errors.
     pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<RegressionPrediction> {
         let n = self.check_x(x)?;
         let k = self.outputs();
-        let xs = host_scaled(x, self.x_scale.as_ref())?;
+        // Kept besides the draws: the six `[n, k]` vectors of the prediction.
+        check_draws("Regressor::predict", draws, n, k, PREDICT_ROWS, 6)?;
+        let xs = checked_inputs("Regressor::predict", x, self.x_scale.as_ref())?;
         let device = self.log_noise.value().device();
         let op = "Regressor::predict (network output vs [rows, outputs])";
         let mut means = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, |t| Ok(t.clone()))?;
@@ -311,23 +322,38 @@ impl<M: Module> Regressor<M> {
         if let Some(s) = &self.y_scale {
             s.to_metadata(&mut ck, "y_scale");
         }
+        crate::train::mark_scales(&mut ck, &[("x_scale", self.x_scale.is_some()), ("y_scale", self.y_scale.is_some())]);
         Ok(ck)
     }
 
     /// Restores parameters and statistics from a [`Regressor::checkpoint`].
     ///
     /// # Errors
-    /// [`Error::Parse`] when names, shapes or statistics do not fit (nothing changes then).
+    /// [`Error::Parse`] when names, shapes or statistics do not fit, when
+    /// statistics the checkpoint says it holds (`standardized`) are missing,
+    /// or when [`LOG_NOISE`] is beyond ±[`MAX_LOG_NOISE`];
+    /// [`Error::NonFinite`] for a parameter holding a NaN or an infinity
+    /// (nothing changes then).
     pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
         let x_scale = Standardizer::from_metadata(ck, "x_scale")?;
         let y_scale = Standardizer::from_metadata(ck, "y_scale")?;
-        if y_scale.as_ref().is_some_and(|s| s.cols() != self.outputs()) {
-            return Err(Error::Parse {
-                path: ck.source().to_string(),
-                message: "y_scale does not match the outputs".into(),
-            });
+        crate::train::check_scale_marks(ck, &[("x_scale", x_scale.is_some()), ("y_scale", y_scale.is_some())])?;
+        let bad = |message: String| Error::Parse { path: ck.source().to_string(), message };
+        if let Some(s) = &y_scale {
+            if s.cols() != self.outputs() {
+                return Err(bad(format!("y_scale has {} columns, the model {} outputs", s.cols(), self.outputs())));
+            }
         }
-        ck.restore_params(&self.named_params())?;
+        let named = self.named_params();
+        ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
+        if let Some((_, log)) = ck.tensor(LOG_NOISE) {
+            if let Some((o, l)) = log.iter().enumerate().find(|(_, l)| l.abs() > MAX_LOG_NOISE) {
+                return Err(bad(format!(
+                    "{LOG_NOISE}[{o}] = {l}: outside ±{MAX_LOG_NOISE} (the noise variance e^(2·{LOG_NOISE}) must be a normal f32)"
+                )));
+            }
+        }
+        ck.restore_params(&named)?;
         self.x_scale = x_scale;
         self.y_scale = y_scale;
         Ok(())

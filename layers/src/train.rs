@@ -196,8 +196,11 @@ fn run_fingerprint(c: &TrainConfig, n: usize) -> String {
 }
 
 /// Refuses a checkpoint written by a run with other settings or another
-/// number of examples (checked before anything is restored from it).
-pub(crate) fn check_resumable(ck: &Checkpoint, c: &TrainConfig, n: usize) -> Result<()> {
+/// number of examples, or whose progress (`train.epoch`, `train.steps`,
+/// Adam's step count) is not one this run can have reached; checked before
+/// anything is restored from it. Returns (epochs done, steps done).
+pub(crate) fn check_resumable(ck: &Checkpoint, c: &TrainConfig, n: usize) -> Result<(usize, usize)> {
+    ck.verify_seal()?;
     let theirs = ck.metadata().get(META_RUN).map_or("(none)", String::as_str);
     if theirs != run_fingerprint(c, n) {
         return Err(Error::invalid(
@@ -209,7 +212,31 @@ pub(crate) fn check_resumable(ck: &Checkpoint, c: &TrainConfig, n: usize) -> Res
             ),
         ));
     }
-    Ok(())
+    let bad = |message: String| Error::Parse { path: ck.source().to_string(), message };
+    let get = |key: &str| -> Result<usize> {
+        ck.metadata()
+            .get(key)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(format!("metadata {key} is missing or not a whole number: not a resumable checkpoint")))
+    };
+    let (epoch, steps) = (get(META_EPOCH)?, get(META_STEPS)?);
+    if epoch > c.epochs {
+        return Err(bad(format!("metadata {META_EPOCH} = {epoch}: the run has {} epochs", c.epochs)));
+    }
+    // Checkpoints are taken after whole epochs only.
+    let per_epoch = n.div_ceil(c.batch_size.max(1));
+    let expected = epoch.checked_mul(per_epoch);
+    if expected != Some(steps) {
+        return Err(bad(format!(
+            "metadata {META_STEPS} = {steps}, but {epoch} epochs of {per_epoch} batches are {} steps",
+            expected.map_or("more than usize".to_string(), |s| s.to_string())
+        )));
+    }
+    let adam = ck.metadata().get("optimizer.adam.step").map(String::as_str);
+    if adam != Some(&steps.to_string()) {
+        return Err(bad(format!("metadata optimizer.adam.step = {adam:?}, but {META_STEPS} = {steps}")));
+    }
+    Ok((epoch, steps))
 }
 
 /// What the shared loop needs from a model.
@@ -240,14 +267,8 @@ pub(crate) fn run(
     let (mut opt, first_epoch, mut steps) = match resume {
         None => (Adam::new(c.lr)?, 1, 0),
         Some(ck) => {
-            check_resumable(ck, c, n)?;
-            let get = |key: &str| -> Result<usize> {
-                ck.metadata().get(key).and_then(|v| v.parse().ok()).ok_or_else(|| Error::Parse {
-                    path: ck.source().to_string(),
-                    message: format!("metadata {key} is missing or not a whole number: not a resumable checkpoint"),
-                })
-            };
-            (ck.restore_adam(&job.named)?, get(META_EPOCH)? + 1, get(META_STEPS)?)
+            let (epoch, steps) = check_resumable(ck, c, n)?;
+            (ck.restore_adam(&job.named)?, epoch + 1, steps)
         }
     };
     let mut summary = TrainSummary { steps, epochs: first_epoch - 1, ..TrainSummary::default() };
@@ -311,6 +332,7 @@ pub(crate) fn run(
                 ck.set_metadata(META_EPOCH, epoch.to_string());
                 ck.set_metadata(META_STEPS, steps.to_string());
                 ck.set_metadata(META_RUN, run_fingerprint(c, n));
+                ck.seal();
                 ck.save(&every.path)?;
             }
         }
@@ -351,6 +373,79 @@ pub(crate) fn training_data(
         }
     }
     Ok((xs, ys))
+}
+
+/// Checkpoint metadata: which statistics a model's checkpoint holds
+/// (`x_scale,y_scale`, or empty), so that deleting them is noticed.
+pub(crate) const META_SCALES: &str = "standardized";
+
+/// Records in `ck` which of the statistics `scales` (key, present) it holds.
+pub(crate) fn mark_scales(ck: &mut Checkpoint, scales: &[(&str, bool)]) {
+    let held: Vec<&str> = scales.iter().filter(|(_, p)| *p).map(|(k, _)| *k).collect();
+    ck.set_metadata(META_SCALES, held.join(","));
+}
+
+/// Refuses a checkpoint whose statistics (key, found) differ from what its
+/// `standardized` entry says it holds (files without the entry pass).
+pub(crate) fn check_scale_marks(ck: &Checkpoint, scales: &[(&str, bool)]) -> Result<()> {
+    let Some(marks) = ck.metadata().get(META_SCALES) else { return Ok(()) };
+    let held: Vec<&str> = marks.split(',').filter(|k| !k.is_empty()).collect();
+    for &(key, found) in scales {
+        if held.contains(&key) != found {
+            let (says, is) = if found { ("without", "holds") } else { ("with", "lacks") };
+            return Err(Error::Parse {
+                path: ck.source().to_string(),
+                message: format!(
+                    "metadata {META_SCALES} = {marks:?} says {says} {key}, but the file {is} {key}.mean/std"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `draws` predictions of `n` rows × `width` outputs that would not
+/// fit in memory, before any is made: each draw keeps its `[n, width]`
+/// values and some bookkeeping, the chunk being computed holds another
+/// `[chunk, width]` per draw, and the caller keeps `extra` more `[n, width]`
+/// vectors.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for `draws == 0`; [`Error::TooLarge`] naming
+/// `op` and the draws.
+pub(crate) fn check_draws(op: &str, draws: usize, n: usize, width: usize, chunk: usize, extra: usize) -> Result<()> {
+    use blitz_kernels::limits::{check_memory, f32_bytes, product_saturating};
+    if draws == 0 {
+        return Err(Error::invalid("draws", "0: at least one draw is needed"));
+    }
+    /// A draw's vector header, tensor and buffer, and the task that makes it.
+    const PER_DRAW: usize = 256;
+    let per_draw = f32_bytes(n.saturating_mul(width))
+        .saturating_add(f32_bytes(n.min(chunk).saturating_mul(width)))
+        .saturating_add(PER_DRAW as u64);
+    let bytes = product_saturating(&[draws])
+        .saturating_mul(per_draw)
+        .saturating_add(f32_bytes(n.saturating_mul(width)).saturating_mul(extra as u64));
+    check_memory(bytes, || format!("{op}: draws = {draws} of {n} rows × {width} outputs"))
+}
+
+/// `x` on the host, standardised when `scale` is given, refused with
+/// [`Error::NonFinite`] naming the row and column of the first value that
+/// is not finite before or after the standardisation.
+pub(crate) fn checked_inputs(op: &str, x: &Tensor, scale: Option<&Standardizer>) -> Result<Tensor> {
+    let per = x.numel() / x.shape().first().copied().unwrap_or(1).max(1);
+    let at = |i: usize| format!("row {}, column {}", i / per.max(1), i % per.max(1));
+    let mut v = x.to_vec()?;
+    if let Some(i) = v.iter().position(|a| !a.is_finite()) {
+        return Err(Error::NonFinite { what: format!("{op} input ({}: {})", at(i), v[i]) });
+    }
+    if let Some(s) = scale {
+        s.apply(&mut v)?;
+        if let Some(i) = v.iter().position(|a| !a.is_finite()) {
+            return Err(Error::NonFinite { what: format!("{op} input once standardised ({})", at(i)) });
+        }
+    }
+    Tensor::from_vec(v, x.shape())
 }
 
 /// `t` on the host, standardised per example when `scale` is given.

@@ -1,5 +1,8 @@
-//! Mutation fuzzing of every parser: IDX (plain and gzipped), CSV and
-//! checkpoints (safetensors). Each case is a valid seed input mutated (bit
+//! Mutation fuzzing of every parser: IDX (plain and gzipped), CSV,
+//! checkpoints (safetensors), the model loader (a model file's bytes, and
+//! hand edits of its metadata and tensors, through the spec check, build,
+//! restore and predict) and the resume path (edited progress, statistics
+//! and tensors of a checkpoint taken at epoch 3 of 5). Each case is a valid seed input mutated (bit
 //! flips, forged sizes, truncation, insertion, deletion, duplication); the
 //! parser must return `Ok` or a typed `Err`, never panic, and never make an
 //! allocation larger than [`ALLOC_CAP`] (a forged header must not reserve
@@ -10,8 +13,12 @@
 
 use blitz_autograd::optim::Adam;
 use blitz_autograd::{Param, Tensor};
+use blitz_layers::checkpoint::DIGEST_KEY;
 use blitz_layers::data::idx::{parse_idx, read_idx};
 use blitz_layers::data::parse_csv;
+use blitz_layers::mlp::MlpSpec;
+use blitz_layers::regression::Regressor;
+use blitz_layers::train::{CheckpointEvery, TrainConfig};
 use blitz_layers::{params, BayesianLinear, Checkpoint, Linear, ReLU, Sequential};
 use flate2::write::GzEncoder;
 use rand::rngs::StdRng;
@@ -292,4 +299,157 @@ fn forged_checkpoint_header_is_refused() {
         assert!(matches!(err, blitz_autograd::Error::Parse { .. }), "{err:?}");
     }
     assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
+}
+
+/// A small regression model file as `blitz fit` writes it: parameters,
+/// statistics, the spec, Adam's state and the progress of epoch 3 of 5.
+fn trained_model_file() -> (Checkpoint, Tensor, Tensor, TrainConfig) {
+    let xs: Vec<f32> = (0..48).map(|i| ((i * 37 % 23) as f32) / 7.0).collect();
+    let ys: Vec<f32> = xs.chunks(2).map(|r| r[0] - 2.0 * r[1]).collect();
+    let (x, y) = (Tensor::from_vec(xs, &[24, 2]).unwrap(), Tensor::from_vec(ys, &[24, 1]).unwrap());
+    let spec = MlpSpec::new(2, vec![3], 1);
+    let dir = std::env::temp_dir().join(format!("blitz-fuzz-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    let mut every = CheckpointEvery::new(&path, 1);
+    let mut meta = Checkpoint::new();
+    spec.to_metadata(&mut meta);
+    every.metadata = meta.metadata().clone();
+    let config =
+        TrainConfig { epochs: 5, batch_size: 8, sample_nbr: 1, checkpoint: Some(every), ..TrainConfig::default() };
+    let m = Regressor::new(spec.build(0).unwrap(), 1).unwrap().standardized_on(&x, &y).unwrap();
+    m.fit(&x, &y, &TrainConfig { max_steps: Some(9), ..config.clone() }, |_| {}).unwrap();
+    let ck = Checkpoint::load(&path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Resumed runs in the fuzzer write nothing.
+    (ck, x, y, TrainConfig { checkpoint: None, ..config })
+}
+
+/// Values a hand-edited metadata entry might hold.
+const HOSTILE_VALUES: [&str; 16] = [
+    "18446744073709551615",
+    "999999999999",
+    "-1",
+    "0",
+    "5",
+    "NaN",
+    "inf",
+    "1e-39",
+    "1e37",
+    "",
+    "2-1000000000-1",
+    "2-18446744073709551615-1",
+    "2-3-3-1",
+    "[\"a\",\"a\"]",
+    "1,2,3",
+    "3",
+];
+
+/// Values a hand-edited tensor element might hold.
+const HOSTILE_FLOATS: [f32; 8] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1e9, 1e30, 200.0, 1e-45, -0.0];
+
+/// One structured edit of `ck`: a metadata value replaced or removed, a
+/// tensor element replaced, or a tensor's shape changed; sealed again half
+/// of the time (so that the checks behind the digest are reached).
+fn edit(ck: &Checkpoint, rng: &mut StdRng) -> Checkpoint {
+    let mut ck = ck.clone();
+    for _ in 0..rng.random_range(1..=3) {
+        let keys: Vec<String> = ck.metadata().keys().cloned().collect();
+        let names: Vec<String> = ck.names().iter().map(|s| s.to_string()).collect();
+        match rng.random_range(0..4) {
+            0 => {
+                let k = &keys[rng.random_range(0..keys.len())];
+                ck.set_metadata(k.clone(), HOSTILE_VALUES[rng.random_range(0..HOSTILE_VALUES.len())]);
+            }
+            1 => {
+                ck.remove_metadata(&keys[rng.random_range(0..keys.len())]);
+            }
+            2 => {
+                let n = &names[rng.random_range(0..names.len())];
+                let (shape, mut data) = ck.tensor(n).map(|(s, d)| (s.to_vec(), d.to_vec())).unwrap();
+                if !data.is_empty() {
+                    let at = rng.random_range(0..data.len());
+                    data[at] = HOSTILE_FLOATS[rng.random_range(0..HOSTILE_FLOATS.len())];
+                }
+                ck.set_tensor(n.clone(), &shape, data).unwrap();
+            }
+            _ => {
+                let n = &names[rng.random_range(0..names.len())];
+                let len = ck.tensor(n).map_or(0, |(_, d)| d.len());
+                let data = vec![0.5; len + rng.random_range(0..2)];
+                let shape = [data.len()];
+                ck.set_tensor(n.clone(), &shape, data).unwrap();
+            }
+        }
+    }
+    if rng.random_bool(0.5) {
+        ck.seal();
+    }
+    ck
+}
+
+/// The library's model loader, as `blitz predict` uses it: the spec checked
+/// against the tensors, the network built, the model restored, a prediction.
+fn load_and_predict(ck: &Checkpoint, x: &Tensor) {
+    if ck.verify_seal().is_err() {
+        return;
+    }
+    let Ok(spec) = MlpSpec::from_metadata(ck) else { return };
+    let Ok(net) = spec.build(0) else { return };
+    let Ok(mut m) = Regressor::new(net, spec.outputs) else { return };
+    if m.restore(ck).is_ok() {
+        if let Ok(p) = m.predict(x, 2, 0) {
+            assert_eq!(p.mean.len(), x.shape()[0] * spec.outputs);
+        }
+    }
+}
+
+#[test]
+fn fuzz_model_loader() {
+    let (ck, x, _, _) = trained_model_file();
+    let mut unsealed = ck.clone();
+    unsealed.remove_metadata(DIGEST_KEY);
+    let seeds = vec![ck.to_bytes().unwrap(), unsealed.to_bytes().unwrap()];
+    // Byte-level mutations of the file.
+    fuzz("model file bytes", &seeds, BINARY, 5, |b| {
+        if let Ok(ck) = Checkpoint::from_bytes(b, "fuzz") {
+            load_and_predict(&ck, &x);
+        }
+    });
+    // Structured edits of its metadata and tensors.
+    let mut rng = StdRng::seed_from_u64(6);
+    for i in 0..cases() {
+        let edited = edit(&unsealed, &mut rng);
+        let outcome = catch_unwind(AssertUnwindSafe(|| load_and_predict(&edited, &x)));
+        assert!(outcome.is_ok(), "model edit case {i} panicked: {:?}", edited.metadata());
+    }
+    assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
+    eprintln!("model file edits: {} cases, no panic", cases());
+}
+
+#[test]
+fn fuzz_resume() {
+    let (ck, x, y, config) = trained_model_file();
+    let mut unsealed = ck.clone();
+    unsealed.remove_metadata(DIGEST_KEY);
+    let mut rng = StdRng::seed_from_u64(7);
+    let (mut resumed, n) = (0usize, cases());
+    for i in 0..n {
+        let edited = edit(&unsealed, &mut rng);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut m = Regressor::new(MlpSpec::new(2, vec![3], 1).build(1).unwrap(), 1).unwrap();
+            m.resume(&edited, &x, &y, &config, |_| {}).map(|s| s.epochs)
+        }));
+        match outcome {
+            Err(_) => panic!("resume case {i} panicked: {:?}", edited.metadata()),
+            // An edit the checks let through (a changed value within bounds) still ends the run at its last epoch.
+            Ok(Ok(epochs)) => {
+                assert_eq!(epochs, config.epochs, "case {i}");
+                resumed += 1;
+            }
+            Ok(Err(_)) => {}
+        }
+    }
+    assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
+    eprintln!("resume edits: {n} cases, no panic, {resumed} resumed to the end");
 }

@@ -32,9 +32,37 @@ pub struct Table {
 }
 
 impl Table {
-    /// Row `i`.
+    /// A table of `rows` rows of `cols` values, `data` row after row.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] unless `rows · cols` (checked) is `data.len()`.
+    pub fn new(data: Vec<f32>, rows: usize, cols: usize) -> Result<Table> {
+        let t = Table { data, rows, cols };
+        t.check_shape("Table::new")?;
+        Ok(t)
+    }
+
+    /// Refuses a table whose `rows · cols` (checked) is not its data's
+    /// length (the fields are public): every method checks it first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidShape`] naming `op`.
+    pub fn check_shape(&self, op: &'static str) -> Result<()> {
+        if self.rows.checked_mul(self.cols) != Some(self.data.len()) {
+            return Err(Error::InvalidShape {
+                op,
+                shape: vec![self.rows, self.cols],
+                reason: format!("rows × cols is not the {} values the table holds", self.data.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Row `i`; empty when the table has no such row (or is malformed, see
+    /// [`Table::check_shape`]).
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
+        let range = i.checked_mul(self.cols).and_then(|a| Some(a..a.checked_add(self.cols)?));
+        range.and_then(|r| self.data.get(r)).unwrap_or(&[])
     }
 
     /// Replaces the values of columns `cols` by ln(1 + x): a standard way to
@@ -44,6 +72,7 @@ impl Table {
     /// [`Error::AxisOutOfRange`] for a column the table does not have;
     /// [`Error::InvalidArgument`] for a value ≤ −1 (its log is undefined).
     pub fn log1p_columns(&mut self, cols: &[usize]) -> Result<()> {
+        self.check_shape("log1p_columns")?;
         if let Some(&bad) = cols.iter().find(|&&c| c >= self.cols) {
             return Err(Error::AxisOutOfRange { op: "log1p_columns", axis: bad, rank: self.cols });
         }
@@ -64,6 +93,7 @@ impl Table {
     /// # Errors
     /// [`Error::IndexOutOfRange`] for an index ≥ the row count.
     pub fn take_rows(&self, idx: &[usize]) -> Result<Table> {
+        self.check_shape("Table::take_rows")?;
         if let Some(&bad) = idx.iter().find(|&&i| i >= self.rows) {
             return Err(Error::IndexOutOfRange { op: "Table::take_rows", index: bad, len: self.rows });
         }
@@ -76,6 +106,7 @@ impl Table {
     /// # Errors
     /// [`Error::InvalidArgument`] unless `start < end ≤ cols`.
     pub fn columns(&self, start: usize, end: usize) -> Result<Table> {
+        self.check_shape("Table::columns")?;
         if !(start < end && end <= self.cols) {
             return Err(Error::invalid("columns", format!("{start}..{end} of {} columns", self.cols)));
         }
@@ -86,8 +117,9 @@ impl Table {
     /// The table as a `[rows, cols]` tensor.
     ///
     /// # Errors
-    /// Never for a well-formed table.
+    /// [`Error::InvalidShape`] for a malformed table ([`Table::check_shape`]).
     pub fn to_tensor(&self) -> Result<Tensor> {
+        self.check_shape("Table::to_tensor")?;
         Tensor::from_vec(self.data.clone(), &[self.rows, self.cols])
     }
 }
@@ -235,6 +267,17 @@ pub fn take_rows(t: &Tensor, idx: &[usize]) -> Result<Tensor> {
     Tensor::from_vec(data, &shape)?.to(t.device())
 }
 
+/// The largest |mean| and deviation a [`Standardizer`] takes: 2^-20 of
+/// `f32::MAX`, so that a standardised value of ±2^20 maps back to a finite
+/// number.
+pub const MAX_SCALE: f32 = f32::MAX / 1_048_576.0;
+
+/// The smallest deviation [`Standardizer::check_stats`] accepts for a column
+/// of mean `m`.
+fn std_floor(m: f32) -> f32 {
+    f32::MIN_POSITIVE.max(m.abs() * 2f32.powi(-41))
+}
+
 /// Per-column mean and standard deviation, to map columns to zero mean and
 /// unit variance with the *training* rows' statistics.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,8 +292,12 @@ impl Standardizer {
     /// The statistics of `t`'s columns.
     ///
     /// # Errors
-    /// [`Error::Empty`] for a table without rows.
+    /// [`Error::Empty`] for a table without rows; [`Error::InvalidShape`]
+    /// for a malformed one ([`Table::check_shape`]); [`Error::NonFinite`]
+    /// for a value that is not finite; [`Error::InvalidArgument`] for a
+    /// column whose mean or spread is beyond [`MAX_SCALE`].
     pub fn fit(t: &Table) -> Result<Standardizer> {
+        t.check_shape("Standardizer::fit")?;
         if t.rows == 0 {
             return Err(Error::Empty { op: "Standardizer::fit" });
         }
@@ -260,17 +307,29 @@ impl Standardizer {
         for j in 0..t.cols {
             let m = (0..t.rows).map(|i| t.row(i)[j] as f64).sum::<f64>() / n;
             let v = (0..t.rows).map(|i| (t.row(i)[j] as f64 - m).powi(2)).sum::<f64>() / n;
+            if !m.is_finite() || !v.is_finite() {
+                let at = (0..t.rows).find(|&i| !t.row(i)[j].is_finite()).unwrap_or(0);
+                return Err(Error::NonFinite { what: format!("Standardizer::fit: row {at}, column {j}") });
+            }
             mean[j] = m as f32;
-            // A constant column stays constant (0) instead of dividing by zero.
-            std[j] = if v > 0.0 { v.sqrt() as f32 } else { 1.0 };
+            // A constant column stays constant (0) instead of dividing by
+            // zero; so does one whose spread f32 cannot resolve (below the
+            // floor of `check_column`, which real data never reach).
+            let s = v.sqrt() as f32;
+            std[j] = if v > 0.0 && s >= std_floor(mean[j]) { s } else { std_floor(mean[j]).max(1.0) };
         }
-        Ok(Standardizer { mean, std })
+        let s = Standardizer { mean, std };
+        if let Err(why) = s.check_stats() {
+            return Err(Error::invalid("Standardizer::fit", why));
+        }
+        Ok(s)
     }
 
     /// (x − mean) / std, column by column.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when the column counts differ.
+    /// [`Error::ShapeMismatch`] when the column counts differ;
+    /// [`Error::InvalidShape`] for a malformed table.
     pub fn transform(&self, t: &Table) -> Result<Table> {
         self.check(t)?;
         let data = t.data.iter().enumerate().map(|(k, v)| (v - self.mean[k % t.cols]) / self.std[k % t.cols]).collect();
@@ -280,7 +339,7 @@ impl Standardizer {
     /// x·std + mean, column by column (back to the original units).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when the column counts differ.
+    /// As [`Standardizer::transform`].
     pub fn inverse(&self, t: &Table) -> Result<Table> {
         self.check(t)?;
         let data = t.data.iter().enumerate().map(|(k, v)| v * self.std[k % t.cols] + self.mean[k % t.cols]).collect();
@@ -349,11 +408,20 @@ impl Standardizer {
     /// the checkpoint has none under `key`.
     ///
     /// # Errors
-    /// [`Error::Parse`] for malformed values.
+    /// [`Error::Parse`] for malformed values, one of the two keys without the
+    /// other, or statistics [`Standardizer::check_stats`] refuses.
     pub fn from_metadata(ck: &crate::Checkpoint, key: &str) -> Result<Option<Standardizer>> {
         let m = ck.metadata();
-        let (Some(mean), Some(std)) = (m.get(&format!("{key}.mean")), m.get(&format!("{key}.std"))) else {
-            return Ok(None);
+        let (mean, std) = match (m.get(&format!("{key}.mean")), m.get(&format!("{key}.std"))) {
+            (Some(mean), Some(std)) => (mean, std),
+            (None, None) => return Ok(None),
+            (mean, _) => {
+                let (has, lacks) = if mean.is_some() { ("mean", "std") } else { ("std", "mean") };
+                return Err(Error::Parse {
+                    path: ck.source().to_string(),
+                    message: format!("metadata {key}.{has} without {key}.{lacks}"),
+                });
+            }
         };
         let parse = |s: &str| -> Result<Vec<f32>> {
             s.split(',')
@@ -367,17 +435,45 @@ impl Standardizer {
                 .collect()
         };
         let (mean, std) = (parse(mean)?, parse(std)?);
-        if mean.len() != std.len() || std.iter().any(|&s| s <= 0.0) {
-            return Err(Error::Parse {
-                path: ck.source().to_string(),
-                message: format!(
-                    "metadata {key}: {} means and {} positive deviations expected to match",
-                    mean.len(),
-                    std.len()
-                ),
-            });
+        let bad = |message: String| Error::Parse { path: ck.source().to_string(), message };
+        if mean.len() != std.len() {
+            return Err(bad(format!("metadata {key}: {} means but {} deviations", mean.len(), std.len())));
         }
-        Ok(Some(Standardizer { mean, std }))
+        let s = Standardizer { mean, std };
+        s.check_stats().map_err(|why| bad(format!("metadata {key}: {why}")))?;
+        Ok(Some(s))
+    }
+
+    /// Whether every column's statistics can standardise f32 values and map
+    /// them back: mean and deviation finite with |mean|, std ≤ [`MAX_SCALE`]
+    /// (a standardised value of ±2^20 maps back to a finite number), and
+    /// std ≥ max(smallest normal f32, 2^-41·|mean|). Statistics fitted on
+    /// f32 data always pass the floor: two distinct f32 values near m differ
+    /// by at least 2^-24·|m|, so a column of fewer than 2^32 rows that is not
+    /// constant has a deviation of at least 2^-40·|m|.
+    ///
+    /// # Errors
+    /// Why, as text, naming the column.
+    pub fn check_stats(&self) -> std::result::Result<(), String> {
+        if self.mean.len() != self.std.len() || self.mean.is_empty() {
+            return Err(format!("{} means and {} deviations: one of each per column", self.mean.len(), self.std.len()));
+        }
+        for (j, (&m, &s)) in self.mean.iter().zip(&self.std).enumerate() {
+            if !(m.is_finite() && m.abs() <= MAX_SCALE) {
+                return Err(format!("column {j}: mean {m} is not finite or beyond ±{MAX_SCALE:e}"));
+            }
+            if !(s.is_finite() && s <= MAX_SCALE) {
+                return Err(format!("column {j}: deviation {s} is not finite or beyond {MAX_SCALE:e}"));
+            }
+            let floor = std_floor(m);
+            if s < floor {
+                return Err(format!(
+                    "column {j}: deviation {s:e} is below {floor:e} (the smallest normal f32, or 2^-41·|mean {m}|): \
+                     standardised values would not be finite or meaningful"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_len(&self, op: &'static str, len: usize) -> Result<()> {
@@ -392,6 +488,7 @@ impl Standardizer {
     }
 
     fn check(&self, t: &Table) -> Result<()> {
+        t.check_shape("Standardizer")?;
         if t.cols != self.mean.len() {
             return Err(Error::ShapeMismatch {
                 op: "Standardizer",

@@ -184,7 +184,9 @@ impl ModelFile {
         m
     }
 
-    /// The description a model file carries.
+    /// The description a model file carries, checked against itself, the
+    /// statistics and the tensors (names, shapes, finite values; see
+    /// [`MlpSpec::from_metadata`]) before anything is built from it.
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<ModelFile> {
         let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
         let meta = ck.metadata();
@@ -209,13 +211,80 @@ impl ModelFile {
             settings: get(KEY_SETTINGS)?.clone(),
             seed: get("blitz.seed")?.parse().map_err(|_| bad("metadata blitz.seed is not a number".into()))?,
         };
-        if file.spec.inputs != file.features.len() {
-            return Err(bad(format!("{} inputs but {} feature names", file.spec.inputs, file.features.len())));
-        }
+        file.check(ck)?;
         Ok(file)
     }
 
-    /// The checkpoint at `out` when it continues this very run.
+    /// The description's parts against each other and the statistics the
+    /// checkpoint holds (which `blitz fit` always writes), before anything
+    /// is built from it.
+    fn check(&self, ck: &Checkpoint) -> Result<()> {
+        let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
+        ck.verify_seal()?;
+        if self.spec.inputs != self.features.len() {
+            return Err(bad(format!(
+                "model.sizes has {} inputs but {KEY_FEATURES} names {}",
+                self.spec.inputs,
+                self.features.len()
+            )));
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (i, f) in self.features.iter().enumerate() {
+            if let Some(j) = seen.insert(f.as_str(), i) {
+                return Err(bad(format!("{KEY_FEATURES}: features {} and {} are both named {f:?}", j + 1, i + 1)));
+            }
+        }
+        if let Some(i) = self.features.iter().position(|f| *f == self.target) {
+            return Err(bad(format!("{KEY_FEATURES}: feature {} is the target {:?}", i + 1, self.target)));
+        }
+        if let Some(c) = self.log1p.iter().find(|c| !self.features.contains(c)) {
+            return Err(bad(format!("{KEY_LOG1P}: {c:?} is not a feature")));
+        }
+        match self.task {
+            Task::Regression if self.spec.outputs != 1 => {
+                return Err(bad(format!("model.sizes has {} outputs; a regression has 1", self.spec.outputs)))
+            }
+            Task::Classification => {
+                let distinct: std::collections::BTreeSet<&String> = self.classes.iter().collect();
+                if self.classes.len() < 2 || distinct.len() != self.classes.len() {
+                    return Err(bad(format!(
+                        "{KEY_CLASSES}: {} names, {} distinct: at least two distinct classes",
+                        self.classes.len(),
+                        distinct.len()
+                    )));
+                }
+                if self.spec.outputs != self.classes.len() {
+                    return Err(bad(format!(
+                        "model.sizes has {} outputs but {KEY_CLASSES} names {}",
+                        self.spec.outputs,
+                        self.classes.len()
+                    )));
+                }
+            }
+            Task::Regression => {}
+        }
+        let mut scales = vec![("x_scale", self.spec.inputs)];
+        if self.task == Task::Regression {
+            scales.push(("y_scale", 1));
+        }
+        for (key, cols) in scales {
+            match Standardizer::from_metadata(ck, key)? {
+                None => {
+                    return Err(bad(format!(
+                        "metadata {key}.mean/{key}.std are missing: `blitz fit` always writes them"
+                    )))
+                }
+                Some(s) if s.cols() != cols => {
+                    return Err(bad(format!("metadata {key}: {} columns, the model has {cols}", s.cols())))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The checkpoint at `out` when it continues this very run and is a
+    /// valid model file (see [`ModelFile::from_checkpoint`]).
     pub fn resumable(&self, out: &str) -> Result<Checkpoint> {
         if !std::path::Path::new(out).exists() {
             return Err(Error::invalid(
@@ -229,6 +298,18 @@ impl ModelFile {
             return Err(Error::invalid(
                 "--resume",
                 format!("{out} was written by another run ({theirs}); this run is ({})", self.settings),
+            ));
+        }
+        // Everything a model file must hold, checked before training writes to it.
+        let file = ModelFile::from_checkpoint(&ck)?;
+        if file.spec != self.spec || file.features != self.features || file.classes != self.classes {
+            return Err(Error::invalid(
+                "--resume",
+                format!(
+                    "{out} describes another model ({}) than this run ({})",
+                    file.spec.describe(),
+                    self.spec.describe()
+                ),
             ));
         }
         Ok(ck)
