@@ -6,8 +6,9 @@
 use crate::context::{Context, ElementwiseVariant, NormalsVariant, SamplerVariant};
 use crate::cpu::{self};
 use crate::cuda;
+use crate::limits::checked_numel;
 use crate::reference;
-use crate::shape::numel;
+use crate::shape::{checked_output, numel};
 use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Buffer, Device, Error, Result};
 
@@ -333,13 +334,16 @@ pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Bu
 /// the adjoint of [`sum_axis`] (and of [`sum_all`] with outer = inner = 1).
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements; CUDA failures.
+/// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements;
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
 pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
-    if g.len() != outer * inner {
+    if Some(g.len()) != outer.checked_mul(inner) {
         return Err(Error::ShapeMismatch { op: "expand_axis", lhs: vec![outer, inner], rhs: vec![g.len()] });
     }
+    let total = checked_output("expand_axis", &[outer, len, inner])?;
     match g {
-        Buffer::Cpu(g) => host_overwrite(outer * len * inner, |o| {
+        Buffer::Cpu(g) => host_overwrite(total, |o| {
             // Each output row of `len·inner` repeats its input row `len` times; with
             // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
             // chunks_exact(0) panics: nothing to write when len or inner is 0.
@@ -376,10 +380,11 @@ pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(B
 /// Routes `g` to the arg-max positions: the adjoint of [`max_axis`].
 ///
 /// # Errors
-/// CUDA failures only.
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
 pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<Buffer> {
     match g {
-        Buffer::Cpu(g) => host(outer * len * inner, |o| {
+        Buffer::Cpu(g) => host(checked_output("max_axis_backward", &[outer, len, inner])?, |o| {
             for oi in 0..outer {
                 for i in 0..inner {
                     o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
@@ -393,7 +398,10 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 /// `batch` products op(A_i)·op(B_i) of m×k by k×n.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// [`Error::InvalidShape`] when `a` and `b` do not hold `batch·m·k` and
+/// `batch·k·n` elements; [`Error::ShapeOverflow`] / [`Error::TooLarge`]
+/// when those counts or the output's `batch·m·n` overflow or cannot be
+/// allocated; operands on different devices; CUDA failures.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
     gemm_in(&Context::default(), a, b, batch, m, k, n, t)
@@ -414,18 +422,36 @@ pub fn gemm_in(
     n: usize,
     t: Transpose,
 ) -> Result<Buffer> {
+    let len = gemm_output_len(a, b, batch, m, k, n)?;
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
             let v = ctx.gemm;
             ctx.install(|| {
-                host_overwrite(batch * m * n, |o| {
-                    cpu::gemm::batched_gemm_variant(v, ctx.split, batch, m, k, n, x, y, o, t)
-                })
+                host_overwrite(len, |o| cpu::gemm::batched_gemm_variant(v, ctx.split, batch, m, k, n, x, y, o, t))
             })
         }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm_with(ctx.gpu_gemm, x, y, batch, m, k, n, t).map(Buffer::Cuda),
         _ => Err(mismatch("matmul", a, b)),
     }
+}
+
+/// The output length of [`gemm`] once its operands are checked against the
+/// dimensions (checked arithmetic: the CPU kernel's unsafe sgemm call and
+/// the GPU's launch rely on these lengths).
+fn gemm_output_len(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize) -> Result<usize> {
+    let (la, lb) = (checked_numel("matmul", &[batch, m, k])?, checked_numel("matmul", &[batch, k, n])?);
+    if a.len() != la || b.len() != lb {
+        return Err(Error::InvalidShape {
+            op: "matmul",
+            shape: vec![batch, m, k, n],
+            reason: format!(
+                "operands of {} and {} elements for {batch} products of {m}×{k} by {k}×{n}",
+                a.len(),
+                b.len()
+            ),
+        });
+    }
+    checked_output("matmul", &[batch, m, n])
 }
 
 /// Softmax (or log-softmax when `log`) over rows of length `n`.
@@ -499,7 +525,8 @@ pub fn slice_axis_backward(
 ) -> Result<Buffer> {
     match g {
         Buffer::Cpu(g) => {
-            host(outer * axis * inner, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o))
+            let total = checked_output("slice_axis_backward", &[outer, axis, inner])?;
+            host(total, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o))
         }
         Buffer::Cuda(g) => cuda::slice_axis_backward(g, outer, axis, inner, start, len).map(Buffer::Cuda),
     }
@@ -508,9 +535,12 @@ pub fn slice_axis_backward(
 /// Concatenation along the middle axis; `parts[i]` has `lens[i]` entries there.
 ///
 /// # Errors
-/// Parts on different devices; CUDA failures.
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; parts on different devices; CUDA failures.
 pub fn concat_axis(parts: &[&Buffer], lens: &[usize], outer: usize, inner: usize) -> Result<Buffer> {
-    let total = outer * lens.iter().sum::<usize>() * inner;
+    let axis = lens.iter().try_fold(0usize, |acc, &l| acc.checked_add(l));
+    let axis = axis.ok_or_else(|| Error::ShapeOverflow { op: "concat", shape: lens.to_vec() })?;
+    let total = checked_output("concat", &[outer, axis, inner])?;
     match parts.first() {
         None => Ok(Buffer::Cpu(Vec::new())),
         Some(Buffer::Cpu(_)) => {
@@ -533,10 +563,14 @@ pub fn concat_axis(parts: &[&Buffer], lens: &[usize], outer: usize, inner: usize
 /// `out[o, j, :] = x[o, idx[j], :]` (indices already checked).
 ///
 /// # Errors
-/// CUDA failures only.
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
 pub fn index_select(x: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => host(outer * idx.len() * inner, |o| cpu::layout::index_select(x, outer, axis, inner, idx, o)),
+        Buffer::Cpu(x) => {
+            let total = checked_output("index_select", &[outer, idx.len(), inner])?;
+            host(total, |o| cpu::layout::index_select(x, outer, axis, inner, idx, o))
+        }
         Buffer::Cuda(x) => cuda::index_select(x, outer, axis, inner, idx).map(Buffer::Cuda),
     }
 }
@@ -548,7 +582,8 @@ pub fn index_select(x: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[
 pub fn index_select_backward(g: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
     match g {
         Buffer::Cpu(g) => {
-            host(outer * axis * inner, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o))
+            let total = checked_output("index_select_backward", &[outer, axis, inner])?;
+            host(total, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o))
         }
         Buffer::Cuda(g) => cuda::index_select_backward(g, outer, axis, inner, idx).map(Buffer::Cuda),
     }

@@ -86,7 +86,7 @@ pub(crate) fn state_or_zeros(op: &'static str, x: &Var, s: Option<&Var>, batch: 
     match s {
         Some(s) if s.shape() == [batch, hidden] => Ok(s.clone()),
         Some(s) => Err(Error::ShapeMismatch { op, lhs: s.shape().to_vec(), rhs: vec![batch, hidden] }),
-        None => Ok(x.constant_like(Tensor::zeros(&[batch, hidden]).to(x.device())?)),
+        None => Ok(x.constant_like(Tensor::zeros(&[batch, hidden])?.to(x.device())?)),
     }
 }
 
