@@ -757,6 +757,7 @@ pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buff
 /// # Errors
 /// As [`normal`].
 pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
+    checked_output("normal", &[len])?;
     match device {
         Device::Cpu => ctx.install(|| {
             host_overwrite(len, |o| match ctx.normals {

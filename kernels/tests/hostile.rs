@@ -107,3 +107,13 @@ fn conv_and_pool_entry_points_check_operand_lengths() {
     assert!(ops_conv::max_pool_backward(&buf(16), &buf(7), &p).is_err());
     assert!(ops_conv::avg_pool_backward(&buf(9), &p).is_err());
 }
+
+#[test]
+fn buffers_and_draws_of_impossible_lengths_are_refused() {
+    use blitz_kernels::Device;
+    assert!(matches!(Buffer::zeros(usize::MAX, Device::Cpu), Err(Error::ShapeOverflow { .. })));
+    assert!(matches!(Buffer::full(1 << 40, 1.0, Device::Cpu), Err(Error::TooLarge { .. })));
+    assert!(matches!(ops::normal(Device::Cpu, 0, 0, usize::MAX), Err(Error::ShapeOverflow { .. })));
+    assert!(matches!(ops::normal(Device::Cpu, 0, 0, 1 << 40), Err(Error::TooLarge { .. })));
+    assert_eq!(ops::normal(Device::Cpu, 0, 0, 3).unwrap().len(), 3);
+}

@@ -87,9 +87,13 @@ fn packed(
     let c_ptr = CPtr(c.as_mut_ptr());
     // Rows r0..r1 and columns j0..j1 of C.
     let block = |r0: usize, r1: usize, j0: usize, j1: usize| {
-        // SAFETY: the callers assert a.len() >= m*k, b.len() >= k*n, c.len() >= m*n,
-        // and the strides address op(A) (m×k), op(B) (k×n), C (m×n) within them;
-        // the block's offsets stay inside those, and blocks are disjoint in C.
+        // SAFETY: `gemm_variant` (this function's only caller) asserts, with
+        // checked products, a.len() >= m*k, b.len() >= k*n, c.len() >= m*n, and
+        // returns before this for m, n or k = 0; the strides address op(A)
+        // (m×k), op(B) (k×n), C (m×n) within them (the largest offset is
+        // m·k − 1, k·n − 1, m·n − 1, all below isize::MAX as each is below a
+        // slice's length); the block's offsets stay inside those, and blocks
+        // are disjoint in C, so the threads' writes through `c_ptr` never alias.
         unsafe {
             matrixmultiply::sgemm(
                 r1 - r0,
