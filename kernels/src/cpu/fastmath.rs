@@ -120,6 +120,7 @@ const E7: f32 = 1.987_569_1e-4;
 pub fn exp(x: f32) -> f32 {
     // `max`/`min` map NaN to a bound (clamp would keep it), so the integer
     // conversions below only ever see finite values; a select restores NaN.
+    #[allow(clippy::manual_clamp)]
     let xc = x.max(-87.0).min(88.0);
     let n = (xc * LOG2E).round_ties_even();
     let r = (-n).mul_add(LN2_LO_E, (-n).mul_add(LN2_HI_E, xc));
