@@ -359,7 +359,7 @@ pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> 
 /// As [`sum_to_shape`].
 pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
     expect_len("sum_to_shape", "the gradient", g, from)?;
-    if crate::shape::broadcast_shape("sum_to_shape", to, from)? != from {
+    if crate::shape::broadcast_dims("sum_to_shape", to, from)? != from {
         return Err(Error::ShapeMismatch { op: "sum_to_shape", lhs: from.to_vec(), rhs: to.to_vec() });
     }
     if from == to {

@@ -50,6 +50,14 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 /// [`Error::ShapeOverflow`] or [`Error::TooLarge`] for an output that
 /// cannot be allocated.
 pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
+    let out = broadcast_dims(op, a, b)?;
+    checked_output(op, &out)?;
+    Ok(out)
+}
+
+/// [`broadcast_shape`] without the output's size check (for shapes whose
+/// tensors already exist).
+pub(crate) fn broadcast_dims(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
@@ -62,7 +70,6 @@ pub fn broadcast_shape(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec
             _ => return Err(Error::ShapeMismatch { op, lhs: a.to_vec(), rhs: b.to_vec() }),
         };
     }
-    checked_output(op, &out)?;
     Ok(out)
 }
 
