@@ -37,20 +37,7 @@ const LG4: f32 = 0.242_790_79;
 #[inline(always)]
 pub fn ln(x: f32) -> f32 {
     let tiny = x < f32::MIN_POSITIVE;
-    let xs = if tiny { x * TWO_24 } else { x };
-    // Write x = 2^k·m with m in [√½, √2): shift the mantissa so that the
-    // exponent field rounds to the nearest power of two.
-    let ix = xs.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
-    let k = ((ix >> 23) as i32 - 0x7f) as f32;
-    let k = if tiny { k - 24.0 } else { k };
-    let m = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3);
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let w = z * z;
-    let r = z.mul_add(w.mul_add(LG3, LG1), w * w.mul_add(LG4, LG2));
-    let hfsq = 0.5 * f * f;
-    let y = k.mul_add(LN2_HI, s.mul_add(hfsq + r, k * LN2_LO) - hfsq + f);
+    let y = ln_scaled(if tiny { x * TWO_24 } else { x }, if tiny { 24.0 } else { 0.0 });
     // The edges, as selects (the loops that call this stay vectorised).
     let y = if x == f32::INFINITY { x } else { y };
     let y = if x == 0.0 { f32::NEG_INFINITY } else { y };
@@ -61,8 +48,44 @@ pub fn ln(x: f32) -> f32 {
     }
 }
 
+/// [`ln`] without its edge cases, for the kernels whose arguments are in
+/// the domain by construction (the sampler's uniforms in (0, 1], a sigma of
+/// [`softplus`], 1 + eˣ): the same bits as [`ln`] there. Outside the domain
+/// it returns a finite meaningless value (bit arithmetic only: never
+/// undefined behaviour); the callers' other terms are then non-finite too
+/// (a NaN or infinite sigma also makes its weight NaN or infinite).
+#[inline(always)]
+pub(crate) fn ln_normal(x: f32) -> f32 {
+    ln_scaled(x, 0.0)
+}
+
+/// ln(x) − shift·ln 2 for a normal, positive, finite `x` (`shift` an integer).
+#[inline(always)]
+fn ln_scaled(x: f32, shift: f32) -> f32 {
+    // Write x = 2^k·m with m in [√½, √2): shift the mantissa so that the
+    // exponent field rounds to the nearest power of two.
+    let ix = x.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    // k − 0 is k exactly: the same bits as without a shift.
+    let k = ((ix >> 23) as i32 - 0x7f) as f32 - shift;
+    let m = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3);
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let r = z.mul_add(w.mul_add(LG3, LG1), w * w.mul_add(LG4, LG2));
+    let hfsq = 0.5 * f * f;
+    k.mul_add(LN2_HI, s.mul_add(hfsq + r, k * LN2_LO) - hfsq + f)
+}
+
 /// 2²⁴: brings every subnormal into the normal range.
 const TWO_24: f32 = 16_777_216.0;
+
+/// 1.5·2²³: for an integer-valued `v` with |v| < 2²², the bits of
+/// `v + ROUND_MAGIC` are `ROUND_MAGIC_BITS + v` (two's complement in the
+/// mantissa), an exact float-to-integer conversion that vectorises and, on
+/// NaN or inf, yields meaningless bits rather than undefined behaviour.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+const ROUND_MAGIC_BITS: u32 = 0x4b40_0000;
 
 /// Taylor-like minimax coefficients of sin and cos on [−π/4, π/4].
 const S1: f32 = -1.666_665_5e-1;
@@ -87,12 +110,11 @@ pub fn sincos_2pi(u: f32) -> (f32, f32) {
     let s = (a * a2).mul_add(a2.mul_add(a2.mul_add(S3, S2), S1), a);
     let c = (a2 * a2).mul_add(a2.mul_add(a2.mul_add(C3, C2), C1), (-0.5f32).mul_add(a2, 1.0));
     // Rotate by q quarter turns: q mod 4 = 0: (s, c), 1: (c, −s), 2: (−s, −c), 3: (−c, s).
-    // q is one of −2, −1, 0, 1, 2 for a finite u (and NaN otherwise, when
-    // every compare is false and the NaN of s and c passes through): float
-    // compares, no conversion to an integer.
-    let odd = q == 1.0 || q == -1.0;
-    let neg_sin = q < 0.0 || q == 2.0; // q mod 4 is 2 or 3
-    let neg_cos = q == 1.0 || q == 2.0 || q == -2.0; // q mod 4 is 1 or 2
+    // q is an integer in [−2, 2] for a finite u, so the low bits of
+    // q + ROUND_MAGIC are q mod 4. For NaN or ±inf u, s and c are NaN and
+    // the rotation, whatever the bits say, keeps them NaN.
+    let qi = (q + ROUND_MAGIC).to_bits() & 3;
+    let (odd, neg_sin, neg_cos) = (qi & 1 == 1, qi >= 2, qi == 1 || qi == 2);
     let (sv, cv) = if odd { (c, s) } else { (s, c) };
     (if neg_sin { -sv } else { sv }, if neg_cos { -cv } else { cv })
 }
@@ -118,30 +140,22 @@ const E7: f32 = 1.987_569_1e-4;
 /// gives NaN.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    // `max`/`min` map NaN to a bound (clamp would keep it), so the integer
-    // conversions below only ever see finite values; a select restores NaN.
-    #[allow(clippy::manual_clamp)]
-    let xc = x.max(-87.0).min(88.0);
-    let n = (xc * LOG2E).round_ties_even();
-    let r = (-n).mul_add(LN2_LO_E, (-n).mul_add(LN2_HI_E, xc));
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * LOG2E).round_ties_even();
+    let r = (-n).mul_add(LN2_LO_E, (-n).mul_add(LN2_HI_E, x));
     let r2 = r * r;
     let poly = r.mul_add(r.mul_add(r.mul_add(r.mul_add(r.mul_add(E7, E6), E5), E4), E3), E2);
     let p = r2.mul_add(poly, 1.0 + r);
     // Scale by 2ⁿ in two halves so that n = 128 (x near 88) cannot overflow the exponent field.
     let n1 = (n * 0.5).round_ties_even();
-    // xc is in [−87, 88], so |n| ≤ 127 and both halves are small integers:
-    // the unchecked conversion is exact and, unlike the saturating `as`, vectorises.
-    // SAFETY: xc is finite and in [−87, 88] (NaN was mapped to −87 above), so
-    // n1 and n − n1 are finite integers in [−64, 64], representable in i32.
-    let (i1, i2) = unsafe { (n1.to_int_unchecked::<i32>(), (n - n1).to_int_unchecked::<i32>()) };
-    let s1 = f32::from_bits(((i1 + 127) as u32) << 23);
-    let s2 = f32::from_bits(((i2 + 127) as u32) << 23);
-    let y = p * s1 * s2;
-    if x.is_nan() {
-        x
-    } else {
-        y
-    }
+    // x is clamped, so |n| ≤ 128 and both halves are integers in [−64, 64]:
+    // their biased exponents come from the bits of n1 + ROUND_MAGIC, exactly
+    // (no float-to-int conversion; a NaN x, which clamp keeps, gives
+    // meaningless scale bits, and p is NaN, so the result is NaN).
+    let biased = |v: f32| (v + ROUND_MAGIC).to_bits().wrapping_sub(ROUND_MAGIC_BITS).wrapping_add(127) << 23;
+    let s1 = f32::from_bits(biased(n1));
+    let s2 = f32::from_bits(biased(n - n1));
+    p * s1 * s2
 }
 
 /// ln(1 + y), accurate for tiny y: with u = 1 + y rounded, ln(u)·y/(u − 1)
@@ -161,6 +175,19 @@ pub fn log1p(y: f32) -> f32 {
     }
 }
 
+/// [`log1p`] for the kernels' y ≥ 0 finite (an exp, a responsibility): the
+/// same bits, without the edge cases ([`ln_normal`]); a NaN y gives NaN.
+#[inline(always)]
+pub(crate) fn log1p_normal(y: f32) -> f32 {
+    let u = 1.0 + y;
+    let d = u - 1.0;
+    if d == 0.0 {
+        y
+    } else {
+        ln_normal(u) * (y / d)
+    }
+}
+
 /// softplus(x) = ln(1 + eˣ), the sigma of a posterior, branch-free. Domain:
 /// every x; below about −87 it stays at its floor e⁻⁸⁷ ≈ 1.65·10⁻³⁸ (a
 /// normal number, see [`exp`]), −inf included; +inf gives +inf; NaN gives NaN.
@@ -173,7 +200,8 @@ pub fn softplus(x: f32) -> f32 {
 /// f32), else log1p(y). The one rule of [`softplus`] and [`softplus_sigmoid`].
 #[inline(always)]
 fn softplus_from_exp(x: f32, y: f32) -> f32 {
-    let mid = log1p(y);
+    // y = eˣ is in [e⁻⁸⁷, e⁸⁸] (exp saturates) or NaN: log1p's domain.
+    let mid = log1p_normal(y);
     if x > 20.0 {
         x
     } else {
@@ -328,6 +356,19 @@ mod tests {
             let th = std::f64::consts::TAU * (u as f64 - (u as f64).round());
             assert!((s as f64 - th.sin()).abs() < 3e-7 && (c as f64 - th.cos()).abs() < 3e-7, "sincos_2pi({u:e})");
         }
+    }
+
+    #[test]
+    fn the_kernels_variants_are_ln_and_log1p_inside_the_domain() {
+        for i in 0..(1u32 << 16) {
+            let x = f32::from_bits(0x0080_0000 + i * 0x7eff); // normal positive finite, spread out
+            assert_eq!(ln_normal(x).to_bits(), ln(x).to_bits(), "ln at {x:e}");
+            let y = f32::from_bits(i * 0x7f00 >> 1); // non-negative finite
+            if y.is_finite() {
+                assert_eq!(log1p_normal(y).to_bits(), log1p(y).to_bits(), "log1p at {y:e}");
+            }
+        }
+        assert!(log1p_normal(f32::NAN).is_nan());
     }
 
     #[test]

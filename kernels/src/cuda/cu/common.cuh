@@ -74,7 +74,8 @@ __device__ __forceinline__ float blitz_ln(float x) {
 }
 
 // (sin 2πu, cos 2πu) for u in [0, 1), with exact reductions; NaN for NaN or
-// +-inf. q is -2..2 or NaN: float compares, no conversion to int.
+// +-inf. q is an integer in [-2, 2]: the low bits of q + 1.5*2^23 are q mod 4
+// (no conversion to int, which is undefined for NaN in C).
 __device__ __forceinline__ void blitz_sincos_2pi(float u, float* sin_out, float* cos_out) {
     float t = u - rintf(u);
     float q = rintf(4.0f * t);
@@ -83,28 +84,28 @@ __device__ __forceinline__ void blitz_sincos_2pi(float u, float* sin_out, float*
     float a2 = a * a;
     float s = __fmaf_rn(a * a2, __fmaf_rn(a2, __fmaf_rn(a2, BLITZ_S3, BLITZ_S2), BLITZ_S1), a);
     float c = __fmaf_rn(a2 * a2, __fmaf_rn(a2, __fmaf_rn(a2, BLITZ_C3, BLITZ_C2), BLITZ_C1), __fmaf_rn(-0.5f, a2, 1.0f));
-    int odd = q == 1.0f || q == -1.0f;
-    float sv = odd ? c : s;
-    float cv = odd ? s : c;
-    *sin_out = (q < 0.0f || q == 2.0f) ? -sv : sv;
-    *cos_out = (q == 1.0f || q == 2.0f || q == -2.0f) ? -cv : cv;
+    u32 qi = __float_as_uint(q + 12582912.0f) & 3u;
+    float sv = (qi & 1u) ? c : s;
+    float cv = (qi & 1u) ? s : c;
+    *sin_out = (qi >= 2u) ? -sv : sv;
+    *cos_out = (qi == 1u || qi == 2u) ? -cv : cv;
 }
 
-// e^x for x clamped to [-87, 88] (+-inf too); NaN gives NaN, and the
-// conversions to int below only see the clamped, finite value.
+// e^x for x clamped to [-87, 88] (+-inf too); NaN gives NaN. The halves of
+// n become exponents through the bits of n1 + 1.5*2^23 (exact for integers
+// in [-64, 64]; no conversion to int, which is undefined for NaN in C).
 __device__ __forceinline__ float blitz_exp(float x) {
-    float xc = x;
-    if (!(xc >= -87.0f)) xc = -87.0f;
-    if (xc > 88.0f) xc = 88.0f;
-    float n = rintf(xc * BLITZ_LOG2E);
-    float r = __fmaf_rn(-n, BLITZ_LN2_LO_E, __fmaf_rn(-n, BLITZ_LN2_HI_E, xc));
+    if (x < -87.0f) x = -87.0f;
+    if (x > 88.0f) x = 88.0f;
+    float n = rintf(x * BLITZ_LOG2E);
+    float r = __fmaf_rn(-n, BLITZ_LN2_LO_E, __fmaf_rn(-n, BLITZ_LN2_HI_E, x));
     float r2 = r * r;
     float poly = __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, BLITZ_E7, BLITZ_E6), BLITZ_E5), BLITZ_E4), BLITZ_E3), BLITZ_E2);
     float p = __fmaf_rn(r2, poly, 1.0f + r);
     float n1 = rintf(n * 0.5f);
-    float s1 = __uint_as_float(((u32)((int)n1 + 127)) << 23);
-    float s2 = __uint_as_float(((u32)((int)(n - n1) + 127)) << 23);
-    return (x != x) ? x : p * s1 * s2;
+    float s1 = __uint_as_float((__float_as_uint(n1 + 12582912.0f) - 0x4b400000u + 127u) << 23);
+    float s2 = __uint_as_float((__float_as_uint((n - n1) + 12582912.0f) - 0x4b400000u + 127u) << 23);
+    return p * s1 * s2;
 }
 
 // ln(1 + y), Goldberg's trick for tiny y.
