@@ -363,7 +363,7 @@ mod tests {
         for i in 0..(1u32 << 16) {
             let x = f32::from_bits(0x0080_0000 + i * 0x7eff); // normal positive finite, spread out
             assert_eq!(ln_normal(x).to_bits(), ln(x).to_bits(), "ln at {x:e}");
-            let y = f32::from_bits(i * 0x7f00 >> 1); // non-negative finite
+            let y = f32::from_bits((i * 0x7f00) >> 1); // non-negative finite
             if y.is_finite() {
                 assert_eq!(log1p_normal(y).to_bits(), log1p(y).to_bits(), "log1p at {y:e}");
             }
