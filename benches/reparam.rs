@@ -9,8 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 const N: usize = 2048 * 2048;
 
 fn bench_reparam(c: &mut Criterion) {
-    let mu = Param::new("mu", Tensor::full(&[N], 0.01));
-    let rho = Param::new("rho", Tensor::full(&[N], -7.0));
+    let mu = Param::new("mu", Tensor::full(&[N], 0.01).unwrap());
+    let rho = Param::new("rho", Tensor::full(&[N], -7.0).unwrap());
     let mut group = c.benchmark_group("reparam_4M_fwd_bwd");
     group.sample_size(10);
     group.bench_function("fused", |b| {

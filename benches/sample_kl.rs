@@ -15,8 +15,8 @@ const N: usize = 2048 * 2048;
 const PRIOR: PriorSpec = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
 
 fn bench_sample_kl(c: &mut Criterion) {
-    let mu = Param::new("mu", Tensor::full(&[N], 0.01));
-    let rho = Param::new("rho", Tensor::full(&[N], -7.0));
+    let mu = Param::new("mu", Tensor::full(&[N], 0.01).unwrap());
+    let rho = Param::new("rho", Tensor::full(&[N], -7.0).unwrap());
     let prior = ScaleMixture::new(0.5, 1.0, 0.002).unwrap();
     let mut group = c.benchmark_group("sample_kl_4M_fwd_bwd");
     group.sample_size(10);

@@ -28,7 +28,7 @@ impl Dense {
         let std = (2.0 / (fan_in + fan_out) as f32).sqrt();
         Ok(Dense {
             w: Param::new(format!("{name}.weight"), Tensor::randn(&[fan_in, fan_out], 0.0, std, rng)?.to(device)?),
-            b: Param::new(format!("{name}.bias"), Tensor::zeros(&[fan_out]).to(device)?),
+            b: Param::new(format!("{name}.bias"), Tensor::zeros(&[fan_out])?.to(device)?),
         })
     }
 

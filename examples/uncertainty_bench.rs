@@ -345,7 +345,7 @@ fn boston_runs(
     let mut out = Vec::new();
     for s in scored_settings(method, st) {
         // Noise sd 1/√τ in k$, in training units.
-        model.log_noise.set(Tensor::full(&[1], (1.0 / (s.tau.sqrt() * y_std)).ln()))?;
+        model.log_noise.set(Tensor::full(&[1], (1.0 / (s.tau.sqrt() * y_std)).ln())?)?;
         let t = Instant::now();
         let m = model.evaluate(xe, ye, 1000, seed)?;
         out.push((s, RegRun { rmse: m.rmse as f64, loglik: m.loglik as f64, train_ms, predict_ms: ms_since(t) }));

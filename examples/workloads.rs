@@ -319,7 +319,7 @@ fn sample_kl(o: &Opts) -> Result<Json> {
     let n = 2048 * 2048;
     let mut rng = StdRng::seed_from_u64(0);
     let mu = Param::new("mu", Tensor::randn(&[n], 0.0, 0.1, &mut rng)?.to(o.device)?);
-    let rho = Param::new("rho", Tensor::full(&[n], -7.0).to(o.device)?);
+    let rho = Param::new("rho", Tensor::full(&[n], -7.0)?.to(o.device)?);
     let prior = ScaleMixture::new(0.5, 1.0, 0.002)?;
     let reps = if o.quick { 5 } else { 20 };
     let step = |i: u64| -> Result<f32> {

@@ -66,7 +66,7 @@ fn small_images_that_are_not_mnist_through_the_general_classifier() -> Result<()
     assert_eq!(p.probs.len(), 90 * 3);
     // Wrong-sized inputs are refused with a shape error, not a panic.
     assert!(matches!(
-        model.predict(&Tensor::zeros(&[2, 1, 5, 5]), 2, 0),
+        model.predict(&Tensor::zeros(&[2, 1, 5, 5]).unwrap(), 2, 0),
         Err(Error::InvalidShape { .. } | Error::ShapeMismatch { .. })
     ));
     Ok(())

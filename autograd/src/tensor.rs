@@ -1,6 +1,7 @@
 //! `Tensor`: a shape and a contiguous row-major buffer on one device. Cloning
 //! shares the storage (an `Arc`), so tensors are passed around by value freely.
 
+use blitz_kernels::limits::{check_memory, checked_numel, f32_bytes};
 use blitz_kernels::shape::numel;
 use blitz_kernels::{ops, Buffer, Device, Error, Result};
 use rand::{Rng, RngExt};
@@ -30,13 +31,16 @@ impl Tensor {
     /// Wraps a buffer whose length must equal the shape's element count.
     ///
     /// # Errors
-    /// [`Error::InvalidShape`] when the lengths differ.
+    /// [`Error::ShapeOverflow`] when the shape's element count does not fit
+    /// in `usize` (or its bytes in `isize`); [`Error::InvalidShape`] when the
+    /// lengths differ.
     pub fn from_buffer(data: Buffer, shape: &[usize]) -> Result<Tensor> {
-        if data.len() != numel(shape) {
+        let n = checked_numel("tensor", shape)?;
+        if data.len() != n {
             return Err(Error::InvalidShape {
                 op: "tensor",
                 shape: shape.to_vec(),
-                reason: format!("{} elements given, the shape holds {}", data.len(), numel(shape)),
+                reason: format!("{} elements given, the shape holds {n}", data.len()),
             });
         }
         Ok(Tensor { shape: shape.to_vec(), data: Arc::new(data) })
@@ -45,6 +49,7 @@ impl Tensor {
     /// A CPU tensor from host data.
     ///
     /// # Errors
+    /// As [`Tensor::from_buffer`]: [`Error::ShapeOverflow`], or
     /// [`Error::InvalidShape`] when `data.len()` is not the shape's element count.
     pub fn from_vec(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
         Self::from_buffer(Buffer::Cpu(data), shape)
@@ -56,13 +61,30 @@ impl Tensor {
     }
 
     /// Zeros on the CPU.
-    pub fn zeros(shape: &[usize]) -> Tensor {
+    ///
+    /// # Errors
+    /// As [`Tensor::full`].
+    pub fn zeros(shape: &[usize]) -> Result<Tensor> {
         Self::full(shape, 0.0)
     }
 
     /// `value` everywhere, on the CPU.
-    pub fn full(shape: &[usize], value: f32) -> Tensor {
-        Tensor { shape: shape.to_vec(), data: Arc::new(Buffer::Cpu(vec![value; numel(shape)])) }
+    ///
+    /// # Errors
+    /// [`Error::ShapeOverflow`] when the element count overflows,
+    /// [`Error::TooLarge`] when it needs more memory than allowed
+    /// ([`blitz_kernels::limits::memory_limit`]).
+    pub fn full(shape: &[usize], value: f32) -> Result<Tensor> {
+        let n = Self::checked_alloc("tensor", shape)?;
+        Ok(Tensor { shape: shape.to_vec(), data: Arc::new(Buffer::Cpu(vec![value; n])) })
+    }
+
+    /// The element count of a new tensor of `shape`, checked for overflow and
+    /// against the memory limit before anything is allocated.
+    fn checked_alloc(op: &'static str, shape: &[usize]) -> Result<usize> {
+        let n = checked_numel(op, shape)?;
+        check_memory(f32_bytes(n), || format!("a {op} of shape {shape:?}"))?;
+        Ok(n)
     }
 
     /// `value` everywhere, with the shape and device of `self`.
@@ -76,22 +98,26 @@ impl Tensor {
     /// Draws from N(mean, std²) with the caller's generator (initialisation, data).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `std` is negative or not finite.
+    /// [`Error::InvalidArgument`] when `std` is negative or not finite;
+    /// as [`Tensor::full`] for the shape.
     pub fn randn(shape: &[usize], mean: f32, std: f32, rng: &mut impl Rng) -> Result<Tensor> {
         let dist = Normal::new(mean, std).map_err(|e| Error::invalid("std", format!("{std}: {e}")))?;
-        let data = (0..numel(shape)).map(|_| dist.sample(rng)).collect();
+        let n = Self::checked_alloc("randn", shape)?;
+        let data = (0..n).map(|_| dist.sample(rng)).collect();
         Self::from_vec(data, shape)
     }
 
     /// Draws from U(lo, hi) with the caller's generator.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `lo < hi`, both finite.
+    /// [`Error::InvalidArgument`] unless `lo < hi`, both finite; as
+    /// [`Tensor::full`] for the shape.
     pub fn rand_uniform(shape: &[usize], lo: f32, hi: f32, rng: &mut impl Rng) -> Result<Tensor> {
         if !(lo < hi && lo.is_finite() && hi.is_finite()) {
             return Err(Error::invalid("uniform range", format!("[{lo}, {hi})")));
         }
-        let data = (0..numel(shape)).map(|_| rng.random_range(lo..hi)).collect();
+        let n = Self::checked_alloc("rand_uniform", shape)?;
+        let data = (0..n).map(|_| rng.random_range(lo..hi)).collect();
         Self::from_vec(data, shape)
     }
 
@@ -162,9 +188,10 @@ impl Tensor {
     /// The same data under another shape with the same element count (no copy).
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] when the element counts differ.
+    /// [`Error::ShapeOverflow`] when the new shape's element count
+    /// overflows; [`Error::ShapeMismatch`] when the element counts differ.
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
-        if numel(shape) != self.numel() {
+        if checked_numel("reshape", shape)? != self.numel() {
             return Err(Error::ShapeMismatch { op: "reshape", lhs: self.shape.clone(), rhs: shape.to_vec() });
         }
         Ok(Tensor { shape: shape.to_vec(), data: self.data.clone() })

@@ -20,7 +20,7 @@ fn randn(shape: &[usize], std: f32, seed: u64) -> Tensor {
 fn step(tape: &Tape) -> Result<Vec<Vec<f32>>> {
     let x = tape.constant(randn(&[16, 13], 1.0, 1));
     let mu = tape.leaf(randn(&[50, 13], 0.1, 2));
-    let rho = tape.leaf(Tensor::full(&[50, 13], -5.0));
+    let rho = tape.leaf(Tensor::full(&[50, 13], -5.0).unwrap());
     let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
     let (w, kl) = mu.sample_with_kl(&rho, 42, 0, prior)?;
     let h = x.matmul_t(&w)?;
@@ -66,10 +66,10 @@ fn two_contexts_run_side_by_side_and_agree() {
 fn gradients_carry_their_tapes_context_to_the_optimizer() {
     let ctx = Context { split: ThreadSplit::sequential(), ..Context::default() };
     let tape = Tape::new(0).with_context(ctx.clone());
-    let x = tape.leaf(Tensor::full(&[3], 2.0));
+    let x = tape.leaf(Tensor::full(&[3], 2.0).unwrap());
     let grads = tape.backward(&x.mul(&x).unwrap().sum().unwrap()).unwrap();
     assert_eq!(grads.context(), &ctx);
     let plain = Tape::new(0);
-    let one = plain.leaf(Tensor::full(&[1], 1.0));
+    let one = plain.leaf(Tensor::full(&[1], 1.0).unwrap());
     assert_eq!(plain.backward(&one).unwrap().context(), &Context::default());
 }

@@ -87,7 +87,7 @@ fn parity_on(what: &str, inputs: &[Tensor], rtol: f32, gemm: GemmBackend, f: imp
         let grads = tape.backward(&l).unwrap_or_else(|e| panic!("{what} backward on {device}: {e}"));
         let gs = leaves
             .iter()
-            .map(|v| grads.wrt(v).cloned().unwrap_or_else(|| Tensor::zeros(v.shape()).to(device).unwrap()))
+            .map(|v| grads.wrt(v).cloned().unwrap_or_else(|| Tensor::zeros(v.shape()).unwrap().to(device).unwrap()))
             .collect();
         (out.value().clone(), gs)
     };

@@ -198,19 +198,19 @@ fn conv2d_forward_matches_direct_convolution() {
 #[test]
 fn conv_shape_errors_name_both_shapes() {
     let tape = Tape::new(0);
-    let x = tape.constant(Tensor::zeros(&[1, 3, 8, 8]));
-    let w = tape.constant(Tensor::zeros(&[4, 2, 3, 3]));
+    let x = tape.constant(Tensor::zeros(&[1, 3, 8, 8]).unwrap());
+    let w = tape.constant(Tensor::zeros(&[4, 2, 3, 3]).unwrap());
     match x.conv2d(&w, None, &ConvParams::default()) {
         Err(Error::ShapeMismatch { op: "conv2d", lhs, rhs }) => {
             assert_eq!((lhs, rhs), (vec![1, 3, 8, 8], vec![4, 2, 3, 3]));
         }
         other => panic!("expected a shape mismatch, got {other:?}"),
     }
-    let w = tape.constant(Tensor::zeros(&[4, 3, 3, 3]));
-    let b = tape.constant(Tensor::zeros(&[5]));
+    let w = tape.constant(Tensor::zeros(&[4, 3, 3, 3]).unwrap());
+    let b = tape.constant(Tensor::zeros(&[5]).unwrap());
     assert!(matches!(x.conv2d(&w, Some(&b), &ConvParams::default()), Err(Error::ShapeMismatch { .. })));
     assert!(matches!(x.conv1d(&w, None, &ConvParams::default()), Err(Error::ShapeMismatch { .. })));
-    let big = tape.constant(Tensor::zeros(&[4, 3, 9, 3]));
+    let big = tape.constant(Tensor::zeros(&[4, 3, 9, 3]).unwrap());
     assert!(matches!(x.conv2d(&big, None, &ConvParams::default()), Err(Error::InvalidArgument { .. })));
     assert!(matches!(x.conv2d(&w, None, &ConvParams::default().stride(0)), Err(Error::InvalidArgument { .. })));
     assert!(matches!(x.conv2d(&w, None, &ConvParams::default().stride((1, 2, 3))), Err(Error::InvalidArgument { .. })));

@@ -33,7 +33,7 @@ fn linear_refuses_a_bias_of_the_wrong_length() {
     let tape = Tape::new(0);
     let (x, w) = (tape.leaf(randn(&[3, 4], 5)), tape.leaf(randn(&[5, 4], 6)));
     for shape in [&[4][..], &[1, 5], &[6]] {
-        let err = x.linear(&w, Some(&tape.leaf(Tensor::zeros(shape)))).unwrap_err();
+        let err = x.linear(&w, Some(&tape.leaf(Tensor::zeros(shape).unwrap()))).unwrap_err();
         assert!(matches!(err, Error::ShapeMismatch { op: "linear", .. }), "{shape:?}: {err:?}");
     }
     let y = x.linear(&w, None).unwrap();

@@ -50,7 +50,7 @@ fn a_given_sigma_draws_the_fused_ops_weights() {
     let from_rho = tape.constant(mu.clone()).reparam_sample(&tape.constant(rho), 7, 3).unwrap();
     let from_sigma = tape.constant(mu).reparam_sample_sigma(&sigma, 7, 3).unwrap();
     assert_eq!(from_rho.value().to_vec().unwrap(), from_sigma.value().to_vec().unwrap());
-    let wrong = tape.constant(Tensor::zeros(&[n - 1])).reparam_sample_sigma(&sigma, 7, 3);
+    let wrong = tape.constant(Tensor::zeros(&[n - 1]).unwrap()).reparam_sample_sigma(&sigma, 7, 3);
     assert!(matches!(wrong, Err(blitz_kernels::Error::ShapeMismatch { .. })), "{wrong:?}");
 }
 
@@ -60,8 +60,8 @@ fn the_same_seed_and_offset_give_the_same_epsilons_on_one_and_two_threads() {
     let draw = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| {
-            let mu = Tensor::zeros(&[100_000]);
-            let rho = Tensor::full(&[100_000], 0.5);
+            let mu = Tensor::zeros(&[100_000]).unwrap();
+            let rho = Tensor::full(&[100_000], 0.5).unwrap();
             let tape = Tape::new(0);
             let w = tape.constant(mu).reparam_sample(&tape.constant(rho.clone()), 5, 12).unwrap();
             let lq = tape.constant(rho).reparam_log_posterior(5, 12).unwrap();
@@ -125,7 +125,7 @@ fn the_reference_ops_pass_gradcheck_and_refuse_bad_input() {
         gradcheck(&[mu.clone(), rho.clone()], |v| v[0].reference_mc_kl(&v[1], 5, 1, prior), opts).unwrap();
     }
     let tape = Tape::new(0);
-    let (m, short) = (tape.constant(mu.clone()), tape.constant(Tensor::zeros(&[5])));
+    let (m, short) = (tape.constant(mu.clone()), tape.constant(Tensor::zeros(&[5]).unwrap()));
     assert!(matches!(m.reference_sample(&short, 0, 0), Err(blitz_kernels::Error::ShapeMismatch { .. })));
     let prior = PriorSpec::Gaussian { sigma: 0.5 };
     assert!(matches!(m.reference_mc_kl(&short, 0, 0, prior), Err(blitz_kernels::Error::ShapeMismatch { .. })));

@@ -98,7 +98,7 @@ fn fused_agrees_with_the_unfused_graph() {
 #[test]
 fn bad_inputs_are_typed_errors() {
     let tape = Tape::new(0);
-    let (m, r) = (tape.leaf(Tensor::zeros(&[4])), tape.leaf(Tensor::zeros(&[5])));
+    let (m, r) = (tape.leaf(Tensor::zeros(&[4]).unwrap()), tape.leaf(Tensor::zeros(&[5]).unwrap()));
     let p = PriorSpec::Gaussian { sigma: 1.0 };
     assert!(matches!(m.sample_with_kl(&r, 0, 0, p), Err(Error::ShapeMismatch { .. })));
     assert!(matches!(m.kl_at(&r, 0, 0, p), Err(Error::ShapeMismatch { .. })));

@@ -58,7 +58,7 @@ impl Buffer {
     /// `len` zeros on `device`.
     ///
     /// # Errors
-    /// As [`Buffer::from_host`].
+    /// As [`Buffer::full`].
     pub fn zeros(len: usize, device: Device) -> Result<Buffer> {
         Self::full(len, 0.0, device)
     }
@@ -66,8 +66,10 @@ impl Buffer {
     /// `len` copies of `value` on `device`.
     ///
     /// # Errors
-    /// As [`Buffer::from_host`].
+    /// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for a `len` that cannot
+    /// be allocated ([`crate::shape::checked_output`]); as [`Buffer::from_host`].
     pub fn full(len: usize, value: f32, device: Device) -> Result<Buffer> {
+        crate::shape::checked_output("buffer", &[len])?;
         match device {
             Device::Cpu => Ok(Buffer::Cpu(vec![value; len])),
             Device::Cuda(ordinal) => Ok(Buffer::Cuda(CudaBuffer::full(len, value, ordinal)?)),

@@ -6,8 +6,9 @@
 use crate::context::{Context, ElementwiseVariant, NormalsVariant, SamplerVariant};
 use crate::cpu::{self};
 use crate::cuda;
+use crate::limits::checked_numel;
 use crate::reference;
-use crate::shape::numel;
+use crate::shape::{checked_output, numel};
 use crate::types::{AdamStep, BinaryOp, PriorSpec, ScalarOp, Transpose, UnaryOp};
 use crate::{Buffer, Device, Error, Result};
 
@@ -29,6 +30,58 @@ fn host_overwrite(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
     let mut out = cpu::recycle::for_overwrite(len);
     f(&mut out);
     Ok(Buffer::Cpu(out))
+}
+
+// Argument checks. These functions are public and the GPU kernels index raw
+// device memory with the sizes they are given, so each entry point checks
+// its operands' lengths and indices against its size arguments (checked
+// arithmetic) before anything runs: O(1), or one pass over the indices.
+
+/// [`Error::InvalidShape`] naming `op` unless `buf` holds the product of `dims`.
+fn expect_len(op: &'static str, what: &str, buf: &Buffer, dims: &[usize]) -> Result<()> {
+    let want = checked_numel(op, dims)?;
+    if buf.len() == want {
+        return Ok(());
+    }
+    Err(Error::InvalidShape {
+        op,
+        shape: dims.to_vec(),
+        reason: format!("{what} holds {} elements, the sizes given need {want}", buf.len()),
+    })
+}
+
+/// [`Error::IndexOutOfRange`] for the first index of `idx` that is not below `len`.
+fn expect_below(op: &'static str, idx: &[usize], len: usize) -> Result<()> {
+    match idx.iter().find(|&&i| i >= len) {
+        Some(&index) => Err(Error::IndexOutOfRange { op, index, len }),
+        None => Ok(()),
+    }
+}
+
+/// `a_shape` and `b_shape` broadcast to `out_shape`, and the buffers hold their shapes.
+fn expect_broadcast(
+    op: &'static str,
+    a: &Buffer,
+    a_shape: &[usize],
+    b: &Buffer,
+    b_shape: &[usize],
+    out_shape: &[usize],
+) -> Result<()> {
+    expect_len(op, "the first operand", a, a_shape)?;
+    expect_len(op, "the second operand", b, b_shape)?;
+    let out = crate::shape::broadcast_shape(op, a_shape, b_shape)?;
+    if out != out_shape {
+        return Err(Error::ShapeMismatch { op, lhs: out, rhs: out_shape.to_vec() });
+    }
+    Ok(())
+}
+
+/// `start + len <= axis`, checked.
+fn expect_range(op: &'static str, start: usize, len: usize, axis: usize) -> Result<()> {
+    if start.checked_add(len).is_some_and(|end| end <= axis) {
+        return Ok(());
+    }
+    Err(Error::IndexOutOfRange { op, index: start.saturating_add(len), len: axis })
 }
 
 /// y = f(x) element-wise.
@@ -56,7 +109,9 @@ pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
 /// gx = g·f'(x), given y = f(x).
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// operands on different devices; CUDA failures.
 pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
     unary_backward_in(&Context::default(), op, x, y, g)
 }
@@ -66,6 +121,9 @@ pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result
 /// # Errors
 /// As [`unary_backward`].
 pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
+    let op_name = op.name();
+    expect_len(op_name, "x", y, &[x.len()])?;
+    expect_len(op_name, "the gradient", g, &[x.len()])?;
     match (x, y, g) {
         (Buffer::Cpu(x), Buffer::Cpu(_), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
             host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o))
@@ -103,7 +161,9 @@ pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
 /// gx = g·f'(x) for y = x ∘ s.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// operands on different devices; CUDA failures.
 pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
     scalar_backward_in(&Context::default(), op, x, g)
 }
@@ -113,6 +173,7 @@ pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
 /// # Errors
 /// As [`scalar_backward`].
 pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
+    expect_len("scalar", "the gradient", g, &[x.len()])?;
     match (x, g) {
         (Buffer::Cpu(x), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
             host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o))
@@ -128,7 +189,9 @@ pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -
 /// out = a ∘ b with broadcasting to `out_shape`.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// operands on different devices; CUDA failures.
 pub fn binary(
     op: BinaryOp,
     a: &Buffer,
@@ -153,6 +216,7 @@ pub fn binary_in(
     b_shape: &[usize],
     out_shape: &[usize],
 ) -> Result<Buffer> {
+    expect_broadcast(op.name(), a, a_shape, b, b_shape, out_shape)?;
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) if ctx.elementwise == ElementwiseVariant::Reference => {
             host_overwrite(numel(out_shape), |o| {
@@ -205,7 +269,9 @@ pub fn add_rows_in(ctx: &Context, c: &mut Buffer, b: &Buffer) -> Result<()> {
 /// operand's shape; `need` says which to compute.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// operands on different devices; CUDA failures.
 #[allow(clippy::too_many_arguments)]
 pub fn binary_backward(
     op: BinaryOp,
@@ -236,6 +302,8 @@ pub fn binary_backward_in(
     out_shape: &[usize],
     need: (bool, bool),
 ) -> Result<(Option<Buffer>, Option<Buffer>)> {
+    expect_broadcast(op.name(), a, a_shape, b, b_shape, out_shape)?;
+    expect_len(op.name(), "the gradient", g, out_shape)?;
     if let (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg), true) =
         (a, b, g, ctx.elementwise == ElementwiseVariant::Reference)
     {
@@ -278,7 +346,8 @@ pub fn binary_backward_in(
 /// Sums `g` of shape `from` down to the broadcast operand shape `to`.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
     sum_to_shape_in(&Context::default(), g, from, to)
 }
@@ -289,6 +358,10 @@ pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> 
 /// # Errors
 /// As [`sum_to_shape`].
 pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
+    expect_len("sum_to_shape", "the gradient", g, from)?;
+    if crate::shape::broadcast_dims("sum_to_shape", to, from)? != from {
+        return Err(Error::ShapeMismatch { op: "sum_to_shape", lhs: from.to_vec(), rhs: to.to_vec() });
+    }
     if from == to {
         return Ok(g.clone());
     }
@@ -321,8 +394,10 @@ pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
 /// Sums along the middle axis of an (outer, len, inner) view.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    expect_len("sum_axis", "x", x, &[outer, len, inner])?;
     match x {
         Buffer::Cpu(x) => host(outer * inner, |o| cpu::reduce::sum_axis(x, outer, len, inner, o)),
         Buffer::Cuda(x) => cuda::sum_axis(x, outer, len, inner).map(Buffer::Cuda),
@@ -333,13 +408,16 @@ pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Bu
 /// the adjoint of [`sum_axis`] (and of [`sum_all`] with outer = inner = 1).
 ///
 /// # Errors
-/// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements; CUDA failures.
+/// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements;
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
 pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
-    if g.len() != outer * inner {
+    if Some(g.len()) != outer.checked_mul(inner) {
         return Err(Error::ShapeMismatch { op: "expand_axis", lhs: vec![outer, inner], rhs: vec![g.len()] });
     }
+    let total = checked_output("expand_axis", &[outer, len, inner])?;
     match g {
-        Buffer::Cpu(g) => host_overwrite(outer * len * inner, |o| {
+        Buffer::Cpu(g) => host_overwrite(total, |o| {
             // Each output row of `len·inner` repeats its input row `len` times; with
             // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
             // chunks_exact(0) panics: nothing to write when len or inner is 0.
@@ -361,8 +439,13 @@ pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result
 /// Maximum along the middle axis and the index where it was found.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(Buffer, Vec<usize>)> {
+    expect_len("max_axis", "x", x, &[outer, len, inner])?;
+    if len == 0 && outer.checked_mul(inner) != Some(0) {
+        return Err(Error::Empty { op: "max_axis" });
+    }
     match x {
         Buffer::Cpu(x) => {
             let (mut m, mut arg) = (vec![0f32; outer * inner], vec![0usize; outer * inner]);
@@ -376,10 +459,18 @@ pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(B
 /// Routes `g` to the arg-max positions: the adjoint of [`max_axis`].
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
 pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    expect_len("max_axis_backward", "the gradient", g, &[outer, inner])?;
+    if arg.len() != g.len() {
+        return Err(Error::ShapeMismatch { op: "max_axis_backward", lhs: vec![g.len()], rhs: vec![arg.len()] });
+    }
+    expect_below("max_axis_backward", arg, len)?;
     match g {
-        Buffer::Cpu(g) => host(outer * len * inner, |o| {
+        Buffer::Cpu(g) => host(checked_output("max_axis_backward", &[outer, len, inner])?, |o| {
             for oi in 0..outer {
                 for i in 0..inner {
                     o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
@@ -393,7 +484,10 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 /// `batch` products op(A_i)·op(B_i) of m×k by k×n.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// [`Error::InvalidShape`] when `a` and `b` do not hold `batch·m·k` and
+/// `batch·k·n` elements; [`Error::ShapeOverflow`] / [`Error::TooLarge`]
+/// when those counts or the output's `batch·m·n` overflow or cannot be
+/// allocated; operands on different devices; CUDA failures.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
     gemm_in(&Context::default(), a, b, batch, m, k, n, t)
@@ -414,13 +508,12 @@ pub fn gemm_in(
     n: usize,
     t: Transpose,
 ) -> Result<Buffer> {
+    let len = gemm_output_len(a, b, batch, m, k, n)?;
     match (a, b) {
         (Buffer::Cpu(x), Buffer::Cpu(y)) => {
             let v = ctx.gemm;
             ctx.install(|| {
-                host_overwrite(batch * m * n, |o| {
-                    cpu::gemm::batched_gemm_variant(v, ctx.split, batch, m, k, n, x, y, o, t)
-                })
+                host_overwrite(len, |o| cpu::gemm::batched_gemm_variant(v, ctx.split, batch, m, k, n, x, y, o, t))
             })
         }
         (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm_with(ctx.gpu_gemm, x, y, batch, m, k, n, t).map(Buffer::Cuda),
@@ -428,11 +521,34 @@ pub fn gemm_in(
     }
 }
 
+/// The output length of [`gemm`] once its operands are checked against the
+/// dimensions (checked arithmetic: the CPU kernel's unsafe sgemm call and
+/// the GPU's launch rely on these lengths).
+fn gemm_output_len(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize) -> Result<usize> {
+    let (la, lb) = (checked_numel("matmul", &[batch, m, k])?, checked_numel("matmul", &[batch, k, n])?);
+    if a.len() != la || b.len() != lb {
+        return Err(Error::InvalidShape {
+            op: "matmul",
+            shape: vec![batch, m, k, n],
+            reason: format!(
+                "operands of {} and {} elements for {batch} products of {m}×{k} by {k}×{n}",
+                a.len(),
+                b.len()
+            ),
+        });
+    }
+    checked_output("matmul", &[batch, m, n])
+}
+
 /// Softmax (or log-softmax when `log`) over rows of length `n`.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+    if n == 0 || !x.len().is_multiple_of(n) {
+        return Err(Error::InvalidShape { op: "softmax", shape: vec![x.len()], reason: format!("rows of {n}") });
+    }
     match x {
         Buffer::Cpu(x) => host_overwrite(x.len(), |o| {
             if log {
@@ -448,8 +564,14 @@ pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
 /// Backward of [`softmax`] given its output `y`.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// operands on different devices; CUDA failures.
 pub fn softmax_backward(y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+    if n == 0 || !y.len().is_multiple_of(n) {
+        return Err(Error::InvalidShape { op: "softmax", shape: vec![y.len()], reason: format!("rows of {n}") });
+    }
+    expect_len("softmax", "the gradient", g, &[y.len()])?;
     match (y, g) {
         (Buffer::Cpu(y), Buffer::Cpu(g)) => host(y.len(), |o| {
             if log {
@@ -466,8 +588,19 @@ pub fn softmax_backward(y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<B
 /// Materialised permutation of axes.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn permute(x: &Buffer, shape: &[usize], perm: &[usize]) -> Result<Buffer> {
+    expect_len("permute", "x", x, shape)?;
+    let mut seen = vec![false; shape.len()];
+    for &p in perm {
+        if p >= shape.len() || std::mem::replace(&mut seen[p], true) {
+            return Err(Error::invalid("perm", format!("{perm:?} is not a permutation of the axes of {shape:?}")));
+        }
+    }
+    if perm.len() != shape.len() {
+        return Err(Error::invalid("perm", format!("{perm:?} is not a permutation of the axes of {shape:?}")));
+    }
     match x {
         Buffer::Cpu(x) => host_overwrite(x.len(), |o| cpu::layout::permute(x, shape, perm, o)),
         Buffer::Cuda(x) => cuda::permute(x, shape, perm).map(Buffer::Cuda),
@@ -477,8 +610,11 @@ pub fn permute(x: &Buffer, shape: &[usize], perm: &[usize]) -> Result<Buffer> {
 /// `x[.., start..start+len, ..]` along the middle axis of an (outer, axis, inner) view.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn slice_axis(x: &Buffer, outer: usize, axis: usize, inner: usize, start: usize, len: usize) -> Result<Buffer> {
+    expect_len("slice", "x", x, &[outer, axis, inner])?;
+    expect_range("slice", start, len, axis)?;
     match x {
         Buffer::Cpu(x) => host(outer * len * inner, |o| cpu::layout::slice_axis(x, outer, axis, inner, start, len, o)),
         Buffer::Cuda(x) => cuda::slice_axis(x, outer, axis, inner, start, len).map(Buffer::Cuda),
@@ -488,7 +624,8 @@ pub fn slice_axis(x: &Buffer, outer: usize, axis: usize, inner: usize, start: us
 /// The gradient of [`slice_axis`]'s input: `g` in place, zeros elsewhere.
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn slice_axis_backward(
     g: &Buffer,
     outer: usize,
@@ -497,9 +634,12 @@ pub fn slice_axis_backward(
     start: usize,
     len: usize,
 ) -> Result<Buffer> {
+    expect_len("slice_backward", "the gradient", g, &[outer, len, inner])?;
+    expect_range("slice_backward", start, len, axis)?;
     match g {
         Buffer::Cpu(g) => {
-            host(outer * axis * inner, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o))
+            let total = checked_output("slice_axis_backward", &[outer, axis, inner])?;
+            host(total, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o))
         }
         Buffer::Cuda(g) => cuda::slice_axis_backward(g, outer, axis, inner, start, len).map(Buffer::Cuda),
     }
@@ -508,9 +648,18 @@ pub fn slice_axis_backward(
 /// Concatenation along the middle axis; `parts[i]` has `lens[i]` entries there.
 ///
 /// # Errors
-/// Parts on different devices; CUDA failures.
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; parts on different devices; CUDA failures.
 pub fn concat_axis(parts: &[&Buffer], lens: &[usize], outer: usize, inner: usize) -> Result<Buffer> {
-    let total = outer * lens.iter().sum::<usize>() * inner;
+    if parts.len() != lens.len() {
+        return Err(Error::ShapeMismatch { op: "concat", lhs: vec![parts.len()], rhs: vec![lens.len()] });
+    }
+    for (p, &l) in parts.iter().zip(lens) {
+        expect_len("concat", "a part", p, &[outer, l, inner])?;
+    }
+    let axis = lens.iter().try_fold(0usize, |acc, &l| acc.checked_add(l));
+    let axis = axis.ok_or_else(|| Error::ShapeOverflow { op: "concat", shape: lens.to_vec() })?;
+    let total = checked_output("concat", &[outer, axis, inner])?;
     match parts.first() {
         None => Ok(Buffer::Cpu(Vec::new())),
         Some(Buffer::Cpu(_)) => {
@@ -533,10 +682,18 @@ pub fn concat_axis(parts: &[&Buffer], lens: &[usize], outer: usize, inner: usize
 /// `out[o, j, :] = x[o, idx[j], :]` (indices already checked).
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
 pub fn index_select(x: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
+    expect_len("index_select", "x", x, &[outer, axis, inner])?;
+    expect_below("index_select", idx, axis)?;
     match x {
-        Buffer::Cpu(x) => host(outer * idx.len() * inner, |o| cpu::layout::index_select(x, outer, axis, inner, idx, o)),
+        Buffer::Cpu(x) => {
+            let total = checked_output("index_select", &[outer, idx.len(), inner])?;
+            host(total, |o| cpu::layout::index_select(x, outer, axis, inner, idx, o))
+        }
         Buffer::Cuda(x) => cuda::index_select(x, outer, axis, inner, idx).map(Buffer::Cuda),
     }
 }
@@ -544,11 +701,15 @@ pub fn index_select(x: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[
 /// Scatter-add adjoint of [`index_select`].
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn index_select_backward(g: &Buffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<Buffer> {
+    expect_len("index_select_backward", "the gradient", g, &[outer, idx.len(), inner])?;
+    expect_below("index_select_backward", idx, axis)?;
     match g {
         Buffer::Cpu(g) => {
-            host(outer * axis * inner, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o))
+            let total = checked_output("index_select_backward", &[outer, axis, inner])?;
+            host(total, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o))
         }
         Buffer::Cuda(g) => cuda::index_select_backward(g, outer, axis, inner, idx).map(Buffer::Cuda),
     }
@@ -557,8 +718,11 @@ pub fn index_select_backward(g: &Buffer, outer: usize, axis: usize, inner: usize
 /// `out[r] = x[r, idx[r]]` on a rows×n matrix (indices already checked).
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn gather_rows(x: &Buffer, n: usize, idx: &[usize]) -> Result<Buffer> {
+    expect_len("gather_rows", "x", x, &[idx.len(), n])?;
+    expect_below("gather_rows", idx, n)?;
     match x {
         Buffer::Cpu(x) => host(idx.len(), |o| cpu::layout::gather_rows(x, n, idx, o)),
         Buffer::Cuda(x) => cuda::gather_rows(x, n, idx).map(Buffer::Cuda),
@@ -568,10 +732,14 @@ pub fn gather_rows(x: &Buffer, n: usize, idx: &[usize]) -> Result<Buffer> {
 /// Adjoint of [`gather_rows`].
 ///
 /// # Errors
-/// CUDA failures only.
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
 pub fn gather_rows_backward(g: &Buffer, n: usize, idx: &[usize]) -> Result<Buffer> {
+    expect_len("gather_rows_backward", "the gradient", g, &[idx.len()])?;
+    expect_below("gather_rows_backward", idx, n)?;
+    let total = checked_output("gather_rows_backward", &[idx.len(), n])?;
     match g {
-        Buffer::Cpu(g) => host(idx.len() * n, |o| cpu::layout::gather_rows_backward(g, n, idx, o)),
+        Buffer::Cpu(g) => host(total, |o| cpu::layout::gather_rows_backward(g, n, idx, o)),
         Buffer::Cuda(g) => cuda::gather_rows_backward(g, n, idx).map(Buffer::Cuda),
     }
 }
@@ -589,6 +757,7 @@ pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buff
 /// # Errors
 /// As [`normal`].
 pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
+    checked_output("normal", &[len])?;
     match device {
         Device::Cpu => ctx.install(|| {
             host_overwrite(len, |o| match ctx.normals {
@@ -1429,12 +1598,16 @@ mod tests {
             ),
             (
                 "max_pool_forward",
-                Box::new(move |c, n| drop(crate::ops_conv::max_pool_forward_in(c, &ramp(4 * n), &pool(n)))),
+                Box::new(move |c, n| {
+                    drop(crate::ops_conv::max_pool_forward_in(c, &ramp(pool(n).input_len()), &pool(n)))
+                }),
                 elem,
             ),
             (
                 "avg_pool_forward",
-                Box::new(move |c, n| drop(crate::ops_conv::avg_pool_forward_in(c, &ramp(4 * n), &pool(n)))),
+                Box::new(move |c, n| {
+                    drop(crate::ops_conv::avg_pool_forward_in(c, &ramp(pool(n).input_len()), &pool(n)))
+                }),
                 elem,
             ),
             (

@@ -1,13 +1,17 @@
 //! Device dispatch of the convolution and pooling kernels, as [`crate::ops`]
 //! does for the others: the CPU arm calls the crate-private CPU kernels
 //! (`kernels/src/cpu/{conv,conv_direct,pool}.rs`), the CUDA arm the functions
-//! of the same name in [`crate::cuda`]. Callers have checked the geometry ([`ConvGeom::output`],
-//! [`PoolGeom::output`]) and the buffer lengths.
+//! of the same name in [`crate::cuda`]. Every entry point checks the geometry
+//! ([`ConvGeom::output`], [`PoolGeom::output`]: checked arithmetic) and the
+//! operands' lengths against it before a kernel runs (the GPU kernels index
+//! raw device memory with these sizes), and the output's size against the
+//! memory limit.
 
 use crate::context::{Context, ConvVariant};
 use crate::cpu;
 use crate::cpu::{conv, conv_direct, pool};
 use crate::cuda;
+use crate::limits;
 use crate::types::{ConvGeom, PoolGeom};
 use crate::{Buffer, Error, Result};
 
@@ -15,11 +19,55 @@ fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
     Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
 }
 
+/// [`Error::InvalidShape`] unless `buf` holds `want` elements.
+fn check_len(op: &'static str, what: &str, buf: &Buffer, want: usize) -> Result<()> {
+    if buf.len() == want {
+        return Ok(());
+    }
+    Err(Error::InvalidShape {
+        op,
+        shape: vec![buf.len()],
+        reason: format!("{what} holds {} elements, the geometry needs {want}", buf.len()),
+    })
+}
+
+/// The geometry is valid, the operands match it, and the outputs (and the
+/// unfolded input of the im2col path) fit in memory.
+fn check_conv(g: &ConvGeom, x: &Buffer, w: &Buffer, b: Option<&Buffer>, gy: Option<&Buffer>) -> Result<()> {
+    let o = g.output()?;
+    check_len("conv", "the input", x, g.input_len())?;
+    check_len("conv", "the weight", w, g.weight_len())?;
+    if let Some(b) = b {
+        check_len("conv", "the bias", b, g.out_channels)?;
+    }
+    if let Some(gy) = gy {
+        check_len("conv", "the output gradient", gy, g.output_len())?;
+    }
+    let unfolded = limits::product_saturating(&[g.in_channels, g.kvol(), o[0], o[1], o[2]]);
+    let bytes = limits::f32_bytes(g.output_len()).saturating_add(unfolded.saturating_mul(4));
+    limits::check_memory(bytes, || format!("the output of a convolution {g:?}"))
+}
+
+/// As [`check_conv`] for a pooling with input `x` and output gradient `gy`.
+fn check_pool(g: &PoolGeom, x: Option<&Buffer>, gy: Option<&Buffer>) -> Result<()> {
+    g.output()?;
+    if let Some(x) = x {
+        check_len("pool", "the input", x, g.input_len())?;
+    }
+    if let Some(gy) = gy {
+        check_len("pool", "the output gradient", gy, g.output_len())?;
+    }
+    let bytes = limits::f32_bytes(g.output_len().max(g.input_len()));
+    limits::check_memory(bytes, || format!("the output of a pooling {g:?}"))
+}
+
 /// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
 /// b `[OC]`, y `[N, OC, od, oh, ow]`.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// The geometry's errors ([`ConvGeom::output`]); [`Error::InvalidShape`]
+/// for an operand whose length does not match it; [`Error::TooLarge`] for
+/// an output beyond the memory limit; operands on different devices; CUDA failures.
 pub fn conv_forward(x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
     conv_forward_in(&Context::default(), x, w, b, g)
 }
@@ -46,6 +94,7 @@ fn check_variant(ctx: &Context, g: &ConvGeom, on_gpu: bool) -> Result<()> {
 /// direct or reference convolution on a GPU, or the direct one on a geometry
 /// it does not handle.
 pub fn conv_forward_in(ctx: &Context, x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
+    check_conv(g, x, w, b, None)?;
     check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
     match (x, w, b) {
         (Buffer::Cpu(x), Buffer::Cpu(w), None) => Ok(host_conv(ctx, x, w, None, g)),
@@ -76,7 +125,7 @@ fn host_conv(ctx: &Context, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeo
 /// `need` asks for it.
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// As [`conv_forward`].
 #[allow(clippy::type_complexity)]
 pub fn conv_backward(
     x: &Buffer,
@@ -101,6 +150,7 @@ pub fn conv_backward_in(
     g: &ConvGeom,
     need: (bool, bool, bool),
 ) -> Result<(Option<Buffer>, Option<Buffer>, Option<Buffer>)> {
+    check_conv(g, x, w, None, Some(gy))?;
     check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
     match (x, w, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(gy)) => {
@@ -123,7 +173,9 @@ pub fn conv_backward_in(
 /// Max pooling: the pooled values (the backward finds the arg-max again).
 ///
 /// # Errors
-/// CUDA failures only.
+/// The geometry's errors ([`PoolGeom::output`]); [`Error::InvalidShape`]
+/// for an operand whose length does not match it; [`Error::TooLarge`];
+/// CUDA failures.
 pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     max_pool_forward_in(&Context::default(), x, g)
 }
@@ -133,6 +185,7 @@ pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 /// # Errors
 /// As [`max_pool_forward`].
 pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    check_pool(g, Some(x), None)?;
     match x {
         Buffer::Cpu(x) => {
             let mut y = cpu::recycle::for_overwrite(g.output_len());
@@ -147,7 +200,7 @@ pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Bu
 /// found again in the input `x` (no index buffer, no host copy).
 ///
 /// # Errors
-/// Operands on different devices; CUDA failures.
+/// As [`max_pool_forward`]; operands on different devices.
 pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     max_pool_backward_in(&Context::default(), x, gy, g)
 }
@@ -157,6 +210,7 @@ pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer
 /// # Errors
 /// As [`max_pool_backward`].
 pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    check_pool(g, Some(x), Some(gy))?;
     match (x, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(gy)) => {
             let mut dx = cpu::recycle::for_overwrite(g.input_len());
@@ -171,7 +225,7 @@ pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom
 /// Average pooling (padding counts as zeros).
 ///
 /// # Errors
-/// CUDA failures only.
+/// As [`max_pool_forward`].
 pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     avg_pool_forward_in(&Context::default(), x, g)
 }
@@ -181,6 +235,7 @@ pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 /// # Errors
 /// As [`avg_pool_forward`].
 pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    check_pool(g, Some(x), None)?;
     match x {
         Buffer::Cpu(x) => {
             let mut y = cpu::recycle::for_overwrite(g.output_len());
@@ -194,7 +249,7 @@ pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Bu
 /// The adjoint of [`avg_pool_forward`].
 ///
 /// # Errors
-/// CUDA failures only.
+/// As [`max_pool_forward`].
 pub fn avg_pool_backward(gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     avg_pool_backward_in(&Context::default(), gy, g)
 }
@@ -204,6 +259,7 @@ pub fn avg_pool_backward(gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
 /// # Errors
 /// As [`avg_pool_backward`].
 pub fn avg_pool_backward_in(ctx: &Context, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
+    check_pool(g, None, Some(gy))?;
     match gy {
         Buffer::Cpu(gy) => {
             let mut dx = cpu::recycle::for_overwrite(g.input_len());

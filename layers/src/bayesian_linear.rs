@@ -88,7 +88,7 @@ impl BayesianLinear {
     /// A layer with BLiTZ's defaults.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when a size is 0.
+    /// As [`BayesianLinear::with_options`].
     pub fn new(in_features: usize, out_features: usize, rng: &mut impl Rng) -> Result<BayesianLinear> {
         Self::with_options(in_features, out_features, BayesianLinearOptions::default(), rng)
     }
@@ -98,7 +98,8 @@ impl BayesianLinear {
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero size, a bad prior (sigma ≤ 0, pi
     /// outside [0, 1]), non-finite inits, or closed-form KL with a
-    /// non-Gaussian prior.
+    /// non-Gaussian prior; [`Error::ShapeOverflow`] or [`Error::TooLarge`]
+    /// for sizes whose parameters cannot be held ([`blitz_kernels::limits`]).
     pub fn with_options(
         in_features: usize,
         out_features: usize,
@@ -108,6 +109,8 @@ impl BayesianLinear {
         if in_features == 0 || out_features == 0 {
             return Err(Error::invalid("features", format!("{in_features} -> {out_features}: sizes must be > 0")));
         }
+        let sizes = || format!("{in_features} -> {out_features}");
+        crate::linear::check_params("BayesianLinear", sizes, &[&[out_features, in_features], &[out_features]], 2)?;
         for (name, v) in
             [("posterior_mu_init", options.posterior_mu_init), ("posterior_rho_init", options.posterior_rho_init)]
         {

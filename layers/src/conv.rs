@@ -9,6 +9,7 @@
 
 use crate::estimators::{AffineLayer, Estimator, FeatureAxis};
 use crate::kl::KlMode;
+use crate::linear::check_params;
 use crate::module::{join_name, BayesianModule, Module};
 use crate::options::posterior_options;
 use crate::posterior::GaussianParam;
@@ -95,7 +96,9 @@ impl<const R: usize> Conv<R> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for zero sizes, groups that do not divide
-    /// the channels, or a kernel/stride/padding/dilation with the wrong number of values.
+    /// the channels, or a kernel/stride/padding/dilation with the wrong number
+    /// of values; [`Error::ShapeOverflow`] or [`Error::TooLarge`] for sizes
+    /// whose parameters cannot be held ([`blitz_kernels::limits`]).
     pub fn with_params(
         in_channels: usize,
         out_channels: usize,
@@ -105,6 +108,8 @@ impl<const R: usize> Conv<R> {
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let shape = weight_shape::<R>("Conv", in_channels, out_channels, &kernel_size.into(), &params)?;
+        let sizes = || format!("{in_channels} -> {out_channels}, weight {shape:?}");
+        check_params("Conv", sizes, &[&shape, &[out_channels]], 1)?;
         let fan_in: usize = shape[1..].iter().product();
         let bound = 1.0 / (fan_in as f32).sqrt();
         let weight = Param::new("weight", Tensor::rand_uniform(&shape, -bound, bound, rng)?);
@@ -273,7 +278,8 @@ impl<const R: usize> BayesianConv<R> {
     /// [`Error::InvalidArgument`] for zero sizes, groups that do not divide
     /// the channels, arguments with the wrong number of values, a bad prior
     /// (sigma ≤ 0, pi outside [0, 1]), non-finite inits, or closed-form KL
-    /// with a non-Gaussian prior.
+    /// with a non-Gaussian prior; [`Error::ShapeOverflow`] or
+    /// [`Error::TooLarge`] for sizes whose parameters cannot be held.
     pub fn with_options(
         in_channels: usize,
         out_channels: usize,
@@ -283,6 +289,8 @@ impl<const R: usize> BayesianConv<R> {
         rng: &mut impl Rng,
     ) -> Result<Self> {
         let shape = weight_shape::<R>("BayesianConv", in_channels, out_channels, &kernel_size.into(), &params)?;
+        let sizes = || format!("{in_channels} -> {out_channels}, weight {shape:?}");
+        check_params("BayesianConv", sizes, &[&shape, &[out_channels]], 2)?;
         for (name, v) in
             [("posterior_mu_init", options.posterior_mu_init), ("posterior_rho_init", options.posterior_rho_init)]
         {

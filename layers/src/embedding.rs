@@ -166,7 +166,9 @@ impl BayesianEmbedding {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero size, `padding_idx` out of
-    /// range, a bad prior, or an estimator other than Reparameterisation and Radial.
+    /// range, a bad prior, or an estimator other than Reparameterisation and
+    /// Radial; [`Error::ShapeOverflow`] or [`Error::TooLarge`] for sizes
+    /// whose parameters cannot be held ([`blitz_kernels::limits`]).
     pub fn with_options(
         num_embeddings: usize,
         embedding_dim: usize,
@@ -179,6 +181,8 @@ impl BayesianEmbedding {
         }
         let prior = o.resolve_prior()?;
         let shape = [num_embeddings, embedding_dim];
+        let sizes = || format!("{num_embeddings} × {embedding_dim}");
+        crate::linear::check_params("BayesianEmbedding", sizes, &[&shape], 2)?;
         Ok(BayesianEmbedding {
             weight: GaussianParam::init("weight", &shape, o.posterior_mu_init, o.posterior_rho_init, rng)?,
             padding_idx: o.padding_idx,
@@ -246,7 +250,9 @@ impl Embedding {
     /// A `[num_embeddings, embedding_dim]` table.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a zero size or `padding_idx` out of range.
+    /// [`Error::InvalidArgument`] for a zero size or `padding_idx` out of
+    /// range; [`Error::ShapeOverflow`] or [`Error::TooLarge`] as
+    /// [`BayesianEmbedding::with_options`].
     pub fn new(
         num_embeddings: usize,
         embedding_dim: usize,
@@ -254,6 +260,8 @@ impl Embedding {
         rng: &mut impl Rng,
     ) -> Result<Embedding> {
         check_sizes(num_embeddings, embedding_dim, padding_idx)?;
+        let sizes = || format!("{num_embeddings} × {embedding_dim}");
+        crate::linear::check_params("Embedding", sizes, &[&[num_embeddings, embedding_dim]], 1)?;
         let mut w = Tensor::randn(&[num_embeddings, embedding_dim], 0.0, 1.0, rng)?.to_vec()?;
         if let Some(p) = padding_idx {
             w[p * embedding_dim..(p + 1) * embedding_dim].fill(0.0);

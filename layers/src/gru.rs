@@ -22,7 +22,9 @@ use rand::Rng;
 pub fn gru_sequence(x: &Var, w_ih: &Var, w_hh: &Var, bias: Option<&Var>, h0: Option<&Var>) -> Result<(Var, Var)> {
     let hidden = w_hh.shape().first().copied().unwrap_or(0);
     let in_features = w_ih.shape().first().copied().unwrap_or(0);
-    if w_ih.shape() != [in_features, 3 * hidden] || w_hh.shape() != [hidden, 3 * hidden] || hidden == 0 {
+    // Checked: a wrapped 3·hidden would match a zero-element weight.
+    let g = hidden.checked_mul(3).unwrap_or(0);
+    if g == 0 || w_ih.shape() != [in_features, g] || w_hh.shape() != [hidden, g] {
         return Err(Error::ShapeMismatch { op: "gru", lhs: w_ih.shape().to_vec(), rhs: w_hh.shape().to_vec() });
     }
     if let Some(b) = bias {
@@ -70,7 +72,8 @@ impl BayesianGRU {
     /// A layer with BLiTZ's defaults.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a zero size.
+    /// [`Error::InvalidArgument`] for a zero size; [`Error::ShapeOverflow`]
+    /// or [`Error::TooLarge`] for sizes whose parameters cannot be held.
     pub fn new(in_features: usize, hidden: usize, rng: &mut impl Rng) -> Result<BayesianGRU> {
         Self::with_options(in_features, hidden, BayesianRecurrentOptions::default(), rng)
     }
@@ -147,7 +150,8 @@ impl GRU {
     /// Initialised like torch, U(−1/√hidden, 1/√hidden).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a zero size.
+    /// [`Error::InvalidArgument`] for a zero size; [`Error::ShapeOverflow`]
+    /// or [`Error::TooLarge`] for sizes whose parameters cannot be held.
     pub fn new(in_features: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Result<GRU> {
         Ok(GRU { gates: Gates::new("GRU", in_features, hidden, 3, bias, rng)? })
     }

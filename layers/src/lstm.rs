@@ -33,8 +33,11 @@ pub fn lstm_sequence(
 ) -> Result<(Var, LstmState)> {
     let hidden = w_hh.shape().first().copied().unwrap_or(0);
     let in_features = w_ih.shape().first().copied().unwrap_or(0);
-    if w_ih.shape() != [in_features, 4 * hidden] || w_hh.shape() != [hidden, 4 * hidden] || hidden == 0 {
-        return Err(Error::ShapeMismatch { op: "lstm", lhs: w_ih.shape().to_vec(), rhs: w_hh.shape().to_vec() });
+    let mismatch = || Error::ShapeMismatch { op: "lstm", lhs: w_ih.shape().to_vec(), rhs: w_hh.shape().to_vec() };
+    // Checked: a wrapped 4·hidden would match a zero-element weight.
+    let g = hidden.checked_mul(4).ok_or_else(mismatch)?;
+    if w_ih.shape() != [in_features, g] || w_hh.shape() != [hidden, g] || hidden == 0 {
+        return Err(mismatch());
     }
     if let Some(b) = bias {
         if b.shape() != [4 * hidden] {
@@ -85,7 +88,8 @@ impl BayesianLSTM {
     /// A layer with BLiTZ's defaults.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a zero size.
+    /// [`Error::InvalidArgument`] for a zero size; [`Error::ShapeOverflow`]
+    /// or [`Error::TooLarge`] for sizes whose parameters cannot be held.
     pub fn new(in_features: usize, hidden: usize, rng: &mut impl Rng) -> Result<BayesianLSTM> {
         Self::with_options(in_features, hidden, BayesianRecurrentOptions::default(), rng)
     }
@@ -95,7 +99,8 @@ impl BayesianLSTM {
     /// # Errors
     /// [`Error::InvalidArgument`] for a zero size, a bad prior, non-finite
     /// inits, closed-form KL with a non-Gaussian prior, or an estimator other
-    /// than Reparameterisation and Radial.
+    /// than Reparameterisation and Radial; [`Error::ShapeOverflow`] or
+    /// [`Error::TooLarge`] for sizes whose parameters cannot be held.
     pub fn with_options(
         in_features: usize,
         hidden: usize,
@@ -162,7 +167,8 @@ impl LSTM {
     /// Initialised like torch, U(−1/√hidden, 1/√hidden).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for a zero size.
+    /// [`Error::InvalidArgument`] for a zero size; [`Error::ShapeOverflow`]
+    /// or [`Error::TooLarge`] for sizes whose parameters cannot be held.
     pub fn new(in_features: usize, hidden: usize, bias: bool, rng: &mut impl Rng) -> Result<LSTM> {
         Ok(LSTM { gates: Gates::new("LSTM", in_features, hidden, 4, bias, rng)?, peephole: false })
     }

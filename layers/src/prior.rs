@@ -5,6 +5,7 @@
 //! stray `−0.5` per element. The scale mixture is evaluated by log-sum-exp.
 
 use blitz_autograd::{Error, PriorSpec, Result, Tensor, Var};
+use blitz_kernels::types::MIN_SIGMA;
 
 /// ln √(2π).
 const LN_SQRT_2PI: f32 = 0.918_938_5;
@@ -33,11 +34,14 @@ pub trait Prior: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// A scale (sigma, Laplace's and Student's scale, nu): finite and at least
+/// [`MIN_SIGMA`]; a subnormal or tiny one makes log p(w), and so the KL,
+/// infinite (it divides by the scale, or its square).
 fn positive(name: &'static str, v: f32) -> Result<f32> {
-    if v > 0.0 && v.is_finite() {
+    if v >= MIN_SIGMA && v.is_finite() {
         Ok(v)
     } else {
-        Err(Error::invalid(name, format!("{v}: must be positive and finite")))
+        Err(Error::invalid(name, format!("{v:e}: must be finite and at least {MIN_SIGMA:e}")))
     }
 }
 
@@ -57,7 +61,8 @@ impl Gaussian {
     /// N(0, sigma²).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `sigma > 0` and finite.
+    /// [`Error::InvalidArgument`] unless `sigma` is finite and at least
+    /// [`MIN_SIGMA`] (10⁻¹⁸: below it the KL is infinite).
     pub fn new(sigma: f32) -> Result<Gaussian> {
         Ok(Gaussian { sigma: positive("sigma", sigma)? })
     }
@@ -95,8 +100,8 @@ impl ScaleMixture {
     /// The mixture pi·N(0, sigma1²) + (1 − pi)·N(0, sigma2²).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless both sigmas are positive and finite
-    /// and `pi` is in [0, 1].
+    /// [`Error::InvalidArgument`] unless both sigmas are finite and at least
+    /// [`MIN_SIGMA`] and `pi` is in [0, 1].
     pub fn new(pi: f32, sigma1: f32, sigma2: f32) -> Result<ScaleMixture> {
         if !(0.0..=1.0).contains(&pi) {
             return Err(Error::invalid("prior_pi", format!("{pi}: must be in [0, 1]")));
@@ -161,7 +166,7 @@ impl Laplace {
     /// Laplace(0, scale).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `scale > 0` and finite.
+    /// [`Error::InvalidArgument`] unless `scale` is finite and at least [`MIN_SIGMA`].
     pub fn new(scale: f32) -> Result<Laplace> {
         Ok(Laplace { scale: positive("scale", scale)? })
     }
@@ -188,7 +193,8 @@ impl StudentT {
     /// Student-t(nu) scaled by `scale`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] unless `nu` and `scale` are positive and finite.
+    /// [`Error::InvalidArgument`] unless `nu` and `scale` are finite and at
+    /// least [`MIN_SIGMA`].
     pub fn new(nu: f32, scale: f32) -> Result<StudentT> {
         Ok(StudentT { nu: positive("nu", nu)?, scale: positive("scale", scale)? })
     }

@@ -86,7 +86,7 @@ pub(crate) fn state_or_zeros(op: &'static str, x: &Var, s: Option<&Var>, batch: 
     match s {
         Some(s) if s.shape() == [batch, hidden] => Ok(s.clone()),
         Some(s) => Err(Error::ShapeMismatch { op, lhs: s.shape().to_vec(), rhs: vec![batch, hidden] }),
-        None => Ok(x.constant_like(Tensor::zeros(&[batch, hidden]).to(x.device())?)),
+        None => Ok(x.constant_like(Tensor::zeros(&[batch, hidden])?.to(x.device())?)),
     }
 }
 
@@ -154,7 +154,9 @@ impl BayesianGates {
         }
         let prior = o.resolve_prior()?;
         let (m, r) = (o.posterior_mu_init, o.posterior_rho_init);
-        let g = gates * hidden;
+        let g = crate::linear::gate_width(op, gates, hidden)?;
+        let sizes = || format!("{in_features} -> {hidden}");
+        crate::linear::check_params(op, sizes, &[&[in_features, g], &[hidden, g], &[g]], 2)?;
         Ok(BayesianGates {
             in_features,
             hidden,
@@ -249,7 +251,9 @@ impl Gates {
             return Err(Error::invalid("features", format!("{op}: {in_features} -> {hidden}: sizes must be > 0")));
         }
         let k = 1.0 / (hidden as f32).sqrt();
-        let g = gates * hidden;
+        let g = crate::linear::gate_width(op, gates, hidden)?;
+        let sizes = || format!("{in_features} -> {hidden}");
+        crate::linear::check_params(op, sizes, &[&[in_features, g], &[hidden, g], &[g]], 1)?;
         Ok(Gates {
             in_features,
             weight_ih: Param::new("weight_ih", Tensor::rand_uniform(&[in_features, g], -k, k, rng)?),

@@ -117,7 +117,12 @@ impl<M: Module> Regressor<M> {
         if outputs == 0 {
             return Err(Error::invalid("outputs", "0: at least one output"));
         }
-        Ok(Regressor { net, log_noise: Param::new(LOG_NOISE, Tensor::zeros(&[outputs])), x_scale: None, y_scale: None })
+        Ok(Regressor {
+            net,
+            log_noise: Param::new(LOG_NOISE, Tensor::zeros(&[outputs])?),
+            x_scale: None,
+            y_scale: None,
+        })
     }
 
     /// Sets every output's initial noise standard deviation (training units).
@@ -128,7 +133,7 @@ impl<M: Module> Regressor<M> {
         if !(std > 0.0 && std.is_finite()) {
             return Err(Error::invalid("noise_init", format!("{std}: must be positive")));
         }
-        self.log_noise.set(Tensor::full(&[self.outputs()], std.ln()))?;
+        self.log_noise.set(Tensor::full(&[self.outputs()], std.ln())?)?;
         Ok(self)
     }
 

@@ -214,7 +214,7 @@ fn bad_layer_hyperparameters_are_typed_errors() {
     assert!(matches!(BayesianLinear::new(0, 2, &mut rng()), Err(Error::InvalidArgument { .. })));
     let l = BayesianLinear::new(3, 2, &mut rng()).unwrap();
     let tape = Tape::new(0);
-    let x = tape.constant(Tensor::zeros(&[4, 5]));
+    let x = tape.constant(Tensor::zeros(&[4, 5]).unwrap());
     assert!(matches!(l.forward(&x), Err(Error::ShapeMismatch { .. })));
 }
 
@@ -223,7 +223,7 @@ fn sample_elbo_parts_and_errors() {
     let m = model();
     let tape = Tape::new(0);
     let x = input(&tape);
-    let y = tape.constant(Tensor::zeros(&[4, 2]));
+    let y = tape.constant(Tensor::zeros(&[4, 2]).unwrap());
     let parts = m.sample_elbo_detailed(&x, &y, loss::mse, 3, 0.01).unwrap();
     assert_eq!(parts.predictions.shape(), &[3, 4, 2]);
     let (t, l, c) = (parts.total.item().unwrap(), parts.likelihood.item().unwrap(), parts.complexity.item().unwrap());
@@ -232,9 +232,9 @@ fn sample_elbo_parts_and_errors() {
     assert_eq!(grads.params().len(), 8);
     // sample_nbr 0, wrong batch length, wrong label shape: typed errors.
     assert!(matches!(m.sample_elbo(&x, &y, loss::mse, 0, 1.0), Err(Error::InvalidArgument { .. })));
-    let y3 = tape.constant(Tensor::zeros(&[3, 2]));
+    let y3 = tape.constant(Tensor::zeros(&[3, 2]).unwrap());
     assert!(matches!(m.sample_elbo(&x, &y3, loss::mse, 1, 1.0), Err(Error::ShapeMismatch { .. })));
-    let y_flat = tape.constant(Tensor::zeros(&[4]));
+    let y_flat = tape.constant(Tensor::zeros(&[4]).unwrap());
     assert!(matches!(m.sample_elbo(&x, &y_flat, loss::mse, 1, 1.0), Err(Error::ShapeMismatch { .. })));
     // Classification reads the same way, with class labels.
     let labels = [0usize, 1, 1, 0];
@@ -337,7 +337,7 @@ fn predictions_follow_every_change_of_rho() {
     let rhos: Vec<_> = params(&m).into_iter().filter(|(name, _)| name.ends_with("rho")).map(|(_, p)| p).collect();
     assert!(!rhos.is_empty());
     for p in &rhos {
-        p.set(p.value().add(&Tensor::full(p.value().shape(), 0.5)).unwrap()).unwrap();
+        p.set(p.value().add(&Tensor::full(p.value().shape(), 0.5).unwrap()).unwrap()).unwrap();
     }
     let after_set = run(Tape::predict(9));
     assert_ne!(after_set, before, "set: a wider posterior, other weights");

@@ -79,7 +79,7 @@ fn special_values_survive_bitwise() {
         Param::new("w", Tensor::from_vec(vec![f32::NAN, -0.0, f32::INFINITY, f32::MIN_POSITIVE / 2.0], &[4]).unwrap());
     let named = vec![("w".to_string(), p.clone())];
     let bytes = Checkpoint::from_params(&named).unwrap().to_bytes().unwrap();
-    let q = Param::new("w", Tensor::zeros(&[4]));
+    let q = Param::new("w", Tensor::zeros(&[4]).unwrap());
     Checkpoint::from_bytes(&bytes, "mem").unwrap().restore_params(&[("w".to_string(), q.clone())]).unwrap();
     let b = |p: &Param| p.value().to_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(b(&p), b(&q));
@@ -208,7 +208,7 @@ fn wrong_dtype_and_bad_files_are_typed_errors() {
     let bytes = safetensors::serialize([("w", view)], None).unwrap();
     let path = dir.join("i64.safetensors");
     std::fs::write(&path, bytes).unwrap();
-    let p = Param::new("w", Tensor::zeros(&[2]));
+    let p = Param::new("w", Tensor::zeros(&[2]).unwrap());
     let err = Checkpoint::load(&path).unwrap().restore_params(&[("w".into(), p)]).unwrap_err();
     assert!(err.to_string().contains("w: dtype I64 in the file, the model needs F32"), "{err}");
 

@@ -47,7 +47,7 @@ fn torch_argument_order_stride_before_groups() {
     let l = BayesianConv2d::with_options(4, 6, (3, 3), p, BayesianConvOptions::default(), &mut rng()).unwrap();
     assert_eq!(l.weight().0.value().shape(), &[6, 2, 3, 3]);
     let tape = Tape::new(1);
-    let y = l.forward(&tape.constant(Tensor::zeros(&[2, 4, 9, 8]))).unwrap();
+    let y = l.forward(&tape.constant(Tensor::zeros(&[2, 4, 9, 8]).unwrap())).unwrap();
     assert_eq!(y.shape(), &[2, 6, 5, 4]);
 }
 
@@ -94,16 +94,16 @@ fn closed_form_kl_and_gradients_reach_every_parameter() {
 fn deterministic_convs_pools_and_flatten() {
     let tape = Tape::new(0);
     let c1 = Conv1d::new(2, 3, 3, &mut rng()).unwrap();
-    assert_eq!(c1.forward(&tape.constant(Tensor::zeros(&[1, 2, 7]))).unwrap().shape(), &[1, 3, 5]);
+    assert_eq!(c1.forward(&tape.constant(Tensor::zeros(&[1, 2, 7]).unwrap())).unwrap().shape(), &[1, 3, 5]);
     let c2 = Conv2d::with_params(2, 4, (3, 1), ConvParams::default().padding((1, 0)), false, &mut rng()).unwrap();
     assert!(c2.bias().is_none());
-    let y = c2.forward(&tape.constant(Tensor::zeros(&[1, 2, 6, 5]))).unwrap();
+    let y = c2.forward(&tape.constant(Tensor::zeros(&[1, 2, 6, 5]).unwrap())).unwrap();
     assert_eq!(y.shape(), &[1, 4, 6, 5]);
     let c3 = Conv3d::new(1, 2, (1, 2, 2), &mut rng()).unwrap();
-    assert_eq!(c3.forward(&tape.constant(Tensor::zeros(&[1, 1, 2, 3, 3]))).unwrap().shape(), &[1, 2, 2, 2, 2]);
+    assert_eq!(c3.forward(&tape.constant(Tensor::zeros(&[1, 1, 2, 3, 3]).unwrap())).unwrap().shape(), &[1, 2, 2, 2, 2]);
     assert_eq!(MaxPool2d::new(2).forward(&y).unwrap().shape(), &[1, 4, 3, 2]);
     assert_eq!(AvgPool2d::new((3, 1)).forward(&y).unwrap().shape(), &[1, 4, 2, 5]);
-    let z = tape.constant(Tensor::zeros(&[2, 3, 8]));
+    let z = tape.constant(Tensor::zeros(&[2, 3, 8]).unwrap());
     assert_eq!(MaxPool1d::new(2).forward(&z).unwrap().shape(), &[2, 3, 4]);
     assert_eq!(AvgPool1d::with_params(PoolParams::new(3).stride(1)).forward(&z).unwrap().shape(), &[2, 3, 6]);
     assert_eq!(Flatten.forward(&y).unwrap().shape(), &[1, 120]);
@@ -128,6 +128,6 @@ fn bad_configurations_are_typed_errors() {
     // A wrong input shape at forward time names both shapes.
     let l = BayesianConv2d::new(3, 4, 3, &mut rng()).unwrap();
     let tape = Tape::new(0);
-    let r = l.forward(&tape.constant(Tensor::zeros(&[1, 2, 8, 8])));
+    let r = l.forward(&tape.constant(Tensor::zeros(&[1, 2, 8, 8]).unwrap()));
     assert!(matches!(r, Err(Error::ShapeMismatch { op: "conv2d", .. })));
 }

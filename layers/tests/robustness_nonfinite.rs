@@ -29,7 +29,7 @@ fn model() -> BayesianLinear {
 fn sample_elbo_names_a_non_finite_input() {
     let tape = Tape::new(0);
     let x = tape.constant(Tensor::from_vec(vec![1.0, f32::NAN, 0.0, 1.0, 2.0, 3.0], &[2, 3]).unwrap());
-    let y = tape.constant(Tensor::zeros(&[2, 2]));
+    let y = tape.constant(Tensor::zeros(&[2, 2]).unwrap());
     let e = model().sample_elbo(&x, &y, loss::mse, 2, 0.1).unwrap_err();
     assert!(non_finite_what(&e).contains("input"), "{e}");
 }
@@ -37,7 +37,7 @@ fn sample_elbo_names_a_non_finite_input() {
 #[test]
 fn sample_elbo_names_non_finite_labels() {
     let tape = Tape::new(0);
-    let x = tape.constant(Tensor::zeros(&[2, 3]));
+    let x = tape.constant(Tensor::zeros(&[2, 3]).unwrap());
     let y = tape.constant(Tensor::from_vec(vec![0.0, f32::INFINITY, 0.0, 0.0], &[2, 2]).unwrap());
     let e = model().sample_elbo(&x, &y, loss::mse, 2, 0.1).unwrap_err();
     assert!(non_finite_what(&e).contains("label") || non_finite_what(&e).contains("target"), "{e}");
@@ -47,8 +47,8 @@ fn sample_elbo_names_non_finite_labels() {
 fn sample_elbo_names_a_non_finite_loss() {
     // Finite inputs and targets whose squared error overflows f32.
     let tape = Tape::new(0);
-    let x = tape.constant(Tensor::full(&[2, 3], 1e30));
-    let y = tape.constant(Tensor::full(&[2, 2], -1e30));
+    let x = tape.constant(Tensor::full(&[2, 3], 1e30).unwrap());
+    let y = tape.constant(Tensor::full(&[2, 2], -1e30).unwrap());
     let e = model().sample_elbo(&x, &y, loss::mse, 2, 0.1).unwrap_err();
     assert!(non_finite_what(&e).contains("loss"), "{e}");
 }
@@ -58,7 +58,7 @@ fn an_optimizer_step_with_non_finite_gradients_changes_nothing() {
     let m = model();
     let tape = Tape::new(1);
     // Inputs of 1e30 make the gradients of the weights overflow to inf / NaN.
-    let x = tape.constant(Tensor::full(&[2, 3], 1e30));
+    let x = tape.constant(Tensor::full(&[2, 3], 1e30).unwrap());
     let l = m.forward(&x).unwrap().square().unwrap().sum().unwrap();
     let grads = tape.backward(&l).unwrap();
     let before = bits(&m);
@@ -132,16 +132,16 @@ fn bad_hyperparameters_are_refused_at_construction() {
 fn bad_call_arguments_are_refused() {
     let m = model();
     let tape = Tape::new(0);
-    let x = tape.constant(Tensor::zeros(&[2, 3]));
-    let y = tape.constant(Tensor::zeros(&[2, 2]));
+    let x = tape.constant(Tensor::zeros(&[2, 3]).unwrap());
+    let y = tape.constant(Tensor::zeros(&[2, 2]).unwrap());
     invalid(m.sample_elbo(&x, &y, loss::mse, 0, 0.1).map(|_| ()), "sample_nbr 0");
     invalid(m.sample_elbo(&x, &y, loss::mse, 1, -1.0).map(|_| ()), "negative weight");
     invalid(m.sample_elbo(&x, &y, loss::mse, 1, f32::NAN).map(|_| ()), "NaN weight");
     invalid(m.mfvi_forward(&x, 0).map(|_| ()), "mfvi 0 draws");
     invalid(VariationalEstimator::moped(&m, 0.0), "moped delta 0");
-    let y3 = tape.constant(Tensor::zeros(&[3, 2]));
+    let y3 = tape.constant(Tensor::zeros(&[3, 2]).unwrap());
     assert!(matches!(m.sample_elbo(&x, &y3, loss::mse, 1, 0.1), Err(Error::ShapeMismatch { .. })));
-    let wrong = tape.constant(Tensor::zeros(&[2, 4]));
+    let wrong = tape.constant(Tensor::zeros(&[2, 4]).unwrap());
     assert!(matches!(m.forward(&wrong), Err(Error::ShapeMismatch { .. })));
     let labels = [0usize, 7];
     let logits = m.forward(&x).unwrap();

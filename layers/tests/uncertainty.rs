@@ -653,7 +653,7 @@ fn swag_moments_on_a_quadratic() {
     // covariance ½Σ_diag + DDᵀ/(2(K − 1)).
     let (a, c, w0, eta, epochs, rank) = ([1.0f64, 3.0], [1.0f64, -2.0], [3.0f64, 1.0], 0.1f64, 10usize, 5usize);
     let net = Point { w: blitz_autograd::Param::new("w", Tensor::from_vec(vec![3.0, 1.0], &[2]).unwrap()) };
-    let x = Tensor::zeros(&[4, 1]);
+    let x = Tensor::zeros(&[4, 1]).unwrap();
     let loss = |out: &blitz_autograd::Var, _: &[usize]| {
         let t = out.tape();
         let cv = t.constant(Tensor::from_vec(c.iter().map(|&v| v as f32).collect(), &[2]).unwrap());
@@ -698,7 +698,7 @@ fn swag_moments_on_a_quadratic() {
 #[test]
 fn swag_diagonal_draws_have_the_diagonal_covariance_and_rank_one_is_refused() {
     let net = Point { w: blitz_autograd::Param::new("w", Tensor::from_vec(vec![3.0, 1.0], &[2]).unwrap()) };
-    let x = Tensor::zeros(&[4, 1]);
+    let x = Tensor::zeros(&[4, 1]).unwrap();
     let loss = |out: &blitz_autograd::Var, _: &[usize]| out.square()?.sum()?.mul_scalar(0.5);
     let config = SwagConfig { epochs: 8, batch_size: 4, lr: 0.1, momentum: 0.0, rank: 0, ..SwagConfig::default() };
     let swag = Swag::collect(&net, &x, loss, &config).unwrap();
@@ -732,12 +732,12 @@ fn last_layer_laplace_and_ensembles_refuse_mismatched_widths() {
         GaussianRegressor::new(Sequential::new().push(Linear::new(2, 2 * k, true, rng).unwrap()), k).unwrap()
     };
     let ens = DeepEnsemble::new(vec![member(2, &mut rng), member(1, &mut rng)]).unwrap();
-    let x = Tensor::zeros(&[3, 2]);
+    let x = Tensor::zeros(&[3, 2]).unwrap();
     assert!(matches!(ens.predict(&x, 1, 0), Err(Error::InvalidArgument { .. })));
     // A full GGN too large to hold is refused before it is built (41·101 > 4000 weights).
     let wide = Regressor::new(Sequential::new().push(Linear::new(100, 41, true, &mut rng).unwrap()), 41).unwrap();
     let mut la = LastLayerLaplace::from_regressor(wide).unwrap();
-    let e = la.fit(&Tensor::zeros(&[2, 100]), LaplaceStructure::Full).unwrap_err();
+    let e = la.fit(&Tensor::zeros(&[2, 100]).unwrap(), LaplaceStructure::Full).unwrap_err();
     assert!(e.to_string().contains("use Kron"), "{e}");
 }
 

@@ -3,7 +3,7 @@
 //! concatenation, scatter-add what was gathered.
 
 use crate::{Tensor, Var};
-use blitz_kernels::shape::{numel, split_at_axis};
+use blitz_kernels::shape::{checked_output, numel, split_at_axis};
 use blitz_kernels::{ops, Error, Result};
 
 impl Var {
@@ -106,7 +106,9 @@ impl Var {
     ///
     /// # Errors
     /// [`Error::Empty`] for no parts; [`Error::ShapeMismatch`] naming the
-    /// first part and the one that differs; [`Error::AxisOutOfRange`].
+    /// first part and the one that differs; [`Error::AxisOutOfRange`];
+    /// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for a result that
+    /// cannot be allocated.
     pub fn concat(parts: &[&Var], axis: usize) -> Result<Var> {
         let first = parts.first().ok_or(Error::Empty { op: "concat" })?;
         let base = first.shape().to_vec();
@@ -123,7 +125,9 @@ impl Var {
         }
         let bufs: Vec<_> = parts.iter().map(|p| p.value().buffer()).collect();
         let mut out_shape = base.clone();
-        out_shape[axis] = lens.iter().sum();
+        let total = lens.iter().try_fold(0usize, |acc, &l| acc.checked_add(l));
+        out_shape[axis] = total.ok_or_else(|| Error::ShapeOverflow { op: "concat", shape: lens.clone() })?;
+        checked_output("concat", &out_shape)?;
         let total = out_shape[axis];
         let y = Tensor::from_parts(ops::concat_axis(&bufs, &lens, outer, inner)?, out_shape);
         let shapes: Vec<Vec<usize>> = parts.iter().map(|p| p.shape().to_vec()).collect();
@@ -153,7 +157,9 @@ impl Var {
     /// Picks whole slices along `axis` by index (rows of an embedding table, say).
     ///
     /// # Errors
-    /// [`Error::AxisOutOfRange`]; [`Error::IndexOutOfRange`] for a bad index.
+    /// [`Error::AxisOutOfRange`]; [`Error::IndexOutOfRange`] for a bad index;
+    /// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for a result that
+    /// cannot be allocated.
     pub fn index_select(&self, axis: usize, idx: &[usize]) -> Result<Var> {
         let shape = self.shape().to_vec();
         let (outer, ax, inner) = split_at_axis("index_select", &shape, axis)?;
@@ -162,6 +168,7 @@ impl Var {
         }
         let mut out_shape = shape.clone();
         out_shape[axis] = idx.len();
+        checked_output("index_select", &out_shape)?;
         let y = Tensor::from_parts(ops::index_select(self.value().buffer(), outer, ax, inner, idx)?, out_shape);
         let idx = idx.to_vec();
         self.tape().record(

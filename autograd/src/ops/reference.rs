@@ -56,7 +56,13 @@ impl Var {
         self.check_same_shape("reference_mc_kl", rho)?;
         self.check_same_device("reference_mc_kl", rho)?;
         if !prior.is_valid() {
-            return Err(blitz_kernels::Error::invalid("prior", format!("{prior:?}: sigmas must be > 0, pi in [0, 1]")));
+            return Err(blitz_kernels::Error::invalid(
+                "prior",
+                format!(
+                    "{prior:?}: sigmas must be finite and at least {}, pi in [0, 1]",
+                    blitz_kernels::types::MIN_SIGMA
+                ),
+            ));
         }
         let (mu_v, rho_v) = (self.value().to_vec()?, rho.value().to_vec()?);
         let kl = reference::mc_kl(&mu_v, &rho_v, seed, offset, prior) as f32;

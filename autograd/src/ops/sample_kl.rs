@@ -21,7 +21,13 @@ fn check_prior(op: &'static str, prior: PriorSpec) -> Result<()> {
     if prior.is_valid() {
         Ok(())
     } else {
-        Err(Error::invalid("prior", format!("{op}: {prior:?} needs positive finite sigmas and pi in [0, 1]")))
+        Err(Error::invalid(
+            "prior",
+            format!(
+                "{op}: {prior:?} needs finite sigmas of at least {} and pi in [0, 1]",
+                blitz_kernels::types::MIN_SIGMA
+            ),
+        ))
     }
 }
 

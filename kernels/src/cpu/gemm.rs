@@ -87,9 +87,13 @@ fn packed(
     let c_ptr = CPtr(c.as_mut_ptr());
     // Rows r0..r1 and columns j0..j1 of C.
     let block = |r0: usize, r1: usize, j0: usize, j1: usize| {
-        // SAFETY: the callers assert a.len() >= m*k, b.len() >= k*n, c.len() >= m*n,
-        // and the strides address op(A) (m×k), op(B) (k×n), C (m×n) within them;
-        // the block's offsets stay inside those, and blocks are disjoint in C.
+        // SAFETY: `gemm_variant` (this function's only caller) asserts, with
+        // checked products, a.len() >= m*k, b.len() >= k*n, c.len() >= m*n, and
+        // returns before this for m, n or k = 0; the strides address op(A)
+        // (m×k), op(B) (k×n), C (m×n) within them (the largest offset is
+        // m·k − 1, k·n − 1, m·n − 1, all below isize::MAX as each is below a
+        // slice's length); the block's offsets stay inside those, and blocks
+        // are disjoint in C, so the threads' writes through `c_ptr` never alias.
         unsafe {
             matrixmultiply::sgemm(
                 r1 - r0,
@@ -259,7 +263,15 @@ pub fn gemm_variant(
         crate::reference::gemm::gemm(m, k, n, alpha, a, b, beta, c, t);
         return;
     }
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // Checked products: a wrapped m·k would pass a short slice to the unsafe
+    // sgemm call in `packed` (reads and writes out of bounds).
+    let holds = |len: usize, r: usize, c: usize| r.checked_mul(c).is_some_and(|rc| len >= rc);
+    assert!(
+        holds(a.len(), m, k) && holds(b.len(), k, n) && holds(c.len(), m, n),
+        "gemm: a slice is shorter than its matrix"
+    );
+    // Strides and offsets in `packed` are isize: every product fits, as each
+    // of the three counts is at most a slice's length (≤ isize::MAX elements).
     if m == 0 || n == 0 {
         return;
     }
@@ -283,6 +295,10 @@ pub fn gemm_variant(
 
 /// `batch` independent products by the variant `v`, split as `split` says;
 /// operand `i` starts at `i·m·k`, `i·k·n`, `i·m·n`.
+///
+/// # Panics
+/// If a slice is shorter than its `batch` matrices (checked arithmetic:
+/// [`crate::ops::gemm`] checks the lengths first and returns an error).
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm_variant(
     v: GemmVariant,
@@ -296,6 +312,13 @@ pub fn batched_gemm_variant(
     c: &mut [f32],
     t: Transpose,
 ) {
+    let whole = |len: usize, r: usize, c: usize| {
+        r.checked_mul(c).and_then(|rc| rc.checked_mul(batch)).is_some_and(|need| len >= need)
+    };
+    assert!(
+        whole(a.len(), m, k) && whole(b.len(), k, n) && whole(c.len(), m, n),
+        "batched gemm: a slice is shorter than its matrices"
+    );
     for i in 0..batch {
         gemm_variant(
             v,

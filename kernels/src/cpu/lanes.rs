@@ -76,6 +76,7 @@ mod avx {
     impl F32x8 for Avx {
         #[inline(always)]
         fn splat(v: f32) -> Self {
+            // SAFETY: AVX is available (see the impl's comment); no memory is touched.
             Avx(unsafe { _mm256_set1_ps(v) })
         }
         #[inline(always)]
@@ -92,6 +93,7 @@ mod avx {
         }
         #[inline(always)]
         fn mul_add_to(self, a: Self, b: Self) -> Self {
+            // SAFETY: FMA is available (see the impl's comment); registers only.
             Avx(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
         }
         #[inline(always)]
@@ -105,6 +107,7 @@ mod avx {
         fn transpose(r: [Self; 8]) -> [Self; 8] {
             // Interleave pairs of rows, then pairs of pairs, then swap the
             // 128-bit halves: 24 shuffles for 64 values.
+            // SAFETY: AVX is available (see the impl's comment); registers only.
             unsafe {
                 let t0 = _mm256_unpacklo_ps(r[0].0, r[1].0);
                 let t1 = _mm256_unpackhi_ps(r[0].0, r[1].0);

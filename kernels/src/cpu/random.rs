@@ -184,7 +184,8 @@ fn box_muller_soa(c: &[[u32; BATCH]; 4]) -> [[f32; BATCH]; 4] {
         for b in 0..BATCH {
             let u1 = unit_open(c[2 * pair][b]);
             let u2 = unit_open(c[2 * pair + 1][b]);
-            let r = (-2.0 * fastmath::ln(u1)).sqrt();
+            // u1 is in (0, 1] (`unit_open`): ln's domain.
+            let r = (-2.0 * fastmath::ln_normal(u1)).sqrt();
             let (s, co) = fastmath::sincos_2pi(u2);
             z[2 * pair][b] = r * co;
             z[2 * pair + 1][b] = r * s;

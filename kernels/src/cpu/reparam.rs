@@ -3,7 +3,8 @@
 //! regenerates the same eps instead of keeping a buffer per layer:
 //!   ∂w/∂mu = 1,  ∂w/∂rho = eps·sigmoid(rho)   (softplus' = sigmoid).
 
-use super::fastmath::{ln, sigmoid, softplus};
+// `ln_normal`: its argument here is a softplus (see sample_kl.rs).
+use super::fastmath::{ln_normal as ln, sigmoid, softplus};
 use super::parallel::{chunked_sum, for_each_chunk_mut};
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;

@@ -19,7 +19,10 @@
 //! f64) and the partials added in chunk order, so the result is bitwise the
 //! same on any number of threads.
 
-use super::fastmath::{exp, ln, log1p, softplus, softplus_sigmoid};
+// `ln_normal`/`log1p_normal`: their arguments here are a softplus (at least
+// e⁻⁸⁷, a normal number, or NaN/inf when rho is, and then the weight and
+// the KL are non-finite as well) and 1 + e with e in [e⁻⁶⁰, 1].
+use super::fastmath::{exp, ln_normal as ln, log1p_normal as log1p, softplus, softplus_sigmoid};
 use super::parallel::splits;
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;

@@ -9,7 +9,7 @@ pub mod prior;
 
 pub use elementwise::{cuda_op_tables, BinaryOp, ScalarKind, ScalarOp, UnaryOp};
 pub use geometry::{ConvGeom, ConvGrads, PoolGeom};
-pub use prior::{PriorSpec, LN_SQRT_2PI};
+pub use prior::{PriorSpec, LN_SQRT_2PI, MIN_SIGMA};
 
 /// Which operand is read transposed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,29 +3,38 @@
 /// ln √(2π).
 pub const LN_SQRT_2PI: f32 = 0.918_938_5;
 
+/// The smallest prior standard deviation accepted (10⁻¹⁸). The KL divides
+/// by 2σ²: at 10⁻¹⁸ that factor is 5·10³⁵, two orders of magnitude below
+/// `f32::MAX` (weights up to about 25 in size keep every term finite);
+/// below about 4·10⁻²⁰ it is infinite for every weight, and a subnormal σ
+/// squares to 0.
+pub const MIN_SIGMA: f32 = 1e-18;
+
 /// A prior the fused kernel can evaluate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PriorSpec {
     /// N(0, sigma²).
     Gaussian {
-        /// Standard deviation (> 0).
+        /// Standard deviation (finite, at least [`MIN_SIGMA`]).
         sigma: f32,
     },
     /// pi·N(0, sigma1²) + (1 − pi)·N(0, sigma2²).
     ScaleMixture {
         /// Weight of the first component, in [0, 1].
         pi: f32,
-        /// Standard deviation of the first component (> 0).
+        /// Standard deviation of the first component (as `Gaussian`'s).
         sigma1: f32,
-        /// Standard deviation of the second component (> 0).
+        /// Standard deviation of the second component (as `Gaussian`'s).
         sigma2: f32,
     },
 }
 
 impl PriorSpec {
-    /// Whether the parameters are usable (positive finite sigmas, pi in [0, 1]).
+    /// Whether the parameters are usable: finite sigmas of at least
+    /// [`MIN_SIGMA`] (a subnormal or tiny sigma makes the KL infinite), pi
+    /// in [0, 1].
     pub fn is_valid(&self) -> bool {
-        let pos = |s: f32| s > 0.0 && s.is_finite();
+        let pos = |s: f32| s >= MIN_SIGMA && s.is_finite();
         match *self {
             PriorSpec::Gaussian { sigma } => pos(sigma),
             PriorSpec::ScaleMixture { pi, sigma1, sigma2 } => (0.0..=1.0).contains(&pi) && pos(sigma1) && pos(sigma2),

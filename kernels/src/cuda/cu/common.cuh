@@ -52,10 +52,14 @@ struct Dims {
 #define BLITZ_E7 __uint_as_float(0x39506967u) // 1.9875691e-4
 #define BLITZ_TAU __uint_as_float(0x40c90fdbu) // 6.2831855e0
 
-// ln x for a normal, positive, finite x.
+// ln x: for a normal, positive, finite x; subnormals scaled by 2^24 first,
+// ln(+-0) = -inf, ln(+inf) = +inf, NaN for a negative x or NaN (fastmath::ln).
 __device__ __forceinline__ float blitz_ln(float x) {
-    u32 ix = __float_as_uint(x) + (0x3f800000u - 0x3f3504f3u);
+    int tiny = x < __uint_as_float(0x00800000u);
+    float xs = tiny ? x * 16777216.0f : x;
+    u32 ix = __float_as_uint(xs) + (0x3f800000u - 0x3f3504f3u);
     float k = (float)((int)(ix >> 23) - 0x7f);
+    k = tiny ? k - 24.0f : k;
     float m = __uint_as_float((ix & 0x007fffffu) + 0x3f3504f3u);
     float f = m - 1.0f;
     float s = f / (2.0f + f);
@@ -63,10 +67,15 @@ __device__ __forceinline__ float blitz_ln(float x) {
     float w = z * z;
     float r = __fmaf_rn(z, __fmaf_rn(w, BLITZ_LG3, BLITZ_LG1), w * __fmaf_rn(w, BLITZ_LG4, BLITZ_LG2));
     float hfsq = 0.5f * f * f;
-    return __fmaf_rn(k, BLITZ_LN2_HI, __fmaf_rn(s, hfsq + r, k * BLITZ_LN2_LO) - hfsq + f);
+    float y = __fmaf_rn(k, BLITZ_LN2_HI, __fmaf_rn(s, hfsq + r, k * BLITZ_LN2_LO) - hfsq + f);
+    y = (x == __uint_as_float(0x7f800000u)) ? x : y;
+    y = (x == 0.0f) ? __uint_as_float(0xff800000u) : y;
+    return (x >= 0.0f) ? y : __uint_as_float(0x7fc00000u);
 }
 
-// (sin 2πu, cos 2πu) for u in [0, 1), with exact reductions.
+// (sin 2πu, cos 2πu) for u in [0, 1), with exact reductions; NaN for NaN or
+// +-inf. q is an integer in [-2, 2]: the low bits of q + 1.5*2^23 are q mod 4
+// (no conversion to int, which is undefined for NaN in C).
 __device__ __forceinline__ void blitz_sincos_2pi(float u, float* sin_out, float* cos_out) {
     float t = u - rintf(u);
     float q = rintf(4.0f * t);
@@ -75,14 +84,16 @@ __device__ __forceinline__ void blitz_sincos_2pi(float u, float* sin_out, float*
     float a2 = a * a;
     float s = __fmaf_rn(a * a2, __fmaf_rn(a2, __fmaf_rn(a2, BLITZ_S3, BLITZ_S2), BLITZ_S1), a);
     float c = __fmaf_rn(a2 * a2, __fmaf_rn(a2, __fmaf_rn(a2, BLITZ_C3, BLITZ_C2), BLITZ_C1), __fmaf_rn(-0.5f, a2, 1.0f));
-    int qi = ((int)q) & 3;
-    float sv = (qi & 1) ? c : s;
-    float cv = (qi & 1) ? s : c;
-    *sin_out = (qi >= 2) ? -sv : sv;
-    *cos_out = (qi == 1 || qi == 2) ? -cv : cv;
+    u32 qi = __float_as_uint(q + 12582912.0f) & 3u;
+    float sv = (qi & 1u) ? c : s;
+    float cv = (qi & 1u) ? s : c;
+    *sin_out = (qi >= 2u) ? -sv : sv;
+    *cos_out = (qi == 1u || qi == 2u) ? -cv : cv;
 }
 
-// e^x for x clamped to [-87, 88].
+// e^x for x clamped to [-87, 88] (+-inf too); NaN gives NaN. The halves of
+// n become exponents through the bits of n1 + 1.5*2^23 (exact for integers
+// in [-64, 64]; no conversion to int, which is undefined for NaN in C).
 __device__ __forceinline__ float blitz_exp(float x) {
     if (x < -87.0f) x = -87.0f;
     if (x > 88.0f) x = 88.0f;
@@ -92,8 +103,8 @@ __device__ __forceinline__ float blitz_exp(float x) {
     float poly = __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, __fmaf_rn(r, BLITZ_E7, BLITZ_E6), BLITZ_E5), BLITZ_E4), BLITZ_E3), BLITZ_E2);
     float p = __fmaf_rn(r2, poly, 1.0f + r);
     float n1 = rintf(n * 0.5f);
-    float s1 = __uint_as_float(((u32)((int)n1 + 127)) << 23);
-    float s2 = __uint_as_float(((u32)((int)(n - n1) + 127)) << 23);
+    float s1 = __uint_as_float((__float_as_uint(n1 + 12582912.0f) - 0x4b400000u + 127u) << 23);
+    float s2 = __uint_as_float((__float_as_uint((n - n1) + 12582912.0f) - 0x4b400000u + 127u) << 23);
     return p * s1 * s2;
 }
 
@@ -101,7 +112,8 @@ __device__ __forceinline__ float blitz_exp(float x) {
 __device__ __forceinline__ float blitz_log1p(float y) {
     float u = 1.0f + y;
     float d = u - 1.0f;
-    return d == 0.0f ? y : blitz_ln(u) * (y / d);
+    float v = d == 0.0f ? y : blitz_ln(u) * (y / d);
+    return (y == __uint_as_float(0x7f800000u)) ? y : v;
 }
 
 __device__ __forceinline__ float blitz_softplus(float x) {
