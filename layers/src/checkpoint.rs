@@ -522,37 +522,42 @@ pub fn load_module(m: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `path` atomically: `write` fills a new temporary file in the same
-/// folder, which is then fsynced and renamed over `path` (and the folder
-/// fsynced). When `write` or any step fails, the temporary file is removed
-/// and `path` keeps its previous content; a process killed half-way leaves
-/// at most a stray `.NAME.tmp-*` file beside an intact `path`.
+/// folder ([`crate::output::temporary_path`]), which is then fsynced and renamed
+/// over `path` (and the folder fsynced). When `write` or any step fails, the
+/// temporary file is removed and `path` keeps its previous content; a
+/// process killed half-way leaves at most a stray `.NAME.tmp-*` file beside
+/// an intact `path` ([`crate::output::remove_stray_temporaries`] removes those).
+///
+/// Only a regular file, or nothing, may stand at `path`: a symbolic link
+/// (wherever it points), a device, a named pipe, a socket or a folder is
+/// refused and left untouched ([`crate::output::check_output`], made before the
+/// write and again right before the rename). Writers of one `path` in
+/// several processes exclude each other with an [`crate::output::OutputLock`].
 ///
 /// # Errors
 /// [`Error::Io`] naming `path` and what failed.
 pub fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
     let io = |message: String| Error::Io { path: path.display().to_string(), message };
-    let file_name = path.file_name().ok_or_else(|| io("not a file path".into()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{}.tmp-{}-{n}", file_name.to_string_lossy(), std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
+    crate::output::check_output(path)?;
+    let (dir, _) = crate::output::split_output(path)?;
+    let tmp = crate::output::temporary_path(path, TMP_COUNTER.fetch_add(1, Ordering::Relaxed))?;
+    let result = (|| -> Result<()> {
+        let step = |e: std::io::Error| io(e.to_string());
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(step)?;
+        write(&mut f).map_err(step)?;
+        f.sync_all().map_err(step)?;
         drop(f);
-        std::fs::rename(&tmp, path)?;
+        // Again: something may have been put there while `write` ran.
+        crate::output::check_output(path)?;
+        std::fs::rename(&tmp, path).map_err(step)?;
         // The rename itself is durable only once the folder is synced.
         #[cfg(unix)]
-        File::open(dir)?.sync_all()?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(step)?;
         Ok(())
     })();
-    result.map_err(|e| {
+    result.inspect_err(|_| {
         // Best effort: the temporary file may not exist (create failed).
         let _ = std::fs::remove_file(&tmp);
-        io(e.to_string())
     })
 }
 

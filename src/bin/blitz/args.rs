@@ -32,7 +32,7 @@ fit options
   --test-file FILE         evaluate on another file with the same columns
   --log1p COL,COL          take ln(1 + x) of these feature columns (right-skewed, non-negative)
   --seed S                 seed of initialisation, split, batches and draws (default 0)
-  --out FILE               save the model there (checked before training), with checkpoints
+  --out FILE               save the model there, with checkpoints (see OUTPUT FILES)
   --checkpoint-every K     write the checkpoint every K epochs (default 10) and after the last
   --resume                 continue the run whose checkpoint is --out (same data and options)
   --force                  replace an existing --out file (without it, fit refuses to overwrite one)
@@ -44,6 +44,18 @@ fit options
 predict options:  --draws N (100)  --seed S (0)  --out FILE (default stdout)
 evaluate options: --target COL (default: the model's)  --draws N (100)  --seed S (0)  --json
 reading options (every subcommand): --delimiter auto|comma|tab|semicolon|whitespace|CHAR  --header N
+
+OUTPUT FILES (--out)
+  A file is written to a temporary .NAME.tmp-PID-K beside it, then renamed over it: a killed run
+  keeps the previous file whole. Only a regular file (or nothing) may stand at --out: a symbolic
+  link (give the file it points to), a folder, a device, a named pipe or a socket is refused and left
+  as it is. One blitz process at a time writes a given --out (a lock on .NAME.lock beside it); a
+  second one fails at once. fit checks all this before it reads the data, and that the model fits
+  on the disk before it trains; it removes the temporary files of NAME that killed runs left.
+
+MEMORY
+  The memory --hidden, --sample-nbr and --draws ask for is estimated first and refused above the
+  memory available, or above BLITZ_MEMORY_LIMIT (bytes, or with K, M, G, T) when it is set.
 ";
 
 /// The task a model is trained for.
@@ -125,8 +137,16 @@ fn usage(msg: String) -> Error {
     Error::invalid("command line", msg)
 }
 
-fn num<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T> {
-    v.parse().map_err(|_| usage(format!("{flag} {v:?}: not a valid number")))
+fn num<T: std::str::FromStr<Err: std::fmt::Display>>(flag: &str, v: &str) -> Result<T> {
+    v.parse().map_err(|e| usage(format!("{flag} {v:?}: not a valid number ({e})")))
+}
+
+/// An output file path: refused here when it names no file (`''`, `/`, `..`).
+fn out_path(v: &str) -> Result<String> {
+    if v.is_empty() || std::path::Path::new(v).file_name().is_none() {
+        return Err(usage(format!("--out {v:?}: not a file path")));
+    }
+    Ok(v.to_string())
 }
 
 /// Splits flags from positional arguments; `--flag value` pairs for the
@@ -265,7 +285,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--test-file" => a.test_file = Some(v.to_string()),
             "--log1p" => a.log1p = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
             "--seed" => a.seed = num(flag, v)?,
-            "--out" => a.out = Some(v.to_string()),
+            "--out" => a.out = Some(out_path(v)?),
             "--checkpoint-every" => a.checkpoint_every = num(flag, v)?,
             "--draws" => a.draws = num(flag, v)?,
             "--device" => a.device = v.parse()?,
@@ -318,7 +338,7 @@ fn parse_predict(argv: &[String]) -> Result<PredictArgs> {
         match flag {
             "--draws" => a.draws = num(flag, v)?,
             "--seed" => a.seed = num(flag, v)?,
-            "--out" => a.out = Some(v.to_string()),
+            "--out" => a.out = Some(out_path(v)?),
             _ => unreachable!("split_args only passes known flags"),
         }
     }

@@ -10,12 +10,17 @@
 //! non-zero exit status (2 for a bad command line, 1 otherwise).
 
 mod args;
+mod budget;
+mod claim;
 mod model;
+mod print;
 
 use args::{Command, EvaluateArgs, FitArgs, PredictArgs};
 use blitz::layers::data::{read_delimited, ReadOptions, Target};
 use blitz::prelude::*;
+use claim::{claim, Existing};
 use model::{Fitted, ModelFile};
+use print::{info, line, out};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -24,15 +29,12 @@ fn main() -> ExitCode {
     let command = match args::parse(&argv) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}\n(see `blitz help`)");
+            line(&format!("error: {e}\n(see `blitz help`)"));
             return ExitCode::from(2);
         }
     };
     let result = match command {
-        Command::Help => {
-            print!("{}", args::HELP);
-            Ok(())
-        }
+        Command::Help => out(args::HELP),
         Command::Fit(a) => fit(&a),
         Command::Predict(a) => predict(&a),
         Command::Evaluate(a) => evaluate(&a),
@@ -40,58 +42,30 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            line(&format!("error: {e}"));
             ExitCode::FAILURE
         }
     }
 }
 
-/// Fails now, not after training, when `path` cannot be written.
-fn check_writable(path: &str) -> Result<()> {
-    let p = std::path::Path::new(path);
-    let dir = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => std::path::Path::new("."),
-    };
-    let probe = dir.join(format!(".blitz-probe-{}", std::process::id()));
-    std::fs::File::create(&probe)
-        .and_then(|_| std::fs::remove_file(&probe))
-        .map_err(|e| Error::Io { path: path.to_string(), message: format!("cannot write there: {e}") })?;
-    if p.is_dir() {
-        return Err(Error::Io { path: path.to_string(), message: "is a folder".into() });
-    }
-    Ok(())
-}
-
-/// Whether two paths name the same existing file.
-fn same_file(a: &str, b: &str) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
-/// Refuses an output that would overwrite one of the inputs.
-fn not_an_input(flag: &'static str, out: &str, inputs: &[&str]) -> Result<()> {
-    match inputs.iter().find(|i| same_file(out, i)) {
-        Some(i) => Err(Error::invalid(flag, format!("{out} is the input {i}: it would be overwritten"))),
-        None => Ok(()),
-    }
-}
-
 fn fit(a: &FitArgs) -> Result<()> {
-    if let Some(out) = &a.out {
-        let mut inputs = vec![a.data.as_str()];
-        inputs.extend(a.test_file.as_deref());
-        not_an_input("--out", out, &inputs)?;
-        if std::path::Path::new(out).exists() && !a.resume && !a.force {
-            return Err(Error::invalid(
-                "--out",
-                format!("{out} exists: --resume to continue the run that wrote it, --force to replace it"),
-            ));
+    print::set_quiet(a.quiet);
+    // Before any data is read: the sizes the flags alone ask for.
+    budget::check_training(&MlpSpec::new(1, a.hidden.clone(), 1), a.sample_nbr, 1)?;
+    // Held until the run ends: no other blitz process writes this output meanwhile.
+    let claimed = match &a.out {
+        Some(out) => {
+            let mut inputs = vec![a.data.as_str()];
+            inputs.extend(a.test_file.as_deref());
+            let existing = match (a.resume, a.force) {
+                (true, _) => Existing::Resume,
+                (false, true) => Existing::Replace,
+                (false, false) => Existing::Refuse,
+            };
+            Some(claim(out, &inputs, existing)?)
         }
-        check_writable(out)?;
-    }
+        None => None,
+    };
     let mut opts = ReadOptions::default().with_target(a.target.clone()).categorical();
     opts.delimiter = a.delimiter;
     opts.header_rows = a.header_rows;
@@ -121,46 +95,48 @@ fn fit(a: &FitArgs) -> Result<()> {
     let train = file.transform(train)?;
     let test = test.map(|t| file.transform(t)).transpose()?;
     let config = file.train_config(a, train.rows());
+    budget::check_training(&file.spec, a.sample_nbr, config.batch_size.min(train.rows()))?;
+    if let Some(test) = &test {
+        budget::check_draws(&file.spec, a.draws, test.rows())?;
+    }
     let resume = match (&a.out, a.resume) {
         (Some(out), true) => Some(file.resumable(out)?),
         (None, true) => return Err(Error::invalid("--resume", "needs --out: the checkpoint to continue")),
         _ => None,
     };
-    if !a.quiet {
-        eprintln!(
-            "{}: {} header row(s), delimiter {}; {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
-            a.data,
-            train.header_rows,
-            train.delimiter,
-            train.rows(),
-            test.as_ref().map_or(String::new(), |t| format!(", {} test rows", t.rows())),
-            train.feature_names.len(),
-            task.name(),
-            file.spec.describe(),
-            config.epochs,
-            config.batch_size
-        );
-        if a.out.is_none() {
-            eprintln!("(no --out: the trained model is not saved)");
-        }
+    if let Some(c) = &claimed {
+        c.reserve(claim::model_file_bytes(&file.spec))?;
     }
-    let quiet = a.quiet;
+    info(&format!(
+        "{}: {} header row(s), delimiter {}; {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
+        a.data,
+        train.header_rows,
+        train.delimiter,
+        train.rows(),
+        test.as_ref().map_or(String::new(), |t| format!(", {} test rows", t.rows())),
+        train.feature_names.len(),
+        task.name(),
+        file.spec.describe(),
+        config.epochs,
+        config.batch_size
+    ));
+    if a.out.is_none() {
+        info("(no --out: the trained model is not saved)");
+    }
     let every = (config.epochs / 10).max(1);
     let mut report = |p: &Progress| {
-        if !quiet && (p.epoch.is_multiple_of(every) || p.epoch == p.epochs) {
-            eprintln!(
+        if p.epoch.is_multiple_of(every) || p.epoch == p.epochs {
+            info(&format!(
                 "epoch {:>5}/{}  nll {:.4}  kl {:.4}  {:.3} ms/step",
                 p.epoch, p.epochs, p.nll, p.kl, p.ms_per_step
-            );
+            ));
         }
     };
     let mut fitted = file.build()?;
     let summary = fitted.fit(&train, &config, resume.as_ref(), &mut report)?;
     if let Some(out) = &a.out {
         // The loop wrote it after the last epoch; a run that had nothing left to do writes it again.
-        if !a.quiet {
-            eprintln!("model written to {out}");
-        }
+        info(&format!("model written to {out}"));
     }
     let mut json = vec![
         ("task", model::json_str(task.name())),
@@ -172,14 +148,13 @@ fn fit(a: &FitArgs) -> Result<()> {
     ];
     if let Some(test) = &test {
         let figures = fitted.evaluate(test, a.draws, a.seed)?;
-        if !a.quiet {
-            eprintln!("{}", model::describe_figures(&figures));
-        }
+        info(&model::describe_figures(&figures));
         json.extend(figures);
     }
     if a.json {
-        println!("{}", model::json_line(&json));
+        out(&format!("{}\n", model::json_line(&json)))?;
     }
+    drop(claimed);
     Ok(())
 }
 
@@ -192,13 +167,11 @@ fn load(path: &str) -> Result<(ModelFile, Fitted)> {
 }
 
 fn predict(a: &PredictArgs) -> Result<()> {
-    if let Some(out) = &a.out {
-        not_an_input("--out", out, &[&a.model, &a.data])?;
-        check_writable(out)?;
-    }
+    let _claimed = a.out.as_deref().map(|out| claim(out, &[&a.model, &a.data], Existing::Replace)).transpose()?;
     let (file, fitted) = load(&a.model)?;
     let data = read_delimited(&a.data, &file.read_options(a.delimiter, a.header_rows, false))?;
     let data = file.transform(data)?;
+    budget::check_draws(&file.spec, a.draws, data.rows())?;
     let (header, rows) = fitted.predict_rows(&data, a.draws, a.seed)?;
     let mut text = String::with_capacity(rows.len() * 64);
     text.push_str(&header.join(","));
@@ -208,18 +181,12 @@ fn predict(a: &PredictArgs) -> Result<()> {
         text.push('\n');
     }
     match &a.out {
-        Some(out) => {
-            blitz::layers::atomic_write(std::path::Path::new(out), |f| f.write_all(text.as_bytes()))?;
-            eprintln!("{} predictions written to {out}", data.rows());
+        Some(path) => {
+            blitz::layers::atomic_write(std::path::Path::new(path), |f| f.write_all(text.as_bytes()))?;
+            line(&format!("{} predictions written to {path}", data.rows()));
         }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(text.as_bytes()) {
-                // A reader that stopped early (`| head`) is not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                r => r.map_err(|e| Error::Io { path: "<stdout>".into(), message: e.to_string() })?,
-            }
-        }
+        // A reader that stopped early (`| head`) is not an error.
+        None => out(&text)?,
     }
     Ok(())
 }
@@ -232,14 +199,14 @@ fn evaluate(a: &EvaluateArgs) -> Result<()> {
     }
     let data = file.transform(read_delimited(&a.data, &opts)?)?;
     let data = model::with_task(data, file.task)?;
+    budget::check_draws(&file.spec, a.draws, data.rows())?;
     let figures = fitted.evaluate(&data, a.draws, a.seed)?;
     if a.json {
         let mut json = vec![("task", model::json_str(file.task.name())), ("test_rows", data.rows().to_string())];
         json.extend(figures);
-        println!("{}", model::json_line(&json));
+        out(&format!("{}\n", model::json_line(&json)))?;
     } else {
-        println!("{} rows of {}", data.rows(), a.data);
-        println!("{}", model::describe_figures(&figures));
+        out(&format!("{} rows of {}\n{}\n", data.rows(), a.data, model::describe_figures(&figures)))?;
     }
     Ok(())
 }

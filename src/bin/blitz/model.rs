@@ -51,10 +51,10 @@ pub fn decide_task(asked: Option<Task>, data: &Dataset, opts: &ReadOptions) -> R
     if numeric.iter().all(|&b| b) {
         let distinct_integers = names.len() <= 20 && names.iter().all(|n| n.parse::<i64>().is_ok());
         if distinct_integers && labels.len() >= 4 * names.len() {
-            eprintln!(
+            crate::print::info(&format!(
                 "note: the target takes {} integer values: trained as regression (--task classification for classes)",
                 names.len()
-            );
+            ));
         }
         return Ok(Task::Regression);
     }

@@ -1,0 +1,99 @@
+//! The memory the size flags ask for (`--hidden`, `--sample-nbr`,
+//! `--draws`), estimated before anything is built and refused above
+//! [`limits::memory_limit`] with an error that names the flag.
+//!
+//! The estimates are lower bounds of what training and prediction hold at
+//! their peak (measured on an MLP: a step holds about 6 copies of the
+//! weights plus 9 per weight draw, and 3 activations per draw, row and
+//! unit), so a run they refuse could not have finished.
+
+use blitz::kernels::limits;
+use blitz::layers::MlpSpec;
+use blitz::prelude::Result;
+
+/// Copies of the weights a training run holds whatever the draws: means,
+/// rhos, their gradients and Adam's two moments of each (less what is freed).
+const STATE_COPIES: u64 = 6;
+/// Copies of the weights each draw of a step holds (noise, sigma, the drawn
+/// weights and the terms of the KL).
+const DRAW_COPIES: u64 = 9;
+/// Activations each draw holds per row and unit (pre-activation, output,
+/// gradient).
+const ACTIVATION_COPIES: u64 = 3;
+
+/// The layer widths of `spec`: inputs, hidden layers, outputs.
+fn widths(spec: &MlpSpec) -> Vec<usize> {
+    let mut w = vec![spec.inputs];
+    w.extend(&spec.hidden);
+    w.push(spec.outputs);
+    w
+}
+
+/// The weights and biases of `spec` (means only), saturating.
+pub fn weights(spec: &MlpSpec) -> u64 {
+    widths(spec)
+        .windows(2)
+        .fold(0u64, |acc, p| acc.saturating_add(limits::product_saturating(&[p[0], p[1]])).saturating_add(p[1] as u64))
+}
+
+fn hidden_flag(spec: &MlpSpec) -> String {
+    let h: Vec<String> = spec.hidden.iter().map(usize::to_string).collect();
+    format!("--hidden {}", if h.is_empty() { "0".into() } else { h.join(",") })
+}
+
+fn f32s(count: u64) -> u64 {
+    count.saturating_mul(4)
+}
+
+/// The bytes of the trained state of `spec` (its weights and their copies).
+fn state_bytes(spec: &MlpSpec) -> u64 {
+    f32s(weights(spec).saturating_mul(STATE_COPIES))
+}
+
+/// Refuses a training run of `spec` whose state or one step of
+/// `sample_nbr` draws on batches of `batch` rows cannot fit.
+///
+/// # Errors
+/// [`blitz::prelude::Error::TooLarge`] naming `--hidden` or `--sample-nbr`.
+pub fn check_training(spec: &MlpSpec, sample_nbr: usize, batch: usize) -> Result<()> {
+    let state = state_bytes(spec);
+    limits::check_memory(state, || {
+        format!("{}: {} weights and their training state", hidden_flag(spec), weights(spec))
+    })?;
+    let units = widths(spec).iter().fold(0u64, |acc, &w| acc.saturating_add(w as u64));
+    let per_draw = weights(spec)
+        .saturating_mul(DRAW_COPIES)
+        .saturating_add(limits::product_saturating(&[batch, ACTIVATION_COPIES as usize]).saturating_mul(units));
+    let step = state.saturating_add(f32s(per_draw).saturating_mul(sample_nbr as u64));
+    limits::check_memory(step, || {
+        format!(
+            "--sample-nbr {sample_nbr}: one training step's weight draws and activations (with {}, batches of {batch})",
+            hidden_flag(spec)
+        )
+    })
+}
+
+/// Refuses `draws` predictions of `rows` rows by a model of `spec` that
+/// cannot fit (every draw's outputs are kept).
+///
+/// # Errors
+/// [`blitz::prelude::Error::TooLarge`] naming `--draws`.
+pub fn check_draws(spec: &MlpSpec, draws: usize, rows: usize) -> Result<()> {
+    let outputs = f32s(limits::product_saturating(&[draws, rows, spec.outputs]));
+    let per_draw = f32s(limits::product_saturating(&[rows, ACTIVATION_COPIES as usize]))
+        .saturating_mul(widths(spec).iter().fold(0u64, |acc, &w| acc.saturating_add(w as u64)));
+    let bytes = f32s(weights(spec).saturating_mul(2)).saturating_add(outputs).saturating_add(per_draw);
+    limits::check_memory(bytes, || format!("--draws {draws}: the predictions of {rows} rows"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_count_every_layer_and_saturate() {
+        assert_eq!(weights(&MlpSpec::new(13, vec![50], 1)), 13 * 50 + 50 + 50 + 1);
+        assert_eq!(weights(&MlpSpec::new(3, vec![], 2)), 3 * 2 + 2);
+        assert_eq!(weights(&MlpSpec::new(1, vec![usize::MAX, usize::MAX], 1)), u64::MAX);
+    }
+}
