@@ -1,4 +1,4 @@
-//! The rules for the files BLiTZ writes, shared by [`atomic_write`] and by
+//! The rules for the files blitz writes, shared by [`atomic_write`] and by
 //! the `blitz` command.
 //!
 //! - **What may be replaced.** An output path may name nothing yet, or a
