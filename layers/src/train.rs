@@ -464,7 +464,8 @@ pub(crate) fn host_scaled(t: &Tensor, scale: Option<&Standardizer>) -> Result<Te
 /// chunks of `chunk` rows on `device`; each draw's outputs must be
 /// `[rows, width]` and pass through `map` (softmax, say) before they are
 /// gathered into one `[n, width]` vector per draw. Draw `i` uses the same
-/// weights in every chunk (its tape is named by (seed, i) alone).
+/// weights in every chunk (its tape is named by (seed, i) alone). Refused
+/// before any draw when they would not fit ([`check_draws`]).
 pub(crate) fn draws_in_chunks(
     op: &'static str,
     net: &dyn Module,
@@ -476,10 +477,8 @@ pub(crate) fn draws_in_chunks(
     device: Device,
     map: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<Vec<f32>>> {
-    if draws == 0 {
-        return Err(Error::invalid("draws", "0: at least one draw is needed"));
-    }
-    let n = xs.shape()[0];
+    let n = xs.shape().first().copied().unwrap_or(0);
+    check_draws(op, draws, n, width, chunk, 0)?;
     let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(n * width); draws];
     let all: Vec<usize> = (0..n).collect();
     for rows in all.chunks(chunk) {
