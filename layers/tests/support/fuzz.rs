@@ -24,6 +24,9 @@ struct Tracking;
 
 pub static LARGEST: AtomicUsize = AtomicUsize::new(0);
 
+// SAFETY: every method forwards its arguments unchanged to `System`, which
+// upholds `GlobalAlloc`'s contract; the only addition is a relaxed atomic
+// maximum, which neither allocates nor touches the memory handed out.
 unsafe impl GlobalAlloc for Tracking {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
