@@ -4,18 +4,15 @@
 //! line of error and exit status 1, never a crash, a wrong figure or a
 //! rewritten file.
 
+mod support;
+
 use blitz::layers::checkpoint::DIGEST_KEY;
 use blitz::layers::Checkpoint;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_blitz");
-const BOSTON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/boston_house_prices.csv");
+use support::{assert_refused, run, BOSTON};
 
 fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("blitz-hostile-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    support::dir("hostile-model", name)
 }
 
 fn fit_args(out: &Path) -> Vec<String> {
@@ -42,18 +39,6 @@ fn fit_args(out: &Path) -> Vec<String> {
         "--out",
     ];
     args.iter().map(|s| s.to_string()).chain([out.display().to_string()]).collect()
-}
-
-fn run(args: &[String]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
-
-/// Exit status 1 and one line `error: …` that contains `named`.
-fn assert_refused(o: &Output, named: &str, case: &str) {
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{case}: {err}");
-    assert_eq!(err.lines().count(), 1, "{case}: one line: {err}");
-    assert!(err.starts_with("error: ") && err.contains(named), "{case}: names {named}: {err}");
 }
 
 /// The trained model at `path`, edited by `edit` and sealed again (so that

@@ -27,6 +27,10 @@
 //!   the price of Adam: IVON learns a mean-field Gaussian over every weight
 //!   of a deterministic network; predict at the mean (one pass) or average
 //!   draws.
+//! - [`ConformalRegressor`] / [`ConformalClassifier`] — on top of any of
+//!   these: held-out rows turn the predictive std into intervals (or the
+//!   probabilities into sets) whose coverage is at least 1 − α in finite
+//!   samples, whatever the model.
 //! - Combine them: [`TemperatureScaling`] fits on any logits, and the logs
 //!   of averaged probabilities are logits (softmax(ln p) = p), so MC
 //!   dropout's or an ensemble's mean can be temperature-scaled too.
@@ -40,6 +44,7 @@
 //! without a last linear layer for Laplace) with a typed
 //! [`Error`](blitz_autograd::Error).
 
+pub mod conformal;
 pub mod ensemble;
 pub mod ivon;
 pub mod laplace;
@@ -74,6 +79,7 @@ pub(crate) fn over_draws<T>(
     out
 }
 
+pub use conformal::{interval_coverage, set_coverage, ConformalClassifier, ConformalRegressor};
 pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
 pub use ivon::{Ivon, IvonConfig};
 pub use laplace::{LaplaceStructure, LastLayerLaplace};

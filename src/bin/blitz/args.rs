@@ -306,6 +306,9 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         (_, Some(k)) => Some(Split::EveryKth(k)),
         _ => None,
     };
+    if a.resume && a.out.is_none() {
+        return Err(usage("--resume needs --out: the checkpoint to continue".into()));
+    }
     if a.checkpoint_every == 0 {
         return Err(usage("--checkpoint-every 0: give at least 1".into()));
     }

@@ -101,7 +101,7 @@ fn fit(a: &FitArgs) -> Result<()> {
     }
     let resume = match (&a.out, a.resume) {
         (Some(out), true) => Some(file.resumable(out)?),
-        (None, true) => return Err(Error::invalid("--resume", "needs --out: the checkpoint to continue")),
+        // Refused while parsing the arguments: `--resume` needs `--out`.
         _ => None,
     };
     if let Some(c) = &claimed {
