@@ -198,13 +198,19 @@ impl OutputLock {
         // opened the file just before may then lock a file no longer there,
         // which is why the path is checked again after locking (a few tries).
         for _ in 0..8 {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&lock_path)
-                .map_err(|e| io_error(path, format!("cannot create its lock file {}: {e}", lock_path.display())))?;
+            // Created if need be, then held open for reading only: an open
+            // file is all a lock needs, and a descriptor open for writing
+            // would keep the folder's file system from being remounted
+            // read-only while the run goes on.
+            let cannot =
+                |e: std::io::Error| io_error(path, format!("cannot create its lock file {}: {e}", lock_path.display()));
+            OpenOptions::new().write(true).create(true).truncate(false).open(&lock_path).map_err(cannot)?;
+            let file = match File::open(&lock_path) {
+                Ok(f) => f,
+                // Removed by its last holder in between: take it again.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(cannot(e)),
+            };
             match file.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {
