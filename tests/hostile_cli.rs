@@ -139,6 +139,18 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
     let o = child.wait_with_output().unwrap();
     assert!(o.status.success(), "status {:?}: {}", o.status, stderr(&o));
     assert!(o.stderr.is_empty(), "nothing on stderr: {}", stderr(&o));
+    // A reader gone before the first write: evaluate, fit --json, help.
+    for args in [
+        vec!["evaluate", &m, BOSTON],
+        vec!["fit", BOSTON, "--target", "MEDV", "--epochs", "1", "--json", "--quiet"],
+        vec!["help"],
+    ] {
+        let mut child = Command::new(BIN).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{args:?}: status {:?}: {}", o.status, stderr(&o));
+        assert!(o.stderr.is_empty(), "{args:?}: nothing on stderr: {}", stderr(&o));
+    }
 }
 
 #[test]
@@ -155,6 +167,15 @@ fn full_disks_behind_stdout_and_stderr_are_one_line_or_an_exit_status() {
     assert_eq!(o.status.code(), Some(2), "a usage error, not a crash: {:?}", o.status);
     let o = Command::new(BIN).args(["predict", &m, "/nonexistent.csv"]).stderr(full()).output().unwrap();
     assert_eq!(o.status.code(), Some(1), "an input error, not a crash: {:?}", o.status);
+    // help and fit --json on a full disk: one line, status 1.
+    let o = Command::new(BIN).arg("help").stdout(full()).output().unwrap();
+    assert_error(&o, 1, "No space left on device", "help > /dev/full");
+    let o = Command::new(BIN)
+        .args(["fit", BOSTON, "--target", "MEDV", "--epochs", "1", "--json", "--quiet"])
+        .stdout(full())
+        .output()
+        .unwrap();
+    assert_error(&o, 1, "No space left on device", "fit --json > /dev/full");
     // A run that succeeds with its notes going nowhere still succeeds.
     let o = Command::new(BIN).args(["evaluate", &m, BOSTON]).stderr(full()).output().unwrap();
     assert!(o.status.success(), "{:?}", o.status);
