@@ -90,6 +90,35 @@ pub struct RegressionPrediction {
     pub draws: Vec<Vec<f32>>,
 }
 
+impl RegressionPrediction {
+    /// RMSE, ±2σ coverage and predictive log-likelihood of this prediction
+    /// against the true targets `y` (`[n, k]` row-major, original units):
+    /// the figures of [`Regressor::evaluate`] without predicting again.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when `y` is not `[n, k]`;
+    /// and the metrics' errors for no rows.
+    pub fn metrics(&self, y: &[f32]) -> Result<RegressionMetrics> {
+        if y.len() != self.mean.len() || self.outputs == 0 {
+            return Err(Error::ShapeMismatch {
+                op: "RegressionPrediction::metrics (targets vs predictions)",
+                lhs: vec![y.len()],
+                rhs: vec![self.mean.len()],
+            });
+        }
+        let noise = &self.aleatoric_std[..self.outputs.min(self.aleatoric_std.len())];
+        let mean_of = |v: &[f32]| v.iter().map(|&a| a as f64).sum::<f64>() as f32 / v.len() as f32;
+        Ok(RegressionMetrics {
+            rows: y.len() / self.outputs,
+            rmse: rmse(&self.mean, y)?,
+            coverage_2sd: interval_coverage(&self.mean, &self.std, y, 2.0)?,
+            loglik: gaussian_mixture_log_likelihood_multi(&self.draws, noise, y)?,
+            mean_epistemic_std: mean_of(&self.epistemic_std),
+            mean_aleatoric_std: mean_of(&self.aleatoric_std),
+        })
+    }
+}
+
 /// How well a regressor predicts held-out data, in the targets' units.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RegressionMetrics {
@@ -298,18 +327,8 @@ impl<M: Module> Regressor<M> {
     /// # Errors
     /// As [`Regressor::predict`]; shape mismatches of `y`.
     pub fn evaluate(&self, x: &Tensor, y: &Tensor, draws: usize, seed: u64) -> Result<RegressionMetrics> {
-        let (n, _) = self.check_xy(x, y)?;
-        let p = self.predict(x, draws, seed)?;
-        let y = y.to_vec()?;
-        let mean_of = |v: &[f32]| v.iter().map(|&a| a as f64).sum::<f64>() as f32 / v.len() as f32;
-        Ok(RegressionMetrics {
-            rows: n,
-            rmse: rmse(&p.mean, &y)?,
-            coverage_2sd: interval_coverage(&p.mean, &p.std, &y, 2.0)?,
-            loglik: gaussian_mixture_log_likelihood_multi(&p.draws, &self.noise_std()?, &y)?,
-            mean_epistemic_std: mean_of(&p.epistemic_std),
-            mean_aleatoric_std: mean_of(&p.aleatoric_std),
-        })
+        self.check_xy(x, y)?;
+        self.predict(x, draws, seed)?.metrics(&y.to_vec()?)
     }
 
     /// The parameters and the standardisation statistics as a checkpoint

@@ -38,7 +38,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Adam's learning rate at the start.
     pub lr: f32,
-    /// Where the geometric decay of the learning rate heads: epoch e
+    /// Where the geometric decay of the learning rate heads (at most `lr`;
+    /// the default, 3e-4, is a tenth of the default `lr`): epoch e
     /// (1-based) of E runs at lr·(lr_final/lr)^((e−1)/E), so the last epoch
     /// is one decay step short of `lr_final` (equal to `lr`: constant).
     pub lr_final: f32,
@@ -100,6 +101,15 @@ impl TrainConfig {
         }
         positive("lr", self.lr)?;
         positive("lr_final", self.lr_final)?;
+        if self.lr_final > self.lr {
+            return Err(Error::invalid(
+                "lr_final",
+                format!(
+                    "{} is above lr {}: the learning rate would rise; give lr_final ≤ lr (equal: constant)",
+                    self.lr_final, self.lr
+                ),
+            ));
+        }
         if let Some(w) = self.kl_weight {
             if !(w >= 0.0 && w.is_finite()) {
                 return Err(Error::invalid("kl_weight", format!("{w}: must be ≥ 0 and finite")));

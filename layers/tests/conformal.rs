@@ -3,7 +3,7 @@
 //! that are wrong on purpose (a homoscedastic std on heteroscedastic data,
 //! over-confident probabilities); and its refusals.
 
-use blitz_layers::uncertainty::{interval_coverage, set_coverage, ConformalClassifier, ConformalRegressor};
+use blitz_layers::uncertainty::{coverage_and_width, set_coverage_and_size, ConformalClassifier, ConformalRegressor};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -59,11 +59,11 @@ fn regression_intervals_cover_at_the_nominal_level_over_many_splits() {
         let (xs, ys) = regression_rows(&mut rng, test);
         let (ms, ss) = predict(&xs);
         let (lo, hi) = c.intervals(&ms, &ss).unwrap();
-        conformal.push(f64::from(interval_coverage(&lo, &hi, &ys).unwrap().0));
+        conformal.push(f64::from(coverage_and_width(&lo, &hi, &ys).unwrap().0));
         // The model's own ±1.645σ (a 90% Gaussian interval) for comparison.
         let lo: Vec<f32> = ms.iter().zip(&ss).map(|(m, s)| m - 1.645 * s).collect();
         let hi: Vec<f32> = ms.iter().zip(&ss).map(|(m, s)| m + 1.645 * s).collect();
-        naive.push(f64::from(interval_coverage(&lo, &hi, &ys).unwrap().0));
+        naive.push(f64::from(coverage_and_width(&lo, &hi, &ys).unwrap().0));
     }
     let (m, se) = mean_se(&conformal);
     // With n = 99 and continuous scores, coverage is exactly
@@ -137,11 +137,11 @@ fn prediction_sets_cover_at_the_nominal_level_over_many_splits() {
         let c = ConformalClassifier::calibrate(&pc, 3, &lc, alpha).unwrap();
         let (ps, ls) = class_rows(&mut rng, test);
         let sets = c.sets(&ps).unwrap();
-        let (cov, size) = set_coverage(&sets, &ls).unwrap();
+        let (cov, size) = set_coverage_and_size(&sets, &ls).unwrap();
         coverage.push(f64::from(cov));
         sizes.push(f64::from(size));
         let top: Vec<Vec<usize>> = sets.iter().map(|s| vec![s[0]]).collect();
-        top1.push(f64::from(set_coverage(&top, &ls).unwrap().0));
+        top1.push(f64::from(set_coverage_and_size(&top, &ls).unwrap().0));
     }
     let (m, se) = mean_se(&coverage);
     let nominal = 1.0 - f64::from(alpha);
@@ -195,5 +195,5 @@ fn bad_inputs_are_typed_errors() {
     assert!(e.to_string().contains("whole rows of 2 classes"), "{e}");
     let e = ConformalClassifier::calibrate(&[0.5, f32::INFINITY], 2, &[0], 0.1).unwrap_err();
     assert!(e.to_string().contains("non-finite"), "{e}");
-    assert!(set_coverage(&[], &[]).is_err() && interval_coverage(&[], &[], &[]).is_err());
+    assert!(set_coverage_and_size(&[], &[]).is_err() && coverage_and_width(&[], &[], &[]).is_err());
 }

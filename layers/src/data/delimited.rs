@@ -415,6 +415,13 @@ pub fn parse_delimited(text: &str, opts: &ReadOptions, source: &str) -> Result<D
     if let Some(t) = targets.iter().find(|t| features.contains(t)) {
         return Err(Error::invalid("column", format!("{:?} is both a feature and a target", names[*t])));
     }
+    if features.is_empty() {
+        let why = if targets.is_empty() { "" } else { " (every column is the target or ignored)" };
+        return Err(Error::Parse {
+            path: source.to_string(),
+            message: format!("no feature columns{why}: a model needs at least one input"),
+        });
+    }
     let categorical = matches!(opts.target_kind, TargetKind::Categorical { .. });
     // `check_parse_memory` bounded rows × width, and features ≤ width.
     let mut x = Vec::with_capacity(rows.saturating_mul(features.len()));

@@ -293,12 +293,12 @@ impl ConformalClassifier {
 ///
 /// # Errors
 /// `InvalidArgument` for no values or lengths that differ.
-pub fn interval_coverage(lower: &[f32], upper: &[f32], y: &[f32]) -> Result<(f32, f32)> {
+pub fn coverage_and_width(lower: &[f32], upper: &[f32], y: &[f32]) -> Result<(f32, f32)> {
     if y.is_empty() {
-        return Err(Error::invalid("conformal", "interval_coverage: no values"));
+        return Err(Error::invalid("conformal", "coverage_and_width: no values"));
     }
-    check_len("interval_coverage", "lower", lower.len(), y.len())?;
-    check_len("interval_coverage", "upper", upper.len(), y.len())?;
+    check_len("coverage_and_width", "lower", lower.len(), y.len())?;
+    check_len("coverage_and_width", "upper", upper.len(), y.len())?;
     let inside = (0..y.len()).filter(|&i| lower[i] <= y[i] && y[i] <= upper[i]).count();
     let width: f64 = (0..y.len()).map(|i| f64::from(upper[i]) - f64::from(lower[i])).sum();
     Ok((inside as f32 / y.len() as f32, (width / y.len() as f64) as f32))
@@ -309,11 +309,11 @@ pub fn interval_coverage(lower: &[f32], upper: &[f32], y: &[f32]) -> Result<(f32
 ///
 /// # Errors
 /// `InvalidArgument` for no rows or lengths that differ.
-pub fn set_coverage(sets: &[Vec<usize>], labels: &[usize]) -> Result<(f32, f32)> {
+pub fn set_coverage_and_size(sets: &[Vec<usize>], labels: &[usize]) -> Result<(f32, f32)> {
     if labels.is_empty() {
-        return Err(Error::invalid("conformal", "set_coverage: no rows"));
+        return Err(Error::invalid("conformal", "set_coverage_and_size: no rows"));
     }
-    check_len("set_coverage", "sets", sets.len(), labels.len())?;
+    check_len("set_coverage_and_size", "sets", sets.len(), labels.len())?;
     let inside = sets.iter().zip(labels).filter(|(s, l)| s.contains(l)).count();
     let size: usize = sets.iter().map(Vec::len).sum();
     Ok((inside as f32 / labels.len() as f32, size as f32 / labels.len() as f32))

@@ -79,7 +79,7 @@ pub(crate) fn over_draws<T>(
     out
 }
 
-pub use conformal::{interval_coverage, set_coverage, ConformalClassifier, ConformalRegressor};
+pub use conformal::{coverage_and_width, set_coverage_and_size, ConformalClassifier, ConformalRegressor};
 pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
 pub use ivon::{Ivon, IvonConfig};
 pub use laplace::{LaplaceStructure, LastLayerLaplace};

@@ -24,7 +24,7 @@ fit options
   --hidden 50,50           hidden layer widths (default 50; 0 or '' for none)
   --epochs N               passes over the training rows (default: about 24,000 steps, 10 to 1,000 epochs)
   --batch-size B           rows per step (default 16 below 2,000 training rows, else 64)
-  --lr LR                  Adam's learning rate at the start (default 0.003), decaying to --lr-final (0.0003)
+  --lr LR                  Adam's learning rate at the start (default 0.003), decaying to --lr-final (default a tenth of --lr)
   --sample-nbr S           weight draws per step (default 3)
   --prior-sigma S          prior N(0, S^2) on every weight (default 1)
   --test-fraction F        hold out a seeded random share F of the rows, or
@@ -254,6 +254,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
     };
     let mut target = None;
     let (mut fraction, mut every) = (None, None);
+    let mut lr_final = None;
     for (flag, v) in flags {
         if read_flag(flag, v, &mut a.delimiter, &mut a.header_rows)? {
             continue;
@@ -277,7 +278,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--epochs" => a.epochs = Some(num(flag, v)?),
             "--batch-size" => a.batch_size = Some(num(flag, v)?),
             "--lr" => a.lr = num(flag, v)?,
-            "--lr-final" => a.lr_final = num(flag, v)?,
+            "--lr-final" => lr_final = Some(num(flag, v)?),
             "--sample-nbr" => a.sample_nbr = num(flag, v)?,
             "--prior-sigma" => a.prior_sigma = num(flag, v)?,
             "--test-fraction" => fraction = Some(num::<f32>(flag, v)?),
@@ -296,6 +297,8 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             _ => unreachable!("split_args only passes known flags"),
         }
     }
+    // A tenth of --lr; the default's own literal when --lr is the default.
+    a.lr_final = lr_final.unwrap_or(if a.lr == 3e-3 { 3e-4 } else { a.lr / 10.0 });
     a.target = target.ok_or_else(|| usage("fit needs --target COL (a header name, a 0-based index, or -1)".into()))?;
     let chosen = usize::from(fraction.is_some()) + usize::from(every.is_some()) + usize::from(a.test_file.is_some());
     if chosen > 1 {
