@@ -33,6 +33,8 @@
 pub use blitz_autograd as autograd;
 pub use blitz_kernels as kernels;
 pub use blitz_layers as layers;
+/// A model file written by `blitz fit`, loaded to predict: see [`layers::model`].
+pub use blitz_layers::model::{Model, Prediction};
 /// The `rand` crate blitz is built with (layers take `&mut impl rand::Rng`):
 /// use this one, so that your generator's version always matches.
 pub use rand;

@@ -76,12 +76,10 @@ fn trained(name: &str) -> (PathBuf, PathBuf) {
     (d, model)
 }
 
-#[test]
-fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
-    let (d, model) = trained("load");
-    let bad = d.join("bad.safetensors");
-    let features = Checkpoint::load(&model).unwrap().metadata()["blitz.features"].clone();
-    let cases: Vec<(&str, Edit, &str)> = vec![
+/// Hand edits of a trained model file at `model`, each with what its error names.
+fn load_cases(model: &Path) -> Vec<(&'static str, Edit, &'static str)> {
+    let features = Checkpoint::load(model).unwrap().metadata()["blitz.features"].clone();
+    vec![
         ("huge sizes", Box::new(|ck| ck.set_metadata("model.sizes", "13-18446744073709551615-1")), "model.sizes"),
         ("52 GB sizes", Box::new(|ck| ck.set_metadata("model.sizes", "13-1000000000-1")), "model.sizes"),
         ("NaN weight", Box::new(|ck| set_first(ck, "fc1.weight_mu", f32::NAN)), "fc1.weight_mu"),
@@ -113,7 +111,14 @@ fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
             }),
             "MEDV",
         ),
-    ];
+    ]
+}
+
+#[test]
+fn an_edited_model_file_is_refused_by_predict_and_evaluate() {
+    let (d, model) = trained("load");
+    let bad = d.join("bad.safetensors");
+    let cases = load_cases(&model);
     for (case, edit, named) in cases {
         edited(&model, &bad, edit);
         let b = bad.display().to_string();
@@ -159,5 +164,41 @@ fn forged_resume_progress_is_refused_and_the_file_left_alone() {
     std::fs::write(&model, &original).unwrap();
     let again = run(&resume);
     assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// The library's loader refuses every hand-edited file of
+/// [`an_edited_model_file_is_refused_by_predict_and_evaluate`] with the very
+/// error (type and line) that the command prints.
+#[test]
+fn model_load_gives_the_commands_errors() {
+    let (d, model) = trained("library");
+    let bad = d.join("bad.safetensors");
+    for (case, edit, named) in load_cases(&model) {
+        edited(&model, &bad, edit);
+        let o = run(&["predict".into(), bad.display().to_string(), BOSTON.into()]);
+        assert_refused(&o, named, case);
+        let e = blitz::Model::load(&bad).unwrap_err();
+        let bytes = blitz::Model::from_bytes(&std::fs::read(&bad).unwrap(), &bad.display().to_string()).unwrap_err();
+        assert_eq!(format!("error: {e}\n"), String::from_utf8_lossy(&o.stderr), "{case}");
+        assert_eq!(bytes.to_string(), e.to_string(), "{case}: from_bytes");
+        assert!(
+            matches!(
+                e,
+                blitz::prelude::Error::Parse { .. }
+                    | blitz::prelude::Error::NonFinite { .. }
+                    | blitz::prelude::Error::TooLarge { .. }
+            ),
+            "{case}: {e:?}"
+        );
+    }
+    // Unsealed edits: the digest, both ways.
+    let mut ck = Checkpoint::load(&model).unwrap();
+    set_first(&mut ck, "fc1.weight_mu", 0.5);
+    ck.save(&bad).unwrap();
+    let e = blitz::Model::load(&bad).unwrap_err().to_string();
+    let o = run(&["predict".into(), bad.display().to_string(), BOSTON.into()]);
+    assert_eq!(format!("error: {e}\n"), String::from_utf8_lossy(&o.stderr));
+    assert!(e.contains(DIGEST_KEY), "{e}");
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -14,11 +14,10 @@
 //! `scripts/import_blitz.py`).
 
 use crate::module::{params, Module};
+use crate::tensorfile::{self, DType as Dtype, Outgoing};
 use blitz_autograd::optim::{Adam, AdamMoments, Optimizer};
 use blitz_autograd::{Error, Param, Result, Tensor};
 use blitz_kernels::Buffer;
-use safetensors::{Dtype, SafeTensors, View};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -189,7 +188,7 @@ impl Checkpoint {
         let mut h = Fnv::default();
         for (name, e) in &self.tensors {
             h.field(name.as_bytes());
-            h.field(format!("{:?}{:?}", e.dtype, e.shape).as_bytes());
+            h.field(format!("{}{:?}", e.dtype.name(), e.shape).as_bytes());
             for v in &e.data {
                 h.eat(&v.to_bits().to_le_bytes());
             }
@@ -269,20 +268,22 @@ impl Checkpoint {
         self.tensors.get(name).filter(|e| e.dtype == Dtype::F32).map(|e| (&e.shape[..], &e.data[..]))
     }
 
-    /// The safetensors bytes.
+    /// The safetensors bytes: the same checkpoint always gives the same
+    /// bytes (tensors by name, metadata by key).
     ///
     /// # Errors
-    /// [`Error::Parse`] when safetensors refuses the table (cannot happen
-    /// for a checkpoint built by this module).
+    /// [`Error::Parse`] when a tensor's values do not match its shape
+    /// (cannot happen for a checkpoint built by this module).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let views: Vec<(&str, F32View)> = self
+        let bytes: Vec<(&str, &Entry, Vec<u8>)> = self
             .tensors
             .iter()
             .filter(|(_, e)| e.dtype == Dtype::F32)
-            .map(|(n, e)| (n.as_str(), F32View::new(e)))
+            .map(|(n, e)| (n.as_str(), e, e.data.iter().flat_map(|v| v.to_le_bytes()).collect()))
             .collect();
-        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        safetensors::serialize(views, Some(meta))
+        let out: Vec<Outgoing> =
+            bytes.iter().map(|(name, e, data)| Outgoing { name, dtype: Dtype::F32, shape: &e.shape, data }).collect();
+        tensorfile::serialize(&out, &self.metadata)
             .map_err(|e| Error::Parse { path: self.source.clone(), message: format!("safetensors: {e}") })
     }
 
@@ -302,22 +303,19 @@ impl Checkpoint {
     /// # Errors
     /// [`Error::Parse`] for anything malformed, naming what.
     pub fn from_bytes(bytes: &[u8], source: &str) -> Result<Checkpoint> {
-        let parse = |e: safetensors::SafeTensorError| Error::Parse {
+        let (raw, metadata) = tensorfile::parse(bytes).map_err(|e| Error::Parse {
             path: source.to_string(),
             message: format!("not a valid safetensors file: {e}"),
-        };
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(parse)?;
-        let st = SafeTensors::deserialize(bytes).map_err(parse)?;
+        })?;
         let mut tensors = BTreeMap::new();
-        for (name, view) in st.iter() {
-            let data = if view.dtype() == Dtype::F32 {
-                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        for t in raw {
+            let data = if t.dtype == Dtype::F32 {
+                t.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
             } else {
                 Vec::new()
             };
-            tensors.insert(name.to_string(), Entry { dtype: view.dtype(), shape: view.shape().to_vec(), data });
+            tensors.insert(t.name, Entry { dtype: t.dtype, shape: t.shape, data });
         }
-        let metadata = meta.metadata().clone().unwrap_or_default().into_iter().collect();
         Ok(Checkpoint { tensors, metadata, source: source.to_string() })
     }
 
@@ -342,17 +340,7 @@ impl Checkpoint {
         let bytes = std::fs::read(path).map_err(|e| Error::Io { path: name.clone(), message: e.to_string() })?;
         let ck = Checkpoint::from_bytes(&bytes, &name)?;
         ck.verify_seal()?;
-        match ck.metadata.get("format_version") {
-            // Files written by other tools (torch, BLiTZ) have no version: plain tensors.
-            None => {}
-            Some(v) if v == FORMAT_VERSION => {}
-            Some(v) => {
-                return Err(Error::Parse {
-                    path: name,
-                    message: format!("format_version {v:?}; this build reads version {FORMAT_VERSION}"),
-                })
-            }
-        }
+        check_format_version(&ck)?;
         Ok(ck)
     }
 
@@ -380,7 +368,7 @@ impl Checkpoint {
             match self.tensors.get(name) {
                 None => problems.push(format!("missing tensor {name} (model shape {:?})", p.shape())),
                 Some(e) if e.dtype != Dtype::F32 => {
-                    problems.push(format!("{name}: dtype {:?} in the file, the model needs F32", e.dtype))
+                    problems.push(format!("{name}: dtype {} in the file, the model needs F32", e.dtype.name()))
                 }
                 Some(e) if e.shape != p.shape() => {
                     problems.push(format!("{name}: shape {:?} in the file, {:?} in the model", e.shape, p.shape()))
@@ -502,6 +490,19 @@ impl Checkpoint {
     }
 }
 
+/// Refuses a checkpoint of another format version than [`FORMAT_VERSION`]
+/// (files of other tools, with none, pass: plain tensors).
+pub(crate) fn check_format_version(ck: &Checkpoint) -> Result<()> {
+    match ck.metadata.get("format_version") {
+        None => Ok(()),
+        Some(v) if v == FORMAT_VERSION => Ok(()),
+        Some(v) => Err(Error::Parse {
+            path: ck.source.clone(),
+            message: format!("format_version {v:?}; this build reads version {FORMAT_VERSION}"),
+        }),
+    }
+}
+
 /// Saves `m`'s parameters (and metadata) to `path` atomically.
 ///
 /// # Errors
@@ -559,36 +560,6 @@ pub fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Resul
         // Best effort: the temporary file may not exist (create failed).
         let _ = std::fs::remove_file(&tmp);
     })
-}
-
-/// Borrowed view of an entry, for `safetensors::serialize`.
-struct F32View<'a> {
-    shape: &'a [usize],
-    bytes: Vec<u8>,
-}
-
-impl<'a> F32View<'a> {
-    fn new(e: &'a Entry) -> F32View<'a> {
-        F32View { shape: &e.shape, bytes: e.data.iter().flat_map(|v| v.to_le_bytes()).collect() }
-    }
-}
-
-impl View for F32View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-
-    fn shape(&self) -> &[usize] {
-        self.shape
-    }
-
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
 }
 
 /// One line per layer (the prefix before a parameter's last dot), with the

@@ -16,6 +16,7 @@
 //!   ([`train`]), prediction with its uncertainty and evaluation for any
 //!   module and input shape; [`mlp::MlpSpec`]: a Bayesian MLP from a few numbers;
 //! - [`checkpoint`]: safetensors files with BLiTZ's parameter names;
+//! - [`model`]: the model files `blitz fit` writes: [`Model::load`], [`Model::predict`];
 //! - [`uncertainty`]: MC dropout, deep ensembles, last-layer Laplace,
 //!   SWAG, IVON and temperature scaling: uncertainty beyond Bayes by Backprop.
 #![warn(missing_docs)]
@@ -37,6 +38,7 @@ pub mod linear;
 pub mod lstm;
 pub mod metrics;
 pub mod mlp;
+pub mod model;
 pub mod module;
 mod options;
 pub mod output;
@@ -46,7 +48,6 @@ pub mod prior;
 pub mod recurrent;
 pub mod regression;
 pub mod sequential;
-#[allow(dead_code)] // wired into `checkpoint` once the model-file work lands
 mod tensorfile;
 pub mod train;
 pub mod uncertainty;
@@ -67,6 +68,7 @@ pub use kl::KlMode;
 pub use linear::Linear;
 pub use lstm::{BayesianLSTM, LstmState, LSTM};
 pub use mlp::MlpSpec;
+pub use model::{Model, Prediction};
 pub use module::{params, to_device, BayesianModule, Module};
 pub use output::OutputLock;
 pub use pool::{AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d};

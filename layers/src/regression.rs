@@ -117,6 +117,38 @@ impl RegressionPrediction {
             mean_aleatoric_std: mean_of(&self.aleatoric_std),
         })
     }
+
+    /// What `means` (each draw's `[n, k]` means, in the targets' units) and
+    /// each output's noise standard deviation `noise` (`[k]`) say together:
+    /// the mixture's mean and its spread, split into the epistemic and the
+    /// aleatoric part (sums in f64, draw after draw).
+    pub fn from_draws(outputs: usize, means: Vec<Vec<f32>>, noise: &[f32]) -> RegressionPrediction {
+        let nk = means.first().map_or(0, Vec::len);
+        let s = means.len() as f64;
+        let mut p = RegressionPrediction {
+            outputs,
+            mean: vec![0.0; nk],
+            std: vec![0.0; nk],
+            epistemic_std: vec![0.0; nk],
+            aleatoric_std: (0..nk).map(|j| noise[j % outputs.max(1)]).collect(),
+            lower_2sd: vec![0.0; nk],
+            upper_2sd: vec![0.0; nk],
+            draws: Vec::new(),
+        };
+        for j in 0..nk {
+            let mu = means.iter().map(|d| d[j] as f64).sum::<f64>() / s;
+            let var = means.iter().map(|d| (d[j] as f64 - mu).powi(2)).sum::<f64>() / s;
+            let a = p.aleatoric_std[j] as f64;
+            let total = (var + a * a).sqrt();
+            p.mean[j] = mu as f32;
+            p.epistemic_std[j] = var.sqrt() as f32;
+            p.std[j] = total as f32;
+            p.lower_2sd[j] = (mu - 2.0 * total) as f32;
+            p.upper_2sd[j] = (mu + 2.0 * total) as f32;
+        }
+        p.draws = means;
+        p
+    }
 }
 
 /// How well a regressor predicts held-out data, in the targets' units.
@@ -294,31 +326,7 @@ impl<M: Module> Regressor<M> {
                 s.unapply(d)?;
             }
         }
-        let noise = self.noise_std()?;
-        let s = draws as f64;
-        let mut p = RegressionPrediction {
-            outputs: k,
-            mean: vec![0.0; n * k],
-            std: vec![0.0; n * k],
-            epistemic_std: vec![0.0; n * k],
-            aleatoric_std: (0..n * k).map(|j| noise[j % k]).collect(),
-            lower_2sd: vec![0.0; n * k],
-            upper_2sd: vec![0.0; n * k],
-            draws: Vec::new(),
-        };
-        for j in 0..n * k {
-            let mu = means.iter().map(|d| d[j] as f64).sum::<f64>() / s;
-            let var = means.iter().map(|d| (d[j] as f64 - mu).powi(2)).sum::<f64>() / s;
-            let a = p.aleatoric_std[j] as f64;
-            let total = (var + a * a).sqrt();
-            p.mean[j] = mu as f32;
-            p.epistemic_std[j] = var.sqrt() as f32;
-            p.std[j] = total as f32;
-            p.lower_2sd[j] = (mu - 2.0 * total) as f32;
-            p.upper_2sd[j] = (mu + 2.0 * total) as f32;
-        }
-        p.draws = means;
-        Ok(p)
+        Ok(RegressionPrediction::from_draws(k, means, &self.noise_std()?))
     }
 
     /// RMSE, ±2σ coverage and predictive log-likelihood on `x`, `y`

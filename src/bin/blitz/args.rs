@@ -58,21 +58,7 @@ MEMORY
   memory available, or above BLITZ_MEMORY_LIMIT (bytes, or with K, M, G, T) when it is set.
 ";
 
-/// The task a model is trained for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Task {
-    Regression,
-    Classification,
-}
-
-impl Task {
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Regression => "regression",
-            Task::Classification => "classification",
-        }
-    }
-}
+pub use blitz::layers::model::Task;
 
 #[derive(Debug, Clone)]
 pub struct FitArgs {

@@ -17,9 +17,9 @@ mod print;
 
 use args::{Command, EvaluateArgs, FitArgs, PredictArgs};
 use blitz::layers::data::{read_delimited, ReadOptions, Target};
+use blitz::layers::model::Model;
 use blitz::prelude::*;
 use claim::{claim, Existing};
-use model::{Fitted, ModelFile};
 use print::{info, line, out};
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -91,16 +91,16 @@ fn fit(a: &FitArgs) -> Result<()> {
         }
         (None, None) => (data, None),
     };
-    let file = ModelFile::for_data(&train, task, a)?;
+    let file = model::for_data(&train, task, a)?;
     let train = file.transform(train)?;
     let test = test.map(|t| file.transform(t)).transpose()?;
-    let config = file.train_config(a, train.rows());
+    let config = model::train_config(&file, a, train.rows());
     budget::check_training(&file.spec, a.sample_nbr, config.batch_size.min(train.rows()))?;
     if let Some(test) = &test {
         budget::check_draws(&file.spec, a.draws, test.rows())?;
     }
     let resume = match (&a.out, a.resume) {
-        (Some(out), true) => Some(file.resumable(out)?),
+        (Some(out), true) => Some(model::resumable(&file, out)?),
         // Refused while parsing the arguments: `--resume` needs `--out`.
         _ => None,
     };
@@ -133,7 +133,7 @@ fn fit(a: &FitArgs) -> Result<()> {
         }
     };
     let mut fitted = file.build()?;
-    let summary = fitted.fit(&train, &config, resume.as_ref(), &mut report)?;
+    let summary = model::fit(&mut fitted, &train, &config, resume.as_ref(), &mut report)?;
     if let Some(out) = &a.out {
         // The loop wrote it after the last epoch; a run that had nothing left to do writes it again.
         info(&format!("model written to {out}"));
@@ -147,7 +147,7 @@ fn fit(a: &FitArgs) -> Result<()> {
         ("ms_per_step", format!("{:.4}", summary.ms_per_step)),
     ];
     if let Some(test) = &test {
-        let figures = fitted.evaluate(test, a.draws, a.seed)?;
+        let figures = model::evaluate(&fitted, test, a.draws, a.seed)?;
         info(&model::describe_figures(&figures));
         json.extend(figures);
     }
@@ -158,28 +158,13 @@ fn fit(a: &FitArgs) -> Result<()> {
     Ok(())
 }
 
-fn load(path: &str) -> Result<(ModelFile, Fitted)> {
-    let ck = Checkpoint::load(path)?;
-    let file = ModelFile::from_checkpoint(&ck)?;
-    let mut fitted = file.build()?;
-    fitted.restore(&ck)?;
-    Ok((file, fitted))
-}
-
 fn predict(a: &PredictArgs) -> Result<()> {
     let _claimed = a.out.as_deref().map(|out| claim(out, &[&a.model, &a.data], Existing::Replace)).transpose()?;
-    let (file, fitted) = load(&a.model)?;
-    let data = read_delimited(&a.data, &file.read_options(a.delimiter, a.header_rows, false))?;
-    let data = file.transform(data)?;
+    let model = Model::load(&a.model)?;
+    let file = model.file();
+    let data = file.transform(read_delimited(&a.data, &file.read_options(a.delimiter, a.header_rows, false))?)?;
     budget::check_draws(&file.spec, a.draws, data.rows())?;
-    let (header, rows) = fitted.predict_rows(&data, a.draws, a.seed)?;
-    let mut text = String::with_capacity(rows.len() * 64);
-    text.push_str(&header.join(","));
-    text.push('\n');
-    for r in rows {
-        text.push_str(&r.join(","));
-        text.push('\n');
-    }
+    let text = model.table(&model.predict_transformed(&data.x, a.draws, a.seed)?);
     match &a.out {
         Some(path) => {
             blitz::layers::atomic_write(std::path::Path::new(path), |f| f.write_all(text.as_bytes()))?;
@@ -192,7 +177,8 @@ fn predict(a: &PredictArgs) -> Result<()> {
 }
 
 fn evaluate(a: &EvaluateArgs) -> Result<()> {
-    let (file, fitted) = load(&a.model)?;
+    let model = Model::load(&a.model)?;
+    let (file, fitted) = (model.file(), model.fitted());
     let mut opts = file.read_options(a.delimiter, a.header_rows, true);
     if let Some(t) = &a.target {
         opts.targets = vec![t.clone()];
@@ -200,7 +186,7 @@ fn evaluate(a: &EvaluateArgs) -> Result<()> {
     let data = file.transform(read_delimited(&a.data, &opts)?)?;
     let data = model::with_task(data, file.task)?;
     budget::check_draws(&file.spec, a.draws, data.rows())?;
-    let figures = fitted.evaluate(&data, a.draws, a.seed)?;
+    let figures = model::evaluate(fitted, &data, a.draws, a.seed)?;
     if a.json {
         let mut json = vec![("task", model::json_str(file.task.name())), ("test_rows", data.rows().to_string())];
         json.extend(figures);

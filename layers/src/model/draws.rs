@@ -1,0 +1,183 @@
+//! The network of a model file prepared for many draws: each layer's means
+//! and sigma = softplus(rho) held once, so that a draw is the fused
+//! w = mu + sigma·eps, one product and the activation, straight on the
+//! kernels. The kernels, the draw names (seed, offset) and the rows per
+//! product are those of [`Regressor::predict`] and [`Classifier::predict`]
+//! on a [`blitz_autograd::Tape::predict`], so every value has the same bits.
+//!
+//! [`Regressor::predict`]: crate::regression::Regressor::predict
+//! [`Classifier::predict`]: crate::classification::Classifier::predict
+
+use super::{Fitted, ModelFile, Prediction, Task};
+use crate::classification::ClassPrediction;
+use crate::data::{Standardizer, Table};
+use crate::estimator::draw_seed;
+use crate::module::params;
+use crate::regression::RegressionPrediction;
+use crate::train::{check_draws, checked_inputs, example_count};
+use blitz_autograd::{Device, Error, Result};
+use blitz_kernels::{ops, Buffer, Transpose, UnaryOp};
+
+/// Rows per product: those of the predictors' chunks (`PREDICT_ROWS` of
+/// regression and classification), which the products' bits depend on.
+const CHUNK_ROWS: usize = 4096;
+
+/// Multiply-adds of a call below which the draws run on the calling thread
+/// (a hand-off to the pool costs more than they do).
+const SERIAL_WORK: usize = 1 << 21;
+
+/// One Bayesian linear layer, ready to draw.
+#[derive(Debug)]
+struct Layer {
+    inputs: usize,
+    outputs: usize,
+    w_mu: Buffer,
+    w_sigma: Buffer,
+    b_mu: Buffer,
+    b_sigma: Buffer,
+    /// Where the weights' and the bias' normals start in a draw's stream
+    /// (as [`blitz_autograd::Tape::draw`] hands them out: blocks of four).
+    w_offset: u64,
+    b_offset: u64,
+}
+
+/// The network of a loaded model, its statistics and noise level.
+#[derive(Debug)]
+pub(super) struct Network {
+    layers: Vec<Layer>,
+    x_scale: Standardizer,
+    y_scale: Option<Standardizer>,
+    /// Each output's noise standard deviation (regression only).
+    noise: Vec<f32>,
+    /// Multiply-adds of one draw of one row (weights drawn, products).
+    work_per_row: usize,
+}
+
+impl Network {
+    /// The network of `fitted` (restored from a file `file` describes).
+    pub(super) fn new(file: &ModelFile, fitted: &Fitted) -> Result<Network> {
+        let (net, x_scale, y_scale, noise) = match fitted {
+            Fitted::Regression(m) => (&m.net, &m.x_scale, m.y_scale.clone(), m.noise_std()?),
+            Fitted::Classification(m) => (&m.net, &m.x_scale, None, Vec::new()),
+        };
+        let x_scale = x_scale.clone().ok_or_else(|| Error::invalid("model", "no x_scale statistics"))?;
+        let named = params(net);
+        let host = |name: String| -> Result<Buffer> {
+            let (_, p) = named
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| Error::invalid("model", format!("no parameter {name}")))?;
+            Buffer::from_host(p.value().to_vec()?, Device::Cpu)
+        };
+        let mut widths = vec![file.spec.inputs];
+        widths.extend(&file.spec.hidden);
+        widths.push(file.spec.outputs);
+        let (mut layers, mut next, mut work) = (Vec::new(), 0u64, 0usize);
+        let mut reserve = |n: usize| {
+            let at = next;
+            next = next.saturating_add((n as u64).div_ceil(4).saturating_mul(4));
+            at
+        };
+        for (i, w) in widths.windows(2).enumerate() {
+            let (inputs, outputs) = (w[0], w[1]);
+            let name = |part: &str| format!("fc{}.{part}", i + 1);
+            let (w_mu, b_mu) = (host(name("weight_mu"))?, host(name("bias_mu"))?);
+            let w_sigma = ops::unary(UnaryOp::Softplus, &host(name("weight_rho"))?)?;
+            let b_sigma = ops::unary(UnaryOp::Softplus, &host(name("bias_rho"))?)?;
+            let (w_offset, b_offset) = (reserve(w_mu.len()), reserve(b_mu.len()));
+            // The spec check bounded the weights by the memory: no overflow.
+            work = work.saturating_add(w_mu.len().saturating_mul(2));
+            layers.push(Layer { inputs, outputs, w_mu, w_sigma, b_mu, b_sigma, w_offset, b_offset });
+        }
+        Ok(Network { layers, x_scale, y_scale, noise, work_per_row: work })
+    }
+
+    /// The predictive distribution of the rows of `x` (transformed, not
+    /// standardised), with the checks and errors of the task's predictor.
+    pub(super) fn predict(&self, file: &ModelFile, x: &Table, draws: usize, seed: u64) -> Result<Prediction> {
+        let xt = x.to_tensor()?;
+        let k = file.spec.outputs;
+        match file.task {
+            Task::Regression => {
+                let n = example_count("Regressor (inputs vs the training inputs' features)", &xt, Some(&self.x_scale))?;
+                check_draws("Regressor::predict", draws, n, k, CHUNK_ROWS, 6)?;
+                let xs = checked_inputs("Regressor::predict", &xt, Some(&self.x_scale))?.to_vec()?;
+                let op = "Regressor::predict (network output vs [rows, outputs])";
+                let mut means = self.draws(op, &xs, n, draws, seed, false)?;
+                if let Some(s) = &self.y_scale {
+                    for d in &mut means {
+                        s.unapply(d)?;
+                    }
+                }
+                Ok(Prediction::Regression(RegressionPrediction::from_draws(k, means, &self.noise)))
+            }
+            Task::Classification => {
+                let n =
+                    example_count("Classifier (inputs vs the training inputs' features)", &xt, Some(&self.x_scale))?;
+                check_draws("Classifier::predict", draws, n, k, CHUNK_ROWS, 2)?;
+                let xs = checked_inputs("Classifier::predict", &xt, Some(&self.x_scale))?.to_vec()?;
+                let op = "Classifier::predict (logits vs [rows, classes])";
+                let probs = self.draws(op, &xs, n, draws, seed, true)?;
+                Ok(Prediction::Classification(ClassPrediction::from_draws(k, probs)?))
+            }
+        }
+    }
+
+    /// Each draw's outputs `[n, outputs]` (softmax when `softmax`) for the
+    /// standardised rows `xs`, in chunks of [`CHUNK_ROWS`] rows.
+    fn draws(
+        &self,
+        op: &'static str,
+        xs: &[f32],
+        n: usize,
+        draws: usize,
+        seed: u64,
+        softmax: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        let width = self.layers.last().map_or(0, |l| l.outputs);
+        let cols = self.layers.first().map_or(0, |l| l.inputs);
+        check_draws(op, draws, n, width, CHUNK_ROWS, 0)?;
+        let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(n.saturating_mul(width)); draws];
+        let mut start = 0;
+        while start < n {
+            let m = CHUNK_ROWS.min(n - start);
+            let part = Buffer::from_host(xs[start * cols..(start + m) * cols].to_vec(), Device::Cpu)?;
+            let one = |i: usize| -> Result<Vec<f32>> {
+                let y = self.draw(&part, m, draw_seed(seed, i as u64))?;
+                if softmax {
+                    ops::softmax(&y, width, false)?.into_vec()
+                } else {
+                    y.into_vec()
+                }
+            };
+            let work = self.work_per_row.saturating_mul(m + 1).saturating_mul(draws);
+            let parts: Vec<Vec<f32>> = if work < SERIAL_WORK {
+                (0..draws).map(one).collect::<Result<_>>()?
+            } else {
+                use rayon::prelude::*;
+                (0..draws).into_par_iter().map(one).collect::<Result<_>>()?
+            };
+            for (d, p) in out.iter_mut().zip(parts) {
+                d.extend(p);
+            }
+            start += m;
+        }
+        Ok(out)
+    }
+
+    /// One draw of the network on the `m` rows of `x`: `[m, outputs]`.
+    fn draw(&self, x: &Buffer, m: usize, seed: u64) -> Result<Buffer> {
+        let mut h: Option<Buffer> = None;
+        for (i, l) in self.layers.iter().enumerate() {
+            let w = ops::reparam_forward_sigma(&l.w_mu, &l.w_sigma, seed, l.w_offset)?;
+            let b = ops::reparam_forward_sigma(&l.b_mu, &l.b_sigma, seed, l.b_offset)?;
+            let mut c = ops::gemm(h.as_ref().unwrap_or(x), &w, 1, m, l.inputs, l.outputs, Transpose::NT)?;
+            ops::add_rows(&mut c, &b)?;
+            if i + 1 < self.layers.len() {
+                c = ops::unary(UnaryOp::Relu, &c)?;
+            }
+            h = Some(c);
+        }
+        h.ok_or_else(|| Error::invalid("model", "a network without layers"))
+    }
+}

@@ -1,0 +1,118 @@
+//! `examples/embed.rs` (compiled into this test) prints what `blitz predict`
+//! prints, byte for byte, for a model of each task the command trains: a
+//! regression on the shipped Boston file, and a classifier of labels with a
+//! comma and a `--log1p` column. Where the example's binary is built beside
+//! the command (`cargo test` builds the examples), it is run as a process too.
+
+#[allow(dead_code)]
+#[path = "../examples/embed.rs"]
+mod embed;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_blitz");
+const BOSTON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/boston_house_prices.csv");
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("blitz-embed-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn blitz(args: &[&str]) -> Vec<u8> {
+    let o = Command::new(BIN).args(args).output().unwrap();
+    assert!(o.status.success(), "blitz {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
+/// Boston with MEDV replaced by a label (three classes, one with a comma).
+fn labelled(to: &Path) {
+    let text = std::fs::read_to_string(BOSTON).unwrap();
+    let mut lines = text.lines().skip(1);
+    let mut out = lines.next().unwrap().replace("\"MEDV\"", "\"price\"");
+    out.push('\n');
+    for l in lines {
+        let (head, medv) = l.rsplit_once(',').unwrap();
+        let v: f32 = medv.parse().unwrap();
+        let label = if v < 18.0 {
+            "cheap"
+        } else if v < 25.0 {
+            "\"mid, fair\""
+        } else {
+            "dear"
+        };
+        out.push_str(&format!("{head},{label}\n"));
+    }
+    std::fs::write(to, out).unwrap();
+}
+
+fn fit(data: &str, target: &str, extra: &[&str], out: &Path) {
+    let mut args = vec!["fit", data, "--target", target, "--hidden", "8", "--epochs", "3", "--batch-size", "64"];
+    args.extend(extra);
+    args.extend(["--quiet", "--force", "--out", out.to_str().unwrap()]);
+    blitz(&args);
+}
+
+/// The example's binary beside the command's, when it has been built.
+fn embed_binary() -> Option<PathBuf> {
+    let bin = Path::new(BIN);
+    let p = bin.parent()?.join("examples").join("embed").with_extension(std::env::consts::EXE_EXTENSION);
+    p.exists().then_some(p)
+}
+
+#[test]
+fn embed_prints_what_blitz_predict_prints_for_every_task() {
+    let d = dir();
+    let classes = d.join("classes.csv");
+    labelled(&classes);
+    let (reg, cls) = (d.join("reg.safetensors"), d.join("cls.safetensors"));
+    fit(BOSTON, "MEDV", &[], &reg);
+    fit(classes.to_str().unwrap(), "price", &["--log1p", "CRIM,LSTAT"], &cls);
+    for (model, data) in [(&reg, BOSTON), (&cls, classes.to_str().unwrap())] {
+        let m = model.to_str().unwrap();
+        let want = blitz(&["predict", m, data]);
+        assert!(want.len() > 506 * 20, "{m}: {} bytes", want.len());
+        let mut got = Vec::new();
+        embed::run(m, data, &mut got).unwrap();
+        assert!(got == want, "{m}: embed differs from blitz predict");
+        if let Some(e) = embed_binary() {
+            let o = Command::new(e).args([m, data]).output().unwrap();
+            assert!(o.status.success() && o.stdout == want, "{m}: the embed binary differs");
+        }
+    }
+    // Its errors are the command's line.
+    let mut sink = Vec::new();
+    let e = embed::run("/no/such/model.safetensors", BOSTON, &mut sink).unwrap_err();
+    assert!(e.to_string().starts_with("/no/such/model.safetensors: "), "{e}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// `Model::predict` from a slice of rows gives the bits of `blitz predict`
+/// on a file of those rows, and one `Model` serves threads at once.
+#[test]
+fn predict_from_rows_matches_the_command_and_serves_threads() {
+    let d = dir().join("rows");
+    std::fs::create_dir_all(&d).unwrap();
+    let model = d.join("reg.safetensors");
+    fit(BOSTON, "MEDV", &["--log1p", "CRIM"], &model);
+    let text = std::fs::read_to_string(BOSTON).unwrap();
+    let one = d.join("one.csv");
+    std::fs::write(&one, text.lines().skip(1).take(2).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let want = blitz(&["predict", model.to_str().unwrap(), one.to_str().unwrap(), "--draws", "30", "--seed", "4"]);
+    let m = blitz::Model::load(&model).unwrap();
+    let row: Vec<f32> = text.lines().nth(2).unwrap().split(',').take(13).map(|v| v.parse().unwrap()).collect();
+    let p = m.predict(&[&row], 30, 4).unwrap();
+    assert_eq!(m.table(&p).as_bytes(), &want[..]);
+    let (shared, r) = (&m, &row[..]);
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2).map(|_| s.spawn(move || shared.predict(&[r], 30, 4).unwrap())).collect();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), p);
+        }
+    });
+    // A row of the wrong length is a typed error, not a panic.
+    let e = m.predict(&[&row[..12]], 30, 4).unwrap_err();
+    assert!(e.to_string().contains("12 values"), "{e}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
