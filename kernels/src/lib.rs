@@ -25,7 +25,6 @@ mod device;
 mod error;
 pub mod limits;
 pub mod ops;
-pub mod ops_conv;
 pub mod reference;
 pub mod registry;
 pub mod shape;

@@ -283,7 +283,7 @@ pub fn thresholds() -> Vec<Threshold> {
         t("ThreadSplit::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
         t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/cpu/parallel.rs", None),
         t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/cpu/sample_kl.rs", None),
-        t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct.rs", None),
+        t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct/mod.rs", None),
         t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs", None),
         t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs", None),
         t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs", None),

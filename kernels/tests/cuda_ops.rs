@@ -331,7 +331,7 @@ fn optimizer_steps_and_buffers() {
 
 #[test]
 fn convolution_and_pooling_kernels() {
-    use blitz_kernels::ops_conv;
+    use blitz_kernels::ops;
     use blitz_kernels::{ConvGeom, PoolGeom};
     if !gpu_or_skip("convolution_and_pooling_kernels") {
         return;
@@ -352,24 +352,24 @@ fn convolution_and_pooling_kernels() {
         pair(&values(g.weight_len(), 24, -1.0, 1.0)),
         pair(&values(6, 25, -1.0, 1.0)),
     );
-    let want = ops_conv::conv_forward(&xc, &wc, Some(&bc), &g).unwrap();
-    assert_close("conv forward", &ops_conv::conv_forward(&xg, &wg, Some(&bg), &g).unwrap(), &want, 1e-5);
+    let want = ops::conv_forward(&xc, &wc, Some(&bc), &g).unwrap();
+    assert_close("conv forward", &ops::conv_forward(&xg, &wg, Some(&bg), &g).unwrap(), &want, 1e-5);
     let (gc, gg) = pair(&values(g.output_len(), 26, -1.0, 1.0));
-    let (dxc, dwc, dbc) = ops_conv::conv_backward(&xc, &wc, &gc, &g, (true, true, true)).unwrap();
-    let (dxg, dwg, dbg) = ops_conv::conv_backward(&xg, &wg, &gg, &g, (true, true, true)).unwrap();
+    let (dxc, dwc, dbc) = ops::conv_backward(&xc, &wc, &gc, &g, (true, true, true)).unwrap();
+    let (dxg, dwg, dbg) = ops::conv_backward(&xg, &wg, &gg, &g, (true, true, true)).unwrap();
     assert_close("conv dx", &dxg.unwrap(), &dxc.unwrap(), 1e-5);
     assert_close("conv dw", &dwg.unwrap(), &dwc.unwrap(), 1e-5);
     assert_close("conv db", &dbg.unwrap(), &dbc.unwrap(), 1e-5);
     let pg = PoolGeom { planes: 5, input: [2, 7, 9], kernel: [1, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1] };
     let ((pc, pgpu), (gyc, gyg)) =
         (pair(&values(pg.input_len(), 27, -1.0, 1.0)), pair(&values(pg.output_len(), 28, -1.0, 1.0)));
-    let yc = ops_conv::max_pool_forward(&pc, &pg).unwrap();
-    let yg = ops_conv::max_pool_forward(&pgpu, &pg).unwrap();
+    let yc = ops::max_pool_forward(&pc, &pg).unwrap();
+    let yg = ops::max_pool_forward(&pgpu, &pg).unwrap();
     assert_close("max pool", &yg, &yc, 0.0);
-    let want = ops_conv::max_pool_backward(&pc, &gyc, &pg).unwrap();
-    assert_close("max pool backward", &ops_conv::max_pool_backward(&pgpu, &gyg, &pg).unwrap(), &want, 1e-6);
-    let want = ops_conv::avg_pool_forward(&pc, &pg).unwrap();
-    assert_close("avg pool", &ops_conv::avg_pool_forward(&pgpu, &pg).unwrap(), &want, 1e-5);
-    let want = ops_conv::avg_pool_backward(&gyc, &pg).unwrap();
-    assert_close("avg pool backward", &ops_conv::avg_pool_backward(&gyg, &pg).unwrap(), &want, 1e-5);
+    let want = ops::max_pool_backward(&pc, &gyc, &pg).unwrap();
+    assert_close("max pool backward", &ops::max_pool_backward(&pgpu, &gyg, &pg).unwrap(), &want, 1e-6);
+    let want = ops::avg_pool_forward(&pc, &pg).unwrap();
+    assert_close("avg pool", &ops::avg_pool_forward(&pgpu, &pg).unwrap(), &want, 1e-5);
+    let want = ops::avg_pool_backward(&gyc, &pg).unwrap();
+    assert_close("avg pool backward", &ops::avg_pool_backward(&gyg, &pg).unwrap(), &want, 1e-5);
 }

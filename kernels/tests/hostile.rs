@@ -4,7 +4,7 @@
 //! typed error before a kernel runs (the GPU kernels index raw memory with
 //! these sizes), in debug and release builds alike.
 
-use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, ConvGeom, Error, PoolGeom};
+use blitz_kernels::{ops, BinaryOp, Buffer, ConvGeom, Error, PoolGeom};
 
 fn buf(n: usize) -> Buffer {
     Buffer::Cpu((0..n).map(|i| i as f32).collect())
@@ -95,17 +95,17 @@ fn conv_and_pool_geometry_use_checked_arithmetic() {
 fn conv_and_pool_entry_points_check_operand_lengths() {
     let g = conv(8, 3, 1, 0);
     let (x, w) = (buf(8), buf(3));
-    assert_eq!(ops_conv::conv_forward(&x, &w, None, &g).unwrap().len(), 6);
-    assert!(matches!(ops_conv::conv_forward(&buf(7), &w, None, &g), Err(Error::InvalidShape { .. })));
-    assert!(ops_conv::conv_forward(&x, &buf(2), None, &g).is_err());
-    assert!(ops_conv::conv_forward(&x, &w, Some(&buf(2)), &g).is_err());
-    assert!(ops_conv::conv_backward(&x, &w, &buf(5), &g, (true, true, true)).is_err());
+    assert_eq!(ops::conv_forward(&x, &w, None, &g).unwrap().len(), 6);
+    assert!(matches!(ops::conv_forward(&buf(7), &w, None, &g), Err(Error::InvalidShape { .. })));
+    assert!(ops::conv_forward(&x, &buf(2), None, &g).is_err());
+    assert!(ops::conv_forward(&x, &w, Some(&buf(2)), &g).is_err());
+    assert!(ops::conv_backward(&x, &w, &buf(5), &g, (true, true, true)).is_err());
     let p = PoolGeom { planes: 2, input: [1, 1, 8], kernel: [1, 1, 2], stride: [1, 1, 2], padding: [0; 3] };
-    assert_eq!(ops_conv::max_pool_forward(&buf(16), &p).unwrap().len(), 8);
-    assert!(ops_conv::max_pool_forward(&buf(15), &p).is_err());
-    assert!(ops_conv::avg_pool_forward(&buf(17), &p).is_err());
-    assert!(ops_conv::max_pool_backward(&buf(16), &buf(7), &p).is_err());
-    assert!(ops_conv::avg_pool_backward(&buf(9), &p).is_err());
+    assert_eq!(ops::max_pool_forward(&buf(16), &p).unwrap().len(), 8);
+    assert!(ops::max_pool_forward(&buf(15), &p).is_err());
+    assert!(ops::avg_pool_forward(&buf(17), &p).is_err());
+    assert!(ops::max_pool_backward(&buf(16), &buf(7), &p).is_err());
+    assert!(ops::avg_pool_backward(&buf(9), &p).is_err());
 }
 
 #[test]

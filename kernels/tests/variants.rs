@@ -8,7 +8,7 @@ use blitz_kernels::context::{
     Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant, Threads,
 };
 use blitz_kernels::reference;
-use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
+use blitz_kernels::{ops, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
 #[path = "support/values.rs"]
 mod inputs;
@@ -188,9 +188,9 @@ fn every_conv_variant_matches_the_reference() {
         let (xb, wb, bb, gb) = (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(b), Buffer::Cpu(gy));
         for v in ConvVariant::ALL {
             let ctx = ctx_with(|c| c.conv = v);
-            let y = ops_conv::conv_forward_in(&ctx, &xb, &wb, Some(&bb), &g).unwrap().to_vec().unwrap();
+            let y = ops::conv_forward_in(&ctx, &xb, &wb, Some(&bb), &g).unwrap().to_vec().unwrap();
             assert!(max_rel(&y, &y_ref) <= 1e-5, "{v:?} {g:?}: forward");
-            let (dx, dw, db) = ops_conv::conv_backward_in(&ctx, &xb, &wb, &gb, &g, (true, true, true)).unwrap();
+            let (dx, dw, db) = ops::conv_backward_in(&ctx, &xb, &wb, &gb, &g, (true, true, true)).unwrap();
             let tol = 1e-5 * (g.output_len() as f32).sqrt();
             assert!(max_rel(&dx.unwrap().to_vec().unwrap(), dx_ref.as_ref().unwrap()) <= tol, "{v:?}: dx");
             assert!(max_rel(&dw.unwrap().to_vec().unwrap(), dw_ref.as_ref().unwrap()) <= tol, "{v:?}: dw");
@@ -201,7 +201,7 @@ fn every_conv_variant_matches_the_reference() {
     let strided = ConvGeom { stride: [1, 1, 2], ..lenet1 };
     let x = Buffer::Cpu(values(strided.input_len(), 1, -1.0, 1.0));
     let w = Buffer::Cpu(values(strided.weight_len(), 2, -1.0, 1.0));
-    let err = ops_conv::conv_forward_in(&ctx_with(|c| c.conv = ConvVariant::Direct), &x, &w, None, &strided);
+    let err = ops::conv_forward_in(&ctx_with(|c| c.conv = ConvVariant::Direct), &x, &w, None, &strided);
     assert!(matches!(err, Err(blitz_kernels::Error::InvalidArgument { .. })), "{err:?}");
 }
 

@@ -143,7 +143,7 @@ pub fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: us
     Err(Error::CudaNotCompiled)
 }
 
-// Convolution and pooling (see `crate::ops_conv`).
+// Convolution and pooling (see `crate::ops`).
 use crate::types::{ConvGeom, PoolGeom};
 
 unreachable_on! {

@@ -1,5 +1,5 @@
-//! Device dispatch of the convolution and pooling kernels, as [`crate::ops`]
-//! does for the others: the CPU arm calls the crate-private CPU kernels
+//! The convolution family: device dispatch of the convolution and pooling
+//! kernels: the CPU arm calls the crate-private CPU kernels
 //! (`kernels/src/cpu/{conv,conv_direct,pool}.rs`), the CUDA arm the functions
 //! of the same name in [`crate::cuda`]. Every entry point checks the geometry
 //! ([`ConvGeom::output`], [`PoolGeom::output`]: checked arithmetic) and the
@@ -7,6 +7,7 @@
 //! raw device memory with these sizes), and the output's size against the
 //! memory limit.
 
+use super::mismatch;
 use crate::context::{Context, ConvVariant};
 use crate::cpu;
 use crate::cpu::{conv, conv_direct, pool};
@@ -14,10 +15,6 @@ use crate::cuda;
 use crate::limits;
 use crate::types::{ConvGeom, PoolGeom};
 use crate::{Buffer, Error, Result};
-
-fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
-    Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
-}
 
 /// [`Error::InvalidShape`] unless `buf` holds `want` elements.
 fn check_len(op: &'static str, what: &str, buf: &Buffer, want: usize) -> Result<()> {

@@ -1,0 +1,180 @@
+//! Optimizer steps in place (Adam, SGD, scaling) and the finiteness and
+//! squared-norm reads the optimizers guard with: the device match of each.
+
+use super::mismatch;
+use crate::context::Context;
+use crate::cpu;
+use crate::cuda;
+use crate::types::AdamStep;
+use crate::{Buffer, Error, Result};
+
+/// One Adam step in place.
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when the four buffers differ in length; buffers
+/// on different devices; CUDA failures.
+pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: AdamStep) -> Result<()> {
+    adam_step_in(&Context::default(), p, m, v, g, h)
+}
+
+/// [`adam_step`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`adam_step`].
+pub fn adam_step_in(
+    ctx: &Context,
+    p: &mut Buffer,
+    m: &mut Buffer,
+    v: &mut Buffer,
+    g: &Buffer,
+    h: AdamStep,
+) -> Result<()> {
+    if [m.len(), v.len(), g.len()].iter().any(|&l| l != p.len()) {
+        return Err(Error::ShapeMismatch { op: "adam", lhs: vec![p.len()], rhs: vec![m.len(), v.len(), g.len()] });
+    }
+    match (p, m, v, g) {
+        (Buffer::Cpu(p), Buffer::Cpu(m), Buffer::Cpu(v), Buffer::Cpu(g)) => {
+            ctx.install(|| cpu::optim::adam(ctx.split, p, m, v, g, h));
+            Ok(())
+        }
+        (Buffer::Cuda(p), Buffer::Cuda(m), Buffer::Cuda(v), Buffer::Cuda(g)) => cuda::adam_step(p, m, v, g, h),
+        (p, _, _, g) => Err(mismatch("adam", p, g)),
+    }
+}
+
+/// One SGD (momentum, weight decay) step in place.
+///
+/// # Errors
+/// Buffers on different devices; CUDA failures.
+pub fn sgd_step(p: &mut Buffer, buf: &mut Buffer, g: &Buffer, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> {
+    sgd_step_in(&Context::default(), p, buf, g, lr, momentum, weight_decay)
+}
+
+/// [`sgd_step`] with the threads of `ctx`.
+///
+/// # Errors
+/// As [`sgd_step`].
+pub fn sgd_step_in(
+    ctx: &Context,
+    p: &mut Buffer,
+    buf: &mut Buffer,
+    g: &Buffer,
+    lr: f32,
+    momentum: f32,
+    weight_decay: f32,
+) -> Result<()> {
+    match (p, buf, g) {
+        (Buffer::Cpu(p), Buffer::Cpu(b), Buffer::Cpu(g)) => {
+            ctx.install(|| cpu::optim::sgd(p, b, g, lr, momentum, weight_decay));
+            Ok(())
+        }
+        (Buffer::Cuda(p), Buffer::Cuda(b), Buffer::Cuda(g)) => cuda::sgd_step(p, b, g, lr, momentum, weight_decay),
+        (p, _, g) => Err(mismatch("sgd", p, g)),
+    }
+}
+
+/// x ← s·x in place.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn scale_inplace(x: &mut Buffer, s: f32) -> Result<()> {
+    scale_inplace_in(&Context::default(), x, s)
+}
+
+/// [`scale_inplace`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`scale_inplace`].
+pub fn scale_inplace_in(ctx: &Context, x: &mut Buffer, s: f32) -> Result<()> {
+    match x {
+        Buffer::Cpu(x) => {
+            ctx.install(|| cpu::optim::scale(ctx.split, x, s));
+            Ok(())
+        }
+        Buffer::Cuda(x) => cuda::scale_inplace(x, s),
+    }
+}
+
+/// Whether every element is finite (no NaN, no infinity): input checks.
+/// For many buffers at once use [`first_non_finite`].
+///
+/// # Errors
+/// CUDA failures only.
+pub fn all_finite(x: &Buffer) -> Result<bool> {
+    Ok(first_non_finite(&[x])?.is_none())
+}
+
+/// The lowest index of a buffer holding a NaN or an infinity, if any: the
+/// optimizers' guard over all gradients of a step. GPU buffers are reduced
+/// on their device and read back together, one synchronisation per device
+/// (see [`sum_squares_many`]), not one each.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn first_non_finite(xs: &[&Buffer]) -> Result<Option<usize>> {
+    first_non_finite_in(&Context::default(), xs)
+}
+
+/// [`first_non_finite`] with the threads and split policy of `ctx`.
+///
+/// # Errors
+/// As [`first_non_finite`].
+pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize>> {
+    let mut first: Option<usize> = None;
+    let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        match x {
+            Buffer::Cpu(v) if first.is_none() && !ctx.install(|| cpu::optim::all_finite(ctx.split, v)) => {
+                first = Some(i)
+            }
+            Buffer::Cpu(_) => {}
+            Buffer::Cuda(c) => gpu.push((i, c)),
+        }
+    }
+    let gpu_bufs: Vec<&Buffer> = gpu.iter().map(|&(i, _)| xs[i]).collect();
+    // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
+    let sums = sum_squares_many(&gpu_bufs)?;
+    if let Some(k) = sums.iter().position(|s| !s.is_finite()) {
+        first = Some(first.map_or(gpu[k].0, |f| f.min(gpu[k].0)));
+    }
+    Ok(first)
+}
+
+/// Σ x² in f64 of each buffer. GPU buffers are reduced on their device and
+/// read back together: one synchronisation per device, not one per buffer
+/// (gradient clipping and the optimizers' guard read every gradient).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_squares_many(xs: &[&Buffer]) -> Result<Vec<f64>> {
+    let mut out = vec![0f64; xs.len()];
+    let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
+    for (i, x) in xs.iter().enumerate() {
+        match x {
+            Buffer::Cpu(v) => out[i] = cpu::optim::sum_squares(v),
+            Buffer::Cuda(c) => gpu.push((i, c)),
+        }
+    }
+    while let Some(&(_, head)) = gpu.first() {
+        let device = head.device();
+        let (here, rest): (Vec<_>, Vec<_>) = gpu.into_iter().partition(|(_, c)| c.device() == device);
+        let bufs: Vec<&cuda::CudaBuffer> = here.iter().map(|&(_, c)| c).collect();
+        for (&(i, _), s) in here.iter().zip(cuda::sum_squares_many(&bufs)?) {
+            out[i] = s;
+        }
+        gpu = rest;
+    }
+    Ok(out)
+}
+
+/// Σ x² in f64 of one buffer, read back to the host (one synchronisation;
+/// for several buffers [`sum_squares_many`] takes one in all).
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_squares(x: &Buffer) -> Result<f64> {
+    match x {
+        Buffer::Cpu(x) => Ok(cpu::optim::sum_squares(x)),
+        Buffer::Cuda(x) => cuda::sum_squares(x),
+    }
+}

@@ -1,0 +1,191 @@
+//! Reductions (sums, maxima, their adjoints) and softmax over rows: the device match of each.
+
+use super::{expect_below, expect_len, host, host_overwrite, mismatch};
+use crate::context::Context;
+use crate::cpu;
+use crate::cuda;
+use crate::shape::{checked_output, numel};
+use crate::{Buffer, Error, Result};
+
+/// Sums `g` of shape `from` down to the broadcast operand shape `to`.
+///
+/// # Errors
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
+pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
+    sum_to_shape_in(&Context::default(), g, from, to)
+}
+
+/// [`sum_to_shape`] with the thread policy of `ctx` (a sum to one element
+/// splits from [`ThreadSplit::heavy`](crate::context::ThreadSplit::heavy) elements).
+///
+/// # Errors
+/// As [`sum_to_shape`].
+pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
+    expect_len("sum_to_shape", "the gradient", g, from)?;
+    if crate::shape::broadcast_dims("sum_to_shape", to, from)? != from {
+        return Err(Error::ShapeMismatch { op: "sum_to_shape", lhs: from.to_vec(), rhs: to.to_vec() });
+    }
+    if from == to {
+        return Ok(g.clone());
+    }
+    match g {
+        Buffer::Cpu(g) => ctx.install(|| host(numel(to), |o| cpu::reduce::sum_to_shape(ctx.split, g, from, to, o))),
+        Buffer::Cuda(g) => cuda::sum_to_shape(g, from, to).map(Buffer::Cuda),
+    }
+}
+
+/// The sum of all elements, as a one-element buffer on the same device.
+///
+/// # Errors
+/// CUDA failures only.
+pub fn sum_all(x: &Buffer) -> Result<Buffer> {
+    sum_all_in(&Context::default(), x)
+}
+
+/// [`sum_all`] on the threads and with the thread policy of `ctx` (the same
+/// bits under every policy and thread count).
+///
+/// # Errors
+/// As [`sum_all`].
+pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
+    match x {
+        Buffer::Cpu(x) => Ok(Buffer::Cpu(vec![ctx.install(|| cpu::reduce::sum_all(ctx.split, x))])),
+        Buffer::Cuda(x) => cuda::sum_all(x).map(Buffer::Cuda),
+    }
+}
+
+/// Sums along the middle axis of an (outer, len, inner) view.
+///
+/// # Errors
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
+pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    expect_len("sum_axis", "x", x, &[outer, len, inner])?;
+    match x {
+        Buffer::Cpu(x) => host(outer * inner, |o| cpu::reduce::sum_axis(x, outer, len, inner, o)),
+        Buffer::Cuda(x) => cuda::sum_axis(x, outer, len, inner).map(Buffer::Cuda),
+    }
+}
+
+/// Repeats `g` (outer·inner elements) `len` times along a new middle axis:
+/// the adjoint of [`sum_axis`] (and of [`sum_all`] with outer = inner = 1).
+///
+/// # Errors
+/// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements;
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
+pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    if Some(g.len()) != outer.checked_mul(inner) {
+        return Err(Error::ShapeMismatch { op: "expand_axis", lhs: vec![outer, inner], rhs: vec![g.len()] });
+    }
+    let total = checked_output("expand_axis", &[outer, len, inner])?;
+    match g {
+        Buffer::Cpu(g) => host_overwrite(total, |o| {
+            // Each output row of `len·inner` repeats its input row `len` times; with
+            // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
+            // chunks_exact(0) panics: nothing to write when len or inner is 0.
+            if o.is_empty() {
+                return;
+            }
+            for (row, src) in o.chunks_exact_mut(len * inner).zip(g.chunks_exact(inner)) {
+                if inner == 1 {
+                    row.fill(src[0]);
+                } else {
+                    row.chunks_exact_mut(inner).for_each(|dst| dst.copy_from_slice(src));
+                }
+            }
+        }),
+        Buffer::Cuda(g) => cuda::expand_axis(g, outer, len, inner).map(Buffer::Cuda),
+    }
+}
+
+/// Maximum along the middle axis and the index where it was found.
+///
+/// # Errors
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
+pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(Buffer, Vec<usize>)> {
+    expect_len("max_axis", "x", x, &[outer, len, inner])?;
+    if len == 0 && outer.checked_mul(inner) != Some(0) {
+        return Err(Error::Empty { op: "max_axis" });
+    }
+    match x {
+        Buffer::Cpu(x) => {
+            let (mut m, mut arg) = (vec![0f32; outer * inner], vec![0usize; outer * inner]);
+            cpu::reduce::max_axis(x, outer, len, inner, &mut m, &mut arg);
+            Ok((Buffer::Cpu(m), arg))
+        }
+        Buffer::Cuda(x) => cuda::max_axis(x, outer, len, inner).map(|(b, a)| (Buffer::Cuda(b), a)),
+    }
+}
+
+/// Routes `g` to the arg-max positions: the adjoint of [`max_axis`].
+///
+/// # Errors
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
+/// be allocated; CUDA failures.
+pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+    expect_len("max_axis_backward", "the gradient", g, &[outer, inner])?;
+    if arg.len() != g.len() {
+        return Err(Error::ShapeMismatch { op: "max_axis_backward", lhs: vec![g.len()], rhs: vec![arg.len()] });
+    }
+    expect_below("max_axis_backward", arg, len)?;
+    match g {
+        Buffer::Cpu(g) => host(checked_output("max_axis_backward", &[outer, len, inner])?, |o| {
+            for oi in 0..outer {
+                for i in 0..inner {
+                    o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
+                }
+            }
+        }),
+        Buffer::Cuda(g) => cuda::max_axis_backward(g, arg, outer, len, inner).map(Buffer::Cuda),
+    }
+}
+
+/// Softmax (or log-softmax when `log`) over rows of length `n`.
+///
+/// # Errors
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
+pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+    if n == 0 || !x.len().is_multiple_of(n) {
+        return Err(Error::InvalidShape { op: "softmax", shape: vec![x.len()], reason: format!("rows of {n}") });
+    }
+    match x {
+        Buffer::Cpu(x) => host_overwrite(x.len(), |o| {
+            if log {
+                cpu::softmax::log_softmax(x, n, o)
+            } else {
+                cpu::softmax::softmax(x, n, o)
+            }
+        }),
+        Buffer::Cuda(x) => cuda::softmax(x, n, log).map(Buffer::Cuda),
+    }
+}
+
+/// Backward of [`softmax`] given its output `y`.
+///
+/// # Errors
+/// Operands whose lengths or indices do not match the sizes given
+/// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
+/// operands on different devices; CUDA failures.
+pub fn softmax_backward(y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+    if n == 0 || !y.len().is_multiple_of(n) {
+        return Err(Error::InvalidShape { op: "softmax", shape: vec![y.len()], reason: format!("rows of {n}") });
+    }
+    expect_len("softmax", "the gradient", g, &[y.len()])?;
+    match (y, g) {
+        (Buffer::Cpu(y), Buffer::Cpu(g)) => host(y.len(), |o| {
+            if log {
+                cpu::softmax::log_softmax_backward(y, g, n, o)
+            } else {
+                cpu::softmax::softmax_backward(y, g, n, o)
+            }
+        }),
+        (Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::softmax_backward(y, g, n, log).map(Buffer::Cuda),
+        _ => Err(mismatch("softmax", y, g)),
+    }
+}
