@@ -101,3 +101,21 @@ fn expect_range(op: &'static str, start: usize, len: usize, axis: usize) -> Resu
     }
     Err(Error::IndexOutOfRange { op, index: start.saturating_add(len), len: axis })
 }
+
+/// [`Error::ShapeMismatch`] naming `op` unless every buffer of `rest` holds
+/// as many elements as `first` (the check at the top of the ops whose
+/// operands are element for element, so every variant returns this error).
+fn expect_same_len(op: &'static str, first: &Buffer, rest: &[&Buffer]) -> Result<()> {
+    match rest.iter().find(|b| b.len() != first.len()) {
+        Some(b) => Err(Error::ShapeMismatch { op, lhs: vec![first.len()], rhs: vec![b.len()] }),
+        None => Ok(()),
+    }
+}
+
+/// [`Error::ShapeMismatch`] naming `op` unless `g` holds one element (a ∂L/∂kl).
+fn expect_one(op: &'static str, g: &Buffer) -> Result<()> {
+    if g.len() == 1 {
+        return Ok(());
+    }
+    Err(Error::ShapeMismatch { op, lhs: vec![1], rhs: vec![g.len()] })
+}

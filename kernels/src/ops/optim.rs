@@ -1,7 +1,7 @@
 //! Optimizer steps in place (Adam, SGD, scaling) and the finiteness and
 //! squared-norm reads the optimizers guard with: the device match of each.
 
-use super::mismatch;
+use super::{expect_same_len, mismatch};
 use crate::context::Context;
 use crate::cpu;
 use crate::cuda;
@@ -63,6 +63,7 @@ pub fn sgd_step_in(
     momentum: f32,
     weight_decay: f32,
 ) -> Result<()> {
+    expect_same_len("sgd", p, &[buf, g])?;
     match (p, buf, g) {
         (Buffer::Cpu(p), Buffer::Cpu(b), Buffer::Cpu(g)) => {
             ctx.install(|| cpu::optim::sgd(p, b, g, lr, momentum, weight_decay));

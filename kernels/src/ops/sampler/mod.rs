@@ -5,7 +5,7 @@
 
 mod compose;
 
-use super::{binary, host_overwrite, mismatch};
+use super::{binary, expect_one, expect_same_len, host_overwrite, mismatch};
 use crate::context::{Context, NormalsVariant, SamplerVariant};
 use crate::cpu;
 use crate::cuda;
@@ -57,6 +57,7 @@ pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Res
 /// # Errors
 /// As [`reparam_forward`].
 pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
+    expect_same_len("reparam", mu, &[rho])?;
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => {
             ctx.install(|| host_overwrite(m.len(), |o| cpu::reparam::forward(ctx.split, m, r, seed, offset, o)))
@@ -121,6 +122,7 @@ pub fn reparam_backward_in(
     seed: u64,
     offset: u64,
 ) -> Result<(Buffer, Buffer)> {
+    expect_same_len("reparam", rho, &[g])?;
     match (rho, g) {
         (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
             let (mut gm, mut gr) = (cpu::recycle::for_overwrite(r.len()), cpu::recycle::for_overwrite(r.len()));
@@ -180,6 +182,7 @@ pub fn sample_kl_forward_in(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    expect_same_len("sample_kl", mu, &[rho])?;
     match ctx.sampler {
         SamplerVariant::Unfused => return sample_kl_forward_unfused(ctx, mu, rho, seed, offset, prior),
         SamplerVariant::Reference => return sample_kl_forward_reference(mu, rho, seed, offset, prior),
@@ -229,6 +232,11 @@ pub fn sample_kl_backward_in(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    expect_same_len("sample_kl", mu, &[rho])?;
+    if let Some(g) = g_w {
+        expect_same_len("sample_kl", mu, &[g])?;
+    }
+    expect_one("sample_kl_backward", g_kl)?;
     match ctx.sampler {
         SamplerVariant::Unfused => return sample_kl_backward_unfused(ctx, mu, rho, g_w, g_kl, seed, offset, prior),
         SamplerVariant::Reference => return sample_kl_backward_reference(mu, rho, g_w, g_kl, seed, offset, prior),
@@ -313,6 +321,7 @@ pub fn sample_kl_forward_saving_in(
     offset: u64,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
+    expect_same_len("sample_kl", mu, &[rho])?;
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r))
             if m.len() <= MAX_KEPT_FACTORS && ctx.sampler == SamplerVariant::FusedSaved =>
@@ -394,6 +403,7 @@ pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec)
 /// # Errors
 /// As [`kl_at`].
 pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
+    expect_same_len("kl_at", w, &[rho])?;
     match (w, rho) {
         (Buffer::Cpu(x), Buffer::Cpu(r)) => {
             Ok(Buffer::Cpu(vec![ctx.install(|| cpu::sample_kl::kl_at(ctx.split, x, r, seed, offset, prior))]))
@@ -422,6 +432,8 @@ pub fn kl_at_backward_in(
     g_kl: &Buffer,
     prior: PriorSpec,
 ) -> Result<(Buffer, Buffer)> {
+    expect_same_len("kl_at", w, &[rho])?;
+    expect_one("kl_at_backward", g_kl)?;
     match (w, rho, g_kl) {
         (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let gk = cpu_scalar("kl_at_backward", gk)?;
