@@ -67,10 +67,10 @@ fn bench_pool(c: &mut Criterion) {
     let gy = data(g.output_len(), 6);
     group.throughput(Throughput::Elements(g.input_len() as u64));
     group.bench_function("forward_lenet1", |bch| {
-        bch.iter(|| ops::max_pool_forward(black_box(&x), &g).expect("checked shapes"))
+        bch.iter(|| ops::max_pool_forward_in(&Context::default(), black_box(&x), &g).expect("checked shapes"))
     });
     group.bench_function("backward_lenet1", |bch| {
-        bch.iter(|| ops::max_pool_backward(black_box(&x), &gy, &g).expect("checked shapes"))
+        bch.iter(|| ops::max_pool_backward_in(&Context::default(), black_box(&x), &gy, &g).expect("checked shapes"))
     });
     group.finish();
 }

@@ -2,8 +2,9 @@
 //! which threads. A value passed down (to the `ops::*_in` entry points, held
 //! by an autograd tape), never a process-wide switch, so two variants of one
 //! family run side by side in one process. [`Context::default`] picks the
-//! fastest verified variant of each family on this machine, which is what
-//! the plain `ops::*` functions use. [`crate::registry`] lists every family,
+//! fastest verified variant of each family on this machine. Every
+//! `ops::*_in` entry point takes one: there is no default-context form.
+//! [`crate::registry`] lists every family,
 //! its variants and what this machine can run.
 
 use crate::{Error, Result};
@@ -382,9 +383,36 @@ impl Context {
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         match &self.threads {
             Threads::Global => f(),
-            Threads::Pool(p) => p.install(f),
+            Threads::Pool(p) => p.install(|| {
+                #[cfg(test)]
+                count_install();
+                f()
+            }),
         }
     }
+}
+
+/// Closures run by [`Context::install`] on a pool of its own, by the pool's
+/// size (tests only: shows that an entry point's CPU kernel ran on its
+/// context's threads, whether or not it split a loop).
+#[cfg(test)]
+static INSTALLS_BY_POOL_SIZE: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(test)]
+fn count_install() {
+    let pool = rayon::current_num_threads();
+    let mut by_pool = INSTALLS_BY_POOL_SIZE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if by_pool.len() <= pool {
+        by_pool.resize(pool + 1, 0);
+    }
+    by_pool[pool] += 1;
+}
+
+/// The closures run so far on pools of `threads` threads (tests only).
+#[cfg(test)]
+pub(crate) fn installs_on_pools_of(threads: usize) -> usize {
+    let by_pool = INSTALLS_BY_POOL_SIZE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    by_pool.get(threads).copied().unwrap_or(0)
 }
 
 #[cfg(test)]

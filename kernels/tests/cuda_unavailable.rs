@@ -35,7 +35,10 @@ fn an_unusable_device_is_a_typed_error_everywhere() {
     assert_cuda_error("CudaBuffer::full", CudaBuffer::full(3, 1.0, ord).unwrap_err());
     assert_cuda_error("Buffer::from_host", Buffer::from_host(vec![1.0], Device::Cuda(ord)).unwrap_err());
     assert_cuda_error("Buffer::zeros", Buffer::zeros(4, Device::Cuda(ord)).unwrap_err());
-    assert_cuda_error("ops::normal", ops::normal(Device::Cuda(ord), 1, 0, 8).unwrap_err());
+    assert_cuda_error(
+        "ops::normal",
+        ops::normal_in(&blitz_kernels::Context::default(), Device::Cuda(ord), 1, 0, 8).unwrap_err(),
+    );
     let cpu = Buffer::Cpu(vec![1.0, 2.0]);
     assert_cuda_error("to_device", cpu.to_device(Device::Cuda(ord)).unwrap_err());
     // Asking twice gives the same answer (the library checks are cached, not poisoned).

@@ -58,17 +58,6 @@ fn check_pool(g: &PoolGeom, x: Option<&Buffer>, gy: Option<&Buffer>) -> Result<(
     limits::check_memory(bytes, || format!("the output of a pooling {g:?}"))
 }
 
-/// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
-/// b `[OC]`, y `[N, OC, od, oh, ow]`.
-///
-/// # Errors
-/// The geometry's errors ([`ConvGeom::output`]); [`Error::InvalidShape`]
-/// for an operand whose length does not match it; [`Error::TooLarge`] for
-/// an output beyond the memory limit; operands on different devices; CUDA failures.
-pub fn conv_forward(x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
-    conv_forward_in(&Context::default(), x, w, b, g)
-}
-
 /// Whether `ctx`'s convolution variant can run `g` on `device`.
 fn check_variant(ctx: &Context, g: &ConvGeom, on_gpu: bool) -> Result<()> {
     match ctx.conv {
@@ -84,12 +73,15 @@ fn check_variant(ctx: &Context, g: &ConvGeom, on_gpu: bool) -> Result<()> {
     }
 }
 
-/// [`conv_forward`] with the variant and threads of `ctx`.
+/// `y = conv(x, w) + b`: x `[N, C, D, H, W]`, w `[OC, C/groups, kd, kh, kw]`,
+/// b `[OC]`, y `[N, OC, od, oh, ow]`.
+///
+/// Runs with the variant and threads of `ctx`.
 ///
 /// # Errors
-/// As [`conv_forward`]; [`Error::InvalidArgument`] when `ctx` asks for the
-/// direct or reference convolution on a GPU, or the direct one on a geometry
-/// it does not handle.
+/// The geometry's errors ([`ConvGeom::output`]); [`Error::InvalidShape`]
+/// for an operand whose length does not match it; [`Error::TooLarge`] for
+/// an output beyond the memory limit; operands on different devices; CUDA failures.
 pub fn conv_forward_in(ctx: &Context, x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
     check_conv(g, x, w, b, None)?;
     check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
@@ -118,23 +110,10 @@ fn host_conv(ctx: &Context, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeo
     Buffer::Cpu(y)
 }
 
-/// Gradients of [`conv_forward`] with respect to x, w and b, each only when
+/// Gradients of [`conv_forward_in`] with respect to x, w and b, each only when
 /// `need` asks for it.
 ///
-/// # Errors
-/// As [`conv_forward`].
-#[allow(clippy::type_complexity)]
-pub fn conv_backward(
-    x: &Buffer,
-    w: &Buffer,
-    gy: &Buffer,
-    g: &ConvGeom,
-    need: (bool, bool, bool),
-) -> Result<(Option<Buffer>, Option<Buffer>, Option<Buffer>)> {
-    conv_backward_in(&Context::default(), x, w, gy, g, need)
-}
-
-/// [`conv_backward`] with the variant and threads of `ctx`.
+/// Runs with the variant and threads of `ctx`.
 ///
 /// # Errors
 /// As [`conv_forward_in`].
@@ -169,18 +148,12 @@ pub fn conv_backward_in(
 
 /// Max pooling: the pooled values (the backward finds the arg-max again).
 ///
+/// Runs with the threads and split policy of `ctx`.
+///
 /// # Errors
 /// The geometry's errors ([`PoolGeom::output`]); [`Error::InvalidShape`]
 /// for an operand whose length does not match it; [`Error::TooLarge`];
 /// CUDA failures.
-pub fn max_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
-    max_pool_forward_in(&Context::default(), x, g)
-}
-
-/// [`max_pool_forward`] with the threads and split policy of `ctx`.
-///
-/// # Errors
-/// As [`max_pool_forward`].
 pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, Some(x), None)?;
     match x {
@@ -193,19 +166,13 @@ pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Bu
     }
 }
 
-/// The adjoint of [`max_pool_forward`]: `gy` routed to each window's arg-max,
+/// The adjoint of [`max_pool_forward_in`]: `gy` routed to each window's arg-max,
 /// found again in the input `x` (no index buffer, no host copy).
 ///
-/// # Errors
-/// As [`max_pool_forward`]; operands on different devices.
-pub fn max_pool_backward(x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
-    max_pool_backward_in(&Context::default(), x, gy, g)
-}
-
-/// [`max_pool_backward`] with the threads and split policy of `ctx`.
+/// Runs with the threads and split policy of `ctx`.
 ///
 /// # Errors
-/// As [`max_pool_backward`].
+/// As [`max_pool_forward_in`]; operands on different devices.
 pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, Some(x), Some(gy))?;
     match (x, gy) {
@@ -221,16 +188,10 @@ pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom
 
 /// Average pooling (padding counts as zeros).
 ///
-/// # Errors
-/// As [`max_pool_forward`].
-pub fn avg_pool_forward(x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
-    avg_pool_forward_in(&Context::default(), x, g)
-}
-
-/// [`avg_pool_forward`] with the threads and split policy of `ctx`.
+/// Runs with the threads and split policy of `ctx`.
 ///
 /// # Errors
-/// As [`avg_pool_forward`].
+/// As [`max_pool_forward_in`].
 pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, Some(x), None)?;
     match x {
@@ -243,18 +204,12 @@ pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Bu
     }
 }
 
-/// The adjoint of [`avg_pool_forward`].
+/// The adjoint of [`avg_pool_forward_in`].
+///
+/// Runs with the threads and split policy of `ctx`.
 ///
 /// # Errors
-/// As [`max_pool_forward`].
-pub fn avg_pool_backward(gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
-    avg_pool_backward_in(&Context::default(), gy, g)
-}
-
-/// [`avg_pool_backward`] with the threads and split policy of `ctx`.
-///
-/// # Errors
-/// As [`avg_pool_backward`].
+/// As [`max_pool_forward_in`].
 pub fn avg_pool_backward_in(ctx: &Context, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, None, Some(gy))?;
     match gy {

@@ -12,20 +12,14 @@ use crate::{Buffer, Error, Result};
 
 /// y = f(x) element-wise.
 ///
-/// # Errors
-/// CUDA failures only.
-pub fn unary(op: UnaryOp, x: &Buffer) -> Result<Buffer> {
-    unary_in(&Context::default(), op, x)
-}
-
-/// [`unary`] with the element-wise variant of `ctx`.
+/// Runs with the element-wise variant of `ctx`.
 ///
 /// # Errors
-/// As [`unary`].
+/// CUDA failures only.
 pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
-            host_overwrite(x.len(), |o| reference::elementwise::unary(op, x, o))
+            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::unary(op, x, o)))
         }
         Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::unary::forward(ctx.split, op, x, o))),
         Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
@@ -34,25 +28,19 @@ pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
 
 /// gx = g·f'(x), given y = f(x).
 ///
+/// Runs with the element-wise variant of `ctx`.
+///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
 /// operands on different devices; CUDA failures.
-pub fn unary_backward(op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
-    unary_backward_in(&Context::default(), op, x, y, g)
-}
-
-/// [`unary_backward`] with the element-wise variant of `ctx`.
-///
-/// # Errors
-/// As [`unary_backward`].
 pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: &Buffer) -> Result<Buffer> {
     let op_name = op.name();
     expect_len(op_name, "x", y, &[x.len()])?;
     expect_len(op_name, "the gradient", g, &[x.len()])?;
     match (x, y, g) {
         (Buffer::Cpu(x), Buffer::Cpu(_), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
-            host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o))
+            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o)))
         }
         (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => {
             ctx.install(|| host_overwrite(x.len(), |o| cpu::unary::backward(ctx.split, op, x, y, g, o)))
@@ -64,20 +52,14 @@ pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: 
 
 /// y = x ∘ s.
 ///
-/// # Errors
-/// CUDA failures only.
-pub fn scalar(op: ScalarOp, x: &Buffer) -> Result<Buffer> {
-    scalar_in(&Context::default(), op, x)
-}
-
-/// [`scalar`] with the element-wise variant of `ctx`.
+/// Runs with the element-wise variant of `ctx`.
 ///
 /// # Errors
-/// As [`scalar`].
+/// CUDA failures only.
 pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
-            host_overwrite(x.len(), |o| reference::elementwise::scalar(op, x, o))
+            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::scalar(op, x, o)))
         }
         Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::binary::scalar_forward(ctx.split, op, x, o))),
         Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
@@ -86,23 +68,17 @@ pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
 
 /// gx = g·f'(x) for y = x ∘ s.
 ///
+/// Runs with the element-wise variant of `ctx`.
+///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
 /// operands on different devices; CUDA failures.
-pub fn scalar_backward(op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
-    scalar_backward_in(&Context::default(), op, x, g)
-}
-
-/// [`scalar_backward`] with the element-wise variant of `ctx`.
-///
-/// # Errors
-/// As [`scalar_backward`].
 pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
     expect_len("scalar", "the gradient", g, &[x.len()])?;
     match (x, g) {
         (Buffer::Cpu(x), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
-            host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o))
+            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o)))
         }
         (Buffer::Cpu(x), Buffer::Cpu(g)) => {
             ctx.install(|| host_overwrite(x.len(), |o| cpu::binary::scalar_backward(ctx.split, op, x, g, o)))
@@ -114,25 +90,12 @@ pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -
 
 /// out = a ∘ b with broadcasting to `out_shape`.
 ///
+/// Runs with the element-wise variant of `ctx`.
+///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
 /// operands on different devices; CUDA failures.
-pub fn binary(
-    op: BinaryOp,
-    a: &Buffer,
-    a_shape: &[usize],
-    b: &Buffer,
-    b_shape: &[usize],
-    out_shape: &[usize],
-) -> Result<Buffer> {
-    binary_in(&Context::default(), op, a, a_shape, b, b_shape, out_shape)
-}
-
-/// [`binary`] with the element-wise variant of `ctx`.
-///
-/// # Errors
-/// As [`binary`].
 pub fn binary_in(
     ctx: &Context,
     op: BinaryOp,
@@ -144,11 +107,11 @@ pub fn binary_in(
 ) -> Result<Buffer> {
     expect_broadcast(op.name(), a, a_shape, b, b_shape, out_shape)?;
     match (a, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) if ctx.elementwise == ElementwiseVariant::Reference => {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) if ctx.elementwise == ElementwiseVariant::Reference => ctx.install(|| {
             host_overwrite(numel(out_shape), |o| {
                 reference::elementwise::binary(op, x, a_shape, y, b_shape, o, out_shape)
             })
-        }
+        }),
         (Buffer::Cpu(x), Buffer::Cpu(y)) => ctx.install(|| {
             host_overwrite(numel(out_shape), |o| {
                 cpu::binary::forward(ctx.split, op, x, a_shape, y, b_shape, o, out_shape)
@@ -162,19 +125,13 @@ pub fn binary_in(
 /// `c += b` with `b` repeated along `c`'s rows (`c.len()` a multiple of
 /// `b.len()`): in place on the CPU, where `c` is a product just made and a
 /// second buffer would cost a pass through memory; the same bits as
-/// [`binary`]'s `Add` with `b` broadcast.
+/// [`binary_in`]'s `Add` with `b` broadcast.
+///
+/// Runs with the thread policy of `ctx`.
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] when `b` is empty or does not divide `c`;
 /// operands on different devices; CUDA failures.
-pub fn add_rows(c: &mut Buffer, b: &Buffer) -> Result<()> {
-    add_rows_in(&Context::default(), c, b)
-}
-
-/// [`add_rows`] with the thread policy of `ctx`.
-///
-/// # Errors
-/// As [`add_rows`].
 pub fn add_rows_in(ctx: &Context, c: &mut Buffer, b: &Buffer) -> Result<()> {
     let n = b.len();
     if n == 0 || !c.len().is_multiple_of(n) {
@@ -194,28 +151,12 @@ pub fn add_rows_in(ctx: &Context, c: &mut Buffer, b: &Buffer) -> Result<()> {
 /// Gradients of out = a ∘ b with respect to a and b, each summed back to its
 /// operand's shape; `need` says which to compute.
 ///
+/// Runs with the element-wise variant of `ctx`.
+///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
 /// operands on different devices; CUDA failures.
-#[allow(clippy::too_many_arguments)]
-pub fn binary_backward(
-    op: BinaryOp,
-    a: &Buffer,
-    a_shape: &[usize],
-    b: &Buffer,
-    b_shape: &[usize],
-    g: &Buffer,
-    out_shape: &[usize],
-    need: (bool, bool),
-) -> Result<(Option<Buffer>, Option<Buffer>)> {
-    binary_backward_in(&Context::default(), op, a, a_shape, b, b_shape, g, out_shape, need)
-}
-
-/// [`binary_backward`] with the element-wise variant of `ctx`.
-///
-/// # Errors
-/// As [`binary_backward`].
 #[allow(clippy::too_many_arguments)]
 pub fn binary_backward_in(
     ctx: &Context,
@@ -234,7 +175,9 @@ pub fn binary_backward_in(
         (a, b, g, ctx.elementwise == ElementwiseVariant::Reference)
     {
         let (mut ga, mut gb) = (vec![0.0; x.len()], vec![0.0; y.len()]);
-        reference::elementwise::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, &mut ga, &mut gb);
+        ctx.install(|| {
+            reference::elementwise::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, &mut ga, &mut gb)
+        });
         return Ok((need.0.then_some(Buffer::Cpu(ga)), need.1.then_some(Buffer::Cpu(gb))));
     }
     // Add and sub need no operand values: the gradient is ±g summed to shape.

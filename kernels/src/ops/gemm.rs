@@ -12,20 +12,13 @@ use crate::{Buffer, Error, Result};
 
 /// `batch` products op(A_i)·op(B_i) of m×k by k×n.
 ///
+/// Runs with the variants and threads of `ctx`.
+///
 /// # Errors
 /// [`Error::InvalidShape`] when `a` and `b` do not hold `batch·m·k` and
 /// `batch·k·n` elements; [`Error::ShapeOverflow`] / [`Error::TooLarge`]
 /// when those counts or the output's `batch·m·n` overflow or cannot be
 /// allocated; operands on different devices; CUDA failures.
-#[allow(clippy::too_many_arguments)]
-pub fn gemm(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize, t: Transpose) -> Result<Buffer> {
-    gemm_in(&Context::default(), a, b, batch, m, k, n, t)
-}
-
-/// [`gemm`] with the variants and threads of `ctx`.
-///
-/// # Errors
-/// As [`gemm`].
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_in(
     ctx: &Context,
@@ -50,7 +43,7 @@ pub fn gemm_in(
     }
 }
 
-/// The output length of [`gemm`] once its operands are checked against the
+/// The output length of [`gemm_in`] once its operands are checked against the
 /// dimensions (checked arithmetic: the CPU kernel's unsafe sgemm call and
 /// the GPU's launch rely on these lengths).
 fn gemm_output_len(a: &Buffer, b: &Buffer, batch: usize, m: usize, k: usize, n: usize) -> Result<usize> {

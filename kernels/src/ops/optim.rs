@@ -10,17 +10,11 @@ use crate::{Buffer, Error, Result};
 
 /// One Adam step in place.
 ///
+/// Runs with the threads and split policy of `ctx`.
+///
 /// # Errors
 /// [`Error::ShapeMismatch`] when the four buffers differ in length; buffers
 /// on different devices; CUDA failures.
-pub fn adam_step(p: &mut Buffer, m: &mut Buffer, v: &mut Buffer, g: &Buffer, h: AdamStep) -> Result<()> {
-    adam_step_in(&Context::default(), p, m, v, g, h)
-}
-
-/// [`adam_step`] with the threads and split policy of `ctx`.
-///
-/// # Errors
-/// As [`adam_step`].
 pub fn adam_step_in(
     ctx: &Context,
     p: &mut Buffer,
@@ -44,16 +38,10 @@ pub fn adam_step_in(
 
 /// One SGD (momentum, weight decay) step in place.
 ///
-/// # Errors
-/// Buffers on different devices; CUDA failures.
-pub fn sgd_step(p: &mut Buffer, buf: &mut Buffer, g: &Buffer, lr: f32, momentum: f32, weight_decay: f32) -> Result<()> {
-    sgd_step_in(&Context::default(), p, buf, g, lr, momentum, weight_decay)
-}
-
-/// [`sgd_step`] with the threads of `ctx`.
+/// Runs with the threads of `ctx`.
 ///
 /// # Errors
-/// As [`sgd_step`].
+/// Buffers on different devices; CUDA failures.
 pub fn sgd_step_in(
     ctx: &Context,
     p: &mut Buffer,
@@ -76,16 +64,10 @@ pub fn sgd_step_in(
 
 /// x ← s·x in place.
 ///
-/// # Errors
-/// CUDA failures only.
-pub fn scale_inplace(x: &mut Buffer, s: f32) -> Result<()> {
-    scale_inplace_in(&Context::default(), x, s)
-}
-
-/// [`scale_inplace`] with the threads and split policy of `ctx`.
+/// Runs with the threads and split policy of `ctx`.
 ///
 /// # Errors
-/// As [`scale_inplace`].
+/// CUDA failures only.
 pub fn scale_inplace_in(ctx: &Context, x: &mut Buffer, s: f32) -> Result<()> {
     match x {
         Buffer::Cpu(x) => {
@@ -97,29 +79,23 @@ pub fn scale_inplace_in(ctx: &Context, x: &mut Buffer, s: f32) -> Result<()> {
 }
 
 /// Whether every element is finite (no NaN, no infinity): input checks.
-/// For many buffers at once use [`first_non_finite`].
+/// For many buffers at once use [`first_non_finite_in`].
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn all_finite(x: &Buffer) -> Result<bool> {
-    Ok(first_non_finite(&[x])?.is_none())
+pub fn all_finite_in(ctx: &Context, x: &Buffer) -> Result<bool> {
+    Ok(first_non_finite_in(ctx, &[x])?.is_none())
 }
 
 /// The lowest index of a buffer holding a NaN or an infinity, if any: the
 /// optimizers' guard over all gradients of a step. GPU buffers are reduced
 /// on their device and read back together, one synchronisation per device
-/// (see [`sum_squares_many`]), not one each.
+/// (see [`sum_squares_many_in`]), not one each.
+///
+/// Runs with the threads and split policy of `ctx`.
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn first_non_finite(xs: &[&Buffer]) -> Result<Option<usize>> {
-    first_non_finite_in(&Context::default(), xs)
-}
-
-/// [`first_non_finite`] with the threads and split policy of `ctx`.
-///
-/// # Errors
-/// As [`first_non_finite`].
 pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize>> {
     let mut first: Option<usize> = None;
     let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
@@ -134,7 +110,7 @@ pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize
     }
     let gpu_bufs: Vec<&Buffer> = gpu.iter().map(|&(i, _)| xs[i]).collect();
     // Σx² in f64 is finite exactly when every element is (f32::MAX² ≈ 1e77).
-    let sums = sum_squares_many(&gpu_bufs)?;
+    let sums = sum_squares_many_in(ctx, &gpu_bufs)?;
     if let Some(k) = sums.iter().position(|s| !s.is_finite()) {
         first = Some(first.map_or(gpu[k].0, |f| f.min(gpu[k].0)));
     }
@@ -147,12 +123,12 @@ pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn sum_squares_many(xs: &[&Buffer]) -> Result<Vec<f64>> {
+pub fn sum_squares_many_in(ctx: &Context, xs: &[&Buffer]) -> Result<Vec<f64>> {
     let mut out = vec![0f64; xs.len()];
     let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
     for (i, x) in xs.iter().enumerate() {
         match x {
-            Buffer::Cpu(v) => out[i] = cpu::optim::sum_squares(v),
+            Buffer::Cpu(v) => out[i] = ctx.install(|| cpu::optim::sum_squares(v)),
             Buffer::Cuda(c) => gpu.push((i, c)),
         }
     }
@@ -169,13 +145,13 @@ pub fn sum_squares_many(xs: &[&Buffer]) -> Result<Vec<f64>> {
 }
 
 /// Σ x² in f64 of one buffer, read back to the host (one synchronisation;
-/// for several buffers [`sum_squares_many`] takes one in all).
+/// for several buffers [`sum_squares_many_in`] takes one in all).
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn sum_squares(x: &Buffer) -> Result<f64> {
+pub fn sum_squares_in(ctx: &Context, x: &Buffer) -> Result<f64> {
     match x {
-        Buffer::Cpu(x) => Ok(cpu::optim::sum_squares(x)),
+        Buffer::Cpu(x) => Ok(ctx.install(|| cpu::optim::sum_squares(x))),
         Buffer::Cuda(x) => cuda::sum_squares(x),
     }
 }

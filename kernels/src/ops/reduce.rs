@@ -9,18 +9,11 @@ use crate::{Buffer, Error, Result};
 
 /// Sums `g` of shape `from` down to the broadcast operand shape `to`.
 ///
+/// Runs with the thread policy of `ctx` (a sum to one element splits from [`ThreadSplit::heavy`](crate::context::ThreadSplit::heavy) elements).
+///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
-pub fn sum_to_shape(g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
-    sum_to_shape_in(&Context::default(), g, from, to)
-}
-
-/// [`sum_to_shape`] with the thread policy of `ctx` (a sum to one element
-/// splits from [`ThreadSplit::heavy`](crate::context::ThreadSplit::heavy) elements).
-///
-/// # Errors
-/// As [`sum_to_shape`].
 pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) -> Result<Buffer> {
     expect_len("sum_to_shape", "the gradient", g, from)?;
     if crate::shape::broadcast_dims("sum_to_shape", to, from)? != from {
@@ -37,17 +30,10 @@ pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) 
 
 /// The sum of all elements, as a one-element buffer on the same device.
 ///
-/// # Errors
-/// CUDA failures only.
-pub fn sum_all(x: &Buffer) -> Result<Buffer> {
-    sum_all_in(&Context::default(), x)
-}
-
-/// [`sum_all`] on the threads and with the thread policy of `ctx` (the same
-/// bits under every policy and thread count).
+/// Runs on the threads and with the thread policy of `ctx` (the same bits under every policy and thread count).
 ///
 /// # Errors
-/// As [`sum_all`].
+/// CUDA failures only.
 pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
     match x {
         Buffer::Cpu(x) => Ok(Buffer::Cpu(vec![ctx.install(|| cpu::reduce::sum_all(ctx.split, x))])),
@@ -60,41 +46,43 @@ pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
-pub fn sum_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+pub fn sum_axis_in(ctx: &Context, x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
     expect_len("sum_axis", "x", x, &[outer, len, inner])?;
     match x {
-        Buffer::Cpu(x) => host(outer * inner, |o| cpu::reduce::sum_axis(x, outer, len, inner, o)),
+        Buffer::Cpu(x) => ctx.install(|| host(outer * inner, |o| cpu::reduce::sum_axis(x, outer, len, inner, o))),
         Buffer::Cuda(x) => cuda::sum_axis(x, outer, len, inner).map(Buffer::Cuda),
     }
 }
 
 /// Repeats `g` (outer·inner elements) `len` times along a new middle axis:
-/// the adjoint of [`sum_axis`] (and of [`sum_all`] with outer = inner = 1).
+/// the adjoint of [`sum_axis_in`] (and of [`sum_all_in`] with outer = inner = 1).
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] when `g` does not hold outer·inner elements;
 /// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
 /// be allocated; CUDA failures.
-pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+pub fn expand_axis_in(ctx: &Context, g: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
     if Some(g.len()) != outer.checked_mul(inner) {
         return Err(Error::ShapeMismatch { op: "expand_axis", lhs: vec![outer, inner], rhs: vec![g.len()] });
     }
     let total = checked_output("expand_axis", &[outer, len, inner])?;
     match g {
-        Buffer::Cpu(g) => host_overwrite(total, |o| {
-            // Each output row of `len·inner` repeats its input row `len` times; with
-            // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
-            // chunks_exact(0) panics: nothing to write when len or inner is 0.
-            if o.is_empty() {
-                return;
-            }
-            for (row, src) in o.chunks_exact_mut(len * inner).zip(g.chunks_exact(inner)) {
-                if inner == 1 {
-                    row.fill(src[0]);
-                } else {
-                    row.chunks_exact_mut(inner).for_each(|dst| dst.copy_from_slice(src));
+        Buffer::Cpu(g) => ctx.install(|| {
+            host_overwrite(total, |o| {
+                // Each output row of `len·inner` repeats its input row `len` times; with
+                // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
+                // chunks_exact(0) panics: nothing to write when len or inner is 0.
+                if o.is_empty() {
+                    return;
                 }
-            }
+                for (row, src) in o.chunks_exact_mut(len * inner).zip(g.chunks_exact(inner)) {
+                    if inner == 1 {
+                        row.fill(src[0]);
+                    } else {
+                        row.chunks_exact_mut(inner).for_each(|dst| dst.copy_from_slice(src));
+                    }
+                }
+            })
         }),
         Buffer::Cuda(g) => cuda::expand_axis(g, outer, len, inner).map(Buffer::Cuda),
     }
@@ -105,7 +93,7 @@ pub fn expand_axis(g: &Buffer, outer: usize, len: usize, inner: usize) -> Result
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
-pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(Buffer, Vec<usize>)> {
+pub fn max_axis_in(ctx: &Context, x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(Buffer, Vec<usize>)> {
     expect_len("max_axis", "x", x, &[outer, len, inner])?;
     if len == 0 && outer.checked_mul(inner) != Some(0) {
         return Err(Error::Empty { op: "max_axis" });
@@ -113,34 +101,46 @@ pub fn max_axis(x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<(B
     match x {
         Buffer::Cpu(x) => {
             let (mut m, mut arg) = (vec![0f32; outer * inner], vec![0usize; outer * inner]);
-            cpu::reduce::max_axis(x, outer, len, inner, &mut m, &mut arg);
+            ctx.install(|| cpu::reduce::max_axis(x, outer, len, inner, &mut m, &mut arg));
             Ok((Buffer::Cpu(m), arg))
         }
         Buffer::Cuda(x) => cuda::max_axis(x, outer, len, inner).map(|(b, a)| (Buffer::Cuda(b), a)),
     }
 }
 
-/// Routes `g` to the arg-max positions: the adjoint of [`max_axis`].
+/// Routes `g` to the arg-max positions: the adjoint of [`max_axis_in`].
 ///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
 /// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for an output that cannot
 /// be allocated; CUDA failures.
-pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<Buffer> {
+pub fn max_axis_backward_in(
+    ctx: &Context,
+    g: &Buffer,
+    arg: &[usize],
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<Buffer> {
     expect_len("max_axis_backward", "the gradient", g, &[outer, inner])?;
     if arg.len() != g.len() {
         return Err(Error::ShapeMismatch { op: "max_axis_backward", lhs: vec![g.len()], rhs: vec![arg.len()] });
     }
     expect_below("max_axis_backward", arg, len)?;
     match g {
-        Buffer::Cpu(g) => host(checked_output("max_axis_backward", &[outer, len, inner])?, |o| {
-            for oi in 0..outer {
-                for i in 0..inner {
-                    o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
-                }
-            }
-        }),
+        Buffer::Cpu(g) => {
+            let total = checked_output("max_axis_backward", &[outer, len, inner])?;
+            ctx.install(|| {
+                host(total, |o| {
+                    for oi in 0..outer {
+                        for i in 0..inner {
+                            o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
+                        }
+                    }
+                })
+            })
+        }
         Buffer::Cuda(g) => cuda::max_axis_backward(g, arg, outer, len, inner).map(Buffer::Cuda),
     }
 }
@@ -150,40 +150,44 @@ pub fn max_axis_backward(g: &Buffer, arg: &[usize], outer: usize, len: usize, in
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]); CUDA failures.
-pub fn softmax(x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+pub fn softmax_in(ctx: &Context, x: &Buffer, n: usize, log: bool) -> Result<Buffer> {
     if n == 0 || !x.len().is_multiple_of(n) {
         return Err(Error::InvalidShape { op: "softmax", shape: vec![x.len()], reason: format!("rows of {n}") });
     }
     match x {
-        Buffer::Cpu(x) => host_overwrite(x.len(), |o| {
-            if log {
-                cpu::softmax::log_softmax(x, n, o)
-            } else {
-                cpu::softmax::softmax(x, n, o)
-            }
+        Buffer::Cpu(x) => ctx.install(|| {
+            host_overwrite(x.len(), |o| {
+                if log {
+                    cpu::softmax::log_softmax(x, n, o)
+                } else {
+                    cpu::softmax::softmax(x, n, o)
+                }
+            })
         }),
         Buffer::Cuda(x) => cuda::softmax(x, n, log).map(Buffer::Cuda),
     }
 }
 
-/// Backward of [`softmax`] given its output `y`.
+/// Backward of [`softmax_in`] given its output `y`.
 ///
 /// # Errors
 /// Operands whose lengths or indices do not match the sizes given
 /// ([`Error::InvalidShape`], [`Error::ShapeMismatch`], [`Error::IndexOutOfRange`]);
 /// operands on different devices; CUDA failures.
-pub fn softmax_backward(y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<Buffer> {
+pub fn softmax_backward_in(ctx: &Context, y: &Buffer, g: &Buffer, n: usize, log: bool) -> Result<Buffer> {
     if n == 0 || !y.len().is_multiple_of(n) {
         return Err(Error::InvalidShape { op: "softmax", shape: vec![y.len()], reason: format!("rows of {n}") });
     }
     expect_len("softmax", "the gradient", g, &[y.len()])?;
     match (y, g) {
-        (Buffer::Cpu(y), Buffer::Cpu(g)) => host(y.len(), |o| {
-            if log {
-                cpu::softmax::log_softmax_backward(y, g, n, o)
-            } else {
-                cpu::softmax::softmax_backward(y, g, n, o)
-            }
+        (Buffer::Cpu(y), Buffer::Cpu(g)) => ctx.install(|| {
+            host(y.len(), |o| {
+                if log {
+                    cpu::softmax::log_softmax_backward(y, g, n, o)
+                } else {
+                    cpu::softmax::softmax_backward(y, g, n, o)
+                }
+            })
         }),
         (Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::softmax_backward(y, g, n, log).map(Buffer::Cuda),
         _ => Err(mismatch("softmax", y, g)),

@@ -5,7 +5,7 @@
 
 use super::{cpu_scalar, kl_at_backward_in, kl_at_in, normal_in, reparam_backward_in};
 use crate::context::Context;
-use crate::ops::{binary, mismatch, unary};
+use crate::ops::{binary_in, mismatch, unary_in};
 use crate::types::{BinaryOp, PriorSpec, UnaryOp};
 use crate::{Buffer, Error, Result};
 
@@ -20,9 +20,9 @@ fn unfused_draw(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64
     }
     let shape = [mu.len()];
     let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
-    let sigma = unary(UnaryOp::Softplus, rho)?;
-    let scaled = binary(BinaryOp::Mul, &sigma, &shape, &eps, &shape, &shape)?;
-    binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
+    let sigma = unary_in(ctx, UnaryOp::Softplus, rho)?;
+    let scaled = binary_in(ctx, BinaryOp::Mul, &sigma, &shape, &eps, &shape, &shape)?;
+    binary_in(ctx, BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
 }
 
 /// The host slices of a reference-sampler call, or why there are none.
@@ -37,7 +37,7 @@ fn reference_operands<'a>(mu: &'a Buffer, rho: &'a Buffer) -> Result<(&'a [f32],
     }
 }
 
-/// [`sample_kl_forward`] on [`crate::context::SamplerVariant::Reference`]: the scalar loops
+/// [`sample_kl_forward_in`] on [`crate::context::SamplerVariant::Reference`]: the scalar loops
 /// of [`reference::reparam`](crate::reference::reparam).
 pub(super) fn sample_kl_forward_reference(
     mu: &Buffer,
@@ -53,7 +53,7 @@ pub(super) fn sample_kl_forward_reference(
     Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
 }
 
-/// [`sample_kl_backward`] on [`crate::context::SamplerVariant::Reference`]: the draw's
+/// [`sample_kl_backward_in`] on [`crate::context::SamplerVariant::Reference`]: the draw's
 /// gradient and the KL's, each from its scalar loop, added.
 pub(super) fn sample_kl_backward_reference(
     mu: &Buffer,
@@ -85,7 +85,7 @@ pub(super) fn sample_kl_backward_reference(
     Ok((Buffer::Cpu(g_mu), Buffer::Cpu(g_rho)))
 }
 
-/// [`sample_kl_forward`] unfused: the draw, then the KL of the drawn weights ([`kl_at`]).
+/// [`sample_kl_forward_in`] unfused: the draw, then the KL of the drawn weights ([`kl_at_in`]).
 pub(super) fn sample_kl_forward_unfused(
     ctx: &Context,
     mu: &Buffer,
@@ -99,9 +99,9 @@ pub(super) fn sample_kl_forward_unfused(
     Ok((w, kl))
 }
 
-/// [`sample_kl_backward`] unfused: the KL's gradients at the drawn weights
-/// ([`kl_at_backward`]), added to ∂L/∂w, through the draw's backward
-/// ([`reparam_backward`]), plus the KL's own ∂/∂rho.
+/// [`sample_kl_backward_in`] unfused: the KL's gradients at the drawn weights
+/// ([`kl_at_backward_in`]), added to ∂L/∂w, through the draw's backward
+/// ([`reparam_backward_in`]), plus the KL's own ∂/∂rho.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn sample_kl_backward_unfused(
     ctx: &Context,
@@ -117,10 +117,10 @@ pub(super) fn sample_kl_backward_unfused(
     let w = unfused_draw(ctx, mu, rho, seed, offset)?;
     let (gw_kl, grho_kl) = kl_at_backward_in(ctx, &w, rho, g_kl, prior)?;
     let g_total = match g_w {
-        Some(g) => binary(BinaryOp::Add, g, &shape, &gw_kl, &shape, &shape)?,
+        Some(g) => binary_in(ctx, BinaryOp::Add, g, &shape, &gw_kl, &shape, &shape)?,
         None => gw_kl,
     };
     let (g_mu, g_rho_draw) = reparam_backward_in(ctx, rho, &g_total, seed, offset)?;
-    let g_rho = binary(BinaryOp::Add, &g_rho_draw, &shape, &grho_kl, &shape, &shape)?;
+    let g_rho = binary_in(ctx, BinaryOp::Add, &g_rho_draw, &shape, &grho_kl, &shape, &shape)?;
     Ok((g_mu, g_rho))
 }

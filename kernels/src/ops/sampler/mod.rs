@@ -5,7 +5,7 @@
 
 mod compose;
 
-use super::{binary, expect_one, expect_same_len, host_overwrite, mismatch};
+use super::{binary_in, expect_one, expect_same_len, host_overwrite, mismatch};
 use crate::context::{Context, NormalsVariant, SamplerVariant};
 use crate::cpu;
 use crate::cuda;
@@ -18,16 +18,10 @@ use compose::{
 
 /// `len` standard normals named (seed, offset + i), on `device`.
 ///
-/// # Errors
-/// CUDA failures only.
-pub fn normal(device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
-    normal_in(&Context::default(), device, seed, offset, len)
-}
-
-/// [`normal`] with the variants and threads of `ctx`.
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
-/// As [`normal`].
+/// CUDA failures only.
 pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
     checked_output("normal", &[len])?;
     match device {
@@ -46,16 +40,10 @@ pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usi
 
 /// Fused w = mu + softplus(rho)·eps(seed, offset).
 ///
-/// # Errors
-/// Operands on different devices; CUDA failures.
-pub fn reparam_forward(mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
-    reparam_forward_in(&Context::default(), mu, rho, seed, offset)
-}
-
-/// [`reparam_forward`] with the variants and threads of `ctx`.
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
-/// As [`reparam_forward`].
+/// Operands on different devices; CUDA failures.
 pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     expect_same_len("reparam", mu, &[rho])?;
     match (mu, rho) {
@@ -70,21 +58,15 @@ pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, o
 }
 
 /// w = mu + sigma·eps(seed, offset) with sigma given: on the CPU the same
-/// bits as [`reparam_forward`] when sigma = softplus(rho). On a GPU it is
+/// bits as [`reparam_forward_in`] when sigma = softplus(rho). On a GPU it is
 /// composed of the normal draw, a product and a sum (no fused kernel there;
 /// the layers use it on the CPU only, and it has not run on a GPU yet).
+///
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
 /// [`Error::ShapeMismatch`] when the lengths differ; operands on different
 /// devices; CUDA failures.
-pub fn reparam_forward_sigma(mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
-    reparam_forward_sigma_in(&Context::default(), mu, sigma, seed, offset)
-}
-
-/// [`reparam_forward_sigma`] with the variants and threads of `ctx`.
-///
-/// # Errors
-/// As [`reparam_forward_sigma`].
 pub fn reparam_forward_sigma_in(ctx: &Context, mu: &Buffer, sigma: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     if mu.len() != sigma.len() {
         return Err(Error::ShapeMismatch { op: "reparam_sample_sigma", lhs: vec![mu.len()], rhs: vec![sigma.len()] });
@@ -96,25 +78,19 @@ pub fn reparam_forward_sigma_in(ctx: &Context, mu: &Buffer, sigma: &Buffer, seed
         (Buffer::Cuda(_), Buffer::Cuda(_)) => {
             let shape = [mu.len()];
             let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
-            let scaled = binary(BinaryOp::Mul, sigma, &shape, &eps, &shape, &shape)?;
-            binary(BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
+            let scaled = binary_in(ctx, BinaryOp::Mul, sigma, &shape, &eps, &shape, &shape)?;
+            binary_in(ctx, BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
         }
         _ => Err(mismatch("reparam_sample_sigma", mu, sigma)),
     }
 }
 
-/// Backward of [`reparam_forward`]: (grad_mu, grad_rho), eps regenerated.
+/// Backward of [`reparam_forward_in`]: (grad_mu, grad_rho), eps regenerated.
+///
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
 /// Operands on different devices; CUDA failures.
-pub fn reparam_backward(rho: &Buffer, g: &Buffer, seed: u64, offset: u64) -> Result<(Buffer, Buffer)> {
-    reparam_backward_in(&Context::default(), rho, g, seed, offset)
-}
-
-/// [`reparam_backward`] with the variants and threads of `ctx`.
-///
-/// # Errors
-/// As [`reparam_backward`].
 pub fn reparam_backward_in(
     ctx: &Context,
     rho: &Buffer,
@@ -135,18 +111,12 @@ pub fn reparam_backward_in(
     }
 }
 
-/// Σ log N(w; mu, sigma) of the weights drawn by [`reparam_forward`], one element.
+/// Σ log N(w; mu, sigma) of the weights drawn by [`reparam_forward_in`], one element.
+///
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
 /// CUDA failures only.
-pub fn reparam_log_posterior(rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
-    reparam_log_posterior_in(&Context::default(), rho, seed, offset)
-}
-
-/// [`reparam_log_posterior`] with the variants and threads of `ctx`.
-///
-/// # Errors
-/// As [`reparam_log_posterior`].
 pub fn reparam_log_posterior_in(ctx: &Context, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match rho {
         Buffer::Cpu(r) => {
@@ -158,22 +128,10 @@ pub fn reparam_log_posterior_in(ctx: &Context, rho: &Buffer, seed: u64, offset: 
 
 /// One fused draw and its Monte Carlo KL: (w, Σ[log q(w) − log p(w)] as one element).
 ///
-/// # Errors
-/// Operands on different devices; CUDA failures.
-pub fn sample_kl_forward(
-    mu: &Buffer,
-    rho: &Buffer,
-    seed: u64,
-    offset: u64,
-    prior: PriorSpec,
-) -> Result<(Buffer, Buffer)> {
-    sample_kl_forward_in(&Context::default(), mu, rho, seed, offset, prior)
-}
-
-/// [`sample_kl_forward`] with the variants and threads of `ctx`.
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
-/// As [`sample_kl_forward`].
+/// Operands on different devices; CUDA failures.
 pub fn sample_kl_forward_in(
     ctx: &Context,
     mu: &Buffer,
@@ -185,7 +143,7 @@ pub fn sample_kl_forward_in(
     expect_same_len("sample_kl", mu, &[rho])?;
     match ctx.sampler {
         SamplerVariant::Unfused => return sample_kl_forward_unfused(ctx, mu, rho, seed, offset, prior),
-        SamplerVariant::Reference => return sample_kl_forward_reference(mu, rho, seed, offset, prior),
+        SamplerVariant::Reference => return ctx.install(|| sample_kl_forward_reference(mu, rho, seed, offset, prior)),
         _ => {}
     }
     match (mu, rho) {
@@ -200,28 +158,14 @@ pub fn sample_kl_forward_in(
     }
 }
 
-/// Backward of [`sample_kl_forward`]: (grad_mu, grad_rho) from ∂L/∂w (None when
+/// Backward of [`sample_kl_forward_in`]: (grad_mu, grad_rho) from ∂L/∂w (None when
 /// L does not use w) and ∂L/∂kl (a one-element buffer, so a GPU never waits
 /// for it), eps regenerated once.
 ///
-/// # Errors
-/// Operands on different devices; `g_kl` not one element; CUDA failures.
-pub fn sample_kl_backward(
-    mu: &Buffer,
-    rho: &Buffer,
-    g_w: Option<&Buffer>,
-    g_kl: &Buffer,
-    seed: u64,
-    offset: u64,
-    prior: PriorSpec,
-) -> Result<(Buffer, Buffer)> {
-    sample_kl_backward_in(&Context::default(), mu, rho, g_w, g_kl, seed, offset, prior)
-}
-
-/// [`sample_kl_backward`] with the variants and threads of `ctx`.
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
-/// As [`sample_kl_backward`].
+/// Operands on different devices; `g_kl` not one element; CUDA failures.
 pub fn sample_kl_backward_in(
     ctx: &Context,
     mu: &Buffer,
@@ -239,7 +183,9 @@ pub fn sample_kl_backward_in(
     expect_one("sample_kl_backward", g_kl)?;
     match ctx.sampler {
         SamplerVariant::Unfused => return sample_kl_backward_unfused(ctx, mu, rho, g_w, g_kl, seed, offset, prior),
-        SamplerVariant::Reference => return sample_kl_backward_reference(mu, rho, g_w, g_kl, seed, offset, prior),
+        SamplerVariant::Reference => {
+            return ctx.install(|| sample_kl_backward_reference(mu, rho, g_w, g_kl, seed, offset, prior))
+        }
         _ => {}
     }
     match (mu, rho, g_kl) {
@@ -271,7 +217,7 @@ pub fn sample_kl_backward_in(
 }
 
 /// The per-weight factors of a CPU draw's backward, kept by
-/// [`sample_kl_forward_saving`] (two host buffers as long as the draw).
+/// [`sample_kl_forward_saving_in`] (two host buffers as long as the draw).
 #[derive(Debug)]
 pub struct SampleKlFactors {
     a: Vec<f32>,
@@ -291,28 +237,16 @@ impl Drop for SampleKlFactors {
 /// instead.
 pub const MAX_KEPT_FACTORS: usize = 1 << 22;
 
-/// [`sample_kl_forward`] that also returns what the backward needs so as not
+/// [`sample_kl_forward_in`] that also returns what the backward needs so as not
 /// to make eps and softplus again: on the CPU, where the draw is
 /// compute-bound, two factors per weight (up to
 /// [`MAX_KEPT_FACTORS`] weights); on a GPU None (its backward regenerates eps
 /// from (seed, offset): memory is its limit).
 ///
-/// # Errors
-/// As [`sample_kl_forward`].
-pub fn sample_kl_forward_saving(
-    mu: &Buffer,
-    rho: &Buffer,
-    seed: u64,
-    offset: u64,
-    prior: PriorSpec,
-) -> Result<(Buffer, Buffer, Option<SampleKlFactors>)> {
-    sample_kl_forward_saving_in(&Context::default(), mu, rho, seed, offset, prior)
-}
-
-/// [`sample_kl_forward_saving`] with the variants and threads of `ctx`.
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
-/// As [`sample_kl_forward_saving`].
+/// As [`sample_kl_forward_in`].
 pub fn sample_kl_forward_saving_in(
     ctx: &Context,
     mu: &Buffer,
@@ -338,26 +272,14 @@ pub fn sample_kl_forward_saving_in(
     }
 }
 
-/// Backward of [`sample_kl_forward_saving`] from the draw `w` and its kept
-/// factors: (grad_mu, grad_rho), as [`sample_kl_backward`] gives them.
+/// Backward of [`sample_kl_forward_saving_in`] from the draw `w` and its kept
+/// factors: (grad_mu, grad_rho), as [`sample_kl_backward_in`] gives them.
+///
+/// Runs on the threads and with the thread policy of `ctx`.
 ///
 /// # Errors
 /// [`Error::DeviceMismatch`] when `w`, `g_w` or `g_kl` is not on the CPU;
 /// [`Error::ShapeMismatch`] when `g_kl` is not one element or the lengths differ.
-pub fn sample_kl_backward_saved(
-    w: &Buffer,
-    factors: &SampleKlFactors,
-    g_w: Option<&Buffer>,
-    g_kl: &Buffer,
-    prior: PriorSpec,
-) -> Result<(Buffer, Buffer)> {
-    sample_kl_backward_saved_in(&Context::default(), w, factors, g_w, g_kl, prior)
-}
-
-/// [`sample_kl_backward_saved`] on the threads and with the thread policy of `ctx`.
-///
-/// # Errors
-/// As [`sample_kl_backward_saved`].
 pub fn sample_kl_backward_saved_in(
     ctx: &Context,
     w: &Buffer,
@@ -389,19 +311,13 @@ fn cpu_scalar(op: &'static str, g: &[f32]) -> Result<f32> {
     }
 }
 
-/// Σ[log q(w) − log p(w)] (one element) for weights drawn by [`reparam_forward`]
+/// Σ[log q(w) − log p(w)] (one element) for weights drawn by [`reparam_forward_in`]
 /// with the same (seed, offset).
+///
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
 /// Operands on different devices; CUDA failures.
-pub fn kl_at(w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
-    kl_at_in(&Context::default(), w, rho, seed, offset, prior)
-}
-
-/// [`kl_at`] with the variants and threads of `ctx`.
-///
-/// # Errors
-/// As [`kl_at`].
 pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
     expect_same_len("kl_at", w, &[rho])?;
     match (w, rho) {
@@ -413,18 +329,12 @@ pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64,
     }
 }
 
-/// Backward of [`kl_at`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl` (one element).
+/// Backward of [`kl_at_in`]: (grad_w, grad_rho) for ∂L/∂kl = `g_kl` (one element).
+///
+/// Runs with the variants and threads of `ctx`.
 ///
 /// # Errors
 /// Operands on different devices; `g_kl` not one element; CUDA failures.
-pub fn kl_at_backward(w: &Buffer, rho: &Buffer, g_kl: &Buffer, prior: PriorSpec) -> Result<(Buffer, Buffer)> {
-    kl_at_backward_in(&Context::default(), w, rho, g_kl, prior)
-}
-
-/// [`kl_at_backward`] with the variants and threads of `ctx`.
-///
-/// # Errors
-/// As [`kl_at_backward`].
 pub fn kl_at_backward_in(
     ctx: &Context,
     w: &Buffer,
