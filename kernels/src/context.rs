@@ -10,6 +10,16 @@
 use crate::{Error, Result};
 use std::sync::Arc;
 
+/// Chunk length of the CPU's parallel element-wise loops and of the partial
+/// sums of its reductions. It fixes the order of the partial sums, and so
+/// the bits: a constant, not part of [`ThreadSplit`].
+pub const CHUNK: usize = 1 << 14;
+
+/// Weights per chunk of the CPU's fused sampler + KL loops. It fixes the
+/// order of the partial sums, and so the bits, and is a constant: whether
+/// the chunks run on several threads is [`ThreadSplit::sampler`]'s decision.
+pub const KL_CHUNK: usize = 1 << 12;
+
 /// CPU matrix products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum GemmVariant {
@@ -263,13 +273,7 @@ impl ThreadSplit {
     /// `KL_CHUNK` (2¹² weights), and every GEMM and direct convolution whose
     /// shape can be cut (for tests, and to measure the cost of waking threads).
     pub const fn eager() -> ThreadSplit {
-        ThreadSplit {
-            heavy: crate::cpu::parallel::CHUNK + 1,
-            light: crate::cpu::parallel::CHUNK + 1,
-            sampler: crate::cpu::sample_kl::KL_CHUNK + 1,
-            gemm: 0,
-            conv: 0,
-        }
+        ThreadSplit { heavy: CHUNK + 1, light: CHUNK + 1, sampler: KL_CHUNK + 1, gemm: 0, conv: 0 }
     }
 }
 
@@ -279,13 +283,7 @@ impl Default for ThreadSplit {
     /// convolution. How they were measured is in BENCHMARKS.md, "Thread
     /// split thresholds".
     fn default() -> ThreadSplit {
-        ThreadSplit {
-            heavy: 1 << 15,
-            light: 1 << 16,
-            sampler: 2 * crate::cpu::sample_kl::KL_CHUNK,
-            gemm: 1 << 22,
-            conv: 1 << 20,
-        }
+        ThreadSplit { heavy: 1 << 15, light: 1 << 16, sampler: 2 * KL_CHUNK, gemm: 1 << 22, conv: 1 << 20 }
     }
 }
 

@@ -23,17 +23,13 @@ pub(crate) mod cpu;
 pub mod cuda;
 mod device;
 mod error;
+pub mod fastmath;
 pub mod limits;
 pub mod ops;
 pub mod reference;
 pub mod registry;
 pub mod shape;
 pub mod types;
-
-/// The scalar f32 math (ln, exp, sin/cos of 2πu, softplus, sigmoid) written
-/// as exactly rounded operations, shared by the reference, every CPU path and
-/// the GPU's exact sampler math, so that all of them draw the same bits.
-pub use cpu::fastmath;
 
 pub use buffer::Buffer;
 pub use context::Context;

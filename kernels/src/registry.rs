@@ -271,7 +271,7 @@ pub struct Threshold {
 /// split decisions a [`Context`] carries (at their
 /// [`ThreadSplit::default`] values), then the fixed constants.
 pub fn thresholds() -> Vec<Threshold> {
-    use crate::cpu::{conv_direct, parallel, recycle, sample_kl};
+    use crate::cpu::{conv_direct, recycle};
     let d = ThreadSplit::default();
     let ctx = "kernels/src/context.rs";
     let t = |name, value, decides, source, context_field| Threshold { name, value, decides, source, context_field };
@@ -281,8 +281,8 @@ pub fn thresholds() -> Vec<Threshold> {
         t("ThreadSplit::sampler", d.sampler, "weights from which the fused sampler + KL is split over the threads", ctx, Some("split.sampler")),
         t("ThreadSplit::gemm", d.gemm, "multiply-adds from which a packed GEMM is cut into one block per thread", ctx, Some("split.gemm")),
         t("ThreadSplit::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
-        t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/cpu/parallel.rs", None),
-        t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/cpu/sample_kl.rs", None),
+        t("CHUNK", crate::context::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/context.rs", None),
+        t("KL_CHUNK", crate::context::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/context.rs", None),
         t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct/mod.rs", None),
         t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs", None),
         t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs", None),

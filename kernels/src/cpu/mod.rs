@@ -4,7 +4,6 @@
 pub mod binary;
 pub mod conv;
 pub mod conv_direct;
-pub mod fastmath;
 pub mod gemm;
 pub(crate) mod lanes;
 pub mod layout;

@@ -25,7 +25,7 @@
 //! log-densities and KL are computed in f64 here and summed in order, so the
 //! fast paths' sums (f32 lanes, chunked) agree with them to rounding, not bits.
 
-use crate::cpu::fastmath;
+use crate::fastmath;
 use crate::types::PriorSpec;
 
 // ---------------------------------------------------------------- the draw
