@@ -12,6 +12,7 @@
 //! }
 //! ```
 
+use crate::buffer::Cpu;
 use crate::context::{
     Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
     ThreadSplit,
@@ -82,8 +83,8 @@ fn avx2() -> bool {
 
 /// Whether CUDA device 0 can be used, and the reason when not.
 fn gpu() -> (bool, String) {
-    match crate::cuda::available(0) {
-        Ok(()) => (true, crate::cuda::device_name(0).unwrap_or_else(|_| "CUDA device 0".into())),
+    match crate::cuda::device::available(0) {
+        Ok(()) => (true, crate::cuda::device::name(0).unwrap_or_else(|_| "CUDA device 0".into())),
         Err(e) => (false, format!("no usable GPU: {e}")),
     }
 }
@@ -271,11 +272,10 @@ pub struct Threshold {
 /// split decisions a [`Context`] carries (at their
 /// [`ThreadSplit::default`] values), then the fixed constants.
 pub fn thresholds() -> Vec<Threshold> {
-    use crate::cpu::{conv_direct, recycle};
     let d = ThreadSplit::default();
     let ctx = "kernels/src/context.rs";
     let t = |name, value, decides, source, context_field| Threshold { name, value, decides, source, context_field };
-    vec![
+    let mut all = vec![
         t("ThreadSplit::heavy", d.heavy, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", ctx, Some("split.heavy")),
         t("ThreadSplit::light", d.light, "elements from which a memory-bound element-wise loop (add, compare, product, an optimiser step) is split over the threads", ctx, Some("split.light")),
         t("ThreadSplit::sampler", d.sampler, "weights from which the fused sampler + KL is split over the threads", ctx, Some("split.sampler")),
@@ -283,11 +283,11 @@ pub fn thresholds() -> Vec<Threshold> {
         t("ThreadSplit::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
         t("CHUNK", crate::context::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/context.rs", None),
         t("KL_CHUNK", crate::context::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/context.rs", None),
-        t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct/mod.rs", None),
-        t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs", None),
-        t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs", None),
-        t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs", None),
-    ]
+    ];
+    all.extend(
+        Cpu::FIXED_THRESHOLDS.iter().map(|&(name, value, decides, source)| t(name, value, decides, source, None)),
+    );
+    all
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! why it is skipped and passes.
 #![cfg(feature = "cuda")]
 
-use blitz_kernels::cuda::{self, GemmBackend};
+use blitz_kernels::context::GemmBackend;
+use blitz_kernels::cuda;
 use blitz_kernels::shape::{broadcast_shape, numel};
 use blitz_kernels::AdamStep;
 use blitz_kernels::{ops, BinaryOp, Buffer, Device, ScalarOp, Transpose, UnaryOp};
@@ -248,8 +249,8 @@ fn both_gemms_match_the_cpu_in_every_form() {
         for t in [Transpose::NN, Transpose::NT, Transpose::TN, Transpose { a: true, b: true }] {
             let want = ops::gemm_in(&blitz_kernels::Context::default(), &ac, &bc, batch, m, k, n, t).unwrap();
             for backend in [GemmBackend::Cublas, GemmBackend::Tiled] {
-                let (Buffer::Cuda(x), Buffer::Cuda(y)) = (&ag, &bg) else { unreachable!() };
-                let got = Buffer::Cuda(cuda::gemm_with(backend, x, y, batch, m, k, n, t).unwrap());
+                let ctx = blitz_kernels::Context { gpu_gemm: backend, ..Default::default() };
+                let got = ops::gemm_in(&ctx, &ag, &bg, batch, m, k, n, t).unwrap();
                 assert_close(&format!("{backend:?} {batch}x{m}x{k}x{n} {t:?}"), &got, &want, 1e-5);
             }
         }
@@ -436,9 +437,8 @@ fn optimizer_steps_and_buffers() {
     // The optimizers' batched guard: one read for all gradients, lowest bad index.
     let host: Vec<Vec<f32>> = (0..4).map(|i| values(300 + i, 30 + i as u64, -2.0, 2.0)).collect();
     let mut bufs: Vec<Buffer> = host.iter().map(|v| Buffer::from_host(v.clone(), GPU).unwrap()).collect();
-    let gpu: Vec<&cuda::CudaBuffer> =
-        bufs.iter().map(|b| if let Buffer::Cuda(c) = b { c } else { unreachable!() }).collect();
-    let gpu_sums = cuda::sum_squares_many(&gpu).unwrap();
+    let gpu: Vec<&Buffer> = bufs.iter().collect();
+    let gpu_sums = ops::sum_squares_many_in(&blitz_kernels::Context::default(), &gpu).unwrap();
     for (v, &s) in host.iter().zip(&gpu_sums) {
         let want: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
         assert!((s - want).abs() <= 1e-9 * want, "sum_squares_many {s} vs {want}");
@@ -465,7 +465,7 @@ fn optimizer_steps_and_buffers() {
     );
     assert_eq!(Buffer::full(7, 2.5, GPU).unwrap().to_vec().unwrap(), vec![2.5; 7]);
     assert_eq!(Buffer::zeros(0, GPU).unwrap().to_vec().unwrap(), Vec::<f32>::new());
-    eprintln!("device: {}", cuda::device_name(0).unwrap());
+    eprintln!("device: {}", cuda::device::name(0).unwrap());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The CPU backend: kernels on plain `f32` slices. Each is usable on its own;
 //! [`crate::ops`] wraps them behind device dispatch.
 
+mod backend;
 pub mod binary;
 pub mod conv;
 pub mod conv_direct;
@@ -20,3 +21,6 @@ pub mod sample_kl;
 pub(crate) mod simd;
 pub mod softmax;
 pub mod unary;
+
+pub(crate) use backend::Cpu;
+pub use backend::SampleKlFactors;

@@ -8,10 +8,9 @@
 //! memory limit.
 
 use super::mismatch;
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
 use crate::context::{Context, ConvVariant};
-use crate::cpu;
-use crate::cpu::{conv, conv_direct, pool};
-use crate::cuda;
 use crate::limits;
 use crate::types::{ConvGeom, PoolGeom};
 use crate::{Buffer, Error, Result};
@@ -58,16 +57,13 @@ fn check_pool(g: &PoolGeom, x: Option<&Buffer>, gy: Option<&Buffer>) -> Result<(
     limits::check_memory(bytes, || format!("the output of a pooling {g:?}"))
 }
 
-/// Whether `ctx`'s convolution variant can run `g` on `device`.
-fn check_variant(ctx: &Context, g: &ConvGeom, on_gpu: bool) -> Result<()> {
+/// Whether `ctx`'s convolution variant can run on `device` (the CPU
+/// backend checks that the direct loops handle the geometry).
+fn check_variant(ctx: &Context, on_gpu: bool) -> Result<()> {
     match ctx.conv {
         ConvVariant::Direct | ConvVariant::Reference if on_gpu => Err(Error::invalid(
             "conv variant",
             format!("the {} convolution has no GPU kernel (use auto or im2col)", ctx.conv.name()),
-        )),
-        ConvVariant::Direct if !conv_direct::handles(g) => Err(Error::invalid(
-            "conv variant",
-            format!("the direct convolution needs unit stride along the width, got stride {:?}", g.stride),
         )),
         _ => Ok(()),
     }
@@ -84,30 +80,19 @@ fn check_variant(ctx: &Context, g: &ConvGeom, on_gpu: bool) -> Result<()> {
 /// an output beyond the memory limit; operands on different devices; CUDA failures.
 pub fn conv_forward_in(ctx: &Context, x: &Buffer, w: &Buffer, b: Option<&Buffer>, g: &ConvGeom) -> Result<Buffer> {
     check_conv(g, x, w, b, None)?;
-    check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
+    check_variant(ctx, x.device() != crate::Device::Cpu)?;
     match (x, w, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(w), None) => Ok(host_conv(ctx, x, w, None, g)),
-        (Buffer::Cpu(x), Buffer::Cpu(w), Some(Buffer::Cpu(b))) => Ok(host_conv(ctx, x, w, Some(b), g)),
-        (Buffer::Cuda(xc), Buffer::Cuda(wc), None) => {
-            cuda::conv_forward(ctx.gpu_gemm, xc, wc, None, g).map(Buffer::Cuda)
+        (Buffer::Cpu(x), Buffer::Cpu(w), None) => Cpu::conv_forward(ctx, x, w, None, g).map(Buffer::Cpu),
+        (Buffer::Cpu(x), Buffer::Cpu(w), Some(Buffer::Cpu(b))) => {
+            Cpu::conv_forward(ctx, x, w, Some(b), g).map(Buffer::Cpu)
         }
-        (Buffer::Cuda(xc), Buffer::Cuda(wc), Some(Buffer::Cuda(bc))) => {
-            cuda::conv_forward(ctx.gpu_gemm, xc, wc, Some(bc), g).map(Buffer::Cuda)
+        (Buffer::Cuda(x), Buffer::Cuda(w), None) => Gpu::conv_forward(ctx, x, w, None, g).map(Buffer::Cuda),
+        (Buffer::Cuda(x), Buffer::Cuda(w), Some(Buffer::Cuda(b))) => {
+            Gpu::conv_forward(ctx, x, w, Some(b), g).map(Buffer::Cuda)
         }
         (_, _, Some(b)) if b.device() != x.device() => Err(mismatch("conv", x, b)),
         _ => Err(mismatch("conv", x, w)),
     }
-}
-
-fn host_conv(ctx: &Context, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom) -> Buffer {
-    let mut y = cpu::recycle::for_overwrite(g.output_len());
-    ctx.install(|| match ctx.conv {
-        ConvVariant::Auto => conv::forward(ctx.split, x, w, b, g, &mut y),
-        ConvVariant::Direct => conv_direct::forward(ctx.split, x, w, b, g, &mut y),
-        ConvVariant::Im2col => conv::forward_unfolded(ctx.split, x, w, b, g, &mut y),
-        ConvVariant::Reference => crate::reference::conv::forward(x, w, b, g, &mut y),
-    });
-    Buffer::Cpu(y)
 }
 
 /// Gradients of [`conv_forward_in`] with respect to x, w and b, each only when
@@ -127,19 +112,14 @@ pub fn conv_backward_in(
     need: (bool, bool, bool),
 ) -> Result<(Option<Buffer>, Option<Buffer>, Option<Buffer>)> {
     check_conv(g, x, w, None, Some(gy))?;
-    check_variant(ctx, g, x.device() != crate::Device::Cpu)?;
+    check_variant(ctx, x.device() != crate::Device::Cpu)?;
     match (x, w, gy) {
         (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(gy)) => {
-            let (dx, dw, db) = ctx.install(|| match ctx.conv {
-                ConvVariant::Auto => conv::backward(ctx.split, x, w, gy, g, need),
-                ConvVariant::Direct => conv_direct::backward(ctx.split, x, w, gy, g, need),
-                ConvVariant::Im2col => conv::backward_unfolded(ctx.split, x, w, gy, g, need),
-                ConvVariant::Reference => crate::reference::conv::backward(x, w, gy, g, need),
-            });
+            let (dx, dw, db) = Cpu::conv_backward(ctx, x, w, gy, g, need)?;
             Ok((dx.map(Buffer::Cpu), dw.map(Buffer::Cpu), db.map(Buffer::Cpu)))
         }
-        (Buffer::Cuda(xc), Buffer::Cuda(wc), Buffer::Cuda(gc)) => {
-            let (dx, dw, db) = cuda::conv_backward(ctx.gpu_gemm, xc, wc, gc, g, need)?;
+        (Buffer::Cuda(x), Buffer::Cuda(w), Buffer::Cuda(gy)) => {
+            let (dx, dw, db) = Gpu::conv_backward(ctx, x, w, gy, g, need)?;
             Ok((dx.map(Buffer::Cuda), dw.map(Buffer::Cuda), db.map(Buffer::Cuda)))
         }
         _ => Err(mismatch("conv", x, gy)),
@@ -157,12 +137,8 @@ pub fn conv_backward_in(
 pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, Some(x), None)?;
     match x {
-        Buffer::Cpu(x) => {
-            let mut y = cpu::recycle::for_overwrite(g.output_len());
-            ctx.install(|| pool::max_forward(ctx.split, x, g, &mut y));
-            Ok(Buffer::Cpu(y))
-        }
-        Buffer::Cuda(x) => cuda::max_pool_forward(x, g).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::max_pool_forward(ctx, x, g).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::max_pool_forward(ctx, x, g).map(Buffer::Cuda),
     }
 }
 
@@ -176,12 +152,8 @@ pub fn max_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Bu
 pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, Some(x), Some(gy))?;
     match (x, gy) {
-        (Buffer::Cpu(x), Buffer::Cpu(gy)) => {
-            let mut dx = cpu::recycle::for_overwrite(g.input_len());
-            ctx.install(|| pool::max_backward(ctx.split, x, gy, g, &mut dx));
-            Ok(Buffer::Cpu(dx))
-        }
-        (Buffer::Cuda(x), Buffer::Cuda(gy)) => cuda::max_pool_backward(x, gy, g).map(Buffer::Cuda),
+        (Buffer::Cpu(x), Buffer::Cpu(gy)) => Cpu::max_pool_backward(ctx, x, gy, g).map(Buffer::Cpu),
+        (Buffer::Cuda(x), Buffer::Cuda(gy)) => Gpu::max_pool_backward(ctx, x, gy, g).map(Buffer::Cuda),
         _ => Err(Error::DeviceMismatch { op: "max_pool", lhs: x.device(), rhs: gy.device() }),
     }
 }
@@ -195,12 +167,8 @@ pub fn max_pool_backward_in(ctx: &Context, x: &Buffer, gy: &Buffer, g: &PoolGeom
 pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, Some(x), None)?;
     match x {
-        Buffer::Cpu(x) => {
-            let mut y = cpu::recycle::for_overwrite(g.output_len());
-            ctx.install(|| pool::avg_forward(ctx.split, x, g, &mut y));
-            Ok(Buffer::Cpu(y))
-        }
-        Buffer::Cuda(x) => cuda::avg_pool_forward(x, g).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::avg_pool_forward(ctx, x, g).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::avg_pool_forward(ctx, x, g).map(Buffer::Cuda),
     }
 }
 
@@ -213,11 +181,7 @@ pub fn avg_pool_forward_in(ctx: &Context, x: &Buffer, g: &PoolGeom) -> Result<Bu
 pub fn avg_pool_backward_in(ctx: &Context, gy: &Buffer, g: &PoolGeom) -> Result<Buffer> {
     check_pool(g, None, Some(gy))?;
     match gy {
-        Buffer::Cpu(gy) => {
-            let mut dx = cpu::recycle::for_overwrite(g.input_len());
-            ctx.install(|| pool::avg_backward(ctx.split, gy, g, &mut dx));
-            Ok(Buffer::Cpu(dx))
-        }
-        Buffer::Cuda(gy) => cuda::avg_pool_backward(gy, g).map(Buffer::Cuda),
+        Buffer::Cpu(gy) => Cpu::avg_pool_backward(ctx, gy, g).map(Buffer::Cpu),
+        Buffer::Cuda(gy) => Gpu::avg_pool_backward(ctx, gy, g).map(Buffer::Cuda),
     }
 }

@@ -1,12 +1,10 @@
 //! Element-wise and broadcast ops (unary, scalar, binary, their backwards,
 //! `add_rows`): the device match of each, and the element-wise variant of the context.
 
-use super::{expect_broadcast, expect_len, host_overwrite, mismatch, sum_to_shape_in};
+use super::{expect_broadcast, expect_len, mismatch, sum_to_shape_in};
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
 use crate::context::{Context, ElementwiseVariant};
-use crate::cpu;
-use crate::cuda;
-use crate::reference;
-use crate::shape::numel;
 use crate::types::{BinaryOp, ScalarOp, UnaryOp};
 use crate::{Buffer, Error, Result};
 
@@ -18,11 +16,8 @@ use crate::{Buffer, Error, Result};
 /// CUDA failures only.
 pub fn unary_in(ctx: &Context, op: UnaryOp, x: &Buffer) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
-            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::unary(op, x, o)))
-        }
-        Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::unary::forward(ctx.split, op, x, o))),
-        Buffer::Cuda(x) => cuda::unary(op, x).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::unary(ctx, op, x).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::unary(ctx, op, x).map(Buffer::Cuda),
     }
 }
 
@@ -39,13 +34,8 @@ pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: 
     expect_len(op_name, "x", y, &[x.len()])?;
     expect_len(op_name, "the gradient", g, &[x.len()])?;
     match (x, y, g) {
-        (Buffer::Cpu(x), Buffer::Cpu(_), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
-            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::unary_backward(op, x, g, o)))
-        }
-        (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => {
-            ctx.install(|| host_overwrite(x.len(), |o| cpu::unary::backward(ctx.split, op, x, y, g, o)))
-        }
-        (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::unary_backward(op, x, y, g).map(Buffer::Cuda),
+        (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(g)) => Cpu::unary_backward(ctx, op, x, y, g).map(Buffer::Cpu),
+        (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(g)) => Gpu::unary_backward(ctx, op, x, y, g).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), x, g)),
     }
 }
@@ -58,11 +48,8 @@ pub fn unary_backward_in(ctx: &Context, op: UnaryOp, x: &Buffer, y: &Buffer, g: 
 /// CUDA failures only.
 pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) if ctx.elementwise == ElementwiseVariant::Reference => {
-            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::scalar(op, x, o)))
-        }
-        Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::binary::scalar_forward(ctx.split, op, x, o))),
-        Buffer::Cuda(x) => cuda::scalar(op, x).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::scalar(ctx, op, x).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::scalar(ctx, op, x).map(Buffer::Cuda),
     }
 }
 
@@ -77,13 +64,8 @@ pub fn scalar_in(ctx: &Context, op: ScalarOp, x: &Buffer) -> Result<Buffer> {
 pub fn scalar_backward_in(ctx: &Context, op: ScalarOp, x: &Buffer, g: &Buffer) -> Result<Buffer> {
     expect_len("scalar", "the gradient", g, &[x.len()])?;
     match (x, g) {
-        (Buffer::Cpu(x), Buffer::Cpu(g)) if ctx.elementwise == ElementwiseVariant::Reference => {
-            ctx.install(|| host_overwrite(x.len(), |o| reference::elementwise::scalar_backward(op, x, g, o)))
-        }
-        (Buffer::Cpu(x), Buffer::Cpu(g)) => {
-            ctx.install(|| host_overwrite(x.len(), |o| cpu::binary::scalar_backward(ctx.split, op, x, g, o)))
-        }
-        (Buffer::Cuda(x), Buffer::Cuda(g)) => cuda::scalar_backward(op, x, g).map(Buffer::Cuda),
+        (Buffer::Cpu(x), Buffer::Cpu(g)) => Cpu::scalar_backward(ctx, op, x, g).map(Buffer::Cpu),
+        (Buffer::Cuda(x), Buffer::Cuda(g)) => Gpu::scalar_backward(ctx, op, x, g).map(Buffer::Cuda),
         _ => Err(mismatch("scalar", x, g)),
     }
 }
@@ -107,17 +89,8 @@ pub fn binary_in(
 ) -> Result<Buffer> {
     expect_broadcast(op.name(), a, a_shape, b, b_shape, out_shape)?;
     match (a, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) if ctx.elementwise == ElementwiseVariant::Reference => ctx.install(|| {
-            host_overwrite(numel(out_shape), |o| {
-                reference::elementwise::binary(op, x, a_shape, y, b_shape, o, out_shape)
-            })
-        }),
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => ctx.install(|| {
-            host_overwrite(numel(out_shape), |o| {
-                cpu::binary::forward(ctx.split, op, x, a_shape, y, b_shape, o, out_shape)
-            })
-        }),
-        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::binary(op, x, a_shape, y, b_shape, out_shape).map(Buffer::Cuda),
+        (Buffer::Cpu(a), Buffer::Cpu(b)) => Cpu::binary(ctx, op, a, a_shape, b, b_shape, out_shape).map(Buffer::Cpu),
+        (Buffer::Cuda(a), Buffer::Cuda(b)) => Gpu::binary(ctx, op, a, a_shape, b, b_shape, out_shape).map(Buffer::Cuda),
         _ => Err(mismatch(op.name(), a, b)),
     }
 }
@@ -137,15 +110,12 @@ pub fn add_rows_in(ctx: &Context, c: &mut Buffer, b: &Buffer) -> Result<()> {
     if n == 0 || !c.len().is_multiple_of(n) {
         return Err(Error::ShapeMismatch { op: "add_rows", lhs: vec![c.len()], rhs: vec![n] });
     }
-    match (&mut *c, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => ctx.install(|| cpu::binary::add_rows_in_place(ctx.split, x, y)),
-        (Buffer::Cuda(_), Buffer::Cuda(_)) => {
-            let shape = [c.len() / n, n];
-            *c = binary_in(ctx, BinaryOp::Add, c, &shape, b, &[n], &shape)?;
-        }
-        _ => return Err(mismatch("add_rows", c, b)),
+    let device_mismatch = mismatch("add_rows", c, b);
+    match (c, b) {
+        (Buffer::Cpu(x), Buffer::Cpu(y)) => Cpu::add_rows(ctx, x, y),
+        (Buffer::Cuda(x), Buffer::Cuda(y)) => Gpu::add_rows(ctx, x, y),
+        _ => Err(device_mismatch),
     }
-    Ok(())
 }
 
 /// Gradients of out = a ∘ b with respect to a and b, each summed back to its
@@ -174,10 +144,7 @@ pub fn binary_backward_in(
     if let (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg), true) =
         (a, b, g, ctx.elementwise == ElementwiseVariant::Reference)
     {
-        let (mut ga, mut gb) = (vec![0.0; x.len()], vec![0.0; y.len()]);
-        ctx.install(|| {
-            reference::elementwise::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, &mut ga, &mut gb)
-        });
+        let (ga, gb) = Cpu::binary_backward_reference(ctx, op, x, a_shape, y, b_shape, gg, out_shape);
         return Ok((need.0.then_some(Buffer::Cpu(ga)), need.1.then_some(Buffer::Cpu(gb))));
     }
     // Add and sub need no operand values: the gradient is ±g summed to shape.
@@ -193,16 +160,11 @@ pub fn binary_backward_in(
     }
     let (full_a, full_b) = match (a, b, g) {
         (Buffer::Cpu(x), Buffer::Cpu(y), Buffer::Cpu(gg)) => {
-            let n = numel(out_shape);
-            let mut ga = need.0.then(|| cpu::recycle::zeroed(n));
-            let mut gb = need.1.then(|| cpu::recycle::zeroed(n));
-            ctx.install(|| {
-                cpu::binary::backward(op, x, a_shape, y, b_shape, gg, out_shape, ga.as_deref_mut(), gb.as_deref_mut())
-            });
+            let (ga, gb) = Cpu::binary_backward_full(ctx, op, x, a_shape, y, b_shape, gg, out_shape, need)?;
             (ga.map(Buffer::Cpu), gb.map(Buffer::Cpu))
         }
         (Buffer::Cuda(x), Buffer::Cuda(y), Buffer::Cuda(gg)) => {
-            let (ga, gb) = cuda::binary_backward(op, x, a_shape, y, b_shape, gg, out_shape, need)?;
+            let (ga, gb) = Gpu::binary_backward_full(ctx, op, x, a_shape, y, b_shape, gg, out_shape, need)?;
             (ga.map(Buffer::Cuda), gb.map(Buffer::Cuda))
         }
         _ => return Err(mismatch(op.name(), a, b)),

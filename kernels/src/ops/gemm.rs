@@ -1,10 +1,10 @@
 //! Batched matrix products: the operands checked, then the device match
 //! (the CPU variant and the GPU backend named by the context).
 
-use super::{host_overwrite, mismatch};
+use super::mismatch;
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
 use crate::context::Context;
-use crate::cpu;
-use crate::cuda;
 use crate::limits::checked_numel;
 use crate::shape::checked_output;
 use crate::types::Transpose;
@@ -30,15 +30,10 @@ pub fn gemm_in(
     n: usize,
     t: Transpose,
 ) -> Result<Buffer> {
-    let len = gemm_output_len(a, b, batch, m, k, n)?;
+    gemm_output_len(a, b, batch, m, k, n)?;
     match (a, b) {
-        (Buffer::Cpu(x), Buffer::Cpu(y)) => {
-            let v = ctx.gemm;
-            ctx.install(|| {
-                host_overwrite(len, |o| cpu::gemm::batched_gemm_variant(v, ctx.split, batch, m, k, n, x, y, o, t))
-            })
-        }
-        (Buffer::Cuda(x), Buffer::Cuda(y)) => cuda::gemm_with(ctx.gpu_gemm, x, y, batch, m, k, n, t).map(Buffer::Cuda),
+        (Buffer::Cpu(a), Buffer::Cpu(b)) => Cpu::gemm(ctx, a, b, batch, m, k, n, t).map(Buffer::Cpu),
+        (Buffer::Cuda(a), Buffer::Cuda(b)) => Gpu::gemm(ctx, a, b, batch, m, k, n, t).map(Buffer::Cuda),
         _ => Err(mismatch("matmul", a, b)),
     }
 }

@@ -1,10 +1,10 @@
 //! Layout ops (permute, slice, concat, index select, gather) and their
 //! adjoints: the device match of each, after its index checks.
 
-use super::{expect_below, expect_len, expect_range, host, host_overwrite, mismatch};
+use super::{expect_below, expect_len, expect_range, mismatch};
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
 use crate::context::Context;
-use crate::cpu;
-use crate::cuda;
 use crate::shape::checked_output;
 use crate::{Buffer, Error, Result};
 
@@ -25,8 +25,8 @@ pub fn permute_in(ctx: &Context, x: &Buffer, shape: &[usize], perm: &[usize]) ->
         return Err(Error::invalid("perm", format!("{perm:?} is not a permutation of the axes of {shape:?}")));
     }
     match x {
-        Buffer::Cpu(x) => ctx.install(|| host_overwrite(x.len(), |o| cpu::layout::permute(x, shape, perm, o))),
-        Buffer::Cuda(x) => cuda::permute(x, shape, perm).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::permute(ctx, x, shape, perm).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::permute(ctx, x, shape, perm).map(Buffer::Cuda),
     }
 }
 
@@ -47,10 +47,8 @@ pub fn slice_axis_in(
     expect_len("slice", "x", x, &[outer, axis, inner])?;
     expect_range("slice", start, len, axis)?;
     match x {
-        Buffer::Cpu(x) => {
-            ctx.install(|| host(outer * len * inner, |o| cpu::layout::slice_axis(x, outer, axis, inner, start, len, o)))
-        }
-        Buffer::Cuda(x) => cuda::slice_axis(x, outer, axis, inner, start, len).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::slice_axis(ctx, x, outer, axis, inner, start, len).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::slice_axis(ctx, x, outer, axis, inner, start, len).map(Buffer::Cuda),
     }
 }
 
@@ -70,12 +68,10 @@ pub fn slice_axis_backward_in(
 ) -> Result<Buffer> {
     expect_len("slice_backward", "the gradient", g, &[outer, len, inner])?;
     expect_range("slice_backward", start, len, axis)?;
+    checked_output("slice_axis_backward", &[outer, axis, inner])?;
     match g {
-        Buffer::Cpu(g) => {
-            let total = checked_output("slice_axis_backward", &[outer, axis, inner])?;
-            ctx.install(|| host(total, |o| cpu::layout::slice_axis_backward(g, outer, axis, inner, start, len, o)))
-        }
-        Buffer::Cuda(g) => cuda::slice_axis_backward(g, outer, axis, inner, start, len).map(Buffer::Cuda),
+        Buffer::Cpu(g) => Cpu::slice_axis_backward(ctx, g, outer, axis, inner, start, len).map(Buffer::Cpu),
+        Buffer::Cuda(g) => Gpu::slice_axis_backward(ctx, g, outer, axis, inner, start, len).map(Buffer::Cuda),
     }
 }
 
@@ -93,12 +89,18 @@ pub fn concat_axis_in(ctx: &Context, parts: &[&Buffer], lens: &[usize], outer: u
     }
     let axis = lens.iter().try_fold(0usize, |acc, &l| acc.checked_add(l));
     let axis = axis.ok_or_else(|| Error::ShapeOverflow { op: "concat", shape: lens.to_vec() })?;
-    let total = checked_output("concat", &[outer, axis, inner])?;
+    checked_output("concat", &[outer, axis, inner])?;
     match parts.first() {
         None => Ok(Buffer::Cpu(Vec::new())),
-        Some(Buffer::Cpu(_)) => {
-            let slices = parts.iter().map(|p| p.as_cpu("concat")).collect::<Result<Vec<_>>>()?;
-            ctx.install(|| host(total, |o| cpu::layout::concat_axis(&slices, lens, outer, inner, o)))
+        Some(first @ Buffer::Cpu(_)) => {
+            let vs = parts
+                .iter()
+                .map(|p| match p {
+                    Buffer::Cpu(v) => Ok(v),
+                    other => Err(mismatch("concat", first, other)),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Cpu::concat_axis(ctx, &vs, lens, outer, inner).map(Buffer::Cpu)
         }
         Some(first @ Buffer::Cuda(_)) => {
             let cs = parts
@@ -108,7 +110,7 @@ pub fn concat_axis_in(ctx: &Context, parts: &[&Buffer], lens: &[usize], outer: u
                     other => Err(mismatch("concat", first, other)),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            cuda::concat_axis(&cs, lens, outer, inner).map(Buffer::Cuda)
+            Gpu::concat_axis(ctx, &cs, lens, outer, inner).map(Buffer::Cuda)
         }
     }
 }
@@ -130,12 +132,10 @@ pub fn index_select_in(
 ) -> Result<Buffer> {
     expect_len("index_select", "x", x, &[outer, axis, inner])?;
     expect_below("index_select", idx, axis)?;
+    checked_output("index_select", &[outer, idx.len(), inner])?;
     match x {
-        Buffer::Cpu(x) => {
-            let total = checked_output("index_select", &[outer, idx.len(), inner])?;
-            ctx.install(|| host(total, |o| cpu::layout::index_select(x, outer, axis, inner, idx, o)))
-        }
-        Buffer::Cuda(x) => cuda::index_select(x, outer, axis, inner, idx).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::index_select(ctx, x, outer, axis, inner, idx).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::index_select(ctx, x, outer, axis, inner, idx).map(Buffer::Cuda),
     }
 }
 
@@ -154,12 +154,10 @@ pub fn index_select_backward_in(
 ) -> Result<Buffer> {
     expect_len("index_select_backward", "the gradient", g, &[outer, idx.len(), inner])?;
     expect_below("index_select_backward", idx, axis)?;
+    checked_output("index_select_backward", &[outer, axis, inner])?;
     match g {
-        Buffer::Cpu(g) => {
-            let total = checked_output("index_select_backward", &[outer, axis, inner])?;
-            ctx.install(|| host(total, |o| cpu::layout::index_select_backward(g, outer, axis, inner, idx, o)))
-        }
-        Buffer::Cuda(g) => cuda::index_select_backward(g, outer, axis, inner, idx).map(Buffer::Cuda),
+        Buffer::Cpu(g) => Cpu::index_select_backward(ctx, g, outer, axis, inner, idx).map(Buffer::Cpu),
+        Buffer::Cuda(g) => Gpu::index_select_backward(ctx, g, outer, axis, inner, idx).map(Buffer::Cuda),
     }
 }
 
@@ -172,8 +170,8 @@ pub fn gather_rows_in(ctx: &Context, x: &Buffer, n: usize, idx: &[usize]) -> Res
     expect_len("gather_rows", "x", x, &[idx.len(), n])?;
     expect_below("gather_rows", idx, n)?;
     match x {
-        Buffer::Cpu(x) => ctx.install(|| host(idx.len(), |o| cpu::layout::gather_rows(x, n, idx, o))),
-        Buffer::Cuda(x) => cuda::gather_rows(x, n, idx).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::gather_rows(ctx, x, n, idx).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::gather_rows(ctx, x, n, idx).map(Buffer::Cuda),
     }
 }
 
@@ -185,9 +183,9 @@ pub fn gather_rows_in(ctx: &Context, x: &Buffer, n: usize, idx: &[usize]) -> Res
 pub fn gather_rows_backward_in(ctx: &Context, g: &Buffer, n: usize, idx: &[usize]) -> Result<Buffer> {
     expect_len("gather_rows_backward", "the gradient", g, &[idx.len()])?;
     expect_below("gather_rows_backward", idx, n)?;
-    let total = checked_output("gather_rows_backward", &[idx.len(), n])?;
+    checked_output("gather_rows_backward", &[idx.len(), n])?;
     match g {
-        Buffer::Cpu(g) => ctx.install(|| host(total, |o| cpu::layout::gather_rows_backward(g, n, idx, o))),
-        Buffer::Cuda(g) => cuda::gather_rows_backward(g, n, idx).map(Buffer::Cuda),
+        Buffer::Cpu(g) => Cpu::gather_rows_backward(ctx, g, n, idx).map(Buffer::Cpu),
+        Buffer::Cuda(g) => Gpu::gather_rows_backward(ctx, g, n, idx).map(Buffer::Cuda),
     }
 }

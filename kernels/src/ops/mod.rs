@@ -1,9 +1,10 @@
 //! Device dispatch: every kernel behind one function on [`Buffer`]s, one
-//! file per family (mirroring `autograd/src/ops/`): [`elementwise`](self#elementwise),
-//! reductions, layout, GEMM, the sampler, the optimizers and convolution. The CPU
-//! arm calls the CPU kernels (crate-private: `kernels/src/cpu/`); the CUDA arm calls [`crate::cuda`] (a stub that
-//! returns [`Error::CudaNotCompiled`] without the `cuda` feature). Each entry
-//! point checks its operands' lengths against its sizes, then matches devices.
+//! file per family (mirroring `autograd/src/ops/`): element-wise,
+//! reductions, layout, GEMM, the sampler, the optimizers and convolution.
+//! Each entry point checks its operands' lengths against its sizes, then
+//! matches devices and calls that device's backend through the crate's
+//! backend trait: the CPU kernels (`kernels/src/cpu/`) or the CUDA kernels
+//! (a stub that returns [`Error::CudaNotCompiled`] without the `cuda` feature).
 //!
 //! Every function is re-exported here, so `blitz_kernels::ops::unary` is the
 //! path whatever the family's file.
@@ -26,28 +27,11 @@ pub use optim::*;
 pub use reduce::*;
 pub use sampler::*;
 
-use crate::cpu;
 use crate::limits::checked_numel;
 use crate::{Buffer, Error, Result};
 
 fn mismatch(op: &'static str, a: &Buffer, b: &Buffer) -> Error {
     Error::DeviceMismatch { op, lhs: a.device(), rhs: b.device() }
-}
-
-/// A host output buffer of `len` zeros, then `f` (for kernels that add into it
-/// or leave elements untouched). Recycled: see [`cpu::recycle`].
-fn host(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
-    let mut out = cpu::recycle::zeroed(len);
-    f(&mut out);
-    Ok(Buffer::Cpu(out))
-}
-
-/// A host output buffer of `len` elements for an `f` that writes every one of
-/// them (no zeroing pass). Recycled: see [`cpu::recycle`].
-fn host_overwrite(len: usize, f: impl FnOnce(&mut [f32])) -> Result<Buffer> {
-    let mut out = cpu::recycle::for_overwrite(len);
-    f(&mut out);
-    Ok(Buffer::Cpu(out))
 }
 
 // Argument checks. These functions are public and the GPU kernels index raw

@@ -2,9 +2,10 @@
 //! squared-norm reads the optimizers guard with: the device match of each.
 
 use super::{expect_same_len, mismatch};
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
 use crate::context::Context;
-use crate::cpu;
-use crate::cuda;
+use crate::cuda::CudaBuffer;
 use crate::types::AdamStep;
 use crate::{Buffer, Error, Result};
 
@@ -27,11 +28,8 @@ pub fn adam_step_in(
         return Err(Error::ShapeMismatch { op: "adam", lhs: vec![p.len()], rhs: vec![m.len(), v.len(), g.len()] });
     }
     match (p, m, v, g) {
-        (Buffer::Cpu(p), Buffer::Cpu(m), Buffer::Cpu(v), Buffer::Cpu(g)) => {
-            ctx.install(|| cpu::optim::adam(ctx.split, p, m, v, g, h));
-            Ok(())
-        }
-        (Buffer::Cuda(p), Buffer::Cuda(m), Buffer::Cuda(v), Buffer::Cuda(g)) => cuda::adam_step(p, m, v, g, h),
+        (Buffer::Cpu(p), Buffer::Cpu(m), Buffer::Cpu(v), Buffer::Cpu(g)) => Cpu::adam_step(ctx, p, m, v, g, h),
+        (Buffer::Cuda(p), Buffer::Cuda(m), Buffer::Cuda(v), Buffer::Cuda(g)) => Gpu::adam_step(ctx, p, m, v, g, h),
         (p, _, _, g) => Err(mismatch("adam", p, g)),
     }
 }
@@ -53,11 +51,10 @@ pub fn sgd_step_in(
 ) -> Result<()> {
     expect_same_len("sgd", p, &[buf, g])?;
     match (p, buf, g) {
-        (Buffer::Cpu(p), Buffer::Cpu(b), Buffer::Cpu(g)) => {
-            ctx.install(|| cpu::optim::sgd(p, b, g, lr, momentum, weight_decay));
-            Ok(())
+        (Buffer::Cpu(p), Buffer::Cpu(buf), Buffer::Cpu(g)) => Cpu::sgd_step(ctx, p, buf, g, lr, momentum, weight_decay),
+        (Buffer::Cuda(p), Buffer::Cuda(buf), Buffer::Cuda(g)) => {
+            Gpu::sgd_step(ctx, p, buf, g, lr, momentum, weight_decay)
         }
-        (Buffer::Cuda(p), Buffer::Cuda(b), Buffer::Cuda(g)) => cuda::sgd_step(p, b, g, lr, momentum, weight_decay),
         (p, _, g) => Err(mismatch("sgd", p, g)),
     }
 }
@@ -70,11 +67,8 @@ pub fn sgd_step_in(
 /// CUDA failures only.
 pub fn scale_inplace_in(ctx: &Context, x: &mut Buffer, s: f32) -> Result<()> {
     match x {
-        Buffer::Cpu(x) => {
-            ctx.install(|| cpu::optim::scale(ctx.split, x, s));
-            Ok(())
-        }
-        Buffer::Cuda(x) => cuda::scale_inplace(x, s),
+        Buffer::Cpu(x) => Cpu::scale_inplace(ctx, x, s),
+        Buffer::Cuda(x) => Gpu::scale_inplace(ctx, x, s),
     }
 }
 
@@ -98,13 +92,14 @@ pub fn all_finite_in(ctx: &Context, x: &Buffer) -> Result<bool> {
 /// CUDA failures only.
 pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize>> {
     let mut first: Option<usize> = None;
-    let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
+    let mut gpu: Vec<(usize, &CudaBuffer)> = Vec::new();
     for (i, x) in xs.iter().enumerate() {
         match x {
-            Buffer::Cpu(v) if first.is_none() && !ctx.install(|| cpu::optim::all_finite(ctx.split, v)) => {
-                first = Some(i)
+            Buffer::Cpu(v) => {
+                if first.is_none() && !Cpu::all_finite(ctx, v)? {
+                    first = Some(i)
+                }
             }
-            Buffer::Cpu(_) => {}
             Buffer::Cuda(c) => gpu.push((i, c)),
         }
     }
@@ -125,18 +120,18 @@ pub fn first_non_finite_in(ctx: &Context, xs: &[&Buffer]) -> Result<Option<usize
 /// CUDA failures only.
 pub fn sum_squares_many_in(ctx: &Context, xs: &[&Buffer]) -> Result<Vec<f64>> {
     let mut out = vec![0f64; xs.len()];
-    let mut gpu: Vec<(usize, &cuda::CudaBuffer)> = Vec::new();
+    let mut gpu: Vec<(usize, &CudaBuffer)> = Vec::new();
     for (i, x) in xs.iter().enumerate() {
         match x {
-            Buffer::Cpu(v) => out[i] = ctx.install(|| cpu::optim::sum_squares(v)),
+            Buffer::Cpu(v) => out[i] = Cpu::sum_squares(ctx, v)?,
             Buffer::Cuda(c) => gpu.push((i, c)),
         }
     }
     while let Some(&(_, head)) = gpu.first() {
         let device = head.device();
         let (here, rest): (Vec<_>, Vec<_>) = gpu.into_iter().partition(|(_, c)| c.device() == device);
-        let bufs: Vec<&cuda::CudaBuffer> = here.iter().map(|&(_, c)| c).collect();
-        for (&(i, _), s) in here.iter().zip(cuda::sum_squares_many(&bufs)?) {
+        let bufs: Vec<&CudaBuffer> = here.iter().map(|&(_, c)| c).collect();
+        for (&(i, _), s) in here.iter().zip(Gpu::sum_squares_many(ctx, &bufs)?) {
             out[i] = s;
         }
         gpu = rest;
@@ -151,7 +146,7 @@ pub fn sum_squares_many_in(ctx: &Context, xs: &[&Buffer]) -> Result<Vec<f64>> {
 /// CUDA failures only.
 pub fn sum_squares_in(ctx: &Context, x: &Buffer) -> Result<f64> {
     match x {
-        Buffer::Cpu(x) => Ok(ctx.install(|| cpu::optim::sum_squares(x))),
-        Buffer::Cuda(x) => cuda::sum_squares(x),
+        Buffer::Cpu(x) => Cpu::sum_squares(ctx, x),
+        Buffer::Cuda(x) => Gpu::sum_squares(ctx, x),
     }
 }

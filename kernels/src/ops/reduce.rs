@@ -1,10 +1,10 @@
 //! Reductions (sums, maxima, their adjoints) and softmax over rows: the device match of each.
 
-use super::{expect_below, expect_len, host, host_overwrite, mismatch};
+use super::{expect_below, expect_len, mismatch};
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
 use crate::context::Context;
-use crate::cpu;
-use crate::cuda;
-use crate::shape::{checked_output, numel};
+use crate::shape::checked_output;
 use crate::{Buffer, Error, Result};
 
 /// Sums `g` of shape `from` down to the broadcast operand shape `to`.
@@ -23,8 +23,8 @@ pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) 
         return Ok(g.clone());
     }
     match g {
-        Buffer::Cpu(g) => ctx.install(|| host(numel(to), |o| cpu::reduce::sum_to_shape(ctx.split, g, from, to, o))),
-        Buffer::Cuda(g) => cuda::sum_to_shape(g, from, to).map(Buffer::Cuda),
+        Buffer::Cpu(g) => Cpu::sum_to_shape(ctx, g, from, to).map(Buffer::Cpu),
+        Buffer::Cuda(g) => Gpu::sum_to_shape(ctx, g, from, to).map(Buffer::Cuda),
     }
 }
 
@@ -36,8 +36,8 @@ pub fn sum_to_shape_in(ctx: &Context, g: &Buffer, from: &[usize], to: &[usize]) 
 /// CUDA failures only.
 pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
     match x {
-        Buffer::Cpu(x) => Ok(Buffer::Cpu(vec![ctx.install(|| cpu::reduce::sum_all(ctx.split, x))])),
-        Buffer::Cuda(x) => cuda::sum_all(x).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::sum_all(ctx, x).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::sum_all(ctx, x).map(Buffer::Cuda),
     }
 }
 
@@ -49,8 +49,8 @@ pub fn sum_all_in(ctx: &Context, x: &Buffer) -> Result<Buffer> {
 pub fn sum_axis_in(ctx: &Context, x: &Buffer, outer: usize, len: usize, inner: usize) -> Result<Buffer> {
     expect_len("sum_axis", "x", x, &[outer, len, inner])?;
     match x {
-        Buffer::Cpu(x) => ctx.install(|| host(outer * inner, |o| cpu::reduce::sum_axis(x, outer, len, inner, o))),
-        Buffer::Cuda(x) => cuda::sum_axis(x, outer, len, inner).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::sum_axis(ctx, x, outer, len, inner).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::sum_axis(ctx, x, outer, len, inner).map(Buffer::Cuda),
     }
 }
 
@@ -65,26 +65,10 @@ pub fn expand_axis_in(ctx: &Context, g: &Buffer, outer: usize, len: usize, inner
     if Some(g.len()) != outer.checked_mul(inner) {
         return Err(Error::ShapeMismatch { op: "expand_axis", lhs: vec![outer, inner], rhs: vec![g.len()] });
     }
-    let total = checked_output("expand_axis", &[outer, len, inner])?;
+    checked_output("expand_axis", &[outer, len, inner])?;
     match g {
-        Buffer::Cpu(g) => ctx.install(|| {
-            host_overwrite(total, |o| {
-                // Each output row of `len·inner` repeats its input row `len` times; with
-                // inner = 1 (the backward of a full sum) that is a fill, not 4-byte copies.
-                // chunks_exact(0) panics: nothing to write when len or inner is 0.
-                if o.is_empty() {
-                    return;
-                }
-                for (row, src) in o.chunks_exact_mut(len * inner).zip(g.chunks_exact(inner)) {
-                    if inner == 1 {
-                        row.fill(src[0]);
-                    } else {
-                        row.chunks_exact_mut(inner).for_each(|dst| dst.copy_from_slice(src));
-                    }
-                }
-            })
-        }),
-        Buffer::Cuda(g) => cuda::expand_axis(g, outer, len, inner).map(Buffer::Cuda),
+        Buffer::Cpu(g) => Cpu::expand_axis(ctx, g, outer, len, inner).map(Buffer::Cpu),
+        Buffer::Cuda(g) => Gpu::expand_axis(ctx, g, outer, len, inner).map(Buffer::Cuda),
     }
 }
 
@@ -99,12 +83,8 @@ pub fn max_axis_in(ctx: &Context, x: &Buffer, outer: usize, len: usize, inner: u
         return Err(Error::Empty { op: "max_axis" });
     }
     match x {
-        Buffer::Cpu(x) => {
-            let (mut m, mut arg) = (vec![0f32; outer * inner], vec![0usize; outer * inner]);
-            ctx.install(|| cpu::reduce::max_axis(x, outer, len, inner, &mut m, &mut arg));
-            Ok((Buffer::Cpu(m), arg))
-        }
-        Buffer::Cuda(x) => cuda::max_axis(x, outer, len, inner).map(|(b, a)| (Buffer::Cuda(b), a)),
+        Buffer::Cpu(x) => Cpu::max_axis(ctx, x, outer, len, inner).map(|(b, a)| (Buffer::Cpu(b), a)),
+        Buffer::Cuda(x) => Gpu::max_axis(ctx, x, outer, len, inner).map(|(b, a)| (Buffer::Cuda(b), a)),
     }
 }
 
@@ -128,20 +108,10 @@ pub fn max_axis_backward_in(
         return Err(Error::ShapeMismatch { op: "max_axis_backward", lhs: vec![g.len()], rhs: vec![arg.len()] });
     }
     expect_below("max_axis_backward", arg, len)?;
+    checked_output("max_axis_backward", &[outer, len, inner])?;
     match g {
-        Buffer::Cpu(g) => {
-            let total = checked_output("max_axis_backward", &[outer, len, inner])?;
-            ctx.install(|| {
-                host(total, |o| {
-                    for oi in 0..outer {
-                        for i in 0..inner {
-                            o[(oi * len + arg[oi * inner + i]) * inner + i] = g[oi * inner + i];
-                        }
-                    }
-                })
-            })
-        }
-        Buffer::Cuda(g) => cuda::max_axis_backward(g, arg, outer, len, inner).map(Buffer::Cuda),
+        Buffer::Cpu(g) => Cpu::max_axis_backward(ctx, g, arg, outer, len, inner).map(Buffer::Cpu),
+        Buffer::Cuda(g) => Gpu::max_axis_backward(ctx, g, arg, outer, len, inner).map(Buffer::Cuda),
     }
 }
 
@@ -155,16 +125,8 @@ pub fn softmax_in(ctx: &Context, x: &Buffer, n: usize, log: bool) -> Result<Buff
         return Err(Error::InvalidShape { op: "softmax", shape: vec![x.len()], reason: format!("rows of {n}") });
     }
     match x {
-        Buffer::Cpu(x) => ctx.install(|| {
-            host_overwrite(x.len(), |o| {
-                if log {
-                    cpu::softmax::log_softmax(x, n, o)
-                } else {
-                    cpu::softmax::softmax(x, n, o)
-                }
-            })
-        }),
-        Buffer::Cuda(x) => cuda::softmax(x, n, log).map(Buffer::Cuda),
+        Buffer::Cpu(x) => Cpu::softmax(ctx, x, n, log).map(Buffer::Cpu),
+        Buffer::Cuda(x) => Gpu::softmax(ctx, x, n, log).map(Buffer::Cuda),
     }
 }
 
@@ -180,16 +142,8 @@ pub fn softmax_backward_in(ctx: &Context, y: &Buffer, g: &Buffer, n: usize, log:
     }
     expect_len("softmax", "the gradient", g, &[y.len()])?;
     match (y, g) {
-        (Buffer::Cpu(y), Buffer::Cpu(g)) => ctx.install(|| {
-            host(y.len(), |o| {
-                if log {
-                    cpu::softmax::log_softmax_backward(y, g, n, o)
-                } else {
-                    cpu::softmax::softmax_backward(y, g, n, o)
-                }
-            })
-        }),
-        (Buffer::Cuda(y), Buffer::Cuda(g)) => cuda::softmax_backward(y, g, n, log).map(Buffer::Cuda),
+        (Buffer::Cpu(y), Buffer::Cpu(g)) => Cpu::softmax_backward(ctx, y, g, n, log).map(Buffer::Cpu),
+        (Buffer::Cuda(y), Buffer::Cuda(g)) => Gpu::softmax_backward(ctx, y, g, n, log).map(Buffer::Cuda),
         _ => Err(mismatch("softmax", y, g)),
     }
 }

@@ -5,12 +5,14 @@
 
 mod compose;
 
-use super::{binary_in, expect_one, expect_same_len, host_overwrite, mismatch};
-use crate::context::{Context, NormalsVariant, SamplerVariant};
-use crate::cpu;
-use crate::cuda;
+pub use crate::buffer::SampleKlFactors;
+
+use super::{expect_one, expect_same_len, mismatch};
+use crate::backend::Backend;
+use crate::buffer::{Cpu, Gpu};
+use crate::context::{Context, SamplerVariant};
 use crate::shape::checked_output;
-use crate::types::{BinaryOp, PriorSpec};
+use crate::types::PriorSpec;
 use crate::{Buffer, Device, Error, Result};
 use compose::{
     sample_kl_backward_reference, sample_kl_backward_unfused, sample_kl_forward_reference, sample_kl_forward_unfused,
@@ -25,16 +27,8 @@ use compose::{
 pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usize) -> Result<Buffer> {
     checked_output("normal", &[len])?;
     match device {
-        Device::Cpu => ctx.install(|| {
-            host_overwrite(len, |o| match ctx.normals {
-                NormalsVariant::Best => cpu::random::fill_normal(ctx.split, seed, offset, o),
-                NormalsVariant::Portable => cpu::random::fill_normal_portable(ctx.split, seed, offset, o),
-                NormalsVariant::Reference => {
-                    o.iter_mut().enumerate().for_each(|(i, v)| *v = cpu::random::normal_at(seed, offset + i as u64))
-                }
-            })
-        }),
-        Device::Cuda(ordinal) => cuda::normal(ctx.gpu_sampler, ordinal, seed, offset, len).map(Buffer::Cuda),
+        Device::Cpu => Cpu::normal(ctx, 0, seed, offset, len).map(Buffer::Cpu),
+        Device::Cuda(ordinal) => Gpu::normal(ctx, ordinal, seed, offset, len).map(Buffer::Cuda),
     }
 }
 
@@ -47,12 +41,8 @@ pub fn normal_in(ctx: &Context, device: Device, seed: u64, offset: u64, len: usi
 pub fn reparam_forward_in(ctx: &Context, mu: &Buffer, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     expect_same_len("reparam", mu, &[rho])?;
     match (mu, rho) {
-        (Buffer::Cpu(m), Buffer::Cpu(r)) => {
-            ctx.install(|| host_overwrite(m.len(), |o| cpu::reparam::forward(ctx.split, m, r, seed, offset, o)))
-        }
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
-            cuda::reparam_forward(ctx.gpu_sampler, m, r, seed, offset).map(Buffer::Cuda)
-        }
+        (Buffer::Cpu(mu), Buffer::Cpu(rho)) => Cpu::reparam_forward(ctx, mu, rho, seed, offset).map(Buffer::Cpu),
+        (Buffer::Cuda(mu), Buffer::Cuda(rho)) => Gpu::reparam_forward(ctx, mu, rho, seed, offset).map(Buffer::Cuda),
         _ => Err(mismatch("reparam", mu, rho)),
     }
 }
@@ -72,14 +62,11 @@ pub fn reparam_forward_sigma_in(ctx: &Context, mu: &Buffer, sigma: &Buffer, seed
         return Err(Error::ShapeMismatch { op: "reparam_sample_sigma", lhs: vec![mu.len()], rhs: vec![sigma.len()] });
     }
     match (mu, sigma) {
-        (Buffer::Cpu(m), Buffer::Cpu(s)) => {
-            ctx.install(|| host_overwrite(m.len(), |o| cpu::reparam::forward_sigma(ctx.split, m, s, seed, offset, o)))
+        (Buffer::Cpu(mu), Buffer::Cpu(sigma)) => {
+            Cpu::reparam_forward_sigma(ctx, mu, sigma, seed, offset).map(Buffer::Cpu)
         }
-        (Buffer::Cuda(_), Buffer::Cuda(_)) => {
-            let shape = [mu.len()];
-            let eps = normal_in(ctx, mu.device(), seed, offset, mu.len())?;
-            let scaled = binary_in(ctx, BinaryOp::Mul, sigma, &shape, &eps, &shape, &shape)?;
-            binary_in(ctx, BinaryOp::Add, mu, &shape, &scaled, &shape, &shape)
+        (Buffer::Cuda(mu), Buffer::Cuda(sigma)) => {
+            Gpu::reparam_forward_sigma(ctx, mu, sigma, seed, offset).map(Buffer::Cuda)
         }
         _ => Err(mismatch("reparam_sample_sigma", mu, sigma)),
     }
@@ -100,13 +87,12 @@ pub fn reparam_backward_in(
 ) -> Result<(Buffer, Buffer)> {
     expect_same_len("reparam", rho, &[g])?;
     match (rho, g) {
-        (Buffer::Cpu(r), Buffer::Cpu(gg)) => {
-            let (mut gm, mut gr) = (cpu::recycle::for_overwrite(r.len()), cpu::recycle::for_overwrite(r.len()));
-            ctx.install(|| cpu::reparam::backward(ctx.split, r, gg, seed, offset, &mut gm, &mut gr));
-            Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
+        (Buffer::Cpu(rho), Buffer::Cpu(g)) => {
+            Cpu::reparam_backward(ctx, rho, g, seed, offset).map(|(a, b)| (Buffer::Cpu(a), Buffer::Cpu(b)))
         }
-        (Buffer::Cuda(r), Buffer::Cuda(gg)) => cuda::reparam_backward(ctx.gpu_sampler, r, gg, seed, offset)
-            .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b))),
+        (Buffer::Cuda(rho), Buffer::Cuda(g)) => {
+            Gpu::reparam_backward(ctx, rho, g, seed, offset).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+        }
         _ => Err(mismatch("reparam", rho, g)),
     }
 }
@@ -119,10 +105,8 @@ pub fn reparam_backward_in(
 /// CUDA failures only.
 pub fn reparam_log_posterior_in(ctx: &Context, rho: &Buffer, seed: u64, offset: u64) -> Result<Buffer> {
     match rho {
-        Buffer::Cpu(r) => {
-            Ok(Buffer::Cpu(vec![ctx.install(|| cpu::reparam::log_posterior(ctx.split, r, seed, offset))]))
-        }
-        Buffer::Cuda(r) => cuda::reparam_log_posterior(ctx.gpu_sampler, r, seed, offset).map(Buffer::Cuda),
+        Buffer::Cpu(rho) => Cpu::reparam_log_posterior(ctx, rho, seed, offset).map(Buffer::Cpu),
+        Buffer::Cuda(rho) => Gpu::reparam_log_posterior(ctx, rho, seed, offset).map(Buffer::Cuda),
     }
 }
 
@@ -148,12 +132,11 @@ pub fn sample_kl_forward_in(
     }
     match (mu, rho) {
         (Buffer::Cpu(m), Buffer::Cpu(r)) => {
-            let mut w = cpu::recycle::for_overwrite(m.len());
-            let kl = ctx.install(|| cpu::sample_kl::forward(ctx.split, m, r, seed, offset, prior, &mut w));
-            Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl])))
+            Cpu::sample_kl_forward(ctx, m, r, seed, offset, prior).map(|(w, kl)| (Buffer::Cpu(w), Buffer::Cpu(kl)))
         }
-        (Buffer::Cuda(m), Buffer::Cuda(r)) => cuda::sample_kl_forward(ctx.gpu_sampler, m, r, seed, offset, prior)
-            .map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl))),
+        (Buffer::Cuda(m), Buffer::Cuda(r)) => {
+            Gpu::sample_kl_forward(ctx, m, r, seed, offset, prior).map(|(w, kl)| (Buffer::Cuda(w), Buffer::Cuda(kl)))
+        }
         _ => Err(mismatch("sample_kl", mu, rho)),
     }
 }
@@ -192,13 +175,11 @@ pub fn sample_kl_backward_in(
         (Buffer::Cpu(m), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
             let g = match g_w {
                 None => None,
-                Some(Buffer::Cpu(v)) => Some(v.as_slice()),
+                Some(Buffer::Cpu(v)) => Some(v),
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
-            let gk = cpu_scalar("sample_kl_backward", gk)?;
-            let (mut gm, mut gr) = (cpu::recycle::for_overwrite(m.len()), cpu::recycle::for_overwrite(m.len()));
-            ctx.install(|| cpu::sample_kl::backward(ctx.split, m, r, g, gk, seed, offset, prior, &mut gm, &mut gr));
-            Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
+            Cpu::sample_kl_backward(ctx, m, r, g, gk, seed, offset, prior)
+                .map(|(a, b)| (Buffer::Cpu(a), Buffer::Cpu(b)))
         }
         (Buffer::Cuda(m), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
             let g = match g_w {
@@ -206,29 +187,13 @@ pub fn sample_kl_backward_in(
                 Some(Buffer::Cuda(c)) => Some(c),
                 Some(other) => return Err(mismatch("sample_kl", mu, other)),
             };
-            cuda::sample_kl_backward(ctx.gpu_sampler, m, r, g, gk, seed, offset, prior)
+            Gpu::sample_kl_backward(ctx, m, r, g, gk, seed, offset, prior)
                 .map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
         }
         (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
             Err(mismatch("sample_kl", mu, other))
         }
         _ => Err(mismatch("sample_kl", mu, rho)),
-    }
-}
-
-/// The per-weight factors of a CPU draw's backward, kept by
-/// [`sample_kl_forward_saving_in`] (two host buffers as long as the draw).
-#[derive(Debug)]
-pub struct SampleKlFactors {
-    a: Vec<f32>,
-    b: Vec<f32>,
-}
-
-impl Drop for SampleKlFactors {
-    /// Hands the buffers back for reuse, as a dropped host [`Buffer`] does.
-    fn drop(&mut self) {
-        cpu::recycle::give(std::mem::take(&mut self.a));
-        cpu::recycle::give(std::mem::take(&mut self.b));
     }
 }
 
@@ -260,13 +225,8 @@ pub fn sample_kl_forward_saving_in(
         (Buffer::Cpu(m), Buffer::Cpu(r))
             if m.len() <= MAX_KEPT_FACTORS && ctx.sampler == SamplerVariant::FusedSaved =>
         {
-            let n = m.len();
-            let (mut w, mut a, mut b) =
-                (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
-            let kl = ctx.install(|| {
-                cpu::sample_kl::forward_saving(ctx.split, m, r, seed, offset, prior, &mut w, &mut a, &mut b)
-            });
-            Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl]), Some(SampleKlFactors { a, b })))
+            let (w, kl, factors) = Cpu::sample_kl_forward_saving(ctx, m, r, seed, offset, prior);
+            Ok((Buffer::Cpu(w), Buffer::Cpu(vec![kl]), Some(factors)))
         }
         _ => sample_kl_forward_in(ctx, mu, rho, seed, offset, prior).map(|(w, kl)| (w, kl, None)),
     }
@@ -292,14 +252,11 @@ pub fn sample_kl_backward_saved_in(
     let (wv, gk) = (w.as_cpu(OP)?, cpu_scalar(OP, g_kl.as_cpu(OP)?)?);
     let g = g_w.map(|b| b.as_cpu(OP)).transpose()?;
     let n = wv.len();
-    let other = [Some(factors.a.len()), g.map(<[f32]>::len)].into_iter().flatten().find(|&l| l != n);
+    let other = [Some(factors.len()), g.map(<[f32]>::len)].into_iter().flatten().find(|&l| l != n);
     if let Some(len) = other {
         return Err(Error::ShapeMismatch { op: "sample_kl_backward_saved", lhs: vec![n], rhs: vec![len] });
     }
-    let (mut gm, mut gr) = (cpu::recycle::for_overwrite(n), cpu::recycle::for_overwrite(n));
-    ctx.install(|| {
-        cpu::sample_kl::backward_saved(ctx.split, wv, &factors.a, &factors.b, g, gk, prior, &mut gm, &mut gr)
-    });
+    let (gm, gr) = Cpu::sample_kl_backward_saved(ctx, wv, factors, g, gk, prior);
     Ok((Buffer::Cpu(gm), Buffer::Cpu(gr)))
 }
 
@@ -321,10 +278,8 @@ fn cpu_scalar(op: &'static str, g: &[f32]) -> Result<f32> {
 pub fn kl_at_in(ctx: &Context, w: &Buffer, rho: &Buffer, seed: u64, offset: u64, prior: PriorSpec) -> Result<Buffer> {
     expect_same_len("kl_at", w, &[rho])?;
     match (w, rho) {
-        (Buffer::Cpu(x), Buffer::Cpu(r)) => {
-            Ok(Buffer::Cpu(vec![ctx.install(|| cpu::sample_kl::kl_at(ctx.split, x, r, seed, offset, prior))]))
-        }
-        (Buffer::Cuda(x), Buffer::Cuda(r)) => cuda::kl_at(ctx.gpu_sampler, x, r, seed, offset, prior).map(Buffer::Cuda),
+        (Buffer::Cpu(w), Buffer::Cpu(rho)) => Cpu::kl_at(ctx, w, rho, seed, offset, prior).map(Buffer::Cpu),
+        (Buffer::Cuda(w), Buffer::Cuda(rho)) => Gpu::kl_at(ctx, w, rho, seed, offset, prior).map(Buffer::Cuda),
         _ => Err(mismatch("kl_at", w, rho)),
     }
 }
@@ -345,14 +300,11 @@ pub fn kl_at_backward_in(
     expect_same_len("kl_at", w, &[rho])?;
     expect_one("kl_at_backward", g_kl)?;
     match (w, rho, g_kl) {
-        (Buffer::Cpu(x), Buffer::Cpu(r), Buffer::Cpu(gk)) => {
-            let gk = cpu_scalar("kl_at_backward", gk)?;
-            let (mut gw, mut gr) = (cpu::recycle::for_overwrite(x.len()), cpu::recycle::for_overwrite(x.len()));
-            ctx.install(|| cpu::sample_kl::kl_at_backward(ctx.split, x, r, gk, prior, &mut gw, &mut gr));
-            Ok((Buffer::Cpu(gw), Buffer::Cpu(gr)))
+        (Buffer::Cpu(w), Buffer::Cpu(rho), Buffer::Cpu(g_kl)) => {
+            Cpu::kl_at_backward(ctx, w, rho, g_kl, prior).map(|(a, b)| (Buffer::Cpu(a), Buffer::Cpu(b)))
         }
-        (Buffer::Cuda(x), Buffer::Cuda(r), Buffer::Cuda(gk)) => {
-            cuda::kl_at_backward(ctx.gpu_sampler, x, r, gk, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
+        (Buffer::Cuda(w), Buffer::Cuda(rho), Buffer::Cuda(g_kl)) => {
+            Gpu::kl_at_backward(ctx, w, rho, g_kl, prior).map(|(a, b)| (Buffer::Cuda(a), Buffer::Cuda(b)))
         }
         (Buffer::Cpu(_), Buffer::Cpu(_), other) | (Buffer::Cuda(_), Buffer::Cuda(_), other) => {
             Err(mismatch("kl_at", w, other))
