@@ -209,7 +209,7 @@ fn gemm_points(budget: f64) -> Vec<Point> {
     out
 }
 
-/// The sampler's definition in f64 (the reference normals; see `kernels/tests/variants.rs`).
+/// The sampler's definition in f64 (the reference normals; see `kernels/src/variant_tests.rs`).
 fn reference_sample_kl(mu: &[f32], rho: &[f32], seed: u64, prior: PriorSpec) -> (Vec<f32>, f64) {
     let c = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let log_gauss = |w: f64, s: f64| -s.ln() - c - w * w / (2.0 * s * s);

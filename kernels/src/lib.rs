@@ -33,6 +33,8 @@ pub mod reference;
 pub mod registry;
 pub mod shape;
 pub mod types;
+#[cfg(test)]
+mod variant_tests;
 
 pub use buffer::Buffer;
 pub use context::Context;
