@@ -2,7 +2,7 @@
 //! 6→16 on 12×12, 5×5 kernels) and one layer where the GEMM should win
 //! (batch 32, 16→32 channels on 16×16, 3×3, padding 1): the direct
 //! convolution against im2col + GEMM, forward and backward; then LeNet's
-//! first 2×2 max pooling, forward and backward. Through `ops_conv` with the
+//! first 2×2 max pooling, forward and backward. Through `ops` with the
 //! variant in the context.
 //!
 //! ```text
@@ -10,7 +10,7 @@
 //! ```
 
 use blitz::kernels::context::{Context, ConvVariant};
-use blitz::kernels::{ops_conv, Buffer, ConvGeom, PoolGeom};
+use blitz::kernels::{ops, Buffer, ConvGeom, PoolGeom};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -49,10 +49,10 @@ fn bench_conv(c: &mut Criterion) {
         for (variant, label) in [(ConvVariant::Direct, "direct"), (ConvVariant::Im2col, "im2col")] {
             let ctx = Context { conv: variant, ..Context::default() };
             group.bench_function(BenchmarkId::new(format!("forward_{label}"), name), |bch| {
-                bch.iter(|| ops_conv::conv_forward_in(&ctx, black_box(&x), &w, Some(&b), &g).expect("checked shapes"))
+                bch.iter(|| ops::conv_forward_in(&ctx, black_box(&x), &w, Some(&b), &g).expect("checked shapes"))
             });
             group.bench_function(BenchmarkId::new(format!("backward_{label}"), name), |bch| {
-                bch.iter(|| ops_conv::conv_backward_in(&ctx, black_box(&x), &w, &gy, &g, need).expect("checked shapes"))
+                bch.iter(|| ops::conv_backward_in(&ctx, black_box(&x), &w, &gy, &g, need).expect("checked shapes"))
             });
         }
     }
@@ -67,10 +67,10 @@ fn bench_pool(c: &mut Criterion) {
     let gy = data(g.output_len(), 6);
     group.throughput(Throughput::Elements(g.input_len() as u64));
     group.bench_function("forward_lenet1", |bch| {
-        bch.iter(|| ops_conv::max_pool_forward(black_box(&x), &g).expect("checked shapes"))
+        bch.iter(|| ops::max_pool_forward_in(&Context::default(), black_box(&x), &g).expect("checked shapes"))
     });
     group.bench_function("backward_lenet1", |bch| {
-        bch.iter(|| ops_conv::max_pool_backward(black_box(&x), &gy, &g).expect("checked shapes"))
+        bch.iter(|| ops::max_pool_backward_in(&Context::default(), black_box(&x), &gy, &g).expect("checked shapes"))
     });
     group.finish();
 }

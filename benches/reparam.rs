@@ -25,8 +25,13 @@ fn bench_reparam(c: &mut Criterion) {
         b.iter(|| {
             let tape = Tape::new(0);
             let (seed, off) = tape.draw(N);
-            let eps =
-                tape.constant(Tensor::from_buffer(ops::normal(Device::Cpu, seed, off, N).unwrap(), &[N]).unwrap());
+            let eps = tape.constant(
+                Tensor::from_buffer(
+                    ops::normal_in(&blitz::kernels::Context::default(), Device::Cpu, seed, off, N).unwrap(),
+                    &[N],
+                )
+                .unwrap(),
+            );
             let sigma = tape.param(&rho).softplus().unwrap();
             let w = tape.param(&mu).add(&sigma.mul(&eps).unwrap()).unwrap();
             tape.backward(&w.sum().unwrap()).unwrap()

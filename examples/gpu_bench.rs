@@ -7,8 +7,9 @@
 //! cargo run --release --features cuda --example gpu_bench [-- --weights 67108864 --reps 20]
 //! ```
 
-use blitz::kernels::cuda::{self, CudaBuffer, GemmBackend, SamplerMath};
-use blitz::kernels::PriorSpec;
+use blitz::kernels::context::{Context, GemmBackend, SamplerMath};
+use blitz::kernels::cuda::{self, CudaBuffer};
+use blitz::kernels::{ops, Buffer, PriorSpec};
 use blitz::kernels::{Error, Result, Transpose};
 use std::time::Instant;
 
@@ -17,12 +18,12 @@ fn time_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     for _ in 0..2 {
         f()?;
     }
-    cuda::synchronize(0)?;
+    cuda::device::synchronize(0)?;
     let mut t = Vec::with_capacity(reps);
     for _ in 0..reps {
         let s = Instant::now();
         f()?;
-        cuda::synchronize(0)?;
+        cuda::device::synchronize(0)?;
         t.push(s.elapsed().as_secs_f64() * 1e3);
     }
     t.sort_by(f64::total_cmp);
@@ -46,22 +47,24 @@ fn run() -> Result<()> {
             .unwrap_or(default)
     };
     let (n, reps) = (arg("--weights", 64 << 20), arg("--reps", 20));
-    cuda::available(0)?;
-    println!("device: {}", cuda::device_name(0)?);
+    cuda::device::available(0)?;
+    println!("device: {}", cuda::device::name(0)?);
 
     // The sampler: w = mu + softplus(rho)·eps (Philox in registers) and its
     // log-posterior reduction, against copying the same number of floats.
     let mu = CudaBuffer::full(n, 0.01, 0)?;
-    let rho = CudaBuffer::full(n, -7.0, 0)?;
-    // Outputs allocated once (the partial sums of the KL are allocated per call).
+    let (mu_b, rho_b) = (Buffer::Cuda(mu.clone()), Buffer::Cuda(CudaBuffer::full(n, -7.0, 0)?));
+    // The copy's output is allocated once; the ops allocate theirs per call
+    // (through the public ops, as the layers call them).
     let mut dst = CudaBuffer::full(n, 0.0, 0)?;
+    let with = |math| Context { gpu_sampler: math, ..Context::default() };
     // Half a second of the kernels below first: a GPU coming out of idle runs
     // at lower clocks. Each timed call synchronises, as a training step does,
     // so what the call costs around its kernels (allocations) is counted too.
     let warm = Instant::now();
     while warm.elapsed().as_secs_f64() < 0.5 {
-        cuda::reparam_forward_into(SamplerMath::default(), &mu, &rho, 7, 0, &mut dst)?;
-        cuda::synchronize(0)?;
+        ops::reparam_forward_in(&Context::default(), &mu_b, &rho_b, 7, 0)?;
+        cuda::device::synchronize(0)?;
     }
     let copy_ms = time_ms(reps, || dst.copy_from(&mu))?;
     let gb = |bytes: f64, ms: f64| bytes / ms / 1e6;
@@ -70,10 +73,11 @@ fn run() -> Result<()> {
     // The fused draw + Monte Carlo KL uses the scale-mixture prior of the peer's sampler workload.
     let prior = PriorSpec::ScaleMixture { pi: 0.5, sigma1: 1.0, sigma2: 0.002 };
     for math in [SamplerMath::Fast, SamplerMath::Exact] {
-        let sample_ms = time_ms(reps, || cuda::reparam_forward_into(math, &mu, &rho, 7, 0, &mut dst))?;
-        let lq_ms = time_ms(reps, || cuda::reparam_log_posterior(math, &rho, 7, 0).map(drop))?;
+        let ctx = with(math);
+        let sample_ms = time_ms(reps, || ops::reparam_forward_in(&ctx, &mu_b, &rho_b, 7, 0).map(drop))?;
+        let lq_ms = time_ms(reps, || ops::reparam_log_posterior_in(&ctx, &rho_b, 7, 0).map(drop))?;
         // w written, KL reduced, one pass.
-        let skl_ms = time_ms(reps, || cuda::sample_kl_forward_into(math, &mu, &rho, 7, 0, prior, &mut dst).map(drop))?;
+        let skl_ms = time_ms(reps, || ops::sample_kl_forward_in(&ctx, &mu_b, &rho_b, 7, 0, prior).map(drop))?;
         let sample_bw = gb(12.0 * n as f64, sample_ms); // read mu, rho; write w
         let skl_bw = gb(12.0 * n as f64, skl_ms);
         println!(
@@ -83,14 +87,16 @@ fn run() -> Result<()> {
     }
 
     for &s in &[1024usize, 4096] {
-        let a = CudaBuffer::full(s * s, 0.5, 0)?;
-        let b = CudaBuffer::full(s * s, 0.25, 0)?;
+        let a = Buffer::Cuda(CudaBuffer::full(s * s, 0.5, 0)?);
+        let b = Buffer::Cuda(CudaBuffer::full(s * s, 0.25, 0)?);
         let mut out = Vec::new();
         for backend in [GemmBackend::Cublas, GemmBackend::Tiled] {
-            let ms = time_ms(reps.min(10), || cuda::gemm_with(backend, &a, &b, 1, s, s, s, Transpose::NN).map(drop))?;
+            let ctx = Context { gpu_gemm: backend, ..Context::default() };
+            let ms = time_ms(reps.min(10), || ops::gemm_in(&ctx, &a, &b, 1, s, s, s, Transpose::NN).map(drop))?;
             out.push(2.0 * (s as f64).powi(3) / ms / 1e9);
         }
-        let c = cuda::gemm_with(GemmBackend::Tiled, &a, &b, 1, s, s, s, Transpose::NN)?.to_host()?;
+        let tiled = Context { gpu_gemm: GemmBackend::Tiled, ..Context::default() };
+        let c = ops::gemm_in(&tiled, &a, &b, 1, s, s, s, Transpose::NN)?.to_vec()?;
         let want = 0.125 * s as f32;
         if c.iter().any(|v| (v - want).abs() > 1e-3 * want) {
             return Err(Error::Cuda(format!("tiled GEMM {s}³ gave a wrong result")));

@@ -16,7 +16,7 @@
 
 use blitz::kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant};
 use blitz::kernels::registry::{self, Backend};
-use blitz::kernels::{ops, ops_conv, reference, BinaryOp, Buffer, ConvGeom, Device, PriorSpec, Transpose, UnaryOp};
+use blitz::kernels::{ops, reference, BinaryOp, Buffer, ConvGeom, Device, PriorSpec, Transpose, UnaryOp};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -209,7 +209,7 @@ fn gemm_points(budget: f64) -> Vec<Point> {
     out
 }
 
-/// The sampler's definition in f64 (the reference normals; see `kernels/tests/variants.rs`).
+/// The sampler's definition in f64 (the reference normals; see `kernels/src/variant_tests.rs`).
 fn reference_sample_kl(mu: &[f32], rho: &[f32], seed: u64, prior: PriorSpec) -> (Vec<f32>, f64) {
     let c = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let log_gauss = |w: f64, s: f64| -s.ln() - c - w * w / (2.0 * s * s);
@@ -344,11 +344,11 @@ fn conv_points(budget: f64) -> Vec<Point> {
         let x = Buffer::Cpu(values(g.input_len(), 5, -1.0, 1.0));
         let w = Buffer::Cpu(values(g.weight_len(), 6, -0.5, 0.5));
         let reference_ctx = Context { conv: ConvVariant::Reference, ..Context::default() };
-        let want = ops_conv::conv_forward_in(&reference_ctx, &x, &w, None, &g).unwrap().to_vec().unwrap();
+        let want = ops::conv_forward_in(&reference_ctx, &x, &w, None, &g).unwrap().to_vec().unwrap();
         let macs = g.output_len() * g.in_channels / g.groups * g.kernel.iter().product::<usize>();
         for v in ConvVariant::ALL {
             let ctx = Context { conv: v, ..Context::default() };
-            let run = || ops_conv::conv_forward_in(&ctx, &x, &w, None, &g).unwrap();
+            let run = || ops::conv_forward_in(&ctx, &x, &w, None, &g).unwrap();
             let err = max_rel_err(&run().to_vec().unwrap(), &want);
             let ms = time_ms(budget, || {
                 std::hint::black_box(run());

@@ -245,7 +245,7 @@ fn mean_weight_accuracy(model: &dyn Module, test: &Mnist, device: Device) -> Res
         let (x, labels) = test.batch(chunk)?;
         let tape = Tape::predict(0);
         let logits = model.forward(&tape.constant(x.to(device)?))?;
-        correct += logits.value().argmax_rows()?.iter().zip(&labels).filter(|(a, b)| a == b).count();
+        correct += logits.value().argmax_rows(&tape.context())?.iter().zip(&labels).filter(|(a, b)| a == b).count();
     }
     model.unfreeze();
     Ok(correct as f64 / test.len() as f64)

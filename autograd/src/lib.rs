@@ -31,7 +31,7 @@ mod tape;
 mod tensor;
 mod var;
 
-pub use blitz_kernels::{Device, Error, PriorSpec, Result};
+pub use blitz_kernels::{Context, Device, Error, PriorSpec, Result};
 pub use ops::{conv::ConvParams, conv::Dims, pool::PoolParams};
 pub use param::Param;
 pub use tape::{Gradients, Tape};

@@ -276,7 +276,7 @@ impl Tape {
                         if let (Some(p), Some(pg)) = (*p, pg) {
                             grads[p] = Some(match grads[p].take() {
                                 None => pg,
-                                Some(acc) => acc.add(&pg)?,
+                                Some(acc) => acc.add(&s.context, &pg)?,
                             });
                         }
                     }

@@ -3,7 +3,7 @@
 
 use blitz_kernels::limits::{check_memory, checked_numel, f32_bytes};
 use blitz_kernels::shape::numel;
-use blitz_kernels::{ops, Buffer, Device, Error, Result};
+use blitz_kernels::{ops, Buffer, Context, Device, Error, Result};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Normal};
 use std::fmt;
@@ -209,50 +209,60 @@ impl Tensor {
         Tensor { shape, data: Arc::new(data) }
     }
 
-    /// Element-wise sum of two same-shaped tensors (gradient accumulation).
+    /// Element-wise sum of two same-shaped tensors (gradient accumulation),
+    /// with the kernels and threads of `ctx` (a tape passes its own).
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] or a device mismatch.
-    pub fn add(&self, other: &Tensor) -> Result<Tensor> {
+    pub fn add(&self, ctx: &Context, other: &Tensor) -> Result<Tensor> {
         if self.shape != other.shape {
             return Err(Error::ShapeMismatch { op: "add", lhs: self.shape.clone(), rhs: other.shape.clone() });
         }
-        let out =
-            ops::binary(blitz_kernels::BinaryOp::Add, &self.data, &self.shape, &other.data, &other.shape, &self.shape)?;
+        let out = ops::binary_in(
+            ctx,
+            blitz_kernels::BinaryOp::Add,
+            &self.data,
+            &self.shape,
+            &other.data,
+            &other.shape,
+            &self.shape,
+        )?;
         Ok(self.with_buffer(out))
     }
 
-    /// Whether every element is finite.
+    /// Whether every element is finite, read on the threads of `ctx`.
     ///
     /// # Errors
     /// CUDA copy failures.
-    pub fn all_finite(&self) -> Result<bool> {
-        ops::all_finite(&self.data)
+    pub fn all_finite(&self, ctx: &Context) -> Result<bool> {
+        ops::all_finite_in(ctx, &self.data)
     }
 
     /// Softmax over the last axis (no tape: for predictions; on a tape use
-    /// [`Var::softmax`](crate::Var::softmax), which has a backward).
+    /// [`Var::softmax`](crate::Var::softmax), which has a backward), with
+    /// the kernels and threads of `ctx`.
     ///
     /// # Errors
     /// [`Error::Empty`] for a scalar or a zero-length last axis.
-    pub fn softmax(&self) -> Result<Tensor> {
+    pub fn softmax(&self, ctx: &Context) -> Result<Tensor> {
         let n = *self.shape.last().ok_or(Error::Empty { op: "softmax" })?;
         if n == 0 {
             return Err(Error::Empty { op: "softmax" });
         }
-        Ok(self.with_buffer(ops::softmax(&self.data, n, false)?))
+        Ok(self.with_buffer(ops::softmax_in(ctx, &self.data, n, false)?))
     }
 
-    /// Index of the largest element of each row of the last axis (NaN wins).
+    /// Index of the largest element of each row of the last axis (NaN wins),
+    /// on the threads of `ctx`.
     ///
     /// # Errors
     /// [`Error::Empty`] for a scalar or a zero-length last axis.
-    pub fn argmax_rows(&self) -> Result<Vec<usize>> {
+    pub fn argmax_rows(&self, ctx: &Context) -> Result<Vec<usize>> {
         let n = *self.shape.last().ok_or(Error::Empty { op: "argmax" })?;
         if n == 0 {
             return Err(Error::Empty { op: "argmax" });
         }
-        let (_, arg) = ops::max_axis(&self.data, self.numel() / n, n, 1)?;
+        let (_, arg) = ops::max_axis_in(ctx, &self.data, self.numel() / n, n, 1)?;
         Ok(arg)
     }
 }

@@ -65,7 +65,7 @@ fn exact_math_draws_the_cpus_bits_and_fast_math_the_same_draws_within_5e_6() {
 
     // Plain normals: an odd length and offset, so the partial Philox blocks at both ends are hit.
     let n = (1 << 20) + 3;
-    let cpu = ops::normal(Device::Cpu, 42, 5, n).unwrap().to_vec().unwrap();
+    let cpu = ops::normal_in(&Context::default(), Device::Cpu, 42, 5, n).unwrap().to_vec().unwrap();
     let exact = ops::normal_in(&ctx(SamplerMath::Exact), GPU, 42, 5, n).unwrap().to_vec().unwrap();
     assert!(exact == cpu, "exact GPU normals differ from the CPU's");
     let fast = ops::normal_in(&ctx(SamplerMath::Fast), GPU, 42, 5, n).unwrap().to_vec().unwrap();
@@ -73,7 +73,10 @@ fn exact_math_draws_the_cpus_bits_and_fast_math_the_same_draws_within_5e_6() {
     let worst = fast.iter().zip(&cpu).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     println!("fast normals: largest |gpu - cpu| = {worst:.3e}");
     assert!(worst <= 5e-6, "fast normals differ from the exact ones by up to {worst}");
-    assert!(fast == ops::normal(GPU, 42, 5, n).unwrap().to_vec().unwrap(), "fast normals do not repeat");
+    assert!(
+        fast == ops::normal_in(&Context::default(), GPU, 42, 5, n).unwrap().to_vec().unwrap(),
+        "fast normals do not repeat"
+    );
     let mean = fast.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
     let var = fast.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
     println!("fast normals: mean {mean:.2e}, variance {var:.5}");
@@ -81,7 +84,7 @@ fn exact_math_draws_the_cpus_bits_and_fast_math_the_same_draws_within_5e_6() {
 
     // 2^26 fast normals (about four of their uniforms round to 1, where
     // sqrt(-2 ln u) = 0 must not become NaN): all finite.
-    let many = ops::normal(GPU, 7, 0, 1 << 26).unwrap().to_vec().unwrap();
+    let many = ops::normal_in(&Context::default(), GPU, 7, 0, 1 << 26).unwrap().to_vec().unwrap();
     let bad = many.iter().filter(|x| !x.is_finite()).count();
     let zeros = many.iter().filter(|&&x| x == 0.0).count();
     println!("2^26 fast normals: {bad} not finite, {zeros} exactly 0");

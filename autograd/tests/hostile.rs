@@ -90,12 +90,15 @@ fn kernel_entry_points_check_operand_lengths() {
     let a = Buffer::Cpu(vec![0.0; 6]);
     let b = Buffer::Cpu(vec![0.0; 6]);
     // Lengths that do not match m, k, n.
-    assert!(matches!(ops::gemm(&a, &b, 1, 3, 3, 2, Transpose::NN), Err(Error::InvalidShape { .. })));
+    assert!(matches!(
+        ops::gemm_in(&blitz_kernels::Context::default(), &a, &b, 1, 3, 3, 2, Transpose::NN),
+        Err(Error::InvalidShape { .. })
+    ));
     // m·k that wraps to the slice's length in release.
     let m = 1usize << 63;
-    assert!(ops::gemm(&a, &b, 1, m, 2, 3, Transpose::NN).is_err());
-    assert!(ops::gemm(&a, &b, 1 << 62, 2, 3, 1, Transpose::NN).is_err());
-    assert!(ops::gemm(&a, &b, 1, 2, 3, 2, Transpose::NN).is_ok());
-    assert!(is_overflow(ops::expand_axis(&a, 2, usize::MAX, 3)));
-    assert!(is_overflow(ops::concat_axis(&[&a, &b], &[usize::MAX, 2], 1, 1)));
+    assert!(ops::gemm_in(&blitz_kernels::Context::default(), &a, &b, 1, m, 2, 3, Transpose::NN).is_err());
+    assert!(ops::gemm_in(&blitz_kernels::Context::default(), &a, &b, 1 << 62, 2, 3, 1, Transpose::NN).is_err());
+    assert!(ops::gemm_in(&blitz_kernels::Context::default(), &a, &b, 1, 2, 3, 2, Transpose::NN).is_ok());
+    assert!(is_overflow(ops::expand_axis_in(&blitz_kernels::Context::default(), &a, 2, usize::MAX, 3)));
+    assert!(is_overflow(ops::concat_axis_in(&blitz_kernels::Context::default(), &[&a, &b], &[usize::MAX, 2], 1, 1)));
 }

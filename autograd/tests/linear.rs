@@ -45,9 +45,9 @@ fn add_rows_refuses_a_row_that_does_not_divide() {
     use blitz_kernels::{ops, Buffer};
     let mut c = Buffer::Cpu(vec![1.0; 6]);
     for b in [vec![], vec![1.0; 4]] {
-        let err = ops::add_rows(&mut c, &Buffer::Cpu(b)).unwrap_err();
+        let err = ops::add_rows_in(&blitz_kernels::Context::default(), &mut c, &Buffer::Cpu(b)).unwrap_err();
         assert!(matches!(err, Error::ShapeMismatch { op: "add_rows", .. }), "{err:?}");
     }
-    ops::add_rows(&mut c, &Buffer::Cpu(vec![0.5, 1.0, 2.0])).unwrap();
+    ops::add_rows_in(&blitz_kernels::Context::default(), &mut c, &Buffer::Cpu(vec![0.5, 1.0, 2.0])).unwrap();
     assert_eq!(c.to_vec().unwrap(), [1.5, 2.0, 3.0, 1.5, 2.0, 3.0]);
 }

@@ -23,7 +23,13 @@ fn fused_forward_and_backward_equal_the_unfused_graph() {
 
     let plain = Tape::new(0);
     let (m2, r2) = (plain.leaf(mu), plain.leaf(rho));
-    let eps = plain.constant(Tensor::from_buffer(ops::normal(Device::Cpu, seed, offset, n).unwrap(), &[n]).unwrap());
+    let eps = plain.constant(
+        Tensor::from_buffer(
+            ops::normal_in(&blitz_kernels::Context::default(), Device::Cpu, seed, offset, n).unwrap(),
+            &[n],
+        )
+        .unwrap(),
+    );
     let w2 = m2.add(&r2.softplus().unwrap().mul(&eps).unwrap()).unwrap();
     let l2 = w2.mul(&plain.constant(upstream)).unwrap().sum().unwrap();
     let g2 = plain.backward(&l2).unwrap();
@@ -66,7 +72,10 @@ fn the_same_seed_and_offset_give_the_same_epsilons_on_one_and_two_threads() {
             let w = tape.constant(mu).reparam_sample(&tape.constant(rho.clone()), 5, 12).unwrap();
             let lq = tape.constant(rho).reparam_log_posterior(5, 12).unwrap();
             (
-                ops::normal(Device::Cpu, 5, 12, 100_000).unwrap().to_vec().unwrap(),
+                ops::normal_in(&blitz_kernels::Context::default(), Device::Cpu, 5, 12, 100_000)
+                    .unwrap()
+                    .to_vec()
+                    .unwrap(),
                 w.value().to_vec().unwrap(),
                 lq.item().unwrap(),
             )

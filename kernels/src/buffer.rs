@@ -4,6 +4,12 @@
 use crate::cuda::CudaBuffer;
 use crate::{Device, Error, Result};
 
+// The one module that binds the two backends to the variants of [`Buffer`]:
+// `crate::ops` matches a buffer's variant and calls the backend named here.
+pub(crate) use crate::cpu::Cpu;
+pub use crate::cpu::SampleKlFactors;
+pub(crate) use crate::cuda::Gpu;
+
 /// A flat array of `f32` on one device.
 #[derive(Debug, Clone)]
 pub enum Buffer {

@@ -21,20 +21,3 @@ impl fmt::Display for Device {
         }
     }
 }
-
-impl std::str::FromStr for Device {
-    type Err = crate::Error;
-
-    /// Parses `cpu`, `cuda` (ordinal 0) or `cuda:N`.
-    fn from_str(s: &str) -> crate::Result<Self> {
-        match s {
-            "cpu" => Ok(Device::Cpu),
-            "cuda" | "gpu" => Ok(Device::Cuda(0)),
-            _ => s
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(Device::Cuda)
-                .ok_or_else(|| crate::Error::invalid("device", format!("`{s}` (expected cpu, cuda or cuda:N)"))),
-        }
-    }
-}

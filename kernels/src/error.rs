@@ -175,8 +175,8 @@ impl Error {
                 write!(
                     f,
                     "{what}: needs {} but the limit is {} (set BLITZ_MEMORY_LIMIT to change it)",
-                    crate::limits::human_bytes(*bytes),
-                    crate::limits::human_bytes(*limit)
+                    human_bytes(*bytes),
+                    human_bytes(*limit)
                 )
             }
             Error::NonFinite { what } => write!(f, "non-finite value (NaN or inf) in {what}"),
@@ -203,6 +203,44 @@ impl Error {
     /// Shorthand for [`Error::InvalidArgument`].
     pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidArgument { name, reason: reason.into() }
+    }
+}
+
+// The parse of a device name lives with the error type it returns, so
+// that `device` needs nothing from `error` (which names `Device`).
+impl std::str::FromStr for Device {
+    type Err = Error;
+
+    /// Parses `cpu`, `cuda` (ordinal 0) or `cuda:N`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| Error::invalid("device", format!("`{s}` (expected cpu, cuda or cuda:N)"))),
+        }
+    }
+}
+
+/// `bytes` for a person: `512 B`, `3.2 MiB`, `52.0 GiB`, …
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes == u64::MAX {
+        return "more than 16 EiB".into();
+    }
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }
 

@@ -4,37 +4,37 @@
 //! element-wise and broadcast ops, reductions, softmax, layout, the
 //! counter-based Philox sampler and the fused reparameterisation kernel.
 //!
-//! - [`ops`]: the kernels on [`Buffer`]s, dispatched by device; the `*_in`
-//!   entry points take a [`Context`], which says which variant of each kernel
-//!   family runs and on which threads.
+//! - [`ops`]: the kernels on [`Buffer`]s, one file per family, dispatched by
+//!   device to a backend (the CPU's or the GPU's, both implementing one
+//!   crate-private trait); every entry point (`*_in`) takes a [`Context`],
+//!   which says which variant of each kernel family runs and on which threads.
 //! - [`context`]: that context; [`Context::default`] is the fastest verified variant of each family.
 //! - [`types`]: device-neutral op types (element-wise ops and their op codes, geometries, priors).
 //! - [`registry`]: every kernel family, its variants, what this machine can run, the defaults.
 //! - [`mod@reference`]: the reference variants, the plain scalar definitions every fast path is tested against.
 //! - [`fastmath`]: the scalar f32 math every path shares, so that they draw the same bits.
 //! - [`limits`]: checked element counts and the memory check every size from outside goes through.
-//! - [`cuda`]: the CUDA backend (a stub returning [`Error::CudaNotCompiled`]
-//!   without the `cuda` feature).
+//! - [`cuda`]: crate-private but for [`cuda::device`] (is a GPU usable, how
+//!   many, their names, synchronisation) and [`cuda::CudaBuffer`]; without the
+//!   `cuda` feature every GPU call returns [`Error::CudaNotCompiled`].
 #![warn(missing_docs)]
 
+mod backend;
 mod buffer;
 pub mod context;
 pub(crate) mod cpu;
 pub mod cuda;
 mod device;
 mod error;
+pub mod fastmath;
 pub mod limits;
 pub mod ops;
-pub mod ops_conv;
 pub mod reference;
 pub mod registry;
 pub mod shape;
 pub mod types;
-
-/// The scalar f32 math (ln, exp, sin/cos of 2πu, softplus, sigmoid) written
-/// as exactly rounded operations, shared by the reference, every CPU path and
-/// the GPU's exact sampler math, so that all of them draw the same bits.
-pub use cpu::fastmath;
+#[cfg(test)]
+mod variant_tests;
 
 pub use buffer::Buffer;
 pub use context::Context;

@@ -96,24 +96,7 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
     (v.is_finite() && v >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
-/// `bytes` for a person: `512 B`, `3.2 MiB`, `52.0 GiB`, …
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes == u64::MAX {
-        return "more than 16 EiB".into();
-    }
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use crate::error::human_bytes;
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,7 @@
 //! }
 //! ```
 
+use crate::buffer::Cpu;
 use crate::context::{
     Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
     ThreadSplit,
@@ -39,7 +40,8 @@ pub struct Variant {
     pub note: String,
     /// Whether [`Context::default`] picks it.
     pub default: bool,
-    /// The test that compares it with the family's reference (`file::test`).
+    /// The test that compares it with the family's reference (`file::test`;
+    /// a test build of the crate resolves it).
     pub verified_by: &'static str,
 }
 
@@ -82,17 +84,20 @@ fn avx2() -> bool {
 
 /// Whether CUDA device 0 can be used, and the reason when not.
 fn gpu() -> (bool, String) {
-    match crate::cuda::available(0) {
-        Ok(()) => (true, crate::cuda::device_name(0).unwrap_or_else(|_| "CUDA device 0".into())),
+    match crate::cuda::device::available(0) {
+        Ok(()) => (true, crate::cuda::device::name(0).unwrap_or_else(|_| "CUDA device 0".into())),
         Err(e) => (false, format!("no usable GPU: {e}")),
     }
 }
 
+/// A CPU variant as the table describes it, runnable here.
 fn cpu_variant(name: &'static str, description: &'static str, default: bool, verified_by: &'static str) -> Variant {
     Variant { name, description, available: true, note: "portable Rust".into(), default, verified_by }
 }
 
-/// Every family and its variants, as this machine sees them.
+/// Every family and its variants, as this machine sees them. Names,
+/// descriptions and verifying tests come from the variant tables of
+/// [`crate::context`]; this adds what this machine can run.
 pub fn families() -> Vec<Family> {
     let d = Context::default();
     let simd = if avx512() {
@@ -102,95 +107,49 @@ pub fn families() -> Vec<Family> {
     } else {
         "baseline SIMD"
     };
-    let gemm_test = "kernels/tests/variants.rs::every_gemm_variant_matches_the_reference_on_the_same_input";
+    macro_rules! cpu {
+        ($v:expr, $default:expr) => {
+            cpu_variant($v.name(), $v.description(), $v == $default, $v.verified_by())
+        };
+    }
     let gemm = GemmVariant::ALL
         .iter()
         .map(|&v| {
-            let description = match v {
-                GemmVariant::Auto => "matrix-vector loop for m = 1 or n = 1, matrixmultiply's packed kernel otherwise",
-                GemmVariant::Packed => {
-                    "matrixmultiply's packed sgemm for every shape, split over the threads when large"
-                }
-                GemmVariant::MatrixVector => {
-                    "dot products with eight accumulators / row axpys (any shape; fast on vectors)"
-                }
-                GemmVariant::Reference => "the triple loop in f64 (reference::gemm)",
-            };
-            let mut var = cpu_variant(v.name(), description, v == d.gemm, gemm_test);
+            let mut var = cpu!(v, d.gemm);
             if v != GemmVariant::Reference {
                 var.note = format!("compiled for {simd}");
             }
             var
         })
         .collect();
-    let elementwise_test = "kernels/tests/variants.rs::both_elementwise_variants_agree_forward_and_backward";
     let elementwise = ElementwiseVariant::ALL
         .iter()
         .map(|&v| {
-            let description = match v {
-                ElementwiseVariant::Fast => {
-                    "vectorised loops (fastmath exp/ln/softplus/sigmoid), split over the threads when large"
-                }
-                ElementwiseVariant::Reference => "one element at a time with std's functions (reference::elementwise)",
-            };
-            let mut var = cpu_variant(v.name(), description, v == d.elementwise, elementwise_test);
+            let mut var = cpu!(v, d.elementwise);
             if v == ElementwiseVariant::Fast {
                 var.note = format!("compiled for {simd}");
             }
             var
         })
         .collect();
-    let normals_test =
-        "kernels/tests/variants.rs::the_normals_variants_agree_portable_bit_for_bit_reference_within_1e_5";
     let normals = NormalsVariant::ALL
         .iter()
         .map(|&v| {
-            let (description, note) = match v {
-                NormalsVariant::Best => (
-                    "Philox4x32-10 + Box-Muller, 16 blocks at a time: AVX-512 intrinsics where present, else the portable batch",
-                    if avx512() { "runs the AVX-512 path".to_string() } else { format!("runs the portable batch ({simd})") },
-                ),
-                NormalsVariant::Portable => {
-                    ("the same batch in the baseline build, no intrinsics (same bits)", "baseline build".to_string())
-                }
-                NormalsVariant::Reference => {
-                    ("one draw at a time with std's ln/sin/cos (cpu::random::normal_at)", "portable Rust".to_string())
-                }
+            let mut var = cpu!(v, d.normals);
+            var.note = match v {
+                NormalsVariant::Best if avx512() => "runs the AVX-512 path".to_string(),
+                NormalsVariant::Best => format!("runs the portable batch ({simd})"),
+                NormalsVariant::Portable => "baseline build".to_string(),
+                NormalsVariant::Reference => "portable Rust".to_string(),
             };
-            Variant { name: v.name(), description, available: true, note, default: v == d.normals, verified_by: normals_test }
+            var
         })
         .collect();
-    let sampler_test =
-        "kernels/tests/variants.rs::every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input";
-    let sampler = SamplerVariant::ALL
-        .iter()
-        .map(|&v| {
-            let description = match v {
-                SamplerVariant::FusedSaved => {
-                    "one pass draws w and sums the KL; the CPU keeps two factors for the backward"
-                }
-                SamplerVariant::FusedRegenerate => "one pass draws w and sums the KL; the backward regenerates eps",
-                SamplerVariant::Unfused => "normals, softplus, product, sum, then the KL of w: separate kernels",
-                SamplerVariant::Reference => "reference::reparam: scalar loops, one thread (CPU only)",
-            };
-            cpu_variant(v.name(), description, v == d.sampler, sampler_test)
-        })
-        .collect();
-    let conv_test = "kernels/tests/variants.rs::every_conv_variant_matches_the_reference";
+    let sampler = SamplerVariant::ALL.iter().map(|&v| cpu!(v, d.sampler)).collect();
     let conv = ConvVariant::ALL
         .iter()
         .map(|&v| {
-            let description = match v {
-                ConvVariant::Auto => {
-                    "direct loops where they win (small kernels and channel counts), im2col + GEMM elsewhere"
-                }
-                ConvVariant::Direct => {
-                    "direct loops, no intermediate matrix (unit stride along the width only; CPU only)"
-                }
-                ConvVariant::Im2col => "im2col + one GEMM per group for the whole batch",
-                ConvVariant::Reference => "the definition, loop by loop, in f64 (reference::conv; CPU only)",
-            };
-            let mut var = cpu_variant(v.name(), description, v == d.conv, conv_test);
+            let mut var = cpu!(v, d.conv);
             if v == ConvVariant::Direct && !avx2() {
                 var.note = "no AVX2+FMA here: correct, but Auto does not pick it".into();
             }
@@ -208,33 +167,11 @@ pub fn families() -> Vec<Family> {
     };
     let gpu_gemm = GemmBackend::ALL
         .iter()
-        .map(|&v| {
-            let description = match v {
-                GemmBackend::Cublas => "cuBLAS sgemm (strided batched), row-major by operand swap",
-                GemmBackend::Tiled => "blitz's register-blocked shared-memory kernel (cu/gemm.cu)",
-            };
-            gpu_variant(
-                v.name(),
-                description,
-                v == d.gpu_gemm,
-                "autograd/tests/cuda_parity.rs::matmul_forms_and_both_gemms",
-            )
-        })
+        .map(|&v| gpu_variant(v.name(), v.description(), v == d.gpu_gemm, v.verified_by()))
         .collect();
     let gpu_sampler = SamplerMath::ALL
         .iter()
-        .map(|&v| {
-            let description = match v {
-                SamplerMath::Fast => "hardware sin/cos/exp/sqrt, contraction, flush-to-zero: the CPU's draws within 5e-6",
-                SamplerMath::Exact => "the CPU's ln/sin/cos/exp replayed, no contraction: the CPU's draws bit for bit",
-            };
-            gpu_variant(
-                v.name(),
-                description,
-                v == d.gpu_sampler,
-                "autograd/tests/cuda_sampler_math.rs::exact_math_draws_the_cpus_bits_and_fast_math_the_same_draws_within_5e_6",
-            )
-        })
+        .map(|&v| gpu_variant(v.name(), v.description(), v == d.gpu_sampler, v.verified_by()))
         .collect();
     vec![
         Family { name: "gemm", backend: Backend::Cpu, context_field: "gemm", variants: gemm },
@@ -271,23 +208,22 @@ pub struct Threshold {
 /// split decisions a [`Context`] carries (at their
 /// [`ThreadSplit::default`] values), then the fixed constants.
 pub fn thresholds() -> Vec<Threshold> {
-    use crate::cpu::{conv_direct, parallel, recycle, sample_kl};
     let d = ThreadSplit::default();
-    let ctx = "kernels/src/context.rs";
+    let ctx = "kernels/src/context/mod.rs";
     let t = |name, value, decides, source, context_field| Threshold { name, value, decides, source, context_field };
-    vec![
+    let mut all = vec![
         t("ThreadSplit::heavy", d.heavy, "elements from which an arithmetic-heavy element-wise loop, a reduction or a row loop is split over the threads", ctx, Some("split.heavy")),
         t("ThreadSplit::light", d.light, "elements from which a memory-bound element-wise loop (add, compare, product, an optimiser step) is split over the threads", ctx, Some("split.light")),
         t("ThreadSplit::sampler", d.sampler, "weights from which the fused sampler + KL is split over the threads", ctx, Some("split.sampler")),
         t("ThreadSplit::gemm", d.gemm, "multiply-adds from which a packed GEMM is cut into one block per thread", ctx, Some("split.gemm")),
         t("ThreadSplit::conv", d.conv, "multiply-adds from which the direct convolution splits images (or output channels) over the threads", ctx, Some("split.conv")),
-        t("CHUNK", parallel::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/cpu/parallel.rs", None),
-        t("KL_CHUNK", sample_kl::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/cpu/sample_kl.rs", None),
-        t("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct.rs", None),
-        t("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs", None),
-        t("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs", None),
-        t("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs", None),
-    ]
+        t("CHUNK", crate::context::CHUNK, "elements per parallel chunk and per partial sum of the element-wise loops and reductions (fixes the bits)", "kernels/src/context/mod.rs", None),
+        t("KL_CHUNK", crate::context::KL_CHUNK, "weights per chunk and per partial sum of the fused sampler + KL (fixes the bits)", "kernels/src/context/mod.rs", None),
+    ];
+    all.extend(
+        Cpu::FIXED_THRESHOLDS.iter().map(|&(name, value, decides, source)| t(name, value, decides, source, None)),
+    );
+    all
 }
 
 #[cfg(test)]

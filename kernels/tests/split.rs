@@ -8,7 +8,7 @@
 //! be counted: `ops::tests::the_split_policy_reaches_every_cpu_kernel`.)
 
 use blitz_kernels::context::{ConvVariant, ThreadSplit, Threads};
-use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, Context, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
+use blitz_kernels::{ops, BinaryOp, Buffer, Context, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
 #[path = "support/values.rs"]
 mod inputs;
@@ -158,8 +158,8 @@ fn conv_gives_the_same_bits_under_every_policy() {
                 let w = Buffer::Cpu(values(g.weight_len(), 11, -1.0, 1.0));
                 let b = Buffer::Cpu(values(g.out_channels, 12, -1.0, 1.0));
                 let gy = Buffer::Cpu(values(g.output_len(), 13, -1.0, 1.0));
-                out.push(bits(&ops_conv::conv_forward_in(&ctx, &x, &w, Some(&b), &g).unwrap()));
-                let (dx, dw, db) = ops_conv::conv_backward_in(&ctx, &x, &w, &gy, &g, (true, true, true)).unwrap();
+                out.push(bits(&ops::conv_forward_in(&ctx, &x, &w, Some(&b), &g).unwrap()));
+                let (dx, dw, db) = ops::conv_backward_in(&ctx, &x, &w, &gy, &g, (true, true, true)).unwrap();
                 out.extend([opt_bits(&dx), opt_bits(&dw), opt_bits(&db)]);
             }
             out

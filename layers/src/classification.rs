@@ -35,7 +35,7 @@ use crate::train::{
     check_draws, checked_inputs, draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig,
     TrainSummary,
 };
-use blitz_autograd::{loss, Device, Error, Result, Tensor, Var};
+use blitz_autograd::{loss, Context, Device, Error, Result, Tensor, Var};
 
 /// Rows per forward pass when predicting (bounds memory).
 const PREDICT_ROWS: usize = 1000;
@@ -219,7 +219,7 @@ impl<M: Module> Classifier<M> {
     ) -> Result<TrainSummary> {
         self.check_labels(x, labels)?;
         let xs = host_scaled(x, self.x_scale.as_ref())?;
-        if !xs.all_finite()? {
+        if !xs.all_finite(&Context::default())? {
             return Err(Error::NonFinite { what: "training inputs (after standardisation)".into() });
         }
         to_device(&self.net, config.device)?;
@@ -264,7 +264,9 @@ impl<M: Module> Classifier<M> {
         let xs = checked_inputs("Classifier::predict", x, self.x_scale.as_ref())?;
         let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
         let op = "Classifier::predict (logits vs [rows, classes])";
-        let probs = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, Tensor::softmax)?;
+        let probs = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, |t| {
+            t.softmax(&Context::default())
+        })?;
         ClassPrediction::from_draws(k, probs)
     }
 

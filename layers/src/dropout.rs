@@ -81,7 +81,7 @@ impl Module for Dropout {
         }
         let n = x.value().numel();
         let (seed, offset) = x.tape().draw(n);
-        let eps = ops::normal(Device::Cpu, seed, offset, n)?.to_vec()?;
+        let eps = ops::normal_in(&x.tape().context(), Device::Cpu, seed, offset, n)?.to_vec()?;
         let keep = 1.0 / (1.0 - self.p);
         let mask: Vec<f32> = eps.iter().map(|&e| if e < self.threshold { 0.0 } else { keep }).collect();
         let mask = Tensor::from_vec(mask, x.shape())?.to(x.device())?;

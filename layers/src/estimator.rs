@@ -14,7 +14,7 @@
 
 use crate::module::Module;
 use blitz_autograd::{Error, Result, Tape, Tensor, Var};
-use blitz_kernels::{ops, Buffer};
+use blitz_kernels::{ops, Buffer, Context};
 
 /// Something that labels a batch: it knows how many examples it covers, so
 /// a batch of 16 inputs with 15 labels is refused before any work.
@@ -37,7 +37,7 @@ impl Targets for Var {
     }
 
     fn all_finite(&self) -> Result<bool> {
-        self.value().all_finite()
+        self.value().all_finite(&self.tape().context())
     }
 }
 
@@ -47,7 +47,7 @@ impl Targets for Tensor {
     }
 
     fn all_finite(&self) -> Result<bool> {
-        Tensor::all_finite(self)
+        Tensor::all_finite(self, &Context::default())
     }
 }
 
@@ -137,7 +137,7 @@ pub trait VariationalEstimator: Module {
         if y.batch_len() != n {
             return Err(Error::ShapeMismatch { op: "sample_elbo", lhs: x.shape().to_vec(), rhs: vec![y.batch_len()] });
         }
-        if !x.value().all_finite()? {
+        if !x.value().all_finite(&x.tape().context())? {
             return Err(Error::NonFinite { what: "input of sample_elbo".into() });
         }
         if !y.all_finite()? {
@@ -170,14 +170,15 @@ pub trait VariationalEstimator: Module {
         let total = likelihood.add(&complexity)?;
         // One bad step would poison the parameters through the optimizer: refuse it here, saying which part.
         for (part, v) in [("likelihood", &likelihood), ("complexity (KL)", &complexity)] {
-            if !v.value().all_finite()? {
+            if !v.value().all_finite(&v.tape().context())? {
                 return Err(Error::NonFinite { what: format!("loss of sample_elbo: the {part} term") });
             }
         }
         let mut shape = vec![sample_nbr];
         shape.extend(preds[0].shape());
         let buffers: Vec<&Buffer> = preds.iter().map(Tensor::buffer).collect();
-        let stacked = ops::concat_axis(&buffers, &vec![preds[0].numel(); sample_nbr], 1, 1)?;
+        let stacked =
+            ops::concat_axis_in(&total.tape().context(), &buffers, &vec![preds[0].numel(); sample_nbr], 1, 1)?;
         Ok(ElboParts { predictions: Tensor::from_buffer(stacked, &shape)?, total, likelihood, complexity })
     }
 

@@ -10,7 +10,7 @@ use crate::kl::KlMode;
 use crate::posterior::GaussianParam;
 use crate::prior::Prior;
 use blitz_autograd::{Device, Result, Tape, Tensor, Var};
-use blitz_kernels::ops;
+use blitz_kernels::{ops, Context};
 
 /// How a Bayesian layer turns its weight posterior into an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,7 +57,7 @@ pub fn random_signs(device: Device, seed: u64, offset: u64, shape: &[usize]) -> 
 
 /// Normals made on the host (the same Philox stream on every device).
 fn host_normals(seed: u64, offset: u64, n: usize) -> Result<Vec<f32>> {
-    ops::normal(Device::Cpu, seed, offset, n)?.into_vec()
+    ops::normal_in(&Context::default(), Device::Cpu, seed, offset, n)?.into_vec()
 }
 
 /// A signs tensor for `shape` drawn on `tape`, as a constant.
@@ -132,8 +132,10 @@ impl AffineLayer<'_> {
                 let mean = f(x, &mu, bias.as_ref().map(|(m, _)| m))?;
                 let variance = f(&x.square()?, &var, bias.as_ref().map(|(_, v)| v))?;
                 let (seed, offset) = tape.draw(mean.value().numel());
-                let eps =
-                    Tensor::from_buffer(ops::normal(x.device(), seed, offset, mean.value().numel())?, mean.shape())?;
+                let eps = Tensor::from_buffer(
+                    ops::normal_in(&tape.context(), x.device(), seed, offset, mean.value().numel())?,
+                    mean.shape(),
+                )?;
                 // The floor keeps sqrt's gradient finite for an all-zero input row.
                 let std = variance.add_scalar(1e-12)?.sqrt()?;
                 let out = mean.add(&std.mul(&tape.constant(eps))?)?;

@@ -7,7 +7,7 @@ use crate::estimators::radial_noise;
 use crate::kl::{empirical_bayes_kl, gaussian_kl, monte_carlo_kl, KlMode};
 use crate::prior::Prior;
 use blitz_autograd::{Device, Error, Param, Result, Tape, Tensor, Var};
-use blitz_kernels::{ops, UnaryOp};
+use blitz_kernels::{ops, Context, UnaryOp};
 use rand::Rng;
 use std::sync::{Arc, Mutex};
 
@@ -90,7 +90,8 @@ impl GaussianParam {
             }
         }
         let rho = self.rho.value();
-        let sigma = Tensor::from_buffer(ops::unary(UnaryOp::Softplus, rho.buffer())?, rho.shape())?;
+        let sigma =
+            Tensor::from_buffer(ops::unary_in(&Context::default(), UnaryOp::Softplus, rho.buffer())?, rho.shape())?;
         *lock() = Some((key, sigma.clone()));
         Ok(sigma)
     }

@@ -25,7 +25,7 @@ use crate::data::{take_rows, EpochOrder, Standardizer};
 use crate::estimator::{ElboParts, VariationalEstimator};
 use crate::module::Module;
 use blitz_autograd::optim::{Adam, Optimizer};
-use blitz_autograd::{Device, Error, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Context, Device, Error, Param, Result, Tape, Tensor, Var};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -378,7 +378,7 @@ pub(crate) fn training_data(
 ) -> Result<(Tensor, Tensor)> {
     let (xs, ys) = (host_scaled(x, x_scale)?, host_scaled(y, y_scale)?);
     for (t, what) in [(&xs, "inputs"), (&ys, "targets")] {
-        if !t.all_finite()? {
+        if !t.all_finite(&Context::default())? {
             return Err(Error::NonFinite { what: format!("training {what} (after standardisation)") });
         }
     }

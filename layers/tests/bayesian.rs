@@ -337,7 +337,10 @@ fn predictions_follow_every_change_of_rho() {
     let rhos: Vec<_> = params(&m).into_iter().filter(|(name, _)| name.ends_with("rho")).map(|(_, p)| p).collect();
     assert!(!rhos.is_empty());
     for p in &rhos {
-        p.set(p.value().add(&Tensor::full(p.value().shape(), 0.5).unwrap()).unwrap()).unwrap();
+        p.set(
+            p.value().add(&blitz_kernels::Context::default(), &Tensor::full(p.value().shape(), 0.5).unwrap()).unwrap(),
+        )
+        .unwrap();
     }
     let after_set = run(Tape::predict(9));
     assert_ne!(after_set, before, "set: a wider posterior, other weights");
@@ -345,7 +348,11 @@ fn predictions_follow_every_change_of_rho() {
     for p in &rhos {
         // In place, as the optimizers update.
         p.update(|b| {
-            *b = blitz_kernels::ops::scalar(blitz_kernels::ScalarOp::Add(-1.0), b)?;
+            *b = blitz_kernels::ops::scalar_in(
+                &blitz_kernels::Context::default(),
+                blitz_kernels::ScalarOp::Add(-1.0),
+                b,
+            )?;
             Ok(())
         })
         .unwrap();

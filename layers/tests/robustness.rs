@@ -174,7 +174,7 @@ proptest! {
         prop_assert_eq!(r.is_ok(), len == s.iter().product::<usize>());
         if let Ok(t) = r {
             no_panic("reshape", || t.reshape(&[len, 1]).map(|_| ()))?.ok();
-            no_panic("argmax_rows", || t.argmax_rows().map(|_| ()))?.ok();
+            no_panic("argmax_rows", || t.argmax_rows(&blitz_kernels::Context::default()).map(|_| ()))?.ok();
         }
     }
 }

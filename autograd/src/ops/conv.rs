@@ -2,12 +2,12 @@
 //!   ∂L/∂x = convᵀ(∂L/∂y, W)   (col2im of Wᵀ·G),
 //!   ∂L/∂W = G·colᵀ            (summed over the batch inside one GEMM),
 //!   ∂L/∂b = Σ over batch and positions of G.
-//! The kernels are behind `blitz_kernels::ops_conv`; this file checks shapes
+//! The kernels are behind `blitz_kernels::ops`; this file checks shapes
 //! and records the backward rule.
 
 use crate::{Tensor, Var};
 use blitz_kernels::ConvGeom;
-use blitz_kernels::{ops_conv, Error, Result};
+use blitz_kernels::{ops, Error, Result};
 
 /// A size per spatial axis: one number for every axis, or one per axis.
 /// Built from `usize`, tuples, arrays or a `Vec` (`3.into()`, `(3, 5).into()`).
@@ -191,7 +191,7 @@ impl Var {
         }
         let (x, w) = (self.value().clone(), weight.value().clone());
         let ctx = self.tape().context();
-        let y = ops_conv::conv_forward_in(&ctx, x.buffer(), w.buffer(), bias.map(|b| b.value().buffer()), &geom)?;
+        let y = ops::conv_forward_in(&ctx, x.buffer(), w.buffer(), bias.map(|b| b.value().buffer()), &geom)?;
         let y = Tensor::from_parts(y, out_shape);
         let mut inputs = vec![self, weight];
         let b_val = bias.map(|b| b.value().clone());
@@ -202,7 +202,7 @@ impl Var {
             &inputs,
             Box::new(move |g, needs| {
                 let need_b = needs.get(2).copied().unwrap_or(false);
-                let (dx, dw, db) = ops_conv::conv_backward_in(
+                let (dx, dw, db) = ops::conv_backward_in(
                     &ctx,
                     x.buffer(),
                     w.buffer(),

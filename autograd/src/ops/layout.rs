@@ -39,6 +39,7 @@ impl Var {
     /// # Errors
     /// [`Error::InvalidArgument`] unless `perm` is a permutation of the axes.
     pub fn permute(&self, perm: &[usize]) -> Result<Var> {
+        let ctx = self.tape().context();
         let shape = self.shape().to_vec();
         let mut seen = vec![false; shape.len()];
         if perm.len() != shape.len() || perm.iter().any(|&p| p >= shape.len() || std::mem::replace(&mut seen[p], true))
@@ -46,7 +47,7 @@ impl Var {
             return Err(Error::invalid("permutation", format!("{perm:?} for shape {shape:?}")));
         }
         let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
-        let y = Tensor::from_parts(ops::permute(self.value().buffer(), &shape, perm)?, out_shape.clone());
+        let y = Tensor::from_parts(ops::permute_in(&ctx, self.value().buffer(), &shape, perm)?, out_shape.clone());
         let mut inverse = vec![0; perm.len()];
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i;
@@ -56,7 +57,10 @@ impl Var {
             y,
             &[self],
             Box::new(move |g, _| {
-                Ok(vec![Some(Tensor::from_parts(ops::permute(g.buffer(), &out_shape, &inverse)?, shape.clone()))])
+                Ok(vec![Some(Tensor::from_parts(
+                    ops::permute_in(&ctx, g.buffer(), &out_shape, &inverse)?,
+                    shape.clone(),
+                ))])
             }),
         )
     }
@@ -83,6 +87,7 @@ impl Var {
     /// [`Error::AxisOutOfRange`]; [`Error::IndexOutOfRange`] when the range
     /// leaves the axis.
     pub fn slice(&self, axis: usize, start: usize, len: usize) -> Result<Var> {
+        let ctx = self.tape().context();
         let shape = self.shape().to_vec();
         let (outer, ax, inner) = split_at_axis("slice", &shape, axis)?;
         if start + len > ax {
@@ -90,13 +95,16 @@ impl Var {
         }
         let mut out_shape = shape.clone();
         out_shape[axis] = len;
-        let y = Tensor::from_parts(ops::slice_axis(self.value().buffer(), outer, ax, inner, start, len)?, out_shape);
+        let y = Tensor::from_parts(
+            ops::slice_axis_in(&ctx, self.value().buffer(), outer, ax, inner, start, len)?,
+            out_shape,
+        );
         self.tape().record(
             "slice",
             y,
             &[self],
             Box::new(move |g, _| {
-                let gx = ops::slice_axis_backward(g.buffer(), outer, ax, inner, start, len)?;
+                let gx = ops::slice_axis_backward_in(&ctx, g.buffer(), outer, ax, inner, start, len)?;
                 Ok(vec![Some(Tensor::from_parts(gx, shape.clone()))])
             }),
         )
@@ -111,6 +119,7 @@ impl Var {
     /// cannot be allocated.
     pub fn concat(parts: &[&Var], axis: usize) -> Result<Var> {
         let first = parts.first().ok_or(Error::Empty { op: "concat" })?;
+        let ctx = first.tape().context();
         let base = first.shape().to_vec();
         let (outer, _, inner) = split_at_axis("concat", &base, axis)?;
         let mut lens = Vec::with_capacity(parts.len());
@@ -129,7 +138,7 @@ impl Var {
         out_shape[axis] = total.ok_or_else(|| Error::ShapeOverflow { op: "concat", shape: lens.clone() })?;
         checked_output("concat", &out_shape)?;
         let total = out_shape[axis];
-        let y = Tensor::from_parts(ops::concat_axis(&bufs, &lens, outer, inner)?, out_shape);
+        let y = Tensor::from_parts(ops::concat_axis_in(&ctx, &bufs, &lens, outer, inner)?, out_shape);
         let shapes: Vec<Vec<usize>> = parts.iter().map(|p| p.shape().to_vec()).collect();
         first.tape().record(
             "concat",
@@ -141,7 +150,7 @@ impl Var {
                 for ((&len, shape), &need) in lens.iter().zip(&shapes).zip(needs) {
                     out.push(if need {
                         Some(Tensor::from_parts(
-                            ops::slice_axis(g.buffer(), outer, total, inner, start, len)?,
+                            ops::slice_axis_in(&ctx, g.buffer(), outer, total, inner, start, len)?,
                             shape.clone(),
                         ))
                     } else {
@@ -161,6 +170,7 @@ impl Var {
     /// [`Error::ShapeOverflow`] / [`Error::TooLarge`] for a result that
     /// cannot be allocated.
     pub fn index_select(&self, axis: usize, idx: &[usize]) -> Result<Var> {
+        let ctx = self.tape().context();
         let shape = self.shape().to_vec();
         let (outer, ax, inner) = split_at_axis("index_select", &shape, axis)?;
         if let Some(&bad) = idx.iter().find(|&&i| i >= ax) {
@@ -169,14 +179,15 @@ impl Var {
         let mut out_shape = shape.clone();
         out_shape[axis] = idx.len();
         checked_output("index_select", &out_shape)?;
-        let y = Tensor::from_parts(ops::index_select(self.value().buffer(), outer, ax, inner, idx)?, out_shape);
+        let y =
+            Tensor::from_parts(ops::index_select_in(&ctx, self.value().buffer(), outer, ax, inner, idx)?, out_shape);
         let idx = idx.to_vec();
         self.tape().record(
             "index_select",
             y,
             &[self],
             Box::new(move |g, _| {
-                let gx = ops::index_select_backward(g.buffer(), outer, ax, inner, &idx)?;
+                let gx = ops::index_select_backward_in(&ctx, g.buffer(), outer, ax, inner, &idx)?;
                 Ok(vec![Some(Tensor::from_parts(gx, shape.clone()))])
             }),
         )
@@ -189,6 +200,7 @@ impl Var {
     /// [`Error::InvalidShape`] unless rank 2; [`Error::ShapeMismatch`] when
     /// `idx.len()` is not the row count; [`Error::IndexOutOfRange`].
     pub fn gather_rows(&self, idx: &[usize]) -> Result<Var> {
+        let ctx = self.tape().context();
         let shape = self.shape().to_vec();
         if shape.len() != 2 {
             return Err(Error::InvalidShape { op: "gather_rows", shape, reason: "expects a [rows, n] matrix".into() });
@@ -200,14 +212,17 @@ impl Var {
         if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
             return Err(Error::IndexOutOfRange { op: "gather_rows", index: bad, len: n });
         }
-        let y = Tensor::from_parts(ops::gather_rows(self.value().buffer(), n, idx)?, vec![rows]);
+        let y = Tensor::from_parts(ops::gather_rows_in(&ctx, self.value().buffer(), n, idx)?, vec![rows]);
         let idx = idx.to_vec();
         self.tape().record(
             "gather_rows",
             y,
             &[self],
             Box::new(move |g, _| {
-                Ok(vec![Some(Tensor::from_parts(ops::gather_rows_backward(g.buffer(), n, &idx)?, shape.clone()))])
+                Ok(vec![Some(Tensor::from_parts(
+                    ops::gather_rows_backward_in(&ctx, g.buffer(), n, &idx)?,
+                    shape.clone(),
+                ))])
             }),
         )
     }

@@ -5,7 +5,7 @@
 use super::conv::Dims;
 use crate::{Tensor, Var};
 use blitz_kernels::PoolGeom;
-use blitz_kernels::{ops_conv, Error, Result};
+use blitz_kernels::{ops, Error, Result};
 
 /// Window, stride and padding of a pooling. The stride defaults to the
 /// window (torch.nn's default); padding to 0.
@@ -103,7 +103,7 @@ impl Var {
     fn max_pool(&self, op: &'static str, rank: usize, p: &PoolParams) -> Result<Var> {
         let (geom, shape) = p.geometry(op, rank, self.shape())?;
         let ctx = self.tape().context();
-        let y = ops_conv::max_pool_forward_in(&ctx, self.value().buffer(), &geom)?;
+        let y = ops::max_pool_forward_in(&ctx, self.value().buffer(), &geom)?;
         let x = self.value().clone();
         let in_shape = self.shape().to_vec();
         self.tape().record(
@@ -112,7 +112,7 @@ impl Var {
             &[self],
             Box::new(move |g, _| {
                 // The arg-max is found again from x: nothing stored, nothing copied to the host.
-                let dx = ops_conv::max_pool_backward_in(&ctx, x.buffer(), g.buffer(), &geom)?;
+                let dx = ops::max_pool_backward_in(&ctx, x.buffer(), g.buffer(), &geom)?;
                 Ok(vec![Some(Tensor::from_parts(dx, in_shape.clone()))])
             }),
         )
@@ -121,14 +121,14 @@ impl Var {
     fn avg_pool(&self, op: &'static str, rank: usize, p: &PoolParams) -> Result<Var> {
         let (geom, shape) = p.geometry(op, rank, self.shape())?;
         let ctx = self.tape().context();
-        let y = ops_conv::avg_pool_forward_in(&ctx, self.value().buffer(), &geom)?;
+        let y = ops::avg_pool_forward_in(&ctx, self.value().buffer(), &geom)?;
         let in_shape = self.shape().to_vec();
         self.tape().record(
             op,
             Tensor::from_parts(y, shape),
             &[self],
             Box::new(move |g, _| {
-                let dx = ops_conv::avg_pool_backward_in(&ctx, g.buffer(), &geom)?;
+                let dx = ops::avg_pool_backward_in(&ctx, g.buffer(), &geom)?;
                 Ok(vec![Some(Tensor::from_parts(dx, in_shape.clone()))])
             }),
         )

@@ -22,13 +22,16 @@ impl Var {
     /// # Errors
     /// Kernel (CUDA) failures only.
     pub fn sum(&self) -> Result<Var> {
+        let ctx = self.tape().context();
         let x = self.value().clone();
-        let s = Tensor::from_parts(ops::sum_all_in(&self.tape().context(), x.buffer())?, Vec::new());
+        let s = Tensor::from_parts(ops::sum_all_in(&ctx, x.buffer())?, Vec::new());
         self.tape().record(
             "sum",
             s,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(x.with_buffer(ops::expand_axis(g.buffer(), 1, x.numel(), 1)?))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(x.with_buffer(ops::expand_axis_in(&ctx, g.buffer(), 1, x.numel(), 1)?))])
+            }),
         )
     }
 
@@ -49,15 +52,20 @@ impl Var {
     /// # Errors
     /// [`Error::AxisOutOfRange`].
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Var> {
+        let ctx = self.tape().context();
         let x = self.value().clone();
         let (outer, len, inner) = split_at_axis("sum_axis", x.shape(), axis)?;
-        let s =
-            Tensor::from_parts(ops::sum_axis(x.buffer(), outer, len, inner)?, reduced_shape(x.shape(), axis, keepdim));
+        let s = Tensor::from_parts(
+            ops::sum_axis_in(&ctx, x.buffer(), outer, len, inner)?,
+            reduced_shape(x.shape(), axis, keepdim),
+        );
         self.tape().record(
             "sum_axis",
             s,
             &[self],
-            Box::new(move |g, _| Ok(vec![Some(x.with_buffer(ops::expand_axis(g.buffer(), outer, len, inner)?))])),
+            Box::new(move |g, _| {
+                Ok(vec![Some(x.with_buffer(ops::expand_axis_in(&ctx, g.buffer(), outer, len, inner)?))])
+            }),
         )
     }
 
@@ -78,19 +86,20 @@ impl Var {
     /// # Errors
     /// [`Error::AxisOutOfRange`]; [`Error::Empty`] for a zero-length axis.
     pub fn max_axis(&self, axis: usize, keepdim: bool) -> Result<Var> {
+        let ctx = self.tape().context();
         let x = self.value().clone();
         let (outer, len, inner) = split_at_axis("max_axis", x.shape(), axis)?;
         if len == 0 {
             return Err(Error::Empty { op: "max_axis" });
         }
-        let (m, arg) = ops::max_axis(x.buffer(), outer, len, inner)?;
+        let (m, arg) = ops::max_axis_in(&ctx, x.buffer(), outer, len, inner)?;
         let m = Tensor::from_parts(m, reduced_shape(x.shape(), axis, keepdim));
         self.tape().record(
             "max_axis",
             m,
             &[self],
             Box::new(move |g, _| {
-                Ok(vec![Some(x.with_buffer(ops::max_axis_backward(g.buffer(), &arg, outer, len, inner)?))])
+                Ok(vec![Some(x.with_buffer(ops::max_axis_backward_in(&ctx, g.buffer(), &arg, outer, len, inner)?))])
             }),
         )
     }

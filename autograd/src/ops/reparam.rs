@@ -56,7 +56,7 @@ impl Var {
                 let g_sigma = if needs[1] {
                     let eps = ops::normal_in(&ctx, mu.device(), seed, offset, mu.numel())?;
                     let s = mu.shape();
-                    Some(mu.with_buffer(ops::binary(BinaryOp::Mul, g.buffer(), s, &eps, s, s)?))
+                    Some(mu.with_buffer(ops::binary_in(&ctx, BinaryOp::Mul, g.buffer(), s, &eps, s, s)?))
                 } else {
                     None
                 };
@@ -80,11 +80,11 @@ impl Var {
             &[self],
             Box::new(move |g, _| {
                 // ∂/∂rho (−ln softplus(rho)) = −sigmoid(rho) / softplus(rho), times g.
-                let s = ops::unary(UnaryOp::Sigmoid, rho.buffer())?;
-                let sp = ops::unary(UnaryOp::Softplus, rho.buffer())?;
-                let ratio = ops::binary(BinaryOp::Div, &s, rho.shape(), &sp, rho.shape(), rho.shape())?;
-                let neg = ops::scalar(ScalarOp::Mul(-1.0), &ratio)?;
-                let gr = ops::binary(BinaryOp::Mul, &neg, rho.shape(), g.buffer(), &[], rho.shape())?;
+                let s = ops::unary_in(&ctx, UnaryOp::Sigmoid, rho.buffer())?;
+                let sp = ops::unary_in(&ctx, UnaryOp::Softplus, rho.buffer())?;
+                let ratio = ops::binary_in(&ctx, BinaryOp::Div, &s, rho.shape(), &sp, rho.shape(), rho.shape())?;
+                let neg = ops::scalar_in(&ctx, ScalarOp::Mul(-1.0), &ratio)?;
+                let gr = ops::binary_in(&ctx, BinaryOp::Mul, &neg, rho.shape(), g.buffer(), &[], rho.shape())?;
                 Ok(vec![Some(rho.with_buffer(gr))])
             }),
         )

@@ -7,20 +7,27 @@ use blitz_kernels::{ops, Error, Result};
 
 impl Var {
     fn softmax_impl(&self, log: bool) -> Result<Var> {
+        let ctx = self.tape().context();
         let op = if log { "log_softmax" } else { "softmax" };
         let n = match self.shape().last() {
             Some(&n) if n > 0 => n,
             _ => return Err(Error::Empty { op }),
         };
         let x = self.value();
-        let y = x.with_buffer(ops::softmax(x.buffer(), n, log)?);
+        let y = x.with_buffer(ops::softmax_in(&ctx, x.buffer(), n, log)?);
         let y_saved = y.clone();
         self.tape().record(
             op,
             y,
             &[self],
             Box::new(move |g, _| {
-                Ok(vec![Some(y_saved.with_buffer(ops::softmax_backward(y_saved.buffer(), g.buffer(), n, log)?))])
+                Ok(vec![Some(y_saved.with_buffer(ops::softmax_backward_in(
+                    &ctx,
+                    y_saved.buffer(),
+                    g.buffer(),
+                    n,
+                    log,
+                )?))])
             }),
         )
     }

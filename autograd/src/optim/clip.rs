@@ -13,16 +13,16 @@ pub fn clip_grad_norm(grads: &mut Gradients, max_norm: f32) -> Result<f32> {
     if !(max_norm > 0.0 && max_norm.is_finite()) {
         return Err(Error::invalid("max_norm", format!("{max_norm}")));
     }
+    let ctx = grads.context().clone();
     // Every gradient's Σg², read back together (one GPU synchronisation).
     let buffers: Vec<&blitz_kernels::Buffer> = grads.params().iter().map(|(_, g)| g.buffer()).collect();
-    let total: f64 = ops::sum_squares_many(&buffers)?.iter().sum();
+    let total: f64 = ops::sum_squares_many_in(&ctx, &buffers)?.iter().sum();
     let norm = total.sqrt() as f32;
     if !norm.is_finite() {
         return Err(Error::NonFinite { what: "gradient norm".into() });
     }
     if norm > max_norm {
         let s = max_norm / norm;
-        let ctx = grads.context().clone();
         for (_, g) in grads.params_mut() {
             ops::scale_inplace_in(&ctx, g.buffer_mut(), s)?;
         }

@@ -19,7 +19,7 @@ pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta
     gemm_variant(GemmVariant::Auto, ThreadSplit::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
-/// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
+/// [`gemm_in`] without the matrix-vector shortcut: always `matrixmultiply`'s
 /// packed kernel. For benchmarks that compare the two.
 ///
 /// # Panics
@@ -239,7 +239,7 @@ multiversion! {
         c: &mut [f32]) => dots_impl
 }
 
-/// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself),
+/// [`gemm_in`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm_in`] itself),
 /// a packed product split over the threads as `split` says (the same bits
 /// under every policy).
 ///

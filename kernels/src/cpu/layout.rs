@@ -53,7 +53,7 @@ pub fn slice_axis(x: &[f32], outer: usize, axis: usize, inner: usize, start: usi
     }
 }
 
-/// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis`].
+/// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis_in`].
 pub fn slice_axis_backward(
     g: &[f32],
     outer: usize,
@@ -95,7 +95,7 @@ pub fn index_select(x: &[f32], outer: usize, axis: usize, inner: usize, idx: &[u
     }
 }
 
-/// Scatter-adds `g` back through [`index_select`] (repeated indices accumulate).
+/// Scatter-adds `g` back through [`index_select_in`] (repeated indices accumulate).
 pub fn index_select_backward(g: &[f32], outer: usize, axis: usize, inner: usize, idx: &[usize], gx: &mut [f32]) {
     let n = idx.len();
     for o in 0..outer {
@@ -114,7 +114,7 @@ pub fn gather_rows(x: &[f32], n: usize, idx: &[usize], out: &mut [f32]) {
     }
 }
 
-/// The adjoint of [`gather_rows`]: `gx` is zeroed, then `gx[r, idx[r]] = g[r]`.
+/// The adjoint of [`gather_rows_in`]: `gx` is zeroed, then `gx[r, idx[r]] = g[r]`.
 pub fn gather_rows_backward(g: &[f32], n: usize, idx: &[usize], gx: &mut [f32]) {
     gx.fill(0.0);
     for (r, (&i, &gi)) in idx.iter().zip(g).enumerate() {

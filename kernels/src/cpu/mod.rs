@@ -1,10 +1,10 @@
 //! The CPU backend: kernels on plain `f32` slices. Each is usable on its own;
 //! [`crate::ops`] wraps them behind device dispatch.
 
+mod backend;
 pub mod binary;
 pub mod conv;
 pub mod conv_direct;
-pub mod fastmath;
 pub mod gemm;
 pub(crate) mod lanes;
 pub mod layout;
@@ -21,3 +21,6 @@ pub mod sample_kl;
 pub(crate) mod simd;
 pub mod softmax;
 pub mod unary;
+
+pub(crate) use backend::Cpu;
+pub use backend::SampleKlFactors;

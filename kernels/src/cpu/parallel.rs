@@ -4,12 +4,8 @@
 //! is split is the caller's [`ThreadSplit`] threshold, passed in.
 
 use crate::context::ThreadSplit;
+pub use crate::context::CHUNK;
 use rayon::prelude::*;
-
-/// Chunk length for parallel element-wise loops and for the partial sums of
-/// reductions. It fixes the order of the partial sums, and so the bits: a
-/// constant, not part of [`ThreadSplit`].
-pub const CHUNK: usize = 1 << 14;
 
 #[cfg(test)]
 thread_local! {

@@ -8,10 +8,10 @@
 //! four u32 words. Lanes 0 and 1 are the Box-Muller pair of words (0, 1), lanes
 //! 2 and 3 that of words (2, 3): the even lane takes r·cos θ, the odd r·sin θ.
 
-use super::fastmath;
 use super::parallel::for_each_chunk_mut;
 use super::simd::multiversion;
 use crate::context::ThreadSplit;
+use crate::fastmath;
 use rand_philox::philox4x32_10;
 
 /// 2⁻²⁴: the spacing of the 24-bit uniforms.

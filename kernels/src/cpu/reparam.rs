@@ -4,11 +4,11 @@
 //!   ∂w/∂mu = 1,  ∂w/∂rho = eps·sigmoid(rho)   (softplus' = sigmoid).
 
 // `ln_normal`: its argument here is a softplus (see sample_kl.rs).
-use super::fastmath::{ln_normal as ln, sigmoid, softplus};
 use super::parallel::{chunked_sum, for_each_chunk_mut};
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
 use crate::context::ThreadSplit;
+use crate::fastmath::{ln_normal as ln, sigmoid, softplus};
 
 pub use crate::types::prior::LN_SQRT_2PI;
 

@@ -22,19 +22,16 @@
 // `ln_normal`/`log1p_normal`: their arguments here are a softplus (at least
 // e⁻⁸⁷, a normal number, or NaN/inf when rho is, and then the weight and
 // the KL are non-finite as well) and 1 + e with e in [e⁻⁶⁰, 1].
-use super::fastmath::{exp, ln_normal as ln, log1p_normal as log1p, softplus, softplus_sigmoid};
 use super::parallel::splits;
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
 use crate::context::ThreadSplit;
+use crate::fastmath::{exp, ln_normal as ln, log1p_normal as log1p, softplus, softplus_sigmoid};
 use crate::types::prior::{Consts, LN_SQRT_2PI};
 use crate::types::PriorSpec;
 use rayon::prelude::*;
 
-/// Weights per chunk of these loops. It fixes the order of the partial sums,
-/// and so the bits, and is a constant: whether the chunks run on several
-/// threads is [`ThreadSplit::sampler`]'s decision.
-pub(crate) const KL_CHUNK: usize = 1 << 12;
+pub(crate) use crate::context::KL_CHUNK;
 
 impl Consts {
     /// (log p(w), d log p / dw); `MIX` false: the single Gaussian (`self.single`).
@@ -237,7 +234,7 @@ fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64
     acc
 }
 
-/// Backward of [`kl_at`]: no eps needed (w is given).
+/// Backward of [`kl_at_in`]: no eps needed (w is given).
 #[inline(always)]
 fn kl_at_backward_impl(w: &[f32], rho: &[f32], g_kl: f32, k: &Consts, g_w: &mut [f32], g_rho: &mut [f32]) {
     by_prior!(k, MIX => for i in 0..w.len() {
@@ -420,7 +417,7 @@ pub fn kl_at(split: ThreadSplit, w: &[f32], rho: &[f32], seed: u64, offset: u64,
     sum as f32
 }
 
-/// Backward of [`kl_at`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
+/// Backward of [`kl_at_in`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
 /// (eps held fixed, as in the fused op).
 pub fn kl_at_backward(
     split: ThreadSplit,

@@ -58,10 +58,10 @@ impl UnaryOp {
 }
 
 /// ln(1 + eˣ) without overflow for large x (the vectorisable form in `fastmath`).
-pub use super::fastmath::softplus;
+pub use crate::fastmath::softplus;
 
 /// The logistic function (the vectorisable form in `fastmath`).
-pub use super::fastmath::sigmoid;
+pub use crate::fastmath::sigmoid;
 
 /// `o[i] = f(x[i])` with a loop per op, so that each loop vectorises.
 #[inline(always)]

@@ -1,21 +1,27 @@
-//! The CUDA backend. Without the `cuda` feature this is a stub with the same
-//! function names whose buffer type cannot be constructed, so every call on a
-//! GPU tensor fails with [`crate::Error::CudaNotCompiled`] and the public API
-//! is the same in both builds. With it, the `backend` module's real kernels (cudarc +
-//! NVRTC + cuBLAS, libraries loaded at run time) are used.
+//! The CUDA backend, crate-private: [`crate::ops`] reaches its kernels
+//! through the [`Backend`](crate::backend::Backend) trait that `Gpu`
+//! implements. Without the `cuda` feature a stub stands in whose buffer type
+//! cannot be constructed, so every call on a GPU tensor fails with
+//! [`crate::Error::CudaNotCompiled`]; the trait makes the stub and the real
+//! backend offer the same kernels. With it, the `backend` module's real
+//! kernels (cudarc + NVRTC + cuBLAS, libraries loaded at run time) run.
+//!
+//! Public: [`device`] (is a GPU there, how many, its name, wait for it) and
+//! [`CudaBuffer`], the storage of [`crate::Buffer::Cuda`].
 
-/// The GPU variant choices, which live in [`crate::context`] (re-exported here for CUDA code).
-pub use crate::context::{GemmBackend, SamplerMath};
+pub mod device;
 
 #[cfg(not(feature = "cuda"))]
 mod dummy;
 #[cfg(not(feature = "cuda"))]
-pub use dummy::*;
+pub use dummy::CudaBuffer;
+#[cfg(not(feature = "cuda"))]
+pub(crate) use dummy::Gpu;
+#[cfg(feature = "cuda")]
+pub(crate) mod backend;
 #[cfg(not(feature = "cuda"))]
 mod no_cuda_extras;
-#[cfg(not(feature = "cuda"))]
-pub use no_cuda_extras::*;
 #[cfg(feature = "cuda")]
-pub mod backend;
+pub use backend::CudaBuffer;
 #[cfg(feature = "cuda")]
-pub use backend::*;
+pub(crate) use backend::Gpu;

@@ -26,3 +26,11 @@ pub fn device_count() -> Result<usize> {
 pub fn synchronize(_ordinal: usize) -> Result<()> {
     Err(Error::CudaNotCompiled)
 }
+
+/// Whether a CUDA device can be used: never in this build.
+///
+/// # Errors
+/// Always [`Error::CudaNotCompiled`].
+pub fn available(_ordinal: usize) -> Result<()> {
+    Err(Error::CudaNotCompiled)
+}

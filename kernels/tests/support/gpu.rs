@@ -7,7 +7,7 @@ use blitz_kernels::cuda;
 /// unless `BLITZ_REQUIRE_GPU=1` (set by scripts/gpu-check.sh on the GPU
 /// machine), where a skip would hide a broken backend, so it fails instead.
 pub fn gpu_or_skip(test: &str) -> bool {
-    match cuda::available(0) {
+    match cuda::device::available(0) {
         Ok(()) => true,
         Err(e) if std::env::var("BLITZ_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
             panic!("BLITZ_REQUIRE_GPU=1 but the GPU cannot be used: {e}")

@@ -19,23 +19,6 @@ use cudarc::driver::{LaunchConfig, PushKernelArg};
 /// Fewest 128×128 output tiles for which the 128-tile kernel is used (about one per SM).
 const LARGE_MIN_TILES: usize = 132;
 
-/// `batch` products op(A_i)·op(B_i) of m×k by k×n, with the default backend
-/// ([`GemmBackend::Cublas`]; the convolutions use this).
-///
-/// # Errors
-/// Operands on different GPUs; sizes beyond cuBLAS's 32-bit ints; CUDA failures.
-pub fn gemm(
-    a: &CudaBuffer,
-    b: &CudaBuffer,
-    batch: usize,
-    m: usize,
-    k: usize,
-    n: usize,
-    t: Transpose,
-) -> Result<CudaBuffer> {
-    gemm_with(GemmBackend::default(), a, b, batch, m, k, n, t)
-}
-
 /// As [`gemm`] with an explicit backend.
 ///
 /// # Errors

@@ -1,6 +1,6 @@
 //! The real CUDA backend (feature `cuda`): cudarc for the driver, NVRTC and
-//! cuBLAS, all loaded at run time. Every function of the stub backend has its
-//! twin here with the same signature; [`crate::ops`] dispatches to them.
+//! cuBLAS, all loaded at run time. `Gpu` (in `contract.rs`) implements the
+//! crate's backend trait on these kernels, as the stub does without the feature.
 
 #![allow(clippy::too_many_arguments)]
 
@@ -20,31 +20,35 @@ macro_rules! launch {
 }
 
 mod buffer;
+mod contract;
 mod conv;
 mod device;
 mod dims;
 mod elementwise;
 mod gemm;
 mod layout;
-pub mod nvrtc;
+pub(crate) mod nvrtc;
+#[cfg(test)]
+mod nvrtc_tests;
 mod optim;
 mod random;
 mod reduce;
 mod softmax;
-pub mod sources;
+pub(crate) mod sources;
 
 pub use buffer::CudaBuffer;
+pub(crate) use contract::Gpu;
 pub use conv::*;
 pub use elementwise::{binary, binary_backward, scalar, scalar_backward, unary, unary_backward};
-pub use gemm::{gemm, gemm_with};
+pub use gemm::gemm_with;
 pub use layout::{
     concat_axis, gather_rows, gather_rows_backward, index_select, index_select_backward, permute, slice_axis,
     slice_axis_backward,
 };
 pub use optim::{adam_step, scale_inplace, sgd_step};
 pub use random::{
-    kl_at, kl_at_backward, normal, reparam_backward, reparam_forward, reparam_forward_into, reparam_log_posterior,
-    sample_kl_backward, sample_kl_forward, sample_kl_forward_into,
+    kl_at, kl_at_backward, normal, reparam_backward, reparam_forward, reparam_log_posterior, sample_kl_backward,
+    sample_kl_forward,
 };
 pub use reduce::{
     expand_axis, max_axis, max_axis_backward, sum_all, sum_axis, sum_squares, sum_squares_many, sum_to_shape,

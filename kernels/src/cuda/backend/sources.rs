@@ -40,7 +40,7 @@ pub const GEMM: Source = Source { name: "gemm", text: include_str!("../cu/gemm.c
 pub const RANDOM: Source = Source { name: "random", text: include_str!("../cu/random.cu"), options: EXACT };
 /// [`RANDOM`] with cheaper math, contraction and flush-to-zero: the same
 /// Philox bits, normals within 5e-6 of the exact ones, half the instructions
-/// (selected by [`crate::cuda::SamplerMath::Fast`]).
+/// (selected by [`crate::context::SamplerMath::Fast`]).
 pub const RANDOM_FAST: Source = Source {
     name: "random_fast",
     text: concat!("#define BLITZ_FAST_SAMPLER 1\n", include_str!("../cu/random.cu")),
@@ -55,6 +55,7 @@ pub const CONV: Source = Source { name: "conv", text: include_str!("../cu/conv.c
 pub const POOL: Source = Source { name: "pool", text: include_str!("../cu/pool.cu"), options: EXACT };
 
 /// Every source, for the compile test and for warming a device.
+#[cfg_attr(not(test), allow(dead_code))] // the NVRTC compile tests walk every source
 pub const ALL: &[Source] = &[ELEMENTWISE, REDUCE, SOFTMAX, LAYOUT, GEMM, RANDOM, RANDOM_FAST, OPTIM, CONV, POOL];
 
 /// The full program text NVRTC sees for `src`: [`COMMON`], the op tables

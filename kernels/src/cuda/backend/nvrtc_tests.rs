@@ -4,12 +4,11 @@
 //!
 //! Without NVRTC the tests print why and pass, unless `BLITZ_REQUIRE_NVRTC=1`
 //! (set by `scripts/ci-cuda.sh`), where a missing NVRTC is a failure.
-#![cfg(feature = "cuda")]
 
-use blitz_kernels::cuda::nvrtc::{compile, compile_text, nvrtc_available, nvrtc_version, Image};
-use blitz_kernels::cuda::sources::{program_text, program_text_with_tables, ALL, ELEMENTWISE};
-use blitz_kernels::types::{cuda_op_tables, UnaryOp};
-use blitz_kernels::Error;
+use super::nvrtc::{compile, compile_text, nvrtc_available, nvrtc_version, Image};
+use super::sources::{program_text, program_text_with_tables, ALL, ELEMENTWISE};
+use crate::types::{cuda_op_tables, UnaryOp};
+use crate::Error;
 
 /// Whether NVRTC is there; panics when it must be and is not.
 fn nvrtc_or_skip(test: &str) -> bool {
@@ -71,15 +70,15 @@ fn every_launched_kernel_name_exists_in_its_source() {
     // The host code looks kernels up by name; a typo would only show on a GPU.
     // Names are taken from the `launch!` calls of the backend sources.
     let host = [
-        include_str!("../src/cuda/backend/elementwise.rs"),
-        include_str!("../src/cuda/backend/reduce.rs"),
-        include_str!("../src/cuda/backend/softmax.rs"),
-        include_str!("../src/cuda/backend/layout.rs"),
-        include_str!("../src/cuda/backend/gemm.rs"),
-        include_str!("../src/cuda/backend/random.rs"),
-        include_str!("../src/cuda/backend/optim.rs"),
-        include_str!("../src/cuda/backend/conv.rs"),
-        include_str!("../src/cuda/backend/buffer.rs"),
+        include_str!("elementwise.rs"),
+        include_str!("reduce.rs"),
+        include_str!("softmax.rs"),
+        include_str!("layout.rs"),
+        include_str!("gemm.rs"),
+        include_str!("random.rs"),
+        include_str!("optim.rs"),
+        include_str!("conv.rs"),
+        include_str!("buffer.rs"),
     ];
     let mut checked = 0;
     for text in host {

@@ -1,16 +1,19 @@
+//! The tests that verify the kernel variants (the registry names them, and
+//! [`crate::context`]'s variant tables resolve each name in a test build).
 //! Kernel variants side by side in one process: each variant of a family runs
 //! on the same input, chosen by the `Context` it is given (no process-wide
 //! switch), and is compared with the family's reference variant
 //! (`blitz_kernels::reference`): bit for bit where the design promises bits,
 //! within the stated tolerance elsewhere.
 
-use blitz_kernels::context::{
-    Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant, Threads,
+use crate::context::{
+    Context, ConvVariant, ElementwiseVariant, GemmBackend, GemmVariant, NormalsVariant, SamplerMath, SamplerVariant,
+    Threads,
 };
-use blitz_kernels::reference;
-use blitz_kernels::{ops, ops_conv, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
+use crate::reference;
+use crate::{ops, BinaryOp, Buffer, ConvGeom, PriorSpec, ScalarOp, Transpose, UnaryOp};
 
-#[path = "support/values.rs"]
+#[path = "../tests/support/values.rs"]
 mod inputs;
 use inputs::values;
 
@@ -27,7 +30,7 @@ fn max_rel(got: &[f32], want: &[f32]) -> f32 {
 }
 
 #[test]
-fn every_gemm_variant_matches_the_reference_on_the_same_input() {
+pub(crate) fn every_gemm_variant_matches_the_reference_on_the_same_input() {
     let shapes = [(1, 37, 29), (23, 41, 1), (33, 47, 29), (64, 96, 80), (3, 0, 4)];
     let forms = [Transpose::NN, Transpose::NT, Transpose::TN];
     let variants = [GemmVariant::Auto, GemmVariant::Packed, GemmVariant::MatrixVector, GemmVariant::Reference];
@@ -51,13 +54,13 @@ fn every_gemm_variant_matches_the_reference_on_the_same_input() {
             }
             // The default context is today's path, bit for bit.
             let auto = ops::gemm_in(&Context::default(), &a, &b, batch, m, k, n, t).unwrap().to_vec().unwrap();
-            assert_eq!(auto, ops::gemm(&a, &b, batch, m, k, n, t).unwrap().to_vec().unwrap());
+            assert_eq!(auto, ops::gemm_in(&Context::default(), &a, &b, batch, m, k, n, t).unwrap().to_vec().unwrap());
         }
     }
 }
 
 #[test]
-fn a_pool_of_one_thread_gives_the_same_bits_as_the_global_pool() {
+pub(crate) fn a_pool_of_one_thread_gives_the_same_bits_as_the_global_pool() {
     let one = Context { threads: Threads::fixed(1).unwrap(), ..Context::default() };
     let (m, k, n) = (300, 200, 256); // above the threshold where the product is split over threads
     let a = Buffer::Cpu(values(m * k, 3, -1.0, 1.0));
@@ -74,16 +77,16 @@ fn a_pool_of_one_thread_gives_the_same_bits_as_the_global_pool() {
 }
 
 #[test]
-fn the_normals_variants_agree_portable_bit_for_bit_reference_within_1e_5() {
+pub(crate) fn the_normals_variants_agree_portable_bit_for_bit_reference_within_1e_5() {
     let n = 10_007; // odd length, odd offset: partial Philox blocks at both ends
-    let draw = |v| ops::normal_in(&ctx_with(|c| c.normals = v), blitz_kernels::Device::Cpu, 77, 5, n);
+    let draw = |v| ops::normal_in(&ctx_with(|c| c.normals = v), crate::Device::Cpu, 77, 5, n);
     let best = draw(NormalsVariant::Best).unwrap().to_vec().unwrap();
     let portable = draw(NormalsVariant::Portable).unwrap().to_vec().unwrap();
     let reference = draw(NormalsVariant::Reference).unwrap().to_vec().unwrap();
     assert!(best == portable, "the portable normals differ from the dispatched ones");
     // Normal i of the draw (seed, offset) is normal offset + i of the stream: named, not generated.
     let from_zero =
-        ops::normal_in(&ctx_with(|c| c.normals = NormalsVariant::Reference), blitz_kernels::Device::Cpu, 77, 0, n + 5);
+        ops::normal_in(&ctx_with(|c| c.normals = NormalsVariant::Reference), crate::Device::Cpu, 77, 0, n + 5);
     assert_eq!(reference, from_zero.unwrap().to_vec().unwrap()[5..]);
     // fastmath's ln/sin/cos against the standard library's: normals are O(1), the bound absolute.
     let worst = best.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
@@ -96,7 +99,7 @@ fn reference_sample_kl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: P
     let ln_sqrt_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let log_gauss = |w: f64, s: f64| -s.ln() - ln_sqrt_2pi - w * w / (2.0 * s * s);
     let exact = ctx_with(|c| c.normals = NormalsVariant::Reference);
-    let eps = ops::normal_in(&exact, blitz_kernels::Device::Cpu, seed, offset, mu.len()).unwrap().to_vec().unwrap();
+    let eps = ops::normal_in(&exact, crate::Device::Cpu, seed, offset, mu.len()).unwrap().to_vec().unwrap();
     let mut kl = 0.0;
     let w: Vec<f32> = (0..mu.len())
         .map(|i| {
@@ -119,7 +122,7 @@ fn reference_sample_kl(mu: &[f32], rho: &[f32], seed: u64, offset: u64, prior: P
 }
 
 #[test]
-fn every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input() {
+pub(crate) fn every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input() {
     let n = 20_001;
     let mu = Buffer::Cpu(values(n, 11, -0.5, 0.5));
     let rho = Buffer::Cpu(values(n, 12, -7.0, -1.0));
@@ -138,7 +141,7 @@ fn every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input(
             if v != SamplerVariant::Unfused {
                 // The fused draws and the reference variant promise the reference's bits.
                 let mut exact = vec![0f32; n];
-                blitz_kernels::reference::reparam::sample_all(
+                crate::reference::reparam::sample_all(
                     &mu.to_vec().unwrap(),
                     &rho.to_vec().unwrap(),
                     seed,
@@ -155,7 +158,7 @@ fn every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input(
             let (gm, gr) = match &factors {
                 Some(f) => {
                     let wb = Buffer::Cpu(w.clone());
-                    ops::sample_kl_backward_saved(&wb, f, Some(&g_w), &g_kl, prior).unwrap()
+                    ops::sample_kl_backward_saved_in(&Context::default(), &wb, f, Some(&g_w), &g_kl, prior).unwrap()
                 }
                 None => ops::sample_kl_backward_in(&ctx, &mu, &rho, Some(&g_w), &g_kl, seed, offset, prior).unwrap(),
             };
@@ -173,7 +176,7 @@ fn every_sampler_variant_matches_the_reference_and_the_others_on_the_same_input(
 }
 
 #[test]
-fn every_conv_variant_matches_the_reference() {
+pub(crate) fn every_conv_variant_matches_the_reference() {
     let lenet1 = ConvGeom::plain_2d(2, 1, 6, [12, 12], [5, 5]);
     let padded =
         ConvGeom { in_channels: 4, out_channels: 6, groups: 2, padding: [0, 1, 2], dilation: [1, 2, 1], ..lenet1 };
@@ -188,9 +191,9 @@ fn every_conv_variant_matches_the_reference() {
         let (xb, wb, bb, gb) = (Buffer::Cpu(x), Buffer::Cpu(w), Buffer::Cpu(b), Buffer::Cpu(gy));
         for v in ConvVariant::ALL {
             let ctx = ctx_with(|c| c.conv = v);
-            let y = ops_conv::conv_forward_in(&ctx, &xb, &wb, Some(&bb), &g).unwrap().to_vec().unwrap();
+            let y = ops::conv_forward_in(&ctx, &xb, &wb, Some(&bb), &g).unwrap().to_vec().unwrap();
             assert!(max_rel(&y, &y_ref) <= 1e-5, "{v:?} {g:?}: forward");
-            let (dx, dw, db) = ops_conv::conv_backward_in(&ctx, &xb, &wb, &gb, &g, (true, true, true)).unwrap();
+            let (dx, dw, db) = ops::conv_backward_in(&ctx, &xb, &wb, &gb, &g, (true, true, true)).unwrap();
             let tol = 1e-5 * (g.output_len() as f32).sqrt();
             assert!(max_rel(&dx.unwrap().to_vec().unwrap(), dx_ref.as_ref().unwrap()) <= tol, "{v:?}: dx");
             assert!(max_rel(&dw.unwrap().to_vec().unwrap(), dw_ref.as_ref().unwrap()) <= tol, "{v:?}: dw");
@@ -201,12 +204,12 @@ fn every_conv_variant_matches_the_reference() {
     let strided = ConvGeom { stride: [1, 1, 2], ..lenet1 };
     let x = Buffer::Cpu(values(strided.input_len(), 1, -1.0, 1.0));
     let w = Buffer::Cpu(values(strided.weight_len(), 2, -1.0, 1.0));
-    let err = ops_conv::conv_forward_in(&ctx_with(|c| c.conv = ConvVariant::Direct), &x, &w, None, &strided);
-    assert!(matches!(err, Err(blitz_kernels::Error::InvalidArgument { .. })), "{err:?}");
+    let err = ops::conv_forward_in(&ctx_with(|c| c.conv = ConvVariant::Direct), &x, &w, None, &strided);
+    assert!(matches!(err, Err(crate::Error::InvalidArgument { .. })), "{err:?}");
 }
 
 #[test]
-fn both_elementwise_variants_agree_forward_and_backward() {
+pub(crate) fn both_elementwise_variants_agree_forward_and_backward() {
     let fast = Context::default();
     let reference = ctx_with(|c| c.elementwise = ElementwiseVariant::Reference);
     let x = values(5000, 31, -8.0, 8.0);
@@ -253,4 +256,64 @@ fn both_elementwise_variants_agree_forward_and_backward() {
         let (got, want) = (run(&fast), run(&reference));
         assert!(max_rel(&got.0, &want.0) <= 1e-6 && max_rel(&got.1, &want.1) <= 1e-6, "{op:?}");
     }
+}
+
+/// Whether GPU 0 can be used; says why not when it cannot (the GPU tests then pass without running).
+fn gpu_or_skip(test: &str) -> bool {
+    match crate::cuda::device::available(0) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("{test}: skipped, {e}");
+            false
+        }
+    }
+}
+
+#[test]
+pub(crate) fn both_gpu_gemms_match_the_cpu() {
+    if !gpu_or_skip("both_gpu_gemms_match_the_cpu") {
+        return;
+    }
+    let gpu = crate::Device::Cuda(0);
+    for (batch, m, k, n) in [(1, 33, 47, 29), (3, 16, 16, 16), (1, 1, 70, 5), (2, 64, 1, 40), (1, 128, 784, 100)] {
+        let (a, b) = (values(batch * m * k, 7, -1.0, 1.0), values(batch * k * n, 8, -1.0, 1.0));
+        let (ag, bg) = (Buffer::from_host(a.clone(), gpu).unwrap(), Buffer::from_host(b.clone(), gpu).unwrap());
+        for t in [Transpose::NN, Transpose::NT, Transpose::TN] {
+            let want =
+                ops::gemm_in(&Context::default(), &Buffer::Cpu(a.clone()), &Buffer::Cpu(b.clone()), batch, m, k, n, t)
+                    .unwrap()
+                    .to_vec()
+                    .unwrap();
+            for backend in GemmBackend::ALL {
+                let ctx = ctx_with(|c| c.gpu_gemm = backend);
+                let got = ops::gemm_in(&ctx, &ag, &bg, batch, m, k, n, t).unwrap().to_vec().unwrap();
+                let err = max_rel(&got, &want);
+                assert!(err <= 1e-5 * (k.max(1) as f32).sqrt(), "{backend:?} {batch}x{m}x{k}x{n} {t:?}: {err:e}");
+            }
+        }
+    }
+}
+
+#[test]
+pub(crate) fn exact_gpu_math_draws_the_cpus_bits_and_fast_math_within_5e_6() {
+    if !gpu_or_skip("exact_gpu_math_draws_the_cpus_bits_and_fast_math_within_5e_6") {
+        return;
+    }
+    let (gpu, n) = (crate::Device::Cuda(0), (1 << 16) + 3);
+    let cpu = ops::normal_in(&Context::default(), crate::Device::Cpu, 42, 5, n).unwrap().to_vec().unwrap();
+    let math = |m: SamplerMath| ctx_with(|c| c.gpu_sampler = m);
+    let exact = ops::normal_in(&math(SamplerMath::Exact), gpu, 42, 5, n).unwrap().to_vec().unwrap();
+    assert!(exact == cpu, "exact GPU normals differ from the CPU's");
+    let fast = ops::normal_in(&math(SamplerMath::Fast), gpu, 42, 5, n).unwrap().to_vec().unwrap();
+    let worst = fast.iter().zip(&cpu).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= 5e-6, "fast normals differ from the CPU's by up to {worst}");
+    // The fused draw: exact weights are the CPU's bits.
+    let (mu, rho) = (values(n, 1, -1.0, 1.0), values(n, 2, -7.0, -1.0));
+    let prior = PriorSpec::Gaussian { sigma: 0.3 };
+    let draw = |ctx: &Context, device| {
+        let (m, r) = (Buffer::from_host(mu.clone(), device).unwrap(), Buffer::from_host(rho.clone(), device).unwrap());
+        ops::sample_kl_forward_in(ctx, &m, &r, 3, 11, prior).unwrap().0.to_vec().unwrap()
+    };
+    let want = draw(&Context::default(), crate::Device::Cpu);
+    assert!(draw(&math(SamplerMath::Exact), gpu) == want, "exact GPU weights differ from the CPU's");
 }
