@@ -93,7 +93,13 @@ fn main() -> Result<()> {
     for _ in 0..calls / 10 {
         let t = Instant::now();
         for i in 0..draws as u64 {
-            std::hint::black_box(blitz::kernels::ops::normal(Device::Cpu, i, 0, 760)?);
+            std::hint::black_box(blitz::kernels::ops::normal_in(
+                &blitz::kernels::context::Context::default(),
+                Device::Cpu,
+                i,
+                0,
+                760,
+            )?);
         }
         floor.push(t.elapsed().as_secs_f64() * 1e6);
     }

@@ -16,6 +16,7 @@ use crate::module::params;
 use crate::regression::RegressionPrediction;
 use crate::train::{check_draws, checked_inputs, example_count};
 use blitz_autograd::{Device, Error, Result};
+use blitz_kernels::context::Context;
 use blitz_kernels::{ops, Buffer, Transpose, UnaryOp};
 
 /// Rows per product: those of the predictors' chunks (`PREDICT_ROWS` of
@@ -51,6 +52,8 @@ pub(super) struct Network {
     noise: Vec<f32>,
     /// Multiply-adds of one draw of one row (weights drawn, products).
     work_per_row: usize,
+    /// Where the draws run (variants and threads).
+    pub(super) ctx: Context,
 }
 
 impl Network {
@@ -82,14 +85,14 @@ impl Network {
             let (inputs, outputs) = (w[0], w[1]);
             let name = |part: &str| format!("fc{}.{part}", i + 1);
             let (w_mu, b_mu) = (host(name("weight_mu"))?, host(name("bias_mu"))?);
-            let w_sigma = ops::unary(UnaryOp::Softplus, &host(name("weight_rho"))?)?;
-            let b_sigma = ops::unary(UnaryOp::Softplus, &host(name("bias_rho"))?)?;
+            let w_sigma = ops::unary_in(&Context::default(), UnaryOp::Softplus, &host(name("weight_rho"))?)?;
+            let b_sigma = ops::unary_in(&Context::default(), UnaryOp::Softplus, &host(name("bias_rho"))?)?;
             let (w_offset, b_offset) = (reserve(w_mu.len()), reserve(b_mu.len()));
             // The spec check bounded the weights by the memory: no overflow.
             work = work.saturating_add(w_mu.len().saturating_mul(2));
             layers.push(Layer { inputs, outputs, w_mu, w_sigma, b_mu, b_sigma, w_offset, b_offset });
         }
-        Ok(Network { layers, x_scale, y_scale, noise, work_per_row: work })
+        Ok(Network { layers, x_scale, y_scale, noise, work_per_row: work, ctx: Context::default() })
     }
 
     /// The predictive distribution of the rows of `x` (transformed, not
@@ -145,7 +148,7 @@ impl Network {
             let one = |i: usize| -> Result<Vec<f32>> {
                 let y = self.draw(&part, m, draw_seed(seed, i as u64))?;
                 if softmax {
-                    ops::softmax(&y, width, false)?.into_vec()
+                    ops::softmax_in(&self.ctx, &y, width, false)?.into_vec()
                 } else {
                     y.into_vec()
                 }
@@ -155,7 +158,7 @@ impl Network {
                 (0..draws).map(one).collect::<Result<_>>()?
             } else {
                 use rayon::prelude::*;
-                (0..draws).into_par_iter().map(one).collect::<Result<_>>()?
+                self.ctx.install(|| (0..draws).into_par_iter().map(one).collect::<Result<_>>())?
             };
             for (d, p) in out.iter_mut().zip(parts) {
                 d.extend(p);
@@ -169,12 +172,12 @@ impl Network {
     fn draw(&self, x: &Buffer, m: usize, seed: u64) -> Result<Buffer> {
         let mut h: Option<Buffer> = None;
         for (i, l) in self.layers.iter().enumerate() {
-            let w = ops::reparam_forward_sigma(&l.w_mu, &l.w_sigma, seed, l.w_offset)?;
-            let b = ops::reparam_forward_sigma(&l.b_mu, &l.b_sigma, seed, l.b_offset)?;
-            let mut c = ops::gemm(h.as_ref().unwrap_or(x), &w, 1, m, l.inputs, l.outputs, Transpose::NT)?;
-            ops::add_rows(&mut c, &b)?;
+            let w = ops::reparam_forward_sigma_in(&self.ctx, &l.w_mu, &l.w_sigma, seed, l.w_offset)?;
+            let b = ops::reparam_forward_sigma_in(&self.ctx, &l.b_mu, &l.b_sigma, seed, l.b_offset)?;
+            let mut c = ops::gemm_in(&self.ctx, h.as_ref().unwrap_or(x), &w, 1, m, l.inputs, l.outputs, Transpose::NT)?;
+            ops::add_rows_in(&self.ctx, &mut c, &b)?;
             if i + 1 < self.layers.len() {
-                c = ops::unary(UnaryOp::Relu, &c)?;
+                c = ops::unary_in(&self.ctx, UnaryOp::Relu, &c)?;
             }
             h = Some(c);
         }

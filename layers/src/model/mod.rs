@@ -365,6 +365,14 @@ impl Model {
         crate::data::read_delimited(path, &self.file.read_options(Delimiter::Auto, None, false))
     }
 
+    /// The same model predicting on `ctx`: its kernel variants and threads
+    /// (by default [`Context::default`](blitz_kernels::context::Context),
+    /// rayon's global pool). The bits of a prediction do not depend on it.
+    pub fn with_context(mut self, ctx: blitz_kernels::context::Context) -> Model {
+        self.net.ctx = ctx;
+        self
+    }
+
     /// The predictive distribution of `rows` (each one value per feature,
     /// in [`Model::features`]' order and the data's own units) from `draws`
     /// weight draws named by `seed`. The same bits as `blitz predict` on a
