@@ -47,6 +47,7 @@ fn main() -> Result<()> {
         log1p: vec![],
         settings: String::new(),
         seed: 0,
+        conformal: None,
     };
     let mut ck = reg.checkpoint()?;
     for (k, v) in file.metadata() {

@@ -19,9 +19,11 @@
 //! # Ok(()) }
 //! ```
 
+mod calibration;
 mod draws;
 mod table;
 
+pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
 pub use table::Prediction;
 
 use crate::checkpoint::{decode_string_list as decode_list, encode_string_list as encode_list, Checkpoint};
@@ -86,6 +88,8 @@ pub struct ModelFile {
     pub settings: String,
     /// The seed of the run (the initialisation of an untrained model).
     pub seed: u64,
+    /// The split-conformal calibration (`blitz fit --conformal F`), if any.
+    pub conformal: Option<Calibration>,
 }
 
 /// A trained or loaded model of either task.
@@ -133,6 +137,9 @@ impl ModelFile {
         m.insert(KEY_LOG1P.into(), encode_list(&self.log1p));
         m.insert(KEY_SETTINGS.into(), self.settings.clone());
         m.insert(KEY_SEED.into(), self.seed.to_string());
+        if let Some(c) = &self.conformal {
+            c.to_metadata(&mut m);
+        }
         m
     }
 
@@ -167,7 +174,10 @@ impl ModelFile {
             log1p: list(KEY_LOG1P)?,
             settings: get(KEY_SETTINGS)?.clone(),
             seed: get(KEY_SEED)?.parse().map_err(|_| bad(format!("metadata {KEY_SEED} is not a number")))?,
+            conformal: None,
         };
+        let outputs = file.spec.outputs;
+        let file = ModelFile { conformal: Calibration::from_metadata(meta, task, outputs, ck.source())?, ..file };
         file.check(ck)?;
         Ok(file)
     }
@@ -426,8 +436,12 @@ impl Model {
 
     /// The prediction table `blitz predict` prints: a CSV header, then one
     /// line per row.
+    ///
+    /// A calibrated model (`blitz fit --conformal F`) adds the columns
+    /// `lower_conformal` and `upper_conformal` (regression) or `set`, the
+    /// classes of the prediction set joined by `|` (classification).
     pub fn table(&self, p: &Prediction) -> String {
-        table::csv(p, &self.file.classes)
+        table::csv(p, &self.file.classes, self.file.conformal.as_ref().map(|c| &c.rule))
     }
 
     /// Writes [`Model::table`] to `w`.

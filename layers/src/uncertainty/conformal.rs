@@ -56,6 +56,21 @@ fn check_len(op: &'static str, what: &str, len: usize, expected: usize) -> Resul
     }
 }
 
+/// Checks a calibration read back: at least one row and one threshold,
+/// each ≥ 0 and not NaN (+∞ is a calibration with too few rows).
+fn check_threshold(rows: usize, quantiles: &[f64]) -> Result<()> {
+    if rows == 0 || quantiles.is_empty() {
+        return Err(Error::invalid(
+            "conformal",
+            format!("{rows} calibration rows, {} thresholds: need both", quantiles.len()),
+        ));
+    }
+    match quantiles.iter().find(|q| q.is_nan() || **q < 0.0) {
+        Some(q) => Err(Error::invalid("conformal", format!("threshold {q}: must be ≥ 0"))),
+        None => Ok(()),
+    }
+}
+
 /// The ⌈(n + 1)(1 − α)⌉-th smallest of `scores` (sorted here), or +∞ when
 /// that rank is past n. The rank is rounded up, so floating-point error can
 /// only make the threshold larger (more conservative), never smaller.
@@ -97,7 +112,7 @@ impl ConformalRegressor {
     /// mean, std or target, and `InvalidArgument` for a negative std.
     pub fn calibrate(mean: &[f32], std: &[f32], y: &[f32], outputs: usize, alpha: f32) -> Result<ConformalRegressor> {
         check_alpha(alpha)?;
-        if outputs == 0 || mean.is_empty() || mean.len() % outputs != 0 {
+        if outputs == 0 || mean.is_empty() || !mean.len().is_multiple_of(outputs) {
             return Err(Error::invalid(
                 "conformal",
                 format!(
@@ -127,6 +142,18 @@ impl ConformalRegressor {
             })
             .collect();
         Ok(ConformalRegressor { alpha, calibration_rows: rows, quantiles })
+    }
+
+    /// A calibration taken earlier (read back from a model file): the level,
+    /// the calibration rows and each output's threshold.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an `alpha` outside (0, 1), no rows, no
+    /// thresholds, or a threshold that is NaN or negative.
+    pub fn from_quantiles(alpha: f32, calibration_rows: usize, quantiles: Vec<f64>) -> Result<ConformalRegressor> {
+        check_alpha(alpha)?;
+        check_threshold(calibration_rows, &quantiles)?;
+        Ok(ConformalRegressor { alpha, calibration_rows, quantiles })
     }
 
     /// The miscoverage level it was calibrated for.
@@ -160,7 +187,7 @@ impl ConformalRegressor {
     /// infinite mean or std.
     pub fn intervals(&self, mean: &[f32], std: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
         let outputs = self.quantiles.len();
-        if mean.len() % outputs != 0 {
+        if !mean.len().is_multiple_of(outputs) {
             return Err(Error::invalid(
                 "conformal",
                 format!("intervals: {} means do not make whole rows of {outputs} outputs", mean.len()),
@@ -208,7 +235,7 @@ fn ranked(row: &[f32]) -> Vec<(usize, f64)> {
 /// Checks a rows × `classes` block of probabilities: whole rows, finite,
 /// and none negative.
 fn check_probs(op: &'static str, probs: &[f32], classes: usize) -> Result<usize> {
-    if classes == 0 || probs.len() % classes != 0 {
+    if classes == 0 || !probs.len().is_multiple_of(classes) {
         return Err(Error::invalid(
             "conformal",
             format!("{op}: {} probabilities do not make whole rows of {classes} classes", probs.len()),
@@ -252,6 +279,26 @@ impl ConformalClassifier {
         Ok(ConformalClassifier { alpha, classes, calibration_rows: rows, quantile: conformal_quantile(scores, alpha) })
     }
 
+    /// A calibration taken earlier (read back from a model file) of
+    /// `classes` classes.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for an `alpha` outside (0, 1), no rows, fewer than
+    /// two classes, or a threshold that is NaN or negative.
+    pub fn from_quantile(
+        alpha: f32,
+        classes: usize,
+        calibration_rows: usize,
+        quantile: f64,
+    ) -> Result<ConformalClassifier> {
+        check_alpha(alpha)?;
+        check_threshold(calibration_rows, &[quantile])?;
+        if classes < 2 {
+            return Err(Error::invalid("conformal", format!("{classes} classes: at least two")));
+        }
+        Ok(ConformalClassifier { alpha, classes, calibration_rows, quantile })
+    }
+
     /// The miscoverage level it was calibrated for.
     pub fn alpha(&self) -> f32 {
         self.alpha
@@ -260,6 +307,11 @@ impl ConformalClassifier {
     /// How many calibration rows it was calibrated on.
     pub fn calibration_rows(&self) -> usize {
         self.calibration_rows
+    }
+
+    /// The number of classes.
+    pub fn classes(&self) -> usize {
+        self.classes
     }
 
     /// The threshold q̂ on the cumulative probability (+∞ when there were

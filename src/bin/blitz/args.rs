@@ -36,7 +36,12 @@ fit options
   --checkpoint-every K     write the checkpoint every K epochs (default 10) and after the last
   --resume                 continue the run whose checkpoint is --out (same data and options)
   --force                  replace an existing --out file (without it, fit refuses to overwrite one)
-  --draws N                weight draws for test figures (default 100)
+  --draws N                weight draws for test figures and calibration (default 100)
+  --conformal F            hold out a seeded share F of the training rows to calibrate split-conformal
+                           intervals (regression: mean ± q·std) or prediction sets (classification),
+                           with coverage at least 1 - alpha on rows like these; predict adds the
+                           columns lower_conformal,upper_conformal (or set), evaluate their coverage
+  --alpha A                the miscoverage level of --conformal (default 0.1: 90% coverage)
   --device cpu|cuda        where to train (default cpu)
   --json                   end with one JSON line on stdout
   --quiet                  no progress on stderr
@@ -86,6 +91,10 @@ pub struct FitArgs {
     pub quiet: bool,
     pub delimiter: Delimiter,
     pub header_rows: Option<usize>,
+    /// The share of the training rows held out to calibrate (`--conformal F`).
+    pub conformal: Option<f32>,
+    /// The miscoverage level of the calibration (`--alpha A`).
+    pub alpha: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -206,6 +215,8 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         "--checkpoint-every",
         "--draws",
         "--device",
+        "--conformal",
+        "--alpha",
     ];
     valued.extend(READ_FLAGS);
     let (pos, flags) = split_args(argv, &valued, &["--resume", "--force", "--json", "--quiet"])?;
@@ -237,6 +248,8 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         quiet: false,
         delimiter: Delimiter::Auto,
         header_rows: None,
+        conformal: None,
+        alpha: blitz::layers::model::DEFAULT_ALPHA,
     };
     let mut target = None;
     let (mut fraction, mut every) = (None, None);
@@ -276,6 +289,8 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--checkpoint-every" => a.checkpoint_every = num(flag, v)?,
             "--draws" => a.draws = num(flag, v)?,
             "--device" => a.device = v.parse()?,
+            "--conformal" => a.conformal = Some(num(flag, v)?),
+            "--alpha" => a.alpha = num(flag, v)?,
             "--resume" => a.resume = true,
             "--force" => a.force = true,
             "--json" => a.json = true,
@@ -295,6 +310,11 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         (_, Some(k)) => Some(Split::EveryKth(k)),
         _ => None,
     };
+    for (flag, v) in [("--conformal", a.conformal.unwrap_or(0.5)), ("--alpha", a.alpha)] {
+        if !(v > 0.0 && v < 1.0) {
+            return Err(usage(format!("{flag} {v}: give a share in (0, 1), e.g. 0.2")));
+        }
+    }
     if a.resume && a.out.is_none() {
         return Err(usage("--resume needs --out: the checkpoint to continue".into()));
     }

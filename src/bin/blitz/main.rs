@@ -16,13 +16,17 @@ mod model;
 mod print;
 
 use args::{Command, EvaluateArgs, FitArgs, PredictArgs};
-use blitz::layers::data::{read_delimited, ReadOptions, Target};
+use blitz::layers::data::{read_delimited, ReadOptions, Split, Target};
 use blitz::layers::model::Model;
 use blitz::prelude::*;
 use claim::{claim, Existing};
 use print::{info, line, out};
 use std::io::Write as _;
 use std::process::ExitCode;
+
+/// Mixed into `--seed` for the calibration rows' split, so that they are not
+/// drawn like the test rows of `--test-fraction`.
+const CALIBRATION_SEED: u64 = 0xC0F0_4D41;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -91,13 +95,22 @@ fn fit(a: &FitArgs) -> Result<()> {
         }
         (None, None) => (data, None),
     };
-    let file = model::for_data(&train, task, a)?;
+    // Calibration rows come out of the training rows only; the model never trains on them.
+    let (train, cal) = match a.conformal {
+        Some(f) => {
+            let (tr, cal) = Split::Fraction { test: f, seed: a.seed ^ CALIBRATION_SEED }.apply(&train)?;
+            (tr, Some(cal))
+        }
+        None => (train, None),
+    };
+    let mut file = model::for_data(&train, task, a)?;
     let train = file.transform(train)?;
     let test = test.map(|t| file.transform(t)).transpose()?;
+    let cal = cal.map(|c| file.transform(c)).transpose()?;
     let config = model::train_config(&file, a, train.rows());
     budget::check_training(&file.spec, a.sample_nbr, config.batch_size.min(train.rows()))?;
-    if let Some(test) = &test {
-        budget::check_draws(&file.spec, a.draws, test.rows())?;
+    for rows in [&test, &cal].into_iter().flatten().map(Dataset::rows) {
+        budget::check_draws(&file.spec, a.draws, rows)?;
     }
     let resume = match (&a.out, a.resume) {
         (Some(out), true) => Some(model::resumable(&file, out)?),
@@ -113,7 +126,8 @@ fn fit(a: &FitArgs) -> Result<()> {
         train.header_rows,
         train.delimiter,
         train.rows(),
-        test.as_ref().map_or(String::new(), |t| format!(", {} test rows", t.rows())),
+        test.as_ref().map_or(String::new(), |t| format!(", {} test rows", t.rows()))
+            + &cal.as_ref().map_or(String::new(), |c| format!(", {} calibration rows", c.rows())),
         train.feature_names.len(),
         task.name(),
         file.spec.describe(),
@@ -134,6 +148,14 @@ fn fit(a: &FitArgs) -> Result<()> {
     };
     let mut fitted = file.build()?;
     let summary = model::fit(&mut fitted, &train, &config, resume.as_ref(), &mut report)?;
+    if let Some(cal) = &cal {
+        let c = model::calibrate(&fitted, cal, a.draws, a.seed, a.alpha)?;
+        info(&model::describe_calibration(&c));
+        file.conformal = Some(c);
+        if let Some(out) = &a.out {
+            model::add_calibration(&file, out)?;
+        }
+    }
     if let Some(out) = &a.out {
         // The loop wrote it after the last epoch; a run that had nothing left to do writes it again.
         info(&format!("model written to {out}"));
@@ -147,7 +169,7 @@ fn fit(a: &FitArgs) -> Result<()> {
         ("ms_per_step", format!("{:.4}", summary.ms_per_step)),
     ];
     if let Some(test) = &test {
-        let figures = model::evaluate(&fitted, test, a.draws, a.seed)?;
+        let figures = model::evaluate(&fitted, file.conformal.as_ref(), test, a.draws, a.seed)?;
         info(&model::describe_figures(&figures));
         json.extend(figures);
     }
@@ -186,7 +208,7 @@ fn evaluate(a: &EvaluateArgs) -> Result<()> {
     let data = file.transform(read_delimited(&a.data, &opts)?)?;
     let data = model::with_task(data, file.task)?;
     budget::check_draws(&file.spec, a.draws, data.rows())?;
-    let figures = model::evaluate(fitted, &data, a.draws, a.seed)?;
+    let figures = model::evaluate(fitted, file.conformal.as_ref(), &data, a.draws, a.seed)?;
     if a.json {
         let mut json = vec![("task", model::json_str(file.task.name())), ("test_rows", data.rows().to_string())];
         json.extend(figures);

@@ -5,7 +5,8 @@
 
 use crate::args::{FitArgs, Task};
 use blitz::layers::data::{Dataset, ReadOptions, Table, Target, TargetKind};
-use blitz::layers::model::{Fitted, ModelFile, KEY_SETTINGS};
+use blitz::layers::model::{Calibration, Conformal, Fitted, ModelFile, Prediction, Truth, KEY_SETTINGS};
+use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor};
 use blitz::prelude::*;
 
 /// Training steps the default epoch count aims at.
@@ -94,10 +95,11 @@ pub fn for_data(train: &Dataset, task: Task, a: &FitArgs) -> Result<ModelFile> {
         log1p: a.log1p.clone(),
         settings: String::new(),
         seed: a.seed,
+        conformal: None,
     };
     let c = train_config(&file, a, train.rows());
     file.settings = format!(
-        "target={} task={} sizes={} prior_sigma={} epochs={} batch={} lr={} lr_final={} sample_nbr={} seed={} split={:?} test_file={:?} log1p={:?} train_rows={} data={:016x}",
+        "target={} task={} sizes={} prior_sigma={} epochs={} batch={} lr={} lr_final={} sample_nbr={} seed={} split={:?} test_file={:?} log1p={:?} conformal={:?} alpha={} train_rows={} data={:016x}",
         file.target,
         task.name(),
         file.spec.describe(),
@@ -111,6 +113,8 @@ pub fn for_data(train: &Dataset, task: Task, a: &FitArgs) -> Result<ModelFile> {
         a.split,
         a.test_file,
         a.log1p,
+        a.conformal,
+        a.alpha,
         train.rows(),
         data_fingerprint(train)
     );
@@ -206,32 +210,76 @@ pub fn fit(
     }
 }
 /// The test figures as JSON keys.
-pub fn evaluate(fitted: &Fitted, data: &Dataset, draws: usize, seed: u64) -> Result<Vec<(&'static str, String)>> {
+pub fn evaluate(
+    fitted: &Fitted,
+    conformal: Option<&Calibration>,
+    data: &Dataset,
+    draws: usize,
+    seed: u64,
+) -> Result<Vec<(&'static str, String)>> {
     let x = data.x.to_tensor()?;
-    Ok(match fitted {
+    let (mut figures, p, truth) = match fitted {
         Fitted::Regression(m) => {
-            let r = m.evaluate(&x, &data.values()?.to_tensor()?, draws, seed)?;
-            vec![
+            let y = data.values()?;
+            let p = m.predict(&x, draws, seed)?;
+            let r = p.metrics(&y.data)?;
+            let f = vec![
                 ("test_rmse", json_num(r.rmse)),
                 ("coverage_2sd", json_num(r.coverage_2sd)),
                 ("test_loglik", json_num(r.loglik)),
                 ("mean_epistemic_std", json_num(r.mean_epistemic_std)),
                 ("mean_aleatoric_std", json_num(r.mean_aleatoric_std)),
-            ]
+            ];
+            (f, Prediction::Regression(p), Truth::Values(&y.data))
         }
         Fitted::Classification(m) => {
             let (labels, _) = data.classes()?;
-            let r = m.evaluate(&x, labels, draws, seed)?;
-            vec![
+            let p = m.predict(&x, draws, seed)?;
+            let r = p.metrics(labels)?;
+            let f = vec![
                 ("test_acc", json_num(r.accuracy)),
                 ("nll", json_num(r.nll)),
                 ("brier", json_num(r.brier)),
                 ("ece", json_num(r.ece)),
                 ("mean_entropy", json_num(r.mean_entropy)),
                 ("mean_mi", json_num(r.mean_mi)),
-            ]
+            ];
+            (f, Prediction::Classification(p), Truth::Labels(labels))
         }
-    })
+    };
+    if let Some(c) = conformal {
+        figures.extend(c.figures(&p, truth)?.into_iter().map(|(k, v)| (k, json_num(v))));
+    }
+    Ok(figures)
+}
+
+/// Calibrates split-conformal intervals (or sets) of `fitted` on the
+/// held-out rows `cal` (transformed like the training rows), predicting
+/// them with `draws` draws named by `seed`.
+///
+/// # Errors
+/// As the prediction and [`ConformalRegressor::calibrate`] /
+/// [`ConformalClassifier::calibrate`].
+pub fn calibrate(fitted: &Fitted, cal: &Dataset, draws: usize, seed: u64, alpha: f32) -> Result<Calibration> {
+    let x = cal.x.to_tensor()?;
+    let rule = match fitted {
+        Fitted::Regression(m) => {
+            let p = m.predict(&x, draws, seed)?;
+            Conformal::Regression(ConformalRegressor::calibrate(
+                &p.mean,
+                &p.std,
+                &cal.values()?.data,
+                p.outputs,
+                alpha,
+            )?)
+        }
+        Fitted::Classification(m) => {
+            let p = m.predict(&x, draws, seed)?;
+            let (labels, _) = cal.classes()?;
+            Conformal::Classification(ConformalClassifier::calibrate(&p.probs, p.classes, labels, alpha)?)
+        }
+    };
+    Ok(Calibration { rule, draws, seed })
 }
 
 /// FNV-1a over the training rows' values, targets and column names: a
@@ -291,4 +339,32 @@ pub fn json_line(pairs: &[(&str, String)]) -> String {
 /// The figures as one human line.
 pub fn describe_figures(f: &[(&str, String)]) -> String {
     f.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join("  ")
+}
+
+/// One line on a calibration: its level, rows and threshold.
+pub fn describe_calibration(c: &Calibration) -> String {
+    let (what, q) = match &c.rule {
+        Conformal::Regression(r) => ("intervals mean ± q·std", r.quantiles()[0]),
+        Conformal::Classification(k) => ("prediction sets of cumulative probability ≤ q", k.quantile()),
+    };
+    let warn = if q.is_finite() { "" } else { " (too few calibration rows for this level: unbounded)" };
+    format!("conformal: {what}, q = {q:.4} from {} calibration rows, coverage ≥ {}{warn}", c.rows(), 1.0 - c.alpha())
+}
+
+/// Adds `file`'s calibration to the model file written at `out` (sealed
+/// again, written atomically).
+///
+/// # Errors
+/// As [`Checkpoint::load`] and [`Checkpoint::save`].
+pub fn add_calibration(file: &ModelFile, out: &str) -> Result<()> {
+    let mut ck = Checkpoint::load(out)?;
+    let mut meta = std::collections::BTreeMap::new();
+    if let Some(c) = &file.conformal {
+        c.to_metadata(&mut meta);
+    }
+    for (k, v) in meta {
+        ck.set_metadata(k, v);
+    }
+    ck.seal();
+    ck.save(out)
 }
