@@ -3,11 +3,13 @@
 //! backend; the op codes the CUDA kernels switch on come from the tables in
 //! [`elementwise`].
 
-pub mod elementwise;
-pub mod geometry;
-pub mod prior;
+pub(crate) mod elementwise;
+pub(crate) mod geometry;
+pub(crate) mod prior;
 
-pub use elementwise::{cuda_op_tables, BinaryOp, ScalarKind, ScalarOp, UnaryOp};
+#[cfg(feature = "cuda")]
+pub(crate) use elementwise::cuda_op_tables;
+pub use elementwise::{BinaryOp, ScalarKind, ScalarOp, UnaryOp};
 pub use geometry::{ConvGeom, ConvGrads, PoolGeom};
 pub use prior::{PriorSpec, LN_SQRT_2PI, MIN_SIGMA};
 
