@@ -29,7 +29,7 @@ pub(crate) fn gemm(
     gemm_variant(GemmVariant::Auto, ThreadSplit::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
-/// [`gemm_in`] without the matrix-vector shortcut: always `matrixmultiply`'s
+/// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
 /// packed kernel. For benchmarks that compare the two.
 ///
 /// # Panics
@@ -249,7 +249,7 @@ multiversion! {
         c: &mut [f32]) => dots_impl
 }
 
-/// [`gemm_in`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm_in`] itself),
+/// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself),
 /// a packed product split over the threads as `split` says (the same bits
 /// under every policy).
 ///

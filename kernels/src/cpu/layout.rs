@@ -61,7 +61,7 @@ pub(crate) fn slice_axis(
     }
 }
 
-/// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis_in`].
+/// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis`].
 pub(crate) fn slice_axis_backward(
     g: &[f32],
     outer: usize,
@@ -103,7 +103,7 @@ pub(crate) fn index_select(x: &[f32], outer: usize, axis: usize, inner: usize, i
     }
 }
 
-/// Scatter-adds `g` back through [`index_select_in`] (repeated indices accumulate).
+/// Scatter-adds `g` back through [`index_select`] (repeated indices accumulate).
 pub(crate) fn index_select_backward(g: &[f32], outer: usize, axis: usize, inner: usize, idx: &[usize], gx: &mut [f32]) {
     let n = idx.len();
     for o in 0..outer {
@@ -122,7 +122,7 @@ pub(crate) fn gather_rows(x: &[f32], n: usize, idx: &[usize], out: &mut [f32]) {
     }
 }
 
-/// The adjoint of [`gather_rows_in`]: `gx` is zeroed, then `gx[r, idx[r]] = g[r]`.
+/// The adjoint of [`gather_rows`]: `gx` is zeroed, then `gx[r, idx[r]] = g[r]`.
 pub(crate) fn gather_rows_backward(g: &[f32], n: usize, idx: &[usize], gx: &mut [f32]) {
     gx.fill(0.0);
     for (r, (&i, &gi)) in idx.iter().zip(g).enumerate() {

@@ -234,7 +234,7 @@ fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64
     acc
 }
 
-/// Backward of [`kl_at_in`]: no eps needed (w is given).
+/// Backward of [`kl_at`]: no eps needed (w is given).
 #[inline(always)]
 fn kl_at_backward_impl(w: &[f32], rho: &[f32], g_kl: f32, k: &Consts, g_w: &mut [f32], g_rho: &mut [f32]) {
     by_prior!(k, MIX => for i in 0..w.len() {
@@ -417,7 +417,7 @@ pub(crate) fn kl_at(split: ThreadSplit, w: &[f32], rho: &[f32], seed: u64, offse
     sum as f32
 }
 
-/// Backward of [`kl_at_in`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
+/// Backward of [`kl_at`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
 /// (eps held fixed, as in the fused op).
 pub(crate) fn kl_at_backward(
     split: ThreadSplit,

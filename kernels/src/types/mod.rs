@@ -1,7 +1,7 @@
 //! Device-neutral types: what an op is and its sizes, shared by the CPU and
 //! CUDA kernels (neither backend owns them). The arithmetic lives with each
 //! backend; the op codes the CUDA kernels switch on come from the tables in
-//! [`elementwise`].
+//! `types/elementwise.rs` (each op enum is generated from one table).
 
 pub(crate) mod elementwise;
 pub(crate) mod geometry;
