@@ -33,7 +33,7 @@ pub fn checked_output(op: &'static str, shape: &[usize]) -> Result<usize> {
 
 /// Row-major strides of a contiguous tensor (precondition as [`numel`]:
 /// every stride is at most the element count; saturating otherwise).
-pub fn strides(shape: &[usize]) -> Vec<usize> {
+pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1usize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
         s[i] = s[i + 1].saturating_mul(shape[i + 1]);
@@ -74,7 +74,7 @@ pub(crate) fn broadcast_dims(op: &'static str, a: &[usize], b: &[usize]) -> Resu
 }
 
 /// Strides of `shape` read as if broadcast to `out` (0 along broadcast axes).
-pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+pub(crate) fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = strides(shape);
     let lead = out.len() - shape.len();
     (0..out.len()).map(|i| if i < lead || shape[i - lead] == 1 { 0 } else { own[i - lead] }).collect()

@@ -14,7 +14,7 @@
 //!    with [`Tape::draw`](crate::autograd::Tape::draw), which returns a name
 //!    (seed, offset); normal i of that draw is a pure function of
 //!    (seed, offset + i). Reference: [`normal`](crate::kernels::reference::reparam::normal).
-//!    Fast: [`ops::normal`](crate::kernels::ops::normal) (`cpu/random.rs`:
+//!    Fast: [`ops::normal_in`](crate::kernels::ops::normal_in) (`cpu/random.rs`:
 //!    `fill_normal` and `for_each_normal_chunk`, which hand 64 normals at a time to the
 //!    kernel's loop). Because nothing depends on a generator's state, any
 //!    thread can make any element, and backward can make them again.
@@ -37,7 +37,7 @@
 //!    by memory, so recomputing is cheaper than reading); the CPU, bound by
 //!    arithmetic, keeps two factors per weight instead,
 //!    a = sigmoid(rho)·eps and b = −sigmoid(rho)/sigma
-//!    ([`ops::sample_kl_forward_saving`](crate::kernels::ops::sample_kl_forward_saving)),
+//!    ([`ops::sample_kl_forward_saving_in`](crate::kernels::ops::sample_kl_forward_saving_in)),
 //!    from which the backward is
 //!    g_rho = g_w·a + g_kl·(b − a·p'(w)) — the reference's chain rule
 //!    ([`mc_kl_term_grad`](crate::kernels::reference::reparam::mc_kl_term_grad)
@@ -48,7 +48,7 @@
 //!    register. The prior's ln p(w) (log-sum-exp for the mixture) follows in
 //!    the same loop. Reference: [`mc_kl`](crate::kernels::reference::reparam::mc_kl),
 //!    one weight at a time through the densities. Fast:
-//!    [`ops::sample_kl_forward`](crate::kernels::ops::sample_kl_forward) (`cpu/sample_kl.rs`),
+//!    [`ops::sample_kl_forward_in`](crate::kernels::ops::sample_kl_forward_in) (`cpu/sample_kl.rs`),
 //!    whose sum runs in fixed chunks of 4096 weights (16 f32 lanes, then
 //!    f64) added in chunk order: the same bits on any number of threads.
 //!    The reference sums in index order, so the two agree to rounding.

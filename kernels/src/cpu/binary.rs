@@ -10,7 +10,7 @@ use crate::types::{BinaryOp, ScalarOp};
 impl BinaryOp {
     /// a ∘ b for one pair.
     #[inline]
-    pub fn eval(self, a: f32, b: f32) -> f32 {
+    pub(crate) fn eval(self, a: f32, b: f32) -> f32 {
         match self {
             BinaryOp::Add => a + b,
             BinaryOp::Sub => a - b,
@@ -21,7 +21,7 @@ impl BinaryOp {
 
     /// (∂z/∂a, ∂z/∂b) at (a, b).
     #[inline]
-    pub fn partials(self, a: f32, b: f32) -> (f32, f32) {
+    pub(crate) fn partials(self, a: f32, b: f32) -> (f32, f32) {
         match self {
             BinaryOp::Add => (1.0, 1.0),
             BinaryOp::Sub => (1.0, -1.0),
@@ -68,7 +68,7 @@ fn broadcast_walk(a_shape: &[usize], b_shape: &[usize], out_shape: &[usize], mut
 
 /// `out = a ∘ b`, broadcasting `a_shape` and `b_shape` to `out_shape`
 /// (which the caller obtained from [`crate::shape::broadcast_shape`]).
-pub fn forward(
+pub(crate) fn forward(
     split: ThreadSplit,
     op: BinaryOp,
     a: &[f32],
@@ -114,7 +114,7 @@ pub fn forward(
 /// `c[r, j] += b[j]` for every row `r` of `c` (rows of `b.len()`): a bias
 /// added in place to a product just made, with the bits of [`forward`]'s
 /// `Add` (one rounded sum per element).
-pub fn add_rows_in_place(split: ThreadSplit, c: &mut [f32], b: &[f32]) {
+pub(crate) fn add_rows_in_place(split: ThreadSplit, c: &mut [f32], b: &[f32]) {
     if b.is_empty() {
         return;
     }
@@ -139,7 +139,7 @@ multiversion! {
 /// Gradients of `z = a ∘ b` at full (broadcast) size: `ga[i] = g[i]·∂z/∂a`,
 /// `gb[i] = g[i]·∂z/∂b`. The caller sums them back to each operand's shape.
 #[allow(clippy::too_many_arguments)]
-pub fn backward(
+pub(crate) fn backward(
     op: BinaryOp,
     a: &[f32],
     a_shape: &[usize],
@@ -173,7 +173,7 @@ impl ScalarOp {
 
     /// f(x).
     #[inline]
-    pub fn eval(self, x: f32) -> f32 {
+    pub(crate) fn eval(self, x: f32) -> f32 {
         match self {
             ScalarOp::Add(s) => x + s,
             ScalarOp::Mul(s) => x * s,
@@ -183,7 +183,7 @@ impl ScalarOp {
 
     /// f'(x).
     #[inline]
-    pub fn derivative(self, x: f32) -> f32 {
+    pub(crate) fn derivative(self, x: f32) -> f32 {
         match self {
             ScalarOp::Add(_) => 1.0,
             ScalarOp::Mul(s) => s,
@@ -193,7 +193,7 @@ impl ScalarOp {
 }
 
 /// `out[i] = x[i] ∘ s`.
-pub fn scalar_forward(split: ThreadSplit, op: ScalarOp, x: &[f32], out: &mut [f32]) {
+pub(crate) fn scalar_forward(split: ThreadSplit, op: ScalarOp, x: &[f32], out: &mut [f32]) {
     for_each_chunk_mut_above(op.threshold(split), out, |off, o| {
         for (oi, &xi) in {
             let end = off + o.len();
@@ -205,7 +205,7 @@ pub fn scalar_forward(split: ThreadSplit, op: ScalarOp, x: &[f32], out: &mut [f3
 }
 
 /// `gx[i] = g[i]·f'(x[i])`.
-pub fn scalar_backward(split: ThreadSplit, op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
+pub(crate) fn scalar_backward(split: ThreadSplit, op: ScalarOp, x: &[f32], g: &[f32], gx: &mut [f32]) {
     for_each_chunk_mut_above(op.threshold(split), gx, |off, o| {
         let end = off + o.len();
         for ((oi, &xi), &gi) in o.iter_mut().zip(&x[off..end]).zip(&g[off..end]) {

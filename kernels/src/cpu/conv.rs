@@ -51,7 +51,7 @@ fn taps(r: usize, g: &ConvGeom) -> (usize, usize, usize, usize) {
 }
 
 /// Unfolds `x` `[N, C, D, H, W]` into `col` `[C·kvol, N·L]`.
-pub fn im2col(split: ThreadSplit, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
+pub(crate) fn im2col(split: ThreadSplit, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
     let o = g.out_dims();
     let l = o.iter().product::<usize>();
     let [id, ih, iw] = g.input;
@@ -88,7 +88,7 @@ pub fn im2col(split: ThreadSplit, x: &[f32], g: &ConvGeom, col: &mut [f32]) {
 }
 
 /// Adds `col` `[C·kvol, N·L]` back onto `dx` `[N, C, D, H, W]`: the adjoint of [`im2col`].
-pub fn col2im(split: ThreadSplit, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
+pub(crate) fn col2im(split: ThreadSplit, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
     let o = g.out_dims();
     let l = o.iter().product::<usize>();
     let kvol = g.kvol();
@@ -123,7 +123,7 @@ pub fn col2im(split: ThreadSplit, col: &[f32], g: &ConvGeom, dx: &mut [f32]) {
 /// b `[OC]`, y `[N, OC, od, oh, ow]`. The geometry must have passed [`ConvGeom::output`].
 /// Small kernels with unit width stride run the direct convolution
 /// ([`conv_direct`]), the others im2col + GEMM ([`forward_unfolded`]).
-pub fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub(crate) fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     if conv_direct::suits(g) {
         conv_direct::forward(split, x, w, b, g, y)
     } else {
@@ -133,7 +133,7 @@ pub fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &
 
 /// Gradients of [`forward`] with respect to x, w and b, each computed only
 /// when asked for: `(dx, dw, db)`. The same choice of method as [`forward`].
-pub fn backward(
+pub(crate) fn backward(
     split: ThreadSplit,
     x: &[f32],
     w: &[f32],
@@ -149,7 +149,14 @@ pub fn backward(
 }
 
 /// [`forward`] by im2col + GEMM, for any geometry.
-pub fn forward_unfolded(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub(crate) fn forward_unfolded(
+    split: ThreadSplit,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    g: &ConvGeom,
+    y: &mut [f32],
+) {
     let l = g.out_dims().iter().product::<usize>();
     let nl = g.batch * l;
     let (cg, ocg, kvol) = (g.in_channels / g.groups, g.out_channels / g.groups, g.kvol());
@@ -186,7 +193,7 @@ pub fn forward_unfolded(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f3
 }
 
 /// [`backward`] by im2col + GEMM, for any geometry.
-pub fn backward_unfolded(
+pub(crate) fn backward_unfolded(
     split: ThreadSplit,
     x: &[f32],
     w: &[f32],

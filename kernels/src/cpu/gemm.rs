@@ -15,18 +15,28 @@ use rayon::prelude::*;
 /// If a slice is shorter than its matrix (callers check shapes first).
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta: f32, c: &mut [f32], t: Transpose) {
+pub(crate) fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    t: Transpose,
+) {
     gemm_variant(GemmVariant::Auto, ThreadSplit::default(), m, k, n, alpha, a, b, beta, c, t)
 }
 
-/// [`gemm_in`] without the matrix-vector shortcut: always `matrixmultiply`'s
+/// [`gemm`] without the matrix-vector shortcut: always `matrixmultiply`'s
 /// packed kernel. For benchmarks that compare the two.
 ///
 /// # Panics
 /// If a slice is shorter than its matrix.
 #[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_packed(
+pub(crate) fn gemm_packed(
     m: usize,
     k: usize,
     n: usize,
@@ -239,14 +249,14 @@ multiversion! {
         c: &mut [f32]) => dots_impl
 }
 
-/// [`gemm_in`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm_in`] itself),
+/// [`gemm`] by the variant `v` ([`GemmVariant::Auto`] is [`gemm`] itself),
 /// a packed product split over the threads as `split` says (the same bits
 /// under every policy).
 ///
 /// # Panics
 /// If a slice is shorter than its matrix.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_variant(
+pub(crate) fn gemm_variant(
     v: GemmVariant,
     split: ThreadSplit,
     m: usize,
@@ -300,7 +310,7 @@ pub fn gemm_variant(
 /// If a slice is shorter than its `batch` matrices (checked arithmetic:
 /// [`crate::ops::gemm`] checks the lengths first and returns an error).
 #[allow(clippy::too_many_arguments)]
-pub fn batched_gemm_variant(
+pub(crate) fn batched_gemm_variant(
     v: GemmVariant,
     split: ThreadSplit,
     batch: usize,

@@ -9,7 +9,7 @@
 //! results are bitwise identical whichever runs.
 
 /// Eight lanes of `f32`.
-pub trait F32x8: Copy {
+pub(crate) trait F32x8: Copy {
     /// Every lane `v`.
     fn splat(v: f32) -> Self;
     /// The first eight elements of `s`.
@@ -58,7 +58,7 @@ impl F32x8 for [f32; 8] {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub use avx::Avx;
+pub(crate) use avx::Avx;
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
@@ -68,7 +68,7 @@ mod avx {
     /// Eight lanes in one AVX register. Only the crate's `with_lanes!` macro
     /// uses it, and only after checking that the CPU has AVX2 and FMA.
     #[derive(Clone, Copy)]
-    pub struct Avx(__m256);
+    pub(crate) struct Avx(__m256);
 
     // SAFETY (every method): `Avx` values exist only inside functions that
     // `with_lanes!` calls after detecting AVX2 and FMA, and are inlined into

@@ -4,7 +4,7 @@
 use crate::shape::{numel, strides};
 
 /// Writes `x` (of `shape`) permuted so that output axis i is input axis `perm[i]`.
-pub fn permute(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
+pub(crate) fn permute(x: &[f32], shape: &[usize], perm: &[usize], out: &mut [f32]) {
     let rank = shape.len();
     if rank == 2 && perm == [1, 0] {
         transpose2d(x, shape[0], shape[1], out);
@@ -46,15 +46,23 @@ fn transpose2d(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
 
 /// Copies `x[.., start..start+len, ..]` along the middle axis of an
 /// (outer, axis, inner) view into `out` (outer·len·inner elements).
-pub fn slice_axis(x: &[f32], outer: usize, axis: usize, inner: usize, start: usize, len: usize, out: &mut [f32]) {
+pub(crate) fn slice_axis(
+    x: &[f32],
+    outer: usize,
+    axis: usize,
+    inner: usize,
+    start: usize,
+    len: usize,
+    out: &mut [f32],
+) {
     for o in 0..outer {
         let src = &x[(o * axis + start) * inner..(o * axis + start + len) * inner];
         out[o * len * inner..(o + 1) * len * inner].copy_from_slice(src);
     }
 }
 
-/// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis_in`].
-pub fn slice_axis_backward(
+/// Adds `g` (the gradient of a slice) into `gx` at its place: the adjoint of [`slice_axis`].
+pub(crate) fn slice_axis_backward(
     g: &[f32],
     outer: usize,
     axis: usize,
@@ -71,7 +79,7 @@ pub fn slice_axis_backward(
 
 /// For each `(outer, axis_i)` block of every part, copies it into place along the
 /// concatenated axis. `parts[i]` has `lens[i]` entries along that axis.
-pub fn concat_axis(parts: &[&[f32]], lens: &[usize], outer: usize, inner: usize, out: &mut [f32]) {
+pub(crate) fn concat_axis(parts: &[&[f32]], lens: &[usize], outer: usize, inner: usize, out: &mut [f32]) {
     let total: usize = lens.iter().sum();
     let mut off = 0;
     for (p, &l) in parts.iter().zip(lens) {
@@ -85,7 +93,7 @@ pub fn concat_axis(parts: &[&[f32]], lens: &[usize], outer: usize, inner: usize,
 
 /// `out[o, j, :] = x[o, idx[j], :]` on an (outer, axis, inner) view.
 /// Indices are checked by the caller.
-pub fn index_select(x: &[f32], outer: usize, axis: usize, inner: usize, idx: &[usize], out: &mut [f32]) {
+pub(crate) fn index_select(x: &[f32], outer: usize, axis: usize, inner: usize, idx: &[usize], out: &mut [f32]) {
     let n = idx.len();
     for o in 0..outer {
         for (j, &i) in idx.iter().enumerate() {
@@ -95,8 +103,8 @@ pub fn index_select(x: &[f32], outer: usize, axis: usize, inner: usize, idx: &[u
     }
 }
 
-/// Scatter-adds `g` back through [`index_select_in`] (repeated indices accumulate).
-pub fn index_select_backward(g: &[f32], outer: usize, axis: usize, inner: usize, idx: &[usize], gx: &mut [f32]) {
+/// Scatter-adds `g` back through [`index_select`] (repeated indices accumulate).
+pub(crate) fn index_select_backward(g: &[f32], outer: usize, axis: usize, inner: usize, idx: &[usize], gx: &mut [f32]) {
     let n = idx.len();
     for o in 0..outer {
         for (j, &i) in idx.iter().enumerate() {
@@ -108,14 +116,14 @@ pub fn index_select_backward(g: &[f32], outer: usize, axis: usize, inner: usize,
 
 /// `out[r] = x[r, idx[r]]` for a rows×n matrix: one element per row (the
 /// picked log-probabilities of a classification loss).
-pub fn gather_rows(x: &[f32], n: usize, idx: &[usize], out: &mut [f32]) {
+pub(crate) fn gather_rows(x: &[f32], n: usize, idx: &[usize], out: &mut [f32]) {
     for (r, (&i, o)) in idx.iter().zip(out.iter_mut()).enumerate() {
         *o = x[r * n + i];
     }
 }
 
-/// The adjoint of [`gather_rows_in`]: `gx` is zeroed, then `gx[r, idx[r]] = g[r]`.
-pub fn gather_rows_backward(g: &[f32], n: usize, idx: &[usize], gx: &mut [f32]) {
+/// The adjoint of [`gather_rows`]: `gx` is zeroed, then `gx[r, idx[r]] = g[r]`.
+pub(crate) fn gather_rows_backward(g: &[f32], n: usize, idx: &[usize], gx: &mut [f32]) {
     gx.fill(0.0);
     for (r, (&i, &gi)) in idx.iter().zip(g).enumerate() {
         gx[r * n + i] = gi;

@@ -2,25 +2,25 @@
 //! [`crate::ops`] wraps them behind device dispatch.
 
 mod backend;
-pub mod binary;
-pub mod conv;
-pub mod conv_direct;
-pub mod gemm;
+pub(crate) mod binary;
+pub(crate) mod conv;
+pub(crate) mod conv_direct;
+pub(crate) mod gemm;
 pub(crate) mod lanes;
-pub mod layout;
-pub mod optim;
+pub(crate) mod layout;
+pub(crate) mod optim;
 pub(crate) mod parallel;
-pub mod pool;
-pub mod random;
+pub(crate) mod pool;
+pub(crate) mod random;
 pub(crate) mod recycle;
-pub mod reduce;
+pub(crate) mod reduce;
 #[cfg(test)]
 mod reference_tests;
-pub mod reparam;
-pub mod sample_kl;
+pub(crate) mod reparam;
+pub(crate) mod sample_kl;
 pub(crate) mod simd;
-pub mod softmax;
-pub mod unary;
+pub(crate) mod softmax;
+pub(crate) mod unary;
 
 pub(crate) use backend::Cpu;
 pub use backend::SampleKlFactors;

@@ -29,7 +29,7 @@ multiversion! {
 ///
 /// # Panics
 /// If the four slices differ in length.
-pub fn adam(split: ThreadSplit, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
+pub(crate) fn adam(split: ThreadSplit, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: AdamStep) {
     let n = p.len();
     assert!(m.len() == n && v.len() == n && g.len() == n, "adam: lengths differ");
     if !splits(split.light, n) {
@@ -44,7 +44,7 @@ pub fn adam(split: ThreadSplit, p: &mut [f32], m: &mut [f32], v: &mut [f32], g: 
 
 /// One SGD step with momentum and weight decay in place:
 /// `buf = momentum·buf + (g + wd·p)`, `p -= lr·buf`.
-pub fn sgd(p: &mut [f32], buf: &mut [f32], g: &[f32], lr: f32, momentum: f32, weight_decay: f32) {
+pub(crate) fn sgd(p: &mut [f32], buf: &mut [f32], g: &[f32], lr: f32, momentum: f32, weight_decay: f32) {
     for ((pi, bi), &gi) in p.iter_mut().zip(buf.iter_mut()).zip(g) {
         let d = gi + weight_decay * *pi;
         *bi = momentum * *bi + d;
@@ -53,12 +53,12 @@ pub fn sgd(p: &mut [f32], buf: &mut [f32], g: &[f32], lr: f32, momentum: f32, we
 }
 
 /// Multiplies in place (on the threads from `split.light` elements).
-pub fn scale(split: ThreadSplit, x: &mut [f32], s: f32) {
+pub(crate) fn scale(split: ThreadSplit, x: &mut [f32], s: f32) {
     for_each_chunk_mut_above(split.light, x, |_, c| c.iter_mut().for_each(|v| *v *= s));
 }
 
 /// Σ x², accumulated in f64.
-pub fn sum_squares(x: &[f32]) -> f64 {
+pub(crate) fn sum_squares(x: &[f32]) -> f64 {
     // Eight independent f64 accumulators: one chained sum waits out the add
     // latency on every element.
     let mut acc = [0f64; 8];
@@ -76,7 +76,7 @@ pub fn sum_squares(x: &[f32]) -> f64 {
 /// bits (all ones only for ±inf and NaN), which vectorises; tensors from
 /// `split.light` elements are scanned on the threads (the optimizers' guard reads every gradient
 /// of a step: one core alone was 3% of an mlp400 step).
-pub fn all_finite(split: ThreadSplit, x: &[f32]) -> bool {
+pub(crate) fn all_finite(split: ThreadSplit, x: &[f32]) -> bool {
     let finite = |c: &[f32]| {
         c.chunks(1024)
             .all(|c| c.iter().fold(0u32, |bad, v| bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)) == 0)

@@ -4,7 +4,7 @@
 //! is split is the caller's [`ThreadSplit`] threshold, passed in.
 
 use crate::context::ThreadSplit;
-pub use crate::context::CHUNK;
+pub(crate) use crate::context::CHUNK;
 use rayon::prelude::*;
 
 #[cfg(test)]
@@ -54,14 +54,14 @@ pub(crate) fn splits_so_far() -> usize {
 /// Applies `f(offset, out_chunk)` over `out`, on the threads from
 /// `split.heavy` elements (arithmetic-heavy loops).
 /// `offset` is the index of the chunk's first element.
-pub fn for_each_chunk_mut(split: ThreadSplit, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+pub(crate) fn for_each_chunk_mut(split: ThreadSplit, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     for_each_chunk_mut_above(split.heavy, out, f)
 }
 
 /// [`for_each_chunk_mut`] with threads only from `threshold` elements
 /// ([`ThreadSplit::heavy`] for arithmetic-heavy loops, [`ThreadSplit::light`] for
 /// memory-bound ones). The values do not depend on it.
-pub fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
+pub(crate) fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     if splits(threshold, out.len()) {
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| f(i * CHUNK, c));
     } else {
@@ -72,7 +72,7 @@ pub fn for_each_chunk_mut_above(threshold: usize, out: &mut [f32], f: impl Fn(us
 /// Runs `f(index, row)` over the consecutive rows of `row_len` elements of
 /// `m` (images, planes, matrix rows): on rayon's threads when `parallel`,
 /// else in order. Rows are disjoint, so the result does not depend on it.
-pub fn for_each_row_mut(m: &mut [f32], row_len: usize, parallel: bool, f: impl Fn(usize, &mut [f32]) + Sync) {
+pub(crate) fn for_each_row_mut(m: &mut [f32], row_len: usize, parallel: bool, f: impl Fn(usize, &mut [f32]) + Sync) {
     if row_len == 0 {
         return;
     }
@@ -84,7 +84,7 @@ pub fn for_each_row_mut(m: &mut [f32], row_len: usize, parallel: bool, f: impl F
 }
 
 /// [`for_each_row_mut`], on threads from `split.heavy` elements of `m`.
-pub fn rows_mut(split: ThreadSplit, m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+pub(crate) fn rows_mut(split: ThreadSplit, m: &mut [f32], row_len: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
     let parallel = splits(split.heavy, m.len());
     for_each_row_mut(m, row_len, parallel, f)
 }
@@ -92,7 +92,7 @@ pub fn rows_mut(split: ThreadSplit, m: &mut [f32], row_len: usize, f: impl Fn(us
 /// Sums `f(start, end)` over fixed [`CHUNK`]s of `0..n`, adding the partials
 /// in chunk order, on the threads from `split.heavy` elements: the result
 /// depends neither on the thread count nor on the policy.
-pub fn chunked_sum(split: ThreadSplit, n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
+pub(crate) fn chunked_sum(split: ThreadSplit, n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
     let part = |c: usize| f(c * CHUNK, ((c + 1) * CHUNK).min(n));
     let chunks = n.div_ceil(CHUNK).max(1);
     if !splits(split.heavy, n) {

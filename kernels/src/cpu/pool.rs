@@ -179,7 +179,7 @@ multiversion! {
 /// Max pooling: `y` holds each window's maximum (the first maximum wins, NaN
 /// propagates). No arg-max is stored: [`max_backward`] finds it again from `x`,
 /// which keeps the indices off the host on a GPU and saves a buffer.
-pub fn max_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
+pub(crate) fn max_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     if op == 0 {
         return;
@@ -197,7 +197,7 @@ pub fn max_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
 
 /// Routes `gy` to each window's arg-max, found again in `x` by the forward
 /// rule: the adjoint of [`max_forward`]. Overlapping windows add up in output order.
-pub fn max_backward(split: ThreadSplit, x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
+pub(crate) fn max_backward(split: ThreadSplit, x: &[f32], gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let two = is_2x2(g);
     let iw = g.input[2];
@@ -221,7 +221,7 @@ pub fn max_backward(split: ThreadSplit, x: &[f32], gy: &[f32], g: &PoolGeom, dx:
 }
 
 /// Average pooling; padded positions count as zeros in the divisor (torch's default).
-pub fn avg_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
+pub(crate) fn avg_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
     rows_mut(split, y, op, |pl, out| {
@@ -235,7 +235,7 @@ pub fn avg_forward(split: ThreadSplit, x: &[f32], g: &PoolGeom, y: &mut [f32]) {
 }
 
 /// The adjoint of [`avg_forward`].
-pub fn avg_backward(split: ThreadSplit, gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
+pub(crate) fn avg_backward(split: ThreadSplit, gy: &[f32], g: &PoolGeom, dx: &mut [f32]) {
     let (ip, op) = (g.input.iter().product::<usize>(), g.out_dims().iter().product::<usize>());
     let inv = 1.0 / g.kernel.iter().product::<usize>() as f32;
     rows_mut(split, dx, ip, |pl, img| {

@@ -20,13 +20,13 @@ const INV_2_24: f32 = 1.0 / 16_777_216.0;
 /// A u32 to a uniform in (0, 1): the top 24 bits, centred in their cell, so
 /// neither 0 (log would be -inf) nor 1 is produced.
 #[inline]
-pub fn unit_open(x: u32) -> f32 {
+pub(crate) fn unit_open(x: u32) -> f32 {
     ((x >> 8) as f32 + 0.5) * INV_2_24
 }
 
 /// Box-Muller on two uniforms: (r cos θ, r sin θ) with r = √(−2 ln u1), θ = 2π u2.
 #[inline]
-pub fn box_muller(u1: f32, u2: f32) -> (f32, f32) {
+pub(crate) fn box_muller(u1: f32, u2: f32) -> (f32, f32) {
     let r = (-2.0 * u1.ln()).sqrt();
     let (s, c) = (std::f32::consts::TAU * u2).sin_cos();
     (r * c, r * s)
@@ -34,13 +34,13 @@ pub fn box_muller(u1: f32, u2: f32) -> (f32, f32) {
 
 /// The four u32 words of Philox block `block` under `seed`.
 #[inline]
-pub fn philox_block(seed: u64, block: u64) -> [u32; 4] {
+pub(crate) fn philox_block(seed: u64, block: u64) -> [u32; 4] {
     philox4x32_10([block as u32, (block >> 32) as u32, 0, 0], [seed as u32, (seed >> 32) as u32])
 }
 
 /// The four normals of block `block` (the reference: one block, scalar).
 #[inline]
-pub fn normal_block(seed: u64, block: u64) -> [f32; 4] {
+pub(crate) fn normal_block(seed: u64, block: u64) -> [f32; 4] {
     let w = philox_block(seed, block);
     let (a, b) = box_muller(unit_open(w[0]), unit_open(w[1]));
     let (c, d) = box_muller(unit_open(w[2]), unit_open(w[3]));
@@ -49,12 +49,12 @@ pub fn normal_block(seed: u64, block: u64) -> [f32; 4] {
 
 /// The single normal named (seed, j).
 #[inline]
-pub fn normal_at(seed: u64, j: u64) -> f32 {
+pub(crate) fn normal_at(seed: u64, j: u64) -> f32 {
     normal_block(seed, j / 4)[(j % 4) as usize]
 }
 
 /// Philox blocks generated together: 4·BATCH normals per call of [`normal_batch`].
-pub const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 // The AVX-512 path holds one word of every block in one 512-bit register.
 const _: () = assert!(BATCH == 16, "one 512-bit register of u32 per word");
 
@@ -240,13 +240,13 @@ multiversion! {
     /// The batched Philox + Box-Muller (`normal_batch_impl`): AVX-512
     /// intrinsics where the CPU has them, else the plain code compiled for the
     /// widest vector unit it has (checked at run time; the same bits on every path).
-    pub fn normal_batch(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) => normal_batch_impl
+    pub(crate) fn normal_batch(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) => normal_batch_impl
 }
 
 /// The plain code of [`normal_batch`] in the baseline build (no target
 /// feature, no intrinsics): the independent reference the tests compare the
 /// dispatched path with, and what a CPU without AVX2 runs (benches).
-pub fn normal_batch_portable(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
+pub(crate) fn normal_batch_portable(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
     normal_batch_plain(seed, block0, out)
 }
 
@@ -268,13 +268,13 @@ fn fill_normal_impl(seed: u64, offset: u64, out: &mut [f32]) {
 /// Fills `out[i]` with the normal named (seed, offset + i), for i in 0..len.
 /// Each element depends only on its name, so chunking and threads cannot change it
 /// (`split.heavy` says from how many elements the threads fill it).
-pub fn fill_normal(split: ThreadSplit, seed: u64, offset: u64, out: &mut [f32]) {
+pub(crate) fn fill_normal(split: ThreadSplit, seed: u64, offset: u64, out: &mut [f32]) {
     for_each_chunk_mut(split, out, |start, chunk| fill_normal_simd(seed, offset + start as u64, chunk));
 }
 
 /// [`fill_normal`] through [`normal_batch_portable`] (the baseline build, no
 /// intrinsics): the same bits, the portable variant of the normals.
-pub fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, out: &mut [f32]) {
+pub(crate) fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, out: &mut [f32]) {
     for_each_chunk_mut(split, out, |start, chunk| {
         let mut buf = [0f32; 4 * BATCH];
         let mut i = 0usize;
@@ -293,7 +293,7 @@ pub fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, out: &mu
 /// (seed, offset + i), i in 0..len: `eps[k]` is element `start + k`. Runs are
 /// up to 4·[`BATCH`] long, so a consumer's loop over `eps` vectorises.
 #[inline(always)]
-pub fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: impl FnMut(usize, &[f32])) {
+pub(crate) fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: impl FnMut(usize, &[f32])) {
     let mut buf = [0f32; 4 * BATCH];
     let mut i = 0usize;
     while i < len {

@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Shorter buffers are not kept.
-pub const MIN_LEN: usize = 4096;
+pub(crate) const MIN_LEN: usize = 4096;
 /// Buffers kept per length.
-pub const PER_LEN: usize = 8;
+pub(crate) const PER_LEN: usize = 8;
 /// Bytes kept in all.
-pub const MAX_BYTES: usize = 512 << 20;
+pub(crate) const MAX_BYTES: usize = 512 << 20;
 
 #[derive(Default)]
 struct Pool {
@@ -58,7 +58,7 @@ fn take(len: usize) -> Option<Vec<f32>> {
 }
 
 /// A zeroed buffer of `len` elements (recycled when one of that length is kept).
-pub fn zeroed(len: usize) -> Vec<f32> {
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
     match take(len) {
         Some(mut v) => {
             v.fill(0.0);
@@ -71,7 +71,7 @@ pub fn zeroed(len: usize) -> Vec<f32> {
 /// A buffer of `len` elements for a kernel that writes every element: a
 /// recycled one keeps its old contents (in debug builds it is filled with
 /// NaN, so a kernel that skips an element fails the tests).
-pub fn for_overwrite(len: usize) -> Vec<f32> {
+pub(crate) fn for_overwrite(len: usize) -> Vec<f32> {
     match take(len) {
         Some(mut v) => {
             if cfg!(debug_assertions) {
@@ -85,7 +85,7 @@ pub fn for_overwrite(len: usize) -> Vec<f32> {
 
 /// Keeps `v` for a later output of the same length (or frees it when the
 /// pool is full or `v` is small).
-pub fn give(v: Vec<f32>) {
+pub(crate) fn give(v: Vec<f32>) {
     let (len, bytes) = (v.len(), v.capacity() * 4);
     if len < MIN_LEN || len != v.capacity() {
         return;

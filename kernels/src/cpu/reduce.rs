@@ -10,7 +10,7 @@ use crate::shape::{broadcast_strides, numel};
 
 /// Sum of all elements (on the threads from `split.heavy` elements; the
 /// same bits under every policy).
-pub fn sum_all(split: ThreadSplit, x: &[f32]) -> f32 {
+pub(crate) fn sum_all(split: ThreadSplit, x: &[f32]) -> f32 {
     chunked_sum(split, x.len(), |s, e| sum_f64(&x[s..e])) as f32
 }
 
@@ -36,11 +36,11 @@ multiversion! {
     /// The sum of `x` in f64: lane `j` adds elements `j, j + 8, ...` in order,
     /// then the lanes and the tail are added in order (a fixed order: the
     /// same bits on every CPU and thread count).
-    pub fn sum_f64(x: &[f32]) -> f64 => sum_f64_impl
+    pub(crate) fn sum_f64(x: &[f32]) -> f64 => sum_f64_impl
 }
 
 /// Sums along the middle axis of an (outer, len, inner) view: `out` has outer·inner elements.
-pub fn sum_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f32]) {
+pub(crate) fn sum_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f32]) {
     out.fill(0.0);
     for o in 0..outer {
         let dst = &mut out[o * inner..(o + 1) * inner];
@@ -53,7 +53,7 @@ pub fn sum_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f3
 
 /// Maximum and its first index along the middle axis of an (outer, len, inner) view.
 /// `len` must be at least 1. NaN wins (it propagates rather than hides).
-pub fn max_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f32], arg: &mut [usize]) {
+pub(crate) fn max_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f32], arg: &mut [usize]) {
     for o in 0..outer {
         for i in 0..inner {
             let mut best = x[o * len * inner + i];
@@ -73,7 +73,7 @@ pub fn max_axis(x: &[f32], outer: usize, len: usize, inner: usize, out: &mut [f3
 
 /// Sums `g` (of shape `from`) down to `to`, the shape of an operand that was
 /// broadcast up to `from`: the adjoint of broadcasting.
-pub fn sum_to_shape(split: ThreadSplit, g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
+pub(crate) fn sum_to_shape(split: ThreadSplit, g: &[f32], from: &[usize], to: &[usize], out: &mut [f32]) {
     if from == to {
         out.copy_from_slice(g);
         return;

@@ -10,7 +10,7 @@ use super::simd::multiversion;
 use crate::context::ThreadSplit;
 use crate::fastmath::{ln_normal as ln, sigmoid, softplus};
 
-pub use crate::types::prior::LN_SQRT_2PI;
+pub(crate) use crate::types::prior::LN_SQRT_2PI;
 
 /// `w = mu + sigma(x)·eps`, with `sigma` softplus (x is rho) or the identity
 /// (x is sigma itself): one loop, so both draw the same bits.
@@ -90,7 +90,7 @@ multiversion! {
 }
 
 /// `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)`.
-pub fn forward(split: ThreadSplit, mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
+pub(crate) fn forward(split: ThreadSplit, mu: &[f32], rho: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
     for_each_chunk_mut(split, w, |start, out| {
         let end = start + out.len();
         forward_simd(&mu[start..end], &rho[start..end], seed, offset + start as u64, out)
@@ -101,7 +101,7 @@ pub fn forward(split: ThreadSplit, mu: &[f32], rho: &[f32], seed: u64, offset: u
 /// same bits as [`forward`] when `sigma = softplus(rho)`. For predictions,
 /// which draw many times from one posterior and need not recompute sigma
 /// (softplus is ~40% of a draw).
-pub fn forward_sigma(split: ThreadSplit, mu: &[f32], sigma: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
+pub(crate) fn forward_sigma(split: ThreadSplit, mu: &[f32], sigma: &[f32], seed: u64, offset: u64, w: &mut [f32]) {
     for_each_chunk_mut(split, w, |start, out| {
         let end = start + out.len();
         forward_sigma_simd(&mu[start..end], &sigma[start..end], seed, offset + start as u64, out)
@@ -110,7 +110,7 @@ pub fn forward_sigma(split: ThreadSplit, mu: &[f32], sigma: &[f32], seed: u64, o
 
 /// Given g = ∂L/∂w: `g_mu = g` and `g_rho[i] = g[i]·eps_i·sigmoid(rho[i])`,
 /// eps regenerated from (seed, offset).
-pub fn backward(
+pub(crate) fn backward(
     split: ThreadSplit,
     rho: &[f32],
     g: &[f32],
@@ -129,7 +129,7 @@ pub fn backward(
 /// The log-density of the sampled weights under their own posterior,
 /// Σ log N(w_i; mu_i, sigma_i) = Σ (−ln sigma_i − eps_i²/2 − ln √(2π)),
 /// using w − mu = sigma·eps (no stray constants: this is the true density).
-pub fn log_posterior(split: ThreadSplit, rho: &[f32], seed: u64, offset: u64) -> f32 {
+pub(crate) fn log_posterior(split: ThreadSplit, rho: &[f32], seed: u64, offset: u64) -> f32 {
     chunked_sum(split, rho.len(), |s, e| log_posterior_simd(&rho[s..e], seed, offset + s as u64)) as f32
 }
 

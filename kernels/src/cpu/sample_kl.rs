@@ -234,7 +234,7 @@ fn kl_at_impl(w: &[f32], rho: &[f32], seed: u64, offset: u64, k: &Consts) -> f64
     acc
 }
 
-/// Backward of [`kl_at_in`]: no eps needed (w is given).
+/// Backward of [`kl_at`]: no eps needed (w is given).
 #[inline(always)]
 fn kl_at_backward_impl(w: &[f32], rho: &[f32], g_kl: f32, k: &Consts, g_w: &mut [f32], g_rho: &mut [f32]) {
     by_prior!(k, MIX => for i in 0..w.len() {
@@ -294,7 +294,7 @@ fn for_each_chunk_pair(
 /// Writes `w[i] = mu[i] + softplus(rho[i])·eps(seed, offset + i)` and returns
 /// Σ [log q(w) − log p(w)], on the threads from `split.sampler` weights (the
 /// same bits under every policy). Slices must have equal lengths.
-pub fn forward(
+pub(crate) fn forward(
     split: ThreadSplit,
     mu: &[f32],
     rho: &[f32],
@@ -319,7 +319,7 @@ pub fn forward(
 ///
 /// # Panics
 /// If the five slices differ in length (the ops layer checks shapes first).
-pub fn forward_saving(
+pub(crate) fn forward_saving(
     split: ThreadSplit,
     mu: &[f32],
     rho: &[f32],
@@ -354,7 +354,7 @@ pub fn forward_saving(
 ///
 /// # Panics
 /// If the slices (and `g_w` when given) differ in length (the ops layer checks first).
-pub fn backward_saved(
+pub(crate) fn backward_saved(
     split: ThreadSplit,
     w: &[f32],
     a: &[f32],
@@ -379,7 +379,7 @@ pub fn backward_saved(
 
 /// Gradients of L(w, kl) with respect to (mu, rho), given g_w = ∂L/∂w (None:
 /// L does not use w) and g_kl = ∂L/∂kl; eps regenerated once.
-pub fn backward(
+pub(crate) fn backward(
     split: ThreadSplit,
     mu: &[f32],
     rho: &[f32],
@@ -401,7 +401,7 @@ pub fn backward(
 
 /// Σ [log q(w) − log p(w)] for weights `w` that `reparam::forward` drew with
 /// (seed, offset) from a posterior with this rho.
-pub fn kl_at(split: ThreadSplit, w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
+pub(crate) fn kl_at(split: ThreadSplit, w: &[f32], rho: &[f32], seed: u64, offset: u64, prior: PriorSpec) -> f32 {
     let k = Consts::new(prior);
     let n = w.len();
     let f = |s: usize| {
@@ -417,9 +417,9 @@ pub fn kl_at(split: ThreadSplit, w: &[f32], rho: &[f32], seed: u64, offset: u64,
     sum as f32
 }
 
-/// Backward of [`kl_at_in`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
+/// Backward of [`kl_at`]: `g_w = −g_kl·p'(w)`, `g_rho = −g_kl·sigmoid(rho)/sigma`
 /// (eps held fixed, as in the fused op).
-pub fn kl_at_backward(
+pub(crate) fn kl_at_backward(
     split: ThreadSplit,
     w: &[f32],
     rho: &[f32],

@@ -1,7 +1,7 @@
 //! Softmax and log-softmax over the last axis, stabilised by the row maximum.
 
 /// `out` = softmax of each row of length `n`.
-pub fn softmax(x: &[f32], n: usize, out: &mut [f32]) {
+pub(crate) fn softmax(x: &[f32], n: usize, out: &mut [f32]) {
     for (xr, or) in x.chunks(n).zip(out.chunks_mut(n)) {
         let m = xr.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
         let mut z = 0f32;
@@ -15,7 +15,7 @@ pub fn softmax(x: &[f32], n: usize, out: &mut [f32]) {
 }
 
 /// `out` = log-softmax of each row of length `n`: x - max - ln Σ exp(x - max).
-pub fn log_softmax(x: &[f32], n: usize, out: &mut [f32]) {
+pub(crate) fn log_softmax(x: &[f32], n: usize, out: &mut [f32]) {
     for (xr, or) in x.chunks(n).zip(out.chunks_mut(n)) {
         let m = xr.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
         // Subtract the max first: (x - max) is exact-ish, x - (max + lse) is not at |x| ~ 1e3.
@@ -25,7 +25,7 @@ pub fn log_softmax(x: &[f32], n: usize, out: &mut [f32]) {
 }
 
 /// Backward of softmax given its output y: gx = y ∘ (g − Σ g·y) per row.
-pub fn softmax_backward(y: &[f32], g: &[f32], n: usize, gx: &mut [f32]) {
+pub(crate) fn softmax_backward(y: &[f32], g: &[f32], n: usize, gx: &mut [f32]) {
     for ((yr, gr), or) in y.chunks(n).zip(g.chunks(n)).zip(gx.chunks_mut(n)) {
         let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
         for ((o, &yi), &gi) in or.iter_mut().zip(yr).zip(gr) {
@@ -35,7 +35,7 @@ pub fn softmax_backward(y: &[f32], g: &[f32], n: usize, gx: &mut [f32]) {
 }
 
 /// Backward of log-softmax given its output y: gx = g − softmax(x)·Σ g per row.
-pub fn log_softmax_backward(y: &[f32], g: &[f32], n: usize, gx: &mut [f32]) {
+pub(crate) fn log_softmax_backward(y: &[f32], g: &[f32], n: usize, gx: &mut [f32]) {
     for ((yr, gr), or) in y.chunks(n).zip(g.chunks(n)).zip(gx.chunks_mut(n)) {
         let gsum: f32 = gr.iter().sum();
         for ((o, &yi), &gi) in or.iter_mut().zip(yr).zip(gr) {

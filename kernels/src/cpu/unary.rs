@@ -8,7 +8,7 @@ use crate::types::UnaryOp;
 impl UnaryOp {
     /// f(x) for one element.
     #[inline]
-    pub fn eval(self, x: f32) -> f32 {
+    pub(crate) fn eval(self, x: f32) -> f32 {
         match self {
             UnaryOp::Neg => -x,
             UnaryOp::Exp => x.exp(),
@@ -26,7 +26,7 @@ impl UnaryOp {
 
     /// f'(x), given x and y = f(x) (whichever is cheaper to use).
     #[inline]
-    pub fn derivative(self, x: f32, y: f32) -> f32 {
+    pub(crate) fn derivative(self, x: f32, y: f32) -> f32 {
         match self {
             UnaryOp::Neg => -1.0,
             UnaryOp::Exp => y,
@@ -58,10 +58,10 @@ impl UnaryOp {
 }
 
 /// ln(1 + eˣ) without overflow for large x (the vectorisable form in `fastmath`).
-pub use crate::fastmath::softplus;
+pub(crate) use crate::fastmath::softplus;
 
 /// The logistic function (the vectorisable form in `fastmath`).
-pub use crate::fastmath::sigmoid;
+pub(crate) use crate::fastmath::sigmoid;
 
 /// `o[i] = f(x[i])` with a loop per op, so that each loop vectorises.
 #[inline(always)]
@@ -99,7 +99,7 @@ fn threshold(split: ThreadSplit, op: UnaryOp) -> usize {
 }
 
 /// `out[i] = f(x[i])`, on the threads as `split` says.
-pub fn forward(split: ThreadSplit, op: UnaryOp, x: &[f32], out: &mut [f32]) {
+pub(crate) fn forward(split: ThreadSplit, op: UnaryOp, x: &[f32], out: &mut [f32]) {
     for_each_chunk_mut_above(threshold(split, op), out, |off, o| {
         let end = off + o.len();
         map_simd(op, &x[off..end], o)
@@ -107,7 +107,7 @@ pub fn forward(split: ThreadSplit, op: UnaryOp, x: &[f32], out: &mut [f32]) {
 }
 
 /// `gx[i] = g[i]·f'(x[i])`, where `y = f(x)` from the forward pass.
-pub fn backward(split: ThreadSplit, op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
+pub(crate) fn backward(split: ThreadSplit, op: UnaryOp, x: &[f32], y: &[f32], g: &[f32], gx: &mut [f32]) {
     for_each_chunk_mut_above(threshold(split, op), gx, |off, o| {
         let end = off + o.len();
         backward_simd(op, &x[off..end], &y[off..end], &g[off..end], o)

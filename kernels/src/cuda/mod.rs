@@ -1,5 +1,5 @@
 //! The CUDA backend, crate-private: [`crate::ops`] reaches its kernels
-//! through the [`Backend`](crate::backend::Backend) trait that `Gpu`
+//! through the crate-private backend trait that `Gpu`
 //! implements. Without the `cuda` feature a stub stands in whose buffer type
 //! cannot be constructed, so every call on a GPU tensor fails with
 //! [`crate::Error::CudaNotCompiled`]; the trait makes the stub and the real

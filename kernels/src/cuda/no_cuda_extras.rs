@@ -7,7 +7,7 @@ use crate::{Error, Result};
 ///
 /// # Errors
 /// Always [`Error::CudaNotCompiled`].
-pub fn device_name(_ordinal: usize) -> Result<String> {
+pub(crate) fn device_name(_ordinal: usize) -> Result<String> {
     Err(Error::CudaNotCompiled)
 }
 
@@ -15,7 +15,7 @@ pub fn device_name(_ordinal: usize) -> Result<String> {
 ///
 /// # Errors
 /// Always [`Error::CudaNotCompiled`].
-pub fn device_count() -> Result<usize> {
+pub(crate) fn device_count() -> Result<usize> {
     Err(Error::CudaNotCompiled)
 }
 
@@ -23,7 +23,7 @@ pub fn device_count() -> Result<usize> {
 ///
 /// # Errors
 /// Always [`Error::CudaNotCompiled`].
-pub fn synchronize(_ordinal: usize) -> Result<()> {
+pub(crate) fn synchronize(_ordinal: usize) -> Result<()> {
     Err(Error::CudaNotCompiled)
 }
 
@@ -31,6 +31,6 @@ pub fn synchronize(_ordinal: usize) -> Result<()> {
 ///
 /// # Errors
 /// Always [`Error::CudaNotCompiled`].
-pub fn available(_ordinal: usize) -> Result<()> {
+pub(crate) fn available(_ordinal: usize) -> Result<()> {
     Err(Error::CudaNotCompiled)
 }

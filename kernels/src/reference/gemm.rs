@@ -22,7 +22,7 @@ pub fn gemm(m: usize, k: usize, n: usize, alpha: f32, a: &[f32], b: &[f32], beta
     }
 }
 
-/// `batch` independent products of [`gemm_in`] (alpha 1, beta 0); operand `i`
+/// `batch` independent products of [`gemm`] (alpha 1, beta 0); operand `i`
 /// starts at `i·m·k`, `i·k·n`, `i·m·n`.
 #[allow(clippy::too_many_arguments)]
 pub fn batched_gemm(batch: usize, m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32], t: Transpose) {

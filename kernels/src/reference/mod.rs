@@ -12,7 +12,7 @@
 //!   gradient of each; a `BayesianLinear` can run its forward pass on it
 //!   (`BayesianLinear::forward_reference` in blitz-layers), and the fast
 //!   sampler is tested against it (`kernels/src/cpu/reference_tests.rs`).
-//! - [`gemm_in`], [`elementwise`], [`conv`]: the other families.
+//! - [`gemm`], [`elementwise`], [`conv`]: the other families.
 //!
 //! Slices shorter than their shapes make these functions panic (by indexing):
 //! they are definitions, not user-facing entry points.

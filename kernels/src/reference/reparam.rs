@@ -15,11 +15,11 @@
 //! ∂w/∂mu = 1 and ∂w/∂rho = eps·softplus'(rho) = eps·sigmoid(rho).
 //!
 //! eps is *named*, not drawn from a generator's state: normal number j of the
-//! draw seeded `seed` is [`normal_in`]`(seed, j)`, a pure function (Philox, a
+//! draw seeded `seed` is [`normal`]`(seed, j)`, a pure function (Philox, a
 //! counter-based generator, then Box-Muller). That is why the backward pass
 //! can recompute eps instead of storing it, and why threads and devices agree.
 //!
-//! Bits: [`normal_in`] and [`sample`] give bit for bit the fast CPU path's eps
+//! Bits: [`normal`] and [`sample`] give bit for bit the fast CPU path's eps
 //! and w (the `ln`, `sin`/`cos`, `exp` they use are the kernels' own exactly
 //! rounded f32 formulas, within 2 ulp of the standard library's). The
 //! log-densities and KL are computed in f64 here and summed in order, so the

@@ -142,6 +142,7 @@ impl ScalarOp {
 }
 
 /// One table as a CUDA X-macro: `#define BLITZ_<TABLE>_OPS(X) X(0, neg) X(1, exp) ...`.
+#[cfg(any(test, feature = "cuda"))]
 fn x_macro(table: &str, rows: impl Iterator<Item = (i32, &'static str)>) -> String {
     let mut s = format!("#define BLITZ_{table}_OPS(X)");
     for (code, name) in rows {
@@ -154,7 +155,8 @@ fn x_macro(table: &str, rows: impl Iterator<Item = (i32, &'static str)>) -> Stri
 /// The op tables as CUDA X-macros (`BLITZ_UNARY_OPS`, `BLITZ_SCALAR_OPS`,
 /// `BLITZ_BINARY_OPS`), put in front of every kernel source. A source expands
 /// them into its `switch` cases, calling `unary_eval_<name>`, `unary_deriv_<name>`, etc.
-pub fn cuda_op_tables() -> String {
+#[cfg(any(test, feature = "cuda"))]
+pub(crate) fn cuda_op_tables() -> String {
     let mut s =
         String::from("// Generated from the Rust op tables (blitz_kernels::types::elementwise): do not edit.\n");
     s += &x_macro("UNARY", UnaryOp::ALL.iter().map(|o| (o.code(), o.name())));

@@ -1,13 +1,15 @@
 //! Device-neutral types: what an op is and its sizes, shared by the CPU and
 //! CUDA kernels (neither backend owns them). The arithmetic lives with each
 //! backend; the op codes the CUDA kernels switch on come from the tables in
-//! [`elementwise`].
+//! `types/elementwise.rs` (each op enum is generated from one table).
 
-pub mod elementwise;
-pub mod geometry;
-pub mod prior;
+pub(crate) mod elementwise;
+pub(crate) mod geometry;
+pub(crate) mod prior;
 
-pub use elementwise::{cuda_op_tables, BinaryOp, ScalarKind, ScalarOp, UnaryOp};
+#[cfg(feature = "cuda")]
+pub(crate) use elementwise::cuda_op_tables;
+pub use elementwise::{BinaryOp, ScalarKind, ScalarOp, UnaryOp};
 pub use geometry::{ConvGeom, ConvGrads, PoolGeom};
 pub use prior::{PriorSpec, LN_SQRT_2PI, MIN_SIGMA};
 

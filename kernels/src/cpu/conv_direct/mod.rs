@@ -32,7 +32,7 @@ use crate::types::{ConvGeom, ConvGrads};
 use rayon::prelude::*;
 
 /// Output positions per tile: one 256-bit vector (`F32x8`).
-pub const LANES: usize = 8;
+pub(crate) const LANES: usize = 8;
 /// Most output channels per tile (accumulators held in registers).
 const MAX_BLOCK: usize = 8;
 /// The auto rule's limit for a single image: from this many multiply-adds per
@@ -43,7 +43,7 @@ pub(crate) const SINGLE_IMAGE_WORK: usize = 1 << 20;
 
 /// Whether [`forward`] and [`backward`] can compute `g`: a valid geometry
 /// with unit stride along the width (the only condition for correct results).
-pub fn handles(g: &ConvGeom) -> bool {
+pub(crate) fn handles(g: &ConvGeom) -> bool {
     g.output().is_ok() && g.stride[2] == 1
 }
 
@@ -55,7 +55,7 @@ pub fn handles(g: &ConvGeom) -> bool {
 /// and 256 input values (channels × kernel volume) per group. It splits work
 /// by image, so a single large image goes to the GEMM, which splits inside;
 /// on an x86 CPU without FMA its multiply-adds would be library calls.
-pub fn suits(g: &ConvGeom) -> bool {
+pub(crate) fn suits(g: &ConvGeom) -> bool {
     if !handles(g) {
         return false;
     }
@@ -371,7 +371,7 @@ with_lanes! {
 ///
 /// # Panics
 /// Unless [`handles`]`(g)` (a width stride other than 1 would give wrong values).
-pub fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
+pub(crate) fn forward(split: ThreadSplit, x: &[f32], w: &[f32], b: Option<&[f32]>, g: &ConvGeom, y: &mut [f32]) {
     assert!(handles(g), "the direct convolution needs a valid geometry with width stride 1: {g:?}");
     let lay = Layout::new(g);
     let xp = pad_input(split, x, g, &lay);
@@ -530,7 +530,7 @@ use weight::weight_grad;
 ///
 /// # Panics
 /// Unless [`handles`]`(g)`.
-pub fn backward(
+pub(crate) fn backward(
     split: ThreadSplit,
     x: &[f32],
     w: &[f32],

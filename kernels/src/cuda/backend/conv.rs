@@ -85,7 +85,7 @@ fn im2col(x: &CudaBuffer, cg: &ConvG, len: usize) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// Invalid geometry; operands on different GPUs; CUDA failures.
-pub fn conv_forward(
+pub(crate) fn conv_forward(
     backend: GemmBackend,
     x: &CudaBuffer,
     w: &CudaBuffer,
@@ -118,7 +118,7 @@ pub fn conv_forward(
 ///
 /// # Errors
 /// Invalid geometry; operands on different GPUs; CUDA failures.
-pub fn conv_backward(
+pub(crate) fn conv_backward(
     backend: GemmBackend,
     x: &CudaBuffer,
     w: &CudaBuffer,
@@ -179,7 +179,7 @@ fn pool_geom(g: &PoolGeom) -> Result<(PoolG, usize)> {
 ///
 /// # Errors
 /// Invalid geometry; CUDA failures.
-pub fn max_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
+pub(crate) fn max_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let (pg, op) = pool_geom(g)?;
     let n = g.planes * op;
@@ -195,7 +195,7 @@ pub fn max_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// Invalid geometry; operands on different GPUs; CUDA failures.
-pub fn max_pool_backward(x: &CudaBuffer, gy: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
+pub(crate) fn max_pool_backward(x: &CudaBuffer, gy: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
     let dev = same_device("max_pool", &[x, gy])?;
     let (pg, op) = pool_geom(g)?;
     let mut dx = CudaBuffer::zeros(&dev, g.input_len())?;
@@ -210,7 +210,7 @@ pub fn max_pool_backward(x: &CudaBuffer, gy: &CudaBuffer, g: &PoolGeom) -> Resul
 ///
 /// # Errors
 /// Invalid geometry; CUDA failures.
-pub fn avg_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
+pub(crate) fn avg_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let (pg, op) = pool_geom(g)?;
     let n = g.planes * op;
@@ -226,7 +226,7 @@ pub fn avg_pool_forward(x: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// Invalid geometry; CUDA failures.
-pub fn avg_pool_backward(gy: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
+pub(crate) fn avg_pool_backward(gy: &CudaBuffer, g: &PoolGeom) -> Result<CudaBuffer> {
     let dev = gy.dev().clone();
     let (pg, _) = pool_geom(g)?;
     let n = g.input_len();

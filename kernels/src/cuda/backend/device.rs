@@ -19,19 +19,19 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Threads per block of the element-wise kernels.
-pub const THREADS: u32 = 256;
+pub(crate) const THREADS: u32 = 256;
 /// Upper bound on blocks of a grid-stride launch.
 const MAX_BLOCKS: u64 = 65_535;
 /// Blocks of the two-pass reductions (a fixed number, so sums are reproducible).
-pub const REDUCE_BLOCKS: u32 = 1024;
+pub(crate) const REDUCE_BLOCKS: u32 = 1024;
 
 /// A driver error as blitz's error.
-pub fn drv(what: &str) -> impl Fn(dresult::DriverError) -> Error + '_ {
+pub(crate) fn drv(what: &str) -> impl Fn(dresult::DriverError) -> Error + '_ {
     move |e| Error::Cuda(format!("{what}: {e}"))
 }
 
 /// A CUDA device in use by this process.
-pub struct DeviceCtx {
+pub(crate) struct DeviceCtx {
     ordinal: usize,
     cc: (i32, i32),
     stream: Arc<CudaStream>,
@@ -59,7 +59,7 @@ fn driver_present() -> bool {
 ///
 /// # Errors
 /// [`Error::Cuda`] naming what is missing.
-pub fn check(ordinal: usize) -> Result<()> {
+pub(crate) fn check(ordinal: usize) -> Result<()> {
     if !driver_present() {
         return Err(Error::Cuda(
             "the NVIDIA driver library (libcuda.so.1) was not found: this machine has no usable CUDA driver".into(),
@@ -92,7 +92,7 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
 ///
 /// # Errors
 /// [`check`]'s errors; context or stream creation failures.
-pub fn device(ordinal: usize) -> Result<Arc<DeviceCtx>> {
+pub(crate) fn device(ordinal: usize) -> Result<Arc<DeviceCtx>> {
     static DEVICES: OnceLock<Mutex<HashMap<usize, Arc<DeviceCtx>>>> = OnceLock::new();
     let map = DEVICES.get_or_init(Default::default);
     if let Some(d) = map.lock().map_err(poisoned)?.get(&ordinal) {
@@ -156,18 +156,18 @@ fn poisoned<T>(_: T) -> Error {
 
 impl DeviceCtx {
     /// The device ordinal.
-    pub fn ordinal(&self) -> usize {
+    pub(crate) fn ordinal(&self) -> usize {
         self.ordinal
     }
 
     /// "name (sm_XY)" of the device.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let name = self.ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         format!("{name} (sm_{}{})", self.cc.0, self.cc.1)
     }
 
     /// The stream all of this device's work goes to.
-    pub fn stream(&self) -> &Arc<CudaStream> {
+    pub(crate) fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
     }
 
@@ -175,7 +175,7 @@ impl DeviceCtx {
     ///
     /// # Errors
     /// Compilation or module load failures.
-    pub fn function(&self, src: Source, name: &'static str) -> Result<CudaFunction> {
+    pub(crate) fn function(&self, src: Source, name: &'static str) -> Result<CudaFunction> {
         if let Some(f) = self.functions.lock().map_err(poisoned)?.get(&(src.name, name)) {
             return Ok(f.clone());
         }
@@ -204,7 +204,7 @@ impl DeviceCtx {
     ///
     /// # Errors
     /// [`Error::Cuda`] when `libcublas` is missing or the handle cannot be made.
-    pub fn blas(&self) -> Result<Arc<cudarc::cublas::CudaBlas>> {
+    pub(crate) fn blas(&self) -> Result<Arc<cudarc::cublas::CudaBlas>> {
         let mut slot = self.blas.lock().map_err(poisoned)?;
         if let Some(b) = slot.as_ref() {
             return Ok(b.clone());
@@ -228,13 +228,13 @@ impl DeviceCtx {
 }
 
 /// A 1-D grid-stride launch over `n` items.
-pub fn grid(n: u64) -> LaunchConfig {
+pub(crate) fn grid(n: u64) -> LaunchConfig {
     let blocks = n.div_ceil(THREADS as u64).clamp(1, MAX_BLOCKS) as u32;
     LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 }
 }
 
 /// One 256-thread block per row, grid-stride over `rows`.
-pub fn rows_grid(rows: u64) -> LaunchConfig {
+pub(crate) fn rows_grid(rows: u64) -> LaunchConfig {
     let blocks = rows.clamp(1, MAX_BLOCKS) as u32;
     LaunchConfig { grid_dim: (blocks, 1, 1), block_dim: (THREADS, 1, 1), shared_mem_bytes: 0 }
 }

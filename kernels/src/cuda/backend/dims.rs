@@ -6,12 +6,12 @@ use crate::{Error, Result};
 use cudarc::driver::DeviceRepr;
 
 /// Largest rank the GPU kernels take (`BLITZ_MAX_RANK`).
-pub const MAX_RANK: usize = 8;
+pub(crate) const MAX_RANK: usize = 8;
 
 /// An output shape and two operands' strides in it; layout of `struct Dims`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Dims {
+pub(crate) struct Dims {
     rank: u64,
     shape: [u64; MAX_RANK],
     sa: [u64; MAX_RANK],
@@ -32,7 +32,7 @@ impl Dims {
     ///
     /// # Errors
     /// [`Error::InvalidShape`] above [`MAX_RANK`] axes.
-    pub fn new(op: &'static str, shape: &[usize], sa: &[usize], sb: &[usize]) -> Result<Self> {
+    pub(crate) fn new(op: &'static str, shape: &[usize], sa: &[usize], sb: &[usize]) -> Result<Self> {
         if shape.len() > MAX_RANK {
             return Err(Error::InvalidShape {
                 op,
@@ -51,7 +51,7 @@ impl Dims {
     ///
     /// # Errors
     /// As [`Dims::new`].
-    pub fn broadcast(op: &'static str, a: &[usize], b: &[usize], out: &[usize]) -> Result<Self> {
+    pub(crate) fn broadcast(op: &'static str, a: &[usize], b: &[usize], out: &[usize]) -> Result<Self> {
         Self::new(op, out, &broadcast_strides(a, out), &broadcast_strides(b, out))
     }
 
@@ -59,7 +59,7 @@ impl Dims {
     ///
     /// # Errors
     /// As [`Dims::new`].
-    pub fn permute(shape: &[usize], perm: &[usize]) -> Result<Self> {
+    pub(crate) fn permute(shape: &[usize], perm: &[usize]) -> Result<Self> {
         let st = strides(shape);
         let out: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
         let step: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
@@ -72,7 +72,7 @@ impl Dims {
     ///
     /// # Errors
     /// As [`Dims::new`].
-    pub fn sum_to(from: &[usize], to: &[usize]) -> Result<(Self, u64)> {
+    pub(crate) fn sum_to(from: &[usize], to: &[usize]) -> Result<(Self, u64)> {
         let lead = from.len() - to.len();
         let aligned: Vec<usize> = (0..from.len()).map(|i| if i < lead { 1 } else { to[i - lead] }).collect();
         let reduced: Vec<usize> = from.iter().zip(&aligned).map(|(&f, &t)| usize::from(t == 1 && f != 1)).collect();

@@ -12,7 +12,7 @@ use crate::Result;
 ///
 /// # Errors
 /// CUDA failures.
-pub fn unary(op: UnaryOp, x: &CudaBuffer) -> Result<CudaBuffer> {
+pub(crate) fn unary(op: UnaryOp, x: &CudaBuffer) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let n = x.len() as u64;
     let mut y = CudaBuffer::uninit(&dev, x.len())?;
@@ -27,7 +27,7 @@ pub fn unary(op: UnaryOp, x: &CudaBuffer) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn unary_backward(op: UnaryOp, x: &CudaBuffer, y: &CudaBuffer, g: &CudaBuffer) -> Result<CudaBuffer> {
+pub(crate) fn unary_backward(op: UnaryOp, x: &CudaBuffer, y: &CudaBuffer, g: &CudaBuffer) -> Result<CudaBuffer> {
     let dev = same_device(op.name(), &[x, y, g])?;
     let n = x.len() as u64;
     let mut gx = CudaBuffer::uninit(&dev, x.len())?;
@@ -42,7 +42,7 @@ pub fn unary_backward(op: UnaryOp, x: &CudaBuffer, y: &CudaBuffer, g: &CudaBuffe
 ///
 /// # Errors
 /// CUDA failures.
-pub fn scalar(op: ScalarOp, x: &CudaBuffer) -> Result<CudaBuffer> {
+pub(crate) fn scalar(op: ScalarOp, x: &CudaBuffer) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let (kind, s) = op.split();
     let code = kind.code();
@@ -59,7 +59,7 @@ pub fn scalar(op: ScalarOp, x: &CudaBuffer) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn scalar_backward(op: ScalarOp, x: &CudaBuffer, g: &CudaBuffer) -> Result<CudaBuffer> {
+pub(crate) fn scalar_backward(op: ScalarOp, x: &CudaBuffer, g: &CudaBuffer) -> Result<CudaBuffer> {
     let dev = same_device("scalar", &[x, g])?;
     let (kind, s) = op.split();
     let code = kind.code();
@@ -76,7 +76,7 @@ pub fn scalar_backward(op: ScalarOp, x: &CudaBuffer, g: &CudaBuffer) -> Result<C
 ///
 /// # Errors
 /// Operands on different GPUs; rank above 8; CUDA failures.
-pub fn binary(
+pub(crate) fn binary(
     op: BinaryOp,
     a: &CudaBuffer,
     a_shape: &[usize],
@@ -106,7 +106,7 @@ pub fn binary(
 ///
 /// # Errors
 /// Operands on different GPUs; rank above 8; CUDA failures.
-pub fn binary_backward(
+pub(crate) fn binary_backward(
     op: BinaryOp,
     a: &CudaBuffer,
     a_shape: &[usize],

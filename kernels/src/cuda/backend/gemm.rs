@@ -23,7 +23,7 @@ const LARGE_MIN_TILES: usize = 132;
 ///
 /// # Errors
 /// As [`gemm`].
-pub fn gemm_with(
+pub(crate) fn gemm_with(
     backend: GemmBackend,
     a: &CudaBuffer,
     b: &CudaBuffer,

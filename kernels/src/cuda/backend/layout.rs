@@ -10,7 +10,7 @@ use crate::{Error, Result};
 ///
 /// # Errors
 /// Rank above 8; CUDA failures.
-pub fn permute(x: &CudaBuffer, shape: &[usize], perm: &[usize]) -> Result<CudaBuffer> {
+pub(crate) fn permute(x: &CudaBuffer, shape: &[usize], perm: &[usize]) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let n = x.len() as u64;
     let mut y = CudaBuffer::uninit(&dev, x.len())?;
@@ -26,7 +26,7 @@ pub fn permute(x: &CudaBuffer, shape: &[usize], perm: &[usize]) -> Result<CudaBu
 ///
 /// # Errors
 /// CUDA failures.
-pub fn slice_axis(
+pub(crate) fn slice_axis(
     x: &CudaBuffer,
     outer: usize,
     axis: usize,
@@ -49,7 +49,7 @@ pub fn slice_axis(
 ///
 /// # Errors
 /// CUDA failures.
-pub fn slice_axis_backward(
+pub(crate) fn slice_axis_backward(
     g: &CudaBuffer,
     outer: usize,
     axis: usize,
@@ -72,7 +72,7 @@ pub fn slice_axis_backward(
 ///
 /// # Errors
 /// Parts on different GPUs; CUDA failures.
-pub fn concat_axis(parts: &[&CudaBuffer], lens: &[usize], outer: usize, inner: usize) -> Result<CudaBuffer> {
+pub(crate) fn concat_axis(parts: &[&CudaBuffer], lens: &[usize], outer: usize, inner: usize) -> Result<CudaBuffer> {
     if parts.is_empty() {
         return Err(Error::Empty { op: "concat" });
     }
@@ -96,7 +96,13 @@ pub fn concat_axis(parts: &[&CudaBuffer], lens: &[usize], outer: usize, inner: u
 ///
 /// # Errors
 /// CUDA failures.
-pub fn index_select(x: &CudaBuffer, outer: usize, axis: usize, inner: usize, idx: &[usize]) -> Result<CudaBuffer> {
+pub(crate) fn index_select(
+    x: &CudaBuffer,
+    outer: usize,
+    axis: usize,
+    inner: usize,
+    idx: &[usize],
+) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let n = (outer * idx.len() * inner) as u64;
     let mut y = CudaBuffer::uninit(&dev, n as usize)?;
@@ -113,7 +119,7 @@ pub fn index_select(x: &CudaBuffer, outer: usize, axis: usize, inner: usize, idx
 ///
 /// # Errors
 /// CUDA failures.
-pub fn index_select_backward(
+pub(crate) fn index_select_backward(
     g: &CudaBuffer,
     outer: usize,
     axis: usize,
@@ -136,7 +142,7 @@ pub fn index_select_backward(
 ///
 /// # Errors
 /// CUDA failures.
-pub fn gather_rows(x: &CudaBuffer, n: usize, idx: &[usize]) -> Result<CudaBuffer> {
+pub(crate) fn gather_rows(x: &CudaBuffer, n: usize, idx: &[usize]) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let rows = idx.len() as u64;
     let mut y = CudaBuffer::uninit(&dev, idx.len())?;
@@ -153,7 +159,7 @@ pub fn gather_rows(x: &CudaBuffer, n: usize, idx: &[usize]) -> Result<CudaBuffer
 ///
 /// # Errors
 /// CUDA failures.
-pub fn gather_rows_backward(g: &CudaBuffer, n: usize, idx: &[usize]) -> Result<CudaBuffer> {
+pub(crate) fn gather_rows_backward(g: &CudaBuffer, n: usize, idx: &[usize]) -> Result<CudaBuffer> {
     let dev = g.dev().clone();
     let rows = idx.len() as u64;
     let mut y = CudaBuffer::zeros(&dev, idx.len() * n)?;

@@ -38,29 +38,29 @@ pub(crate) mod sources;
 
 pub use buffer::CudaBuffer;
 pub(crate) use contract::Gpu;
-pub use conv::*;
-pub use elementwise::{binary, binary_backward, scalar, scalar_backward, unary, unary_backward};
-pub use gemm::gemm_with;
-pub use layout::{
+pub(crate) use conv::*;
+pub(crate) use elementwise::{binary, binary_backward, scalar, scalar_backward, unary, unary_backward};
+pub(crate) use gemm::gemm_with;
+pub(crate) use layout::{
     concat_axis, gather_rows, gather_rows_backward, index_select, index_select_backward, permute, slice_axis,
     slice_axis_backward,
 };
-pub use optim::{adam_step, scale_inplace, sgd_step};
-pub use random::{
+pub(crate) use optim::{adam_step, scale_inplace, sgd_step};
+pub(crate) use random::{
     kl_at, kl_at_backward, normal, reparam_backward, reparam_forward, reparam_log_posterior, sample_kl_backward,
     sample_kl_forward,
 };
-pub use reduce::{
+pub(crate) use reduce::{
     expand_axis, max_axis, max_axis_backward, sum_all, sum_axis, sum_squares, sum_squares_many, sum_to_shape,
 };
-pub use softmax::{softmax, softmax_backward};
+pub(crate) use softmax::{softmax, softmax_backward};
 
 /// Whether CUDA device `ordinal` can be used: the driver library, NVRTC and
 /// the device are all present. Creates the device's context on success.
 ///
 /// # Errors
 /// [`crate::Error::Cuda`] naming what is missing (driver library, NVRTC, device).
-pub fn available(ordinal: usize) -> crate::Result<()> {
+pub(crate) fn available(ordinal: usize) -> crate::Result<()> {
     device::device(ordinal).map(|_| ())
 }
 
@@ -68,7 +68,7 @@ pub fn available(ordinal: usize) -> crate::Result<()> {
 ///
 /// # Errors
 /// As [`available`].
-pub fn device_count() -> crate::Result<usize> {
+pub(crate) fn device_count() -> crate::Result<usize> {
     device::check(0).map(|_| ()).or_else(|e| match e {
         crate::Error::Cuda(ref m) if m.starts_with("no CUDA device") => Ok(()),
         e => Err(e),
@@ -80,7 +80,7 @@ pub fn device_count() -> crate::Result<usize> {
 ///
 /// # Errors
 /// As [`available`].
-pub fn device_name(ordinal: usize) -> crate::Result<String> {
+pub(crate) fn device_name(ordinal: usize) -> crate::Result<String> {
     device::device(ordinal).map(|d| d.describe())
 }
 
@@ -88,6 +88,6 @@ pub fn device_name(ordinal: usize) -> crate::Result<String> {
 ///
 /// # Errors
 /// The device cannot be used, or a queued kernel failed.
-pub fn synchronize(ordinal: usize) -> crate::Result<()> {
+pub(crate) fn synchronize(ordinal: usize) -> crate::Result<()> {
     device::device(ordinal)?.stream().synchronize().map_err(device::drv("cuStreamSynchronize"))
 }

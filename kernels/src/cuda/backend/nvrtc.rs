@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 /// What a compilation produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Image {
+pub(crate) enum Image {
     /// SASS for one architecture.
     Cubin(Vec<u8>),
     /// PTX text (NUL-terminated), JIT-compiled by the driver.
@@ -30,7 +30,7 @@ pub enum Image {
 ///
 /// # Errors
 /// [`Error::Cuda`] naming the library and how to provide it.
-pub fn nvrtc_available() -> Result<()> {
+pub(crate) fn nvrtc_available() -> Result<()> {
     static PRESENT: OnceLock<bool> = OnceLock::new();
     // SAFETY: only tries to dlopen the library under its candidate names.
     if *PRESENT.get_or_init(|| unsafe { sys::is_culib_present() }) {
@@ -49,7 +49,7 @@ pub fn nvrtc_available() -> Result<()> {
 /// # Errors
 /// NVRTC missing.
 #[cfg_attr(not(test), allow(dead_code))] // read by the NVRTC compile tests
-pub fn nvrtc_version() -> Result<(i32, i32)> {
+pub(crate) fn nvrtc_version() -> Result<(i32, i32)> {
     nvrtc_available()?;
     let (mut major, mut minor) = (0, 0);
     // SAFETY: two valid out-pointers; the library is present (checked above).
@@ -64,7 +64,7 @@ pub fn nvrtc_version() -> Result<(i32, i32)> {
 ///
 /// # Errors
 /// NVRTC missing, or the compiler's log when the source does not compile.
-pub fn compile(src: Source, arch: Option<&str>) -> Result<Image> {
+pub(crate) fn compile(src: Source, arch: Option<&str>) -> Result<Image> {
     compile_program(src.name, &program_text(src), arch, src.options)
 }
 
@@ -74,7 +74,7 @@ pub fn compile(src: Source, arch: Option<&str>) -> Result<Image> {
 /// # Errors
 /// As [`compile`].
 #[cfg_attr(not(test), allow(dead_code))] // used by the NVRTC compile tests
-pub fn compile_text(name: &str, text: &str, arch: Option<&str>) -> Result<Image> {
+pub(crate) fn compile_text(name: &str, text: &str, arch: Option<&str>) -> Result<Image> {
     compile_program(name, text, arch, super::sources::EXACT)
 }
 
@@ -129,7 +129,7 @@ unsafe fn get_cubin(prog: sys::nvrtcProgram) -> std::result::Result<Vec<u8>, res
 ///
 /// # Errors
 /// Both attempts failed (both messages are kept).
-pub fn compile_for_device(src: Source, cc: (i32, i32)) -> Result<Image> {
+pub(crate) fn compile_for_device(src: Source, cc: (i32, i32)) -> Result<Image> {
     let arch = format!("sm_{}{}", cc.0, cc.1);
     match compile(src, Some(&arch)) {
         Ok(img) => Ok(img),

@@ -10,7 +10,7 @@ use crate::Result;
 ///
 /// # Errors
 /// Buffers on different GPUs; CUDA failures.
-pub fn adam_step(
+pub(crate) fn adam_step(
     p: &mut CudaBuffer,
     m: &mut CudaBuffer,
     v: &mut CudaBuffer,
@@ -36,7 +36,7 @@ pub fn adam_step(
 ///
 /// # Errors
 /// Buffers on different GPUs; CUDA failures.
-pub fn sgd_step(
+pub(crate) fn sgd_step(
     p: &mut CudaBuffer,
     buf: &mut CudaBuffer,
     g: &CudaBuffer,
@@ -57,7 +57,7 @@ pub fn sgd_step(
 ///
 /// # Errors
 /// CUDA failures.
-pub fn scale_inplace(x: &mut CudaBuffer, s: f32) -> Result<()> {
+pub(crate) fn scale_inplace(x: &mut CudaBuffer, s: f32) -> Result<()> {
     let dev = x.dev().clone();
     let n = x.len() as u64;
     if n == 0 {

@@ -51,7 +51,7 @@ fn blocks(offset: u64, n: u64) -> u64 {
 ///
 /// # Errors
 /// The device cannot be used; CUDA failures.
-pub fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<CudaBuffer> {
+pub(crate) fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: usize) -> Result<CudaBuffer> {
     let dev = device(ordinal)?;
     let mut y = CudaBuffer::uninit(&dev, len)?;
     let n = len as u64;
@@ -66,7 +66,7 @@ pub fn normal(math: SamplerMath, ordinal: usize, seed: u64, offset: u64, len: us
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn reparam_forward(
+pub(crate) fn reparam_forward(
     math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
@@ -83,7 +83,7 @@ pub fn reparam_forward(
 ///
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
-pub fn reparam_forward_into(
+pub(crate) fn reparam_forward_into(
     math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
@@ -113,7 +113,7 @@ pub fn reparam_forward_into(
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn reparam_backward(
+pub(crate) fn reparam_backward(
     math: SamplerMath,
     rho: &CudaBuffer,
     g: &CudaBuffer,
@@ -141,7 +141,7 @@ pub fn reparam_backward(
 ///
 /// # Errors
 /// CUDA failures.
-pub fn reparam_log_posterior(math: SamplerMath, rho: &CudaBuffer, seed: u64, offset: u64) -> Result<CudaBuffer> {
+pub(crate) fn reparam_log_posterior(math: SamplerMath, rho: &CudaBuffer, seed: u64, offset: u64) -> Result<CudaBuffer> {
     let dev = rho.dev().clone();
     let n = rho.len() as u64;
     let (cfg, mut partial) = partials(&dev, blocks(offset, n))?;
@@ -160,7 +160,7 @@ pub fn reparam_log_posterior(math: SamplerMath, rho: &CudaBuffer, seed: u64, off
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn sample_kl_forward(
+pub(crate) fn sample_kl_forward(
     math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
@@ -179,7 +179,7 @@ pub fn sample_kl_forward(
 ///
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
-pub fn sample_kl_forward_into(
+pub(crate) fn sample_kl_forward_into(
     math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
@@ -214,7 +214,7 @@ pub fn sample_kl_forward_into(
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn sample_kl_backward(
+pub(crate) fn sample_kl_backward(
     math: SamplerMath,
     mu: &CudaBuffer,
     rho: &CudaBuffer,
@@ -264,7 +264,7 @@ pub fn sample_kl_backward(
 ///
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
-pub fn kl_at(
+pub(crate) fn kl_at(
     math: SamplerMath,
     w: &CudaBuffer,
     rho: &CudaBuffer,
@@ -294,7 +294,7 @@ pub fn kl_at(
 ///
 /// # Errors
 /// Operands on different GPUs or of different lengths; CUDA failures.
-pub fn kl_at_backward(
+pub(crate) fn kl_at_backward(
     math: SamplerMath,
     w: &CudaBuffer,
     rho: &CudaBuffer,

@@ -43,7 +43,7 @@ fn total(x: &CudaBuffer, square: bool) -> Result<(CudaBuffer, CudaSlice<f64>)> {
 ///
 /// # Errors
 /// CUDA failures.
-pub fn sum_all(x: &CudaBuffer) -> Result<CudaBuffer> {
+pub(crate) fn sum_all(x: &CudaBuffer) -> Result<CudaBuffer> {
     total(x, false).map(|(b, _)| b)
 }
 
@@ -51,7 +51,7 @@ pub fn sum_all(x: &CudaBuffer) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// CUDA failures.
-pub fn sum_squares(x: &CudaBuffer) -> Result<f64> {
+pub(crate) fn sum_squares(x: &CudaBuffer) -> Result<f64> {
     let (_, d) = total(x, true)?;
     let v = x.dev().stream().clone_dtoh(&d).map_err(drv("device-to-host copy"))?;
     Ok(v[0])
@@ -63,7 +63,7 @@ pub fn sum_squares(x: &CudaBuffer) -> Result<f64> {
 ///
 /// # Errors
 /// [`crate::Error::DeviceMismatch`] when the buffers are on different devices; CUDA failures.
-pub fn sum_squares_many(xs: &[&CudaBuffer]) -> Result<Vec<f64>> {
+pub(crate) fn sum_squares_many(xs: &[&CudaBuffer]) -> Result<Vec<f64>> {
     if xs.is_empty() {
         return Ok(Vec::new());
     }
@@ -81,7 +81,7 @@ pub fn sum_squares_many(xs: &[&CudaBuffer]) -> Result<Vec<f64>> {
 ///
 /// # Errors
 /// CUDA failures.
-pub fn sum_axis(x: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Result<CudaBuffer> {
+pub(crate) fn sum_axis(x: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let n = (outer * inner) as u64;
     let mut y = CudaBuffer::uninit(&dev, n as usize)?;
@@ -97,7 +97,7 @@ pub fn sum_axis(x: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Resul
 ///
 /// # Errors
 /// CUDA failures.
-pub fn expand_axis(g: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Result<CudaBuffer> {
+pub(crate) fn expand_axis(g: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Result<CudaBuffer> {
     let dev = g.dev().clone();
     let n = (outer * len * inner) as u64;
     let mut y = CudaBuffer::uninit(&dev, n as usize)?;
@@ -114,7 +114,7 @@ pub fn expand_axis(g: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Re
 ///
 /// # Errors
 /// CUDA failures.
-pub fn max_axis(x: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Result<(CudaBuffer, Vec<usize>)> {
+pub(crate) fn max_axis(x: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Result<(CudaBuffer, Vec<usize>)> {
     let dev = x.dev().clone();
     let n = (outer * inner) as u64;
     let mut y = CudaBuffer::uninit(&dev, n as usize)?;
@@ -134,7 +134,13 @@ pub fn max_axis(x: &CudaBuffer, outer: usize, len: usize, inner: usize) -> Resul
 ///
 /// # Errors
 /// CUDA failures.
-pub fn max_axis_backward(g: &CudaBuffer, arg: &[usize], outer: usize, len: usize, inner: usize) -> Result<CudaBuffer> {
+pub(crate) fn max_axis_backward(
+    g: &CudaBuffer,
+    arg: &[usize],
+    outer: usize,
+    len: usize,
+    inner: usize,
+) -> Result<CudaBuffer> {
     let dev = g.dev().clone();
     let mut y = CudaBuffer::zeros(&dev, outer * len * inner)?;
     let n = (outer * inner) as u64;
@@ -151,7 +157,7 @@ pub fn max_axis_backward(g: &CudaBuffer, arg: &[usize], outer: usize, len: usize
 ///
 /// # Errors
 /// Rank above 8; CUDA failures.
-pub fn sum_to_shape(g: &CudaBuffer, from: &[usize], to: &[usize]) -> Result<CudaBuffer> {
+pub(crate) fn sum_to_shape(g: &CudaBuffer, from: &[usize], to: &[usize]) -> Result<CudaBuffer> {
     let dev = g.dev().clone();
     let n_out = numel(to) as u64;
     if from == to {

@@ -9,7 +9,7 @@ use crate::Result;
 ///
 /// # Errors
 /// CUDA failures.
-pub fn softmax(x: &CudaBuffer, n: usize, log: bool) -> Result<CudaBuffer> {
+pub(crate) fn softmax(x: &CudaBuffer, n: usize, log: bool) -> Result<CudaBuffer> {
     let dev = x.dev().clone();
     let mut y = CudaBuffer::uninit(&dev, x.len())?;
     if n > 0 && !x.is_empty() {
@@ -25,7 +25,7 @@ pub fn softmax(x: &CudaBuffer, n: usize, log: bool) -> Result<CudaBuffer> {
 ///
 /// # Errors
 /// Operands on different GPUs; CUDA failures.
-pub fn softmax_backward(y: &CudaBuffer, g: &CudaBuffer, n: usize, log: bool) -> Result<CudaBuffer> {
+pub(crate) fn softmax_backward(y: &CudaBuffer, g: &CudaBuffer, n: usize, log: bool) -> Result<CudaBuffer> {
     let dev = same_device("softmax", &[y, g])?;
     let mut gx = CudaBuffer::uninit(&dev, y.len())?;
     if n > 0 && !y.is_empty() {
