@@ -123,8 +123,8 @@ impl Calibration {
     }
 
     /// The figures of the calibrated rule on held-out rows: coverage and
-    /// mean width (regression) or mean set size (classification), for
-    /// `blitz evaluate`.
+    /// mean width (regression, with the mean width of mean ± 2σ beside it)
+    /// or mean set size (classification), for `blitz evaluate`.
     ///
     /// # Errors
     /// As the rule's prediction and [`coverage_and_width`] /
@@ -134,7 +134,8 @@ impl Calibration {
             (Conformal::Regression(c), super::Prediction::Regression(p), Truth::Values(y)) => {
                 let (lo, hi) = c.intervals(&p.mean, &p.std)?;
                 let (cov, width) = coverage_and_width(&lo, &hi, y)?;
-                Ok(vec![("conformal_coverage", cov), ("mean_width", width)])
+                let (_, width_2sd) = coverage_and_width(&p.lower_2sd, &p.upper_2sd, y)?;
+                Ok(vec![("conformal_coverage", cov), ("mean_width", width), ("mean_width_2sd", width_2sd)])
             }
             (Conformal::Classification(c), super::Prediction::Classification(p), Truth::Labels(l)) => {
                 let sets = c.sets(&p.probs)?;
