@@ -17,6 +17,7 @@ use blitz_layers::checkpoint::DIGEST_KEY;
 use blitz_layers::data::idx::{parse_idx, read_idx};
 use blitz_layers::data::parse_csv;
 use blitz_layers::mlp::MlpSpec;
+use blitz_layers::model::{Model, ModelFile, Task};
 use blitz_layers::regression::Regressor;
 use blitz_layers::train::{CheckpointEvery, TrainConfig};
 use blitz_layers::{params, BayesianLinear, Checkpoint, Linear, ReLU, Sequential};
@@ -318,6 +319,50 @@ fn fuzz_model_loader() {
     }
     assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
     eprintln!("model file edits: {} cases, no panic", cases());
+}
+
+/// `ck` with what `blitz fit` adds (task, columns, transforms): a model
+/// file that [`Model::from_bytes`] takes.
+fn with_model_metadata(ck: &Checkpoint) -> Checkpoint {
+    let file = ModelFile {
+        task: Task::Regression,
+        spec: MlpSpec::new(2, vec![3], 1),
+        features: vec!["a".into(), "b".into()],
+        target: "y".into(),
+        classes: vec![],
+        log1p: vec!["b".into()],
+        settings: "fuzz".into(),
+        seed: 0,
+    };
+    let mut ck = ck.clone();
+    for (k, v) in file.metadata() {
+        ck.set_metadata(k, v);
+    }
+    ck.remove_metadata(DIGEST_KEY);
+    ck
+}
+
+/// The library's `Model` (what `blitz predict` and embedding programs
+/// load): mutated bytes of a model file through `Model::from_bytes`, then
+/// a prediction from rows and the table.
+#[test]
+fn fuzz_model_from_bytes() {
+    let (ck, _, _, _) = trained_model_file();
+    let file = with_model_metadata(&ck);
+    let mut sealed = file.clone();
+    sealed.seal();
+    let seeds = vec![file.to_bytes().unwrap(), sealed.to_bytes().unwrap()];
+    assert!(Model::from_bytes(&seeds[0], "seed").is_ok(), "the seed is a valid model file");
+    let rows = [[0.5f32, 1.0], [2.0, 0.0]];
+    fuzz("Model::from_bytes", &seeds, BINARY, 5, |b| {
+        if let Ok(m) = Model::from_bytes(b, "fuzz") {
+            if let Ok(p) = m.predict(&rows, 2, 0) {
+                assert_eq!(p.rows(), 2);
+                let _ = m.table(&p);
+            }
+        }
+    });
+    assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
 }
 
 #[test]
