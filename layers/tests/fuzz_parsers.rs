@@ -202,7 +202,10 @@ fn trained_model_file() -> (Checkpoint, Tensor, Tensor, TrainConfig) {
     let ys: Vec<f32> = xs.chunks(2).map(|r| r[0] - 2.0 * r[1]).collect();
     let (x, y) = (Tensor::from_vec(xs, &[24, 2]).unwrap(), Tensor::from_vec(ys, &[24, 1]).unwrap());
     let spec = MlpSpec::new(2, vec![3], 1);
-    let dir = std::env::temp_dir().join(format!("blitz-fuzz-model-{}", std::process::id()));
+    // One folder a call: the tests that call this run side by side.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("blitz-fuzz-model-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("m.safetensors");
     let mut every = CheckpointEvery::new(&path, 1);
