@@ -114,5 +114,16 @@ fn predict_from_rows_matches_the_command_and_serves_threads() {
     // A row of the wrong length is a typed error, not a panic.
     let e = m.predict(&[&row[..12]], 30, 4).unwrap_err();
     assert!(e.to_string().contains("12 values"), "{e}");
+    // No rows, no draws, a value that is not finite, one that log1p refuses: typed errors.
+    assert!(m.predict::<Vec<f32>>(&[], 30, 4).is_err());
+    assert!(m.predict(&[&row[..]], 0, 4).is_err());
+    let mut bad = row.clone();
+    bad[5] = f32::NAN;
+    let e = m.predict(&[&bad[..]], 30, 4).unwrap_err().to_string();
+    assert!(e.contains("row 0, column 5"), "{e}");
+    bad[5] = row[5];
+    bad[0] = -3.0;
+    let e = m.predict(&[&bad[..]], 30, 4).unwrap_err().to_string();
+    assert!(e.starts_with("<rows>: --log1p"), "{e}");
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -1,6 +1,8 @@
 //! The MNIST examples' models through the general classifier on a small
 //! subset (so that CI stays fast, in debug builds too): both must learn well
-//! above chance, and the evaluation must report sane numbers.
+//! above chance, and the evaluation must report sane numbers. The shipped
+//! files are gzipped: the light build (no `gzip`) has none of this.
+#![cfg(feature = "gzip")]
 
 #[path = "../examples/common/mnist_models.rs"]
 mod mnist_models;

@@ -17,6 +17,7 @@ use blitz_layers::checkpoint::DIGEST_KEY;
 use blitz_layers::data::idx::{parse_idx, read_idx};
 use blitz_layers::data::parse_csv;
 use blitz_layers::mlp::MlpSpec;
+use blitz_layers::model::{Model, ModelFile, Task};
 use blitz_layers::regression::Regressor;
 use blitz_layers::train::{CheckpointEvery, TrainConfig};
 use blitz_layers::{params, BayesianLinear, Checkpoint, Linear, ReLU, Sequential};
@@ -201,7 +202,10 @@ fn trained_model_file() -> (Checkpoint, Tensor, Tensor, TrainConfig) {
     let ys: Vec<f32> = xs.chunks(2).map(|r| r[0] - 2.0 * r[1]).collect();
     let (x, y) = (Tensor::from_vec(xs, &[24, 2]).unwrap(), Tensor::from_vec(ys, &[24, 1]).unwrap());
     let spec = MlpSpec::new(2, vec![3], 1);
-    let dir = std::env::temp_dir().join(format!("blitz-fuzz-model-{}", std::process::id()));
+    // One folder a call: the tests that call this run side by side.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("blitz-fuzz-model-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("m.safetensors");
     let mut every = CheckpointEvery::new(&path, 1);
@@ -318,6 +322,50 @@ fn fuzz_model_loader() {
     }
     assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
     eprintln!("model file edits: {} cases, no panic", cases());
+}
+
+/// `ck` with what `blitz fit` adds (task, columns, transforms): a model
+/// file that [`Model::from_bytes`] takes.
+fn with_model_metadata(ck: &Checkpoint) -> Checkpoint {
+    let file = ModelFile {
+        task: Task::Regression,
+        spec: MlpSpec::new(2, vec![3], 1),
+        features: vec!["a".into(), "b".into()],
+        target: "y".into(),
+        classes: vec![],
+        log1p: vec!["b".into()],
+        settings: "fuzz".into(),
+        seed: 0,
+    };
+    let mut ck = ck.clone();
+    for (k, v) in file.metadata() {
+        ck.set_metadata(k, v);
+    }
+    ck.remove_metadata(DIGEST_KEY);
+    ck
+}
+
+/// The library's `Model` (what `blitz predict` and embedding programs
+/// load): mutated bytes of a model file through `Model::from_bytes`, then
+/// a prediction from rows and the table.
+#[test]
+fn fuzz_model_from_bytes() {
+    let (ck, _, _, _) = trained_model_file();
+    let file = with_model_metadata(&ck);
+    let mut sealed = file.clone();
+    sealed.seal();
+    let seeds = vec![file.to_bytes().unwrap(), sealed.to_bytes().unwrap()];
+    assert!(Model::from_bytes(&seeds[0], "seed").is_ok(), "the seed is a valid model file");
+    let rows = [[0.5f32, 1.0], [2.0, 0.0]];
+    fuzz("Model::from_bytes", &seeds, BINARY, 5, |b| {
+        if let Ok(m) = Model::from_bytes(b, "fuzz") {
+            if let Ok(p) = m.predict(&rows, 2, 0) {
+                assert_eq!(p.rows(), 2);
+                let _ = m.table(&p);
+            }
+        }
+    });
+    assert!(LARGEST.load(Ordering::Relaxed) <= ALLOC_CAP);
 }
 
 #[test]
