@@ -336,6 +336,14 @@ fn with_model_metadata(ck: &Checkpoint) -> Checkpoint {
         log1p: vec!["b".into()],
         settings: "fuzz".into(),
         seed: 0,
+        // A calibration too, so that the fuzzer reaches its parser.
+        conformal: Some(blitz_layers::model::Calibration {
+            rule: blitz_layers::model::Conformal::Regression(
+                blitz_layers::uncertainty::ConformalRegressor::from_quantiles(0.1, 20, vec![1.5]).unwrap(),
+            ),
+            draws: 10,
+            seed: 0,
+        }),
     };
     let mut ck = ck.clone();
     for (k, v) in file.metadata() {
