@@ -1,7 +1,7 @@
 //! `BayesianLinear`: a fully connected layer whose weights are Gaussians,
 //! trained by Bayes by Backprop (Blundell et al. 2015) with BLiTZ's options.
 
-use crate::estimators::{AffineLayer, Estimator, FeatureAxis};
+use crate::gradient_estimator::{AffineLayer, Estimator, FeatureAxis};
 use crate::kl::KlMode;
 use crate::linear::check_features;
 use crate::module::{join_name, BayesianModule, Module};

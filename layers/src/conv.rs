@@ -7,7 +7,7 @@
 //! then [`ConvParams`] with stride, padding, dilation and groups in torch's
 //! order (BLiTZ puts groups before stride). `kernel_size` is a number or a tuple.
 
-use crate::estimators::{AffineLayer, Estimator, FeatureAxis};
+use crate::gradient_estimator::{AffineLayer, Estimator, FeatureAxis};
 use crate::kl::KlMode;
 use crate::linear::check_params;
 use crate::module::{join_name, BayesianModule, Module};

@@ -5,7 +5,7 @@
 //! appends the embedding axis. Rows at `padding_idx` come out as zeros and
 //! receive no gradient, as in torch.
 
-use crate::estimators::Estimator;
+use crate::gradient_estimator::Estimator;
 use crate::kl::KlMode;
 use crate::module::{join_name, BayesianModule, Module};
 use crate::options::posterior_options;

@@ -80,7 +80,7 @@ macro_rules! posterior_options {
             }
 
             /// Sets the estimator (each layer says which ones it takes).
-            pub fn with_estimator(mut self, estimator: $crate::estimators::Estimator) -> Self {
+            pub fn with_estimator(mut self, estimator: $crate::gradient_estimator::Estimator) -> Self {
                 self.estimator = estimator;
                 self
             }

@@ -3,8 +3,8 @@
 //! of each [`Estimator`](crate::Estimator), the KL terms and MOPED; and, for
 //! users, its log-density at given weights, [`log_density`].
 
-use crate::estimators::radial_noise;
 use crate::kl::{empirical_bayes_kl, gaussian_kl, monte_carlo_kl, KlMode};
+use crate::noise::radial_noise;
 use crate::prior::Prior;
 use blitz_autograd::{Device, Error, Param, Result, Tape, Tensor, Var};
 use blitz_kernels::{ops, Context, UnaryOp};

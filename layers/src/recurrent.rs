@@ -3,7 +3,7 @@
 //! them (`weight_ih` `[in, gates·hidden]`, `weight_hh` `[hidden, gates·hidden]`,
 //! `bias` `[gates·hidden]`), and the input checks.
 
-use crate::estimators::Estimator;
+use crate::gradient_estimator::Estimator;
 use crate::kl::KlMode;
 use crate::module::join_name;
 use crate::options::posterior_options;

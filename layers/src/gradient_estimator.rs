@@ -7,10 +7,11 @@
 //! examples; Flipout and local reparameterisation decorrelate the examples.
 
 use crate::kl::KlMode;
+use crate::noise::random_signs;
 use crate::posterior::GaussianParam;
 use crate::prior::Prior;
 use blitz_autograd::{Device, Result, Tape, Tensor, Var};
-use blitz_kernels::{ops, Context};
+use blitz_kernels::ops;
 
 /// How a Bayesian layer turns its weight posterior into an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,37 +28,6 @@ pub enum Estimator {
     /// Radial (Farquhar et al. 2020): w = mu + sigma·r·eps/‖eps‖ with r ~ |N(0, 1)|,
     /// and its KL: −Σ ln sigma − ln p(w).
     Radial,
-}
-
-/// `n` values of the radial noise r·eps/‖eps‖ named by (seed, offset): eps
-/// is the first `n` normals (its direction is uniform on the sphere) and the
-/// radius r = |z| uses normal `n` (half-normal). Shape `[n]`, on `device`.
-///
-/// # Errors
-/// [`blitz_autograd::Error::Empty`] for `n == 0`; CUDA failures.
-pub fn radial_noise(device: Device, seed: u64, offset: u64, n: usize) -> Result<Tensor> {
-    if n == 0 {
-        return Err(blitz_autograd::Error::Empty { op: "radial_noise" });
-    }
-    let z = host_normals(seed, offset, n + 1)?;
-    let norm = z[..n].iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt().max(1e-30);
-    let scale = (z[n].abs() as f64 / norm) as f32;
-    Tensor::from_vec(z[..n].iter().map(|v| v * scale).collect(), &[n])?.to(device)
-}
-
-/// Random ±1 signs of the given shape named by (seed, offset): the signs of normals.
-///
-/// # Errors
-/// [`blitz_autograd::Error::InvalidShape`] never for a valid shape; CUDA failures.
-pub fn random_signs(device: Device, seed: u64, offset: u64, shape: &[usize]) -> Result<Tensor> {
-    let n = shape.iter().product();
-    let z = host_normals(seed, offset, n)?;
-    Tensor::from_vec(z.iter().map(|v| if *v < 0.0 { -1.0 } else { 1.0 }).collect(), shape)?.to(device)
-}
-
-/// Normals made on the host (the same Philox stream on every device).
-fn host_normals(seed: u64, offset: u64, n: usize) -> Result<Vec<f32>> {
-    ops::normal_in(&Context::default(), Device::Cpu, seed, offset, n)?.into_vec()
 }
 
 /// A signs tensor for `shape` drawn on `tape`, as a constant.
