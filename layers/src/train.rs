@@ -56,6 +56,10 @@ pub struct TrainConfig {
     pub max_steps: Option<usize>,
     /// Write a resumable checkpoint every few epochs.
     pub checkpoint: Option<CheckpointEvery>,
+    /// Where every step's kernels run: their variants and threads (the
+    /// default: the chosen variants on rayon's global pool). The bits of a
+    /// run do not depend on it.
+    pub context: Context,
 }
 
 impl Default for TrainConfig {
@@ -73,6 +77,7 @@ impl Default for TrainConfig {
             device: Device::Cpu,
             max_steps: None,
             checkpoint: None,
+            context: Context::default(),
         }
     }
 }
@@ -300,7 +305,7 @@ pub(crate) fn run(
                 break;
             }
             let start = Instant::now();
-            let tape = Tape::new(c.step_seed(steps));
+            let tape = Tape::new(c.step_seed(steps)).with_context(c.context.clone());
             let x = tape.constant(take_rows(job.x, batch)?.to(c.device)?);
             let parts = (job.elbo)(&x, batch, kl_weight)?;
             let grads = tape.backward(&parts.total)?;

@@ -41,3 +41,21 @@ fn a_predictions_metrics_are_evaluates_figures() {
     let e = p.metrics(&ys[..29]).unwrap_err().to_string();
     assert!(e.contains("RegressionPrediction::metrics"), "{e}");
 }
+
+#[test]
+fn training_on_a_context_of_its_own_gives_the_same_bits() {
+    use blitz_kernels::context::{Context, Threads};
+    let xs: Vec<f32> = (0..120).map(|i| ((i * 37 % 23) as f32) / 7.0).collect();
+    let ys: Vec<f32> = xs.chunks(2).map(|r| r[0] - 2.0 * r[1]).collect();
+    let (x, y) = (Tensor::from_vec(xs, &[60, 2]).unwrap(), Tensor::from_vec(ys, &[60, 1]).unwrap());
+    let train = |context: Context| {
+        let net = MlpSpec::new(2, vec![8], 1).build(3).unwrap();
+        let m = Regressor::new(net, 1).unwrap().standardized_on(&x, &y).unwrap();
+        let config = TrainConfig { epochs: 3, batch_size: 8, context, ..TrainConfig::default() };
+        m.fit(&x, &y, &config, &mut |_: &blitz_layers::train::Progress| {}).unwrap();
+        m.predict(&x, 5, 1).unwrap().mean
+    };
+    let one = Context { threads: Threads::fixed(1).unwrap(), ..Context::default() };
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    assert_eq!(bits(train(Context::default())), bits(train(one)));
+}

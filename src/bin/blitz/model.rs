@@ -141,6 +141,7 @@ pub fn train_config(file: &ModelFile, a: &FitArgs, rows: usize) -> TrainConfig {
             every_epochs: a.checkpoint_every,
             metadata: file.metadata(),
         }),
+        context: Default::default(),
     }
 }
 
