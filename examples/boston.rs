@@ -15,7 +15,14 @@
 //! (mean NLL + KL / N_train), so the ±2σ interval holds both the weight
 //! (epistemic) and the noise (aleatoric) uncertainty.
 
+#[path = "common/flags.rs"]
+mod flags;
+#[path = "common/paths.rs"]
+mod paths;
+
 use blitz::prelude::*;
+use flags::Flags;
+use paths::BOSTON_CSV;
 use std::fmt::Write as _;
 
 /// Boston housing's right-skewed columns (CRIM, ZN, DIS, LSTAT), taken as
@@ -61,34 +68,31 @@ fn parse_args() -> std::result::Result<Args, String> {
         draws: 100,
         svg: "boston.svg".into(),
         json: false,
-        data: concat!(env!("CARGO_MANIFEST_DIR"), "/data/boston_house_prices.csv").into(),
+        data: BOSTON_CSV.into(),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        fn num<T: std::str::FromStr>(flag: &str, v: String) -> std::result::Result<T, String> {
-            v.parse().map_err(|_| format!("{flag} {v:?}: not a valid number"))
-        }
+    let mut flags = Flags::from_env();
+    while let Some(flag) = flags.next_flag() {
+        let f = &flag;
         let (m, t) = (&mut a.model, &mut a.train);
         match flag.as_str() {
             "--json" => a.json = true,
-            "--svg" => a.svg = value()?,
-            "--data" => a.data = value()?,
-            "--epochs" => t.epochs = num(&flag, value()?)?,
-            "--seed" => t.seed = num(&flag, value()?)?,
-            "--device" => t.device = value()?.parse().map_err(|e: Error| e.to_string())?,
-            "--lr" => t.lr = num(&flag, value()?)?,
-            "--lr-final" => t.lr_final = num(&flag, value()?)?,
-            "--batch-size" => t.batch_size = num(&flag, value()?)?,
-            "--sample-nbr" => t.sample_nbr = num(&flag, value()?)?,
-            "--hidden" => m.hidden = num(&flag, value()?)?,
-            "--hidden-layers" => m.hidden_layers = num(&flag, value()?)?,
-            "--noise-init" => m.noise_init = num(&flag, value()?)?,
+            "--svg" => a.svg = flags.value(f)?,
+            "--data" => a.data = flags.value(f)?,
+            "--epochs" => t.epochs = flags.number(f)?,
+            "--seed" => t.seed = flags.number(f)?,
+            "--device" => t.device = flags.value(f)?.parse().map_err(|e: Error| e.to_string())?,
+            "--lr" => t.lr = flags.number(f)?,
+            "--lr-final" => t.lr_final = flags.number(f)?,
+            "--batch-size" => t.batch_size = flags.number(f)?,
+            "--sample-nbr" => t.sample_nbr = flags.number(f)?,
+            "--hidden" => m.hidden = flags.number(f)?,
+            "--hidden-layers" => m.hidden_layers = flags.number(f)?,
+            "--noise-init" => m.noise_init = flags.number(f)?,
             "--empirical-bayes" => m.kl = KlMode::EmpiricalBayes,
-            "--prior-pi" => m.prior_pi = num(&flag, value()?)?,
-            "--prior-sigma-2" => m.prior_sigma_2 = num(&flag, value()?)?,
-            "--prior-sigma" => m.prior_sigma = num(&flag, value()?)?,
-            "--rho-init" => m.rho_init = num(&flag, value()?)?,
+            "--prior-pi" => m.prior_pi = flags.number(f)?,
+            "--prior-sigma-2" => m.prior_sigma_2 = flags.number(f)?,
+            "--prior-sigma" => m.prior_sigma = flags.number(f)?,
+            "--rho-init" => m.rho_init = flags.number(f)?,
             other => return Err(format!("unknown argument {other}; see the file header")),
         }
     }
@@ -115,10 +119,7 @@ fn build_net(inputs: usize, m: &ModelArgs, seed: u64) -> Result<Sequential> {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    flags::exit_on_error(run);
 }
 
 fn run() -> Result<()> {

@@ -14,22 +14,15 @@
 //! with `available: false` and the reason where no GPU can be used.
 //! Threads: `RAYON_NUM_THREADS`. Criterion benches (`cargo bench`) give the statistical view.
 
+#[path = "../kernels/tests/support/values.rs"]
+mod values;
+
 use blitz::kernels::context::{Context, ConvVariant, ElementwiseVariant, GemmVariant, NormalsVariant, SamplerVariant};
 use blitz::kernels::registry::{self, Backend};
 use blitz::kernels::{ops, reference, BinaryOp, Buffer, ConvGeom, Device, PriorSpec, Transpose, UnaryOp};
 use rayon::prelude::*;
 use std::time::Instant;
-
-/// Deterministic values in [lo, hi).
-fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
-        })
-        .collect()
-}
+use values::values;
 
 /// Median milliseconds of `f` over repetitions filling about `budget_s` (at
 /// least 3 after a warm-up, at most 200); a budget of 0 times one run, no warm-up

@@ -16,10 +16,17 @@
 //! Prints a table; with `--json` it ends with one JSON line. Writes an SVG of
 //! each estimator's spread (`reparam_trick.svg` by default).
 
+#[path = "common/flags.rs"]
+mod flags;
+#[path = "common/paths.rs"]
+mod paths;
+
 use blitz::kernels::reference::reparam as reference;
 use blitz::layers::data::{load_csv, Standardizer};
 use blitz::layers::{BayesianModule, Estimator};
 use blitz::prelude::*;
+use flags::Flags;
+use paths::BOSTON_CSV;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -31,20 +38,14 @@ struct Args {
 }
 
 fn parse_args() -> std::result::Result<Args, String> {
-    let mut a = Args {
-        json: false,
-        seeds: 10_000,
-        svg: "reparam_trick.svg".into(),
-        data: concat!(env!("CARGO_MANIFEST_DIR"), "/data/boston_house_prices.csv").into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+    let mut a = Args { json: false, seeds: 10_000, svg: "reparam_trick.svg".into(), data: BOSTON_CSV.into() };
+    let mut flags = Flags::from_env();
+    while let Some(flag) = flags.next_flag() {
         match flag.as_str() {
             "--json" => a.json = true,
-            "--seeds" => a.seeds = value()?.parse().map_err(|e| format!("--seeds: {e}"))?,
-            "--svg" => a.svg = value()?,
-            "--data" => a.data = value()?,
+            "--seeds" => a.seeds = flags.value(&flag)?.parse().map_err(|e| format!("--seeds: {e}"))?,
+            "--svg" => a.svg = flags.value(&flag)?,
+            "--data" => a.data = flags.value(&flag)?,
             other => return Err(format!("unknown argument {other}; see the file header")),
         }
     }
@@ -377,8 +378,5 @@ fn run() -> std::result::Result<(), String> {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    flags::exit_on_error(run);
 }

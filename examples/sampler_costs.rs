@@ -12,21 +12,15 @@
 //! ```
 //! One JSON line per (threads, weights): nanoseconds per weight, medians.
 
+#[path = "common/timing.rs"]
+mod timing;
+
 use blitz::kernels::context::{Context, SamplerVariant, Threads};
 use blitz::kernels::{ops, Buffer, Device, PriorSpec, UnaryOp};
-use std::time::Instant;
 
 /// The median wall time of `reps` calls of `f`, after one unmeasured call.
-fn median_s(reps: usize, mut f: impl FnMut() -> blitz::kernels::Result<()>) -> blitz::kernels::Result<f64> {
-    f()?;
-    let mut v = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        f()?;
-        v.push(t.elapsed().as_secs_f64());
-    }
-    v.sort_by(f64::total_cmp);
-    Ok(v[reps / 2])
+fn median_s(reps: usize, f: impl FnMut() -> blitz::kernels::Result<()>) -> blitz::kernels::Result<f64> {
+    timing::median_s(reps, 1, f, || Ok(()))
 }
 
 fn run() -> blitz::kernels::Result<()> {

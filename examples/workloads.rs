@@ -12,15 +12,27 @@
 //! one seed's, and several seeds show their spread.
 //! Threads: `RAYON_NUM_THREADS` (the compare script sets it and the peer's
 //! `THREADS` to the same value). `--split` sets when the training steps of
-//! boston_* and sample_kl_4M split a loop over them (`eager`: from two
+//! every workload split a loop over them (`eager`: from two
 //! chunks, to measure what waking a thread costs; the bits do not change).
+
+#[path = "common/flags.rs"]
+mod flags;
+#[path = "common/json.rs"]
+mod json;
+#[path = "common/paths.rs"]
+mod paths;
+#[path = "common/timing.rs"]
+mod timing;
 
 use blitz::kernels::context::{Context, ThreadSplit};
 use blitz::layers::data::idx::Mnist;
 use blitz::layers::data::load_csv;
 use blitz::prelude::*;
 use blitz::rand::seq::SliceRandom;
+use json::Json;
+use paths::default_data_dir;
 use std::time::Instant;
+use timing::ms_since;
 
 /// Boston's split of the peer: test = rows whose index is a multiple of 4;
 /// inputs and target standardised with the training rows' statistics.
@@ -51,39 +63,6 @@ fn boston_split(table: &Table) -> Result<BostonSplit> {
     })
 }
 
-/// The shipped data, found from the build's source tree or the working directory.
-fn default_data_dir() -> String {
-    let built = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
-    if std::path::Path::new(built).is_dir() {
-        built.into()
-    } else {
-        "data".into()
-    }
-}
-
-/// One JSON object, keys in insertion order.
-#[derive(Default)]
-struct Json(Vec<(String, String)>);
-
-impl Json {
-    fn num(mut self, k: &str, v: f64) -> Self {
-        self.0.push((k.into(), if v.is_finite() { format!("{v:.6}") } else { "null".into() }));
-        self
-    }
-    fn int(mut self, k: &str, v: usize) -> Self {
-        self.0.push((k.into(), v.to_string()));
-        self
-    }
-    fn text(mut self, k: &str, v: &str) -> Self {
-        self.0.push((k.into(), format!("\"{v}\"")));
-        self
-    }
-    fn render(&self) -> String {
-        let body: Vec<String> = self.0.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
-        format!("{{{}}}", body.join(", "))
-    }
-}
-
 struct Opts {
     quick: bool,
     device: Device,
@@ -93,7 +72,7 @@ struct Opts {
     /// profiler: `scripts/profile-workloads.sh`); `mc100_infer_ms` stays the
     /// first run's (as the peer's), `mc100_repeat_median_ms` is theirs.
     mc100_repeat: usize,
-    /// When the training steps of boston_* and sample_kl_4M split a loop over
+    /// When the training steps of every workload split a loop over
     /// the threads (`--split default|eager|sequential`, the tapes' context).
     split: ThreadSplit,
 }
@@ -103,10 +82,6 @@ impl Opts {
     fn context(&self) -> Context {
         Context { split: self.split, ..Context::default() }
     }
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// The peer's `boston`: the BLiTZ README model (13-512-1, MSE, KL weight 1)
@@ -160,21 +135,21 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     }
     // One read-back at the end waits for a GPU to finish (the peer's sync()).
     let noise = log_noise.value().to_vec()?[0].exp();
-    let train_ms = ms(start);
+    let train_ms = ms_since(start);
 
     let x_test = data.x_test.to_tensor()?.to(o.device)?;
     let (faults, t) = (minor_faults(), Instant::now());
     // 100 predictions, each with its own weight draw (on the CPU, the draws share the threads).
     let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 1)?;
     let draws: Vec<Vec<f32>> = outs.iter().map(|t| t.to_vec()).collect::<Result<_>>()?;
-    let infer_ms = ms(t);
+    let infer_ms = ms_since(t);
     let first_faults = faults.zip(minor_faults()).map(|(a, b)| b - a);
     let (mut again, faults) = (Vec::with_capacity(o.mc100_repeat), minor_faults());
     for r in 0..o.mc100_repeat {
         let t = Instant::now();
         let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 2 + r as u64)?;
         std::hint::black_box(outs.iter().map(|t| t.to_vec()).collect::<Result<Vec<_>>>()?);
-        again.push(ms(t));
+        again.push(ms_since(t));
     }
     let repeat_faults = faults.zip(minor_faults()).map(|(a, b)| (b - a) as f64 / o.mc100_repeat.max(1) as f64);
     again.sort_by(f64::total_cmp);
@@ -291,6 +266,7 @@ fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
         lr_final: 1e-3,
         device: o.device,
         seed: o.seed,
+        context: o.context(),
         ..Default::default()
     };
     let x = Tensor::from_vec(train_set.images.clone(), &[train_set.len(), 1, 28, 28])?;
@@ -298,7 +274,7 @@ fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
     let start = Instant::now();
     let clf = Classifier::new(model, names)?;
     let steps = clf.fit(&x, &train_set.labels, &c, |_| {})?.steps;
-    let train_ms = ms(start);
+    let train_ms = ms_since(start);
     let acc = mean_weight_accuracy(&clf.net, &test_set, o.device)?;
     let mut j = Json::default().text("workload", if lenet { "mnist_lenet" } else { "mnist_mlp400" });
     if !lenet {
@@ -340,7 +316,7 @@ fn sample_kl(o: &Opts) -> Result<Json> {
     for i in 0..reps {
         step(100 + i as u64)?;
     }
-    let per = ms(t) / reps as f64;
+    let per = ms_since(t) / reps as f64;
     Ok(Json::default()
         .text("workload", "sample_kl_4M")
         .int("params", n)
@@ -349,10 +325,7 @@ fn sample_kl(o: &Opts) -> Result<Json> {
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    flags::exit_on_error(run);
 }
 
 fn run() -> Result<()> {

@@ -32,8 +32,8 @@ use crate::metrics::{
 use crate::module::{params, to_device, Module};
 use crate::sequential::Sequential;
 use crate::train::{
-    check_draws, checked_inputs, draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig,
-    TrainSummary,
+    check_draws, checked_inputs, draws_in_chunks, example_count, fit_adam, host_scaled, Job, Progress, StepLoss,
+    TrainConfig, TrainSummary,
 };
 use blitz_autograd::{loss, Context, Device, Error, Result, Tensor, Var};
 
@@ -224,28 +224,30 @@ impl<M: Module> Classifier<M> {
         }
         to_device(&self.net, config.device)?;
         let classes = self.classes();
-        let elbo = |xv: &Var, batch: &[usize], kl_weight: f32| {
+        let loss = |xv: &Var, batch: &[usize], kl_weight: f32| {
             let yb: Vec<usize> = batch.iter().map(|&i| labels[i]).collect();
-            self.net.sample_elbo_detailed(
-                xv,
-                &yb[..],
-                |p, y: &[usize]| {
-                    if p.shape().last() != Some(&classes) {
-                        return Err(Error::ShapeMismatch {
-                            op: "Classifier (logits vs [rows, classes])",
-                            lhs: p.shape().to_vec(),
-                            rhs: vec![y.len(), classes],
-                        });
-                    }
-                    loss::cross_entropy(p, y)
-                },
-                config.sample_nbr,
-                kl_weight,
-            )
+            self.net
+                .sample_elbo_detailed(
+                    xv,
+                    &yb[..],
+                    |p, y: &[usize]| {
+                        if p.shape().last() != Some(&classes) {
+                            return Err(Error::ShapeMismatch {
+                                op: "Classifier (logits vs [rows, classes])",
+                                lhs: p.shape().to_vec(),
+                                rhs: vec![y.len(), classes],
+                            });
+                        }
+                        loss::cross_entropy(p, y)
+                    },
+                    config.sample_nbr,
+                    kl_weight,
+                )
+                .map(StepLoss::from)
         };
         let snapshot = || self.checkpoint();
-        let job = Job { named: params(&self.net), x: &xs, elbo: &elbo, snapshot: &snapshot };
-        run(job, config, resume, progress)
+        let job = Job { named: params(&self.net), x: &xs, loss: &loss, snapshot: &snapshot };
+        fit_adam(job, config, resume, progress)
     }
 
     /// Class probabilities of inputs `x` (`[n, ...]`) from `draws` weight

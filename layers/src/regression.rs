@@ -34,7 +34,8 @@ use crate::metrics::{gaussian_mixture_log_likelihood_multi, interval_coverage, r
 use crate::module::{params, to_device, Module};
 use crate::sequential::Sequential;
 use crate::train::{
-    check_draws, checked_inputs, draws_in_chunks, example_count, run, Job, Progress, TrainConfig, TrainSummary,
+    check_draws, checked_inputs, draws_in_chunks, example_count, fit_adam, Job, Progress, StepLoss, TrainConfig,
+    TrainSummary,
 };
 use blitz_autograd::{loss, Error, Param, Result, Tensor, Var};
 
@@ -295,13 +296,15 @@ impl<M: Module> Regressor<M> {
         let (xs, ys) = crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref())?;
         to_device(&self.net, config.device)?;
         self.log_noise.set(self.log_noise.value().to(config.device)?)?;
-        let elbo = |xv: &Var, batch: &[usize], kl_weight: f32| {
+        let loss = |xv: &Var, batch: &[usize], kl_weight: f32| {
             let yb = xv.tape().constant(crate::data::take_rows(&ys, batch)?.to(config.device)?);
-            self.net.sample_elbo_detailed(xv, &yb, |p, y| self.nll(p, y), config.sample_nbr, kl_weight)
+            self.net
+                .sample_elbo_detailed(xv, &yb, |p, y| self.nll(p, y), config.sample_nbr, kl_weight)
+                .map(StepLoss::from)
         };
         let snapshot = || self.checkpoint();
-        let job = Job { named: self.named_params(), x: &xs, elbo: &elbo, snapshot: &snapshot };
-        run(job, config, resume, progress)
+        let job = Job { named: self.named_params(), x: &xs, loss: &loss, snapshot: &snapshot };
+        fit_adam(job, config, resume, progress)
     }
 
     /// The predictive distribution of inputs `x` (`[n, ...]`, original

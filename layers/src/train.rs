@@ -25,7 +25,7 @@ use crate::data::{take_rows, EpochOrder, Standardizer};
 use crate::estimator::{ElboParts, VariationalEstimator};
 use crate::module::Module;
 use blitz_autograd::optim::{Adam, Optimizer};
-use blitz_autograd::{Context, Device, Error, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Context, Device, Error, Gradients, Param, Result, Tape, Tensor, Var};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -254,40 +254,154 @@ pub(crate) fn check_resumable(ck: &Checkpoint, c: &TrainConfig, n: usize) -> Res
     Ok((epoch, steps))
 }
 
+/// What one step minimises on a batch: `total` is back-propagated;
+/// `likelihood` and `complexity` (none: 0) are read back for [`Progress`].
+pub(crate) struct StepLoss {
+    /// What to back-propagate.
+    pub total: Var,
+    /// The data term (negative log-likelihood or loss), reported as `nll`.
+    pub likelihood: Var,
+    /// The weighted KL term, reported as `kl`; `None` for a loss without one.
+    pub complexity: Option<Var>,
+}
+
+impl From<ElboParts> for StepLoss {
+    fn from(p: ElboParts) -> StepLoss {
+        StepLoss { total: p.total, likelihood: p.likelihood, complexity: Some(p.complexity) }
+    }
+}
+
+impl StepLoss {
+    /// A plain loss: back-propagated and reported as `nll`, no KL term.
+    pub(crate) fn plain(loss: Var) -> StepLoss {
+        StepLoss { total: loss.clone(), likelihood: loss, complexity: None }
+    }
+}
+
 /// What the shared loop needs from a model.
 pub(crate) struct Job<'a> {
     /// Every trained parameter with its checkpoint name.
     pub named: Vec<(String, Param)>,
     /// Training inputs, `[n, ...]`, on the host, ready for the network.
     pub x: &'a Tensor,
-    /// The ELBO parts of one batch: (x on the tape, the batch's row indices, KL weight).
-    pub elbo: &'a (dyn Fn(&Var, &[usize], f32) -> Result<ElboParts> + Sync),
+    /// The loss of one batch: (x on the tape, the batch's row indices, KL weight).
+    pub loss: &'a dyn Fn(&Var, &[usize], f32) -> Result<StepLoss>,
     /// The model's checkpoint without optimizer state.
     pub snapshot: &'a dyn Fn() -> Result<Checkpoint>,
 }
 
-/// The shared loop; `resume`: a checkpoint whose parameters the caller has restored.
-pub(crate) fn run(
+/// One forward and backward pass of a step's batch, on a tape named by
+/// the seed the step rule chose.
+pub(crate) struct Pass {
+    /// The gradients of the batch's loss.
+    pub grads: Gradients,
+    /// The loss's `likelihood`, read back.
+    pub nll: f32,
+    /// The loss's `complexity` (0 without one), read back.
+    pub kl: f32,
+}
+
+/// How the shared loop turns a step's passes into an update: Adam for the
+/// models' `fit` ([`AdamSteps`]), SGD with momentum for SWAG, IVON's
+/// variational update. Each rule names its own steps' tapes.
+pub(crate) trait StepRule {
+    /// Called before epoch `epoch` (1-based) starts.
+    fn begin_epoch(&mut self, _epoch: usize) {}
+
+    /// Step `step` (0-based, counting a resumed run's earlier steps):
+    /// `pass(seed)` runs the batch forward and backward on a tape named
+    /// `seed`, as often as the rule needs; returns the (nll, kl) to report.
+    fn step(&mut self, step: usize, pass: &mut dyn FnMut(u64) -> Result<Pass>) -> Result<(f32, f32)>;
+
+    /// Adds the rule's state to a periodic checkpoint.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a rule that cannot be resumed.
+    fn save(&self, _ck: &mut Checkpoint, _named: &[(String, Param)]) -> Result<()> {
+        Err(Error::invalid("checkpoint", "this training cannot be checkpointed"))
+    }
+}
+
+/// Adam at [`TrainConfig::lr_at`] each epoch; step s on the tape
+/// [`TrainConfig::step_seed`]`(s)`, one pass a step.
+pub(crate) struct AdamSteps<'c> {
+    opt: Adam,
+    config: &'c TrainConfig,
+}
+
+impl StepRule for AdamSteps<'_> {
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.opt.set_learning_rate(self.config.lr_at(epoch));
+    }
+
+    fn step(&mut self, step: usize, pass: &mut dyn FnMut(u64) -> Result<Pass>) -> Result<(f32, f32)> {
+        let p = pass(self.config.step_seed(step))?;
+        self.opt.step(&p.grads)?;
+        Ok((p.nll, p.kl))
+    }
+
+    fn save(&self, ck: &mut Checkpoint, named: &[(String, Param)]) -> Result<()> {
+        ck.add_adam(&self.opt, named)
+    }
+}
+
+/// Where a run starts: epochs and steps already done (0 for a fresh run).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Start {
+    /// Epochs done.
+    pub epochs: usize,
+    /// Steps done.
+    pub steps: usize,
+}
+
+/// The examples in `x`, refused when there are none.
+fn examples(x: &Tensor) -> Result<usize> {
+    match x.shape().first() {
+        Some(&n) if n > 0 => Ok(n),
+        _ => Err(Error::Empty { op: "fit (no examples)" }),
+    }
+}
+
+/// The models' training: Adam (restored from `resume`, a checkpoint whose
+/// parameters the caller has restored, when given) through [`run`].
+pub(crate) fn fit_adam(
     job: Job<'_>,
     c: &TrainConfig,
     resume: Option<&Checkpoint>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<TrainSummary> {
     c.validate()?;
-    let n = *job.x.shape().first().ok_or(Error::Empty { op: "fit (no examples)" })?;
-    if n == 0 {
-        return Err(Error::Empty { op: "fit (no examples)" });
-    }
-    let kl_weight = c.kl_weight.unwrap_or(1.0 / n as f32);
-    let (mut opt, first_epoch, mut steps) = match resume {
-        None => (Adam::new(c.lr)?, 1, 0),
+    let n = examples(job.x)?;
+    let (opt, start) = match resume {
+        None => (Adam::new(c.lr)?, Start::default()),
         Some(ck) => {
-            let (epoch, steps) = check_resumable(ck, c, n)?;
-            (ck.restore_adam(&job.named)?, epoch + 1, steps)
+            let (epochs, steps) = check_resumable(ck, c, n)?;
+            (ck.restore_adam(&job.named)?, Start { epochs, steps })
         }
     };
-    let mut summary = TrainSummary { steps, epochs: first_epoch - 1, ..TrainSummary::default() };
-    // A resumed run replays the earlier epochs' shuffles (cheap) to reach its own.
+    run(job, c, start, &mut AdamSteps { opt, config: c }, &mut |p| {
+        progress(p);
+        Ok(())
+    })
+}
+
+/// The shared loop: epoch e visits the batches of
+/// [`epoch_order`](crate::data::epoch_order)`(n, c.seed, e)`; `rule` makes
+/// each step's passes, on tapes with `c.context`, and its update;
+/// `end_of_epoch` runs after each epoch (after the periodic checkpoint).
+/// A run from `start` replays the earlier epochs' shuffles to reach its own.
+pub(crate) fn run(
+    job: Job<'_>,
+    c: &TrainConfig,
+    start: Start,
+    rule: &mut dyn StepRule,
+    end_of_epoch: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<TrainSummary> {
+    c.validate()?;
+    let n = examples(job.x)?;
+    let kl_weight = c.kl_weight.unwrap_or(1.0 / n as f32);
+    let (first_epoch, mut steps) = (start.epochs + 1, start.steps);
+    let mut summary = TrainSummary { steps, epochs: start.epochs, ..TrainSummary::default() };
     let mut order = EpochOrder::new(n, c.seed);
     for _ in 1..first_epoch {
         order.next_epoch();
@@ -297,7 +411,7 @@ pub(crate) fn run(
         if c.max_steps.is_some_and(|m| steps >= m) {
             break;
         }
-        opt.set_learning_rate(c.lr_at(epoch));
+        rule.begin_epoch(epoch);
         let order = order.next_epoch().to_vec();
         let (mut nll, mut kl, mut batches, mut epoch_time) = (0f64, 0f64, 0usize, 0f64);
         for batch in order.chunks(c.batch_size) {
@@ -305,16 +419,21 @@ pub(crate) fn run(
                 break;
             }
             let start = Instant::now();
-            let tape = Tape::new(c.step_seed(steps)).with_context(c.context.clone());
-            let x = tape.constant(take_rows(job.x, batch)?.to(c.device)?);
-            let parts = (job.elbo)(&x, batch, kl_weight)?;
-            let grads = tape.backward(&parts.total)?;
-            nll += parts.likelihood.item()? as f64;
-            kl += parts.complexity.item()? as f64;
-            // The pass shares the parameters' storage: let it go first, so
-            // the update happens in place.
-            drop((parts, x, tape));
-            opt.step(&grads)?;
+            let xb = take_rows(job.x, batch)?.to(c.device)?;
+            let (step_nll, step_kl) = rule.step(steps, &mut |seed| {
+                let tape = Tape::new(seed).with_context(c.context.clone());
+                let x = tape.constant(xb.clone());
+                let loss = (job.loss)(&x, batch, kl_weight)?;
+                let grads = tape.backward(&loss.total)?;
+                let nll = loss.likelihood.item()?;
+                let kl = loss.complexity.as_ref().map_or(Ok(0.0), Var::item)?;
+                // The pass shares the parameters' storage: let it go first, so
+                // the update happens in place.
+                drop((loss, x, tape));
+                Ok(Pass { grads, nll, kl })
+            })?;
+            nll += step_nll as f64;
+            kl += step_kl as f64;
             // Timed to here: on a GPU the read-backs above wait for the pass.
             epoch_time += start.elapsed().as_secs_f64();
             batches += 1;
@@ -343,7 +462,7 @@ pub(crate) fn run(
                 for (k, v) in &every.metadata {
                     ck.set_metadata(k.clone(), v.clone());
                 }
-                ck.add_adam(&opt, &job.named)?;
+                rule.save(&mut ck, &job.named)?;
                 ck.set_metadata(META_EPOCH, epoch.to_string());
                 ck.set_metadata(META_STEPS, steps.to_string());
                 ck.set_metadata(META_RUN, run_fingerprint(c, n));
@@ -351,10 +470,64 @@ pub(crate) fn run(
                 ck.save(&every.path)?;
             }
         }
-        progress(&p);
+        end_of_epoch(&p)?;
     }
     summary.ms_per_step = if timed > 0 { 1e3 * time / timed as f64 } else { 0.0 };
     Ok(summary)
+}
+
+/// The loop's part of SWAG's and IVON's settings.
+pub(crate) struct PlainRun<'a> {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Examples per step.
+    pub batch_size: usize,
+    /// The method's learning rate (checked positive and finite by the loop).
+    pub lr: f32,
+    /// Seed of the batch order.
+    pub seed: u64,
+    /// Where every step's kernels run.
+    pub context: &'a Context,
+    /// What a non-finite loss is called in the error.
+    pub what: &'static str,
+}
+
+/// A plain batch loss `loss(output, batch)` of `net` (SWAG's, IVON's)
+/// through [`run`] under `rule`, on the device of the first of `named`
+/// (not empty); a non-finite loss is refused before its backward pass.
+pub(crate) fn run_plain(
+    net: &dyn Module,
+    named: Vec<(String, Param)>,
+    x: &Tensor,
+    loss: &dyn Fn(&Var, &[usize]) -> Result<Var>,
+    settings: PlainRun<'_>,
+    rule: &mut dyn StepRule,
+    end_of_epoch: &mut dyn FnMut(&Progress) -> Result<()>,
+) -> Result<TrainSummary> {
+    let what = settings.what;
+    let plain = |xb: &Var, batch: &[usize], _: f32| {
+        let l = loss(&net.forward(xb)?, batch)?;
+        if !l.item()?.is_finite() {
+            return Err(Error::NonFinite { what: what.into() });
+        }
+        Ok(StepLoss::plain(l))
+    };
+    let no_checkpoint = || Err(Error::invalid("checkpoint", format!("{what}: this training is not checkpointed")));
+    let device = named.first().map_or(Device::Cpu, |(_, p)| p.value().device());
+    let c = TrainConfig {
+        epochs: settings.epochs,
+        batch_size: settings.batch_size,
+        lr: settings.lr,
+        lr_final: settings.lr,
+        sample_nbr: 1,
+        kl_weight: None,
+        seed: settings.seed,
+        device,
+        max_steps: None,
+        checkpoint: None,
+        context: settings.context.clone(),
+    };
+    run(Job { named, x, loss: &plain, snapshot: &no_checkpoint }, &c, Start::default(), rule, end_of_epoch)
 }
 
 /// The number of examples in `x` (`[n, ...]`, n > 0), checked against the

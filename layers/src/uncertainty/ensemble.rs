@@ -23,7 +23,9 @@ use crate::metrics::{gaussian_mixture_log_likelihood_hetero, interval_coverage, 
 use crate::module::{params, to_device, Module};
 use crate::regression::{RegressionMetrics, RegressionPrediction};
 use crate::sequential::Sequential;
-use crate::train::{draws_in_chunks, example_count, host_scaled, run, Job, Progress, TrainConfig, TrainSummary};
+use crate::train::{
+    draws_in_chunks, example_count, fit_adam, host_scaled, Job, Progress, StepLoss, TrainConfig, TrainSummary,
+};
 use blitz_autograd::{loss, Device, Error, Result, Tensor, Var};
 use rayon::prelude::*;
 
@@ -126,13 +128,15 @@ impl<M: Module> GaussianRegressor<M> {
         self.check_xy(x, y)?;
         let (xs, ys) = crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref())?;
         to_device(&self.net, config.device)?;
-        let elbo = |xv: &Var, batch: &[usize], kl_weight: f32| {
+        let loss = |xv: &Var, batch: &[usize], kl_weight: f32| {
             let yb = xv.tape().constant(take_rows(&ys, batch)?.to(config.device)?);
-            self.net.sample_elbo_detailed(xv, &yb, |p, y| self.nll(p, y), config.sample_nbr, kl_weight)
+            self.net
+                .sample_elbo_detailed(xv, &yb, |p, y| self.nll(p, y), config.sample_nbr, kl_weight)
+                .map(StepLoss::from)
         };
         let snapshot = || self.checkpoint();
-        let job = Job { named: params(&self.net), x: &xs, elbo: &elbo, snapshot: &snapshot };
-        run(job, config, None, &mut progress)
+        let job = Job { named: params(&self.net), x: &xs, loss: &loss, snapshot: &snapshot };
+        fit_adam(job, config, None, &mut progress)
     }
 
     /// Each draw's predicted means and standard deviations in the targets'

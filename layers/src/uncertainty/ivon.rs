@@ -23,10 +23,10 @@
 //! λ(h + δ) the diagonal of the posterior precision.
 
 use crate::classification::{batch_cross_entropy, ClassPrediction, Classifier};
-use crate::data::{take_rows, EpochOrder};
 use crate::estimator::draw_seed;
 use crate::module::{params, Module};
-use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
+use crate::train::{run_plain, Pass, PlainRun, StepRule};
+use blitz_autograd::{Context, Error, Param, Result, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -57,6 +57,8 @@ pub struct IvonConfig {
     pub clip_radius: f32,
     /// Seed of the batch order and of every weight draw.
     pub seed: u64,
+    /// Where every step's kernels run (the bits do not depend on it).
+    pub context: Context,
 }
 
 impl Default for IvonConfig {
@@ -75,6 +77,7 @@ impl Default for IvonConfig {
             mc_samples: 1,
             clip_radius: f32::INFINITY,
             seed: 0,
+            context: Context::default(),
         }
     }
 }
@@ -137,6 +140,15 @@ pub struct Ivon {
     ess: f32,
     config: IvonConfig,
     steps: usize,
+}
+
+/// IVON's update through the shared loop: step s draws its weights from
+/// [`draw_seed`]`(seed, s)`, and names draw d's tape `draw_seed` of that and d.
+impl StepRule for Ivon {
+    fn step(&mut self, step: usize, pass: &mut dyn FnMut(u64) -> Result<Pass>) -> Result<(f32, f32)> {
+        let seed = draw_seed(self.config.seed, step as u64);
+        Ok((self.variational_step(seed, pass)?, 0.0))
+    }
 }
 
 impl Ivon {
@@ -207,9 +219,10 @@ impl Ivon {
         Ok(())
     }
 
-    /// One IVON step on a batch: `batch_loss()` runs the network (at the
-    /// perturbed weights) on the batch and returns (its tape, the mean loss).
-    fn step(&mut self, seed: u64, mut batch_loss: impl FnMut(u64) -> Result<(Tape, Var)>) -> Result<f32> {
+    /// One IVON step on a batch: for each of the `mc_samples` draws, the
+    /// network is set to m + ε and `pass(draw seed)` runs the batch on it
+    /// forward and backward; returns the batch's mean loss over the draws.
+    fn variational_step(&mut self, seed: u64, pass: &mut dyn FnMut(u64) -> Result<Pass>) -> Result<f32> {
         let c = &self.config;
         let s = c.mc_samples as f32;
         let mut g_avg: Vec<Vec<f32>> = self.mean.iter().map(|m| vec![0.0; m.len()]).collect();
@@ -218,13 +231,8 @@ impl Ivon {
         for draw in 0..c.mc_samples {
             let draw_s = draw_seed(seed, draw as u64);
             let noise = self.perturb(draw_s)?;
-            let (tape, l) = batch_loss(draw_s)?;
-            let lv = l.item()?;
-            if !lv.is_finite() {
-                return Err(Error::NonFinite { what: "IVON loss".into() });
-            }
-            total += lv / s;
-            let grads = tape.backward(&l)?;
+            let Pass { grads, nll, .. } = pass(draw_s)?;
+            total += nll / s;
             for (i, (_, p)) in self.named.iter().enumerate() {
                 if let Some(g) = grads.get(p) {
                     let g = g.to_vec()?;
@@ -271,21 +279,15 @@ impl Ivon {
     ) -> Result<Ivon> {
         let n = x.shape().first().copied().unwrap_or(0);
         let mut ivon = Ivon::new(net, n, config)?;
-        let device = ivon.named[0].1.value().device();
-        let mut order = EpochOrder::new(n, config.seed);
-        for _ in 0..config.epochs {
-            let order = order.next_epoch().to_vec();
-            for batch in order.chunks(config.batch_size) {
-                let xb = take_rows(x, batch)?.to(device)?;
-                let seed = draw_seed(config.seed, ivon.steps as u64);
-                ivon.step(seed, |s| {
-                    let tape = Tape::new(s);
-                    let out = net.forward(&tape.constant(xb.clone()))?;
-                    let l = loss(&out, batch)?;
-                    Ok((tape, l))
-                })?;
-            }
-        }
+        let settings = PlainRun {
+            epochs: config.epochs,
+            batch_size: config.batch_size,
+            lr: config.lr,
+            seed: config.seed,
+            context: &config.context,
+            what: "IVON loss",
+        };
+        run_plain(net, ivon.named.clone(), x, &loss, settings, &mut ivon, &mut |_| Ok(()))?;
         Ok(ivon)
     }
 

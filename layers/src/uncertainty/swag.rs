@@ -14,11 +14,11 @@
 //! a [`Classifier`].
 
 use crate::classification::{batch_cross_entropy, ClassPrediction, Classifier};
-use crate::data::{take_rows, EpochOrder};
 use crate::estimator::draw_seed;
 use crate::module::{params, Module};
+use crate::train::{run_plain, Pass, PlainRun, StepRule};
 use blitz_autograd::optim::{Optimizer, Sgd};
-use blitz_autograd::{Error, Param, Result, Tape, Tensor, Var};
+use blitz_autograd::{Context, Error, Param, Result, Tensor, Var};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -41,13 +41,24 @@ pub struct SwagConfig {
     pub rank: usize,
     /// Seed of the batch order and of each step's tape.
     pub seed: u64,
+    /// Where every step's kernels run (the bits do not depend on it).
+    pub context: Context,
 }
 
 impl Default for SwagConfig {
     /// 20 epochs of batches of 32, SGD 0.01 with momentum 0.9, rank 20
     /// (Maddox et al.'s K), seed 0.
     fn default() -> Self {
-        SwagConfig { epochs: 20, batch_size: 32, lr: 1e-2, momentum: 0.9, weight_decay: 0.0, rank: 20, seed: 0 }
+        SwagConfig {
+            epochs: 20,
+            batch_size: 32,
+            lr: 1e-2,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            rank: 20,
+            seed: 0,
+            context: Context::default(),
+        }
     }
 }
 
@@ -101,6 +112,21 @@ fn flat(named: &[(String, Param)]) -> Result<Vec<f64>> {
         out.extend(p.value().to_vec()?.iter().map(|&v| v as f64));
     }
     Ok(out)
+}
+
+/// SWAG's SGD: constant rate and momentum; step s on the tape
+/// [`draw_seed`]`(seed, s)`.
+struct SgdSteps {
+    opt: Sgd,
+    seed: u64,
+}
+
+impl StepRule for SgdSteps {
+    fn step(&mut self, step: usize, pass: &mut dyn FnMut(u64) -> Result<Pass>) -> Result<(f32, f32)> {
+        let p = pass(draw_seed(self.seed, step as u64))?;
+        self.opt.step(&p.grads)?;
+        Ok((p.nll, p.kl))
+    }
 }
 
 impl Swag {
@@ -159,27 +185,21 @@ impl Swag {
         if named.is_empty() {
             return Err(Error::Empty { op: "Swag::collect (a network with no parameters)" });
         }
-        let device = named[0].1.value().device();
         let mut swag = Swag::empty(&named, config.rank);
-        let mut opt = Sgd::with_momentum(config.lr, config.momentum, config.weight_decay)?;
-        let mut order = EpochOrder::new(n, config.seed);
-        let mut step = 0u64;
-        for _ in 0..config.epochs {
-            let order = order.next_epoch().to_vec();
-            for batch in order.chunks(config.batch_size) {
-                let tape = Tape::new(draw_seed(config.seed, step));
-                let xb = tape.constant(take_rows(x, batch)?.to(device)?);
-                let l = loss(&net.forward(&xb)?, batch)?;
-                if !l.item()?.is_finite() {
-                    return Err(Error::NonFinite { what: "SWAG loss".into() });
-                }
-                let grads = tape.backward(&l)?;
-                drop((l, xb, tape));
-                opt.step(&grads)?;
-                step += 1;
-            }
+        let mut sgd =
+            SgdSteps { opt: Sgd::with_momentum(config.lr, config.momentum, config.weight_decay)?, seed: config.seed };
+        let settings = PlainRun {
+            epochs: config.epochs,
+            batch_size: config.batch_size,
+            lr: config.lr,
+            seed: config.seed,
+            context: &config.context,
+            what: "SWAG loss",
+        };
+        run_plain(net, named.clone(), x, &loss, settings, &mut sgd, &mut |_| {
             swag.add(&flat(&named)?);
-        }
+            Ok(())
+        })?;
         Ok(swag)
     }
 
