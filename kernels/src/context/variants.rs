@@ -71,6 +71,13 @@ variant_table! {
         /// `matrixmultiply`'s packed kernel for every shape.
         Packed = "packed", "matrixmultiply's packed sgemm for every shape, split over the threads when large",
             every_gemm_variant_matches_the_reference_on_the_same_input;
+        /// blitz's own packed GEMM (`cpu::gemm_blocked`): the five BLIS loops
+        /// (NC = 2048, KC = 256, MC = 192), A and B packed into zero-padded
+        /// panels, an 8×32 AVX-512 / 6×16 AVX2 / 4×16 portable microkernel
+        /// chosen at run time. The same bits on any thread count and on every
+        /// microkernel; other bits than [`GemmVariant::Packed`]'s. Opt-in.
+        Blocked = "blocked", "blitz's own BLIS-style packed GEMM (8x32 AVX-512 / 6x16 AVX2 / 4x16 portable tiles), split over the threads when large",
+            every_gemm_variant_matches_the_reference_on_the_same_input;
         /// The matrix-vector loops (dot products with eight accumulators, row
         /// axpys) for every shape: fast when one side is a vector, correct (and
         /// slow) on any shape.

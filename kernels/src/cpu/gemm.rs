@@ -2,6 +2,7 @@
 //! transposed forms backward needs (A·Bᵀ, Aᵀ·B) cost no copy. Matrix-vector
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
+use super::gemm_blocked::{gemm_blocked, View};
 use super::parallel::splits;
 use super::simd::multiversion;
 use crate::context::{GemmVariant, ThreadSplit};
@@ -290,11 +291,17 @@ pub(crate) fn gemm_variant(
         return;
     }
     let ((rsa, csa), (rsb, csb)) = strides(m, k, n, t);
+    if v == GemmVariant::Blocked {
+        // The strides are non-negative (`strides`), so the casts are exact.
+        let view = |data, (rs, cs): (isize, isize)| View { data, rs: rs as usize, cs: cs as usize };
+        gemm_blocked(split, m, k, n, alpha, view(a, (rsa, csa)), view(b, (rsb, csb)), beta, c);
+        return;
+    }
     let vector = match v {
         // Sgemm's packing dominates when one side is a single row or column.
         GemmVariant::Auto => n == 1 || m == 1,
         GemmVariant::MatrixVector => true,
-        GemmVariant::Packed | GemmVariant::Reference => false,
+        GemmVariant::Packed | GemmVariant::Blocked | GemmVariant::Reference => false,
     };
     if vector {
         gemv_like(m, k, n, alpha, a, (rsa, csa), b, (rsb, csb), beta, c);

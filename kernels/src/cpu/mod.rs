@@ -6,6 +6,8 @@ pub(crate) mod binary;
 pub(crate) mod conv;
 pub(crate) mod conv_direct;
 pub(crate) mod gemm;
+pub(crate) mod gemm_blocked;
+pub(crate) mod gemm_tile;
 pub(crate) mod lanes;
 pub(crate) mod layout;
 pub(crate) mod optim;

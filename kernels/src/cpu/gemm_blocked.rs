@@ -1,0 +1,355 @@
+//! blitz's own packed GEMM ([`crate::context::GemmVariant::Blocked`]), in the
+//! five loops of the BLIS design: columns of C in blocks of [`NC`] (jc), k in
+//! blocks of [`KC`] (pc), rows in blocks of [`MC`] (ic), then NR-wide column
+//! panels (jr) and MR-high row panels (ir), each pair one microkernel call
+//! ([`super::gemm_tile`]).
+//!
+//! Packing: op(A) into MR×KC panels (`panel[p·MR + i]`), op(B) into KC×NR
+//! panels (`panel[p·NR + j]`), zero-padded past the matrix's edge, read from
+//! the operands through their strides: the transposed forms cost no copy of a
+//! whole matrix. A is packed once for all of k, B once per jc block, both on
+//! the threads when the product is split.
+//!
+//! Bits: each element of C is `alpha·Σ + beta·c` over the first KC block of
+//! k and `c + 1·Σ` over each later one (`1·x = x` exactly), each Σ by fused
+//! multiply-adds in increasing k from zero. That depends on KC and k's order
+//! only: not on MC, NC, the tile shape or the thread split, so a product
+//! gives the same bits on any number of threads, and every microkernel
+//! (AVX-512, AVX2, portable) gives the same bits too.
+
+use super::gemm_tile::{store, Kernel, MAX_TILE};
+use super::parallel::splits;
+use crate::context::ThreadSplit;
+use rayon::prelude::*;
+
+/// Columns of C per jc block (the columns of B packed at a time).
+pub(crate) const NC: usize = 2048;
+/// Depth per pc block: the length of a packed panel. It fixes where the
+/// partial sums of k are rounded into C, and so the bits.
+pub(crate) const KC: usize = 256;
+/// Rows of C per ic block (the rows of packed A one pass over B's panels uses).
+pub(crate) const MC: usize = 192;
+
+/// A matrix view: element (r, c) at `r·rs + c·cs` of `data`.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    /// The elements.
+    pub(crate) data: &'a [f32],
+    /// Distance between rows.
+    pub(crate) rs: usize,
+    /// Distance between columns.
+    pub(crate) cs: usize,
+}
+
+/// C's base pointer, shared by the threads of a split product.
+#[derive(Clone, Copy)]
+struct CPtr(*mut f32);
+// SAFETY: the tasks of a split product write disjoint tiles of C.
+unsafe impl Send for CPtr {}
+// SAFETY: as above; the pointer itself is only copied.
+unsafe impl Sync for CPtr {}
+
+impl CPtr {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Whether every element (r, c), r < rows, c < cols, of the view lies in its
+/// slice (checked arithmetic).
+fn view_holds(v: &View, rows: usize, cols: usize) -> bool {
+    if rows == 0 || cols == 0 {
+        return true;
+    }
+    let last = (rows - 1).checked_mul(v.rs).and_then(|r| (cols - 1).checked_mul(v.cs).and_then(|c| r.checked_add(c)));
+    last.is_some_and(|l| l < v.data.len())
+}
+
+/// `c = alpha·op(A)·op(B) + beta·c` for m×k by k×n, C row-major with rows
+/// `n` apart, op(A) and op(B) given as strided views; on the widest
+/// microkernel this CPU has. `c` is not read when `beta = 0`.
+///
+/// # Panics
+/// If a view or `c` is shorter than its matrix.
+pub(crate) fn gemm_blocked(
+    split: ThreadSplit,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: View,
+    b: View,
+    beta: f32,
+    c: &mut [f32],
+) {
+    gemm_blocked_with(Kernel::best(), split, m, k, n, alpha, a, b, beta, c)
+}
+
+/// [`gemm_blocked`] on the microkernel `kernel`.
+///
+/// # Panics
+/// If a view or `c` is shorter than its matrix, or the CPU lacks the kernel's instructions.
+pub(crate) fn gemm_blocked_with(
+    kernel: Kernel,
+    split: ThreadSplit,
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: f32,
+    a: View,
+    b: View,
+    beta: f32,
+    c: &mut [f32],
+) {
+    assert!(kernel.available(), "gemm_blocked: {kernel:?} does not run on this CPU");
+    assert!(
+        view_holds(&a, m, k) && view_holds(&b, k, n) && m.checked_mul(n).is_some_and(|mn| c.len() >= mn),
+        "gemm_blocked: a slice is shorter than its matrix"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    let c = &mut c[..m * n];
+    if k == 0 {
+        if beta == 0.0 {
+            c.fill(0.0);
+        } else {
+            c.iter_mut().for_each(|x| *x *= beta);
+        }
+        return;
+    }
+    let (mr, nr) = (kernel.mr(), kernel.nr());
+    let parallel = rayon::current_num_threads() > 1 && splits(split.gemm, m.saturating_mul(k).saturating_mul(n));
+    let pm = m.div_ceil(mr);
+    // A for all of k: the rows as packed A (the columns of op(A) along k).
+    let a_len = (pm * mr).checked_mul(k).expect("gemm_blocked: packed A overflows");
+    let mut a_pack = Aligned::new(a_len);
+    pack(parallel, a.data, a.rs, a.cs, 0, m, k, mr, a_pack.slice_mut());
+    let c_ptr = CPtr(c.as_mut_ptr());
+    let nb_max = n.min(NC).div_ceil(nr) * nr;
+    let b_len = nb_max.checked_mul(k).expect("gemm_blocked: packed B overflows");
+    let mut b_pack = Aligned::new(b_len);
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        let pn = nc.div_ceil(nr);
+        let b_used = &mut b_pack.slice_mut()[..pn * nr * k];
+        // op(B)'s columns jc.. along its column stride, k along its row stride.
+        pack(parallel, b.data, b.cs, b.rs, jc, nc, k, nr, b_used);
+        let block = Block { kernel, m, k, n, jc, nc, alpha, beta, a: a_pack.slice(), b: &*b_used, c: c_ptr };
+        let (tr, tc) = if parallel { grid(pm, pn, rayon::current_num_threads()) } else { (1, 1) };
+        let (rows_per, cols_per) = (pm.div_ceil(tr), pn.div_ceil(tc));
+        let tasks: Vec<(usize, usize)> = (0..pm)
+            .step_by(rows_per)
+            .flat_map(|r| (0..pn).step_by(cols_per).map(move |q| (r, q)))
+            .collect();
+        let run = |&(r, q): &(usize, usize)| block.task(r, (r + rows_per).min(pm), q, (q + cols_per).min(pn));
+        if tasks.len() > 1 {
+            tasks.par_iter().for_each(run);
+        } else {
+            tasks.iter().for_each(run);
+        }
+    }
+    a_pack.give();
+    b_pack.give();
+}
+
+/// The split of `pm` row panels and `pn` column panels into a `tr × tc` grid
+/// of at most `threads` tasks whose largest task has the fewest tiles (the
+/// fewer tasks on a tie). It moves work between threads, never the bits.
+pub(crate) fn grid(pm: usize, pn: usize, threads: usize) -> (usize, usize) {
+    let mut best = (1, 1, pm * pn);
+    for tr in 1..=threads.min(pm) {
+        let tc = (threads / tr).min(pn).max(1);
+        let cost = pm.div_ceil(tr) * pn.div_ceil(tc);
+        if cost < best.2 || (cost == best.2 && tr * tc < best.0 * best.1) {
+            best = (tr, tc, cost);
+        }
+    }
+    (best.0, best.1)
+}
+
+/// One jc block of the product: what every task reads and where it writes.
+struct Block<'a> {
+    kernel: Kernel,
+    m: usize,
+    k: usize,
+    n: usize,
+    /// The block's first column of C, and its width.
+    jc: usize,
+    nc: usize,
+    alpha: f32,
+    beta: f32,
+    /// Packed A (all of m and k) and packed B (the block's columns, all of k).
+    a: &'a [f32],
+    b: &'a [f32],
+    c: CPtr,
+}
+
+impl Block<'_> {
+    /// Row panels r0..r1 by column panels q0..q1 of the block's C: the pc,
+    /// ic, jr and ir loops.
+    fn task(&self, r0: usize, r1: usize, q0: usize, q1: usize) {
+        let (mr, nr) = (self.kernel.mr(), self.kernel.nr());
+        let (mpt, npt) = (self.m.div_ceil(mr) * mr, self.nc.div_ceil(nr) * nr);
+        let mc_panels = (MC / mr).max(1);
+        let mut tile = [0f32; MAX_TILE];
+        for p0 in (0..self.k).step_by(KC) {
+            let kc = KC.min(self.k - p0);
+            // The first block of k scales C by beta; later ones add to it.
+            let beta = if p0 == 0 { self.beta } else { 1.0 };
+            let (a_blk, b_blk) = (&self.a[p0 * mpt..][..kc * mpt], &self.b[p0 * npt..][..kc * npt]);
+            for ic in (r0..r1).step_by(mc_panels) {
+                for jr in q0..q1 {
+                    let bp = &b_blk[jr * kc * nr..][..kc * nr];
+                    let col = self.jc + jr * nr;
+                    let cols = nr.min(self.jc + self.nc - col);
+                    for ir in ic..(ic + mc_panels).min(r1) {
+                        let ap = &a_blk[ir * kc * mr..][..kc * mr];
+                        let row = ir * mr;
+                        let rows = mr.min(self.m - row);
+                        // SAFETY: row < m and col < n (the panels cover the
+                        // matrix), so the offset row·n + col lies in C (m·n
+                        // elements, asserted by `gemm_blocked_with`); each
+                        // (ir, jr) tile belongs to exactly one task, so no
+                        // other thread touches these elements.
+                        let at = unsafe { self.c.get().add(row * self.n + col) };
+                        if rows == mr && cols == nr {
+                            // SAFETY: the whole MR×NR tile lies in C (rows and
+                            // cols are full), rows n apart, owned by this task.
+                            unsafe { self.kernel.run(kc, ap, bp, at, self.n, self.alpha, beta) };
+                        } else {
+                            self.kernel.run_to_tile(kc, ap, bp, &mut tile);
+                            // SAFETY: `rows` rows of `cols` floats from (row, col)
+                            // lie in C (row + rows ≤ m, col + cols ≤ n), rows n
+                            // apart, owned by this task.
+                            unsafe { store(&tile, nr, rows, cols, at, self.n, self.alpha, beta) };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs `len` lines (rows of op(A), columns of op(B)) from line `first`, each
+/// `k` long, into panels `width` lines wide: for each block of [`KC`] of k,
+/// the panels one after another, `panel[p·width + w]` = line `first + w`
+/// (counted from the panel's first line) at depth `p0 + p`; zeros past the
+/// last line. Line `l` at depth `p` is `src[l·s_line + p·s_k]`. On the threads when `parallel`.
+///
+/// # Panics
+/// If `dst` is shorter than `k·⌈len/width⌉·width` or `src` than the lines.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pack(
+    parallel: bool,
+    src: &[f32],
+    s_line: usize,
+    s_k: usize,
+    first: usize,
+    len: usize,
+    k: usize,
+    width: usize,
+    dst: &mut [f32],
+) {
+    let panels = len.div_ceil(width);
+    let mut jobs = Vec::with_capacity(panels * k.div_ceil(KC));
+    let mut rest = dst;
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        for q in 0..panels {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(kc * width);
+            jobs.push((p0, kc, q, head));
+            rest = tail;
+        }
+    }
+    let work = |(p0, kc, q, d): (usize, usize, usize, &mut [f32])| {
+        let start = first + q * width;
+        let lines = width.min(first + len - start);
+        pack_panel(src, s_line, s_k, start, lines, p0, kc, width, d)
+    };
+    if parallel && jobs.len() > 1 {
+        jobs.into_par_iter().for_each(work);
+    } else {
+        jobs.into_iter().for_each(work);
+    }
+}
+
+/// One panel of [`pack`]: lines `start..start + lines` at depths `p0..p0 + kc`,
+/// `lines ≤ width`, into `d[p·width + w]`, zeros for `w ≥ lines`.
+#[allow(clippy::too_many_arguments)]
+fn pack_panel(
+    src: &[f32],
+    s_line: usize,
+    s_k: usize,
+    start: usize,
+    lines: usize,
+    p0: usize,
+    kc: usize,
+    width: usize,
+    d: &mut [f32],
+) {
+    let d = &mut d[..kc * width];
+    if s_line == 1 {
+        // The lines are contiguous at each depth: one copy per depth.
+        for (p, row) in d.chunks_exact_mut(width).enumerate() {
+            let at = (p0 + p) * s_k + start;
+            row[..lines].copy_from_slice(&src[at..at + lines]);
+            row[lines..].fill(0.0);
+        }
+        return;
+    }
+    if lines < width {
+        for row in d.chunks_exact_mut(width) {
+            row[lines..].fill(0.0);
+        }
+    }
+    if s_k == 1 {
+        // Each line is contiguous along k: strided writes into the panel.
+        for w in 0..lines {
+            let at = (start + w) * s_line + p0;
+            let line = &src[at..at + kc];
+            d[w..].iter_mut().step_by(width).zip(line).for_each(|(x, &v)| *x = v);
+        }
+        return;
+    }
+    for (p, row) in d.chunks_exact_mut(width).enumerate() {
+        for (w, x) in row[..lines].iter_mut().enumerate() {
+            *x = src[(start + w) * s_line + (p0 + p) * s_k];
+        }
+    }
+}
+
+/// A recycled scratch buffer whose used part starts on a 64-byte boundary
+/// (a whole cache line per zmm load of a packed panel).
+struct Aligned {
+    buf: Vec<f32>,
+    off: usize,
+    len: usize,
+}
+
+impl Aligned {
+    /// `len` floats (every one written by the packing before it is read).
+    fn new(len: usize) -> Aligned {
+        let buf = super::recycle::for_overwrite(len.checked_add(16).expect("gemm_blocked: scratch overflows"));
+        let off = buf.as_ptr().align_offset(64).min(16);
+        Aligned { buf, off, len }
+    }
+
+    fn slice(&self) -> &[f32] {
+        &self.buf[self.off..self.off + self.len]
+    }
+
+    fn slice_mut(&mut self) -> &mut [f32] {
+        &mut self.buf[self.off..self.off + self.len]
+    }
+
+    /// Hands the buffer back to the pool.
+    fn give(self) {
+        super::recycle::give(self.buf);
+    }
+}
+
+#[cfg(test)]
+#[path = "gemm_blocked_tests.rs"]
+mod tests;
