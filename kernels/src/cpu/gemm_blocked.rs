@@ -139,10 +139,8 @@ pub(crate) fn gemm_blocked_with(
         let block = Block { kernel, m, k, n, jc, nc, alpha, beta, a: a_pack.slice(), b: &*b_used, c: c_ptr };
         let (tr, tc) = if parallel { grid(pm, pn, rayon::current_num_threads()) } else { (1, 1) };
         let (rows_per, cols_per) = (pm.div_ceil(tr), pn.div_ceil(tc));
-        let tasks: Vec<(usize, usize)> = (0..pm)
-            .step_by(rows_per)
-            .flat_map(|r| (0..pn).step_by(cols_per).map(move |q| (r, q)))
-            .collect();
+        let tasks: Vec<(usize, usize)> =
+            (0..pm).step_by(rows_per).flat_map(|r| (0..pn).step_by(cols_per).map(move |q| (r, q))).collect();
         let run = |&(r, q): &(usize, usize)| block.task(r, (r + rows_per).min(pm), q, (q + cols_per).min(pn));
         if tasks.len() > 1 {
             tasks.par_iter().for_each(run);

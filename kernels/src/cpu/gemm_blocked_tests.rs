@@ -116,7 +116,8 @@ fn lenet_shapes(batch: usize) -> Vec<(usize, usize, usize, Transpose)> {
 #[test]
 fn the_workloads_shapes_match_f64() {
     // The MLP's products (x·W1ᵀ, h·W2ᵀ, h·W3ᵀ) and LeNet's (a smaller batch in debug builds).
-    let mut shapes = vec![(128, 784, 400, Transpose::NT), (128, 400, 400, Transpose::NT), (128, 400, 10, Transpose::NT)];
+    let mut shapes =
+        vec![(128, 784, 400, Transpose::NT), (128, 400, 400, Transpose::NT), (128, 400, 10, Transpose::NT)];
     shapes.extend(lenet_shapes(if cfg!(debug_assertions) { 4 } else { 64 }));
     for (m, k, n, t) in shapes {
         check(Kernel::best(), m, k, n, t, 1.0, 0.0, (m + k + n) as u64);
@@ -137,9 +138,29 @@ fn beta_zero_ignores_c_beta_one_accumulates_and_k_zero_scales() {
     gemm_blocked(split, m, k, n, 1.0, va, vb, 1.0, &mut acc);
     close(&acc, &want(m, k, n, 1.0, va, vb, 1.0, &[2.0; 13 * 35]), k, "beta 1");
     let mut scaled = vec![3.0f32; m * n];
-    gemm_blocked(split, m, 0, n, 1.0, View { data: &[], rs: 0, cs: 1 }, View { data: &[], rs: n, cs: 1 }, 0.5, &mut scaled);
+    gemm_blocked(
+        split,
+        m,
+        0,
+        n,
+        1.0,
+        View { data: &[], rs: 0, cs: 1 },
+        View { data: &[], rs: n, cs: 1 },
+        0.5,
+        &mut scaled,
+    );
     assert!(scaled.iter().all(|&x| x == 1.5));
-    gemm_blocked(split, m, 0, n, 1.0, View { data: &[], rs: 0, cs: 1 }, View { data: &[], rs: n, cs: 1 }, 0.0, &mut scaled);
+    gemm_blocked(
+        split,
+        m,
+        0,
+        n,
+        1.0,
+        View { data: &[], rs: 0, cs: 1 },
+        View { data: &[], rs: n, cs: 1 },
+        0.0,
+        &mut scaled,
+    );
     assert!(scaled.iter().all(|&x| x == 0.0));
 }
 
@@ -148,7 +169,17 @@ fn beta_zero_ignores_c_beta_one_accumulates_and_k_zero_scales() {
 fn a_short_operand_panics_before_any_unsafe_code() {
     let (a, b) = (vec![0f32; 11], vec![0f32; 12]);
     let mut c = vec![0f32; 12];
-    gemm_blocked(ThreadSplit::default(), 3, 4, 3, 1.0, View { data: &a, rs: 4, cs: 1 }, View { data: &b, rs: 3, cs: 1 }, 0.0, &mut c);
+    gemm_blocked(
+        ThreadSplit::default(),
+        3,
+        4,
+        3,
+        1.0,
+        View { data: &a, rs: 4, cs: 1 },
+        View { data: &b, rs: 3, cs: 1 },
+        0.0,
+        &mut c,
+    );
 }
 
 #[test]
@@ -233,7 +264,12 @@ fn the_grid_balances_tiles_and_respects_the_thread_count() {
 #[test]
 fn the_same_bits_on_one_two_and_three_threads() {
     // Split by rows, by columns and both; k across KC blocks.
-    let shapes = [(200, 300, 150, Transpose::NN), (5, 40, 1500, Transpose::NT), (300, 70, 20, Transpose::TN), (64, 260, 64, Transpose { a: true, b: true })];
+    let shapes = [
+        (200, 300, 150, Transpose::NN),
+        (5, 40, 1500, Transpose::NT),
+        (300, 70, 20, Transpose::TN),
+        (64, 260, 64, Transpose { a: true, b: true }),
+    ];
     for (m, k, n, t) in shapes {
         let (av, bv) = (values(m * k, 5), values(k * n, 6));
         let (a, b) = (Buffer::Cpu(av.clone().into()), Buffer::Cpu(bv.clone().into()));

@@ -66,10 +66,7 @@ pub fn check_training(spec: &MlpSpec, sample_nbr: usize, batch: usize) -> Result
         .saturating_add(limits::product_saturating(&[batch, ACTIVATION_COPIES as usize]).saturating_mul(units));
     // One draw that cannot fit is the width's fault, not the draw count's.
     limits::check_memory(state.saturating_add(f32s(per_draw)), || {
-        format!(
-            "{}: one training step's weight draw and activations (one draw, batches of {batch})",
-            hidden_flag(spec)
-        )
+        format!("{}: one training step's weight draw and activations (one draw, batches of {batch})", hidden_flag(spec))
     })?;
     let step = state.saturating_add(f32s(per_draw).saturating_mul(sample_nbr as u64));
     limits::check_memory(step, || {
