@@ -272,7 +272,7 @@ fn the_same_bits_on_one_two_and_three_threads() {
     ];
     for (m, k, n, t) in shapes {
         let (av, bv) = (values(m * k, 5), values(k * n, 6));
-        let (a, b) = (Buffer::Cpu(av.clone().into()), Buffer::Cpu(bv.clone().into()));
+        let (a, b) = (Buffer::Cpu(av.clone()), Buffer::Cpu(bv.clone()));
         let on = |threads: usize| {
             let ctx = Context {
                 gemm: GemmVariant::Blocked,
