@@ -9,6 +9,9 @@
 //! in µs and the ratio of the medians; then the calls per second of one
 //! thread and of two threads calling one shared `Model` at once.
 
+#[path = "common/flags.rs"]
+mod flags;
+
 use blitz::layers::data::{read_delimited, ReadOptions};
 use blitz::layers::model::{ModelFile, Task};
 use blitz::prelude::*;
@@ -24,7 +27,11 @@ fn percentiles(t: &mut [f64]) -> (f64, f64, f64) {
     (t[t.len() / 2], t[t.len() * 99 / 100], t[0])
 }
 
-fn main() -> Result<()> {
+fn main() {
+    flags::exit_on_error(run);
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (calls, draws, seconds) =
         (flag(&args, "--calls", 10_000), flag(&args, "--draws", 100), flag(&args, "--seconds", 3));

@@ -123,6 +123,9 @@ pub(crate) fn gemm_blocked_with(
     let parallel = rayon::current_num_threads() > 1 && splits(split.gemm, m.saturating_mul(k).saturating_mul(n));
     let pm = m.div_ceil(mr);
     // A for all of k: the rows as packed A (the columns of op(A) along k).
+    // The padded lengths below exceed m·k and k·min(n, NC) by less than one
+    // tile (32 rows or columns); the callers checked m·k and k·n against the
+    // slices and the memory limit, so these products cannot overflow.
     let a_len = (pm * mr).checked_mul(k).expect("gemm_blocked: packed A overflows");
     let mut a_pack = Aligned::new(a_len);
     pack(parallel, a.data, a.rs, a.cs, 0, m, k, mr, a_pack.slice_mut());
