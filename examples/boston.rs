@@ -164,7 +164,9 @@ fn run() -> Result<()> {
     println!("std: epistemic     {:.3} k$ (mean), aleatoric {:.3} k$", r.mean_epistemic_std, r.mean_aleatoric_std);
     println!("time per step      {:.3} ms ({} steps)", summary.ms_per_step, summary.steps);
     let svg = svg_plot(&y_test.to_vec()?, &p, &r);
-    blitz::layers::atomic_write(std::path::Path::new(&args.svg), |f| std::io::Write::write_all(f, svg.as_bytes()))?;
+    blitz::layers::output::atomic_write(std::path::Path::new(&args.svg), |f| {
+        std::io::Write::write_all(f, svg.as_bytes())
+    })?;
     println!("plot written to {}", args.svg);
     if args.json {
         println!(

@@ -39,7 +39,7 @@ fn run() -> Result<()> {
             text.push('\n');
         }
         let path = std::path::Path::new(&out).join(format!("{split}.csv.gz"));
-        blitz::layers::atomic_write(&path, |f| {
+        blitz::layers::output::atomic_write(&path, |f| {
             let mut z = flate2::write::GzEncoder::new(f, flate2::Compression::default());
             z.write_all(text.as_bytes())?;
             z.finish().map(|_| ())

@@ -22,7 +22,7 @@ mod flags;
 mod paths;
 
 use blitz::kernels::reference::reparam as reference;
-use blitz::layers::data::{load_csv, Standardizer};
+use blitz::layers::data::{read_delimited, Delimiter, ReadOptions, Standardizer};
 use blitz::layers::{BayesianModule, Estimator};
 use blitz::prelude::*;
 use flags::Flags;
@@ -150,7 +150,8 @@ fn toy(n: usize) -> (Vec<Estimates>, Vec<f64>) {
 
 /// (b): estimates of ∂ELBO/∂(weight_mu, bias_mu) of one BayesianLinear layer.
 fn layer(seeds: usize, data: &str) -> Result<(Vec<Estimates>, Vec<f64>)> {
-    let table = load_csv(data, 2)?;
+    let table =
+        read_delimited(data, &ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(2))?.x;
     let table = Standardizer::fit(&table)?.transform(&table)?;
     let (d, n_train) = (table.cols - 1, table.rows - table.rows.div_ceil(4));
     // The training rows are those whose index is not a multiple of 4 (as the

@@ -26,7 +26,7 @@ mod timing;
 
 use blitz::kernels::context::{Context, ThreadSplit};
 use blitz::layers::data::idx::Mnist;
-use blitz::layers::data::load_csv;
+use blitz::layers::data::{read_delimited, Delimiter, ReadOptions};
 use blitz::prelude::*;
 use blitz::rand::seq::SliceRandom;
 use json::Json;
@@ -87,7 +87,11 @@ impl Opts {
 /// The peer's `boston`: the BLiTZ README model (13-512-1, MSE, KL weight 1)
 /// or the tuned one (13-50-1, N(0,1) prior, rho −5, learned noise, KL / N).
 fn boston(o: &Opts, tuned: bool) -> Result<Json> {
-    let table = load_csv(format!("{}/boston_house_prices.csv", o.data), 2)?;
+    let table = read_delimited(
+        format!("{}/boston_house_prices.csv", o.data),
+        &ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(2),
+    )?
+    .x;
     let data = boston_split(&table)?;
     let mut rng = StdRng::seed_from_u64(o.seed);
     let (hidden, opts) = if tuned {
@@ -140,14 +144,14 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
     let x_test = data.x_test.to_tensor()?.to(o.device)?;
     let (faults, t) = (minor_faults(), Instant::now());
     // 100 predictions, each with its own weight draw (on the CPU, the draws share the threads).
-    let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 1)?;
+    let outs = model.predict_draws(&o.context(), &x_test, 100, (o.seed << 32) + 1)?;
     let draws: Vec<Vec<f32>> = outs.iter().map(|t| t.to_vec()).collect::<Result<_>>()?;
     let infer_ms = ms_since(t);
     let first_faults = faults.zip(minor_faults()).map(|(a, b)| b - a);
     let (mut again, faults) = (Vec::with_capacity(o.mc100_repeat), minor_faults());
     for r in 0..o.mc100_repeat {
         let t = Instant::now();
-        let outs = model.predict_draws(&x_test, 100, (o.seed << 32) + 2 + r as u64)?;
+        let outs = model.predict_draws(&o.context(), &x_test, 100, (o.seed << 32) + 2 + r as u64)?;
         std::hint::black_box(outs.iter().map(|t| t.to_vec()).collect::<Result<Vec<_>>>()?);
         again.push(ms_since(t));
     }

@@ -255,6 +255,7 @@ pub fn mnist_mi_diagnostics(args: &Args) -> Result<()> {
             net: McDropout::new(lenet(0, Some(p))?),
             class_names: names.clone(),
             x_scale: clf.x_scale.clone(),
+            context: clf.context.clone(),
         };
         for ((_, to), (_, from)) in params(&wider.net).iter().zip(params(&clf.net)) {
             to.set(from.value())?;

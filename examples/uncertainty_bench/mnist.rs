@@ -167,7 +167,7 @@ pub fn mnist(args: &Args) -> Result<()> {
 
     // Temperature scaling on the held-out digits.
     let t = Instant::now();
-    let logits = |x: &Tensor| -> Result<Vec<f32>> { clf.net.predict_draws(x, 1, 0)?[0].to_vec() };
+    let logits = |x: &Tensor| -> Result<Vec<f32>> { clf.net.predict_draws(&clf.context, x, 1, 0)?[0].to_vec() };
     let temp = TemperatureScaling::fit(&logits(x_val)?, k, val_labels)?;
     let ts_ms = det_ms + ms_since(t);
     println!("fitted temperature {:.3}", temp.temperature());

@@ -18,15 +18,14 @@
 //! `scripts/import_blitz.py`).
 
 use crate::module::{params, Module};
+use crate::output::atomic_write;
 use crate::tensorfile::{self, DType as Dtype, Outgoing};
 use blitz_autograd::optim::{Adam, AdamMoments, Optimizer};
 use blitz_autograd::{Error, Param, Result, Tensor};
 use blitz_kernels::Buffer;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The version written in every checkpoint's metadata (`format_version`).
 pub const FORMAT_VERSION: &str = "1";
@@ -523,49 +522,6 @@ pub fn load_module(m: &dyn Module, path: impl AsRef<Path>) -> Result<()> {
     Checkpoint::load(path)?.restore_module(m)
 }
 
-/// Makes temporary file names unique within the process (not randomness).
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes `path` atomically: `write` fills a new temporary file in the same
-/// folder ([`crate::output::temporary_path`]), which is then fsynced and renamed
-/// over `path` (and the folder fsynced). When `write` or any step fails, the
-/// temporary file is removed and `path` keeps its previous content; a
-/// process killed half-way leaves at most a stray `.NAME.tmp-*` file beside
-/// an intact `path` ([`crate::output::remove_stray_temporaries`] removes those).
-///
-/// Only a regular file, or nothing, may stand at `path`: a symbolic link
-/// (wherever it points), a device, a named pipe, a socket or a folder is
-/// refused and left untouched ([`crate::output::check_output`], made before the
-/// write and again right before the rename). Writers of one `path` in
-/// several processes exclude each other with an [`crate::output::OutputLock`].
-///
-/// # Errors
-/// [`Error::Io`] naming `path` and what failed.
-pub fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
-    let io = |message: String| Error::Io { path: path.display().to_string(), message };
-    crate::output::check_output(path)?;
-    let (dir, _) = crate::output::split_output(path)?;
-    let tmp = crate::output::temporary_path(path, TMP_COUNTER.fetch_add(1, Ordering::Relaxed))?;
-    let result = (|| -> Result<()> {
-        let step = |e: std::io::Error| io(e.to_string());
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(step)?;
-        write(&mut f).map_err(step)?;
-        f.sync_all().map_err(step)?;
-        drop(f);
-        // Again: something may have been put there while `write` ran.
-        crate::output::check_output(path)?;
-        std::fs::rename(&tmp, path).map_err(step)?;
-        // The rename itself is durable only once the folder is synced.
-        #[cfg(unix)]
-        File::open(dir).and_then(|d| d.sync_all()).map_err(step)?;
-        Ok(())
-    })();
-    result.inspect_err(|_| {
-        // Best effort: the temporary file may not exist (create failed).
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
 /// One line per layer (the prefix before a parameter's last dot), with the
 /// kind and sizes read off its parameters' names and shapes.
 fn describe_layers(named: &[(String, Param)]) -> Vec<(String, String)> {
@@ -629,7 +585,7 @@ fn describe_layer(locals: &BTreeMap<String, Vec<usize>>) -> String {
 
 /// A list of strings as a JSON array (`["a","b\"c"]`), to store names
 /// (classes, columns) in checkpoint metadata, whose values are strings.
-pub fn encode_string_list(items: &[String]) -> String {
+pub(crate) fn encode_string_list(items: &[String]) -> String {
     let mut out = String::from("[");
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
@@ -655,7 +611,7 @@ pub fn encode_string_list(items: &[String]) -> String {
 
 /// The strings of a JSON array of strings written by [`encode_string_list`]
 /// (or any JSON array of strings); `None` for anything else.
-pub fn decode_string_list(text: &str) -> Option<Vec<String>> {
+pub(crate) fn decode_string_list(text: &str) -> Option<Vec<String>> {
     let mut chars = text.trim().chars().peekable();
     let skip_ws = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {

@@ -52,6 +52,9 @@ pub struct Classifier<M: Module = Sequential> {
     pub class_names: Vec<String>,
     /// Statistics that standardise the inputs (features flattened per example).
     pub x_scale: Option<Standardizer>,
+    /// The kernel variants and threads its predictions run on (by default
+    /// [`Context::default`]); training runs on [`TrainConfig::context`](crate::TrainConfig).
+    pub context: Context,
 }
 
 impl<M: Module> std::fmt::Debug for Classifier<M> {
@@ -156,7 +159,14 @@ impl<M: Module> Classifier<M> {
         if class_names.len() < 2 {
             return Err(Error::invalid("classes", format!("{}: at least two classes", class_names.len())));
         }
-        Ok(Classifier { net, class_names, x_scale: None })
+        Ok(Classifier { net, class_names, x_scale: None, context: Context::default() })
+    }
+
+    /// This classifier with its predictions on the kernel variants and threads of
+    /// `ctx` (the same bits on any thread count).
+    pub fn with_context(mut self, ctx: Context) -> Self {
+        self.context = ctx;
+        self
     }
 
     /// Fits the inputs' standardisation statistics on training inputs `[n, ...]`.
@@ -219,7 +229,7 @@ impl<M: Module> Classifier<M> {
     ) -> Result<TrainSummary> {
         self.check_labels(x, labels)?;
         let xs = host_scaled(x, self.x_scale.as_ref())?;
-        if !xs.all_finite(&Context::default())? {
+        if !xs.all_finite(&config.context)? {
             return Err(Error::NonFinite { what: "training inputs (after standardisation)".into() });
         }
         to_device(&self.net, config.device)?;
@@ -266,8 +276,8 @@ impl<M: Module> Classifier<M> {
         let xs = checked_inputs("Classifier::predict", x, self.x_scale.as_ref())?;
         let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
         let op = "Classifier::predict (logits vs [rows, classes])";
-        let probs = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, |t| {
-            t.softmax(&Context::default())
+        let probs = draws_in_chunks(&self.context, op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, |t| {
+            t.softmax(&self.context)
         })?;
         ClassPrediction::from_draws(k, probs)
     }

@@ -22,11 +22,13 @@ pub trait Targets {
     /// The number of examples (the first axis).
     fn batch_len(&self) -> usize;
 
-    /// Whether every target is finite (class labels always are).
+    /// Whether every target is finite (class labels always are), checked
+    /// on the threads of `ctx`.
     ///
     /// # Errors
     /// Device failures reading the values.
-    fn all_finite(&self) -> Result<bool> {
+    fn all_finite(&self, ctx: &Context) -> Result<bool> {
+        let _ = ctx;
         Ok(true)
     }
 }
@@ -36,8 +38,8 @@ impl Targets for Var {
         self.shape().first().copied().unwrap_or(1)
     }
 
-    fn all_finite(&self) -> Result<bool> {
-        self.value().all_finite(&self.tape().context())
+    fn all_finite(&self, ctx: &Context) -> Result<bool> {
+        self.value().all_finite(ctx)
     }
 }
 
@@ -46,8 +48,8 @@ impl Targets for Tensor {
         self.shape().first().copied().unwrap_or(1)
     }
 
-    fn all_finite(&self) -> Result<bool> {
-        Tensor::all_finite(self, &Context::default())
+    fn all_finite(&self, ctx: &Context) -> Result<bool> {
+        Tensor::all_finite(self, ctx)
     }
 }
 
@@ -140,7 +142,7 @@ pub trait VariationalEstimator: Module {
         if !x.value().all_finite(&x.tape().context())? {
             return Err(Error::NonFinite { what: "input of sample_elbo".into() });
         }
-        if !y.all_finite()? {
+        if !y.all_finite(&x.tape().context())? {
             return Err(Error::NonFinite { what: "labels (targets) of sample_elbo".into() });
         }
         let tape = x.tape();
@@ -263,25 +265,26 @@ pub trait VariationalEstimator: Module {
     /// `torch.stack([model(x) for _ in range(n)])`).
     ///
     /// Draw `i` runs on its own [`Tape::predict`] named by
-    /// [`draw_seed`]`(seed, i)`: no KL terms, nothing recorded, and the
-    /// result depends on `seed` alone, not on the thread count. On the CPU
-    /// the draws run side by side on rayon's threads (one pass of a small
-    /// model is too short to split, its draws are not); on a GPU in turn.
+    /// [`draw_seed`]`(seed, i)`, with the kernel variants and threads of
+    /// `ctx`: no KL terms, nothing recorded, and the result depends on `seed`
+    /// alone, not on the thread count. On the CPU the draws run side by side
+    /// on the threads of `ctx` (one pass of a small model is too short to
+    /// split, its draws are not); on a GPU in turn.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for `draws == 0`; forward errors (when
     /// several draws fail on the CPU, one of their errors).
-    fn predict_draws(&self, x: &Tensor, draws: usize, seed: u64) -> Result<Vec<Tensor>> {
+    fn predict_draws(&self, ctx: &Context, x: &Tensor, draws: usize, seed: u64) -> Result<Vec<Tensor>> {
         use rayon::prelude::*;
         if draws == 0 {
             return Err(Error::invalid("draws", "0: at least one draw is needed"));
         }
         let one = |i: usize| -> Result<Tensor> {
-            let tape = Tape::predict(draw_seed(seed, i as u64));
+            let tape = Tape::predict(draw_seed(seed, i as u64)).with_context(ctx.clone());
             Ok(self.forward(&tape.constant(x.clone()))?.value().clone())
         };
         if x.device() == blitz_autograd::Device::Cpu {
-            (0..draws).into_par_iter().map(one).collect()
+            ctx.install(|| (0..draws).into_par_iter().map(one).collect())
         } else {
             (0..draws).map(one).collect()
         }

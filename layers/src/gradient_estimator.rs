@@ -33,7 +33,7 @@ pub enum Estimator {
 /// A signs tensor for `shape` drawn on `tape`, as a constant.
 fn signs(tape: &Tape, device: Device, shape: &[usize]) -> Result<Var> {
     let (seed, offset) = tape.draw(shape.iter().product());
-    Ok(tape.constant(random_signs(device, seed, offset, shape)?))
+    Ok(tape.constant(random_signs(&tape.context(), device, seed, offset, shape)?))
 }
 
 /// Where the features lie in an affine layer's input and output: the last

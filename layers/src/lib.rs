@@ -55,7 +55,7 @@ pub mod uncertainty;
 
 pub use activation::{LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Standardize, Tanh};
 pub use bayesian_linear::{BayesianLinear, BayesianLinearOptions};
-pub use checkpoint::{atomic_write, decode_string_list, encode_string_list, load_module, save_module, Checkpoint};
+pub use checkpoint::{load_module, save_module, Checkpoint};
 pub use classification::{ClassPrediction, ClassificationMetrics, Classifier};
 pub use conv::{
     BayesianConv1d, BayesianConv2d, BayesianConv3d, BayesianConvOptions, Conv1d, Conv2d, Conv3d, ConvParams,

@@ -18,13 +18,56 @@
 //! - **Space.** [`reserve_space`] writes the expected size to a temporary
 //!   file before a long run, so that a full disk is found before it starts.
 //!
-//! [`atomic_write`]: crate::atomic_write
 
 use blitz_autograd::{Error, Result};
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Makes temporary file names unique within the process (not randomness).
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `path` atomically: `write` fills a new temporary file in the same
+/// folder ([`temporary_path`]), which is then fsynced and renamed
+/// over `path` (and the folder fsynced). When `write` or any step fails, the
+/// temporary file is removed and `path` keeps its previous content; a
+/// process killed half-way leaves at most a stray `.NAME.tmp-*` file beside
+/// an intact `path` ([`remove_stray_temporaries`] removes those).
+///
+/// Only a regular file, or nothing, may stand at `path`: a symbolic link
+/// (wherever it points), a device, a named pipe, a socket or a folder is
+/// refused and left untouched ([`check_output`], made before the
+/// write and again right before the rename). Writers of one `path` in
+/// several processes exclude each other with an [`OutputLock`].
+///
+/// # Errors
+/// [`Error::Io`] naming `path` and what failed.
+pub fn atomic_write(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+    let io = |message: String| Error::Io { path: path.display().to_string(), message };
+    check_output(path)?;
+    let (dir, _) = split_output(path)?;
+    let tmp = temporary_path(path, TMP_COUNTER.fetch_add(1, Ordering::Relaxed))?;
+    let result = (|| -> Result<()> {
+        let step = |e: std::io::Error| io(e.to_string());
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(step)?;
+        write(&mut f).map_err(step)?;
+        f.sync_all().map_err(step)?;
+        drop(f);
+        // Again: something may have been put there while `write` ran.
+        check_output(path)?;
+        std::fs::rename(&tmp, path).map_err(step)?;
+        // The rename itself is durable only once the folder is synced.
+        #[cfg(unix)]
+        File::open(dir).and_then(|d| d.sync_all()).map_err(step)?;
+        Ok(())
+    })();
+    result.inspect_err(|_| {
+        // Best effort: the temporary file may not exist (create failed).
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
 
 /// The suffix [`reserve_space`] gives its file in place of the counter.
 const RESERVE_TAG: &str = "reserve";

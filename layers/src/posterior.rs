@@ -81,7 +81,7 @@ impl GaussianParam {
     /// tensor per posterior while rho is unchanged. The lock is not held
     /// while softplus runs: its threads may pick up another draw of this
     /// layer (`predict_draws`), which would wait on it forever.
-    fn predictive_sigma(&self) -> Result<Tensor> {
+    fn predictive_sigma(&self, ctx: &Context) -> Result<Tensor> {
         let key = (self.rho.id(), self.rho.generation()); // before the value: see Param::generation
         let lock = || self.sigma.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, sigma)) = lock().as_ref() {
@@ -90,8 +90,7 @@ impl GaussianParam {
             }
         }
         let rho = self.rho.value();
-        let sigma =
-            Tensor::from_buffer(ops::unary_in(&Context::default(), UnaryOp::Softplus, rho.buffer())?, rho.shape())?;
+        let sigma = Tensor::from_buffer(ops::unary_in(ctx, UnaryOp::Softplus, rho.buffer())?, rho.shape())?;
         *lock() = Some((key, sigma.clone()));
         Ok(sigma)
     }
@@ -111,7 +110,7 @@ impl GaussianParam {
             // recomputing sigma (the GPU's draw is memory-bound: fused there).
             // The cached sigma is a constant: only where no gradient is taken.
             if !tape.is_recording() && mu.device() == Device::Cpu {
-                let sigma = tape.constant(self.predictive_sigma()?);
+                let sigma = tape.constant(self.predictive_sigma(&tape.context())?);
                 return mu.reparam_sample_sigma(&sigma, seed, offset);
             }
             return mu.reparam_sample(&rho, seed, offset);
@@ -190,7 +189,7 @@ impl GaussianParam {
         }
         let n = mu.value().numel();
         let (seed, offset) = tape.draw(n + 1);
-        let noise = radial_noise(mu.device(), seed, offset, n)?.reshape(mu.shape())?;
+        let noise = radial_noise(&tape.context(), mu.device(), seed, offset, n)?.reshape(mu.shape())?;
         let sigma = tape.param(&self.rho).softplus()?;
         let w = mu.add(&sigma.mul(&mu.constant_like(noise))?)?;
         if tape.wants_complexity() {

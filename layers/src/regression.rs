@@ -37,7 +37,7 @@ use crate::train::{
     check_draws, checked_inputs, draws_in_chunks, example_count, fit_adam, Job, Progress, StepLoss, TrainConfig,
     TrainSummary,
 };
-use blitz_autograd::{loss, Error, Param, Result, Tensor, Var};
+use blitz_autograd::{loss, Context, Error, Param, Result, Tensor, Var};
 
 /// The name of the learned noise parameter in checkpoints.
 pub const LOG_NOISE: &str = "log_noise";
@@ -61,6 +61,9 @@ pub struct Regressor<M: Module = Sequential> {
     pub x_scale: Option<Standardizer>,
     /// Statistics that standardise the targets.
     pub y_scale: Option<Standardizer>,
+    /// The kernel variants and threads its predictions run on (by default
+    /// [`Context::default`]); training runs on [`TrainConfig::context`](crate::TrainConfig).
+    pub context: Context,
 }
 
 impl<M: Module> std::fmt::Debug for Regressor<M> {
@@ -184,7 +187,15 @@ impl<M: Module> Regressor<M> {
             log_noise: Param::new(LOG_NOISE, Tensor::zeros(&[outputs])?),
             x_scale: None,
             y_scale: None,
+            context: Context::default(),
         })
+    }
+
+    /// This regressor with its predictions on the kernel variants and threads of
+    /// `ctx` (the same bits on any thread count).
+    pub fn with_context(mut self, ctx: Context) -> Self {
+        self.context = ctx;
+        self
     }
 
     /// Sets every output's initial noise standard deviation (training units).
@@ -293,7 +304,8 @@ impl<M: Module> Regressor<M> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<TrainSummary> {
         self.check_xy(x, y)?;
-        let (xs, ys) = crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref())?;
+        let (xs, ys) =
+            crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref(), &config.context)?;
         to_device(&self.net, config.device)?;
         self.log_noise.set(self.log_noise.value().to(config.device)?)?;
         let loss = |xv: &Var, batch: &[usize], kl_weight: f32| {
@@ -323,7 +335,18 @@ impl<M: Module> Regressor<M> {
         let xs = checked_inputs("Regressor::predict", x, self.x_scale.as_ref())?;
         let device = self.log_noise.value().device();
         let op = "Regressor::predict (network output vs [rows, outputs])";
-        let mut means = draws_in_chunks(op, &self.net, &xs, draws, seed, k, PREDICT_ROWS, device, |t| Ok(t.clone()))?;
+        let mut means = draws_in_chunks(
+            &self.context,
+            op,
+            &self.net,
+            &xs,
+            draws,
+            seed,
+            k,
+            PREDICT_ROWS,
+            device,
+            |t| Ok(t.clone()),
+        )?;
         if let Some(s) = &self.y_scale {
             for d in &mut means {
                 s.unapply(d)?;

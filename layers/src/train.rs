@@ -553,10 +553,11 @@ pub(crate) fn training_data(
     x_scale: Option<&Standardizer>,
     y: &Tensor,
     y_scale: Option<&Standardizer>,
+    ctx: &Context,
 ) -> Result<(Tensor, Tensor)> {
     let (xs, ys) = (host_scaled(x, x_scale)?, host_scaled(y, y_scale)?);
     for (t, what) in [(&xs, "inputs"), (&ys, "targets")] {
-        if !t.all_finite(&Context::default())? {
+        if !t.all_finite(ctx)? {
             return Err(Error::NonFinite { what: format!("training {what} (after standardisation)") });
         }
     }
@@ -649,12 +650,13 @@ pub(crate) fn host_scaled(t: &Tensor, scale: Option<&Standardizer>) -> Result<Te
 }
 
 /// `draws` predictions of `net` on the host inputs `xs` (`[n, ...]`), in
-/// chunks of `chunk` rows on `device`; each draw's outputs must be
+/// chunks of `chunk` rows on `device`, with the variants and threads of `ctx`; each draw's outputs must be
 /// `[rows, width]` and pass through `map` (softmax, say) before they are
 /// gathered into one `[n, width]` vector per draw. Draw `i` uses the same
 /// weights in every chunk (its tape is named by (seed, i) alone). Refused
 /// before any draw when they would not fit ([`check_draws`]).
 pub(crate) fn draws_in_chunks(
+    ctx: &Context,
     op: &'static str,
     net: &dyn Module,
     xs: &Tensor,
@@ -671,7 +673,7 @@ pub(crate) fn draws_in_chunks(
     let all: Vec<usize> = (0..n).collect();
     for rows in all.chunks(chunk) {
         let part = take_rows(xs, rows)?.to(device)?;
-        for (d, t) in out.iter_mut().zip(net.predict_draws(&part, draws, seed)?) {
+        for (d, t) in out.iter_mut().zip(net.predict_draws(ctx, &part, draws, seed)?) {
             if t.shape() != [rows.len(), width] {
                 return Err(Error::ShapeMismatch { op, lhs: t.shape().to_vec(), rhs: vec![rows.len(), width] });
             }

@@ -2,6 +2,7 @@
 
 use blitz_autograd::gradcheck::{gradcheck, GradcheckOptions};
 use blitz_autograd::{loss, Error, Tape, Tensor};
+use blitz_kernels::context::{Context, Threads};
 use blitz_layers::kl::{gaussian_kl, monte_carlo_kl};
 use blitz_layers::{
     minibatch_weight, params, BayesianLinear, BayesianLinearOptions, Estimator, Gaussian, KlMode, Module, ReLU,
@@ -110,13 +111,17 @@ fn mfvi_std_is_zero_when_frozen() {
     assert!(matches!(m.mfvi_forward(&input(&tape), 0), Err(Error::InvalidArgument { .. })));
 }
 
+/// A context whose kernels and draws run on a pool of `n` threads of its own.
+fn threads_ctx(n: usize) -> Context {
+    Context { threads: Threads::fixed(n).unwrap(), ..Context::default() }
+}
+
 #[test]
 fn predict_draws_depend_on_the_seed_alone() {
     let m = model();
     let x = input(&Tape::no_grad(0)).value().clone();
     let on = |threads: usize, seed: u64| -> Vec<Vec<u32>> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let draws = pool.install(|| m.predict_draws(&x, 9, seed)).unwrap();
+        let draws = m.predict_draws(&threads_ctx(threads), &x, 9, seed).unwrap();
         draws.iter().map(|d| d.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()).collect()
     };
     let one = on(1, 5);
@@ -128,7 +133,7 @@ fn predict_draws_depend_on_the_seed_alone() {
     let third: Vec<u32> =
         m.forward(&tape.constant(x.clone())).unwrap().value().to_vec().unwrap().iter().map(|v| v.to_bits()).collect();
     assert_eq!(one[3], third);
-    assert!(matches!(m.predict_draws(&x, 0, 5), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(m.predict_draws(&Context::default(), &x, 0, 5), Err(Error::InvalidArgument { .. })));
 }
 
 #[test]
@@ -369,13 +374,13 @@ fn the_first_predictions_after_a_change_share_sigma_on_many_threads() {
     // must neither wait on it forever nor see a half-made cache).
     let layer = BayesianLinear::new(256, 256, &mut rng()).unwrap();
     let x = Tensor::from_vec((0..3 * 256).map(|i| (i as f32 * 0.01).sin()).collect(), &[3, 256]).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(6).build().unwrap();
+    let six = threads_ctx(6);
     let bits = |outs: Vec<Tensor>| -> Vec<Vec<u32>> {
         outs.iter().map(|t| t.to_vec().unwrap().iter().map(|v| v.to_bits()).collect()).collect()
     };
-    let first = bits(pool.install(|| layer.predict_draws(&x, 24, 3)).unwrap());
-    let again = bits(pool.install(|| layer.predict_draws(&x, 24, 3)).unwrap());
+    let first = bits(layer.predict_draws(&six, &x, 24, 3).unwrap());
+    let again = bits(layer.predict_draws(&six, &x, 24, 3).unwrap());
     assert_eq!(first, again);
-    let one = bits(layer.predict_draws(&x, 24, 3).unwrap());
+    let one = bits(layer.predict_draws(&threads_ctx(1), &x, 24, 3).unwrap());
     assert_eq!(first, one, "the same draws on any number of threads");
 }

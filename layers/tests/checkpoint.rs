@@ -4,10 +4,11 @@
 use blitz_autograd::optim::{Adam, Optimizer};
 use blitz_autograd::{loss, Error, Param, Tape, Tensor};
 use blitz_layers::checkpoint::FORMAT_VERSION;
+use blitz_layers::output::atomic_write;
 use blitz_layers::{
-    atomic_write, load_module, params, save_module, BayesianConv1d, BayesianConv2d, BayesianConv3d, BayesianEmbedding,
-    BayesianGRU, BayesianLSTM, BayesianLinear, Checkpoint, Conv1d, Conv2d, Conv3d, Embedding, Linear, Module, ReLU,
-    Sequential, VariationalEstimator, GRU, LSTM,
+    load_module, params, save_module, BayesianConv1d, BayesianConv2d, BayesianConv3d, BayesianEmbedding, BayesianGRU,
+    BayesianLSTM, BayesianLinear, Checkpoint, Conv1d, Conv2d, Conv3d, Embedding, Linear, Module, ReLU, Sequential,
+    VariationalEstimator, GRU, LSTM,
 };
 use rand::rngs::StdRng;
 use rand::SeedableRng;

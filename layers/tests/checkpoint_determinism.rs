@@ -5,7 +5,7 @@
 
 use blitz_autograd::optim::{Adam, Optimizer};
 use blitz_autograd::{Tape, Tensor};
-use blitz_layers::data::{load_csv, Split, Standardizer, Table};
+use blitz_layers::data::{read_delimited, Delimiter, ReadOptions, Split, Standardizer, Table};
 use blitz_layers::{Checkpoint, CheckpointEvery, MlpSpec, Regressor, TrainConfig, VariationalEstimator};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -20,7 +20,12 @@ struct Data {
 }
 
 fn table() -> Table {
-    load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap()
+    read_delimited(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"),
+        &ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(2),
+    )
+    .unwrap()
+    .x
 }
 
 fn data() -> Data {

@@ -5,7 +5,7 @@
 
 use blitz_autograd::{Tape, Tensor};
 use blitz_layers::convert::{to_bayesian, ConvertOptions};
-use blitz_layers::data::{load_csv, Split};
+use blitz_layers::data::{read_delimited, Delimiter, ReadOptions, Split};
 use blitz_layers::{
     params, BayesianLinearOptions, Conv2d, Gaussian, KlMode, Linear, Module, ReLU, Regressor, Sequential, TrainConfig,
     VariationalEstimator,
@@ -16,7 +16,12 @@ use rand::SeedableRng;
 /// Boston as the example reads it: skewed columns as ln(1 + x); train and
 /// test inputs `[n, 13]` and targets `[n, 1]`.
 fn boston() -> (Tensor, Tensor, Tensor, Tensor) {
-    let mut t = load_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"), 2).unwrap();
+    let mut t = read_delimited(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../data/boston_house_prices.csv"),
+        &ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(2),
+    )
+    .unwrap()
+    .x;
     t.log1p_columns(&[0, 1, 7, 12]).unwrap();
     let (train, test) = Split::EveryKth(4).indices(t.rows).unwrap();
     let part = |idx: &[usize], a, b| t.take_rows(idx).unwrap().columns(a, b).unwrap().to_tensor().unwrap();
@@ -40,11 +45,11 @@ fn converted_boston_mlp_reaches_the_boston_figures() {
         linear: BayesianLinearOptions::default().with_prior(Gaussian::new(1.0).unwrap()).with_kl(KlMode::ClosedForm),
         conv: None,
     };
-    let Regressor { net, log_noise, x_scale, y_scale } = det;
+    let Regressor { net, log_noise, x_scale, y_scale, context } = det;
     let net = to_bayesian(net, 0.1, &options).unwrap();
     let names: Vec<String> = params(&net).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names[..2], ["0.weight_mu".to_string(), "0.weight_rho".to_string()]);
-    let model = Regressor { net, log_noise, x_scale, y_scale };
+    let model = Regressor { net, log_noise, x_scale, y_scale, context };
     let epochs = 250;
     let c = TrainConfig { epochs, batch_size: 16, lr: 0.001, lr_final: 0.0003, ..TrainConfig::default() };
     model.fit(&x, &y, &c, |_| ()).unwrap();

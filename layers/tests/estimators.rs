@@ -129,7 +129,8 @@ fn radial_draws_have_the_radial_shape() {
     let mut mean_dir = vec![0f64; d];
     let mut second = vec![0f64; d];
     for s in 0..n {
-        let v = radial_noise(Device::Cpu, s as u64, 0, d).unwrap().to_vec().unwrap();
+        let v =
+            radial_noise(&blitz_kernels::Context::default(), Device::Cpu, s as u64, 0, d).unwrap().to_vec().unwrap();
         let r = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
         radii.push(r);
         for i in 0..d {

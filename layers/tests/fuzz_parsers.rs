@@ -15,7 +15,7 @@ use blitz_autograd::optim::Adam;
 use blitz_autograd::{Param, Tensor};
 use blitz_layers::checkpoint::DIGEST_KEY;
 use blitz_layers::data::idx::{parse_idx, read_idx};
-use blitz_layers::data::parse_csv;
+use blitz_layers::data::{parse_delimited, Delimiter, ReadOptions};
 use blitz_layers::mlp::MlpSpec;
 use blitz_layers::model::{Model, ModelFile, Task};
 use blitz_layers::regression::Regressor;
@@ -133,7 +133,13 @@ fn fuzz_csv() {
     fuzz("CSV", &csv_seeds(), alphabet, 3, |b| {
         let text = String::from_utf8_lossy(b);
         for header in 0..3 {
-            if let Ok(t) = parse_csv(&text, header, "fuzz") {
+            if let Ok(t) = parse_delimited(
+                &text,
+                &ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(header),
+                "fuzz",
+            )
+            .map(|d| d.x)
+            {
                 assert_eq!(t.data.len(), t.rows * t.cols);
             }
         }

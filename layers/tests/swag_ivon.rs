@@ -4,7 +4,7 @@
 #[path = "support/linalg.rs"]
 mod linalg;
 
-use blitz_autograd::{Error, Tensor};
+use blitz_autograd::{Context, Error, Tensor};
 use blitz_layers::train::TrainConfig;
 use blitz_layers::uncertainty::{Ivon, IvonConfig, Swag, SwagConfig};
 use blitz_layers::Classifier;
@@ -213,7 +213,8 @@ fn ivon_finds_the_mean_field_posterior_of_a_conjugate_regression() {
     // The network is left at the mean; prediction by draws repeats from its seed.
     assert_eq!(net.weight().value().to_vec().unwrap(), ivon.posterior_mean()[0]);
     let probe = Tensor::from_vec(vec![0.5, -0.5], &[1, 2]).unwrap();
-    let run = || ivon.predict_with(3, 4, |s| net.predict_draws(&probe, 1, s)?[0].to_vec()).unwrap();
+    let run =
+        || ivon.predict_with(3, 4, |s| net.predict_draws(&Context::default(), &probe, 1, s)?[0].to_vec()).unwrap();
     let a = run();
     assert_eq!(a, run());
     assert_ne!(a[0], a[1]);

@@ -4,7 +4,7 @@
 #[path = "support/linalg.rs"]
 mod linalg;
 
-use blitz_autograd::{Error, Tensor};
+use blitz_autograd::{Context, Error, Tensor};
 use blitz_layers::metrics::ood_auroc;
 use blitz_layers::train::TrainConfig;
 use blitz_layers::uncertainty::{
@@ -107,7 +107,7 @@ fn temperature_module_divides_logits() {
     let t = TemperatureScaling::new(2.0).unwrap();
     let scaled = t.wrap(Sequential::new());
     let x = Tensor::from_vec(vec![2.0, -4.0], &[1, 2]).unwrap();
-    let out = scaled.predict_draws(&x, 1, 0).unwrap();
+    let out = scaled.predict_draws(&Context::default(), &x, 1, 0).unwrap();
     assert_eq!(out[0].to_vec().unwrap(), vec![1.0, -2.0]);
 }
 

@@ -18,7 +18,6 @@ pub use delimited::{parse_delimited, read_delimited, ColumnRef, Dataset, Delimit
 use blitz_autograd::{Error, Result, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use std::path::Path;
 
 /// A dense row-major table of numbers.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,29 +121,6 @@ impl Table {
         self.check_shape("Table::to_tensor")?;
         Tensor::from_vec(self.data.clone(), &[self.rows, self.cols])
     }
-}
-
-/// Reads a comma-separated file of numbers whose first `header_lines`
-/// non-blank lines are a header: every column becomes a column of the table.
-/// For other delimiters, gzip, named targets or class labels use
-/// [`read_delimited`].
-///
-/// # Errors
-/// As [`read_delimited`].
-pub fn load_csv(path: impl AsRef<Path>, header_lines: usize) -> Result<Table> {
-    Ok(read_delimited(path, &csv_options(header_lines))?.x)
-}
-
-/// [`load_csv`] on text already in memory; `source` names it in errors.
-///
-/// # Errors
-/// As [`read_delimited`], without the I/O.
-pub fn parse_csv(text: &str, header_lines: usize, source: &str) -> Result<Table> {
-    Ok(parse_delimited(text, &csv_options(header_lines), source)?.x)
-}
-
-fn csv_options(header_lines: usize) -> ReadOptions {
-    ReadOptions::default().with_delimiter(Delimiter::Char(',')).with_header_rows(header_lines)
 }
 
 /// How to split rows into a training and a test set.

@@ -26,7 +26,7 @@ use crate::sequential::Sequential;
 use crate::train::{
     draws_in_chunks, example_count, fit_adam, host_scaled, Job, Progress, StepLoss, TrainConfig, TrainSummary,
 };
-use blitz_autograd::{loss, Device, Error, Result, Tensor, Var};
+use blitz_autograd::{loss, Context, Device, Error, Result, Tensor, Var};
 use rayon::prelude::*;
 
 /// The smallest predicted variance (training units), so that a member
@@ -53,6 +53,9 @@ pub struct GaussianRegressor<M: Module = Sequential> {
     pub x_scale: Option<Standardizer>,
     /// Statistics that standardise the targets.
     pub y_scale: Option<Standardizer>,
+    /// The kernel variants and threads its predictions run on (by default
+    /// [`Context::default`]); training runs on [`TrainConfig::context`](crate::TrainConfig).
+    pub context: Context,
 }
 
 impl<M: Module> std::fmt::Debug for GaussianRegressor<M> {
@@ -70,7 +73,14 @@ impl<M: Module> GaussianRegressor<M> {
         if outputs == 0 {
             return Err(Error::invalid("outputs", "0: at least one output"));
         }
-        Ok(GaussianRegressor { net, outputs, x_scale: None, y_scale: None })
+        Ok(GaussianRegressor { net, outputs, x_scale: None, y_scale: None, context: Context::default() })
+    }
+
+    /// This regressor with its predictions on the kernel variants and threads of
+    /// `ctx` (the same bits on any thread count).
+    pub fn with_context(mut self, ctx: Context) -> Self {
+        self.context = ctx;
+        self
     }
 
     /// Fits the standardisation statistics on training inputs and targets
@@ -126,7 +136,8 @@ impl<M: Module> GaussianRegressor<M> {
         mut progress: impl FnMut(&Progress),
     ) -> Result<TrainSummary> {
         self.check_xy(x, y)?;
-        let (xs, ys) = crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref())?;
+        let (xs, ys) =
+            crate::train::training_data(x, self.x_scale.as_ref(), y, self.y_scale.as_ref(), &config.context)?;
         to_device(&self.net, config.device)?;
         let loss = |xv: &Var, batch: &[usize], kl_weight: f32| {
             let yb = xv.tape().constant(take_rows(&ys, batch)?.to(config.device)?);
@@ -151,7 +162,9 @@ impl<M: Module> GaussianRegressor<M> {
         let xs = host_scaled(x, self.x_scale.as_ref())?;
         let device = params(&self.net).first().map_or(Device::Cpu, |(_, p)| p.value().device());
         let op = "GaussianRegressor::predict (network output vs [rows, 2·outputs])";
-        let outs = draws_in_chunks(op, &self.net, &xs, draws, seed, 2 * k, PREDICT_ROWS, device, |t| Ok(t.clone()))?;
+        let outs = draws_in_chunks(&self.context, op, &self.net, &xs, draws, seed, 2 * k, PREDICT_ROWS, device, |t| {
+            Ok(t.clone())
+        })?;
         let scale = |o: usize| self.y_scale.as_ref().map_or(1.0, |s| s.std[o]);
         let (mut means, mut stds) = (Vec::with_capacity(draws), Vec::with_capacity(draws));
         for out in outs {

@@ -31,7 +31,7 @@ use crate::module::Module;
 use crate::regression::{RegressionPrediction, Regressor};
 use crate::sequential::Sequential;
 use crate::train::{example_count, host_scaled};
-use blitz_autograd::{Error, Param, Result, Tape, Tensor};
+use blitz_autograd::{Context, Error, Param, Result, Tape, Tensor};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -91,6 +91,7 @@ pub struct LastLayerLaplace {
     x_scale: Option<Standardizer>,
     curvature: Option<Curvature>,
     prior_precision: f64,
+    context: Context,
 }
 
 impl std::fmt::Debug for LastLayerLaplace {
@@ -128,6 +129,14 @@ fn same_outputs(weight: &Param, k: usize, what: &'static str) -> Result<()> {
 }
 
 impl LastLayerLaplace {
+    /// This posterior with its feature passes on the kernel variants and
+    /// threads of `ctx` (by default [`Context::default`]; the same bits on
+    /// any thread count).
+    pub fn with_context(mut self, ctx: Context) -> Self {
+        self.context = ctx;
+        self
+    }
+
     /// Last-layer Laplace for a trained classifier whose network ends in a
     /// [`Linear`] layer producing the logits. The posterior is fitted by
     /// [`LastLayerLaplace::fit`].
@@ -149,6 +158,7 @@ impl LastLayerLaplace {
             x_scale: c.x_scale,
             curvature: None,
             prior_precision: 1.0,
+            context: Context::default(),
         })
     }
 
@@ -174,6 +184,7 @@ impl LastLayerLaplace {
             x_scale: r.x_scale,
             curvature: None,
             prior_precision: 1.0,
+            context: Context::default(),
         })
     }
 
@@ -225,7 +236,7 @@ impl LastLayerLaplace {
         let mut out = Vec::with_capacity(n * w);
         let all: Vec<usize> = (0..n).collect();
         for rows in all.chunks(CHUNK_ROWS) {
-            let tape = Tape::predict(0);
+            let tape = Tape::predict(0).with_context(self.context.clone());
             let h = self.body.forward(&tape.constant(take_rows(&xs, rows)?.to(device)?))?;
             if h.shape() != [rows.len(), d] {
                 return Err(Error::ShapeMismatch {

@@ -18,7 +18,7 @@
 
 use crate::estimator::VariationalEstimator;
 use crate::module::{BayesianModule, Module};
-use blitz_autograd::{Error, Param, Result, Tensor, Var};
+use blitz_autograd::{Context, Error, Param, Result, Tensor, Var};
 
 /// A network whose dropout stays on in every pass, training and prediction alike.
 #[derive(Debug)]
@@ -26,13 +26,22 @@ pub struct McDropout<M: Module> {
     /// The network (with [`Dropout`](crate::Dropout) layers; without any,
     /// every draw is the same).
     pub net: M,
+    /// The kernel variants and threads its passes run on (by default [`Context::default`]).
+    pub context: Context,
 }
 
 impl<M: Module> McDropout<M> {
     /// Wraps `net`, switching its dropout layers on (and nothing else).
     pub fn new(net: M) -> McDropout<M> {
         net.set_dropout(true);
-        McDropout { net }
+        McDropout { net, context: Context::default() }
+    }
+
+    /// This wrapper with its predictions on the kernel variants and threads of
+    /// `ctx` (the same bits on any thread count).
+    pub fn with_context(mut self, ctx: Context) -> Self {
+        self.context = ctx;
+        self
     }
 
     /// T = `draws` dropout passes over `x` (`[n, ...]`), pass i named by
@@ -45,7 +54,7 @@ impl<M: Module> McDropout<M> {
         if draws == 0 {
             return Err(Error::invalid("draws", "0: MC dropout needs at least one pass (T ≥ 1)"));
         }
-        self.predict_draws(x, draws, seed)
+        self.predict_draws(&self.context, x, draws, seed)
     }
 
     /// The mean over T = `draws` passes (as [`McDropout::predict`]) and the

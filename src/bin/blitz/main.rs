@@ -189,7 +189,7 @@ fn predict(a: &PredictArgs) -> Result<()> {
     let text = model.table(&model.predict_transformed(&data.x, a.draws, a.seed)?);
     match &a.out {
         Some(path) => {
-            blitz::layers::atomic_write(std::path::Path::new(path), |f| f.write_all(text.as_bytes()))?;
+            blitz::layers::output::atomic_write(std::path::Path::new(path), |f| f.write_all(text.as_bytes()))?;
             line(&format!("{} predictions written to {path}", data.rows()));
         }
         // A reader that stopped early (`| head`) is not an error.
