@@ -182,6 +182,7 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
         .int("sample_nbr", 3)
         .int("epochs", epochs)
         .int("steps", steps)
+        .int("product_flops_per_step", product_flops_per_step(16, 3, &[(13, hidden), (hidden, 1)], &[]))
         .num("train_s", train_ms / 1e3)
         .num("ms_per_step", train_ms / steps as f64)
         .num("mc100_infer_ms", infer_ms)
@@ -213,6 +214,23 @@ fn boston(o: &Opts, tuned: bool) -> Result<Json> {
         j = j.num("test_loglik", ll / m as f64 - (data.y_std as f64).ln());
     }
     Ok(j)
+}
+
+/// Multiply-adds ×2 of one training step's products (the GEMMs and
+/// convolutions: forward, and the backward's two products each), for
+/// `draws` weight draws of a batch of `batch`: `dense` lists the (in, out)
+/// of the linear layers, `conv` the (output pixels, out channels, in
+/// channels × kernel pixels) of the convolutions. Element-wise work is not
+/// counted. `scripts/compare_peer_goals.py` turns it into a share of the peak.
+fn product_flops_per_step(
+    batch: usize,
+    draws: usize,
+    dense: &[(usize, usize)],
+    conv: &[(usize, usize, usize)],
+) -> usize {
+    let per_example: usize =
+        dense.iter().map(|(i, o)| i * o).sum::<usize>() + conv.iter().map(|(p, o, k)| p * o * k).sum::<usize>();
+    2 * 3 * batch * draws * per_example
 }
 
 /// Test accuracy with the posterior means (the peer's `freeze_()` evaluation).
@@ -284,10 +302,17 @@ fn mnist(o: &Opts, lenet: bool) -> Result<Json> {
     if !lenet {
         j = j.text("model", "784-400-400-10");
     }
+    let flops = if lenet {
+        // conv1 1→6 (5×5) on 28×28 gives 24×24; conv2 6→16 (5×5) on 12×12 gives 8×8.
+        product_flops_per_step(batch, sample_nbr, &[(256, 120), (120, 84), (84, 10)], &[(576, 6, 25), (64, 16, 150)])
+    } else {
+        product_flops_per_step(batch, sample_nbr, &[(784, 400), (400, 400), (400, 10)], &[])
+    };
     Ok(j.int("batch", batch)
         .int("sample_nbr", sample_nbr)
         .int("epochs", epochs)
         .int("steps", steps)
+        .int("product_flops_per_step", flops)
         .num("train_s", train_ms / 1e3)
         .num("ms_per_step", train_ms / steps as f64)
         .num("test_acc_mean_weights", acc))

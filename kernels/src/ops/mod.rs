@@ -8,6 +8,25 @@
 //!
 //! Every function is re-exported here, so `blitz_kernels::ops::unary` is the
 //! path whatever the family's file.
+//!
+//! # Adding an op
+//! - **An element-wise op** (a [`crate::UnaryOp`], say) touches five files:
+//!   its row in the op table (`types/elementwise.rs`), its scalar
+//!   `eval`/`derivative` (`reference/elementwise.rs`), the CPU's fast arms
+//!   (`cpu/unary.rs`), its CUDA device function (`cuda/cu/elementwise.cu`,
+//!   which NVRTC checks against the table) and its `Var` method
+//!   (`autograd/src/ops/elementwise.rs`), and a gradient check. Nothing here
+//!   changes: dispatch is by the op value.
+//! - **A new family** adds its file here (entry points that check the
+//!   operands and match devices) and a `mod` line; its methods on the
+//!   backend trait (`backend.rs`), which the compiler then asks of the CPU
+//!   (`cpu/backend.rs` and the kernel's own file under `cpu/`), of the CUDA
+//!   backend (`cuda/backend/contract.rs`, its file under `cuda/backend/` and
+//!   `cuda/cu/`) and of the stub (`cuda/dummy.rs`); its reference
+//!   (`reference/`); its autograd op (`autograd/src/ops/`); and a probe in
+//!   `ops/tests.rs`, which a test that reads this folder's `pub fn`s
+//!   demands. Its variants, if any, are one row of `variant_table!`
+//!   (`context/variants.rs`), which the registry reads.
 
 mod conv;
 mod elementwise;

@@ -359,6 +359,37 @@ fn entry_probes() -> Vec<(&'static str, Box<dyn Fn(&Context)>)> {
     ]
 }
 
+/// The probes above are every public op: the `pub fn` of the family files,
+/// read from their source, so that a new op without a probe fails here.
+#[test]
+fn every_public_op_has_an_entry_probe() {
+    let sources = [
+        include_str!("mod.rs"),
+        include_str!("conv.rs"),
+        include_str!("elementwise.rs"),
+        include_str!("gemm.rs"),
+        include_str!("layout.rs"),
+        include_str!("optim.rs"),
+        include_str!("reduce.rs"),
+        include_str!("sampler/mod.rs"),
+        include_str!("sampler/compose.rs"),
+    ];
+    let mut public: Vec<String> = sources
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter_map(|l| l.strip_prefix("pub fn "))
+        .map(|rest| {
+            let name = rest.split(['(', '<']).next().unwrap_or_default();
+            name.strip_suffix("_in").unwrap_or(name).to_string()
+        })
+        .collect();
+    let mut probed: Vec<String> = entry_probes().into_iter().map(|(name, _)| name.to_string()).collect();
+    public.sort();
+    probed.sort();
+    assert!(public.len() >= 48, "the reader found only {} public ops", public.len());
+    assert_eq!(public, probed, "every public op (left) has one entry probe (right)");
+}
+
 /// Every public entry point, under every variant of every CPU family, runs
 /// its kernel on the context's threads, not on rayon's global pool: called
 /// from the test's own thread (no `install` around it) with a pool of a size
