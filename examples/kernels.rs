@@ -161,12 +161,16 @@ impl Point {
 
 fn gemm_points(budget: f64) -> Vec<Point> {
     // (name, m, k, n, form): the products of the peer workloads' forward passes, and two squares.
-    let shapes: [(&str, usize, usize, usize, Transpose); 8] = [
+    // The backward's products of a linear layer y = x·Wᵀ: dW = gᵀ·x (TN) and dx = g·W (NN).
+    let shapes: [(&str, usize, usize, usize, Transpose); 11] = [
         ("mlp13_512_b16 x.W1t", 16, 13, 512, Transpose::NT),
         ("mlp13_512_b16 h.W2t", 16, 512, 1, Transpose::NT),
         ("mlp784_400_b128 x.W1t", 128, 784, 400, Transpose::NT),
         ("mlp784_400_b128 h.W2t", 128, 400, 400, Transpose::NT),
         ("mlp784_400_b128 h.W3t", 128, 400, 10, Transpose::NT),
+        ("mlp784_400_b128 dW1=gt.x", 400, 128, 784, Transpose::TN),
+        ("mlp784_400_b128 dW2=gt.h", 400, 128, 400, Transpose::TN),
+        ("mlp784_400_b128 dh1=g.W2", 128, 400, 400, Transpose::NN),
         ("lstm_cell_b16_h64 [x,h].Wt", 16, 96, 256, Transpose::NT),
         ("256^3", 256, 256, 256, Transpose::NN),
         ("1024^3", 1024, 1024, 1024, Transpose::NN),
