@@ -14,6 +14,11 @@ use crate::context::ThreadSplit;
 use crate::fastmath;
 use rand_philox::philox4x32_10;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 /// 2⁻²⁴: the spacing of the 24-bit uniforms.
 const INV_2_24: f32 = 1.0 / 16_777_216.0;
 
@@ -98,70 +103,53 @@ fn philox_portable(seed: u64, block0: u64) -> [[u32; BATCH]; 4] {
     c
 }
 
-/// [`philox_portable`] with the 16 blocks in one AVX-512 register per word
-/// (the compiler's own vectorisation widens every product to 64-bit lanes
-/// and back: 1.6 ns a normal for Philox alone, this ~0.6).
-///
-/// # Safety
-/// The CPU must have AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn philox_avx512(seed: u64, block0: u64) -> [[u32; BATCH]; 4] {
-    use std::arch::x86_64::*;
-    /// (high, low) 32-bit halves of the 64-bit products `a · m`, lane by lane:
-    /// `_mm512_mul_epu32` multiplies the even lanes; shifted, the odd ones.
-    /// Safety: AVX-512F must be present (its one caller enables it).
-    #[inline(always)]
-    unsafe fn mul_hi_lo(a: __m512i, m: __m512i) -> (__m512i, __m512i) {
-        const ODD: __mmask16 = 0xAAAA;
-        let even = _mm512_mul_epu32(a, m);
-        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), m);
-        let hi = _mm512_mask_blend_epi32(ODD, _mm512_srli_epi64::<32>(even), odd);
-        let lo = _mm512_mask_blend_epi32(ODD, even, _mm512_slli_epi64::<32>(odd));
-        (hi, lo)
-    }
-    let (lo, hi) = counters(block0);
-    // SAFETY (all intrinsics below): AVX-512F is enabled for this function;
-    // the loads and stores move 16 u32 between registers and [u32; 16] arrays.
-    unsafe {
-        let mut c0 = _mm512_loadu_si512(lo.as_ptr().cast());
-        let mut c1 = _mm512_loadu_si512(hi.as_ptr().cast());
-        let (mut c2, mut c3) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-        let (m0, m1) = (_mm512_set1_epi32(M0 as i32), _mm512_set1_epi32(M1 as i32));
-        let (mut k0, mut k1) = (seed as u32, (seed >> 32) as u32);
-        for round in 0..10 {
-            if round > 0 {
-                k0 = k0.wrapping_add(W0);
-                k1 = k1.wrapping_add(W1);
-            }
-            let (hi0, lo0) = mul_hi_lo(c0, m0);
-            let (hi1, lo1) = mul_hi_lo(c2, m1);
-            // 0x96: the three-way exclusive or.
-            let n0 = _mm512_ternarylogic_epi32::<0x96>(hi1, c1, _mm512_set1_epi32(k0 as i32));
-            let n2 = _mm512_ternarylogic_epi32::<0x96>(hi0, c3, _mm512_set1_epi32(k1 as i32));
-            (c0, c1, c2, c3) = (n0, lo1, n2, lo0);
-        }
-        let mut out = [[0u32; BATCH]; 4];
-        for (word, v) in out.iter_mut().zip([c0, c1, c2, c3]) {
-            _mm512_storeu_si512(word.as_mut_ptr().cast(), v);
-        }
-        out
-    }
-}
-
 /// The normals of blocks `block0 .. block0 + BATCH`, block b's lanes at
 /// `out[4b .. 4b + 4]`. Same values as [`normal_block`] up to the last bits
 /// of ln/sin/cos (it uses [`fastmath`]); identical on every CPU: with
-/// AVX-512 intrinsics where the CPU has them ([`normal_batch_avx512`]), else
-/// the plain code compiled for the build that runs.
+/// AVX-512 intrinsics where the CPU has them ([`avx512::normal_batch`]),
+/// else AVX2+FMA ones ([`avx2::normal_blocks`]), else the plain code
+/// compiled for the build that runs.
 #[inline(always)]
 fn normal_batch_impl(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+    if has_avx512_fma() {
         // SAFETY: the CPU has AVX-512F and FMA (checked just above).
-        return unsafe { normal_batch_avx512(seed, block0, out) };
+        return unsafe { avx512::normal_batch(seed, block0, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { avx2::normal_blocks(seed, block0, out) };
     }
     normal_batch_plain(seed, block0, out)
+}
+
+/// Two batches: the normals of blocks `block0 .. block0 + 2·BATCH` (the
+/// bits of two [`normal_batch_impl`] calls; on AVX-512 the two Philox
+/// chains run interleaved, [`avx512::normal_batch2`]).
+#[inline(always)]
+fn normal_batch2_impl(seed: u64, block0: u64, out: &mut [f32; 8 * BATCH]) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512_fma() {
+        // SAFETY: the CPU has AVX-512F and FMA (checked just above).
+        return unsafe { avx512::normal_batch2(seed, block0, out) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { avx2::normal_blocks(seed, block0, out) };
+    }
+    let (first, second) = out.split_at_mut(4 * BATCH);
+    normal_batch_plain(seed, block0, first.try_into().unwrap());
+    normal_batch_plain(seed, block0.wrapping_add(BATCH as u64), second.try_into().unwrap());
+}
+
+/// Whether the CPU has AVX-512F and FMA, which the [`avx512`] normals need
+/// (the check is cached by the standard library).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn has_avx512_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// [`normal_batch_impl`] without AVX-512 intrinsics (the compiler vectorises it).
@@ -194,52 +182,11 @@ fn box_muller_soa(c: &[[u32; BATCH]; 4]) -> [[f32; BATCH]; 4] {
     z
 }
 
-/// [`normal_batch_impl`] on AVX-512: Philox in registers, the same
-/// Box-Muller arithmetic, and the lanes interleaved into block order by
-/// register shuffles (the compiler's version moved 128-bit pieces).
-///
-/// # Safety
-/// The CPU must have AVX-512F and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-unsafe fn normal_batch_avx512(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
-    use std::arch::x86_64::*;
-    // SAFETY: the features are enabled for this function (and checked by
-    // the caller); loads and stores move 16 f32 from or to arrays of 16.
-    unsafe {
-        let z = box_muller_soa(&philox_avx512(seed, block0));
-        let [z0, z1, z2, z3] = z.map(|lane| _mm512_loadu_ps(lane.as_ptr()));
-        // Per 128-bit quarter k: t0 = a b a b of blocks 4k, 4k+1 (lanes 0, 1),
-        // t1 the same for 4k+2, 4k+3; t2, t3 for lanes 2 and 3.
-        let (t0, t1) = (_mm512_unpacklo_ps(z0, z1), _mm512_unpackhi_ps(z0, z1));
-        let (t2, t3) = (_mm512_unpacklo_ps(z2, z3), _mm512_unpackhi_ps(z2, z3));
-        let pd = _mm512_castps_pd;
-        let ps = _mm512_castpd_ps;
-        // u_j, quarter k: the four lanes of block 4k + j.
-        let u0 = ps(_mm512_unpacklo_pd(pd(t0), pd(t2)));
-        let u1 = ps(_mm512_unpackhi_pd(pd(t0), pd(t2)));
-        let u2 = ps(_mm512_unpacklo_pd(pd(t1), pd(t3)));
-        let u3 = ps(_mm512_unpackhi_pd(pd(t1), pd(t3)));
-        // Output k: quarter k of u0, u1, u2, u3 (a 4×4 transpose of quarters).
-        let (v0, v1) = (_mm512_shuffle_f32x4::<0b01_00_01_00>(u0, u1), _mm512_shuffle_f32x4::<0b01_00_01_00>(u2, u3));
-        let (v2, v3) = (_mm512_shuffle_f32x4::<0b11_10_11_10>(u0, u1), _mm512_shuffle_f32x4::<0b11_10_11_10>(u2, u3));
-        let outs = [
-            _mm512_shuffle_f32x4::<0b10_00_10_00>(v0, v1),
-            _mm512_shuffle_f32x4::<0b11_01_11_01>(v0, v1),
-            _mm512_shuffle_f32x4::<0b10_00_10_00>(v2, v3),
-            _mm512_shuffle_f32x4::<0b11_01_11_01>(v2, v3),
-        ];
-        for (k, v) in outs.into_iter().enumerate() {
-            _mm512_storeu_ps(out[16 * k..].as_mut_ptr(), v);
-        }
-    }
-}
-
 #[cfg(test)]
 multiversion! {
-    /// The batched Philox + Box-Muller (`normal_batch_impl`): AVX-512
-    /// intrinsics where the CPU has them, else the plain code compiled for the
-    /// widest vector unit it has (checked at run time; the same bits on every path).
+    /// The batched Philox + Box-Muller (`normal_batch_impl`): AVX-512 or
+    /// AVX2+FMA intrinsics where the CPU has them, else the plain code compiled
+    /// for the widest vector unit it has (checked at run time; the same bits on every path).
     pub(crate) fn normal_batch(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) => normal_batch_impl
 }
 
@@ -291,17 +238,38 @@ pub(crate) fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, o
 
 /// Calls `f(start, eps)` with consecutive runs of the normals named
 /// (seed, offset + i), i in 0..len: `eps[k]` is element `start + k`. Runs are
-/// up to 4·[`BATCH`] long, so a consumer's loop over `eps` vectorises.
+/// up to 4·[`BATCH`] long, so a consumer's loop over `eps` vectorises: the
+/// first one ends where the batch of element `offset` ends (4·BATCH −
+/// offset % 4 elements), each later one is a whole batch, the last one what
+/// is left. Consumers sum per run, so these boundaries are part of their
+/// bits: the normals are made two batches at a time where more than one
+/// is needed, and still handed over one batch per run.
 #[inline(always)]
 pub(crate) fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: impl FnMut(usize, &[f32])) {
-    let mut buf = [0f32; 4 * BATCH];
+    const RUN: usize = 4 * BATCH;
+    let mut buf = [0f32; 2 * RUN];
     let mut i = 0usize;
     while i < len {
         let j = offset + i as u64;
         let skip = (j % 4) as usize;
-        normal_batch_impl(seed, j / 4, &mut buf);
-        let take = (4 * BATCH - skip).min(len - i);
-        f(i, &buf[skip..skip + take]);
+        let left = len - i;
+        // One batch where the rest fits in it, or where the element index
+        // would wrap within the next two (as before: a run's blocks go on
+        // past the wrap, the next run restarts from the wrapped index).
+        if skip + left <= RUN || j > u64::MAX - 2 * RUN as u64 {
+            let (first, _) = buf.split_first_chunk_mut::<RUN>().unwrap();
+            normal_batch_impl(seed, j / 4, first);
+            let take = (RUN - skip).min(left);
+            f(i, &first[skip..skip + take]);
+            i += take;
+            continue;
+        }
+        normal_batch2_impl(seed, j / 4, &mut buf);
+        let (first, second) = buf.split_at(RUN);
+        f(i, &first[skip..]);
+        i += RUN - skip;
+        let take = RUN.min(len - i);
+        f(i, &second[..take]);
         i += take;
     }
 }
@@ -365,7 +333,7 @@ mod tests {
     fn both_philox_builds_give_the_same_words() {
         let seeds = [0u64, 77, u64::MAX, 0x1234_5678_9abc_def0];
         // The carry into the counter's high word, and the counter wrapping.
-        let blocks = [0u64, 3, (1 << 32) - 5, u64::MAX - 7, 1 << 40];
+        let blocks = [0u64, 3, (1 << 32) - 5, (1 << 32) - 20, u64::MAX - 7, u64::MAX - 20, 1 << 40];
         for (seed, block0) in seeds.into_iter().flat_map(|s| blocks.map(|b| (s, b))) {
             let portable = philox_portable(seed, block0);
             for b in 0..BATCH {
@@ -374,10 +342,26 @@ mod tests {
             }
             // The intrinsics run only where the CPU has AVX-512 (the project's
             // machines and CI do); elsewhere this checks the plain path alone.
+            // Both as one batch and as the second of two (the counter in later lanes).
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: AVX-512F checked just above.
-                assert_eq!(unsafe { philox_avx512(seed, block0) }, portable, "seed {seed} block {block0}");
+                for second in [false, true] {
+                    // SAFETY: AVX-512F checked just above.
+                    let words = unsafe { avx512::philox_words(seed, block0, second) };
+                    assert_eq!(words, portable, "seed {seed} block {block0} (second batch: {second})");
+                }
+            } else {
+                eprintln!("both_philox_builds_give_the_same_words: AVX-512 words skipped, this CPU lacks AVX-512F");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                for h in 0..2 {
+                    // SAFETY: AVX2 checked just above.
+                    let words = unsafe { avx2::philox_words(seed, block0.wrapping_add(8 * h as u64)) };
+                    let want: [[u32; 8]; 4] =
+                        std::array::from_fn(|w| portable[w][8 * h..8 * h + 8].try_into().unwrap());
+                    assert_eq!(words, want, "seed {seed} block {block0} (AVX2, step {h})");
+                }
             }
         }
     }
@@ -393,5 +377,76 @@ mod tests {
         assert!(mean.abs() < 4e-3, "mean {mean}");
         assert!((var - 1.0).abs() < 6e-3, "variance {var}");
         assert!(x.iter().all(|v| v.is_finite()));
+    }
+
+    /// Whether the dispatched normals take the AVX-512 path here (says so when not).
+    fn note_path(test: &str) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx512_fma() || super::super::simd::has_avx2_fma() {
+            return;
+        }
+        eprintln!("{test}: this CPU lacks AVX-512F/AVX2 and FMA, so this compares the plain builds only");
+    }
+
+    #[test]
+    fn the_batches_give_the_portable_bits_at_many_blocks() {
+        note_path("the_batches_give_the_portable_bits_at_many_blocks");
+        let blocks = (0..40u64).chain([1 << 20, (1 << 32) - 17, (1 << 32) - 1, 1 << 33, u64::MAX - 17, u64::MAX]);
+        for (seed, block0) in [0u64, 77, u64::MAX].into_iter().flat_map(|s| blocks.clone().map(move |b| (s, b))) {
+            let (mut fast, mut portable) = ([0f32; 4 * BATCH], [0f32; 4 * BATCH]);
+            normal_batch(seed, block0, &mut fast);
+            normal_batch_portable(seed, block0, &mut portable);
+            assert_eq!(fast.map(f32::to_bits), portable.map(f32::to_bits), "seed {seed} block {block0}");
+            let mut two = [0f32; 8 * BATCH];
+            normal_batch2_impl(seed, block0, &mut two);
+            normal_batch_portable(seed, block0.wrapping_add(BATCH as u64), &mut fast);
+            let want: Vec<u32> = portable.iter().chain(&fast).map(|v| v.to_bits()).collect();
+            assert_eq!(two.map(f32::to_bits).to_vec(), want, "two batches: seed {seed} block {block0}");
+        }
+    }
+
+    #[test]
+    fn fill_normal_gives_the_portable_bits_at_many_offsets_and_lengths() {
+        note_path("fill_normal_gives_the_portable_bits_at_many_offsets_and_lengths");
+        let lens = (0..140).chain([191, 192, 193, 255, 256, 257, 1000, 4099]);
+        let offsets = (0..9u64).chain([61, 63, 64, 65, 127, 129, (1 << 34) + 3, u64::MAX - 5000]);
+        for off in offsets {
+            for len in lens.clone() {
+                let (mut fast, mut portable) = (vec![0f32; len], vec![0f32; len]);
+                fill_normal(ThreadSplit::default(), 5, off, &mut fast);
+                fill_normal_portable(ThreadSplit::default(), 5, off, &mut portable);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&portable), "offset {off} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn for_each_normal_chunk_keeps_its_runs() {
+        // The consumers sum per run: the runs must stay where they were (the
+        // first to the end of the offset's batch, then whole batches).
+        let run = 4 * BATCH;
+        for off in [0u64, 1, 2, 3, 4, 5, 63, 64, 65, 66, 67, 1 << 40] {
+            for len in (0..300).chain([4096, 4097]) {
+                let mut runs = Vec::new();
+                for_each_normal_chunk(7, off, len, |s, eps| {
+                    let mut want = vec![0f32; eps.len()];
+                    fill_normal_portable(ThreadSplit::default(), 7, off + s as u64, &mut want);
+                    assert_eq!(
+                        eps.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                    );
+                    runs.push((s, eps.len()));
+                });
+                let mut expected = Vec::new();
+                let mut i = 0;
+                while i < len {
+                    let take = (run - ((off + i as u64) % 4) as usize).min(len - i);
+                    expected.push((i, take));
+                    i += take;
+                }
+                assert_eq!(runs, expected, "offset {off} len {len}");
+            }
+        }
     }
 }

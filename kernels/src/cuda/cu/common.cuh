@@ -19,7 +19,7 @@ struct Dims {
 
 #define GRID_STRIDE(i, n) for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)blockDim.x * gridDim.x)
 
-// The CPU's vectorisable math (kernels/src/cpu/fastmath.rs), operation for
+// The CPU's vectorisable math (kernels/src/fastmath/mod.rs), operation for
 // operation, with the same f32 constants (as bit patterns). The sources that
 // use it are compiled with --fmad=false (EXACT in sources.rs), and +, *, /,
 // sqrtf, rintf and the explicit fused multiply-adds __fmaf_rn (where the CPU

@@ -4,7 +4,10 @@
 //! fused multiply-add `mul_add` (one rounding: the polynomials use it, which
 //! halves their instructions). Rust never contracts a·b + c on its own, so
 //! the scalar, AVX2+FMA and AVX-512 builds of these loops give bitwise the
-//! same results: draws do not depend on the CPU they ran on.
+//! same results: draws do not depend on the CPU they ran on. The sampler's
+//! `ln` and `sincos` are also written with intrinsics, on 8 and 16 lanes
+//! (the crate-private `avx2` and `avx512` modules): operation for operation these
+//! functions, so the same bits again (the tests sweep every uniform).
 //!
 //! Domains (all the sampler needs): `ln` for normal positive finite x;
 //! `sincos_2pi` for u in [0, 1); `exp` for x in [−87, 88]. Accuracy is
@@ -15,10 +18,16 @@
 //! leave every result inside the domain bitwise as it was.
 //!
 //! `kernels/src/cuda/cu/common.cuh` mirrors these functions operation for
-//! operation (the GPU then draws the same bits): change the two together.
+//! operation (the GPU then draws the same bits), and so do `avx2` and
+//! `avx512`: change them together.
 
 // Coefficients are quoted as published; the compiler rounds them to f32.
 #![allow(clippy::excessive_precision)]
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 
 /// ln 2 split in a high part exact in f32 and a low correction.
 const LN2_HI: f32 = 6.931_381_2e-1;

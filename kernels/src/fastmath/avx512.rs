@@ -1,0 +1,156 @@
+//! Sixteen-lane AVX-512 builds of [`super::ln_normal`] and
+//! [`super::sincos_2pi`] for the sampler's Box-Muller. Each is the scalar
+//! function written again with intrinsics, operation for operation: the same
+//! constants, the same range reduction, the same order of products, sums and
+//! fused multiply-adds (a scalar `a.mul_add(b, c)` is `_mm512_fmadd_ps(a, b,
+//! c)`, a separate `a * b + c` stays a multiply then an add). Every one of
+//! these operations is exactly rounded in both builds, so every lane gives
+//! bitwise the scalar function's result (the tests sweep every uniform the
+//! sampler can produce).
+//!
+//! The functions are safe `#[target_feature]` functions: calling them needs
+//! AVX-512F and FMA, which a caller compiled with those features has (and
+//! any other caller must check, in an `unsafe` block).
+
+use super::{C1, C2, C3, LG1, LG2, LG3, LG4, LN2_HI, LN2_LO, ROUND_MAGIC, S1, S2, S3};
+use std::arch::x86_64::*;
+
+/// `_mm512_roundscale_ps`' immediate for [`f32::round_ties_even`]: round to
+/// the nearest integer, ties to even, no precision exception.
+const ROUND_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+/// [`super::ln_normal`] on sixteen lanes, bitwise the same in every lane:
+/// the natural logarithm for normal, positive, finite lanes (elsewhere a
+/// finite meaningless value, as the scalar function gives).
+#[inline]
+#[target_feature(enable = "avx512f,fma")]
+pub(crate) fn ln_normal(x: __m512) -> __m512 {
+    let c = _mm512_set1_ps;
+    let ci = _mm512_set1_epi32;
+    // ix = bits(x) + (0x3f80_0000 − 0x3f35_04f3), wrapping (as the scalar).
+    let ix = _mm512_add_epi32(_mm512_castps_si512(x), ci(0x3f80_0000 - 0x3f35_04f3));
+    // k = ((ix >> 23) as i32 − 0x7f) as f32 (a logical shift: ix is a u32
+    // there; the integers are small, so the conversion is exact). The scalar
+    // then subtracts its shift, 0 here: the same bits.
+    let k = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32::<23>(ix), ci(0x7f)));
+    let m = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_si512(ix, ci(0x007f_ffff)), ci(0x3f35_04f3)));
+    let f = _mm512_sub_ps(m, c(1.0));
+    let s = _mm512_div_ps(f, _mm512_add_ps(c(2.0), f));
+    let z = _mm512_mul_ps(s, s);
+    let w = _mm512_mul_ps(z, z);
+    // r = z.mul_add(w.mul_add(LG3, LG1), w * w.mul_add(LG4, LG2))
+    let r =
+        _mm512_fmadd_ps(z, _mm512_fmadd_ps(w, c(LG3), c(LG1)), _mm512_mul_ps(w, _mm512_fmadd_ps(w, c(LG4), c(LG2))));
+    // hfsq = 0.5 * f * f, i.e. (0.5·f)·f.
+    let hfsq = _mm512_mul_ps(_mm512_mul_ps(c(0.5), f), f);
+    // k.mul_add(LN2_HI, s.mul_add(hfsq + r, k * LN2_LO) - hfsq + f)
+    let inner = _mm512_fmadd_ps(s, _mm512_add_ps(hfsq, r), _mm512_mul_ps(k, c(LN2_LO)));
+    _mm512_fmadd_ps(k, c(LN2_HI), _mm512_add_ps(_mm512_sub_ps(inner, hfsq), f))
+}
+
+/// [`super::sincos_2pi`] on sixteen lanes: (sin 2πu, cos 2πu), bitwise the
+/// scalar function's in every lane (its domain u in [0, 1), any finite u
+/// reduced modulo 1 first; for ±inf and NaN lanes both are NaN, as there).
+#[inline]
+#[target_feature(enable = "avx512f,fma")]
+pub(crate) fn sincos_2pi(u: __m512) -> (__m512, __m512) {
+    let c = _mm512_set1_ps;
+    let ci = _mm512_set1_epi32;
+    let round = _mm512_roundscale_ps::<ROUND_EVEN>;
+    // t = u − round(u); q = round(4t); r = t − 0.25·q (all exact).
+    let t = _mm512_sub_ps(u, round(u));
+    let q = round(_mm512_mul_ps(c(4.0), t));
+    let r = _mm512_sub_ps(t, _mm512_mul_ps(c(0.25), q));
+    let a = _mm512_mul_ps(c(std::f32::consts::TAU), r);
+    let a2 = _mm512_mul_ps(a, a);
+    // s = (a * a2).mul_add(a2.mul_add(a2.mul_add(S3, S2), S1), a)
+    let s = _mm512_fmadd_ps(_mm512_mul_ps(a, a2), _mm512_fmadd_ps(a2, _mm512_fmadd_ps(a2, c(S3), c(S2)), c(S1)), a);
+    // c = (a2 * a2).mul_add(a2.mul_add(a2.mul_add(C3, C2), C1), (-0.5).mul_add(a2, 1.0))
+    let co = _mm512_fmadd_ps(
+        _mm512_mul_ps(a2, a2),
+        _mm512_fmadd_ps(a2, _mm512_fmadd_ps(a2, c(C3), c(C2)), c(C1)),
+        _mm512_fmadd_ps(c(-0.5), a2, c(1.0)),
+    );
+    // qi = bits(q + ROUND_MAGIC) & 3 = q mod 4: odd swaps sin and cos; the
+    // sine is negated where qi ≥ 2 (bit 1), the cosine where qi is 1 or 2
+    // (bit 0 xor bit 1). A negation flips the sign bit, as the scalar `-v`.
+    let qi = _mm512_and_si512(_mm512_castps_si512(_mm512_add_ps(q, c(ROUND_MAGIC))), ci(3));
+    let odd = _mm512_test_epi32_mask(qi, ci(1));
+    let (sv, cv) = (_mm512_mask_blend_ps(odd, s, co), _mm512_mask_blend_ps(odd, co, s));
+    let sin_sign = _mm512_slli_epi32::<30>(_mm512_and_si512(qi, ci(2)));
+    let cos_sign = _mm512_slli_epi32::<31>(_mm512_xor_si512(qi, _mm512_srli_epi32::<1>(qi)));
+    let flip = |v: __m512, sign: __m512i| _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), sign));
+    (flip(sv, sin_sign), flip(cv, cos_sign))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The uniforms the sampler feeds in (`cpu::random::unit_open`), for the
+    /// 24-bit indices `i` (the top bits of a Philox word).
+    fn uniform(i: u32) -> f32 {
+        (i as f32 + 0.5) * (1.0 / 16_777_216.0)
+    }
+
+    /// Whether this CPU runs the vector code; prints why a test skips.
+    fn has_avx512(test: &str) -> bool {
+        let yes = std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma");
+        if !yes {
+            eprintln!("{test}: skipped, this CPU lacks AVX-512F or FMA");
+        }
+        yes
+    }
+
+    /// Checks the vector functions against the scalar ones, bit for bit, on
+    /// the sixteen-lane groups of inputs `xs` (whose length is a multiple of 16).
+    fn check_bits(xs: &[f32]) {
+        for group in xs.chunks_exact(16) {
+            let x: [f32; 16] = group.try_into().unwrap();
+            // SAFETY: the callers checked AVX-512F and FMA (`has_avx512`);
+            // the functions take and return registers (transmutes between
+            // [f32; 16] and __m512, both 64 bytes of f32 lanes).
+            let (l, (s, c)) = unsafe {
+                let v: __m512 = std::mem::transmute(x);
+                let l: [f32; 16] = std::mem::transmute(ln_normal(v));
+                let (s, c) = sincos_2pi(v);
+                (l, (std::mem::transmute::<__m512, [f32; 16]>(s), std::mem::transmute::<__m512, [f32; 16]>(c)))
+            };
+            for k in 0..16 {
+                let (ws, wc) = super::super::sincos_2pi(x[k]);
+                assert_eq!(l[k].to_bits(), super::super::ln_normal(x[k]).to_bits(), "ln({:e})", x[k]);
+                assert_eq!(s[k].to_bits(), ws.to_bits(), "sin(2π·{:e})", x[k]);
+                assert_eq!(c[k].to_bits(), wc.to_bits(), "cos(2π·{:e})", x[k]);
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(debug_assertions, ignore = "2^24 uniforms: run with --release (a strided sweep runs in debug)")]
+    fn ln_and_sincos_give_the_scalar_bits_on_every_uniform() {
+        if !has_avx512("ln_and_sincos_give_the_scalar_bits_on_every_uniform") {
+            return;
+        }
+        let all: Vec<f32> = (0..1u32 << 24).map(uniform).collect();
+        check_bits(&all);
+    }
+
+    #[test]
+    fn ln_and_sincos_give_the_scalar_bits_on_a_strided_sweep_and_the_edges() {
+        if !has_avx512("ln_and_sincos_give_the_scalar_bits_on_a_strided_sweep_and_the_edges") {
+            return;
+        }
+        // Every 251st uniform (a prime stride: every residue of the low bits),
+        // then the smallest and largest uniforms (2⁻²⁵ and 1, where
+        // 2²⁴ − ½ rounds up) and their neighbours, the quarter turns, and
+        // normal arguments of ln outside (0, 1].
+        let mut xs: Vec<f32> = (0..1u32 << 24).step_by(251).map(uniform).collect();
+        xs.extend((0..8).chain((1 << 24) - 8..1 << 24).map(uniform));
+        xs.extend([0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, f32::MIN_POSITIVE, f32::MAX, 3.7, 1e10]);
+        xs.extend([0.999_999_94, 5.960_464_5e-8, 0.499_999_97, 0.500_000_06, 0.249_999_99, 0.750_000_06]);
+        while !xs.len().is_multiple_of(16) {
+            xs.push(0.5);
+        }
+        check_bits(&xs);
+    }
+}
