@@ -93,13 +93,9 @@ mod tests {
         (i as f32 + 0.5) * (1.0 / 16_777_216.0)
     }
 
-    /// Whether this CPU runs the vector code; prints why a test skips.
+    /// Whether this CPU runs the vector code here; prints why a test skips.
     fn has_avx512(test: &str) -> bool {
-        let yes = std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma");
-        if !yes {
-            eprintln!("{test}: skipped, this CPU lacks AVX-512F or FMA");
-        }
-        yes
+        crate::fastmath::avx512_tests_run(test)
     }
 
     /// Checks the vector functions against the scalar ones, bit for bit, on

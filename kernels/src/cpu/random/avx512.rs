@@ -163,8 +163,7 @@ mod tests {
 
     #[test]
     fn box_muller_gives_the_scalar_bits_on_every_uniform_pairing() {
-        if !(std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")) {
-            eprintln!("box_muller_gives_the_scalar_bits_on_every_uniform_pairing: skipped, no AVX-512F or FMA");
+        if !crate::fastmath::avx512_tests_run("box_muller_gives_the_scalar_bits_on_every_uniform_pairing") {
             return;
         }
         // Words whose top 24 bits run over every index (release) or every
