@@ -7,8 +7,9 @@
 //! Packing: op(A) into MR×KC panels (`panel[p·MR + i]`), op(B) into KC×NR
 //! panels (`panel[p·NR + j]`), zero-padded past the matrix's edge, read from
 //! the operands through their strides: the transposed forms cost no copy of a
-//! whole matrix. A is packed once for all of k, B once per jc block, both on
-//! the threads when the product is split.
+//! whole matrix. A split product gives each thread a block of C's tiles
+//! ([`grid`]); the thread packs the blocks of A and B that its tiles read, each
+//! just before use, so they are still in its caches.
 //!
 //! Bits: each element of C is `alpha·Σ + beta·c` over the first KC block of
 //! k and `c + 1·Σ` over each later one (`1·x = x` exactly), each Σ by fused
@@ -120,116 +121,159 @@ pub(crate) fn gemm_blocked_with(
         return;
     }
     let (mr, nr) = (kernel.mr(), kernel.nr());
-    let parallel = rayon::current_num_threads() > 1 && splits(split.gemm, m.saturating_mul(k).saturating_mul(n));
-    let pm = m.div_ceil(mr);
-    // A for all of k: the rows as packed A (the columns of op(A) along k).
-    // The padded lengths below exceed m·k and k·min(n, NC) by less than one
-    // tile (32 rows or columns); the callers checked m·k and k·n against the
-    // slices and the memory limit, so these products cannot overflow.
-    let a_len = (pm * mr).checked_mul(k).expect("gemm_blocked: packed A overflows");
-    let mut a_pack = Aligned::new(a_len);
-    pack(parallel, a.data, a.rs, a.cs, 0, m, k, mr, a_pack.slice_mut());
-    let c_ptr = CPtr(c.as_mut_ptr());
-    let nb_max = n.min(NC).div_ceil(nr) * nr;
-    let b_len = nb_max.checked_mul(k).expect("gemm_blocked: packed B overflows");
-    let mut b_pack = Aligned::new(b_len);
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
-        let pn = nc.div_ceil(nr);
-        let b_used = &mut b_pack.slice_mut()[..pn * nr * k];
-        // op(B)'s columns jc.. along its column stride, k along its row stride.
-        pack(parallel, b.data, b.cs, b.rs, jc, nc, k, nr, b_used);
-        let block = Block { kernel, m, k, n, jc, nc, alpha, beta, a: a_pack.slice(), b: &*b_used, c: c_ptr };
-        let (tr, tc) = if parallel { grid(pm, pn, rayon::current_num_threads()) } else { (1, 1) };
-        let (rows_per, cols_per) = (pm.div_ceil(tr), pn.div_ceil(tc));
-        let tasks: Vec<(usize, usize)> =
-            (0..pm).step_by(rows_per).flat_map(|r| (0..pn).step_by(cols_per).map(move |q| (r, q))).collect();
-        let run = |&(r, q): &(usize, usize)| block.task(r, (r + rows_per).min(pm), q, (q + cols_per).min(pn));
-        if tasks.len() > 1 {
-            tasks.par_iter().for_each(run);
-        } else {
-            tasks.iter().for_each(run);
-        }
+    let threads = rayon::current_num_threads();
+    let parallel = threads > 1 && splits(split.gemm, m.saturating_mul(k).saturating_mul(n));
+    let (pm, pn) = (m.div_ceil(mr), n.div_ceil(nr));
+    let (tr, tc) = if parallel { grid(pm, pn, threads, mr, nr) } else { (1, 1) };
+    let (rows_per, cols_per) = (pm.div_ceil(tr), pn.div_ceil(tc));
+    let plan = Plan { kernel, m, k, n, alpha, beta, a, b, c: CPtr(c.as_mut_ptr()) };
+    let tasks: Vec<(usize, usize)> =
+        (0..pm).step_by(rows_per).flat_map(|r| (0..pn).step_by(cols_per).map(move |q| (r, q))).collect();
+    let run = |&(r, q): &(usize, usize)| plan.task(r, (r + rows_per).min(pm), q, (q + cols_per).min(pn));
+    if tasks.len() > 1 {
+        tasks.par_iter().for_each(run);
+    } else {
+        tasks.iter().for_each(run);
     }
-    a_pack.give();
-    b_pack.give();
 }
 
-/// The split of `pm` row panels and `pn` column panels into a `tr × tc` grid
-/// of at most `threads` tasks whose largest task has the fewest tiles (the
-/// fewer tasks on a tie). It moves work between threads, never the bits.
-pub(crate) fn grid(pm: usize, pn: usize, threads: usize) -> (usize, usize) {
-    let mut best = (1, 1, pm * pn);
+/// The split of `pm` row panels (`mr` rows each) and `pn` column panels
+/// (`nr` columns each) into a `tr × tc` grid of at most `threads` tasks,
+/// the one whose largest task costs least: its tiles' multiply-adds plus the
+/// packing of its own rows of A and columns of B (each task packs what it
+/// reads), per unit of k. The fewer tasks on a tie. It moves work between
+/// threads, never the bits.
+pub(crate) fn grid(pm: usize, pn: usize, threads: usize, mr: usize, nr: usize) -> (usize, usize) {
+    // In tenths of a cycle per unit of k: a tile's mr·nr multiply-adds at 16
+    // a cycle, and about 2.5 cycles a packed float (measured, BENCHMARKS.md).
+    let cost = |tr: usize, tc: usize| {
+        let (rows, cols) = (pm.div_ceil(tr), pn.div_ceil(tc));
+        rows * cols * mr * nr * 10 / 16 + (rows * mr + cols * nr) * 25
+    };
+    let mut best = (1, 1, cost(1, 1));
     for tr in 1..=threads.min(pm) {
-        let tc = (threads / tr).min(pn).max(1);
-        let cost = pm.div_ceil(tr) * pn.div_ceil(tc);
-        if cost < best.2 || (cost == best.2 && tr * tc < best.0 * best.1) {
-            best = (tr, tc, cost);
+        for tc in 1..=(threads / tr).min(pn) {
+            let c = cost(tr, tc);
+            if c < best.2 || (c == best.2 && tr * tc < best.0 * best.1) {
+                best = (tr, tc, c);
+            }
         }
     }
     (best.0, best.1)
 }
 
-/// One jc block of the product: what every task reads and where it writes.
-struct Block<'a> {
+/// One product: what every task reads and where it writes.
+struct Plan<'a> {
     kernel: Kernel,
     m: usize,
     k: usize,
     n: usize,
-    /// The block's first column of C, and its width.
-    jc: usize,
-    nc: usize,
     alpha: f32,
     beta: f32,
-    /// Packed A (all of m and k) and packed B (the block's columns, all of k).
-    a: &'a [f32],
-    b: &'a [f32],
+    a: View<'a>,
+    b: View<'a>,
     c: CPtr,
 }
 
-impl Block<'_> {
-    /// Row panels r0..r1 by column panels q0..q1 of the block's C: the pc,
-    /// ic, jr and ir loops.
+impl Plan<'_> {
+    /// Row panels r0..r1 by column panels q0..q1 of C, in the five loops:
+    /// jc (at most [`NC`] columns), pc (one [`KC`] block of k: the task packs
+    /// that block of its columns of B), ic (at most [`MC`] rows: it packs
+    /// that block of its rows of A), then jr and ir, one tile each. What a
+    /// task packs it packs just before use, on its own thread.
     fn task(&self, r0: usize, r1: usize, q0: usize, q1: usize) {
         let (mr, nr) = (self.kernel.mr(), self.kernel.nr());
-        let (mpt, npt) = (self.m.div_ceil(mr) * mr, self.nc.div_ceil(nr) * nr);
-        let mc_panels = (MC / mr).max(1);
+        let (mc_panels, nc_panels) = ((MC / mr).max(1), (NC / nr).max(1));
+        let kc_max = KC.min(self.k);
+        // Each at most MC·KC or NC·KC floats (plus a tile's padding).
+        let mut a_buf = Aligned::new(mc_panels.min(r1 - r0) * mr * kc_max);
+        let mut b_buf = Aligned::new(nc_panels.min(q1 - q0) * nr * kc_max);
         let mut tile = [0f32; MAX_TILE];
-        for p0 in (0..self.k).step_by(KC) {
-            let kc = KC.min(self.k - p0);
-            // The first block of k scales C by beta; later ones add to it.
-            let beta = if p0 == 0 { self.beta } else { 1.0 };
-            let (a_blk, b_blk) = (&self.a[p0 * mpt..][..kc * mpt], &self.b[p0 * npt..][..kc * npt]);
-            for ic in (r0..r1).step_by(mc_panels) {
-                for jr in q0..q1 {
-                    let bp = &b_blk[jr * kc * nr..][..kc * nr];
-                    let col = self.jc + jr * nr;
-                    let cols = nr.min(self.jc + self.nc - col);
-                    for ir in ic..(ic + mc_panels).min(r1) {
-                        let ap = &a_blk[ir * kc * mr..][..kc * mr];
-                        let row = ir * mr;
-                        let rows = mr.min(self.m - row);
-                        // SAFETY: row < m and col < n (the panels cover the
-                        // matrix), so the offset row·n + col lies in C (m·n
-                        // elements, asserted by `gemm_blocked_with`); each
-                        // (ir, jr) tile belongs to exactly one task, so no
-                        // other thread touches these elements.
-                        let at = unsafe { self.c.get().add(row * self.n + col) };
-                        if rows == mr && cols == nr {
-                            // SAFETY: the whole MR×NR tile lies in C (rows and
-                            // cols are full), rows n apart, owned by this task.
-                            unsafe { self.kernel.run(kc, ap, bp, at, self.n, self.alpha, beta) };
-                        } else {
-                            self.kernel.run_to_tile(kc, ap, bp, &mut tile);
-                            // SAFETY: `rows` rows of `cols` floats from (row, col)
-                            // lie in C (row + rows ≤ m, col + cols ≤ n), rows n
-                            // apart, owned by this task.
-                            unsafe { store(&tile, nr, rows, cols, at, self.n, self.alpha, beta) };
+        for jc in (q0..q1).step_by(nc_panels) {
+            let jq1 = (jc + nc_panels).min(q1);
+            let col0 = jc * nr;
+            let cols = (jq1 * nr).min(self.n) - col0;
+            for p0 in (0..self.k).step_by(KC) {
+                let kc = KC.min(self.k - p0);
+                // The first block of k scales C by beta; later ones add to it.
+                let beta = if p0 == 0 { self.beta } else { 1.0 };
+                let b_blk = &mut b_buf.slice_mut()[..(jq1 - jc) * nr * kc];
+                // op(B)'s columns along its column stride, k along its row stride.
+                pack_block(self.b.data, self.b.cs, self.b.rs, col0, cols, p0, kc, nr, b_blk);
+                let b_blk = &*b_blk;
+                for ic in (r0..r1).step_by(mc_panels) {
+                    let ic1 = (ic + mc_panels).min(r1);
+                    let row0 = ic * mr;
+                    let a_blk = &mut a_buf.slice_mut()[..(ic1 - ic) * mr * kc];
+                    pack_block(
+                        self.a.data,
+                        self.a.rs,
+                        self.a.cs,
+                        row0,
+                        (ic1 * mr).min(self.m) - row0,
+                        p0,
+                        kc,
+                        mr,
+                        a_blk,
+                    );
+                    let a_blk = &*a_blk;
+                    for jr in jc..jq1 {
+                        let bp = &b_blk[(jr - jc) * kc * nr..][..kc * nr];
+                        let col = jr * nr;
+                        let cols = nr.min(self.n - col);
+                        for ir in ic..ic1 {
+                            let ap = &a_blk[(ir - ic) * kc * mr..][..kc * mr];
+                            let row = ir * mr;
+                            let rows = mr.min(self.m - row);
+                            // SAFETY: row < m and col < n (the panels cover the
+                            // matrix), so the offset row·n + col lies in C (m·n
+                            // elements, asserted by `gemm_blocked_with`); each
+                            // (ir, jr) tile belongs to exactly one task, so no
+                            // other thread touches these elements.
+                            let at = unsafe { self.c.get().add(row * self.n + col) };
+                            if rows == mr && cols == nr {
+                                // SAFETY: the whole MR×NR tile lies in C (rows and
+                                // cols are full), rows n apart, owned by this task.
+                                unsafe { self.kernel.run(kc, ap, bp, at, self.n, self.alpha, beta) };
+                            } else {
+                                self.kernel.run_to_tile(kc, ap, bp, &mut tile);
+                                // SAFETY: `rows` rows of `cols` floats from (row, col)
+                                // lie in C (row + rows ≤ m, col + cols ≤ n), rows n
+                                // apart, owned by this task.
+                                unsafe { store(&tile, nr, rows, cols, at, self.n, self.alpha, beta) };
+                            }
                         }
                     }
                 }
             }
         }
+        a_buf.give();
+        b_buf.give();
+    }
+}
+
+/// `len` lines from line `first` at depths `p0..p0 + kc`, packed into
+/// panels `width` lines wide, one after another (`dst[q·kc·width + p·width
+/// + w]` = line `first + q·width + w` at depth `p0 + p`, zeros past the last
+/// line). Line `l` at depth `p` is `src[l·s_line + p·s_k]`.
+///
+/// # Panics
+/// If `dst` is shorter than `kc·⌈len/width⌉·width` or `src` than the lines.
+#[allow(clippy::too_many_arguments)]
+fn pack_block(
+    src: &[f32],
+    s_line: usize,
+    s_k: usize,
+    first: usize,
+    len: usize,
+    p0: usize,
+    kc: usize,
+    width: usize,
+    dst: &mut [f32],
+) {
+    for (q, d) in dst.chunks_exact_mut(kc * width).take(len.div_ceil(width)).enumerate() {
+        let start = first + q * width;
+        pack_panel(src, s_line, s_k, start, width.min(first + len - start), p0, kc, width, d);
     }
 }
 
@@ -241,6 +285,7 @@ impl Block<'_> {
 ///
 /// # Panics
 /// If `dst` is shorter than `k·⌈len/width⌉·width` or `src` than the lines.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pack(
     parallel: bool,
@@ -306,11 +351,24 @@ fn pack_panel(
         }
     }
     if s_k == 1 {
-        // Each line is contiguous along k: strided writes into the panel.
-        for w in 0..lines {
-            let at = (start + w) * s_line + p0;
-            let line = &src[at..at + kc];
-            d[w..].iter_mut().step_by(width).zip(line).for_each(|(x, &v)| *x = v);
+        // Each line is contiguous along k: a transpose, 8 depths at a time,
+        // so that each line gives 8 floats of one cache line and the panel
+        // is written 8 rows at a time.
+        let mut p = 0;
+        while p + 8 <= kc {
+            let rows = &mut d[p * width..(p + 8) * width];
+            for w in 0..lines {
+                let at = (start + w) * s_line + p0 + p;
+                for (q, &x) in src[at..at + 8].iter().enumerate() {
+                    rows[q * width + w] = x;
+                }
+            }
+            p += 8;
+        }
+        for p in p..kc {
+            for w in 0..lines {
+                d[p * width + w] = src[(start + w) * s_line + p0 + p];
+            }
         }
         return;
     }
@@ -335,10 +393,6 @@ impl Aligned {
         let buf = super::recycle::for_overwrite(len.checked_add(16).expect("gemm_blocked: scratch overflows"));
         let off = buf.as_ptr().align_offset(64).min(16);
         Aligned { buf, off, len }
-    }
-
-    fn slice(&self) -> &[f32] {
-        &self.buf[self.off..self.off + self.len]
     }
 
     fn slice_mut(&mut self) -> &mut [f32] {

@@ -252,11 +252,14 @@ fn packing_lays_out_panels_with_zeros_past_the_edge() {
 
 #[test]
 fn the_grid_balances_tiles_and_respects_the_thread_count() {
-    assert_eq!(grid(16, 13, 2), (2, 1)); // 128×400 on 8×32 tiles: rows split evenly
-    assert_eq!(grid(1, 1152, 3), (1, 3)); // one row panel: columns
-    assert_eq!(grid(5, 5, 1), (1, 1));
+    // 128×400 on 8×32 tiles: by columns (each task then packs half of B, the larger operand).
+    assert_eq!(grid(16, 13, 2, 8, 32), (1, 2));
+    // 1024×128 by 128 columns: by rows (A is the larger operand).
+    assert_eq!(grid(128, 4, 2, 8, 32), (2, 1));
+    assert_eq!(grid(1, 1152, 3, 8, 32), (1, 3)); // one row panel: columns
+    assert_eq!(grid(5, 5, 1, 8, 32), (1, 1));
     for (pm, pn, th) in [(7, 3, 4), (128, 32, 3), (2, 2, 8)] {
-        let (tr, tc) = grid(pm, pn, th);
+        let (tr, tc) = grid(pm, pn, th, 8, 32);
         assert!(tr * tc <= th && tr <= pm && tc <= pn, "{pm} {pn} {th}: {tr}x{tc}");
     }
 }

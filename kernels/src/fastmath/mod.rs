@@ -407,4 +407,3 @@ mod tests {
         assert!(worst < 3e-7, "worst absolute error {worst}");
     }
 }
-
