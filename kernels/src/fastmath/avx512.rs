@@ -85,39 +85,24 @@ pub(crate) fn sincos_2pi(u: __m512) -> (__m512, __m512) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::vector_tests::{check_bits, every_uniform, strided_sweep_and_edges};
     use super::*;
-
-    /// The uniforms the sampler feeds in (`cpu::random::unit_open`), for the
-    /// 24-bit indices `i` (the top bits of a Philox word).
-    fn uniform(i: u32) -> f32 {
-        (i as f32 + 0.5) * (1.0 / 16_777_216.0)
-    }
 
     /// Whether this CPU runs the vector code here; prints why a test skips.
     fn has_avx512(test: &str) -> bool {
         crate::fastmath::avx512_tests_run(test)
     }
 
-    /// Checks the vector functions against the scalar ones, bit for bit, on
-    /// the sixteen-lane groups of inputs `xs` (whose length is a multiple of 16).
-    fn check_bits(xs: &[f32]) {
-        for group in xs.chunks_exact(16) {
-            let x: [f32; 16] = group.try_into().unwrap();
-            // SAFETY: the callers checked AVX-512F and FMA (`has_avx512`);
-            // the functions take and return registers (transmutes between
-            // [f32; 16] and __m512, both 64 bytes of f32 lanes).
-            let (l, (s, c)) = unsafe {
-                let v: __m512 = std::mem::transmute(x);
-                let l: [f32; 16] = std::mem::transmute(ln_normal(v));
-                let (s, c) = sincos_2pi(v);
-                (l, (std::mem::transmute::<__m512, [f32; 16]>(s), std::mem::transmute::<__m512, [f32; 16]>(c)))
-            };
-            for k in 0..16 {
-                let (ws, wc) = super::super::sincos_2pi(x[k]);
-                assert_eq!(l[k].to_bits(), super::super::ln_normal(x[k]).to_bits(), "ln({:e})", x[k]);
-                assert_eq!(s[k].to_bits(), ws.to_bits(), "sin(2π·{:e})", x[k]);
-                assert_eq!(c[k].to_bits(), wc.to_bits(), "cos(2π·{:e})", x[k]);
-            }
+    /// The vector functions on one group of 16 lanes.
+    fn vector(x: [f32; 16]) -> ([f32; 16], [f32; 16], [f32; 16]) {
+        // SAFETY: the callers checked AVX-512F and FMA (`has_avx512`); the functions take
+        // and return registers (transmutes between [f32; 16] and __m512, both
+        // 64 bytes of f32 lanes).
+        unsafe {
+            let v: __m512 = std::mem::transmute(x);
+            let (s, c) = sincos_2pi(v);
+            let lanes = |r: __m512| std::mem::transmute::<__m512, [f32; 16]>(r);
+            (lanes(ln_normal(v)), lanes(s), lanes(c))
         }
     }
 
@@ -127,8 +112,7 @@ mod tests {
         if !has_avx512("ln_and_sincos_give_the_scalar_bits_on_every_uniform") {
             return;
         }
-        let all: Vec<f32> = (0..1u32 << 24).map(uniform).collect();
-        check_bits(&all);
+        check_bits(&every_uniform(), vector);
     }
 
     #[test]
@@ -136,17 +120,6 @@ mod tests {
         if !has_avx512("ln_and_sincos_give_the_scalar_bits_on_a_strided_sweep_and_the_edges") {
             return;
         }
-        // Every 251st uniform (a prime stride: every residue of the low bits),
-        // then the smallest and largest uniforms (2⁻²⁵ and 1, where
-        // 2²⁴ − ½ rounds up) and their neighbours, the quarter turns, and
-        // normal arguments of ln outside (0, 1].
-        let mut xs: Vec<f32> = (0..1u32 << 24).step_by(251).map(uniform).collect();
-        xs.extend((0..8).chain((1 << 24) - 8..1 << 24).map(uniform));
-        xs.extend([0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, f32::MIN_POSITIVE, f32::MAX, 3.7, 1e10]);
-        xs.extend([0.999_999_94, 5.960_464_5e-8, 0.499_999_97, 0.500_000_06, 0.249_999_99, 0.750_000_06]);
-        while !xs.len().is_multiple_of(16) {
-            xs.push(0.5);
-        }
-        check_bits(&xs);
+        check_bits(&strided_sweep_and_edges(16), vector);
     }
 }

@@ -28,6 +28,8 @@
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod vector_tests;
 
 /// ln 2 split in a high part exact in f32 and a low correction.
 const LN2_HI: f32 = 6.931_381_2e-1;
