@@ -7,7 +7,7 @@
 //! Packing: op(A) into MR×KC panels (`panel[p·MR + i]`), op(B) into KC×NR
 //! panels (`panel[p·NR + j]`), zero-padded past the matrix's edge, read from
 //! the operands through their strides: the transposed forms cost no copy of a
-//! whole matrix. A split product gives each thread a block of C's tiles
+//! whole matrix ([`super::gemm_pack`]). A split product gives each thread a block of C's tiles
 //! ([`grid`]); the thread packs the blocks of A and B that its tiles read, each
 //! just before use, so they are still in its caches.
 //!
@@ -18,6 +18,9 @@
 //! gives the same bits on any number of threads, and every microkernel
 //! (AVX-512, AVX2, portable) gives the same bits too.
 
+#[cfg(test)]
+pub(crate) use super::gemm_pack::pack;
+use super::gemm_pack::pack_block;
 use super::gemm_tile::{store, Kernel, MAX_TILE};
 use super::parallel::splits;
 use crate::context::ThreadSplit;
@@ -249,133 +252,6 @@ impl Plan<'_> {
         }
         a_buf.give();
         b_buf.give();
-    }
-}
-
-/// `len` lines from line `first` at depths `p0..p0 + kc`, packed into
-/// panels `width` lines wide, one after another (`dst[q·kc·width + p·width
-/// + w]` = line `first + q·width + w` at depth `p0 + p`, zeros past the last
-/// line). Line `l` at depth `p` is `src[l·s_line + p·s_k]`.
-///
-/// # Panics
-/// If `dst` is shorter than `kc·⌈len/width⌉·width` or `src` than the lines.
-#[allow(clippy::too_many_arguments)]
-fn pack_block(
-    src: &[f32],
-    s_line: usize,
-    s_k: usize,
-    first: usize,
-    len: usize,
-    p0: usize,
-    kc: usize,
-    width: usize,
-    dst: &mut [f32],
-) {
-    for (q, d) in dst.chunks_exact_mut(kc * width).take(len.div_ceil(width)).enumerate() {
-        let start = first + q * width;
-        pack_panel(src, s_line, s_k, start, width.min(first + len - start), p0, kc, width, d);
-    }
-}
-
-/// Packs `len` lines (rows of op(A), columns of op(B)) from line `first`, each
-/// `k` long, into panels `width` lines wide: for each block of [`KC`] of k,
-/// the panels one after another, `panel[p·width + w]` = line `first + w`
-/// (counted from the panel's first line) at depth `p0 + p`; zeros past the
-/// last line. Line `l` at depth `p` is `src[l·s_line + p·s_k]`. On the threads when `parallel`.
-///
-/// # Panics
-/// If `dst` is shorter than `k·⌈len/width⌉·width` or `src` than the lines.
-#[cfg(test)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn pack(
-    parallel: bool,
-    src: &[f32],
-    s_line: usize,
-    s_k: usize,
-    first: usize,
-    len: usize,
-    k: usize,
-    width: usize,
-    dst: &mut [f32],
-) {
-    let panels = len.div_ceil(width);
-    let mut jobs = Vec::with_capacity(panels * k.div_ceil(KC));
-    let mut rest = dst;
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
-        for q in 0..panels {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(kc * width);
-            jobs.push((p0, kc, q, head));
-            rest = tail;
-        }
-    }
-    let work = |(p0, kc, q, d): (usize, usize, usize, &mut [f32])| {
-        let start = first + q * width;
-        let lines = width.min(first + len - start);
-        pack_panel(src, s_line, s_k, start, lines, p0, kc, width, d)
-    };
-    if parallel && jobs.len() > 1 {
-        jobs.into_par_iter().for_each(work);
-    } else {
-        jobs.into_iter().for_each(work);
-    }
-}
-
-/// One panel of [`pack`]: lines `start..start + lines` at depths `p0..p0 + kc`,
-/// `lines ≤ width`, into `d[p·width + w]`, zeros for `w ≥ lines`.
-#[allow(clippy::too_many_arguments)]
-fn pack_panel(
-    src: &[f32],
-    s_line: usize,
-    s_k: usize,
-    start: usize,
-    lines: usize,
-    p0: usize,
-    kc: usize,
-    width: usize,
-    d: &mut [f32],
-) {
-    let d = &mut d[..kc * width];
-    if s_line == 1 {
-        // The lines are contiguous at each depth: one copy per depth.
-        for (p, row) in d.chunks_exact_mut(width).enumerate() {
-            let at = (p0 + p) * s_k + start;
-            row[..lines].copy_from_slice(&src[at..at + lines]);
-            row[lines..].fill(0.0);
-        }
-        return;
-    }
-    if lines < width {
-        for row in d.chunks_exact_mut(width) {
-            row[lines..].fill(0.0);
-        }
-    }
-    if s_k == 1 {
-        // Each line is contiguous along k: a transpose, 8 depths at a time,
-        // so that each line gives 8 floats of one cache line and the panel
-        // is written 8 rows at a time.
-        let mut p = 0;
-        while p + 8 <= kc {
-            let rows = &mut d[p * width..(p + 8) * width];
-            for w in 0..lines {
-                let at = (start + w) * s_line + p0 + p;
-                for (q, &x) in src[at..at + 8].iter().enumerate() {
-                    rows[q * width + w] = x;
-                }
-            }
-            p += 8;
-        }
-        for p in p..kc {
-            for w in 0..lines {
-                d[p * width + w] = src[(start + w) * s_line + p0 + p];
-            }
-        }
-        return;
-    }
-    for (p, row) in d.chunks_exact_mut(width).enumerate() {
-        for (w, x) in row[..lines].iter_mut().enumerate() {
-            *x = src[(start + w) * s_line + (p0 + p) * s_k];
-        }
     }
 }
 
