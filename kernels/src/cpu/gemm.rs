@@ -3,7 +3,7 @@
 //! shapes get their own loop: sgemm's packing dominates when one side is 1 wide.
 
 use super::gemm_blocked::{gemm_blocked, View};
-use super::parallel::splits;
+use super::parallel::{splits, CPtr};
 use super::simd::multiversion;
 use crate::context::{GemmVariant, ThreadSplit};
 use crate::types::Transpose;
@@ -61,21 +61,6 @@ fn strides(m: usize, k: usize, n: usize, t: Transpose) -> ((isize, isize), (isiz
 /// Rows or columns per block are a multiple of this (the micro-kernel's tile),
 /// so a split product does the same arithmetic per element as a whole one.
 const BLOCK_ALIGN: usize = 16;
-
-/// C's base pointer, shared by the threads of a split product.
-#[derive(Clone, Copy)]
-struct CPtr(*mut f32);
-// SAFETY: the blocks of a split product write disjoint elements of C.
-unsafe impl Send for CPtr {}
-// SAFETY: as above; the pointer itself is only copied.
-unsafe impl Sync for CPtr {}
-
-impl CPtr {
-    /// The pointer (a method, so closures capture the `Sync` wrapper, not the field).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// `matrixmultiply::sgemm` on the strided views (bounds asserted by the
 /// callers). Products from `split.gemm` multiply-adds are cut into one block

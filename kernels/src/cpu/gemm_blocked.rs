@@ -22,7 +22,7 @@
 pub(crate) use super::gemm_pack::pack;
 use super::gemm_pack::pack_block;
 use super::gemm_tile::{store, Kernel, MAX_TILE};
-use super::parallel::splits;
+use super::parallel::{splits, CPtr};
 use crate::context::ThreadSplit;
 use rayon::prelude::*;
 
@@ -43,21 +43,6 @@ pub(crate) struct View<'a> {
     pub(crate) rs: usize,
     /// Distance between columns.
     pub(crate) cs: usize,
-}
-
-/// C's base pointer, shared by the threads of a split product.
-#[derive(Clone, Copy)]
-struct CPtr(*mut f32);
-// SAFETY: the tasks of a split product write disjoint tiles of C.
-unsafe impl Send for CPtr {}
-// SAFETY: as above; the pointer itself is only copied.
-unsafe impl Sync for CPtr {}
-
-impl CPtr {
-    /// The pointer (a method, so closures capture the `Sync` wrapper, not the field).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// Whether every element (r, c), r < rows, c < cols, of the view lies in its
@@ -265,8 +250,12 @@ struct Aligned {
 
 impl Aligned {
     /// `len` floats (every one written by the packing before it is read).
+    /// The callers' lengths are at most (NC + a tile)·KC or (MC + a tile)·KC
+    /// floats, from the block sizes alone (no size from outside reaches
+    /// here), so the 16 floats of alignment slack cannot overflow.
     fn new(len: usize) -> Aligned {
-        let buf = super::recycle::for_overwrite(len.checked_add(16).expect("gemm_blocked: scratch overflows"));
+        debug_assert!(len <= (NC + MAX_TILE) * KC, "gemm_blocked: a scratch block larger than NC·KC");
+        let buf = super::recycle::for_overwrite(len + 16);
         let off = buf.as_ptr().align_offset(64).min(16);
         Aligned { buf, off, len }
     }

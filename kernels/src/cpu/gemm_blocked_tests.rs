@@ -137,31 +137,13 @@ fn beta_zero_ignores_c_beta_one_accumulates_and_k_zero_scales() {
     let mut acc = vec![2.0f32; m * n];
     gemm_blocked(split, m, k, n, 1.0, va, vb, 1.0, &mut acc);
     close(&acc, &want(m, k, n, 1.0, va, vb, 1.0, &[2.0; 13 * 35]), k, "beta 1");
+    // k = 0: C becomes beta·C (3 · 0.5, then 1.5 · 0).
     let mut scaled = vec![3.0f32; m * n];
-    gemm_blocked(
-        split,
-        m,
-        0,
-        n,
-        1.0,
-        View { data: &[], rs: 0, cs: 1 },
-        View { data: &[], rs: n, cs: 1 },
-        0.5,
-        &mut scaled,
-    );
-    assert!(scaled.iter().all(|&x| x == 1.5));
-    gemm_blocked(
-        split,
-        m,
-        0,
-        n,
-        1.0,
-        View { data: &[], rs: 0, cs: 1 },
-        View { data: &[], rs: n, cs: 1 },
-        0.0,
-        &mut scaled,
-    );
-    assert!(scaled.iter().all(|&x| x == 0.0));
+    for (beta, after) in [(0.5, 1.5), (0.0, 0.0)] {
+        let (none_a, none_b) = (View { data: &[], rs: 0, cs: 1 }, View { data: &[], rs: n, cs: 1 });
+        gemm_blocked(split, m, 0, n, 1.0, none_a, none_b, beta, &mut scaled);
+        assert!(scaled.iter().all(|&x| x == after), "k = 0, beta {beta}");
+    }
 }
 
 #[test]

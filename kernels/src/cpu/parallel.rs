@@ -14,6 +14,24 @@ thread_local! {
     static SPLITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// The base pointer of an output that the tasks of a split kernel (the
+/// blocks of a GEMM's C) write in disjoint parts, shared by the threads.
+#[derive(Clone, Copy)]
+pub(crate) struct CPtr(pub(crate) *mut f32);
+// SAFETY: the pointer is only copied between threads; each user writes
+// through it only to elements no other task of the same call touches (its
+// own tiles or blocks), and the buffer outlives the call.
+unsafe impl Send for CPtr {}
+// SAFETY: as above.
+unsafe impl Sync for CPtr {}
+
+impl CPtr {
+    /// The pointer (a method, so closures capture the `Sync` wrapper, not the field).
+    pub(crate) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Whether a loop of `size` (elements, weights or multiply-adds) is split
 /// under `threshold` (a field of a [`ThreadSplit`]): `size >= threshold`. Every
 /// split decision of the CPU kernels goes through here.

@@ -128,7 +128,7 @@ fn normal_batch_impl(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
 /// bits of two [`normal_batch_impl`] calls; on AVX-512 the two Philox
 /// chains run interleaved, [`avx512::normal_batch2`]).
 #[inline(always)]
-fn normal_batch2_impl(seed: u64, block0: u64, out: &mut [f32; 8 * BATCH]) {
+fn normal_batch2_impl(seed: u64, block0: u64, out: &mut [[f32; 4 * BATCH]; 2]) {
     #[cfg(target_arch = "x86_64")]
     if has_avx512_fma() {
         // SAFETY: the CPU has AVX-512F and FMA (checked just above).
@@ -137,11 +137,11 @@ fn normal_batch2_impl(seed: u64, block0: u64, out: &mut [f32; 8 * BATCH]) {
     #[cfg(target_arch = "x86_64")]
     if super::simd::has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { avx2::normal_blocks(seed, block0, out) };
+        return unsafe { avx2::normal_blocks(seed, block0, out.as_flattened_mut()) };
     }
-    let (first, second) = out.split_at_mut(4 * BATCH);
-    normal_batch_plain(seed, block0, first.try_into().unwrap());
-    normal_batch_plain(seed, block0.wrapping_add(BATCH as u64), second.try_into().unwrap());
+    let [first, second] = out;
+    normal_batch_plain(seed, block0, first);
+    normal_batch_plain(seed, block0.wrapping_add(BATCH as u64), second);
 }
 
 /// Whether the [`avx512`] normals are dispatched. They were written to give
@@ -257,7 +257,7 @@ pub(crate) fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, o
 #[inline(always)]
 pub(crate) fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: impl FnMut(usize, &[f32])) {
     const RUN: usize = 4 * BATCH;
-    let mut buf = [0f32; 2 * RUN];
+    let mut buf = [[0f32; RUN]; 2];
     let mut i = 0usize;
     while i < len {
         let j = offset + i as u64;
@@ -267,7 +267,7 @@ pub(crate) fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: i
         // would wrap within the next two (as before: a run's blocks go on
         // past the wrap, the next run restarts from the wrapped index).
         if skip + left <= RUN || j > u64::MAX - 2 * RUN as u64 {
-            let (first, _) = buf.split_first_chunk_mut::<RUN>().unwrap();
+            let [first, _] = &mut buf;
             normal_batch_impl(seed, j / 4, first);
             let take = (RUN - skip).min(left);
             f(i, &first[skip..skip + take]);
@@ -275,7 +275,7 @@ pub(crate) fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: i
             continue;
         }
         normal_batch2_impl(seed, j / 4, &mut buf);
-        let (first, second) = buf.split_at(RUN);
+        let [first, second] = &buf;
         f(i, &first[skip..]);
         i += RUN - skip;
         let take = RUN.min(len - i);
@@ -405,11 +405,15 @@ mod tests {
             normal_batch(seed, block0, &mut fast);
             normal_batch_portable(seed, block0, &mut portable);
             assert_eq!(fast.map(f32::to_bits), portable.map(f32::to_bits), "seed {seed} block {block0}");
-            let mut two = [0f32; 8 * BATCH];
+            let mut two = [[0f32; 4 * BATCH]; 2];
             normal_batch2_impl(seed, block0, &mut two);
             normal_batch_portable(seed, block0.wrapping_add(BATCH as u64), &mut fast);
             let want: Vec<u32> = portable.iter().chain(&fast).map(|v| v.to_bits()).collect();
-            assert_eq!(two.map(f32::to_bits).to_vec(), want, "two batches: seed {seed} block {block0}");
+            assert_eq!(
+                two.as_flattened().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want,
+                "two batches: seed {seed} block {block0}"
+            );
         }
     }
 

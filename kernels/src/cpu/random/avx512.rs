@@ -133,11 +133,11 @@ pub(super) fn normal_batch(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
 /// The normals of blocks `block0 .. block0 + 2·BATCH`: two batches, their
 /// Philox chains interleaved (the bits of two [`normal_batch`] calls).
 #[target_feature(enable = "avx512f,fma")]
-pub(super) fn normal_batch2(seed: u64, block0: u64, out: &mut [f32; 8 * BATCH]) {
+pub(super) fn normal_batch2(seed: u64, block0: u64, out: &mut [[f32; 4 * BATCH]; 2]) {
     let lanes = philox_lanes::<{ 2 * REGS_PER_BATCH }>(seed, block0);
-    let (first, second) = out.split_at_mut(4 * BATCH);
-    normals_of_words(batch_words(&lanes, 0), first.try_into().unwrap());
-    normals_of_words(batch_words(&lanes, 1), second.try_into().unwrap());
+    let [first, second] = out;
+    normals_of_words(batch_words(&lanes, 0), first);
+    normals_of_words(batch_words(&lanes, 1), second);
 }
 
 /// The Philox words of blocks `block0 .. block0 + BATCH` as `[word][block]`
