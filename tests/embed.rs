@@ -111,6 +111,18 @@ fn predict_from_rows_matches_the_command_and_serves_threads() {
             assert_eq!(h.join().unwrap(), p);
         }
     });
+    // The kept draws of a call give the bits of fresh ones: again with the
+    // same seed, after other seeds and counts, and with nothing kept.
+    let fresh = blitz::Model::load(&model).unwrap().with_draw_cache(0);
+    let rows = [&row[..], &row[..]];
+    for (draws, seed) in [(30, 4), (30, 5), (7, 4), (30, 4), (30, 4)] {
+        assert_eq!(
+            m.predict(&rows, draws, seed).unwrap(),
+            fresh.predict(&rows, draws, seed).unwrap(),
+            "{draws} {seed}"
+        );
+    }
+    assert_eq!(m.predict(&[r], 30, 4).unwrap(), p);
     // A row of the wrong length is a typed error, not a panic.
     let e = m.predict(&[&row[..12]], 30, 4).unwrap_err();
     assert!(e.to_string().contains("12 values"), "{e}");

@@ -245,7 +245,7 @@ mod tests {
             }
         }
         let t = thresholds();
-        assert_eq!(t.len(), 11);
+        assert_eq!(t.len(), 13);
         let d = ThreadSplit::default();
         let chosen: Vec<usize> = t.iter().filter(|t| t.context_field.is_some()).map(|t| t.value).collect();
         assert_eq!(chosen, [d.heavy, d.light, d.sampler, d.gemm, d.conv]);

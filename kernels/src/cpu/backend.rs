@@ -406,9 +406,11 @@ impl Cpu {
     /// The fixed sizes the CPU kernels decide with (a variant rule and the
     /// buffer pool's limits), as (name, value, what it decides, source file),
     /// for [`crate::registry::thresholds`].
-    pub(crate) const FIXED_THRESHOLDS: [(&'static str, usize, &'static str, &'static str); 4] = [
+    pub(crate) const FIXED_THRESHOLDS: [(&'static str, usize, &'static str, &'static str); 6] = [
         ("conv_direct SINGLE_IMAGE_WORK", conv_direct::SINGLE_IMAGE_WORK, "multiply-adds per output channel from which the conv auto rule sends a single image to im2col + GEMM (a variant rule)", "kernels/src/cpu/conv_direct/mod.rs"),
-        ("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer is kept for reuse", "kernels/src/cpu/recycle.rs"),
+        ("recycle MIN_LEN", recycle::MIN_LEN, "elements from which a dropped host buffer goes to the shared pool (shorter ones stay with their thread)", "kernels/src/cpu/recycle.rs"),
+        ("recycle SMALL_LENS", recycle::SMALL_LENS, "lengths under MIN_LEN a thread keeps buffers of", "kernels/src/cpu/recycle.rs"),
+        ("recycle SMALL_PER_LEN", recycle::SMALL_PER_LEN, "buffers under MIN_LEN a thread keeps per length", "kernels/src/cpu/recycle.rs"),
         ("recycle PER_LEN", recycle::PER_LEN, "buffers kept per length", "kernels/src/cpu/recycle.rs"),
         ("recycle MAX_BYTES", recycle::MAX_BYTES, "bytes kept by the buffer pool in all", "kernels/src/cpu/recycle.rs"),
     ];

@@ -187,7 +187,7 @@ fn gemv_like(
 
 /// Dot product with eight independent accumulators (lets the compiler vectorise).
 #[inline(always)]
-fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
+pub(crate) fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let xc = x.chunks_exact(8);
     let yc = y.chunks_exact(8);
@@ -205,7 +205,8 @@ fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
 }
 
 /// `c[i][j] = alpha·⟨row i of A, column j of B⟩ + beta·c[i][j]` with rows of
-/// A `rsa` apart and columns of B `csb` apart, both contiguous.
+/// A `rsa` apart and columns of B `csb` apart, both contiguous. Each dot is
+/// [`dot_impl`]'s; eight at a time on AVX2 ([`super::gemm_dots::dots8`]).
 #[inline(always)]
 fn dots_impl(
     m: usize,
@@ -219,11 +220,23 @@ fn dots_impl(
     beta: f32,
     c: &mut [f32],
 ) {
+    // Where f32's sum starts (dot_impl adds its partial sums with it).
+    let init: f32 = std::iter::empty::<f32>().sum();
     for i in 0..m {
-        for j in 0..n {
-            let dot = dot_impl(&a[i * rsa..][..k], &b[j * csb..][..k]);
-            let cij = &mut c[i * n + j];
-            *cij = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cij };
+        let x = &a[i * rsa..][..k];
+        let row = &mut c[i * n..(i + 1) * n];
+        let mut dots = [0f32; 64];
+        let mut j = 0;
+        while j < n {
+            let len = (n - j).min(dots.len());
+            let done = super::gemm_dots::dots8(x, &b[j * csb..], csb, len, init, &mut dots[..len]);
+            for (t, d) in dots.iter_mut().enumerate().take(len).skip(done) {
+                *d = dot_impl(x, &b[(j + t) * csb..][..k]);
+            }
+            for (cij, &dot) in row[j..j + len].iter_mut().zip(&dots) {
+                *cij = alpha * dot + if beta == 0.0 { 0.0 } else { beta * *cij };
+            }
+            j += len;
         }
     }
 }

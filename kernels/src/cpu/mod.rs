@@ -7,6 +7,7 @@ pub(crate) mod conv;
 pub(crate) mod conv_direct;
 pub(crate) mod gemm;
 pub(crate) mod gemm_blocked;
+pub(crate) mod gemm_dots;
 pub(crate) mod gemm_pack;
 pub(crate) mod gemm_tile;
 pub(crate) mod lanes;

@@ -144,15 +144,11 @@ fn normal_batch2_impl(seed: u64, block0: u64, out: &mut [[f32; 4 * BATCH]; 2]) {
     normal_batch_plain(seed, block0.wrapping_add(BATCH as u64), second);
 }
 
-/// Whether the [`avx512`] normals are dispatched. They were written to give
-/// the scalar code's bits, operation by operation, and they have tests that
-/// check that bit for bit. But those tests have not run yet: no CPU with
-/// AVX-512 was at hand. Until they do, a CPU with AVX-512 takes the AVX2
-/// path, which gives the same bits and has been tested. To verify the
-/// AVX-512 path on such a CPU, run
-/// `BLITZ_TEST_AVX512=1 cargo test -p blitz-kernels --release`, then set this
-/// to true.
-const AVX512_NORMALS: bool = false;
+/// Whether the [`avx512`] normals are dispatched: they give the scalar
+/// code's bits, operation by operation, and their tests (which run on any
+/// CPU with AVX-512F) check that bit for bit. Set to false to send an
+/// AVX-512 CPU down the AVX2 path (the same bits).
+const AVX512_NORMALS: bool = true;
 
 /// Whether the [`avx512`] normals run: dispatched ([`AVX512_NORMALS`]), and
 /// the CPU has AVX-512F and FMA (the check is cached by the standard library).
@@ -162,8 +158,11 @@ fn has_avx512_fma() -> bool {
     AVX512_NORMALS && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// [`normal_batch_impl`] without AVX-512 intrinsics (the compiler vectorises it).
-#[inline(always)]
+/// [`normal_batch_impl`] without intrinsics (the compiler vectorises it for
+/// the baseline build). Compiled once, not into each kernel that draws: on
+/// x86-64 only a CPU without AVX2 and FMA runs it, and the inlined copies
+/// (one per kernel and vector build) were most of the binary's size.
+#[inline(never)]
 fn normal_batch_plain(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
     let z = box_muller_soa(&philox_portable(seed, block0));
     for b in 0..BATCH {
@@ -246,6 +245,20 @@ pub(crate) fn fill_normal_portable(split: ThreadSplit, seed: u64, offset: u64, o
     });
 }
 
+/// [`normal_batch_impl`] as a call: the kernels that draw (a dozen, each in
+/// three vector builds) share one copy of the normals' code instead of
+/// inlining it, which costs one call per 64 normals.
+#[inline(never)]
+fn normal_batch_call(seed: u64, block0: u64, out: &mut [f32; 4 * BATCH]) {
+    normal_batch_impl(seed, block0, out)
+}
+
+/// [`normal_batch2_impl`] as a call, as [`normal_batch_call`].
+#[inline(never)]
+fn normal_batch2_call(seed: u64, block0: u64, out: &mut [[f32; 4 * BATCH]; 2]) {
+    normal_batch2_impl(seed, block0, out)
+}
+
 /// Calls `f(start, eps)` with consecutive runs of the normals named
 /// (seed, offset + i), i in 0..len: `eps[k]` is element `start + k`. Runs are
 /// up to 4·[`BATCH`] long, so a consumer's loop over `eps` vectorises: the
@@ -263,24 +276,25 @@ pub(crate) fn for_each_normal_chunk(seed: u64, offset: u64, len: usize, mut f: i
         let j = offset + i as u64;
         let skip = (j % 4) as usize;
         let left = len - i;
-        // One batch where the rest fits in it, or where the element index
-        // would wrap within the next two (as before: a run's blocks go on
-        // past the wrap, the next run restarts from the wrapped index).
-        if skip + left <= RUN || j > u64::MAX - 2 * RUN as u64 {
+        // Each run as (batch, first lane, lanes). One batch where the rest
+        // fits in it, or where the element index would wrap within the next
+        // two (as before: a run's blocks go on past the wrap, the next run
+        // restarts from the wrapped index).
+        let runs = if skip + left <= RUN || j > u64::MAX - 2 * RUN as u64 {
             let [first, _] = &mut buf;
-            normal_batch_impl(seed, j / 4, first);
-            let take = (RUN - skip).min(left);
-            f(i, &first[skip..skip + take]);
-            i += take;
-            continue;
+            normal_batch_call(seed, j / 4, first);
+            [(0, skip, (RUN - skip).min(left)), (1, 0, 0)]
+        } else {
+            normal_batch2_call(seed, j / 4, &mut buf);
+            [(0, skip, RUN - skip), (1, 0, RUN.min(left - (RUN - skip)))]
+        };
+        // One call of `f` in the loop: each kernel inlines its body once.
+        for (b, from, take) in runs {
+            if take > 0 {
+                f(i, &buf[b][from..from + take]);
+                i += take;
+            }
         }
-        normal_batch2_impl(seed, j / 4, &mut buf);
-        let [first, second] = &buf;
-        f(i, &first[skip..]);
-        i += RUN - skip;
-        let take = RUN.min(len - i);
-        f(i, &second[..take]);
-        i += take;
     }
 }
 

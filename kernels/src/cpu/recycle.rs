@@ -7,19 +7,61 @@
 //! likely still in its core's cache); threads that draw side by side, as
 //! Monte Carlo predictions do, then do not trade cache lines.
 //!
-//! Bounded: buffers under [`MIN_LEN`] elements are left to the allocator
-//! (it is fast for them), at most [`PER_LEN`] are kept per length and
-//! [`MAX_BYTES`] in all.
+//! Bounded: at most [`PER_LEN`] are kept per length and [`MAX_BYTES`] in all.
+//! Buffers under [`MIN_LEN`] elements (a bias, one row's activations) are
+//! kept apart, by the thread that drops them and without a lock: at most
+//! [`SMALL_PER_LEN`] of each of [`SMALL_LENS`] lengths a thread (2 MiB at
+//! most): a Monte Carlo prediction of one row makes hundreds of them a call.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Shorter buffers are not kept.
+/// Shorter buffers are kept per thread ([`SMALL_LENS`], [`SMALL_PER_LEN`]).
 pub(crate) const MIN_LEN: usize = 4096;
 /// Buffers kept per length.
 pub(crate) const PER_LEN: usize = 8;
 /// Bytes kept in all.
 pub(crate) const MAX_BYTES: usize = 512 << 20;
+
+/// Lengths under [`MIN_LEN`] a thread keeps buffers of.
+pub(crate) const SMALL_LENS: usize = 16;
+/// Buffers under [`MIN_LEN`] a thread keeps per length.
+pub(crate) const SMALL_PER_LEN: usize = 8;
+
+thread_local! {
+    /// This thread's kept short buffers: (length, buffers of that length).
+    static SMALL: std::cell::RefCell<Vec<(usize, Vec<Vec<f32>>)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A kept short buffer of `len` elements, if this thread has one.
+fn take_small(len: usize) -> Option<Vec<f32>> {
+    SMALL
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            s.iter_mut().find(|(l, _)| *l == len)?.1.pop()
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps the short buffer `v` on this thread, if there is room.
+fn give_small(v: Vec<f32>) {
+    let len = v.len();
+    // During the thread's exit the list may be gone already: `v` is then freed.
+    let _ = SMALL.try_with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else { return };
+        if let Some((_, kept)) = s.iter_mut().find(|(l, _)| *l == len) {
+            if kept.len() < SMALL_PER_LEN {
+                kept.push(v);
+            }
+        } else if s.len() < SMALL_LENS {
+            s.push((len, vec![v]));
+        } else if let Some(slot) = s.iter_mut().find(|(_, kept)| kept.is_empty()) {
+            // Room for a new length: the slot of a length with none kept now.
+            *slot = (len, vec![v]);
+        }
+    });
+}
 
 #[derive(Default)]
 struct Pool {
@@ -42,7 +84,7 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 
 fn take(len: usize) -> Option<Vec<f32>> {
     if len < MIN_LEN {
-        return None;
+        return take_small(len);
     }
     let mut guard = POOL.lock().ok()?;
     let pool = guard.as_mut()?;
@@ -87,8 +129,11 @@ pub(crate) fn for_overwrite(len: usize) -> Vec<f32> {
 /// pool is full or `v` is small).
 pub(crate) fn give(v: Vec<f32>) {
     let (len, bytes) = (v.len(), v.capacity() * 4);
-    if len < MIN_LEN || len != v.capacity() {
+    if len != v.capacity() || len == 0 {
         return;
+    }
+    if len < MIN_LEN {
+        return give_small(v);
     }
     let Ok(mut guard) = POOL.lock() else { return };
     let pool = guard.get_or_insert_with(Pool::default);
@@ -124,6 +169,39 @@ mod tests {
             // Release builds hand the buffer out as it was given back (zeroed above): no extra pass.
             assert!(u.iter().all(|&x| x == 0.0), "release builds keep the old contents");
         }
+    }
+
+    #[test]
+    fn a_short_buffer_is_reused_on_its_thread_only_and_the_lists_stay_bounded() {
+        std::thread::spawn(|| {
+            let len = 37;
+            let v = vec![2.5f32; len];
+            let ptr = v.as_ptr() as usize;
+            give(v);
+            let other = std::thread::spawn(move || {
+                let v = zeroed(len);
+                v.as_ptr() as usize
+            })
+            .join()
+            .unwrap();
+            assert_ne!(other, ptr, "another thread does not take this thread's buffer");
+            let w = zeroed(len);
+            assert_eq!(w.as_ptr() as usize, ptr, "the kept buffer is handed out again");
+            assert!(w.iter().all(|&x| x == 0.0));
+            // Bounded: no more than SMALL_PER_LEN of a length, SMALL_LENS lengths.
+            for l in 1..=2 * SMALL_LENS {
+                for _ in 0..2 * SMALL_PER_LEN {
+                    give(vec![0f32; l]);
+                }
+            }
+            SMALL.with(|s| {
+                let s = s.borrow();
+                assert!(s.len() <= SMALL_LENS);
+                assert!(s.iter().all(|(_, kept)| kept.len() <= SMALL_PER_LEN));
+            });
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::train::{check_draws, checked_inputs, example_count};
 use blitz_autograd::{Device, Error, Result};
 use blitz_kernels::context::Context;
 use blitz_kernels::{ops, Buffer, Transpose, UnaryOp};
+use std::sync::{Arc, Mutex};
 
 /// Rows per product: those of the predictors' chunks (`PREDICT_ROWS` of
 /// regression and classification), which the products' bits depend on.
@@ -26,6 +27,21 @@ const CHUNK_ROWS: usize = 4096;
 /// Multiply-adds of a call below which the draws run on the calling thread
 /// (a hand-off to the pool costs more than they do).
 const SERIAL_WORK: usize = 1 << 21;
+
+/// The bytes of drawn weights a [`Network`] keeps by default
+/// ([`super::Model::with_draw_cache`]): 16 MiB, enough for 100 draws of a
+/// network of 40,000 weights (the README's Boston networks have 751 and 7,681).
+pub const DEFAULT_DRAW_CACHE: usize = 16 << 20;
+
+/// The weights and biases of every draw of one call (named by its seed),
+/// each layer's `(w, b)` in a draw's order: what a later call with the same
+/// seed and draw count uses instead of drawing them again (the same values:
+/// a draw is a function of its name).
+#[derive(Debug)]
+struct Drawn {
+    seed: u64,
+    draws: Vec<Vec<(Buffer, Buffer)>>,
+}
 
 /// One Bayesian linear layer, ready to draw.
 #[derive(Debug)]
@@ -54,6 +70,10 @@ pub(super) struct Network {
     work_per_row: usize,
     /// Where the draws run (variants and threads).
     pub(super) ctx: Context,
+    /// The most bytes of drawn weights kept between calls (0: none).
+    pub(super) cache_limit: usize,
+    /// The draws of the last call that fitted in `cache_limit`.
+    cache: Mutex<Option<Arc<Drawn>>>,
 }
 
 impl Network {
@@ -92,7 +112,16 @@ impl Network {
             work = work.saturating_add(w_mu.len().saturating_mul(2));
             layers.push(Layer { inputs, outputs, w_mu, w_sigma, b_mu, b_sigma, w_offset, b_offset });
         }
-        Ok(Network { layers, x_scale, y_scale, noise, work_per_row: work, ctx: Context::default() })
+        Ok(Network {
+            layers,
+            x_scale,
+            y_scale,
+            noise,
+            work_per_row: work,
+            ctx: Context::default(),
+            cache_limit: DEFAULT_DRAW_CACHE,
+            cache: Mutex::new(None),
+        })
     }
 
     /// The predictive distribution of the rows of `x` (transformed, not
@@ -140,13 +169,18 @@ impl Network {
         let width = self.layers.last().map_or(0, |l| l.outputs);
         let cols = self.layers.first().map_or(0, |l| l.inputs);
         check_draws(op, draws, n, width, CHUNK_ROWS, 0)?;
-        let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(n.saturating_mul(width)); draws];
+        let mut out: Vec<Vec<f32>> =
+            if n > CHUNK_ROWS { vec![Vec::with_capacity(n.saturating_mul(width)); draws] } else { Vec::new() };
+        let drawn = self.drawn(seed, draws)?;
         let mut start = 0;
         while start < n {
             let m = CHUNK_ROWS.min(n - start);
             let part = Buffer::from_host(xs[start * cols..(start + m) * cols].to_vec(), Device::Cpu)?;
             let one = |i: usize| -> Result<Vec<f32>> {
-                let y = self.draw(&part, m, draw_seed(seed, i as u64))?;
+                let y = match &drawn {
+                    Some(d) => self.forward(&part, m, &d.draws[i])?,
+                    None => self.forward(&part, m, &self.weights(draw_seed(seed, i as u64))?)?,
+                };
                 if softmax {
                     ops::softmax_in(&self.ctx, &y, width, false)?.into_vec()
                 } else {
@@ -160,6 +194,10 @@ impl Network {
                 use rayon::prelude::*;
                 self.ctx.install(|| (0..draws).into_par_iter().map(one).collect::<Result<_>>())?
             };
+            if m == n {
+                // One chunk: its draws are the outputs (no copy).
+                return Ok(parts);
+            }
             for (d, p) in out.iter_mut().zip(parts) {
                 d.extend(p);
             }
@@ -168,14 +206,53 @@ impl Network {
         Ok(out)
     }
 
-    /// One draw of the network on the `m` rows of `x`: `[m, outputs]`.
-    fn draw(&self, x: &Buffer, m: usize, seed: u64) -> Result<Buffer> {
+    /// The weights of the `draws` draws named by `seed`, kept from an
+    /// earlier call or drawn now and kept, when they fit in `cache_limit`
+    /// bytes; `None` when they do not (each draw then draws its own).
+    fn drawn(&self, seed: u64, draws: usize) -> Result<Option<Arc<Drawn>>> {
+        let per_draw: usize = self.layers.iter().map(|l| l.w_mu.len().saturating_add(l.b_mu.len())).sum();
+        let bytes = per_draw.saturating_mul(draws).saturating_mul(std::mem::size_of::<f32>());
+        if bytes > self.cache_limit {
+            return Ok(None);
+        }
+        // A poisoned lock (a thread panicked while holding it) is a miss, never a panic here.
+        let kept = self.cache.lock().ok().and_then(|c| c.clone());
+        if let Some(d) = kept.filter(|d| d.seed == seed && d.draws.len() == draws) {
+            return Ok(Some(d));
+        }
+        let one = |i: usize| self.weights(draw_seed(seed, i as u64));
+        let all: Vec<Vec<(Buffer, Buffer)>> = if self.work_per_row.saturating_mul(draws) < SERIAL_WORK {
+            (0..draws).map(one).collect::<Result<_>>()?
+        } else {
+            use rayon::prelude::*;
+            self.ctx.install(|| (0..draws).into_par_iter().map(one).collect::<Result<_>>())?
+        };
+        let d = Arc::new(Drawn { seed, draws: all });
+        if let Ok(mut c) = self.cache.lock() {
+            *c = Some(Arc::clone(&d));
+        }
+        Ok(Some(d))
+    }
+
+    /// Every layer's weights and bias in the draw named by `seed`.
+    fn weights(&self, seed: u64) -> Result<Vec<(Buffer, Buffer)>> {
+        self.layers
+            .iter()
+            .map(|l| {
+                let w = ops::reparam_forward_sigma_in(&self.ctx, &l.w_mu, &l.w_sigma, seed, l.w_offset)?;
+                let b = ops::reparam_forward_sigma_in(&self.ctx, &l.b_mu, &l.b_sigma, seed, l.b_offset)?;
+                Ok((w, b))
+            })
+            .collect()
+    }
+
+    /// The network with the drawn weights `wb` (each layer's `(w, b)`) on
+    /// the `m` rows of `x`: `[m, outputs]`.
+    fn forward(&self, x: &Buffer, m: usize, wb: &[(Buffer, Buffer)]) -> Result<Buffer> {
         let mut h: Option<Buffer> = None;
-        for (i, l) in self.layers.iter().enumerate() {
-            let w = ops::reparam_forward_sigma_in(&self.ctx, &l.w_mu, &l.w_sigma, seed, l.w_offset)?;
-            let b = ops::reparam_forward_sigma_in(&self.ctx, &l.b_mu, &l.b_sigma, seed, l.b_offset)?;
-            let mut c = ops::gemm_in(&self.ctx, h.as_ref().unwrap_or(x), &w, 1, m, l.inputs, l.outputs, Transpose::NT)?;
-            ops::add_rows_in(&self.ctx, &mut c, &b)?;
+        for (i, (l, (w, b))) in self.layers.iter().zip(wb).enumerate() {
+            let mut c = ops::gemm_in(&self.ctx, h.as_ref().unwrap_or(x), w, 1, m, l.inputs, l.outputs, Transpose::NT)?;
+            ops::add_rows_in(&self.ctx, &mut c, b)?;
             if i + 1 < self.layers.len() {
                 c = ops::unary_in(&self.ctx, UnaryOp::Relu, &c)?;
             }

@@ -24,6 +24,7 @@ mod draws;
 mod table;
 
 pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
+pub use draws::DEFAULT_DRAW_CACHE;
 pub use table::Prediction;
 
 use crate::checkpoint::{decode_string_list as decode_list, encode_string_list as encode_list, Checkpoint};
@@ -380,6 +381,17 @@ impl Model {
     /// rayon's global pool). The bits of a prediction do not depend on it.
     pub fn with_context(mut self, ctx: blitz_kernels::context::Context) -> Model {
         self.net.ctx = ctx;
+        self
+    }
+
+    /// The same model keeping at most `bytes` of drawn weights between calls
+    /// (by default [`DEFAULT_DRAW_CACHE`]; 0 keeps none). A draw is a
+    /// function of its name (seed, draw), so a call with the seed and draw
+    /// count of the call before takes the weights that call drew instead of
+    /// drawing them again: the same bits, without the normals. Calls whose
+    /// draws need more than `bytes` draw their weights each time.
+    pub fn with_draw_cache(mut self, bytes: usize) -> Model {
+        self.net.cache_limit = bytes;
         self
     }
 
