@@ -4,10 +4,12 @@
 //! ```text
 //! cargo run --release --example predict_latency [-- --calls 10000 --draws 100 --seconds 3]
 //! ```
-//! Prints, for `Model::predict` and for `Regressor::predict` (the tape
-//! path) on one thread, alternating blocks of calls: median, p99 and min
-//! in µs and the ratio of the medians; then the calls per second of one
-//! thread and of two threads calling one shared `Model` at once.
+//! Prints, for `Model::predict` (one seed: the drawn weights kept between
+//! calls), `Model::predict` with a new seed each call and nothing kept, and
+//! `Regressor::predict` (the tape path), on one thread, alternating blocks
+//! of calls: median, p99 and min in µs and the ratio of the medians; then
+//! the calls per second of one thread and of two threads calling one shared
+//! `Model` at once.
 
 #[path = "common/flags.rs"]
 mod flags;
@@ -61,6 +63,8 @@ fn run() -> Result<()> {
         ck.set_metadata(k, v);
     }
     let model = Model::from_checkpoint(&ck)?;
+    // The same model drawing its weights every call (nothing kept between calls).
+    let drawing = Model::from_checkpoint(&ck)?.with_draw_cache(0);
     let row: Vec<f32> = data.x.row(0).to_vec();
     let xt = Tensor::from_vec(row.clone(), &[1, 13])?;
     // The same bits both ways.
@@ -68,8 +72,12 @@ fn run() -> Result<()> {
         return Err(Error::invalid("model", "not a regression"));
     };
     assert_eq!(a, b, "Model::predict and Regressor::predict differ");
+    let Prediction::Regression(c) = drawing.predict(&[&row], draws, 0)? else {
+        return Err(Error::invalid("model", "not a regression"));
+    };
+    assert_eq!(a, c, "the kept draws and fresh ones differ");
 
-    let (mut fast, mut tape) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+    let (mut fast, mut tape, mut fresh) = (Vec::with_capacity(calls), Vec::with_capacity(calls), Vec::new());
     for _ in 0..50 {
         model.predict(&[&row], draws, 0)?;
         reg.predict(&xt, draws, 0)?;
@@ -85,15 +93,24 @@ fn run() -> Result<()> {
             let t = Instant::now();
             std::hint::black_box(reg.predict(&xt, draws, 0)?);
             tape.push(t.elapsed().as_secs_f64() * 1e6);
+            // A new seed every call: every draw drawn.
+            let seed = fresh.len() as u64 + 1;
+            let t = Instant::now();
+            std::hint::black_box(drawing.predict(&[&row], draws, seed)?);
+            fresh.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
     let (fm, fp, fmin) = percentiles(&mut fast);
     let (tm, tp, tmin) = percentiles(&mut tape);
+    let (dm, dp, dmin) = percentiles(&mut fresh);
     println!(
         "one row, {draws} draws, 13-50-1, one thread, {calls} calls (tape path: {} calls, interleaved)",
         tape.len()
     );
     println!("  Model::predict      median {fm:.1} us  p99 {fp:.1} us  min {fmin:.1} us  (p99/median {:.2})", fp / fm);
+    println!(
+        "  Model::predict, a new seed each call (nothing kept): median {dm:.1} us  p99 {dp:.1} us  min {dmin:.1} us"
+    );
     println!("  Regressor::predict  median {tm:.1} us  p99 {tp:.1} us  min {tmin:.1} us",);
     println!("  ratio of medians    {:.1}x", tm / fm);
     // The floor: the draw's normals alone (760 a draw: 650 + 50 + 50 + 1, in blocks of 4).

@@ -139,3 +139,56 @@ fn predict_from_rows_matches_the_command_and_serves_threads() {
     assert!(e.starts_with("<rows>: --log1p"), "{e}");
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `Model::predict` (the flat draw of the whole network, the kept draws)
+/// gives the bits of the tape path, `Regressor::predict` and
+/// `Classifier::predict`, on a network of two hidden layers.
+#[test]
+fn the_models_draws_give_the_tape_paths_bits() {
+    use blitz::layers::data::{read_delimited, ReadOptions};
+    use blitz::layers::model::{ModelFile, Task};
+    use blitz::prelude::*;
+    use blitz::Prediction;
+    let data = read_delimited(BOSTON, &ReadOptions::default().with_target(ColumnRef::name("MEDV"))).unwrap();
+    let (x, y) = (data.x.to_tensor().unwrap(), data.values().unwrap().to_tensor().unwrap());
+    let rows: Vec<Vec<f32>> = (0..5).map(|i| data.x.row(i).to_vec()).collect();
+    let xt = Tensor::from_vec(rows.concat(), &[5, 13]).unwrap();
+    let file = |task, outputs, classes: Vec<String>| ModelFile {
+        task,
+        spec: MlpSpec::new(13, vec![9, 6], outputs),
+        features: data.feature_names.clone(),
+        target: "MEDV".into(),
+        classes,
+        log1p: vec![],
+        settings: String::new(),
+        seed: 0,
+        conformal: None,
+    };
+    let load = |mut ck: blitz::layers::checkpoint::Checkpoint, f: &ModelFile| {
+        for (k, v) in f.metadata() {
+            ck.set_metadata(k, v);
+        }
+        blitz::Model::from_checkpoint(&ck).unwrap()
+    };
+    let f = file(Task::Regression, 1, vec![]);
+    let reg = Regressor::new(f.spec.build(3).unwrap(), 1).unwrap().standardized_on(&x, &y).unwrap();
+    let (kept, fresh) = (load(reg.checkpoint().unwrap(), &f), load(reg.checkpoint().unwrap(), &f).with_draw_cache(0));
+    for seed in [0, 3, 0] {
+        let want = reg.predict(&xt, 20, seed).unwrap();
+        for m in [&kept, &fresh] {
+            let Prediction::Regression(got) = m.predict(&rows, 20, seed).unwrap() else { panic!("a regression") };
+            assert_eq!(got, want, "seed {seed}");
+        }
+    }
+    let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let f = file(Task::Classification, 3, names.clone());
+    let cls = Classifier::new(f.spec.build(5).unwrap(), names).unwrap().standardized_on(&x).unwrap();
+    let (kept, fresh) = (load(cls.checkpoint().unwrap(), &f), load(cls.checkpoint().unwrap(), &f).with_draw_cache(0));
+    for seed in [1, 1, 2] {
+        let want = cls.predict(&xt, 20, seed).unwrap();
+        for m in [&kept, &fresh] {
+            let Prediction::Classification(got) = m.predict(&rows, 20, seed).unwrap() else { panic!("a classifier") };
+            assert_eq!(got, want, "seed {seed}");
+        }
+    }
+}

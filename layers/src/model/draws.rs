@@ -43,25 +43,29 @@ struct Drawn {
     draws: Vec<Vec<(Buffer, Buffer)>>,
 }
 
-/// One Bayesian linear layer, ready to draw.
+/// One Bayesian linear layer, ready to draw: its sizes and where its
+/// weights and bias lie in a draw ([`Network`]'s flat `mu` and `sigma`).
 #[derive(Debug)]
 struct Layer {
     inputs: usize,
     outputs: usize,
-    w_mu: Buffer,
-    w_sigma: Buffer,
-    b_mu: Buffer,
-    b_sigma: Buffer,
-    /// Where the weights' and the bias' normals start in a draw's stream
-    /// (as [`blitz_autograd::Tape::draw`] hands them out: blocks of four).
-    w_offset: u64,
-    b_offset: u64,
+    /// Where the weights and the bias start in a draw's stream of normals
+    /// (as [`blitz_autograd::Tape::draw`] hands them out: blocks of four),
+    /// which are also their places in the flat buffers.
+    w_at: usize,
+    b_at: usize,
 }
 
 /// The network of a loaded model, its statistics and noise level.
 #[derive(Debug)]
 pub(super) struct Network {
     layers: Vec<Layer>,
+    /// Every layer's means and sigma = softplus(rho), each weight at its
+    /// offset in the draw's stream of normals (zeros in the gaps between
+    /// tensors, which start at multiples of four): one fused
+    /// w = mu + sigma·eps draws the whole network.
+    mu: Buffer,
+    sigma: Buffer,
     x_scale: Standardizer,
     y_scale: Option<Standardizer>,
     /// Each output's noise standard deviation (regression only).
@@ -95,25 +99,33 @@ impl Network {
         let mut widths = vec![file.spec.inputs];
         widths.extend(&file.spec.hidden);
         widths.push(file.spec.outputs);
-        let (mut layers, mut next, mut work) = (Vec::new(), 0u64, 0usize);
-        let mut reserve = |n: usize| {
-            let at = next;
-            next = next.saturating_add((n as u64).div_ceil(4).saturating_mul(4));
+        let (mut layers, mut work) = (Vec::new(), 0usize);
+        let (mut mu, mut sigma) = (Vec::new(), Vec::new());
+        // Appends a tensor at the next multiple of four (its offset in the stream).
+        let mut place = |m: Vec<f32>, s: Vec<f32>| {
+            let at = mu.len().next_multiple_of(4);
+            mu.resize(at, 0.0);
+            sigma.resize(at, 0.0);
+            mu.extend(m);
+            sigma.extend(s);
             at
         };
         for (i, w) in widths.windows(2).enumerate() {
             let (inputs, outputs) = (w[0], w[1]);
             let name = |part: &str| format!("fc{}.{part}", i + 1);
-            let (w_mu, b_mu) = (host(name("weight_mu"))?, host(name("bias_mu"))?);
-            let w_sigma = ops::unary_in(&Context::default(), UnaryOp::Softplus, &host(name("weight_rho"))?)?;
-            let b_sigma = ops::unary_in(&Context::default(), UnaryOp::Softplus, &host(name("bias_rho"))?)?;
-            let (w_offset, b_offset) = (reserve(w_mu.len()), reserve(b_mu.len()));
+            let softplus = |b: Buffer| ops::unary_in(&Context::default(), UnaryOp::Softplus, &b)?.into_vec();
+            let (w_mu, b_mu) = (host(name("weight_mu"))?.into_vec()?, host(name("bias_mu"))?.into_vec()?);
             // The spec check bounded the weights by the memory: no overflow.
             work = work.saturating_add(w_mu.len().saturating_mul(2));
-            layers.push(Layer { inputs, outputs, w_mu, w_sigma, b_mu, b_sigma, w_offset, b_offset });
+            let w_at = place(w_mu, softplus(host(name("weight_rho"))?)?);
+            let b_at = place(b_mu, softplus(host(name("bias_rho"))?)?);
+            layers.push(Layer { inputs, outputs, w_at, b_at });
         }
+        let (mu, sigma) = (Buffer::from_host(mu, Device::Cpu)?, Buffer::from_host(sigma, Device::Cpu)?);
         Ok(Network {
             layers,
+            mu,
+            sigma,
             x_scale,
             y_scale,
             noise,
@@ -210,8 +222,7 @@ impl Network {
     /// earlier call or drawn now and kept, when they fit in `cache_limit`
     /// bytes; `None` when they do not (each draw then draws its own).
     fn drawn(&self, seed: u64, draws: usize) -> Result<Option<Arc<Drawn>>> {
-        let per_draw: usize = self.layers.iter().map(|l| l.w_mu.len().saturating_add(l.b_mu.len())).sum();
-        let bytes = per_draw.saturating_mul(draws).saturating_mul(std::mem::size_of::<f32>());
+        let bytes = self.mu.len().saturating_mul(draws).saturating_mul(std::mem::size_of::<f32>());
         if bytes > self.cache_limit {
             return Ok(None);
         }
@@ -234,16 +245,13 @@ impl Network {
         Ok(Some(d))
     }
 
-    /// Every layer's weights and bias in the draw named by `seed`.
+    /// Every layer's weights and bias in the draw named by `seed`: the whole
+    /// network in one fused draw, then cut into its tensors.
     fn weights(&self, seed: u64) -> Result<Vec<(Buffer, Buffer)>> {
-        self.layers
-            .iter()
-            .map(|l| {
-                let w = ops::reparam_forward_sigma_in(&self.ctx, &l.w_mu, &l.w_sigma, seed, l.w_offset)?;
-                let b = ops::reparam_forward_sigma_in(&self.ctx, &l.b_mu, &l.b_sigma, seed, l.b_offset)?;
-                Ok((w, b))
-            })
-            .collect()
+        let all = ops::reparam_forward_sigma_in(&self.ctx, &self.mu, &self.sigma, seed, 0)?;
+        let all = all.as_cpu("Model::predict")?;
+        let part = |at: usize, len: usize| Buffer::from_host(all[at..at + len].to_vec(), Device::Cpu);
+        self.layers.iter().map(|l| Ok((part(l.w_at, l.inputs * l.outputs)?, part(l.b_at, l.outputs)?))).collect()
     }
 
     /// The network with the drawn weights `wb` (each layer's `(w, b)`) on
