@@ -26,7 +26,10 @@ use super::parallel::splits;
 use super::random::for_each_normal_chunk;
 use super::simd::multiversion;
 use crate::context::ThreadSplit;
-use crate::fastmath::{exp, ln_normal as ln, log1p_normal as log1p, softplus, softplus_sigmoid};
+use crate::fastmath::{
+    exp, ln_normal as ln, log1p_normal as log1p, softplus, softplus_from_exp, softplus_sigmoid,
+    softplus_sigmoid_from_exp,
+};
 use crate::types::prior::{Consts, LN_SQRT_2PI};
 use crate::types::PriorSpec;
 use rayon::prelude::*;
@@ -34,20 +37,46 @@ use rayon::prelude::*;
 pub(crate) use crate::context::KL_CHUNK;
 
 impl Consts {
+    /// The mixture's log-sum-exp in two steps, [`Consts::log_prior`]'s
+    /// operations: (max(a, b), e^{−|a−b|} floored at e⁻⁶⁰) of `w`, then
+    /// [`Consts::mixture_log`] of them.
+    #[inline(always)]
+    fn mixture_parts(&self, w: f32) -> (f32, f32) {
+        let (a, b) = self.mixture_ab(w);
+        (a.max(b), Self::mixture_exp(a, b))
+    }
+
+    /// The two components' log densities (a, b) at `w`, constants included.
+    #[inline(always)]
+    fn mixture_ab(&self, w: f32) -> (f32, f32) {
+        let w2 = w * w;
+        (self.ca - self.ha * w2, self.cb - self.hb * w2)
+    }
+
+    /// e^{−|a−b|}, floored at e⁻⁶⁰ (~1e-26, invisible next to max(a, b) and
+    /// to 1) so that e·h never goes subnormal, which costs ~100 cycles per
+    /// operation.
+    #[inline(always)]
+    fn mixture_exp(a: f32, b: f32) -> f32 {
+        exp((-(a - b).abs()).max(-60.0))
+    }
+
+    /// log p(w) of a mixture from [`Consts::mixture_parts`]: max + ln(1 + e).
+    #[inline(always)]
+    fn mixture_log(&self, max: f32, e: f32) -> f32 {
+        max + log1p(e)
+    }
+
     /// (log p(w), d log p / dw); `MIX` false: the single Gaussian (`self.single`).
     #[inline(always)]
     fn log_prior<const MIX: bool>(&self, w: f32) -> (f32, f32) {
         if !MIX {
             return (self.c1 - self.ha * (w * w), -2.0 * w * self.ha);
         }
-        let w2 = w * w;
-        let a = self.ca - self.ha * w2;
-        let b = self.cb - self.hb * w2;
         // log-sum-exp: max + ln(1 + e^{−|a−b|}); the responsibilities follow from the same e.
-        // e is floored at e⁻⁶⁰ (~1e-26, invisible next to max(a, b) and to 1) so that
-        // e·h never goes subnormal, which costs ~100 cycles per operation.
-        let e = exp((-(a - b).abs()).max(-60.0));
-        let lp = a.max(b) + log1p(e);
+        let (a, b) = self.mixture_ab(w);
+        let e = Self::mixture_exp(a, b);
+        let lp = self.mixture_log(a.max(b), e);
         let inv = 1.0 / (1.0 + e);
         let (ra, rb) = if a >= b { (inv, e * inv) } else { (e * inv, inv) };
         (lp, -2.0 * w * (ra * self.ha + rb * self.hb))
@@ -112,7 +141,7 @@ fn forward_impl(
     b: &mut [f32],
 ) -> f64 {
     let mut acc = 0f64;
-    let mut v = [0f32; 64];
+    let (mut v, mut sig, mut lns, mut pexp, mut pmax) = ([0f32; 64], [0f32; 64], [0f32; 64], [0f32; 64], [0f32; 64]);
     by_nonempty_and_prior!(a, k, SAVE, MIX => for_each_normal_chunk(
         seed,
         offset,
@@ -123,16 +152,39 @@ fn forward_impl(
             // Slices of length n (v included): no bounds checks, so the loop vectorises.
             let (m, r, o, v) = (&mu[s..s + n], &rho[s..s + n], &mut w[s..s + n], &mut v[..n]);
             let (sa, sb) = if SAVE { (&mut a[s..s + n], &mut b[s..s + n]) } else { (&mut [][..], &mut [][..]) };
+            // Passes over the run, each with a short chain of dependent
+            // operations, so that many elements are in flight at once: sigma
+            // and ln sigma, then the draw and (for a mixture) the exp of its
+            // prior, then the prior's log1p and the terms. The same
+            // operations on each element as in one pass, so the same bits.
+            let (sg, ls, pe, pm) = (&mut sig[..n], &mut lns[..n], &mut pexp[..n], &mut pmax[..n]);
             for i in 0..n {
-                // The same sigma bits either way (softplus_sigmoid's softplus is softplus).
-                let (sigma, fa, fb) = if SAVE { factors(r[i], eps[i]) } else { (softplus(r[i]), 0.0, 0.0) };
-                let wi = m[i] + sigma * eps[i];
-                o[i] = wi;
-                v[i] = -ln(sigma) - 0.5 * eps[i] * eps[i] - k.log_prior::<MIX>(wi).0;
+                pe[i] = exp(r[i]);
+            }
+            for i in 0..n {
+                // The same sigma bits either way (softplus_sigmoid's softplus is
+                // softplus, which is softplus_from_exp of exp).
+                let (sigma, fa, fb) =
+                    if SAVE { factors_from_exp(r[i], pe[i], eps[i]) } else { (softplus_from_exp(r[i], pe[i]), 0.0, 0.0) };
+                sg[i] = sigma;
                 if SAVE {
                     sa[i] = fa;
                     sb[i] = fb;
                 }
+            }
+            for i in 0..n {
+                ls[i] = ln(sg[i]);
+            }
+            for i in 0..n {
+                let wi = m[i] + sg[i] * eps[i];
+                o[i] = wi;
+                if MIX {
+                    (pm[i], pe[i]) = k.mixture_parts(wi);
+                }
+            }
+            for i in 0..n {
+                let lp = if MIX { k.mixture_log(pm[i], pe[i]) } else { k.log_prior::<false>(o[i]).0 };
+                v[i] = -ls[i] - 0.5 * eps[i] * eps[i] - lp;
             }
             acc += lane_sum(v) - LN_SQRT_2PI as f64 * n as f64;
         },
@@ -140,12 +192,12 @@ fn forward_impl(
     acc
 }
 
-/// (sigma, a, b) of one weight: sigma = softplus(rho) and the backward's
-/// factors a = sigmoid(rho)·eps, b = −sigmoid(rho)/sigma (softplus' derivative
-/// is the logistic function: both from one exp).
+/// (sigma, a, b) of one weight given e^rho: sigma = softplus(rho) and the
+/// backward's factors a = sigmoid(rho)·eps, b = −sigmoid(rho)/sigma
+/// (softplus' derivative is the logistic function: both from the one exp).
 #[inline(always)]
-fn factors(rho: f32, eps: f32) -> (f32, f32, f32) {
-    let (sigma, dsigma) = softplus_sigmoid(rho);
+fn factors_from_exp(rho: f32, e_rho: f32, eps: f32) -> (f32, f32, f32) {
+    let (sigma, dsigma) = softplus_sigmoid_from_exp(rho, e_rho);
     (sigma, dsigma * eps, -dsigma / sigma)
 }
 
@@ -192,6 +244,7 @@ fn backward_impl(
     g_mu: &mut [f32],
     g_rho: &mut [f32],
 ) {
+    let (mut sig, mut fac_a, mut fac_b) = ([0f32; 64], [0f32; 64], [0f32; 64]);
     by_nonempty_and_prior!(g_w, k, GW, MIX => for_each_normal_chunk(
         seed,
         offset,
@@ -202,10 +255,18 @@ fn backward_impl(
             let (m, r) = (&mu[s..s + n], &rho[s..s + n]);
             let (om, or) = (&mut g_mu[s..s + n], &mut g_rho[s..s + n]);
             let gg = if GW { &g_w[s..s + n] } else { &[][..] };
+            // Two passes (more elements in flight, as in the forward): the
+            // factors, then the gradients; the same operations on each element.
+            let (fs, fa, fb) = (&mut sig[..n], &mut fac_a[..n], &mut fac_b[..n]);
             for i in 0..n {
-                let (sigma, a, b) = factors(r[i], eps[i]);
+                fs[i] = exp(r[i]);
+            }
+            for i in 0..n {
+                (fs[i], fa[i], fb[i]) = factors_from_exp(r[i], fs[i], eps[i]);
+            }
+            for i in 0..n {
                 let gw = if GW { gg[i] } else { 0.0 };
-                (om[i], or[i]) = grads::<MIX>(m[i] + sigma * eps[i], a, b, gw, g_kl, k);
+                (om[i], or[i]) = grads::<MIX>(m[i] + fs[i] * eps[i], fa[i], fb[i], gw, g_kl, k);
             }
         },
     ))

@@ -210,7 +210,7 @@ pub fn softplus(x: f32) -> f32 {
 /// softplus(x) given y = eˣ: x itself above 20 (where ln(1 + eˣ) = x in
 /// f32), else log1p(y). The one rule of [`softplus`] and [`softplus_sigmoid`].
 #[inline(always)]
-fn softplus_from_exp(x: f32, y: f32) -> f32 {
+pub(crate) fn softplus_from_exp(x: f32, y: f32) -> f32 {
     // y = eˣ is in [e⁻⁸⁷, e⁸⁸] (exp saturates) or NaN: log1p's domain.
     let mid = log1p_normal(y);
     if x > 20.0 {
@@ -225,7 +225,13 @@ fn softplus_from_exp(x: f32, y: f32) -> f32 {
 /// (±inf give (+inf, 1) and (e⁻⁸⁷, e⁻⁸⁷)); NaN gives (NaN, NaN).
 #[inline(always)]
 pub fn softplus_sigmoid(x: f32) -> (f32, f32) {
-    let y = exp(x);
+    softplus_sigmoid_from_exp(x, exp(x))
+}
+
+/// [`softplus_sigmoid`] given y = eˣ (for kernels that compute the exps of
+/// a run first, in a pass of their own).
+#[inline(always)]
+pub(crate) fn softplus_sigmoid_from_exp(x: f32, y: f32) -> (f32, f32) {
     (softplus_from_exp(x, y), y / (1.0 + y))
 }
 
