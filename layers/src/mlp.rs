@@ -94,13 +94,22 @@ impl MlpSpec {
     /// match the tensors; [`Error::NonFinite`] naming a tensor;
     /// [`Error::TooLarge`] for a network that would not fit in memory.
     pub fn from_metadata(ck: &Checkpoint) -> Result<MlpSpec> {
+        let spec = MlpSpec::sizes_from_metadata(ck, "bayesian_mlp")?;
+        spec.check_tensors(ck)?;
+        Ok(spec)
+    }
+
+    /// The spec recorded by [`MlpSpec::to_metadata`] (with `model = model`),
+    /// its values checked but not the tensors: for the networks of other
+    /// methods, whose tensors their own loaders check.
+    pub(crate) fn sizes_from_metadata(ck: &Checkpoint, model: &str) -> Result<MlpSpec> {
         let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
         let meta = ck.metadata();
         let get = |k: &str| {
             meta.get(k).ok_or_else(|| bad(format!("metadata {k} is missing: not a model written by `blitz fit`")))
         };
-        if get("model")? != "bayesian_mlp" {
-            return Err(bad(format!("model {:?}: only bayesian_mlp is known", get("model")?)));
+        if get("model")? != model {
+            return Err(bad(format!("model {:?}: only {model} is known", get("model")?)));
         }
         let sizes: Vec<usize> = get("model.sizes")?
             .split('-')
@@ -129,7 +138,6 @@ impl MlpSpec {
             prior_sigma,
             rho_init,
         };
-        spec.check_tensors(ck)?;
         Ok(spec)
     }
 

@@ -21,10 +21,14 @@
 
 mod calibration;
 mod draws;
+mod method;
 mod table;
+mod trained;
 
 pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
+pub use method::{Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD, MAX_MEMBERS};
 pub use table::Prediction;
+pub use trained::{plain_mlp, Trained, PLAIN_MLP};
 
 use crate::checkpoint::{decode_string_list as decode_list, encode_string_list as encode_list, Checkpoint};
 use crate::classification::Classifier;
@@ -90,6 +94,8 @@ pub struct ModelFile {
     pub seed: u64,
     /// The split-conformal calibration (`blitz fit --conformal F`), if any.
     pub conformal: Option<Calibration>,
+    /// How the network is uncertain (`blitz fit --method`), and its settings.
+    pub method: Method,
 }
 
 /// A trained or loaded model of either task.
@@ -130,6 +136,10 @@ impl ModelFile {
         let mut ck = Checkpoint::new();
         self.spec.to_metadata(&mut ck);
         let mut m = ck.metadata().clone();
+        if self.method != Method::Bbb {
+            m.insert("model".into(), PLAIN_MLP.into());
+        }
+        self.method.to_metadata(&mut m);
         m.insert(KEY_TASK.into(), self.task.name().into());
         m.insert(KEY_FEATURES.into(), encode_list(&self.features));
         m.insert(KEY_TARGET.into(), self.target.clone());
@@ -165,9 +175,18 @@ impl ModelFile {
             "classification" => Task::Classification,
             other => return Err(bad(format!("task {other:?} is unknown"))),
         };
+        let method = Method::from_metadata(meta, ck.source())?;
+        let spec = match method {
+            Method::Bbb => MlpSpec::from_metadata(ck)?,
+            _ => {
+                let spec = MlpSpec::sizes_from_metadata(ck, PLAIN_MLP)?;
+                trained::check_tensors(ck, &spec, task, method)?;
+                spec
+            }
+        };
         let file = ModelFile {
             task,
-            spec: MlpSpec::from_metadata(ck)?,
+            spec,
             features: list(KEY_FEATURES)?,
             target: get(KEY_TARGET)?.clone(),
             classes: list(KEY_CLASSES)?,
@@ -175,6 +194,7 @@ impl ModelFile {
             settings: get(KEY_SETTINGS)?.clone(),
             seed: get(KEY_SEED)?.parse().map_err(|_| bad(format!("metadata {KEY_SEED} is not a number")))?,
             conformal: None,
+            method,
         };
         let outputs = file.spec.outputs;
         let file = ModelFile { conformal: Calibration::from_metadata(meta, task, outputs, ck.source())?, ..file };
@@ -249,7 +269,9 @@ impl ModelFile {
         Ok(())
     }
 
-    /// An untrained model of this description.
+    /// An untrained Bayes by Backprop model of this description, whatever
+    /// [`ModelFile::method`] says ([`ModelFile::build_trained`] builds the
+    /// method's).
     ///
     /// # Errors
     /// As [`MlpSpec::build`].
@@ -297,14 +319,15 @@ impl ModelFile {
     }
 }
 
-/// A model file ready to predict: its description, the model, and the
-/// network prepared for many draws (sigma = softplus(rho) computed once).
+/// A model file ready to predict: its description, the model, and (for
+/// Bayes by Backprop) the network prepared for many draws (sigma =
+/// softplus(rho) computed once).
 /// `Send + Sync`: threads may share one and call [`Model::predict`] at once.
 #[derive(Debug)]
 pub struct Model {
     file: ModelFile,
-    fitted: Fitted,
-    net: draws::Network,
+    trained: Trained,
+    net: Option<draws::Network>,
 }
 
 impl Model {
@@ -335,10 +358,10 @@ impl Model {
     /// As [`ModelFile::from_checkpoint`] and [`Fitted::restore`].
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Model> {
         let file = ModelFile::from_checkpoint(ck)?;
-        let mut fitted = file.build()?;
-        fitted.restore(ck)?;
-        let net = draws::Network::new(&file, &fitted)?;
-        Ok(Model { file, fitted, net })
+        let mut trained = file.build_trained()?;
+        trained.restore(ck)?;
+        let net = trained.bbb().map(|fitted| draws::Network::new(&file, fitted)).transpose()?;
+        Ok(Model { file, trained, net })
     }
 
     /// What the file says about the model and its data.
@@ -361,9 +384,20 @@ impl Model {
         &self.file.classes
     }
 
-    /// The model itself (for evaluation, or to train further).
-    pub fn fitted(&self) -> &Fitted {
-        &self.fitted
+    /// The Bayes by Backprop model itself (for evaluation, or to train
+    /// further); `None` for a file of another method ([`Model::trained`]).
+    pub fn fitted(&self) -> Option<&Fitted> {
+        self.trained.bbb()
+    }
+
+    /// The model itself, whichever method wrote the file.
+    pub fn trained(&self) -> &Trained {
+        &self.trained
+    }
+
+    /// How the file's network is uncertain.
+    pub fn method(&self) -> Method {
+        self.file.method
     }
 
     /// Reads the delimited file at `path` (delimiter and header detected)
@@ -379,8 +413,19 @@ impl Model {
     /// (by default [`Context::default`](blitz_kernels::context::Context),
     /// rayon's global pool). The bits of a prediction do not depend on it.
     pub fn with_context(mut self, ctx: blitz_kernels::context::Context) -> Model {
-        self.net.ctx = ctx;
+        self.trained.set_context(&ctx);
+        if let Some(net) = &mut self.net {
+            net.ctx = ctx;
+        }
         self
+    }
+
+    /// The prediction of the transformed rows `x`, by the file's method.
+    fn predict_table(&self, x: &Table, draws: usize, seed: u64) -> Result<Prediction> {
+        match &self.net {
+            Some(net) => net.predict(&self.file, x, draws, seed),
+            None => self.trained.predict(&x.to_tensor()?, draws, seed),
+        }
     }
 
     /// The predictive distribution of `rows` (each one value per feature,
@@ -407,7 +452,7 @@ impl Model {
         }
         let mut x = Table { data, rows: rows.len(), cols };
         self.file.transform_table(&mut x, &self.file.features, "<rows>")?;
-        self.net.predict(&self.file, &x, draws, seed)
+        self.predict_table(&x, draws, seed)
     }
 
     /// [`Model::predict`] on data read for this model ([`Model::read_data`]),
@@ -422,7 +467,7 @@ impl Model {
     pub fn predict_dataset(&self, data: &Dataset, draws: usize, seed: u64) -> Result<Prediction> {
         let mut x = data.x.clone();
         self.file.transform_table(&mut x, &data.feature_names, &data.source)?;
-        self.net.predict(&self.file, &x, draws, seed)
+        self.predict_table(&x, draws, seed)
     }
 
     /// [`Model::predict`] on a table of features in [`Model::features`]'
@@ -431,7 +476,7 @@ impl Model {
     /// # Errors
     /// As [`Model::predict_dataset`].
     pub fn predict_transformed(&self, x: &Table, draws: usize, seed: u64) -> Result<Prediction> {
-        self.net.predict(&self.file, x, draws, seed)
+        self.predict_table(x, draws, seed)
     }
 
     /// The prediction table `blitz predict` prints: a CSV header, then one

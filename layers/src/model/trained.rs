@@ -1,0 +1,379 @@
+//! The trained model of a model file, whichever [`Method`] wrote it: built
+//! from the file's description, its tensors checked before anything is
+//! built, restored, and predicting with the same columns for every method.
+//!
+//! Bayes by Backprop predicts through [`super::draws`]; the other methods
+//! predict through their own predictors ([`Regressor`] and [`Classifier`]
+//! over an [`McDropout`] network, [`DeepEnsemble`]).
+
+use super::method::Method;
+use super::{Fitted, ModelFile, Prediction, Task};
+use crate::checkpoint::Checkpoint;
+use crate::classification::Classifier;
+use crate::data::Standardizer;
+use crate::metrics::{gaussian_mixture_log_likelihood_hetero, interval_coverage, rmse};
+use crate::mlp::MlpSpec;
+use crate::module::params;
+use crate::regression::{RegressionMetrics, RegressionPrediction, Regressor, LOG_NOISE};
+use crate::uncertainty::ensemble::mixture_prediction;
+use crate::uncertainty::{DeepEnsemble, GaussianRegressor, McDropout};
+use crate::{Dropout, Linear, ReLU, Sequential};
+use blitz_autograd::{Context, Error, Param, Result, Tensor};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// The `model` metadata of a file whose network is deterministic (every
+/// method but Bayes by Backprop, whose file says `bayesian_mlp`).
+pub const PLAIN_MLP: &str = "mlp";
+
+/// A trained or loaded model of any method and task.
+#[derive(Debug)]
+pub enum Trained {
+    /// Bayes by Backprop.
+    Bbb(Fitted),
+    /// MC dropout, regression (a learned noise level per output).
+    McDropoutRegression(Regressor<McDropout<Sequential>>),
+    /// MC dropout, classification.
+    McDropoutClassification(Classifier<McDropout<Sequential>>),
+    /// A deep ensemble of Gaussian regressors (a mean and a variance each).
+    EnsembleRegression(DeepEnsemble<GaussianRegressor>),
+    /// A deep ensemble of classifiers.
+    EnsembleClassification(DeepEnsemble<Classifier>),
+}
+
+/// `spec`'s sizes as a deterministic network with `outputs` outputs:
+/// [`Linear`] layers `fc1`, `fc2`, … with ReLU between them, and after each
+/// ReLU a [`Dropout`] of `dropout` when given; the initial weights drawn
+/// from a generator seeded with `seed`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a zero size or a bad drop probability.
+pub fn plain_mlp(spec: &MlpSpec, outputs: usize, seed: u64, dropout: Option<f32>) -> Result<Sequential> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut net = Sequential::new();
+    let mut width = spec.inputs;
+    for (i, &h) in spec.hidden.iter().enumerate() {
+        net = net.push_named(format!("fc{}", i + 1), Linear::new(width, h, true, &mut rng)?).push(ReLU);
+        if let Some(p) = dropout {
+            net = net.push(Dropout::new(p)?);
+        }
+        width = h;
+    }
+    Ok(net.push_named(format!("fc{}", spec.hidden.len() + 1), Linear::new(width, outputs, true, &mut rng)?))
+}
+
+/// The outputs of one network of `method` for `spec`: a regression
+/// ensemble's member predicts a mean and a variance per output.
+fn net_outputs(spec: &MlpSpec, task: Task, method: Method) -> Result<usize> {
+    match (task, method) {
+        (Task::Regression, Method::Ensemble { .. }) => spec
+            .outputs
+            .checked_mul(2)
+            .ok_or_else(|| Error::invalid("model.sizes", format!("{} outputs: too many", spec.outputs))),
+        _ => Ok(spec.outputs),
+    }
+}
+
+/// The name and shape of every tensor a file of `method` holds (besides
+/// the optimizer's): see [`Method`].
+fn expected_tensors(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(String, Vec<usize>)>> {
+    let mut widths = vec![spec.inputs];
+    widths.extend(&spec.hidden);
+    widths.push(net_outputs(spec, task, method)?);
+    let mut one = Vec::new();
+    for (i, w) in widths.windows(2).enumerate() {
+        one.push((format!("fc{}.bias", i + 1), vec![w[1]]));
+        one.push((format!("fc{}.weight", i + 1), vec![w[1], w[0]]));
+    }
+    Ok(match method {
+        Method::Bbb => spec.param_shapes(),
+        Method::McDropout { .. } => {
+            if task == Task::Regression {
+                one.push((LOG_NOISE.to_string(), vec![spec.outputs]));
+            }
+            one
+        }
+        Method::Ensemble { members } => {
+            (0..members).flat_map(|m| one.iter().map(move |(n, s)| (format!("member{m}.{n}"), s.clone()))).collect()
+        }
+    })
+}
+
+/// Checks the tensors of a file of `method` (not Bayes by Backprop, which
+/// [`MlpSpec::from_metadata`] checks): every expected tensor is there with
+/// its shape and finite values, no other model tensor is, and the network
+/// fits in memory.
+///
+/// # Errors
+/// [`Error::Parse`] naming the file and the tensors at fault (the first
+/// missing member's, for an ensemble); [`Error::NonFinite`] naming the
+/// tensor; [`Error::TooLarge`].
+pub(super) fn check_tensors(ck: &Checkpoint, spec: &MlpSpec, task: Task, method: Method) -> Result<()> {
+    use blitz_kernels::limits::{check_memory, checked_numel, f32_bytes};
+    let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
+    let expected = expected_tensors(spec, task, method)?;
+    let mut problems = Vec::new();
+    for (name, shape) in &expected {
+        match ck.tensor(name) {
+            None => {
+                problems
+                    .push(format!("tensor {name} (shape {shape:?} for model.sizes and {}) is missing", method.name()));
+                // One missing member says enough (and a forged count ends here).
+                break;
+            }
+            Some((s, _)) if s != &shape[..] => {
+                problems.push(format!("tensor {name}: shape {s:?} in the file, model.sizes implies {shape:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in ck.names() {
+        if !name.starts_with(crate::checkpoint::OPTIM_PREFIX) && !expected.iter().any(|(n, _)| n == name) {
+            problems.push(format!(
+                "tensor {name} is not part of a {} model of sizes {}",
+                method.name(),
+                spec.describe()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(bad(problems.join("; ")));
+    }
+    let mut total = 0usize;
+    for (name, shape) in &expected {
+        let n = checked_numel("model.sizes", shape)?;
+        total = total.checked_add(n).ok_or(Error::ShapeOverflow { op: "model.sizes", shape: shape.clone() })?;
+        ck.check_finite([name.as_str()])?;
+    }
+    check_memory(f32_bytes(total).saturating_mul(3), || format!("model.sizes {} of {}", spec.describe(), ck.source()))
+}
+
+impl ModelFile {
+    /// An untrained model of this description and its method (initial
+    /// weights from [`ModelFile::seed`]; an ensemble's member i from
+    /// [`member_seed`](crate::uncertainty::member_seed)(seed, i)).
+    ///
+    /// # Errors
+    /// As [`MlpSpec::build`] and [`plain_mlp`].
+    pub fn build_trained(&self) -> Result<Trained> {
+        let outputs = net_outputs(&self.spec, self.task, self.method)?;
+        Ok(match (self.method, self.task) {
+            (Method::Bbb, _) => Trained::Bbb(self.build()?),
+            (Method::McDropout { rate }, Task::Regression) => {
+                let net = plain_mlp(&self.spec, outputs, self.seed, Some(rate))?;
+                Trained::McDropoutRegression(Regressor::new(McDropout::new(net), self.spec.outputs)?)
+            }
+            (Method::McDropout { rate }, Task::Classification) => {
+                let net = plain_mlp(&self.spec, outputs, self.seed, Some(rate))?;
+                Trained::McDropoutClassification(Classifier::new(McDropout::new(net), self.classes.clone())?)
+            }
+            (Method::Ensemble { members }, Task::Regression) => {
+                Trained::EnsembleRegression(DeepEnsemble::regression(members, self.spec.outputs, self.seed, |s| {
+                    plain_mlp(&self.spec, outputs, s, None)
+                })?)
+            }
+            (Method::Ensemble { members }, Task::Classification) => Trained::EnsembleClassification(
+                DeepEnsemble::classification(members, self.classes.clone(), self.seed, |s| {
+                    plain_mlp(&self.spec, outputs, s, None)
+                })?,
+            ),
+        })
+    }
+}
+
+/// Every member's parameters, named `member{i}.…` as in the file.
+fn member_params<'a>(nets: impl Iterator<Item = &'a Sequential>) -> Vec<(String, Param)> {
+    nets.enumerate().flat_map(|(i, n)| params(n).into_iter().map(move |(k, p)| (format!("member{i}.{k}"), p))).collect()
+}
+
+/// The standardisation statistics `key` the file must hold.
+fn scale(ck: &Checkpoint, key: &str) -> Result<Standardizer> {
+    Standardizer::from_metadata(ck, key)?.ok_or_else(|| Error::Parse {
+        path: ck.source().to_string(),
+        message: format!("metadata {key}.mean/{key}.std are missing: `blitz fit` always writes them"),
+    })
+}
+
+impl Trained {
+    /// Restores parameters and statistics from a model file (or a
+    /// checkpoint of the run) of this model's method.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] when names, shapes or statistics do not fit;
+    /// [`Error::NonFinite`] for a parameter that is not finite.
+    pub fn restore(&mut self, ck: &Checkpoint) -> Result<()> {
+        match self {
+            Trained::Bbb(m) => m.restore(ck),
+            Trained::McDropoutRegression(m) => m.restore(ck),
+            Trained::McDropoutClassification(m) => m.restore(ck),
+            Trained::EnsembleRegression(e) => {
+                let named = member_params(e.members().iter().map(|m| &m.net));
+                ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
+                let (x, y) = (scale(ck, "x_scale")?, scale(ck, "y_scale")?);
+                ck.restore_params(&named)?;
+                for m in e.members_mut() {
+                    m.x_scale = Some(x.clone());
+                    m.y_scale = Some(y.clone());
+                }
+                Ok(())
+            }
+            Trained::EnsembleClassification(e) => {
+                let named = member_params(e.members().iter().map(|m| &m.net));
+                ck.check_finite(named.iter().map(|(n, _)| n.as_str()))?;
+                let x = scale(ck, "x_scale")?;
+                ck.restore_params(&named)?;
+                for m in e.members_mut() {
+                    m.x_scale = Some(x.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The Bayes by Backprop model, if this is one.
+    pub fn bbb(&self) -> Option<&Fitted> {
+        match self {
+            Trained::Bbb(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Its predictions on the kernel variants and threads of `ctx` (the
+    /// same bits on any thread count).
+    pub fn set_context(&mut self, ctx: &Context) {
+        match self {
+            Trained::Bbb(Fitted::Regression(m)) => m.context = ctx.clone(),
+            Trained::Bbb(Fitted::Classification(m)) => m.context = ctx.clone(),
+            Trained::McDropoutRegression(m) => m.context = ctx.clone(),
+            Trained::McDropoutClassification(m) => m.context = ctx.clone(),
+            Trained::EnsembleRegression(e) => e.members_mut().iter_mut().for_each(|m| m.context = ctx.clone()),
+            Trained::EnsembleClassification(e) => e.members_mut().iter_mut().for_each(|m| m.context = ctx.clone()),
+        }
+    }
+
+    /// The predictive distribution of inputs `x` (`[n, features]`,
+    /// transformed, in the data's units): `draws` weight draws (Bayes by
+    /// Backprop) or dropout passes (MC dropout) named by `seed`; an
+    /// ensemble's members are deterministic, one pass each whatever
+    /// `draws`, so its prediction does not depend on `draws` or `seed`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `draws == 0`; [`Error::NonFinite`]
+    /// naming the row and column of an input that is not finite; the
+    /// predictors' shape and memory errors.
+    pub fn predict(&self, x: &Tensor, draws: usize, seed: u64) -> Result<Prediction> {
+        Ok(match self {
+            Trained::Bbb(Fitted::Regression(m)) => Prediction::Regression(m.predict(x, draws, seed)?),
+            Trained::Bbb(Fitted::Classification(m)) => Prediction::Classification(m.predict(x, draws, seed)?),
+            Trained::McDropoutRegression(m) => Prediction::Regression(m.predict(x, draws, seed)?),
+            Trained::McDropoutClassification(m) => Prediction::Classification(m.predict(x, draws, seed)?),
+            Trained::EnsembleRegression(e) => {
+                self.check_ensemble_inputs(x, draws)?;
+                Prediction::Regression(e.predict(x, 1, seed)?)
+            }
+            Trained::EnsembleClassification(e) => {
+                self.check_ensemble_inputs(x, draws)?;
+                Prediction::Classification(e.predict(x, 1, seed)?)
+            }
+        })
+    }
+
+    /// The refusals of the other predictors, for an ensemble's inputs.
+    fn check_ensemble_inputs(&self, x: &Tensor, draws: usize) -> Result<()> {
+        if draws == 0 {
+            return Err(Error::invalid("draws", "0: at least one draw"));
+        }
+        let scale = match self {
+            Trained::EnsembleRegression(e) => e.members().first().and_then(|m| m.x_scale.as_ref()),
+            Trained::EnsembleClassification(e) => e.members().first().and_then(|m| m.x_scale.as_ref()),
+            _ => None,
+        };
+        crate::train::checked_inputs("DeepEnsemble::predict", x, scale).map(|_| ())
+    }
+
+    /// The prediction of regression inputs `x` (as [`Trained::predict`])
+    /// and its figures against the targets `y` (`[n, outputs]` row-major):
+    /// RMSE, ±2σ coverage and the log predictive density of the method's
+    /// own mixture (for an ensemble, of its members' Gaussians).
+    ///
+    /// # Errors
+    /// As [`Trained::predict`]; [`Error::InvalidArgument`] for a classifier;
+    /// [`Error::ShapeMismatch`] for targets that do not fit.
+    pub fn evaluate_regression(
+        &self,
+        x: &Tensor,
+        y: &[f32],
+        draws: usize,
+        seed: u64,
+    ) -> Result<(RegressionPrediction, RegressionMetrics)> {
+        if let Trained::EnsembleRegression(e) = self {
+            self.check_ensemble_inputs(x, draws)?;
+            let (m, s) = e.moments(x, 1, seed)?;
+            let k = e.members().first().map_or(1, GaussianRegressor::outputs);
+            if m.first().map_or(0, Vec::len) != y.len() {
+                return Err(Error::ShapeMismatch {
+                    op: "Trained::evaluate_regression (targets vs predictions)",
+                    lhs: vec![y.len()],
+                    rhs: vec![m.first().map_or(0, Vec::len)],
+                });
+            }
+            let loglik = gaussian_mixture_log_likelihood_hetero(&m, &s, y, k)?;
+            let p = mixture_prediction(k, m, &s);
+            let mean_of = |v: &[f32]| (v.iter().map(|&a| a as f64).sum::<f64>() / v.len().max(1) as f64) as f32;
+            let r = RegressionMetrics {
+                rows: y.len() / k.max(1),
+                rmse: rmse(&p.mean, y)?,
+                coverage_2sd: interval_coverage(&p.mean, &p.std, y, 2.0)?,
+                loglik,
+                mean_epistemic_std: mean_of(&p.epistemic_std),
+                mean_aleatoric_std: mean_of(&p.aleatoric_std),
+            };
+            return Ok((p, r));
+        }
+        match self.predict(x, draws, seed)? {
+            Prediction::Regression(p) => {
+                let r = p.metrics(y)?;
+                Ok((p, r))
+            }
+            Prediction::Classification(_) => Err(Error::invalid("evaluate", "a classifier has no regression figures")),
+        }
+    }
+
+    /// The model file of this model: its parameters and statistics, the
+    /// metadata of `file`, sealed (what `blitz fit` writes; a run's own
+    /// checkpoints add the optimizer's state).
+    ///
+    /// # Errors
+    /// Device errors reading the parameters.
+    pub fn model_checkpoint(&self, file: &ModelFile) -> Result<Checkpoint> {
+        let mut ck = match self {
+            Trained::Bbb(Fitted::Regression(m)) => m.checkpoint()?,
+            Trained::Bbb(Fitted::Classification(m)) => m.checkpoint()?,
+            Trained::McDropoutRegression(m) => m.checkpoint()?,
+            Trained::McDropoutClassification(m) => m.checkpoint()?,
+            Trained::EnsembleRegression(e) => {
+                let mut ck = Checkpoint::from_params(&member_params(e.members().iter().map(|m| &m.net)))?;
+                if let Some(m) = e.members().first() {
+                    for (s, key) in [(&m.x_scale, "x_scale"), (&m.y_scale, "y_scale")] {
+                        if let Some(s) = s {
+                            s.to_metadata(&mut ck, key);
+                        }
+                    }
+                }
+                ck
+            }
+            Trained::EnsembleClassification(e) => {
+                let mut ck = Checkpoint::from_params(&member_params(e.members().iter().map(|m| &m.net)))?;
+                if let Some(s) = e.members().first().and_then(|m| m.x_scale.as_ref()) {
+                    s.to_metadata(&mut ck, "x_scale");
+                }
+                ck
+            }
+        };
+        for (k, v) in file.metadata() {
+            ck.set_metadata(k, v);
+        }
+        ck.seal();
+        Ok(ck)
+    }
+}
