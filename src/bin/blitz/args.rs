@@ -4,10 +4,10 @@ use blitz::layers::data::{ColumnRef, Delimiter, Split};
 use blitz::prelude::{Device, Error, Result};
 
 pub const HELP: &str = "\
-blitz: Bayesian neural networks (Bayes by Backprop) on your own delimited data
+blitz: Bayesian neural networks (Bayes by Backprop, MC dropout, deep ensembles) on your own delimited data
 
 USAGE
-  blitz fit DATA --target COL [options]   train a Bayesian MLP; with --out, save a self-describing model
+  blitz fit DATA --target COL [options]   train an MLP (--method); with --out, save a self-describing model
   blitz predict MODEL DATA [options]      one CSV row per input: regression mean, std, epistemic_std,
                                           aleatoric_std, lower_2sd, upper_2sd; classification predicted,
                                           one probability per class, entropy, mi
