@@ -1,12 +1,12 @@
-//! `blitz fit --method mc-dropout|ensemble`: every method through fit →
+//! `blitz fit --method mc-dropout|ensemble|ivon`: every method through fit →
 //! save → predict / evaluate, the command's table equal to the library's
 //! ([`Model::load`]), the same columns as Bayes by Backprop, conformal on
 //! top, the same bits on one and two threads, kill and resume (MC
-//! dropout) or its refusal (ensemble), and hostile method keys.
+//! dropout) or its refusal (ensemble, IVON), and hostile method keys.
 
 mod support;
 
-use blitz::layers::model::{Method, Model, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD};
+use blitz::layers::model::{Method, Model, KEY_DROPOUT, KEY_IVON, KEY_MEMBERS, KEY_METHOD};
 use blitz::layers::Checkpoint;
 use blitz::prelude::Error;
 use std::path::{Path, PathBuf};
@@ -79,6 +79,7 @@ fn every_method_predicts_and_evaluates_the_same_through_the_command_and_the_libr
         for (method, expect) in [
             (&["--method", "mc-dropout", "--dropout", "0.2"][..], Method::McDropout { rate: 0.2 }),
             (&["--method", "ensemble", "--members", "3"][..], Method::Ensemble { members: 3 }),
+            (&["--method", "ivon"][..], Method::Ivon),
         ] {
             let case = format!("{target} {method:?}");
             let m = d.join(format!("{}-{target}.safetensors", expect.name()));
@@ -158,13 +159,16 @@ fn a_killed_mc_dropout_fit_resumes_to_the_uninterrupted_run() {
 fn resuming_an_ensemble_or_another_methods_run_is_refused_at_the_start() {
     let d = support::dir("methods", "resume");
     let m = d.join("m.safetensors");
-    // An ensemble has no checkpoint to continue: refused with the command line, before any work.
-    let mut args = fit_args(BOSTON, "MEDV", &["--method", "ensemble"], &m);
-    args.push("--resume".into());
-    let o = run(&args);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).starts_with("error: invalid command line: --resume: --method ensemble"), "{}", stderr(&o));
-    assert!(!m.exists());
+    // An ensemble or IVON has no checkpoint to continue: refused with the command line, before any work.
+    for method in ["ensemble", "ivon"] {
+        let mut args = fit_args(BOSTON, "MEDV", &["--method", method], &m);
+        args.push("--resume".into());
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let want = format!("error: invalid command line: --resume: --method {method} writes --out only at the end");
+        assert!(stderr(&o).starts_with(&want), "{}", stderr(&o));
+        assert!(!m.exists());
+    }
     // A file of one method is not continued by a run of another.
     for (wrote, resumes) in
         [(&["--method", "bbb"][..], &["--method", "mc-dropout"][..]), (&["--method", "mc-dropout"], &[])]
@@ -235,6 +239,7 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
     let d = support::dir("methods", "hostile");
     let ensemble = trained(&d, &["--method", "ensemble", "--members", "2"]);
     let dropout = trained(&d, &["--method", "mc-dropout"]);
+    let ivon = trained(&d, &["--method", "ivon"]);
     let bad = d.join("bad.safetensors");
     let cases: Vec<(&Path, &str, Edit, &str)> = vec![
         (&ensemble, "unknown method", set(KEY_METHOD, "swag2"), KEY_METHOD),
@@ -242,7 +247,7 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
         (&ensemble, "zero members", set(KEY_MEMBERS, "0"), KEY_MEMBERS),
         (&ensemble, "members not a count", set(KEY_MEMBERS, "two"), KEY_MEMBERS),
         (&ensemble, "a billion members", set(KEY_MEMBERS, "1000000000"), KEY_MEMBERS),
-        (&ensemble, "more members than tensors", set(KEY_MEMBERS, "3"), "member2.fc1.bias"),
+        (&ensemble, "more members than tensors", set(KEY_MEMBERS, "3"), "member2.fc1.weight"),
         (&ensemble, "fewer members than tensors", set(KEY_MEMBERS, "1"), "member1.fc1.weight"),
         (&ensemble, "a member tensor missing", without_tensor("member1.fc2.weight"), "member1.fc2.weight"),
         (&ensemble, "a NaN in a member", set_first("member1.fc1.weight", f32::NAN), "member1.fc1.weight"),
@@ -254,6 +259,15 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
         (&dropout, "rate 1", set(KEY_DROPOUT, "1"), KEY_DROPOUT),
         (&dropout, "read as an ensemble", set(KEY_METHOD, "ensemble"), KEY_MEMBERS),
         (&dropout, "an inf noise", set_first("log_noise", f32::INFINITY), "log_noise"),
+        (&ivon, "no sample size", Box::new(|ck| drop(ck.remove_metadata(KEY_IVON))), KEY_IVON),
+        (&ivon, "NaN sample size", set(KEY_IVON, "ess=NaN;weight_decay=0.0001"), KEY_IVON),
+        (&ivon, "no weight decay", set(KEY_IVON, "ess=300"), KEY_IVON),
+        (&ivon, "an unknown field", set(KEY_IVON, "ess=300;weight_decay=0.0001;beta=2"), KEY_IVON),
+        (&ivon, "a Hessian missing", without_tensor("hessian.fc1.weight"), "hessian.fc1.weight"),
+        (&ivon, "a negative Hessian", set_first("hessian.fc1.weight", -1e30), "hessian.fc1.weight"),
+        (&ivon, "a NaN Hessian", set_first("hessian.fc1.bias", f32::NAN), "hessian.fc1.bias"),
+        (&ivon, "a NaN mean", set_first("fc2.weight", f32::NAN), "fc2.weight"),
+        (&ivon, "a member's setting", set(KEY_MEMBERS, "2"), KEY_MEMBERS),
     ];
     for (file, case, edit, key) in cases {
         edited(file, &bad, &edit);

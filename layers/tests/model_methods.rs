@@ -8,8 +8,9 @@ use blitz_autograd::{Error, Tensor};
 use blitz_kernels::context::{Context, Threads};
 use blitz_layers::data::Standardizer;
 use blitz_layers::mlp::MlpSpec;
-use blitz_layers::model::{Method, Model, ModelFile, Task, Trained};
+use blitz_layers::model::{fit_ivon, IvonTargets, Method, Model, ModelFile, Task, Trained};
 use blitz_layers::train::TrainConfig;
+use blitz_layers::uncertainty::IvonConfig;
 
 /// y = x0 − 2·x1 + a wobble, 40 rows; the class is the sign of y.
 fn data() -> (Tensor, Tensor, Vec<usize>) {
@@ -64,12 +65,20 @@ fn trained(file: &ModelFile) -> Trained {
             }
             e.fit(&x, &labels, &config).unwrap();
         }
+        Trained::IvonRegression(..) => {
+            let cfg = IvonConfig { epochs: 3, batch_size: 8, seed: 1, ..IvonConfig::default() };
+            t = fit_ivon(file, &x, IvonTargets::Values(&y), &cfg).unwrap().0;
+        }
+        Trained::IvonClassification(..) => {
+            let cfg = IvonConfig { epochs: 3, batch_size: 8, seed: 1, ..IvonConfig::default() };
+            t = fit_ivon(file, &x, IvonTargets::Labels(&labels), &cfg).unwrap().0;
+        }
         Trained::Bbb(_) => unreachable!("BBB has its own tests"),
     }
     t
 }
 
-const METHODS: [Method; 2] = [Method::McDropout { rate: 0.2 }, Method::Ensemble { members: 2 }];
+const METHODS: [Method; 3] = [Method::McDropout { rate: 0.2 }, Method::Ensemble { members: 2 }, Method::Ivon];
 
 #[test]
 fn every_method_reads_back_and_predicts_the_same_bits() {
@@ -114,9 +123,25 @@ fn an_ensembles_figures_use_its_members_gaussians() {
 }
 
 #[test]
+fn ivons_file_holds_its_means_and_hessian() {
+    let f = file(Task::Regression, Method::Ivon);
+    let t = trained(&f);
+    let Trained::IvonRegression(_, p) = &t else { panic!("not IVON") };
+    let ck = t.model_checkpoint(&f).unwrap();
+    for (n, m) in p.names.iter().zip(&p.mean) {
+        assert_eq!(ck.tensor(n).unwrap().1, &m[..], "{n}");
+        assert!(ck.tensor(&format!("hessian.{n}")).is_some(), "{n}");
+    }
+    assert_eq!(ck.metadata()["blitz.ivon"], format!("ess=40;weight_decay={}", IvonConfig::default().weight_decay));
+    let model = Model::from_bytes(&ck.to_bytes().unwrap(), "m").unwrap();
+    let Trained::IvonRegression(_, q) = model.trained() else { panic!("not IVON") };
+    assert_eq!(q, p, "the posterior reads back as written");
+}
+
+#[test]
 fn a_file_whose_tensors_are_another_methods_is_refused() {
     for task in [Task::Regression, Task::Classification] {
-        let [dropout, ensemble] = METHODS;
+        let [dropout, ensemble, _] = METHODS;
         let (d, e) = (file(task, dropout), file(task, ensemble));
         // MC dropout's tensors under an ensemble's description, and the other way round.
         for (tensors_of, described_as) in [(&d, &e), (&e, &d)] {

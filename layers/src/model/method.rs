@@ -43,6 +43,12 @@ pub enum Method {
         /// The number of members, 1 to [`MAX_MEMBERS`].
         members: usize,
     },
+    /// IVON: a mean-field Gaussian over a deterministic network's weights,
+    /// learned by the Improved Variational Online Newton optimizer (tensors
+    /// `fc*.weight`, `fc*.bias` hold the means, `hessian.fc*.…` the
+    /// Hessian estimates; [`super::KEY_IVON`] the sample size and the weight
+    /// decay); a regression network predicts a mean and a variance.
+    Ivon,
 }
 
 impl Method {
@@ -53,7 +59,15 @@ impl Method {
             Method::Bbb => "bbb",
             Method::McDropout { .. } => "mc-dropout",
             Method::Ensemble { .. } => "ensemble",
+            Method::Ivon => "ivon",
         }
+    }
+
+    /// Whether a run of this method writes checkpoints as it trains (and
+    /// so can be resumed): Bayes by Backprop and MC dropout. An ensemble
+    /// and IVON write their file once, at the end.
+    pub fn checkpoints(self) -> bool {
+        matches!(self, Method::Bbb | Method::McDropout { .. })
     }
 
     /// The method named `name` with its settings (`members` for an
@@ -67,8 +81,9 @@ impl Method {
             "bbb" => Method::Bbb,
             "mc-dropout" => Method::McDropout { rate },
             "ensemble" => Method::Ensemble { members },
+            "ivon" => Method::Ivon,
             other => {
-                return Err(Error::invalid("--method", format!("{other:?}: use bbb, mc-dropout or ensemble")));
+                return Err(Error::invalid("--method", format!("{other:?}: use bbb, mc-dropout, ensemble or ivon")));
             }
         };
         let flag = match m {
@@ -99,6 +114,7 @@ impl Method {
             Method::Bbb => String::new(),
             Method::McDropout { rate } => format!(" method=mc-dropout dropout={rate}"),
             Method::Ensemble { members } => format!(" method=ensemble members={members}"),
+            Method::Ivon => " method=ivon".into(),
         }
     }
 
@@ -111,7 +127,7 @@ impl Method {
         match self {
             Method::McDropout { rate } => m.insert(KEY_DROPOUT.into(), rate.to_string()),
             Method::Ensemble { members } => m.insert(KEY_MEMBERS.into(), members.to_string()),
-            Method::Bbb => None,
+            Method::Bbb | Method::Ivon => None,
         };
     }
 
@@ -134,8 +150,9 @@ impl Method {
                 let members = v.parse().map_err(|_| bad(KEY_MEMBERS, format!("{v:?} is not a count")))?;
                 Method::Ensemble { members }
             }
+            Some("ivon") => Method::Ivon,
             Some(other) => {
-                return Err(bad(KEY_METHOD, format!("{other:?} is unknown (bbb, mc-dropout or ensemble)")));
+                return Err(bad(KEY_METHOD, format!("{other:?} is unknown (bbb, mc-dropout, ensemble or ivon)")));
             }
         };
         let key = match method {
@@ -158,7 +175,7 @@ mod tests {
 
     #[test]
     fn every_method_reads_back_what_it_writes() {
-        for m in [Method::Bbb, Method::McDropout { rate: 0.25 }, Method::Ensemble { members: 3 }] {
+        for m in [Method::Bbb, Method::McDropout { rate: 0.25 }, Method::Ensemble { members: 3 }, Method::Ivon] {
             let mut meta = BTreeMap::new();
             m.to_metadata(&mut meta);
             assert_eq!(Method::from_metadata(&meta, "f").unwrap(), m);

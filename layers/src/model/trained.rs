@@ -6,6 +6,7 @@
 //! predict through their own predictors ([`Regressor`] and [`Classifier`]
 //! over an [`McDropout`] network, [`DeepEnsemble`]).
 
+use super::ivon::{IvonPosterior, HESSIAN_PREFIX};
 use super::method::Method;
 use super::{Fitted, ModelFile, Prediction, Task};
 use crate::checkpoint::Checkpoint;
@@ -39,6 +40,11 @@ pub enum Trained {
     EnsembleRegression(DeepEnsemble<GaussianRegressor>),
     /// A deep ensemble of classifiers.
     EnsembleClassification(DeepEnsemble<Classifier>),
+    /// IVON, regression: its posterior, and a network of Bayesian layers
+    /// holding it (mu = m, sigma = σ) that predicts a mean and a variance.
+    IvonRegression(GaussianRegressor<Sequential>, IvonPosterior),
+    /// IVON, classification.
+    IvonClassification(Classifier<Sequential>, IvonPosterior),
 }
 
 /// `spec`'s sizes as a deterministic network with `outputs` outputs:
@@ -66,7 +72,7 @@ pub fn plain_mlp(spec: &MlpSpec, outputs: usize, seed: u64, dropout: Option<f32>
 /// ensemble's member predicts a mean and a variance per output.
 fn net_outputs(spec: &MlpSpec, task: Task, method: Method) -> Result<usize> {
     match (task, method) {
-        (Task::Regression, Method::Ensemble { .. }) => spec
+        (Task::Regression, Method::Ensemble { .. } | Method::Ivon) => spec
             .outputs
             .checked_mul(2)
             .ok_or_else(|| Error::invalid("model.sizes", format!("{} outputs: too many", spec.outputs))),
@@ -77,14 +83,7 @@ fn net_outputs(spec: &MlpSpec, task: Task, method: Method) -> Result<usize> {
 /// The name and shape of every tensor a file of `method` holds (besides
 /// the optimizer's): see [`Method`].
 fn expected_tensors(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(String, Vec<usize>)>> {
-    let mut widths = vec![spec.inputs];
-    widths.extend(&spec.hidden);
-    widths.push(net_outputs(spec, task, method)?);
-    let mut one = Vec::new();
-    for (i, w) in widths.windows(2).enumerate() {
-        one.push((format!("fc{}.bias", i + 1), vec![w[1]]));
-        one.push((format!("fc{}.weight", i + 1), vec![w[1], w[0]]));
-    }
+    let mut one = plain_shapes(spec, task, method)?;
     Ok(match method {
         Method::Bbb => spec.param_shapes(),
         Method::McDropout { .. } => {
@@ -96,7 +95,27 @@ fn expected_tensors(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(S
         Method::Ensemble { members } => {
             (0..members).flat_map(|m| one.iter().map(move |(n, s)| (format!("member{m}.{n}"), s.clone()))).collect()
         }
+        Method::Ivon => {
+            let hess: Vec<_> = one.iter().map(|(n, s)| (format!("{HESSIAN_PREFIX}{n}"), s.clone())).collect();
+            one.extend(hess);
+            one
+        }
     })
+}
+
+/// The name and shape of every parameter of one deterministic network of
+/// `method` ([`plain_mlp`]); an ensemble's member's tensors are these under
+/// `member{i}.`.
+fn plain_shapes(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(String, Vec<usize>)>> {
+    let mut widths = vec![spec.inputs];
+    widths.extend(&spec.hidden);
+    widths.push(net_outputs(spec, task, method)?);
+    let mut one = Vec::new();
+    for (i, w) in widths.windows(2).enumerate() {
+        one.push((format!("fc{}.weight", i + 1), vec![w[1], w[0]]));
+        one.push((format!("fc{}.bias", i + 1), vec![w[1]]));
+    }
+    Ok(one)
 }
 
 /// Checks the tensors of a file of `method` (not Bayes by Backprop, which
@@ -172,6 +191,9 @@ impl ModelFile {
                     plain_mlp(&self.spec, outputs, s, None)
                 })?)
             }
+            (Method::Ivon, task) => {
+                super::ivon::build(self, task, outputs, &plain_shapes(&self.spec, task, self.method)?)?
+            }
             (Method::Ensemble { members }, Task::Classification) => Trained::EnsembleClassification(
                 DeepEnsemble::classification(members, self.classes.clone(), self.seed, |s| {
                     plain_mlp(&self.spec, outputs, s, None)
@@ -227,6 +249,20 @@ impl Trained {
                 }
                 Ok(())
             }
+            Trained::IvonRegression(m, p) => {
+                let (x, y) = (scale(ck, "x_scale")?, scale(ck, "y_scale")?);
+                p.read(ck)?;
+                p.load_into(&m.net)?;
+                (m.x_scale, m.y_scale) = (Some(x), Some(y));
+                Ok(())
+            }
+            Trained::IvonClassification(m, p) => {
+                let x = scale(ck, "x_scale")?;
+                p.read(ck)?;
+                p.load_into(&m.net)?;
+                m.x_scale = Some(x);
+                Ok(())
+            }
         }
     }
 
@@ -248,6 +284,8 @@ impl Trained {
             Trained::McDropoutClassification(m) => m.context = ctx.clone(),
             Trained::EnsembleRegression(e) => e.members_mut().iter_mut().for_each(|m| m.context = ctx.clone()),
             Trained::EnsembleClassification(e) => e.members_mut().iter_mut().for_each(|m| m.context = ctx.clone()),
+            Trained::IvonRegression(m, _) => m.context = ctx.clone(),
+            Trained::IvonClassification(m, _) => m.context = ctx.clone(),
         }
     }
 
@@ -275,6 +313,11 @@ impl Trained {
                 self.check_ensemble_inputs(x, draws)?;
                 Prediction::Classification(e.predict(x, 1, seed)?)
             }
+            Trained::IvonRegression(m, _) => {
+                self.check_ensemble_inputs(x, draws)?;
+                Prediction::Regression(m.predict(x, draws, seed)?)
+            }
+            Trained::IvonClassification(m, _) => Prediction::Classification(m.predict(x, draws, seed)?),
         })
     }
 
@@ -286,6 +329,7 @@ impl Trained {
         let scale = match self {
             Trained::EnsembleRegression(e) => e.members().first().and_then(|m| m.x_scale.as_ref()),
             Trained::EnsembleClassification(e) => e.members().first().and_then(|m| m.x_scale.as_ref()),
+            Trained::IvonRegression(m, _) => m.x_scale.as_ref(),
             _ => None,
         };
         crate::train::checked_inputs("DeepEnsemble::predict", x, scale).map(|_| ())
@@ -306,10 +350,19 @@ impl Trained {
         draws: usize,
         seed: u64,
     ) -> Result<(RegressionPrediction, RegressionMetrics)> {
-        if let Trained::EnsembleRegression(e) = self {
-            self.check_ensemble_inputs(x, draws)?;
-            let (m, s) = e.moments(x, 1, seed)?;
-            let k = e.members().first().map_or(1, GaussianRegressor::outputs);
+        let moments = match self {
+            Trained::EnsembleRegression(e) => {
+                self.check_ensemble_inputs(x, draws)?;
+                let k = e.members().first().map_or(1, GaussianRegressor::outputs);
+                Some((e.moments(x, 1, seed)?, k))
+            }
+            Trained::IvonRegression(m, _) => {
+                self.check_ensemble_inputs(x, draws)?;
+                Some((m.predict_moments(x, draws, seed)?, m.outputs()))
+            }
+            _ => None,
+        };
+        if let Some(((m, s), k)) = moments {
             if m.first().map_or(0, Vec::len) != y.len() {
                 return Err(Error::ShapeMismatch {
                     op: "Trained::evaluate_regression (targets vs predictions)",
@@ -365,6 +418,24 @@ impl Trained {
             Trained::EnsembleClassification(e) => {
                 let mut ck = Checkpoint::from_params(&member_params(e.members().iter().map(|m| &m.net)))?;
                 if let Some(s) = e.members().first().and_then(|m| m.x_scale.as_ref()) {
+                    s.to_metadata(&mut ck, "x_scale");
+                }
+                ck
+            }
+            Trained::IvonRegression(m, p) => {
+                let mut ck = Checkpoint::new();
+                p.write(&mut ck)?;
+                for (s, key) in [(&m.x_scale, "x_scale"), (&m.y_scale, "y_scale")] {
+                    if let Some(s) = s {
+                        s.to_metadata(&mut ck, key);
+                    }
+                }
+                ck
+            }
+            Trained::IvonClassification(m, p) => {
+                let mut ck = Checkpoint::new();
+                p.write(&mut ck)?;
+                if let Some(s) = &m.x_scale {
                     s.to_metadata(&mut ck, "x_scale");
                 }
                 ck

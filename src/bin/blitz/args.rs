@@ -4,7 +4,7 @@ use blitz::layers::data::{ColumnRef, Delimiter, Split};
 use blitz::prelude::{Device, Error, Result};
 
 pub const HELP: &str = "\
-blitz: Bayesian neural networks (Bayes by Backprop, MC dropout, deep ensembles) on your own delimited data
+blitz: Bayesian neural networks (Bayes by Backprop, MC dropout, deep ensembles, IVON) on your own delimited data
 
 USAGE
   blitz fit DATA --target COL [options]   train an MLP (--method); with --out, save a self-describing model
@@ -26,7 +26,7 @@ fit options
   --batch-size B           rows per step (default 16 below 2,000 training rows, else 64)
   --lr LR                  Adam's learning rate at the start (default 0.003), decaying to --lr-final (default a tenth of --lr)
   --sample-nbr S           weight draws (mc-dropout: dropout masks) per step (default 3; mc-dropout 1;
-                           ensemble always 1)
+                           ensemble and ivon always 1)
   --prior-sigma S          prior N(0, S^2) on every weight (default 1; bbb only)
   --method M               how the network is uncertain (default bbb):
                              bbb         Bayes by Backprop: a Gaussian over every weight
@@ -35,6 +35,10 @@ fit options
                              ensemble    --members plain MLPs from different seeds, trained side by
                                          side (a regression member predicts a mean and a variance);
                                          written at the end only: no checkpoints, no --resume
+                             ivon        a Gaussian over every weight of a plain MLP, learned by IVON
+                                         (step size 0.1, weight decay 1e-4, sample size the training
+                                         rows: IVON's defaults; --lr is Adam's and not used); the file
+                                         holds its means and Hessian; written at the end, no --resume
                            predict and evaluate read the method from the model file; their columns
                            are the same for every method
   --members K              ensemble members (default 5, at most 256)
@@ -351,13 +355,17 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         (Method::Ensemble { .. }, Some(s)) if s != 1 => {
             return Err(usage(format!("--sample-nbr {s}: an ensemble's members are deterministic (one pass per step)")))
         }
-        (Method::Ensemble { .. } | Method::McDropout { .. }, None) => 1,
+        (Method::Ensemble { .. } | Method::McDropout { .. } | Method::Ivon, None) => 1,
+        (Method::Ivon, Some(_)) => {
+            return Err(usage("--sample-nbr: IVON draws one sample of the weights per step (its own rule)".into()))
+        }
         (_, s) => s.unwrap_or(3),
     };
-    if a.resume && matches!(a.method, Method::Ensemble { .. }) {
-        return Err(usage(
-            "--resume: --method ensemble trains its members side by side and writes --out only at the end, so there is no checkpoint to continue (run again without --resume)".into(),
-        ));
+    if a.resume && !a.method.checkpoints() {
+        return Err(usage(format!(
+            "--resume: --method {} writes --out only at the end, so there is no checkpoint to continue (run again without --resume)",
+            a.method.name()
+        )));
     }
     if a.resume && a.out.is_none() {
         return Err(usage("--resume needs --out: the checkpoint to continue".into()));

@@ -148,10 +148,14 @@ fn fit(a: &FitArgs) -> Result<()> {
         }
     };
     let mut fitted = file.build_trained()?;
-    if let Method::Ensemble { members } = a.method {
-        info(&format!("{members} members train side by side (no progress before the end)"));
+    match a.method {
+        Method::Ensemble { members } => {
+            info(&format!("{members} members train side by side (no progress before the end)"))
+        }
+        Method::Ivon => info("IVON trains (no progress before the end)"),
+        _ => {}
     }
-    let summary = model::fit(&mut fitted, &train, &config, resume.as_ref(), &mut report)?;
+    let summary = model::fit(&file, &mut fitted, &train, &config, resume.as_ref(), &mut report)?;
     if let (Some(out), None) = (&a.out, &config.checkpoint) {
         // No checkpoints during training (an ensemble): the file is written now.
         fitted.model_checkpoint(&file)?.save(out)?;
@@ -233,5 +237,6 @@ fn describe_method(m: Method) -> String {
         Method::Bbb => "Bayesian MLP".into(),
         Method::McDropout { rate } => format!("MC-dropout MLP (dropout {rate})"),
         Method::Ensemble { members } => format!("ensemble of {members} MLPs"),
+        Method::Ivon => "IVON MLP".into(),
     }
 }

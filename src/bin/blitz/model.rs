@@ -6,9 +6,9 @@
 use crate::args::{FitArgs, Task};
 use blitz::layers::data::{Dataset, ReadOptions, Table, Target, TargetKind};
 use blitz::layers::model::{
-    Calibration, Conformal, Fitted, Method, ModelFile, Prediction, Trained, Truth, KEY_SETTINGS,
+    fit_ivon, Calibration, Conformal, Fitted, IvonTargets, ModelFile, Prediction, Trained, Truth, KEY_SETTINGS,
 };
-use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor};
+use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor, IvonConfig};
 use blitz::prelude::*;
 
 /// Training steps the default epoch count aims at.
@@ -140,8 +140,10 @@ pub fn train_config(file: &ModelFile, a: &FitArgs, rows: usize) -> TrainConfig {
         device: a.device,
         max_steps: None,
         // An ensemble's members would share the file: it is written once, at the end.
-        checkpoint: a.out.as_ref().filter(|_| !matches!(file.method, Method::Ensemble { .. })).map(|out| {
-            CheckpointEvery { path: out.into(), every_epochs: a.checkpoint_every, metadata: file.metadata() }
+        checkpoint: a.out.as_ref().filter(|_| file.method.checkpoints()).map(|out| CheckpointEvery {
+            path: out.into(),
+            every_epochs: a.checkpoint_every,
+            metadata: file.metadata(),
         }),
         context: Default::default(),
     }
@@ -181,6 +183,7 @@ pub fn resumable(this: &ModelFile, out: &str) -> Result<Checkpoint> {
 
 /// Trains on `train` (fresh: standardisation statistics from it; resumed: from the checkpoint).
 pub fn fit(
+    file: &ModelFile,
     trained: &mut Trained,
     train: &Dataset,
     config: &TrainConfig,
@@ -249,6 +252,36 @@ pub fn fit(
             }
             ensemble_summary(e.fit(&x, labels, config)?, progress)
         }
+        Trained::IvonRegression(..) | Trained::IvonClassification(..) => {
+            let cfg = ivon_config(config);
+            let start = std::time::Instant::now();
+            let y;
+            let targets = match file.task {
+                Task::Regression => {
+                    y = train.values()?.to_tensor()?;
+                    IvonTargets::Values(&y)
+                }
+                Task::Classification => IvonTargets::Labels(train.classes()?.0),
+            };
+            let (t, steps) = fit_ivon(file, &x, targets, &cfg)?;
+            *trained = t;
+            let ms = start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
+            let s = TrainSummary { steps, epochs: cfg.epochs, ms_per_step: ms, nll: f32::NAN, kl: 0.0 };
+            ensemble_summary(vec![s], progress)
+        }
+    }
+}
+
+/// IVON's settings for a run: the epochs, batches and seed of `config` (the
+/// one rule every method shares), IVON's own defaults for the rest
+/// ([`IvonConfig::default`]: step size 0.1, λ the training rows).
+pub fn ivon_config(config: &TrainConfig) -> IvonConfig {
+    IvonConfig {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        seed: config.seed,
+        context: config.context.clone(),
+        ..IvonConfig::default()
     }
 }
 
@@ -290,6 +323,7 @@ pub fn evaluate(
         Trained::Bbb(Fitted::Classification(_))
             | Trained::McDropoutClassification(_)
             | Trained::EnsembleClassification(_)
+            | Trained::IvonClassification(..)
     );
     let (mut figures, p, truth) = if classification {
         let (labels, _) = data.classes()?;
