@@ -284,3 +284,21 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn an_ensemble_beyond_the_memory_limit_is_refused_naming_members_before_any_work() {
+    let d = support::dir("methods", "memory");
+    let out = d.join("big.safetensors").display().to_string();
+    let args = |members: &str| {
+        let a = ["fit", BOSTON, "--target", "MEDV", "--method", "ensemble", "--hidden", "2000", "--epochs", "1"];
+        let mut a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        a.extend(["--members", members, "--quiet", "--out", &out].map(String::from));
+        a
+    };
+    // One member of this width fits in 100 MiB; 256 side by side do not.
+    let o = Command::new(BIN).args(args("256")).env("BLITZ_MEMORY_LIMIT", "100M").output().unwrap();
+    assert_refused(&o, "--members 256", "256 members");
+    assert!(stderr(&o).starts_with("error: --members 256: "), "{}", stderr(&o));
+    assert!(!Path::new(&out).exists(), "nothing written");
+    std::fs::remove_dir_all(&d).unwrap();
+}
