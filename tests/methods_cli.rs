@@ -1,12 +1,14 @@
-//! `blitz fit --method mc-dropout|ensemble|ivon`: every method through fit →
+//! `blitz fit --method mc-dropout|ensemble|ivon|swag`: every method through fit →
 //! save → predict / evaluate, the command's table equal to the library's
 //! ([`Model::load`]), the same columns as Bayes by Backprop, conformal on
 //! top, the same bits on one and two threads, kill and resume (MC
-//! dropout) or its refusal (ensemble, IVON), and hostile method keys.
+//! dropout) or its refusal (ensemble, IVON, SWAG), and hostile method keys.
 
 mod support;
 
-use blitz::layers::model::{Method, Model, KEY_DROPOUT, KEY_IVON, KEY_MEMBERS, KEY_METHOD};
+use blitz::layers::model::{
+    Method, Model, KEY_DROPOUT, KEY_IVON, KEY_MEMBERS, KEY_METHOD, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE,
+};
 use blitz::layers::Checkpoint;
 use blitz::prelude::Error;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,7 @@ fn every_method_predicts_and_evaluates_the_same_through_the_command_and_the_libr
             (&["--method", "mc-dropout", "--dropout", "0.2"][..], Method::McDropout { rate: 0.2 }),
             (&["--method", "ensemble", "--members", "3"][..], Method::Ensemble { members: 3 }),
             (&["--method", "ivon"][..], Method::Ivon),
+            (&["--method", "swag"][..], Method::Swag),
         ] {
             let case = format!("{target} {method:?}");
             let m = d.join(format!("{}-{target}.safetensors", expect.name()));
@@ -160,7 +163,7 @@ fn resuming_an_ensemble_or_another_methods_run_is_refused_at_the_start() {
     let d = support::dir("methods", "resume");
     let m = d.join("m.safetensors");
     // An ensemble or IVON has no checkpoint to continue: refused with the command line, before any work.
-    for method in ["ensemble", "ivon"] {
+    for method in ["ensemble", "ivon", "swag"] {
         let mut args = fit_args(BOSTON, "MEDV", &["--method", method], &m);
         args.push("--resume".into());
         let o = run(&args);
@@ -240,6 +243,7 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
     let ensemble = trained(&d, &["--method", "ensemble", "--members", "2"]);
     let dropout = trained(&d, &["--method", "mc-dropout"]);
     let ivon = trained(&d, &["--method", "ivon"]);
+    let swag = trained(&d, &["--method", "swag"]);
     let bad = d.join("bad.safetensors");
     let cases: Vec<(&Path, &str, Edit, &str)> = vec![
         (&ensemble, "unknown method", set(KEY_METHOD, "swag2"), KEY_METHOD),
@@ -268,6 +272,15 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
         (&ivon, "a NaN Hessian", set_first("hessian.fc1.bias", f32::NAN), "hessian.fc1.bias"),
         (&ivon, "a NaN mean", set_first("fc2.weight", f32::NAN), "fc2.weight"),
         (&ivon, "a member's setting", set(KEY_MEMBERS, "2"), KEY_MEMBERS),
+        (&swag, "no sizes", Box::new(|ck| drop(ck.remove_metadata(KEY_SWAG))), KEY_SWAG),
+        (&swag, "rank 0", set(KEY_SWAG, "rank=0;snapshots=20"), KEY_SWAG),
+        (&swag, "more columns than snapshots", set(KEY_SWAG, "rank=30;snapshots=20"), KEY_SWAG),
+        (&swag, "a huge rank", set(KEY_SWAG, "rank=18446744073709551615;snapshots=18446744073709551615"), KEY_SWAG),
+        (&swag, "rank not the tensor's", set(KEY_SWAG, "rank=5;snapshots=20"), SWAG_DEVIATIONS),
+        (&swag, "no deviations", without_tensor(SWAG_DEVIATIONS), SWAG_DEVIATIONS),
+        (&swag, "a negative variance", set_first(SWAG_VARIANCE, -1.0), SWAG_VARIANCE),
+        (&swag, "a NaN mean", set_first(SWAG_MEAN, f32::NAN), SWAG_MEAN),
+        (&swag, "IVON's key instead", set(KEY_METHOD, "ivon"), "fc1.weight"),
     ];
     for (file, case, edit, key) in cases {
         edited(file, &bad, &edit);

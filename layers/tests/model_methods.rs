@@ -8,9 +8,9 @@ use blitz_autograd::{Error, Tensor};
 use blitz_kernels::context::{Context, Threads};
 use blitz_layers::data::Standardizer;
 use blitz_layers::mlp::MlpSpec;
-use blitz_layers::model::{fit_ivon, IvonTargets, Method, Model, ModelFile, Task, Trained};
+use blitz_layers::model::{fit_ivon, fit_swag, FitTargets, Method, Model, ModelFile, Task, Trained};
 use blitz_layers::train::TrainConfig;
-use blitz_layers::uncertainty::IvonConfig;
+use blitz_layers::uncertainty::{IvonConfig, SwagConfig};
 
 /// y = x0 − 2·x1 + a wobble, 40 rows; the class is the sign of y.
 fn data() -> (Tensor, Tensor, Vec<usize>) {
@@ -67,18 +67,27 @@ fn trained(file: &ModelFile) -> Trained {
         }
         Trained::IvonRegression(..) => {
             let cfg = IvonConfig { epochs: 3, batch_size: 8, seed: 1, ..IvonConfig::default() };
-            t = fit_ivon(file, &x, IvonTargets::Values(&y), &cfg).unwrap().0;
+            t = fit_ivon(file, &x, FitTargets::Values(&y), &cfg).unwrap().0;
         }
         Trained::IvonClassification(..) => {
             let cfg = IvonConfig { epochs: 3, batch_size: 8, seed: 1, ..IvonConfig::default() };
-            t = fit_ivon(file, &x, IvonTargets::Labels(&labels), &cfg).unwrap().0;
+            t = fit_ivon(file, &x, FitTargets::Labels(&labels), &cfg).unwrap().0;
+        }
+        Trained::SwagRegression(_) => {
+            let swag = SwagConfig { epochs: 4, batch_size: 8, rank: 3, seed: 1, ..SwagConfig::default() };
+            t = fit_swag(file, &x, FitTargets::Values(&y), &config, &swag, &mut |_| {}).unwrap().0;
+        }
+        Trained::SwagClassification(_) => {
+            let swag = SwagConfig { epochs: 4, batch_size: 8, rank: 3, seed: 1, ..SwagConfig::default() };
+            t = fit_swag(file, &x, FitTargets::Labels(&labels), &config, &swag, &mut |_| {}).unwrap().0;
         }
         Trained::Bbb(_) => unreachable!("BBB has its own tests"),
     }
     t
 }
 
-const METHODS: [Method; 3] = [Method::McDropout { rate: 0.2 }, Method::Ensemble { members: 2 }, Method::Ivon];
+const METHODS: [Method; 4] =
+    [Method::McDropout { rate: 0.2 }, Method::Ensemble { members: 2 }, Method::Ivon, Method::Swag];
 
 #[test]
 fn every_method_reads_back_and_predicts_the_same_bits() {
@@ -141,7 +150,7 @@ fn ivons_file_holds_its_means_and_hessian() {
 #[test]
 fn a_file_whose_tensors_are_another_methods_is_refused() {
     for task in [Task::Regression, Task::Classification] {
-        let [dropout, ensemble, _] = METHODS;
+        let [dropout, ensemble, _, _] = METHODS;
         let (d, e) = (file(task, dropout), file(task, ensemble));
         // MC dropout's tensors under an ensemble's description, and the other way round.
         for (tensors_of, described_as) in [(&d, &e), (&e, &d)] {

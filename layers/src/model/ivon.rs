@@ -155,9 +155,10 @@ fn rho_of(sigma: f32) -> f32 {
     }
 }
 
-/// The targets IVON trains on.
+/// The targets a method trained from scratch by the library ([`fit_ivon`],
+/// [`super::fit_swag`]) trains on.
 #[derive(Debug, Clone, Copy)]
-pub enum IvonTargets<'a> {
+pub enum FitTargets<'a> {
     /// Regression targets `[n, outputs]`, original units.
     Values(&'a Tensor),
     /// Class indices, one per row.
@@ -179,13 +180,13 @@ pub enum IvonTargets<'a> {
 pub fn fit_ivon(
     file: &ModelFile,
     x: &Tensor,
-    targets: IvonTargets<'_>,
+    targets: FitTargets<'_>,
     config: &IvonConfig,
 ) -> Result<(Trained, usize)> {
     let mut trained = file.build_trained()?;
     let outputs = file.spec.outputs;
     let (posterior, steps) = match (&mut trained, targets) {
-        (Trained::IvonRegression(model, _), IvonTargets::Values(y)) => {
+        (Trained::IvonRegression(model, _), FitTargets::Values(y)) => {
             let net = plain_mlp(&file.spec, 2 * outputs, file.seed, None)?;
             let gr = GaussianRegressor::new(net, outputs)?.standardized_on(x, y)?;
             let (xs, ys) = (host_scaled(x, gr.x_scale.as_ref())?, host_scaled(y, gr.y_scale.as_ref())?);
@@ -197,7 +198,7 @@ pub fn fit_ivon(
             (model.x_scale, model.y_scale) = (gr.x_scale.clone(), gr.y_scale.clone());
             (IvonPosterior::of(&ivon, &gr.net), ivon.steps())
         }
-        (Trained::IvonClassification(model, _), IvonTargets::Labels(labels)) => {
+        (Trained::IvonClassification(model, _), FitTargets::Labels(labels)) => {
             let net = plain_mlp(&file.spec, outputs, file.seed, None)?;
             let c = Classifier::new(net, file.classes.clone())?.standardized_on(x)?;
             let ivon = Ivon::fit_classifier(&c, x, labels, config)?;

@@ -49,6 +49,11 @@ pub enum Method {
     /// Hessian estimates; [`super::KEY_IVON`] the sample size and the weight
     /// decay); a regression network predicts a mean and a variance.
     Ivon,
+    /// SWAG: a deterministic network trained by Adam, then SGD iterates
+    /// summarised by a Gaussian (tensors `swag.mean`, `swag.diag_variance`,
+    /// `swag.deviations`; [`super::KEY_SWAG`] the rank and snapshots); a
+    /// regression network predicts a mean and a variance.
+    Swag,
 }
 
 impl Method {
@@ -60,12 +65,13 @@ impl Method {
             Method::McDropout { .. } => "mc-dropout",
             Method::Ensemble { .. } => "ensemble",
             Method::Ivon => "ivon",
+            Method::Swag => "swag",
         }
     }
 
     /// Whether a run of this method writes checkpoints as it trains (and
     /// so can be resumed): Bayes by Backprop and MC dropout. An ensemble
-    /// and IVON write their file once, at the end.
+    /// IVON and SWAG write their file once, at the end.
     pub fn checkpoints(self) -> bool {
         matches!(self, Method::Bbb | Method::McDropout { .. })
     }
@@ -82,8 +88,12 @@ impl Method {
             "mc-dropout" => Method::McDropout { rate },
             "ensemble" => Method::Ensemble { members },
             "ivon" => Method::Ivon,
+            "swag" => Method::Swag,
             other => {
-                return Err(Error::invalid("--method", format!("{other:?}: use bbb, mc-dropout, ensemble or ivon")));
+                return Err(Error::invalid(
+                    "--method",
+                    format!("{other:?}: use bbb, mc-dropout, ensemble, ivon or swag"),
+                ));
             }
         };
         let flag = match m {
@@ -115,6 +125,7 @@ impl Method {
             Method::McDropout { rate } => format!(" method=mc-dropout dropout={rate}"),
             Method::Ensemble { members } => format!(" method=ensemble members={members}"),
             Method::Ivon => " method=ivon".into(),
+            Method::Swag => " method=swag".into(),
         }
     }
 
@@ -127,7 +138,7 @@ impl Method {
         match self {
             Method::McDropout { rate } => m.insert(KEY_DROPOUT.into(), rate.to_string()),
             Method::Ensemble { members } => m.insert(KEY_MEMBERS.into(), members.to_string()),
-            Method::Bbb | Method::Ivon => None,
+            Method::Bbb | Method::Ivon | Method::Swag => None,
         };
     }
 
@@ -151,8 +162,9 @@ impl Method {
                 Method::Ensemble { members }
             }
             Some("ivon") => Method::Ivon,
+            Some("swag") => Method::Swag,
             Some(other) => {
-                return Err(bad(KEY_METHOD, format!("{other:?} is unknown (bbb, mc-dropout, ensemble or ivon)")));
+                return Err(bad(KEY_METHOD, format!("{other:?} is unknown (bbb, mc-dropout, ensemble, ivon or swag)")));
             }
         };
         let key = match method {
@@ -175,7 +187,9 @@ mod tests {
 
     #[test]
     fn every_method_reads_back_what_it_writes() {
-        for m in [Method::Bbb, Method::McDropout { rate: 0.25 }, Method::Ensemble { members: 3 }, Method::Ivon] {
+        for m in
+            [Method::Bbb, Method::McDropout { rate: 0.25 }, Method::Ensemble { members: 3 }, Method::Ivon, Method::Swag]
+        {
             let mut meta = BTreeMap::new();
             m.to_metadata(&mut meta);
             assert_eq!(Method::from_metadata(&meta, "f").unwrap(), m);

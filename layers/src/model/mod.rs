@@ -23,12 +23,14 @@ mod calibration;
 mod draws;
 mod ivon;
 mod method;
+mod swag;
 mod table;
 mod trained;
 
 pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
-pub use ivon::{fit_ivon, IvonPosterior, IvonTargets, KEY_IVON};
+pub use ivon::{fit_ivon, FitTargets, IvonPosterior, KEY_IVON};
 pub use method::{Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD, MAX_MEMBERS};
+pub use swag::{fit_swag, SwagModel, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 pub use table::Prediction;
 pub use trained::{plain_mlp, Trained, PLAIN_MLP};
 

@@ -8,6 +8,7 @@
 
 use super::ivon::{IvonPosterior, HESSIAN_PREFIX};
 use super::method::Method;
+use super::swag::{SwagModel, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 use super::{Fitted, ModelFile, Prediction, Task};
 use crate::checkpoint::Checkpoint;
 use crate::classification::Classifier;
@@ -45,6 +46,10 @@ pub enum Trained {
     IvonRegression(GaussianRegressor<Sequential>, IvonPosterior),
     /// IVON, classification.
     IvonClassification(Classifier<Sequential>, IvonPosterior),
+    /// SWAG, regression (a mean and a variance per output and draw).
+    SwagRegression(SwagModel),
+    /// SWAG, classification.
+    SwagClassification(SwagModel),
 }
 
 /// `spec`'s sizes as a deterministic network with `outputs` outputs:
@@ -72,7 +77,7 @@ pub fn plain_mlp(spec: &MlpSpec, outputs: usize, seed: u64, dropout: Option<f32>
 /// ensemble's member predicts a mean and a variance per output.
 fn net_outputs(spec: &MlpSpec, task: Task, method: Method) -> Result<usize> {
     match (task, method) {
-        (Task::Regression, Method::Ensemble { .. } | Method::Ivon) => spec
+        (Task::Regression, Method::Ensemble { .. } | Method::Ivon | Method::Swag) => spec
             .outputs
             .checked_mul(2)
             .ok_or_else(|| Error::invalid("model.sizes", format!("{} outputs: too many", spec.outputs))),
@@ -82,7 +87,8 @@ fn net_outputs(spec: &MlpSpec, task: Task, method: Method) -> Result<usize> {
 
 /// The name and shape of every tensor a file of `method` holds (besides
 /// the optimizer's): see [`Method`].
-fn expected_tensors(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(String, Vec<usize>)>> {
+/// `rank`: SWAG's deviation columns (the others ignore it).
+fn expected_tensors(spec: &MlpSpec, task: Task, method: Method, rank: usize) -> Result<Vec<(String, Vec<usize>)>> {
     let mut one = plain_shapes(spec, task, method)?;
     Ok(match method {
         Method::Bbb => spec.param_shapes(),
@@ -94,6 +100,14 @@ fn expected_tensors(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(S
         }
         Method::Ensemble { members } => {
             (0..members).flat_map(|m| one.iter().map(move |(n, s)| (format!("member{m}.{n}"), s.clone()))).collect()
+        }
+        Method::Swag => {
+            let p = super::swag::parameters(&one)?;
+            vec![
+                (SWAG_MEAN.to_string(), vec![p]),
+                (SWAG_VARIANCE.to_string(), vec![p]),
+                (SWAG_DEVIATIONS.to_string(), vec![rank, p]),
+            ]
         }
         Method::Ivon => {
             let hess: Vec<_> = one.iter().map(|(n, s)| (format!("{HESSIAN_PREFIX}{n}"), s.clone())).collect();
@@ -130,7 +144,8 @@ fn plain_shapes(spec: &MlpSpec, task: Task, method: Method) -> Result<Vec<(Strin
 pub(super) fn check_tensors(ck: &Checkpoint, spec: &MlpSpec, task: Task, method: Method) -> Result<()> {
     use blitz_kernels::limits::{check_memory, checked_numel, f32_bytes};
     let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
-    let expected = expected_tensors(spec, task, method)?;
+    let rank = if method == Method::Swag { super::swag::sizes(ck)?.0 } else { 0 };
+    let expected = expected_tensors(spec, task, method, rank)?;
     let mut problems = Vec::new();
     for (name, shape) in &expected {
         match ck.tensor(name) {
@@ -190,6 +205,9 @@ impl ModelFile {
                 Trained::EnsembleRegression(DeepEnsemble::regression(members, self.spec.outputs, self.seed, |s| {
                     plain_mlp(&self.spec, outputs, s, None)
                 })?)
+            }
+            (Method::Swag, task) => {
+                super::swag::build(self, task, outputs, &plain_shapes(&self.spec, task, self.method)?)?
             }
             (Method::Ivon, task) => {
                 super::ivon::build(self, task, outputs, &plain_shapes(&self.spec, task, self.method)?)?
@@ -263,6 +281,14 @@ impl Trained {
                 m.x_scale = Some(x);
                 Ok(())
             }
+            Trained::SwagRegression(m) | Trained::SwagClassification(m) => {
+                let regression = m.y_scale_needed();
+                let x = scale(ck, "x_scale")?;
+                let y = if regression { Some(scale(ck, "y_scale")?) } else { None };
+                m.read(ck, &m.plain_shapes()?)?;
+                (m.x_scale, m.y_scale) = (Some(x), y);
+                Ok(())
+            }
         }
     }
 
@@ -286,6 +312,7 @@ impl Trained {
             Trained::EnsembleClassification(e) => e.members_mut().iter_mut().for_each(|m| m.context = ctx.clone()),
             Trained::IvonRegression(m, _) => m.context = ctx.clone(),
             Trained::IvonClassification(m, _) => m.context = ctx.clone(),
+            Trained::SwagRegression(m) | Trained::SwagClassification(m) => m.context = ctx.clone(),
         }
     }
 
@@ -318,6 +345,7 @@ impl Trained {
                 Prediction::Regression(m.predict(x, draws, seed)?)
             }
             Trained::IvonClassification(m, _) => Prediction::Classification(m.predict(x, draws, seed)?),
+            Trained::SwagRegression(m) | Trained::SwagClassification(m) => m.predict(x, draws, seed)?,
         })
     }
 
@@ -360,6 +388,7 @@ impl Trained {
                 self.check_ensemble_inputs(x, draws)?;
                 Some((m.predict_moments(x, draws, seed)?, m.outputs()))
             }
+            Trained::SwagRegression(m) => Some((m.moments(x, draws, seed)?, m.task_outputs())),
             _ => None,
         };
         if let Some(((m, s), k)) = moments {
@@ -438,6 +467,11 @@ impl Trained {
                 if let Some(s) = &m.x_scale {
                     s.to_metadata(&mut ck, "x_scale");
                 }
+                ck
+            }
+            Trained::SwagRegression(m) | Trained::SwagClassification(m) => {
+                let mut ck = Checkpoint::new();
+                m.write(&mut ck)?;
                 ck
             }
         };

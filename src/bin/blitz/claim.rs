@@ -83,6 +83,8 @@ pub fn model_file_bytes(spec: &MlpSpec, method: Method) -> u64 {
         Method::Ensemble { members } => (members as u64).saturating_mul(2 * 4),
         // The means and the Hessian estimates, of up to twice the weights.
         Method::Ivon => 2 * 2 * 4,
+        // The mean, the variances and 20 deviation columns, of up to twice the weights.
+        Method::Swag => 22 * 2 * 4,
     };
     crate::budget::weights(spec).saturating_mul(per_weight).saturating_add(METADATA)
 }

@@ -153,6 +153,7 @@ fn fit(a: &FitArgs) -> Result<()> {
             info(&format!("{members} members train side by side (no progress before the end)"))
         }
         Method::Ivon => info("IVON trains (no progress before the end)"),
+        Method::Swag => info("Adam, then 20 epochs of SGD collecting SWAG's moments"),
         _ => {}
     }
     let summary = model::fit(&file, &mut fitted, &train, &config, resume.as_ref(), &mut report)?;
@@ -238,5 +239,6 @@ fn describe_method(m: Method) -> String {
         Method::McDropout { rate } => format!("MC-dropout MLP (dropout {rate})"),
         Method::Ensemble { members } => format!("ensemble of {members} MLPs"),
         Method::Ivon => "IVON MLP".into(),
+        Method::Swag => "SWAG MLP".into(),
     }
 }

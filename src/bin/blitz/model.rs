@@ -6,9 +6,9 @@
 use crate::args::{FitArgs, Task};
 use blitz::layers::data::{Dataset, ReadOptions, Table, Target, TargetKind};
 use blitz::layers::model::{
-    fit_ivon, Calibration, Conformal, Fitted, IvonTargets, ModelFile, Prediction, Trained, Truth, KEY_SETTINGS,
+    fit_ivon, fit_swag, Calibration, Conformal, FitTargets, Fitted, ModelFile, Prediction, Trained, Truth, KEY_SETTINGS,
 };
-use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor, IvonConfig};
+use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor, IvonConfig, SwagConfig};
 use blitz::prelude::*;
 
 /// Training steps the default epoch count aims at.
@@ -259,15 +259,34 @@ pub fn fit(
             let targets = match file.task {
                 Task::Regression => {
                     y = train.values()?.to_tensor()?;
-                    IvonTargets::Values(&y)
+                    FitTargets::Values(&y)
                 }
-                Task::Classification => IvonTargets::Labels(train.classes()?.0),
+                Task::Classification => FitTargets::Labels(train.classes()?.0),
             };
             let (t, steps) = fit_ivon(file, &x, targets, &cfg)?;
             *trained = t;
             let ms = start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
             let s = TrainSummary { steps, epochs: cfg.epochs, ms_per_step: ms, nll: f32::NAN, kl: 0.0 };
             ensemble_summary(vec![s], progress)
+        }
+        Trained::SwagRegression(_) | Trained::SwagClassification(_) => {
+            let y;
+            let targets = match file.task {
+                Task::Regression => {
+                    y = train.values()?.to_tensor()?;
+                    FitTargets::Values(&y)
+                }
+                Task::Classification => FitTargets::Labels(train.classes()?.0),
+            };
+            let swag = SwagConfig {
+                batch_size: config.batch_size,
+                seed: config.seed,
+                context: config.context.clone(),
+                ..SwagConfig::default()
+            };
+            let (t, summary) = fit_swag(file, &x, targets, config, &swag, progress)?;
+            *trained = t;
+            Ok(summary)
         }
     }
 }
@@ -324,6 +343,7 @@ pub fn evaluate(
             | Trained::McDropoutClassification(_)
             | Trained::EnsembleClassification(_)
             | Trained::IvonClassification(..)
+            | Trained::SwagClassification(_)
     );
     let (mut figures, p, truth) = if classification {
         let (labels, _) = data.classes()?;
