@@ -1,13 +1,14 @@
-//! `blitz fit --method mc-dropout|ensemble|ivon|swag`: every method through fit →
+//! `blitz fit --method mc-dropout|ensemble|ivon|swag|laplace`: every method through fit →
 //! save → predict / evaluate, the command's table equal to the library's
 //! ([`Model::load`]), the same columns as Bayes by Backprop, conformal on
 //! top, the same bits on one and two threads, kill and resume (MC
-//! dropout) or its refusal (ensemble, IVON, SWAG), and hostile method keys.
+//! dropout) or its refusal (the others), and hostile method keys.
 
 mod support;
 
 use blitz::layers::model::{
-    Method, Model, KEY_DROPOUT, KEY_IVON, KEY_MEMBERS, KEY_METHOD, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE,
+    Method, Model, KEY_DROPOUT, KEY_IVON, KEY_LAPLACE, KEY_MEMBERS, KEY_METHOD, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN,
+    SWAG_VARIANCE,
 };
 use blitz::layers::Checkpoint;
 use blitz::prelude::Error;
@@ -83,6 +84,7 @@ fn every_method_predicts_and_evaluates_the_same_through_the_command_and_the_libr
             (&["--method", "ensemble", "--members", "3"][..], Method::Ensemble { members: 3 }),
             (&["--method", "ivon"][..], Method::Ivon),
             (&["--method", "swag"][..], Method::Swag),
+            (&["--method", "laplace"][..], Method::Laplace),
         ] {
             let case = format!("{target} {method:?}");
             let m = d.join(format!("{}-{target}.safetensors", expect.name()));
@@ -163,7 +165,7 @@ fn resuming_an_ensemble_or_another_methods_run_is_refused_at_the_start() {
     let d = support::dir("methods", "resume");
     let m = d.join("m.safetensors");
     // An ensemble or IVON has no checkpoint to continue: refused with the command line, before any work.
-    for method in ["ensemble", "ivon", "swag"] {
+    for method in ["ensemble", "ivon", "swag", "laplace"] {
         let mut args = fit_args(BOSTON, "MEDV", &["--method", method], &m);
         args.push("--resume".into());
         let o = run(&args);
@@ -244,6 +246,7 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
     let dropout = trained(&d, &["--method", "mc-dropout"]);
     let ivon = trained(&d, &["--method", "ivon"]);
     let swag = trained(&d, &["--method", "swag"]);
+    let laplace = trained(&d, &["--method", "laplace"]);
     let bad = d.join("bad.safetensors");
     let cases: Vec<(&Path, &str, Edit, &str)> = vec![
         (&ensemble, "unknown method", set(KEY_METHOD, "swag2"), KEY_METHOD),
@@ -281,6 +284,15 @@ fn hostile_method_keys_are_refused_naming_the_file_and_the_key() {
         (&swag, "a negative variance", set_first(SWAG_VARIANCE, -1.0), SWAG_VARIANCE),
         (&swag, "a NaN mean", set_first(SWAG_MEAN, f32::NAN), SWAG_MEAN),
         (&swag, "IVON's key instead", set(KEY_METHOD, "ivon"), "fc1.weight"),
+        (&laplace, "no structure", Box::new(|ck| drop(ck.remove_metadata(KEY_LAPLACE))), KEY_LAPLACE),
+        (&laplace, "an unknown structure", set(KEY_LAPLACE, "structure=diag;prior_precision=1"), KEY_LAPLACE),
+        (&laplace, "a negative prior", set(KEY_LAPLACE, "structure=full;prior_precision=-1"), KEY_LAPLACE),
+        (&laplace, "the other structure", set(KEY_LAPLACE, "structure=kron;prior_precision=1"), "laplace.h"),
+        (&laplace, "a negative eigenvalue", set_first("laplace.g", -1.0), "laplace.g"),
+        (&laplace, "a NaN eigenvector", set_first("laplace.v", f32::NAN), "laplace.v"),
+        (&laplace, "no eigenvectors", without_tensor("laplace.v"), "laplace.v"),
+        (&laplace, "an inf noise", set_first("log_noise", f32::INFINITY), "log_noise"),
+        (&laplace, "read as MC dropout", set(KEY_METHOD, "mc-dropout"), KEY_DROPOUT),
     ];
     for (file, case, edit, key) in cases {
         edited(file, &bad, &edit);

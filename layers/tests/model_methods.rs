@@ -8,7 +8,7 @@ use blitz_autograd::{Error, Tensor};
 use blitz_kernels::context::{Context, Threads};
 use blitz_layers::data::Standardizer;
 use blitz_layers::mlp::MlpSpec;
-use blitz_layers::model::{fit_ivon, fit_swag, FitTargets, Method, Model, ModelFile, Task, Trained};
+use blitz_layers::model::{fit_ivon, fit_laplace, fit_swag, FitTargets, Method, Model, ModelFile, Task, Trained};
 use blitz_layers::train::TrainConfig;
 use blitz_layers::uncertainty::{IvonConfig, SwagConfig};
 
@@ -81,13 +81,19 @@ fn trained(file: &ModelFile) -> Trained {
             let swag = SwagConfig { epochs: 4, batch_size: 8, rank: 3, seed: 1, ..SwagConfig::default() };
             t = fit_swag(file, &x, FitTargets::Labels(&labels), &config, &swag, &mut |_| {}).unwrap().0;
         }
+        Trained::LaplaceRegression(_) => {
+            t = fit_laplace(file, &x, FitTargets::Values(&y), &config, &mut |_| {}).unwrap().0;
+        }
+        Trained::LaplaceClassification(_) => {
+            t = fit_laplace(file, &x, FitTargets::Labels(&labels), &config, &mut |_| {}).unwrap().0;
+        }
         Trained::Bbb(_) => unreachable!("BBB has its own tests"),
     }
     t
 }
 
-const METHODS: [Method; 4] =
-    [Method::McDropout { rate: 0.2 }, Method::Ensemble { members: 2 }, Method::Ivon, Method::Swag];
+const METHODS: [Method; 5] =
+    [Method::McDropout { rate: 0.2 }, Method::Ensemble { members: 2 }, Method::Ivon, Method::Swag, Method::Laplace];
 
 #[test]
 fn every_method_reads_back_and_predicts_the_same_bits() {
@@ -150,7 +156,7 @@ fn ivons_file_holds_its_means_and_hessian() {
 #[test]
 fn a_file_whose_tensors_are_another_methods_is_refused() {
     for task in [Task::Regression, Task::Classification] {
-        let [dropout, ensemble, _, _] = METHODS;
+        let [dropout, ensemble, ..] = METHODS;
         let (d, e) = (file(task, dropout), file(task, ensemble));
         // MC dropout's tensors under an ensemble's description, and the other way round.
         for (tensors_of, described_as) in [(&d, &e), (&e, &d)] {
@@ -172,4 +178,18 @@ fn a_file_whose_tensors_are_another_methods_is_refused() {
             }
         }
     }
+}
+
+#[test]
+fn a_kronecker_factored_laplace_posterior_reads_back_too() {
+    // 2 classes × (200 + 1) last-layer weights: above the full GGN's 300.
+    let mut f = file(Task::Classification, Method::Laplace);
+    f.spec.hidden = vec![200];
+    let t = trained(&f);
+    let ck = t.model_checkpoint(&f).unwrap();
+    assert!(ck.metadata()["blitz.laplace"].starts_with("structure=kron;"));
+    assert!(ck.tensor("laplace.ua").is_some() && ck.tensor("laplace.v").is_none());
+    let model = Model::from_bytes(&ck.to_bytes().unwrap(), "m").unwrap();
+    let (x, _, _) = data();
+    assert_eq!(model.trained().predict(&x, 8, 2).unwrap(), t.predict(&x, 8, 2).unwrap());
 }

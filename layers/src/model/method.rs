@@ -54,6 +54,11 @@ pub enum Method {
     /// `swag.deviations`; [`super::KEY_SWAG`] the rank and snapshots); a
     /// regression network predicts a mean and a variance.
     Swag,
+    /// Last-layer Laplace: a deterministic network trained by Adam, then a
+    /// Gaussian posterior on its last layer (tensors as MC dropout's, and
+    /// `laplace.*`, the curvature's eigendecomposition;
+    /// [`super::KEY_LAPLACE`] the structure and the prior precision).
+    Laplace,
 }
 
 impl Method {
@@ -66,12 +71,13 @@ impl Method {
             Method::Ensemble { .. } => "ensemble",
             Method::Ivon => "ivon",
             Method::Swag => "swag",
+            Method::Laplace => "laplace",
         }
     }
 
     /// Whether a run of this method writes checkpoints as it trains (and
     /// so can be resumed): Bayes by Backprop and MC dropout. An ensemble
-    /// IVON and SWAG write their file once, at the end.
+    /// IVON, SWAG and Laplace write their file once, at the end.
     pub fn checkpoints(self) -> bool {
         matches!(self, Method::Bbb | Method::McDropout { .. })
     }
@@ -89,10 +95,11 @@ impl Method {
             "ensemble" => Method::Ensemble { members },
             "ivon" => Method::Ivon,
             "swag" => Method::Swag,
+            "laplace" => Method::Laplace,
             other => {
                 return Err(Error::invalid(
                     "--method",
-                    format!("{other:?}: use bbb, mc-dropout, ensemble, ivon or swag"),
+                    format!("{other:?}: use bbb, mc-dropout, ensemble, ivon, swag or laplace"),
                 ));
             }
         };
@@ -126,6 +133,7 @@ impl Method {
             Method::Ensemble { members } => format!(" method=ensemble members={members}"),
             Method::Ivon => " method=ivon".into(),
             Method::Swag => " method=swag".into(),
+            Method::Laplace => " method=laplace".into(),
         }
     }
 
@@ -138,7 +146,7 @@ impl Method {
         match self {
             Method::McDropout { rate } => m.insert(KEY_DROPOUT.into(), rate.to_string()),
             Method::Ensemble { members } => m.insert(KEY_MEMBERS.into(), members.to_string()),
-            Method::Bbb | Method::Ivon | Method::Swag => None,
+            Method::Bbb | Method::Ivon | Method::Swag | Method::Laplace => None,
         };
     }
 
@@ -163,8 +171,12 @@ impl Method {
             }
             Some("ivon") => Method::Ivon,
             Some("swag") => Method::Swag,
+            Some("laplace") => Method::Laplace,
             Some(other) => {
-                return Err(bad(KEY_METHOD, format!("{other:?} is unknown (bbb, mc-dropout, ensemble, ivon or swag)")));
+                return Err(bad(
+                    KEY_METHOD,
+                    format!("{other:?} is unknown (bbb, mc-dropout, ensemble, ivon, swag or laplace)"),
+                ));
             }
         };
         let key = match method {
@@ -187,9 +199,14 @@ mod tests {
 
     #[test]
     fn every_method_reads_back_what_it_writes() {
-        for m in
-            [Method::Bbb, Method::McDropout { rate: 0.25 }, Method::Ensemble { members: 3 }, Method::Ivon, Method::Swag]
-        {
+        for m in [
+            Method::Bbb,
+            Method::McDropout { rate: 0.25 },
+            Method::Ensemble { members: 3 },
+            Method::Ivon,
+            Method::Swag,
+            Method::Laplace,
+        ] {
             let mut meta = BTreeMap::new();
             m.to_metadata(&mut meta);
             assert_eq!(Method::from_metadata(&meta, "f").unwrap(), m);

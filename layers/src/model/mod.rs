@@ -22,6 +22,7 @@
 mod calibration;
 mod draws;
 mod ivon;
+mod laplace;
 mod method;
 mod swag;
 mod table;
@@ -29,6 +30,7 @@ mod trained;
 
 pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
 pub use ivon::{fit_ivon, FitTargets, IvonPosterior, KEY_IVON};
+pub use laplace::{fit_laplace, LaplaceModel, KEY_LAPLACE};
 pub use method::{Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD, MAX_MEMBERS};
 pub use swag::{fit_swag, SwagModel, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 pub use table::Prediction;

@@ -7,6 +7,7 @@
 //! over an [`McDropout`] network, [`DeepEnsemble`]).
 
 use super::ivon::{IvonPosterior, HESSIAN_PREFIX};
+use super::laplace::LaplaceModel;
 use super::method::Method;
 use super::swag::{SwagModel, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 use super::{Fitted, ModelFile, Prediction, Task};
@@ -50,6 +51,10 @@ pub enum Trained {
     SwagRegression(SwagModel),
     /// SWAG, classification.
     SwagClassification(SwagModel),
+    /// Last-layer Laplace, regression (closed form).
+    LaplaceRegression(LaplaceModel),
+    /// Last-layer Laplace, classification (sampled outputs).
+    LaplaceClassification(LaplaceModel),
 }
 
 /// `spec`'s sizes as a deterministic network with `outputs` outputs:
@@ -92,7 +97,7 @@ fn expected_tensors(spec: &MlpSpec, task: Task, method: Method, rank: usize) -> 
     let mut one = plain_shapes(spec, task, method)?;
     Ok(match method {
         Method::Bbb => spec.param_shapes(),
-        Method::McDropout { .. } => {
+        Method::McDropout { .. } | Method::Laplace => {
             if task == Task::Regression {
                 one.push((LOG_NOISE.to_string(), vec![spec.outputs]));
             }
@@ -145,7 +150,10 @@ pub(super) fn check_tensors(ck: &Checkpoint, spec: &MlpSpec, task: Task, method:
     use blitz_kernels::limits::{check_memory, checked_numel, f32_bytes};
     let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
     let rank = if method == Method::Swag { super::swag::sizes(ck)?.0 } else { 0 };
-    let expected = expected_tensors(spec, task, method, rank)?;
+    let mut expected = expected_tensors(spec, task, method, rank)?;
+    if method == Method::Laplace {
+        expected.extend(super::laplace::expected(ck, spec)?);
+    }
     let mut problems = Vec::new();
     for (name, shape) in &expected {
         match ck.tensor(name) {
@@ -206,6 +214,7 @@ impl ModelFile {
                     plain_mlp(&self.spec, outputs, s, None)
                 })?)
             }
+            (Method::Laplace, _) => super::laplace::build(self)?,
             (Method::Swag, task) => {
                 super::swag::build(self, task, outputs, &plain_shapes(&self.spec, task, self.method)?)?
             }
@@ -281,6 +290,7 @@ impl Trained {
                 m.x_scale = Some(x);
                 Ok(())
             }
+            Trained::LaplaceRegression(m) | Trained::LaplaceClassification(m) => m.read(ck),
             Trained::SwagRegression(m) | Trained::SwagClassification(m) => {
                 let regression = m.y_scale_needed();
                 let x = scale(ck, "x_scale")?;
@@ -313,6 +323,7 @@ impl Trained {
             Trained::IvonRegression(m, _) => m.context = ctx.clone(),
             Trained::IvonClassification(m, _) => m.context = ctx.clone(),
             Trained::SwagRegression(m) | Trained::SwagClassification(m) => m.context = ctx.clone(),
+            Trained::LaplaceRegression(m) | Trained::LaplaceClassification(m) => m.set_context(ctx),
         }
     }
 
@@ -346,6 +357,7 @@ impl Trained {
             }
             Trained::IvonClassification(m, _) => Prediction::Classification(m.predict(x, draws, seed)?),
             Trained::SwagRegression(m) | Trained::SwagClassification(m) => m.predict(x, draws, seed)?,
+            Trained::LaplaceRegression(m) | Trained::LaplaceClassification(m) => m.predict(x, draws, seed)?,
         })
     }
 
@@ -391,7 +403,16 @@ impl Trained {
             Trained::SwagRegression(m) => Some((m.moments(x, draws, seed)?, m.task_outputs())),
             _ => None,
         };
-        if let Some(((m, s), k)) = moments {
+        let gaussians = match (moments, self) {
+            (Some(((m, s), k)), _) => Some((m, s, k, None)),
+            // One Gaussian per row, of the closed form's mean and total std.
+            (None, Trained::LaplaceRegression(l)) => match l.predict(x, draws, seed)? {
+                Prediction::Regression(p) => Some((vec![p.mean.clone()], vec![p.std.clone()], p.outputs, Some(p))),
+                Prediction::Classification(_) => None,
+            },
+            _ => None,
+        };
+        if let Some((m, s, k, given)) = gaussians {
             if m.first().map_or(0, Vec::len) != y.len() {
                 return Err(Error::ShapeMismatch {
                     op: "Trained::evaluate_regression (targets vs predictions)",
@@ -400,7 +421,10 @@ impl Trained {
                 });
             }
             let loglik = gaussian_mixture_log_likelihood_hetero(&m, &s, y, k)?;
-            let p = mixture_prediction(k, m, &s);
+            let p = match given {
+                Some(p) => p,
+                None => mixture_prediction(k, m, &s),
+            };
             let mean_of = |v: &[f32]| (v.iter().map(|&a| a as f64).sum::<f64>() / v.len().max(1) as f64) as f32;
             let r = RegressionMetrics {
                 rows: y.len() / k.max(1),
@@ -474,6 +498,7 @@ impl Trained {
                 m.write(&mut ck)?;
                 ck
             }
+            Trained::LaplaceRegression(m) | Trained::LaplaceClassification(m) => m.write()?,
         };
         for (k, v) in file.metadata() {
             ck.set_metadata(k, v);

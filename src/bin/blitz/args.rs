@@ -4,7 +4,8 @@ use blitz::layers::data::{ColumnRef, Delimiter, Split};
 use blitz::prelude::{Device, Error, Result};
 
 pub const HELP: &str = "\
-blitz: Bayesian neural networks (Bayes by Backprop, MC dropout, deep ensembles, IVON, SWAG) on your own delimited data
+blitz: Bayesian neural networks (Bayes by Backprop, MC dropout, deep ensembles, IVON, SWAG,
+last-layer Laplace) on your own delimited data
 
 USAGE
   blitz fit DATA --target COL [options]   train an MLP (--method); with --out, save a self-describing model
@@ -26,7 +27,7 @@ fit options
   --batch-size B           rows per step (default 16 below 2,000 training rows, else 64)
   --lr LR                  Adam's learning rate at the start (default 0.003), decaying to --lr-final (default a tenth of --lr)
   --sample-nbr S           weight draws (mc-dropout: dropout masks) per step (default 3; mc-dropout 1;
-                           ensemble, ivon and swag always 1)
+                           ensemble, ivon, swag and laplace always 1)
   --prior-sigma S          prior N(0, S^2) on every weight (default 1; bbb only)
   --method M               how the network is uncertain (default bbb):
                              bbb         Bayes by Backprop: a Gaussian over every weight
@@ -43,6 +44,10 @@ fit options
                                          momentum 0.9) whose iterates give a Gaussian (mean, diagonal,
                                          20 deviation columns, all in the file); written at the end,
                                          no --resume
+                             laplace     a plain MLP trained by Adam, then a Gaussian posterior on its
+                                         last layer (full below 300 weights, else Kronecker factors;
+                                         prior precision by the marginal likelihood; the factors in the
+                                         file); regression in closed form; written at the end, no --resume
                            predict and evaluate read the method from the model file; their columns
                            are the same for every method
   --members K              ensemble members (default 5, at most 256)
@@ -356,13 +361,13 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
     a.method = Method::from_name(method, members.unwrap_or(DEFAULT_MEMBERS), dropout.unwrap_or(DEFAULT_DROPOUT))?;
     // A deterministic member draws nothing: one pass per step is all there is.
     a.sample_nbr = match (a.method, sample_nbr) {
-        (Method::Ensemble { .. } | Method::Swag, Some(s)) if s != 1 => {
+        (Method::Ensemble { .. } | Method::Swag | Method::Laplace, Some(s)) if s != 1 => {
             return Err(usage(format!(
                 "--sample-nbr {s}: --method {} trains deterministic networks (one pass per step)",
                 a.method.name()
             )))
         }
-        (Method::Ensemble { .. } | Method::McDropout { .. } | Method::Ivon | Method::Swag, None) => 1,
+        (Method::Ensemble { .. } | Method::McDropout { .. } | Method::Ivon | Method::Swag | Method::Laplace, None) => 1,
         (Method::Ivon, Some(_)) => {
             return Err(usage("--sample-nbr: IVON draws one sample of the weights per step (its own rule)".into()))
         }

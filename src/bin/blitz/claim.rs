@@ -85,8 +85,11 @@ pub fn model_file_bytes(spec: &MlpSpec, method: Method) -> u64 {
         Method::Ivon => 2 * 2 * 4,
         // The mean, the variances and 20 deviation columns, of up to twice the weights.
         Method::Swag => 22 * 2 * 4,
+        // The weights, and a full curvature of at most 300² values.
+        Method::Laplace => 2 * 4,
     };
-    crate::budget::weights(spec).saturating_mul(per_weight).saturating_add(METADATA)
+    let curvature = if method == Method::Laplace { 300 * 300 * 4 } else { 0 };
+    crate::budget::weights(spec).saturating_mul(per_weight).saturating_add(METADATA).saturating_add(curvature)
 }
 
 impl Claim {

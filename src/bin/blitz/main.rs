@@ -154,6 +154,7 @@ fn fit(a: &FitArgs) -> Result<()> {
         }
         Method::Ivon => info("IVON trains (no progress before the end)"),
         Method::Swag => info("Adam, then 20 epochs of SGD collecting SWAG's moments"),
+        Method::Laplace => info("Adam, then the last layer's Laplace posterior"),
         _ => {}
     }
     let summary = model::fit(&file, &mut fitted, &train, &config, resume.as_ref(), &mut report)?;
@@ -240,5 +241,6 @@ fn describe_method(m: Method) -> String {
         Method::Ensemble { members } => format!("ensemble of {members} MLPs"),
         Method::Ivon => "IVON MLP".into(),
         Method::Swag => "SWAG MLP".into(),
+        Method::Laplace => "last-layer Laplace MLP".into(),
     }
 }

@@ -6,7 +6,8 @@
 use crate::args::{FitArgs, Task};
 use blitz::layers::data::{Dataset, ReadOptions, Table, Target, TargetKind};
 use blitz::layers::model::{
-    fit_ivon, fit_swag, Calibration, Conformal, FitTargets, Fitted, ModelFile, Prediction, Trained, Truth, KEY_SETTINGS,
+    fit_ivon, fit_laplace, fit_swag, Calibration, Conformal, FitTargets, Fitted, ModelFile, Prediction, Trained, Truth,
+    KEY_SETTINGS,
 };
 use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor, IvonConfig, SwagConfig};
 use blitz::prelude::*;
@@ -288,6 +289,19 @@ pub fn fit(
             *trained = t;
             Ok(summary)
         }
+        Trained::LaplaceRegression(_) | Trained::LaplaceClassification(_) => {
+            let y;
+            let targets = match file.task {
+                Task::Regression => {
+                    y = train.values()?.to_tensor()?;
+                    FitTargets::Values(&y)
+                }
+                Task::Classification => FitTargets::Labels(train.classes()?.0),
+            };
+            let (t, summary) = fit_laplace(file, &x, targets, config, progress)?;
+            *trained = t;
+            Ok(summary)
+        }
     }
 }
 
@@ -344,6 +358,7 @@ pub fn evaluate(
             | Trained::EnsembleClassification(_)
             | Trained::IvonClassification(..)
             | Trained::SwagClassification(_)
+            | Trained::LaplaceClassification(_)
     );
     let (mut figures, p, truth) = if classification {
         let (labels, _) = data.classes()?;
