@@ -6,7 +6,7 @@ use crate::bayesian_linear::{BayesianLinear, BayesianLinearOptions};
 use crate::checkpoint::Checkpoint;
 use crate::kl::KlMode;
 use crate::prior::Gaussian;
-use crate::{ReLU, Sequential};
+use crate::{Dropout, Linear, ReLU, Sequential};
 use blitz_autograd::{Error, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -202,6 +202,27 @@ impl MlpSpec {
             format!("model.sizes {} of {}", self.describe(), ck.source())
         })
     }
+}
+
+/// `spec`'s sizes as a deterministic network with `outputs` outputs:
+/// [`Linear`] layers `fc1`, `fc2`, … with ReLU between them, and after each
+/// ReLU a [`Dropout`] of `dropout` when given; the initial weights drawn
+/// from a generator seeded with `seed`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a zero size or a bad drop probability.
+pub fn plain_mlp(spec: &MlpSpec, outputs: usize, seed: u64, dropout: Option<f32>) -> Result<Sequential> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut net = Sequential::new();
+    let mut width = spec.inputs;
+    for (i, &h) in spec.hidden.iter().enumerate() {
+        net = net.push_named(format!("fc{}", i + 1), Linear::new(width, h, true, &mut rng)?).push(ReLU);
+        if let Some(p) = dropout {
+            net = net.push(Dropout::new(p)?);
+        }
+        width = h;
+    }
+    Ok(net.push_named(format!("fc{}", spec.hidden.len() + 1), Linear::new(width, outputs, true, &mut rng)?))
 }
 
 /// The smallest rho a loaded Bayesian layer may hold: softplus(−80) ≈ e^−80

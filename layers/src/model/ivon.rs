@@ -8,9 +8,10 @@
 //! draw a sample of every weight, named by (seed, draw), on any number of
 //! threads at once, with the same bits.
 
-use super::{plain_mlp, ModelFile, Task, Trained};
+use super::ModelFile;
 use crate::checkpoint::Checkpoint;
 use crate::classification::Classifier;
+use crate::mlp::plain_mlp;
 use crate::mlp::MIN_RHO;
 use crate::module::params;
 use crate::train::host_scaled;
@@ -56,7 +57,7 @@ impl IvonPosterior {
         }
     }
 
-    /// A posterior of `shapes` not yet read ([`Trained::restore`] fills it).
+    /// A posterior of `shapes` not yet read (the model's restore fills it).
     pub(super) fn empty(shapes: &[(String, Vec<usize>)]) -> IvonPosterior {
         IvonPosterior {
             names: shapes.iter().map(|(n, _)| n.clone()).collect(),
@@ -155,92 +156,53 @@ fn rho_of(sigma: f32) -> f32 {
     }
 }
 
-/// The targets a method trained from scratch by the library ([`fit_ivon`],
-/// [`super::fit_swag`]) trains on.
-#[derive(Debug, Clone, Copy)]
-pub enum FitTargets<'a> {
-    /// Regression targets `[n, outputs]`, original units.
-    Values(&'a Tensor),
-    /// Class indices, one per row.
-    Labels(&'a [usize]),
-}
-
-/// Trains a model of `file` (whose method is IVON) by IVON on inputs `x`
-/// (`[n, features]`, transformed, original units) and `targets`, with
-/// statistics standardising both fitted on them, and returns it ready to
-/// predict and save, with the steps taken.
-///
-/// The deterministic network is `plain_mlp` of the file's sizes from its
-/// seed (a regression's with a mean and a variance per output, trained by
-/// the Gaussian negative log-likelihood; a classifier's by cross-entropy).
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for a file of another method or bad
-/// settings; [`Ivon::fit`]'s errors.
-pub fn fit_ivon(
+/// Trains `model` (the Bayesian predictor of [`predictor`]) by IVON on
+/// inputs `x` (`[n, features]`, transformed, original units) and targets
+/// `y` (`[n, outputs]`): the deterministic network `plain_mlp` of the
+/// file's sizes from its seed, a mean and a variance per output, by the
+/// Gaussian negative log-likelihood, with statistics fitted on `x` and
+/// `y`; then `model` holds the posterior. Returns it and the steps taken.
+pub(super) fn train_regression(
     file: &ModelFile,
     x: &Tensor,
-    targets: FitTargets<'_>,
+    y: &Tensor,
     config: &IvonConfig,
-) -> Result<(Trained, usize)> {
-    let mut trained = file.build_trained()?;
+    model: &mut GaussianRegressor<Sequential>,
+) -> Result<(IvonPosterior, usize)> {
     let outputs = file.spec.outputs;
-    let (posterior, steps) = match (&mut trained, targets) {
-        (Trained::IvonRegression(model, _), FitTargets::Values(y)) => {
-            let net = plain_mlp(&file.spec, 2 * outputs, file.seed, None)?;
-            let gr = GaussianRegressor::new(net, outputs)?.standardized_on(x, y)?;
-            let (xs, ys) = (host_scaled(x, gr.x_scale.as_ref())?, host_scaled(y, gr.y_scale.as_ref())?);
-            let loss = |out: &Var, batch: &[usize]| -> Result<Var> {
-                let yb = out.tape().constant(crate::data::take_rows(&ys, batch)?);
-                gr.nll(out, &yb)
-            };
-            let ivon = Ivon::fit(&gr.net, &xs, loss, config)?;
-            (model.x_scale, model.y_scale) = (gr.x_scale.clone(), gr.y_scale.clone());
-            (IvonPosterior::of(&ivon, &gr.net), ivon.steps())
-        }
-        (Trained::IvonClassification(model, _), FitTargets::Labels(labels)) => {
-            let net = plain_mlp(&file.spec, outputs, file.seed, None)?;
-            let c = Classifier::new(net, file.classes.clone())?.standardized_on(x)?;
-            let ivon = Ivon::fit_classifier(&c, x, labels, config)?;
-            model.x_scale = c.x_scale.clone();
-            (IvonPosterior::of(&ivon, &c.net), ivon.steps())
-        }
-        _ => {
-            return Err(Error::invalid(
-                "fit_ivon",
-                format!(
-                    "a {} model of task {} and these targets: not an IVON model of their task",
-                    file.method.name(),
-                    file.task.name()
-                ),
-            ))
-        }
+    let net = plain_mlp(&file.spec, 2 * outputs, file.seed, None)?;
+    let gr = GaussianRegressor::new(net, outputs)?.standardized_on(x, y)?;
+    let (xs, ys) = (host_scaled(x, gr.x_scale.as_ref())?, host_scaled(y, gr.y_scale.as_ref())?);
+    let loss = |out: &Var, batch: &[usize]| -> Result<Var> {
+        let yb = out.tape().constant(crate::data::take_rows(&ys, batch)?);
+        gr.nll(out, &yb)
     };
-    match &mut trained {
-        Trained::IvonRegression(model, p) => {
-            posterior.load_into(&model.net)?;
-            *p = posterior;
-        }
-        Trained::IvonClassification(model, p) => {
-            posterior.load_into(&model.net)?;
-            *p = posterior;
-        }
-        _ => {}
-    }
-    Ok((trained, steps))
+    let ivon = Ivon::fit(&gr.net, &xs, loss, config)?;
+    (model.x_scale, model.y_scale) = (gr.x_scale.clone(), gr.y_scale.clone());
+    let posterior = IvonPosterior::of(&ivon, &gr.net);
+    posterior.load_into(&model.net)?;
+    Ok((posterior, ivon.steps()))
 }
 
-/// The IVON variant of `task` built for `file`: the Bayesian predictor and
-/// an empty posterior of the deterministic network's shapes.
-pub(super) fn build(file: &ModelFile, task: Task, outputs: usize, shapes: &[(String, Vec<usize>)]) -> Result<Trained> {
-    let spec = crate::mlp::MlpSpec { outputs, ..file.spec.clone() };
-    let net = spec.build(file.seed)?;
-    Ok(match task {
-        Task::Regression => {
-            Trained::IvonRegression(GaussianRegressor::new(net, file.spec.outputs)?, IvonPosterior::empty(shapes))
-        }
-        Task::Classification => {
-            Trained::IvonClassification(Classifier::new(net, file.classes.clone())?, IvonPosterior::empty(shapes))
-        }
-    })
+/// [`train_regression`] for a classifier: cross-entropy on `labels`.
+pub(super) fn train_classification(
+    file: &ModelFile,
+    x: &Tensor,
+    labels: &[usize],
+    config: &IvonConfig,
+    model: &mut Classifier<Sequential>,
+) -> Result<(IvonPosterior, usize)> {
+    let net = plain_mlp(&file.spec, file.spec.outputs, file.seed, None)?;
+    let c = Classifier::new(net, file.classes.clone())?.standardized_on(x)?;
+    let ivon = Ivon::fit_classifier(&c, x, labels, config)?;
+    model.x_scale = c.x_scale.clone();
+    let posterior = IvonPosterior::of(&ivon, &c.net);
+    posterior.load_into(&model.net)?;
+    Ok((posterior, ivon.steps()))
+}
+
+/// The Bayesian network of `outputs` outputs that holds a posterior of
+/// `file`'s sizes (mu = m, sigma = σ once loaded).
+pub(super) fn predictor(file: &ModelFile, outputs: usize) -> Result<Sequential> {
+    crate::mlp::MlpSpec { outputs, ..file.spec.clone() }.build(file.seed)
 }

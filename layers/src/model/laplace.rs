@@ -9,9 +9,11 @@
 //! Regression predicts in closed form (one pass, whatever the draws);
 //! classification averages the softmax over `draws` draws of the outputs.
 
-use super::{plain_mlp, FitTargets, ModelFile, Prediction, Task, Trained};
+use super::method::FitTargets;
+use super::{ModelFile, Prediction, Task};
 use crate::checkpoint::Checkpoint;
 use crate::classification::Classifier;
+use crate::mlp::plain_mlp;
 use crate::mlp::MlpSpec;
 use crate::regression::Regressor;
 use crate::train::{Progress, TrainConfig, TrainSummary};
@@ -205,61 +207,40 @@ impl LaplaceModel {
 /// by Adam with `config` (no checkpoints), then the posterior on its last
 /// layer (full below 300 weights, Kronecker-factored above; λ by the
 /// marginal likelihood), with statistics fitted on `x` and the targets.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for a file of another method or task than
-/// the targets; the training's and [`LastLayerLaplace::fit`]'s errors.
-pub fn fit_laplace(
+pub(super) fn train(
     file: &ModelFile,
     x: &Tensor,
     targets: FitTargets<'_>,
     config: &TrainConfig,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<(Trained, TrainSummary)> {
+) -> Result<(LaplaceModel, TrainSummary)> {
     let k = file.spec.outputs;
     let net = plain_mlp(&file.spec, k, file.seed, None)?;
-    let (mut laplace, network, summary) = match (file.method, file.task, targets) {
-        (super::Method::Laplace, Task::Regression, FitTargets::Values(y)) => {
+    let (mut laplace, network, summary) = match (file.task, targets) {
+        (Task::Regression, FitTargets::Values(y)) => {
             let r = Regressor::new(net, k)?.standardized_on(x, y)?;
             let summary = r.fit(x, y, config, &mut *progress)?;
             let network = r.checkpoint()?;
             (LastLayerLaplace::from_regressor(r)?, network, summary)
         }
-        (super::Method::Laplace, Task::Classification, FitTargets::Labels(labels)) => {
+        (Task::Classification, FitTargets::Labels(labels)) => {
             let c = Classifier::new(net, file.classes.clone())?.standardized_on(x)?;
             let summary = c.fit(x, labels, config, &mut *progress)?;
             let network = c.checkpoint()?;
             (LastLayerLaplace::from_classifier(c)?, network, summary)
         }
-        _ => {
-            return Err(Error::invalid(
-                "fit_laplace",
-                format!(
-                    "a {} model of task {}: not a Laplace model of the targets' task",
-                    file.method.name(),
-                    file.task.name()
-                ),
-            ))
-        }
+        _ => return Err(Error::invalid("fit_laplace", "the targets are not of the model's task")),
     };
     laplace.fit(x, LaplaceStructure::Auto)?;
     let c = laplace.curvature_parts().map(rounded).ok_or_else(|| Error::invalid("laplace", "not fitted"))?;
     let lambda = laplace.prior_precision();
     laplace.set_curvature(c, lambda)?;
-    let m = LaplaceModel { laplace, network, spec: file.spec.clone(), classes: file.classes.clone() };
-    Ok((wrap(file.task, m), summary))
+    Ok((LaplaceModel { laplace, network, spec: file.spec.clone(), classes: file.classes.clone() }, summary))
 }
 
-fn wrap(task: Task, m: LaplaceModel) -> Trained {
-    match task {
-        Task::Regression => Trained::LaplaceRegression(m),
-        Task::Classification => Trained::LaplaceClassification(m),
-    }
-}
-
-/// The Laplace variant for `file`, untrained (its posterior not fitted).
-pub(super) fn build(file: &ModelFile) -> Result<Trained> {
-    Ok(wrap(file.task, LaplaceModel::new(&file.spec, &file.classes, Checkpoint::new())?))
+/// An untrained Laplace model of `file` (its posterior not fitted).
+pub(super) fn untrained(file: &ModelFile) -> Result<LaplaceModel> {
+    LaplaceModel::new(&file.spec, &file.classes, Checkpoint::new())
 }
 
 /// The curvature tensors a file of `spec` must hold, from its [`KEY_LAPLACE`].

@@ -193,6 +193,16 @@ impl Method {
     }
 }
 
+/// The targets a method trained from scratch by the library ([`super::fit_ivon`],
+/// [`super::fit_swag`], [`super::fit_laplace`]) trains on.
+#[derive(Debug, Clone, Copy)]
+pub enum FitTargets<'a> {
+    /// Regression targets `[n, outputs]`, original units.
+    Values(&'a blitz_autograd::Tensor),
+    /// Class indices, one per row.
+    Labels(&'a [usize]),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,13 +28,16 @@ mod swag;
 mod table;
 mod trained;
 
+pub use crate::mlp::plain_mlp;
 pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
-pub use ivon::{fit_ivon, FitTargets, IvonPosterior, KEY_IVON};
-pub use laplace::{fit_laplace, LaplaceModel, KEY_LAPLACE};
-pub use method::{Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD, MAX_MEMBERS};
-pub use swag::{fit_swag, SwagModel, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
+pub use ivon::{IvonPosterior, KEY_IVON};
+pub use laplace::{LaplaceModel, KEY_LAPLACE};
+pub use method::{
+    FitTargets, Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD, MAX_MEMBERS,
+};
+pub use swag::{SwagModel, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 pub use table::Prediction;
-pub use trained::{plain_mlp, Trained, PLAIN_MLP};
+pub use trained::{fit_ivon, fit_laplace, fit_swag, Trained, PLAIN_MLP};
 
 use crate::checkpoint::{decode_string_list as decode_list, encode_string_list as encode_list, Checkpoint};
 use crate::classification::Classifier;

@@ -7,10 +7,12 @@
 //! A prediction builds its own network for its draws, so that threads may
 //! share one loaded model.
 
-use super::{plain_mlp, FitTargets, ModelFile, Prediction, Task, Trained};
+use super::method::FitTargets;
+use super::{ModelFile, Prediction};
 use crate::checkpoint::Checkpoint;
 use crate::classification::{ClassPrediction, Classifier};
 use crate::data::Standardizer;
+use crate::mlp::plain_mlp;
 use crate::mlp::MlpSpec;
 use crate::train::{checked_inputs, host_scaled, Progress, TrainConfig, TrainSummary};
 use crate::uncertainty::ensemble::mixture_prediction;
@@ -60,10 +62,10 @@ pub(super) fn sizes(ck: &Checkpoint) -> Result<(usize, usize)> {
     if fields.len() != 2 {
         return Err(bad("unknown fields (rank, snapshots)".into()));
     }
-    if rank == 0 || rank > snapshots || rank > crate::model::MAX_MEMBERS {
+    if rank == 0 || rank > snapshots || rank > super::method::MAX_MEMBERS {
         return Err(bad(format!(
             "rank {rank} of {snapshots} snapshots: 1 to {} columns, no more than the snapshots",
-            crate::model::MAX_MEMBERS
+            super::method::MAX_MEMBERS
         )));
     }
     Ok((rank, snapshots))
@@ -152,28 +154,24 @@ impl SwagModel {
     }
 }
 
-/// Trains a SWAG model of `file`: its deterministic network by Adam with
-/// `config` (the budget every method shares; no checkpoints), then SGD from
-/// there collecting `swag` (its defaults: 20 epochs at 0.01 with momentum
-/// 0.9, rank 20), with statistics fitted on `x` and the targets.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for a file of another method or task than
-/// the targets, or bad settings; the training's errors.
-pub fn fit_swag(
+/// Trains `m` (an empty posterior of `file`, [`SwagModel::empty`]): its
+/// deterministic network by Adam with `config` (the budget every method
+/// shares; no checkpoints), then SGD from there collecting `swag`, with
+/// statistics fitted on `x` and the targets.
+pub(super) fn train(
     file: &ModelFile,
     x: &Tensor,
     targets: FitTargets<'_>,
     config: &TrainConfig,
     swag: &SwagConfig,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<(Trained, TrainSummary)> {
-    let mut trained = file.build_trained()?;
+    m: &mut SwagModel,
+) -> Result<TrainSummary> {
     let k = file.spec.outputs;
-    let (posterior, summary, scales) = match (&trained, targets) {
-        (Trained::SwagRegression(m), FitTargets::Values(y)) => {
-            let gr =
-                GaussianRegressor::new(plain_mlp(&file.spec, m.outputs, file.seed, None)?, k)?.standardized_on(x, y)?;
+    let net = plain_mlp(&file.spec, m.outputs, file.seed, None)?;
+    let (posterior, summary, scales) = match (m.classes.is_empty(), targets) {
+        (true, FitTargets::Values(y)) => {
+            let gr = GaussianRegressor::new(net, k)?.standardized_on(x, y)?;
             let summary = gr.fit(x, y, config, &mut *progress)?;
             let (xs, ys) = (host_scaled(x, gr.x_scale.as_ref())?, host_scaled(y, gr.y_scale.as_ref())?);
             let loss = |out: &Var, batch: &[usize]| -> Result<Var> {
@@ -182,41 +180,20 @@ pub fn fit_swag(
             };
             (Swag::collect(&gr.net, &xs, loss, swag)?, summary, (gr.x_scale.clone(), gr.y_scale.clone()))
         }
-        (Trained::SwagClassification(m), FitTargets::Labels(labels)) => {
-            let c = Classifier::new(plain_mlp(&file.spec, m.outputs, file.seed, None)?, file.classes.clone())?
-                .standardized_on(x)?;
+        (false, FitTargets::Labels(labels)) => {
+            let c = Classifier::new(net, file.classes.clone())?.standardized_on(x)?;
             let summary = c.fit(x, labels, config, &mut *progress)?;
             (Swag::collect_classifier(&c, x, labels, swag)?, summary, (c.x_scale.clone(), None))
         }
-        _ => {
-            return Err(Error::invalid(
-                "fit_swag",
-                format!(
-                    "a {} model of task {}: not a SWAG model of the targets' task",
-                    file.method.name(),
-                    file.task.name()
-                ),
-            ))
-        }
+        _ => return Err(Error::invalid("fit_swag", "the targets are not of the model's task")),
     };
-    if let Trained::SwagRegression(m) | Trained::SwagClassification(m) = &mut trained {
-        // As the file holds it (f32 moments), so that the run's own figures
-        // and calibration are those of the saved model, bit for bit.
-        let shapes = m.plain_shapes()?;
-        let (mean, var, dev) = (posterior.mean(), posterior.diag_variance(), posterior.deviations());
-        m.swag = Swag::from_moments(&shapes, &mean, &var, &dev, posterior.snapshots())?;
-        (m.x_scale, m.y_scale) = scales;
-    }
-    Ok((trained, summary))
-}
-
-/// The SWAG variant of `task` for `file`, its posterior empty.
-pub(super) fn build(file: &ModelFile, task: Task, outputs: usize, shapes: &[(String, Vec<usize>)]) -> Result<Trained> {
-    let m = SwagModel::empty(file, outputs, shapes)?;
-    Ok(match task {
-        Task::Regression => Trained::SwagRegression(m),
-        Task::Classification => Trained::SwagClassification(m),
-    })
+    // As the file holds it (f32 moments), so that the run's own figures
+    // and calibration are those of the saved model, bit for bit.
+    let shapes = m.plain_shapes()?;
+    let (mean, var, dev) = (posterior.mean(), posterior.diag_variance(), posterior.deviations());
+    m.swag = Swag::from_moments(&shapes, &mean, &var, &dev, posterior.snapshots())?;
+    (m.x_scale, m.y_scale) = scales;
+    Ok(summary)
 }
 
 impl SwagModel {

@@ -8,22 +8,23 @@
 
 use super::ivon::{IvonPosterior, HESSIAN_PREFIX};
 use super::laplace::LaplaceModel;
-use super::method::Method;
+use super::method::{FitTargets, Method};
 use super::swag::{SwagModel, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 use super::{Fitted, ModelFile, Prediction, Task};
 use crate::checkpoint::Checkpoint;
 use crate::classification::Classifier;
 use crate::data::Standardizer;
 use crate::metrics::{gaussian_mixture_log_likelihood_hetero, interval_coverage, rmse};
+use crate::mlp::plain_mlp;
 use crate::mlp::MlpSpec;
 use crate::module::params;
 use crate::regression::{RegressionMetrics, RegressionPrediction, Regressor, LOG_NOISE};
+use crate::train::{Progress, TrainConfig, TrainSummary};
 use crate::uncertainty::ensemble::mixture_prediction;
 use crate::uncertainty::{DeepEnsemble, GaussianRegressor, McDropout};
-use crate::{Dropout, Linear, ReLU, Sequential};
+use crate::uncertainty::{IvonConfig, SwagConfig};
+use crate::Sequential;
 use blitz_autograd::{Context, Error, Param, Result, Tensor};
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 /// The `model` metadata of a file whose network is deterministic (every
 /// method but Bayes by Backprop, whose file says `bayesian_mlp`).
@@ -55,27 +56,6 @@ pub enum Trained {
     LaplaceRegression(LaplaceModel),
     /// Last-layer Laplace, classification (sampled outputs).
     LaplaceClassification(LaplaceModel),
-}
-
-/// `spec`'s sizes as a deterministic network with `outputs` outputs:
-/// [`Linear`] layers `fc1`, `fc2`, … with ReLU between them, and after each
-/// ReLU a [`Dropout`] of `dropout` when given; the initial weights drawn
-/// from a generator seeded with `seed`.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for a zero size or a bad drop probability.
-pub fn plain_mlp(spec: &MlpSpec, outputs: usize, seed: u64, dropout: Option<f32>) -> Result<Sequential> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut net = Sequential::new();
-    let mut width = spec.inputs;
-    for (i, &h) in spec.hidden.iter().enumerate() {
-        net = net.push_named(format!("fc{}", i + 1), Linear::new(width, h, true, &mut rng)?).push(ReLU);
-        if let Some(p) = dropout {
-            net = net.push(Dropout::new(p)?);
-        }
-        width = h;
-    }
-    Ok(net.push_named(format!("fc{}", spec.hidden.len() + 1), Linear::new(width, outputs, true, &mut rng)?))
 }
 
 /// The outputs of one network of `method` for `spec`: a regression
@@ -214,12 +194,26 @@ impl ModelFile {
                     plain_mlp(&self.spec, outputs, s, None)
                 })?)
             }
-            (Method::Laplace, _) => super::laplace::build(self)?,
+            (Method::Laplace, Task::Regression) => Trained::LaplaceRegression(super::laplace::untrained(self)?),
+            (Method::Laplace, Task::Classification) => Trained::LaplaceClassification(super::laplace::untrained(self)?),
             (Method::Swag, task) => {
-                super::swag::build(self, task, outputs, &plain_shapes(&self.spec, task, self.method)?)?
+                let m = SwagModel::empty(self, outputs, &plain_shapes(&self.spec, task, self.method)?)?;
+                match task {
+                    Task::Regression => Trained::SwagRegression(m),
+                    Task::Classification => Trained::SwagClassification(m),
+                }
             }
             (Method::Ivon, task) => {
-                super::ivon::build(self, task, outputs, &plain_shapes(&self.spec, task, self.method)?)?
+                let posterior = IvonPosterior::empty(&plain_shapes(&self.spec, task, self.method)?);
+                let net = super::ivon::predictor(self, outputs)?;
+                match task {
+                    Task::Regression => {
+                        Trained::IvonRegression(GaussianRegressor::new(net, self.spec.outputs)?, posterior)
+                    }
+                    Task::Classification => {
+                        Trained::IvonClassification(Classifier::new(net, self.classes.clone())?, posterior)
+                    }
+                }
             }
             (Method::Ensemble { members }, Task::Classification) => Trained::EnsembleClassification(
                 DeepEnsemble::classification(members, self.classes.clone(), self.seed, |s| {
@@ -506,4 +500,102 @@ impl Trained {
         ck.seal();
         Ok(ck)
     }
+}
+
+/// Trains a model of `file` (whose method is IVON) by IVON on inputs `x`
+/// (`[n, features]`, transformed, original units) and `targets`, with
+/// statistics standardising both fitted on them, and returns it ready to
+/// predict and save, with the steps taken.
+///
+/// The deterministic network is [`plain_mlp`] of the file's sizes from its
+/// seed (a regression's with a mean and a variance per output, trained by
+/// the Gaussian negative log-likelihood; a classifier's by cross-entropy).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a file of another method or task than the
+/// targets, or bad settings; [`Ivon::fit`](crate::uncertainty::Ivon::fit)'s errors.
+pub fn fit_ivon(
+    file: &ModelFile,
+    x: &Tensor,
+    targets: FitTargets<'_>,
+    config: &IvonConfig,
+) -> Result<(Trained, usize)> {
+    let mut trained = file.build_trained()?;
+    let steps = match (&mut trained, targets) {
+        (Trained::IvonRegression(m, p), FitTargets::Values(y)) => {
+            let (posterior, steps) = super::ivon::train_regression(file, x, y, config, m)?;
+            *p = posterior;
+            steps
+        }
+        (Trained::IvonClassification(m, p), FitTargets::Labels(labels)) => {
+            let (posterior, steps) = super::ivon::train_classification(file, x, labels, config, m)?;
+            *p = posterior;
+            steps
+        }
+        _ => return Err(not_for(file, "fit_ivon")),
+    };
+    Ok((trained, steps))
+}
+
+/// Trains a SWAG model of `file`: its deterministic network by Adam with
+/// `config` (the budget every method shares; no checkpoints), then SGD from
+/// there collecting `swag` (its defaults: 20 epochs at 0.01 with momentum
+/// 0.9, rank 20), with statistics fitted on `x` and the targets.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a file of another method or task than
+/// the targets, or bad settings; the training's errors.
+pub fn fit_swag(
+    file: &ModelFile,
+    x: &Tensor,
+    targets: FitTargets<'_>,
+    config: &TrainConfig,
+    swag: &SwagConfig,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Trained, TrainSummary)> {
+    let mut trained = file.build_trained()?;
+    let summary = match &mut trained {
+        Trained::SwagRegression(m) | Trained::SwagClassification(m) => {
+            super::swag::train(file, x, targets, config, swag, progress, m)?
+        }
+        _ => return Err(not_for(file, "fit_swag")),
+    };
+    Ok((trained, summary))
+}
+
+/// Trains a last-layer Laplace model of `file`: its deterministic network
+/// by Adam with `config` (no checkpoints), then the posterior on its last
+/// layer (full below 300 weights, Kronecker-factored above; λ by the
+/// marginal likelihood), with statistics fitted on `x` and the targets.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a file of another method or task than
+/// the targets; the training's and
+/// [`LastLayerLaplace::fit`](crate::uncertainty::LastLayerLaplace::fit)'s errors.
+pub fn fit_laplace(
+    file: &ModelFile,
+    x: &Tensor,
+    targets: FitTargets<'_>,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Trained, TrainSummary)> {
+    if file.method != Method::Laplace {
+        return Err(not_for(file, "fit_laplace"));
+    }
+    let (m, summary) = super::laplace::train(file, x, targets, config, progress)?;
+    Ok((
+        match file.task {
+            Task::Regression => Trained::LaplaceRegression(m),
+            Task::Classification => Trained::LaplaceClassification(m),
+        },
+        summary,
+    ))
+}
+
+/// The refusal of a `fit_*` for a file of another method.
+fn not_for(file: &ModelFile, op: &'static str) -> Error {
+    Error::invalid(
+        op,
+        format!("a {} model of task {} and these targets: not this method's", file.method.name(), file.task.name()),
+    )
 }
