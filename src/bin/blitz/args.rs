@@ -368,8 +368,8 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             )))
         }
         (Method::Ensemble { .. } | Method::McDropout { .. } | Method::Ivon | Method::Swag | Method::Laplace, None) => 1,
-        (Method::Ivon, Some(_)) => {
-            return Err(usage("--sample-nbr: IVON draws one sample of the weights per step (its own rule)".into()))
+        (Method::Ivon, Some(s)) if s != 1 => {
+            return Err(usage(format!("--sample-nbr {s}: IVON draws one sample of the weights per step")))
         }
         (_, s) => s.unwrap_or(3),
     };
