@@ -43,7 +43,8 @@ fit options
                              swag        a plain MLP trained by Adam, then 20 epochs of SGD (0.01,
                                          momentum 0.9) whose iterates give a Gaussian (mean, diagonal,
                                          20 deviation columns, all in the file); written at the end,
-                                         no --resume
+                                         no --resume. Its SGD diverged on Boston after 100 or more
+                                         epochs of Adam: give fewer --epochs and check its figures
                              laplace     a plain MLP trained by Adam, then a Gaussian posterior on its
                                          last layer (full below 300 weights, else Kronecker factors;
                                          prior precision by the marginal likelihood; the factors in the
