@@ -57,6 +57,7 @@ fn run() -> Result<()> {
         settings: String::new(),
         seed: 0,
         conformal: None,
+        method: blitz::layers::model::Method::Bbb,
     };
     let mut ck = reg.checkpoint()?;
     for (k, v) in file.metadata() {

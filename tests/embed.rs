@@ -163,6 +163,7 @@ fn the_models_draws_give_the_tape_paths_bits() {
         settings: String::new(),
         seed: 0,
         conformal: None,
+        method: blitz::layers::model::Method::Bbb,
     };
     let load = |mut ck: blitz::layers::checkpoint::Checkpoint, f: &ModelFile| {
         for (k, v) in f.metadata() {

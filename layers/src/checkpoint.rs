@@ -60,7 +60,7 @@ impl Fnv {
 const FORMAT_NAME: &str = "blitz";
 
 /// Tensors whose names start with this hold optimizer state, not parameters.
-const OPTIM_PREFIX: &str = "optimizer.";
+pub(crate) const OPTIM_PREFIX: &str = "optimizer.";
 const ADAM_M: &str = "optimizer.adam.exp_avg.";
 const ADAM_V: &str = "optimizer.adam.exp_avg_sq.";
 

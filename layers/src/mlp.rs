@@ -6,7 +6,7 @@ use crate::bayesian_linear::{BayesianLinear, BayesianLinearOptions};
 use crate::checkpoint::Checkpoint;
 use crate::kl::KlMode;
 use crate::prior::Gaussian;
-use crate::{ReLU, Sequential};
+use crate::{Dropout, Linear, ReLU, Sequential};
 use blitz_autograd::{Error, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -94,13 +94,22 @@ impl MlpSpec {
     /// match the tensors; [`Error::NonFinite`] naming a tensor;
     /// [`Error::TooLarge`] for a network that would not fit in memory.
     pub fn from_metadata(ck: &Checkpoint) -> Result<MlpSpec> {
+        let spec = MlpSpec::sizes_from_metadata(ck, "bayesian_mlp")?;
+        spec.check_tensors(ck)?;
+        Ok(spec)
+    }
+
+    /// The spec recorded by [`MlpSpec::to_metadata`] (with `model = model`),
+    /// its values checked but not the tensors: for the networks of other
+    /// methods, whose tensors their own loaders check.
+    pub(crate) fn sizes_from_metadata(ck: &Checkpoint, model: &str) -> Result<MlpSpec> {
         let bad = |m: String| Error::Parse { path: ck.source().to_string(), message: m };
         let meta = ck.metadata();
         let get = |k: &str| {
             meta.get(k).ok_or_else(|| bad(format!("metadata {k} is missing: not a model written by `blitz fit`")))
         };
-        if get("model")? != "bayesian_mlp" {
-            return Err(bad(format!("model {:?}: only bayesian_mlp is known", get("model")?)));
+        if get("model")? != model {
+            return Err(bad(format!("model {:?}: only {model} is known", get("model")?)));
         }
         let sizes: Vec<usize> = get("model.sizes")?
             .split('-')
@@ -129,7 +138,6 @@ impl MlpSpec {
             prior_sigma,
             rho_init,
         };
-        spec.check_tensors(ck)?;
         Ok(spec)
     }
 
@@ -194,6 +202,27 @@ impl MlpSpec {
             format!("model.sizes {} of {}", self.describe(), ck.source())
         })
     }
+}
+
+/// `spec`'s sizes as a deterministic network with `outputs` outputs:
+/// [`Linear`] layers `fc1`, `fc2`, … with ReLU between them, and after each
+/// ReLU a [`Dropout`] of `dropout` when given; the initial weights drawn
+/// from a generator seeded with `seed`.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for a zero size or a bad drop probability.
+pub fn plain_mlp(spec: &MlpSpec, outputs: usize, seed: u64, dropout: Option<f32>) -> Result<Sequential> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut net = Sequential::new();
+    let mut width = spec.inputs;
+    for (i, &h) in spec.hidden.iter().enumerate() {
+        net = net.push_named(format!("fc{}", i + 1), Linear::new(width, h, true, &mut rng)?).push(ReLU);
+        if let Some(p) = dropout {
+            net = net.push(Dropout::new(p)?);
+        }
+        width = h;
+    }
+    Ok(net.push_named(format!("fc{}", spec.hidden.len() + 1), Linear::new(width, outputs, true, &mut rng)?))
 }
 
 /// The smallest rho a loaded Bayesian layer may hold: softplus(−80) ≈ e^−80

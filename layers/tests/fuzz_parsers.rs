@@ -350,6 +350,7 @@ fn with_model_metadata(ck: &Checkpoint) -> Checkpoint {
             draws: 10,
             seed: 0,
         }),
+        method: blitz_layers::model::Method::Bbb,
     };
     let mut ck = ck.clone();
     for (k, v) in file.metadata() {

@@ -21,11 +21,24 @@
 
 mod calibration;
 mod draws;
+mod ivon;
+mod laplace;
+mod method;
+mod swag;
 mod table;
+mod trained;
 
+pub use crate::mlp::plain_mlp;
 pub use calibration::{Calibration, Conformal, Truth, DEFAULT_ALPHA, KEY_CONFORMAL};
 pub use draws::DEFAULT_DRAW_CACHE;
+pub use ivon::{IvonPosterior, KEY_IVON};
+pub use laplace::{LaplaceModel, KEY_LAPLACE};
+pub use method::{
+    FitTargets, Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS, KEY_DROPOUT, KEY_MEMBERS, KEY_METHOD, MAX_MEMBERS,
+};
+pub use swag::{SwagModel, KEY_SWAG, SWAG_DEVIATIONS, SWAG_MEAN, SWAG_VARIANCE};
 pub use table::Prediction;
+pub use trained::{fit_ivon, fit_laplace, fit_swag, Trained, PLAIN_MLP};
 
 use crate::checkpoint::{decode_string_list as decode_list, encode_string_list as encode_list, Checkpoint};
 use crate::classification::Classifier;
@@ -91,6 +104,8 @@ pub struct ModelFile {
     pub seed: u64,
     /// The split-conformal calibration (`blitz fit --conformal F`), if any.
     pub conformal: Option<Calibration>,
+    /// How the network is uncertain (`blitz fit --method`), and its settings.
+    pub method: Method,
 }
 
 /// A trained or loaded model of either task.
@@ -131,6 +146,10 @@ impl ModelFile {
         let mut ck = Checkpoint::new();
         self.spec.to_metadata(&mut ck);
         let mut m = ck.metadata().clone();
+        if self.method != Method::Bbb {
+            m.insert("model".into(), PLAIN_MLP.into());
+        }
+        self.method.to_metadata(&mut m);
         m.insert(KEY_TASK.into(), self.task.name().into());
         m.insert(KEY_FEATURES.into(), encode_list(&self.features));
         m.insert(KEY_TARGET.into(), self.target.clone());
@@ -166,9 +185,18 @@ impl ModelFile {
             "classification" => Task::Classification,
             other => return Err(bad(format!("task {other:?} is unknown"))),
         };
+        let method = Method::from_metadata(meta, ck.source())?;
+        let spec = match method {
+            Method::Bbb => MlpSpec::from_metadata(ck)?,
+            _ => {
+                let spec = MlpSpec::sizes_from_metadata(ck, PLAIN_MLP)?;
+                trained::check_tensors(ck, &spec, task, method)?;
+                spec
+            }
+        };
         let file = ModelFile {
             task,
-            spec: MlpSpec::from_metadata(ck)?,
+            spec,
             features: list(KEY_FEATURES)?,
             target: get(KEY_TARGET)?.clone(),
             classes: list(KEY_CLASSES)?,
@@ -176,6 +204,7 @@ impl ModelFile {
             settings: get(KEY_SETTINGS)?.clone(),
             seed: get(KEY_SEED)?.parse().map_err(|_| bad(format!("metadata {KEY_SEED} is not a number")))?,
             conformal: None,
+            method,
         };
         let outputs = file.spec.outputs;
         let file = ModelFile { conformal: Calibration::from_metadata(meta, task, outputs, ck.source())?, ..file };
@@ -250,7 +279,9 @@ impl ModelFile {
         Ok(())
     }
 
-    /// An untrained model of this description.
+    /// An untrained Bayes by Backprop model of this description, whatever
+    /// [`ModelFile::method`] says ([`ModelFile::build_trained`] builds the
+    /// method's).
     ///
     /// # Errors
     /// As [`MlpSpec::build`].
@@ -298,14 +329,15 @@ impl ModelFile {
     }
 }
 
-/// A model file ready to predict: its description, the model, and the
-/// network prepared for many draws (sigma = softplus(rho) computed once).
+/// A model file ready to predict: its description, the model, and (for
+/// Bayes by Backprop) the network prepared for many draws (sigma =
+/// softplus(rho) computed once).
 /// `Send + Sync`: threads may share one and call [`Model::predict`] at once.
 #[derive(Debug)]
 pub struct Model {
     file: ModelFile,
-    fitted: Fitted,
-    net: draws::Network,
+    trained: Trained,
+    net: Option<draws::Network>,
 }
 
 impl Model {
@@ -336,10 +368,10 @@ impl Model {
     /// As [`ModelFile::from_checkpoint`] and [`Fitted::restore`].
     pub fn from_checkpoint(ck: &Checkpoint) -> Result<Model> {
         let file = ModelFile::from_checkpoint(ck)?;
-        let mut fitted = file.build()?;
-        fitted.restore(ck)?;
-        let net = draws::Network::new(&file, &fitted)?;
-        Ok(Model { file, fitted, net })
+        let mut trained = file.build_trained()?;
+        trained.restore(ck)?;
+        let net = trained.bbb().map(|fitted| draws::Network::new(&file, fitted)).transpose()?;
+        Ok(Model { file, trained, net })
     }
 
     /// What the file says about the model and its data.
@@ -362,9 +394,20 @@ impl Model {
         &self.file.classes
     }
 
-    /// The model itself (for evaluation, or to train further).
-    pub fn fitted(&self) -> &Fitted {
-        &self.fitted
+    /// The Bayes by Backprop model itself (for evaluation, or to train
+    /// further); `None` for a file of another method ([`Model::trained`]).
+    pub fn fitted(&self) -> Option<&Fitted> {
+        self.trained.bbb()
+    }
+
+    /// The model itself, whichever method wrote the file.
+    pub fn trained(&self) -> &Trained {
+        &self.trained
+    }
+
+    /// How the file's network is uncertain.
+    pub fn method(&self) -> Method {
+        self.file.method
     }
 
     /// Reads the delimited file at `path` (delimiter and header detected)
@@ -380,7 +423,10 @@ impl Model {
     /// (by default [`Context::default`](blitz_kernels::context::Context),
     /// rayon's global pool). The bits of a prediction do not depend on it.
     pub fn with_context(mut self, ctx: blitz_kernels::context::Context) -> Model {
-        self.net.ctx = ctx;
+        self.trained.set_context(&ctx);
+        if let Some(net) = &mut self.net {
+            net.ctx = ctx;
+        }
         self
     }
 
@@ -389,10 +435,22 @@ impl Model {
     /// function of its name (seed, draw), so a call with the seed and draw
     /// count of the call before takes the weights that call drew instead of
     /// drawing them again: the same bits, without the normals. Calls whose
-    /// draws need more than `bytes` draw their weights each time.
+    /// draws need more than `bytes` draw their weights each time. Bayes by
+    /// Backprop's models keep their draws; the other methods' predictions
+    /// draw through their own networks, and this changes nothing for them.
     pub fn with_draw_cache(mut self, bytes: usize) -> Model {
-        self.net.cache_limit = bytes;
+        if let Some(net) = &mut self.net {
+            net.cache_limit = bytes;
+        }
         self
+    }
+
+    /// The prediction of the transformed rows `x`, by the file's method.
+    fn predict_table(&self, x: &Table, draws: usize, seed: u64) -> Result<Prediction> {
+        match &self.net {
+            Some(net) => net.predict(&self.file, x, draws, seed),
+            None => self.trained.predict(&x.to_tensor()?, draws, seed),
+        }
     }
 
     /// The predictive distribution of `rows` (each one value per feature,
@@ -419,7 +477,7 @@ impl Model {
         }
         let mut x = Table { data, rows: rows.len(), cols };
         self.file.transform_table(&mut x, &self.file.features, "<rows>")?;
-        self.net.predict(&self.file, &x, draws, seed)
+        self.predict_table(&x, draws, seed)
     }
 
     /// [`Model::predict`] on data read for this model ([`Model::read_data`]),
@@ -434,7 +492,7 @@ impl Model {
     pub fn predict_dataset(&self, data: &Dataset, draws: usize, seed: u64) -> Result<Prediction> {
         let mut x = data.x.clone();
         self.file.transform_table(&mut x, &data.feature_names, &data.source)?;
-        self.net.predict(&self.file, &x, draws, seed)
+        self.predict_table(&x, draws, seed)
     }
 
     /// [`Model::predict`] on a table of features in [`Model::features`]'
@@ -443,7 +501,7 @@ impl Model {
     /// # Errors
     /// As [`Model::predict_dataset`].
     pub fn predict_transformed(&self, x: &Table, draws: usize, seed: u64) -> Result<Prediction> {
-        self.net.predict(&self.file, x, draws, seed)
+        self.predict_table(x, draws, seed)
     }
 
     /// The prediction table `blitz predict` prints: a CSV header, then one

@@ -236,7 +236,7 @@ fn softplus(r: f32) -> f64 {
 /// The equal-weight mixture of Gaussians N(meansₛ, stdsₛ²): its mean,
 /// total spread, and the split into the spread of the means (epistemic)
 /// and the mean variance (aleatoric).
-fn mixture_prediction(k: usize, means: Vec<Vec<f32>>, stds: &[Vec<f32>]) -> RegressionPrediction {
+pub(crate) fn mixture_prediction(k: usize, means: Vec<Vec<f32>>, stds: &[Vec<f32>]) -> RegressionPrediction {
     let len = means[0].len();
     let s = means.len() as f64;
     let mut p = RegressionPrediction {
@@ -286,6 +286,11 @@ impl<T> DeepEnsemble<T> {
     /// The members, in seed order.
     pub fn members(&self) -> &[T] {
         &self.members
+    }
+
+    /// The members, to change in place (their statistics, say).
+    pub fn members_mut(&mut self) -> &mut [T] {
+        &mut self.members
     }
 
     /// The members, taken out.
@@ -387,7 +392,9 @@ impl<M: Module> DeepEnsemble<GaussianRegressor<M>> {
         Ok(mixture_prediction(k, m, &s))
     }
 
-    fn moments(&self, x: &Tensor, draws: usize, seed: u64) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    /// Every member's (and draw's) means and standard deviations (see
+    /// [`GaussianRegressor::predict_moments`]), member after member.
+    pub(crate) fn moments(&self, x: &Tensor, draws: usize, seed: u64) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
         let (mut means, mut stds) = (Vec::new(), Vec::new());
         for (i, m) in self.members.iter().enumerate() {
             let (a, b) = m.predict_moments(x, draws, member_seed(seed, i))?;

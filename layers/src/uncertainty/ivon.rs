@@ -189,6 +189,23 @@ impl Ivon {
         &self.mean
     }
 
+    /// The running estimates h of the diagonal Hessian, per parameter
+    /// (σ² = 1/(λ(h + δ)): with λ = [`Ivon::ess`] and δ the weight decay,
+    /// what a saved posterior needs besides the means).
+    pub fn hessian(&self) -> &[Vec<f32>] {
+        &self.hess
+    }
+
+    /// The effective sample size λ.
+    pub fn ess(&self) -> f32 {
+        self.ess
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &IvonConfig {
+        &self.config
+    }
+
     /// Steps taken.
     pub fn steps(&self) -> usize {
         self.steps

@@ -70,13 +70,28 @@ enum Task {
     Regression { noise_std: Vec<f64>, y_scale: Option<Standardizer> },
 }
 
-/// The posterior's curvature in an eigenbasis.
-#[derive(Debug, Clone)]
-enum Curvature {
+/// The posterior's curvature in an eigenbasis (what a saved posterior
+/// holds besides the trained weights and λ).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Curvature {
     /// GGN = V diag(g) Vᵀ, V row-major `p × p` (eigenvectors in columns).
-    Full { g: Vec<f64>, v: Vec<f64> },
+    Full {
+        /// The eigenvalues g (p, ≥ 0).
+        g: Vec<f64>,
+        /// The eigenvectors V (p × p, row-major, in columns).
+        v: Vec<f64>,
+    },
     /// GGN ≈ (U_H diag(h) U_Hᵀ) ⊗ (U_A diag(a) U_Aᵀ), n folded into h.
-    Kron { h: Vec<f64>, uh: Vec<f64>, a: Vec<f64>, ua: Vec<f64> },
+    Kron {
+        /// The output factor's eigenvalues h (k, ≥ 0).
+        h: Vec<f64>,
+        /// Its eigenvectors U_H (k × k).
+        uh: Vec<f64>,
+        /// The feature factor's eigenvalues a (d + 1, ≥ 0).
+        a: Vec<f64>,
+        /// Its eigenvectors U_A ((d + 1) × (d + 1)).
+        ua: Vec<f64>,
+    },
 }
 
 /// A trained network split into feature layers and a last linear layer
@@ -135,6 +150,11 @@ impl LastLayerLaplace {
     pub fn with_context(mut self, ctx: Context) -> Self {
         self.context = ctx;
         self
+    }
+
+    /// Its feature passes on the kernel variants and threads of `ctx`.
+    pub fn set_context(&mut self, ctx: Context) {
+        self.context = ctx;
     }
 
     /// Last-layer Laplace for a trained classifier whose network ends in a
@@ -599,6 +619,45 @@ impl LastLayerLaplace {
         }
         p.draws = vec![p.mean.clone()];
         Ok(p)
+    }
+
+    /// The fitted curvature, if [`LastLayerLaplace::fit`] (or
+    /// [`LastLayerLaplace::set_curvature`]) has run.
+    pub fn curvature_parts(&self) -> Option<&Curvature> {
+        self.curvature.as_ref()
+    }
+
+    /// Sets a posterior saved from this network ([`LastLayerLaplace::curvature_parts`]
+    /// and [`LastLayerLaplace::prior_precision`]) instead of fitting one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for sizes that are not this layer's
+    /// (p = k(d + 1) eigenvalues and p × p vectors, or k, k × k, d + 1 and
+    /// (d + 1)² for the factors), a value that is not finite, a negative
+    /// eigenvalue, or λ not positive and finite.
+    pub fn set_curvature(&mut self, curvature: Curvature, lambda: f64) -> Result<()> {
+        let (k, w) = (self.outputs(), self.width());
+        let p = k * w;
+        let sizes: Vec<(&[f64], usize, bool)> = match &curvature {
+            Curvature::Full { g, v } => vec![(g, p, true), (v, p * p, false)],
+            Curvature::Kron { h, uh, a, ua } => {
+                vec![(h, k, true), (uh, k * k, false), (a, w, true), (ua, w * w, false)]
+            }
+        };
+        for (i, (values, len, eigen)) in sizes.into_iter().enumerate() {
+            if values.len() != len {
+                return Err(Error::invalid(
+                    "curvature",
+                    format!("part {i}: {} values, the layer needs {len}", values.len()),
+                ));
+            }
+            if let Some(v) = values.iter().find(|v| !v.is_finite() || (eigen && **v < 0.0)) {
+                return Err(Error::invalid("curvature", format!("part {i}: {v} (finite, eigenvalues ≥ 0)")));
+            }
+        }
+        self.set_prior_precision(lambda)?;
+        self.curvature = Some(curvature);
+        Ok(())
     }
 
     /// The last layer's parameters by name, as the whole network names them.

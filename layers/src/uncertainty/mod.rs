@@ -82,7 +82,7 @@ pub(crate) fn over_draws<T>(
 pub use conformal::{coverage_and_width, set_coverage_and_size, ConformalClassifier, ConformalRegressor};
 pub use ensemble::{member_seed, DeepEnsemble, GaussianRegressor};
 pub use ivon::{Ivon, IvonConfig};
-pub use laplace::{LaplaceStructure, LastLayerLaplace};
+pub use laplace::{Curvature, LaplaceStructure, LastLayerLaplace};
 pub use mc_dropout::McDropout;
 pub use swag::{Swag, SwagConfig};
 pub use temperature::{TemperatureScaled, TemperatureScaling};

@@ -144,6 +144,55 @@ impl Swag {
         }
     }
 
+    /// The posterior of these moments (as [`Swag::mean`],
+    /// [`Swag::diag_variance`] and [`Swag::deviations`] give them) over
+    /// parameters of these names and shapes, from `snapshots` iterates.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when a length does not match the shapes,
+    /// a value is not finite, a variance is negative, or there are more
+    /// deviation columns than snapshots.
+    pub fn from_moments(
+        shapes: &[(String, Vec<usize>)],
+        mean: &[f32],
+        diag_variance: &[f32],
+        deviations: &[Vec<f32>],
+        snapshots: usize,
+    ) -> Result<Swag> {
+        let mut size = 0usize;
+        for (n, s) in shapes {
+            let numel = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            size = numel
+                .and_then(|k| size.checked_add(k))
+                .ok_or_else(|| Error::invalid("swag shapes", format!("{n}: {s:?} overflows")))?;
+        }
+        if mean.len() != size || diag_variance.len() != size || deviations.iter().any(|d| d.len() != size) {
+            return Err(Error::invalid("swag moments", format!("lengths do not match the {size} parameters")));
+        }
+        if deviations.len() > snapshots || snapshots == 0 {
+            return Err(Error::invalid(
+                "swag moments",
+                format!("{} deviation columns from {snapshots} snapshots", deviations.len()),
+            ));
+        }
+        let all = mean.iter().chain(diag_variance).chain(deviations.iter().flatten());
+        if let Some(v) = all.clone().find(|v| !v.is_finite()) {
+            return Err(Error::invalid("swag moments", format!("{v} is not finite")));
+        }
+        if let Some(v) = diag_variance.iter().find(|&&v| v < 0.0) {
+            return Err(Error::invalid("swag moments", format!("variance {v} is negative")));
+        }
+        Ok(Swag {
+            names: shapes.iter().map(|(n, _)| n.clone()).collect(),
+            shapes: shapes.iter().map(|(_, s)| s.clone()).collect(),
+            mean: mean.iter().map(|&m| m as f64).collect(),
+            sq_mean: mean.iter().zip(diag_variance).map(|(&m, &v)| v as f64 + (m as f64) * (m as f64)).collect(),
+            deviations: deviations.iter().map(|d| d.iter().map(|&v| v as f64).collect()).collect(),
+            rank: deviations.len(),
+            snapshots,
+        })
+    }
+
     /// Adds one snapshot θ to the running moments and deviations.
     fn add(&mut self, theta: &[f64]) {
         let n = self.snapshots as f64;

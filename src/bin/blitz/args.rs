@@ -4,10 +4,11 @@ use blitz::layers::data::{ColumnRef, Delimiter, Split};
 use blitz::prelude::{Device, Error, Result};
 
 pub const HELP: &str = "\
-blitz: Bayesian neural networks (Bayes by Backprop) on your own delimited data
+blitz: Bayesian neural networks (Bayes by Backprop, MC dropout, deep ensembles, IVON, SWAG,
+last-layer Laplace) on your own delimited data
 
 USAGE
-  blitz fit DATA --target COL [options]   train a Bayesian MLP; with --out, save a self-describing model
+  blitz fit DATA --target COL [options]   train an MLP (--method); with --out, save a self-describing model
   blitz predict MODEL DATA [options]      one CSV row per input: regression mean, std, epistemic_std,
                                           aleatoric_std, lower_2sd, upper_2sd; classification predicted,
                                           one probability per class, entropy, mi
@@ -25,8 +26,33 @@ fit options
   --epochs N               passes over the training rows (default: about 24,000 steps, 10 to 1,000 epochs)
   --batch-size B           rows per step (default 16 below 2,000 training rows, else 64)
   --lr LR                  Adam's learning rate at the start (default 0.003), decaying to --lr-final (default a tenth of --lr)
-  --sample-nbr S           weight draws per step (default 3)
-  --prior-sigma S          prior N(0, S^2) on every weight (default 1)
+  --sample-nbr S           weight draws (mc-dropout: dropout masks) per step (default 3; mc-dropout 1;
+                           ensemble, ivon, swag and laplace always 1)
+  --prior-sigma S          prior N(0, S^2) on every weight (default 1; bbb only)
+  --method M               how the network is uncertain (default bbb):
+                             bbb         Bayes by Backprop: a Gaussian over every weight
+                             mc-dropout  a plain MLP trained with dropout after each hidden layer,
+                                         kept on at prediction (--draws passes)
+                             ensemble    --members plain MLPs from different seeds, trained side by
+                                         side (a regression member predicts a mean and a variance);
+                                         written at the end only: no checkpoints, no --resume
+                             ivon        a Gaussian over every weight of a plain MLP, learned by IVON
+                                         (step size 0.1, weight decay 1e-4, sample size the training
+                                         rows: IVON's defaults; --lr is Adam's and not used); the file
+                                         holds its means and Hessian; written at the end, no --resume
+                             swag        a plain MLP trained by Adam, then 20 epochs of SGD (0.01,
+                                         momentum 0.9) whose iterates give a Gaussian (mean, diagonal,
+                                         20 deviation columns, all in the file); written at the end,
+                                         no --resume. Its SGD diverged on Boston after 100 or more
+                                         epochs of Adam: give fewer --epochs and check its figures
+                             laplace     a plain MLP trained by Adam, then a Gaussian posterior on its
+                                         last layer (full below 300 weights, else Kronecker factors;
+                                         prior precision by the marginal likelihood; the factors in the
+                                         file); regression in closed form; written at the end, no --resume
+                           predict and evaluate read the method from the model file; their columns
+                           are the same for every method
+  --members K              ensemble members (default 5, at most 256)
+  --dropout P              mc-dropout's drop probability, in (0, 1) (default 0.1)
   --test-fraction F        hold out a seeded random share F of the rows, or
   --test-every K           hold out the rows whose 0-based index is a multiple of K, or
   --test-file FILE         evaluate on another file with the same columns
@@ -64,6 +90,7 @@ MEMORY
 ";
 
 pub use blitz::layers::model::Task;
+use blitz::layers::model::{Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS};
 
 #[derive(Debug, Clone)]
 pub struct FitArgs {
@@ -95,6 +122,8 @@ pub struct FitArgs {
     pub conformal: Option<f32>,
     /// The miscoverage level of the calibration (`--alpha A`).
     pub alpha: f32,
+    /// How the network is uncertain (`--method`, `--members`, `--dropout`).
+    pub method: Method,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +246,9 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         "--device",
         "--conformal",
         "--alpha",
+        "--method",
+        "--members",
+        "--dropout",
     ];
     valued.extend(READ_FLAGS);
     let (pos, flags) = split_args(argv, &valued, &["--resume", "--force", "--json", "--quiet"])?;
@@ -250,7 +282,9 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         header_rows: None,
         conformal: None,
         alpha: blitz::layers::model::DEFAULT_ALPHA,
+        method: Method::Bbb,
     };
+    let (mut method, mut members, mut dropout, mut sample_nbr) = ("bbb", None, None, None);
     let mut target = None;
     let (mut fraction, mut every) = (None, None);
     let mut lr_final = None;
@@ -278,7 +312,7 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--batch-size" => a.batch_size = Some(num(flag, v)?),
             "--lr" => a.lr = num(flag, v)?,
             "--lr-final" => lr_final = Some(num(flag, v)?),
-            "--sample-nbr" => a.sample_nbr = num(flag, v)?,
+            "--sample-nbr" => sample_nbr = Some(num(flag, v)?),
             "--prior-sigma" => a.prior_sigma = num(flag, v)?,
             "--test-fraction" => fraction = Some(num::<f32>(flag, v)?),
             "--test-every" => every = Some(num::<usize>(flag, v)?),
@@ -291,6 +325,9 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--device" => a.device = v.parse()?,
             "--conformal" => a.conformal = Some(num(flag, v)?),
             "--alpha" => a.alpha = num(flag, v)?,
+            "--method" => method = v,
+            "--members" => members = Some(num::<usize>(flag, v)?),
+            "--dropout" => dropout = Some(num::<f32>(flag, v)?),
             "--resume" => a.resume = true,
             "--force" => a.force = true,
             "--json" => a.json = true,
@@ -314,6 +351,34 @@ fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         if !(v > 0.0 && v < 1.0) {
             return Err(usage(format!("{flag} {v}: give a share in (0, 1), e.g. 0.2")));
         }
+    }
+    for (flag, given, owner) in
+        [("--members", members.is_some(), "ensemble"), ("--dropout", dropout.is_some(), "mc-dropout")]
+    {
+        if given && method != owner {
+            return Err(usage(format!("{flag} is a setting of --method {owner} (the method is {method})")));
+        }
+    }
+    a.method = Method::from_name(method, members.unwrap_or(DEFAULT_MEMBERS), dropout.unwrap_or(DEFAULT_DROPOUT))?;
+    // A deterministic member draws nothing: one pass per step is all there is.
+    a.sample_nbr = match (a.method, sample_nbr) {
+        (Method::Ensemble { .. } | Method::Swag | Method::Laplace, Some(s)) if s != 1 => {
+            return Err(usage(format!(
+                "--sample-nbr {s}: --method {} trains deterministic networks (one pass per step)",
+                a.method.name()
+            )))
+        }
+        (Method::Ensemble { .. } | Method::McDropout { .. } | Method::Ivon | Method::Swag | Method::Laplace, None) => 1,
+        (Method::Ivon, Some(s)) if s != 1 => {
+            return Err(usage(format!("--sample-nbr {s}: IVON draws one sample of the weights per step")))
+        }
+        (_, s) => s.unwrap_or(3),
+    };
+    if a.resume && !a.method.checkpoints() {
+        return Err(usage(format!(
+            "--resume: --method {} writes --out only at the end, so there is no checkpoint to continue (run again without --resume)",
+            a.method.name()
+        )));
     }
     if a.resume && a.out.is_none() {
         return Err(usage("--resume needs --out: the checkpoint to continue".into()));

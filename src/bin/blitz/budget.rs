@@ -8,6 +8,7 @@
 //! unit), so a run they refuse could not have finished.
 
 use blitz::kernels::limits;
+use blitz::layers::model::Method;
 use blitz::layers::MlpSpec;
 use blitz::prelude::Result;
 
@@ -17,6 +18,11 @@ const STATE_COPIES: u64 = 6;
 /// Copies of the weights each draw of a step holds (noise, sigma, the drawn
 /// weights and the terms of the KL).
 const DRAW_COPIES: u64 = 9;
+/// The same for a deterministic network (MC dropout, an ensemble's
+/// member): the weights, their gradients and Adam's two moments; a step's
+/// pass holds one more copy (the weights on the tape).
+const PLAIN_STATE_COPIES: u64 = 4;
+const PLAIN_DRAW_COPIES: u64 = 1;
 /// Activations each draw holds per row and unit (pre-activation, output,
 /// gradient).
 const ACTIVATION_COPIES: u64 = 3;
@@ -45,24 +51,38 @@ fn f32s(count: u64) -> u64 {
     count.saturating_mul(4)
 }
 
-/// The bytes of the trained state of `spec` (its weights and their copies).
-fn state_bytes(spec: &MlpSpec) -> u64 {
-    f32s(weights(spec).saturating_mul(STATE_COPIES))
+/// The copies of the weights a run of `method` holds: its state, and each draw of a step.
+fn copies(method: Method) -> (u64, u64) {
+    match method {
+        Method::Bbb => (STATE_COPIES, DRAW_COPIES),
+        _ => (PLAIN_STATE_COPIES, PLAIN_DRAW_COPIES),
+    }
 }
 
-/// Refuses a training run of `spec` whose state or one step of
-/// `sample_nbr` draws on batches of `batch` rows cannot fit.
+/// The networks a run of `method` trains at once.
+fn networks(method: Method) -> u64 {
+    match method {
+        Method::Ensemble { members } => members as u64,
+        _ => 1,
+    }
+}
+
+/// Refuses a training run of `spec` by `method` whose state or one step of
+/// `sample_nbr` draws on batches of `batch` rows cannot fit (an
+/// ensemble's members train side by side: all of them at once).
 ///
 /// # Errors
-/// [`blitz::prelude::Error::TooLarge`] naming `--hidden` or `--sample-nbr`.
-pub fn check_training(spec: &MlpSpec, sample_nbr: usize, batch: usize) -> Result<()> {
-    let state = state_bytes(spec);
+/// [`blitz::prelude::Error::TooLarge`] naming `--hidden`, `--sample-nbr`
+/// or `--members`.
+pub fn check_training(spec: &MlpSpec, method: Method, sample_nbr: usize, batch: usize) -> Result<()> {
+    let (state_copies, draw_copies) = copies(method);
+    let state = f32s(weights(spec).saturating_mul(state_copies));
     limits::check_memory(state, || {
         format!("{}: {} weights and their training state", hidden_flag(spec), weights(spec))
     })?;
     let units = widths(spec).iter().fold(0u64, |acc, &w| acc.saturating_add(w as u64));
     let per_draw = weights(spec)
-        .saturating_mul(DRAW_COPIES)
+        .saturating_mul(draw_copies)
         .saturating_add(limits::product_saturating(&[batch, ACTIVATION_COPIES as usize]).saturating_mul(units));
     // One draw that cannot fit is the width's fault, not the draw count's.
     limits::check_memory(state.saturating_add(f32s(per_draw)), || {
@@ -74,6 +94,13 @@ pub fn check_training(spec: &MlpSpec, sample_nbr: usize, batch: usize) -> Result
             "--sample-nbr {sample_nbr}: one training step's weight draws and activations (with {}, batches of {batch})",
             hidden_flag(spec)
         )
+    })?;
+    let all = networks(method);
+    limits::check_memory(step.saturating_mul(all), || {
+        format!(
+            "--members {all}: that many networks training side by side (each {}, batches of {batch})",
+            hidden_flag(spec)
+        )
     })
 }
 
@@ -82,12 +109,23 @@ pub fn check_training(spec: &MlpSpec, sample_nbr: usize, batch: usize) -> Result
 ///
 /// # Errors
 /// [`blitz::prelude::Error::TooLarge`] naming `--draws`.
-pub fn check_draws(spec: &MlpSpec, draws: usize, rows: usize) -> Result<()> {
+pub fn check_draws(spec: &MlpSpec, method: Method, draws: usize, rows: usize) -> Result<()> {
+    // An ensemble predicts one pass per member whatever --draws (a regression member two outputs).
+    let (draws, flag, spec) = match method {
+        Method::Ensemble { members } => {
+            let wide = MlpSpec { outputs: spec.outputs.saturating_mul(2), ..spec.clone() };
+            (members, format!("--members {members}"), wide)
+        }
+        _ => (draws, format!("--draws {draws}"), spec.clone()),
+    };
+    let spec = &spec;
     let outputs = f32s(limits::product_saturating(&[draws, rows, spec.outputs]));
     let per_draw = f32s(limits::product_saturating(&[rows, ACTIVATION_COPIES as usize]))
         .saturating_mul(widths(spec).iter().fold(0u64, |acc, &w| acc.saturating_add(w as u64)));
-    let bytes = f32s(weights(spec).saturating_mul(2)).saturating_add(outputs).saturating_add(per_draw);
-    limits::check_memory(bytes, || format!("--draws {draws}: the predictions of {rows} rows"))
+    let bytes = f32s(weights(spec).saturating_mul(2).saturating_mul(networks(method)))
+        .saturating_add(outputs)
+        .saturating_add(per_draw);
+    limits::check_memory(bytes, || format!("{flag}: the predictions of {rows} rows"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! starts, so that a long run never fails at its end for a reason that was
 //! known at its start.
 
+use blitz::layers::model::Method;
 use blitz::layers::output::{check_output, remove_stray_temporaries, reserve_space, OutputLock};
 use blitz::layers::MlpSpec;
 use blitz::prelude::{Error, Result};
@@ -68,11 +69,27 @@ pub fn claim(out: &str, inputs: &[&str], existing: Existing) -> Result<Claim> {
     Ok(Claim { path: path.to_path_buf(), _lock: lock })
 }
 
-/// The size of the model file of `spec` with Adam's state, in bytes: every
-/// weight and bias has a mean and a rho, and each of those two moments.
-pub fn model_file_bytes(spec: &MlpSpec) -> u64 {
+/// The size of the model file of `spec` by `method` with Adam's state, in
+/// bytes: every weight and bias of Bayes by Backprop has a mean and a rho,
+/// and each of those two moments; a deterministic network's has a value
+/// and two moments (MC dropout); an ensemble's members are saved without
+/// their optimizer.
+pub fn model_file_bytes(spec: &MlpSpec, method: Method) -> u64 {
     const METADATA: u64 = 16 << 10;
-    crate::budget::weights(spec).saturating_mul(6 * 4).saturating_add(METADATA)
+    let per_weight = match method {
+        Method::Bbb => 6 * 4,
+        Method::McDropout { .. } => 3 * 4,
+        // A regression member has two outputs: at most twice the weights.
+        Method::Ensemble { members } => (members as u64).saturating_mul(2 * 4),
+        // The means and the Hessian estimates, of up to twice the weights.
+        Method::Ivon => 2 * 2 * 4,
+        // The mean, the variances and 20 deviation columns, of up to twice the weights.
+        Method::Swag => 22 * 2 * 4,
+        // The weights, and a full curvature of at most 300² values.
+        Method::Laplace => 2 * 4,
+    };
+    let curvature = if method == Method::Laplace { 300 * 300 * 4 } else { 0 };
+    crate::budget::weights(spec).saturating_mul(per_weight).saturating_add(METADATA).saturating_add(curvature)
 }
 
 impl Claim {

@@ -17,7 +17,7 @@ mod print;
 
 use args::{Command, EvaluateArgs, FitArgs, PredictArgs};
 use blitz::layers::data::{read_delimited, ReadOptions, Split, Target};
-use blitz::layers::model::Model;
+use blitz::layers::model::{Method, Model};
 use blitz::prelude::*;
 use claim::{claim, Existing};
 use print::{info, line, out};
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
 fn fit(a: &FitArgs) -> Result<()> {
     print::set_quiet(a.quiet);
     // Before any data is read: the sizes the flags alone ask for.
-    budget::check_training(&MlpSpec::new(1, a.hidden.clone(), 1), a.sample_nbr, 1)?;
+    budget::check_training(&MlpSpec::new(1, a.hidden.clone(), 1), a.method, a.sample_nbr, 1)?;
     // Held until the run ends: no other blitz process writes this output meanwhile.
     let claimed = match &a.out {
         Some(out) => {
@@ -108,9 +108,9 @@ fn fit(a: &FitArgs) -> Result<()> {
     let test = test.map(|t| file.transform(t)).transpose()?;
     let cal = cal.map(|c| file.transform(c)).transpose()?;
     let config = model::train_config(&file, a, train.rows());
-    budget::check_training(&file.spec, a.sample_nbr, config.batch_size.min(train.rows()))?;
+    budget::check_training(&file.spec, a.method, a.sample_nbr, config.batch_size.min(train.rows()))?;
     for rows in [&test, &cal].into_iter().flatten().map(Dataset::rows) {
-        budget::check_draws(&file.spec, a.draws, rows)?;
+        budget::check_draws(&file.spec, a.method, a.draws, rows)?;
     }
     let resume = match (&a.out, a.resume) {
         (Some(out), true) => Some(model::resumable(&file, out)?),
@@ -118,10 +118,10 @@ fn fit(a: &FitArgs) -> Result<()> {
         _ => None,
     };
     if let Some(c) = &claimed {
-        c.reserve(claim::model_file_bytes(&file.spec))?;
+        c.reserve(claim::model_file_bytes(&file.spec, a.method))?;
     }
     info(&format!(
-        "{}: {} header row(s), delimiter {}; {} training rows{}, {} features; {} Bayesian MLP {}, {} epochs of batches of {}",
+        "{}: {} header row(s), delimiter {}; {} training rows{}, {} features; {} {} {}, {} epochs of batches of {}",
         a.data,
         train.header_rows,
         train.delimiter,
@@ -130,6 +130,7 @@ fn fit(a: &FitArgs) -> Result<()> {
             + &cal.as_ref().map_or(String::new(), |c| format!(", {} calibration rows", c.rows())),
         train.feature_names.len(),
         task.name(),
+        describe_method(a.method),
         file.spec.describe(),
         config.epochs,
         config.batch_size
@@ -146,8 +147,21 @@ fn fit(a: &FitArgs) -> Result<()> {
             ));
         }
     };
-    let mut fitted = file.build()?;
-    let summary = model::fit(&mut fitted, &train, &config, resume.as_ref(), &mut report)?;
+    let mut fitted = file.build_trained()?;
+    match a.method {
+        Method::Ensemble { members } => {
+            info(&format!("{members} members train side by side (no progress before the end)"))
+        }
+        Method::Ivon => info("IVON trains (no progress before the end)"),
+        Method::Swag => info("Adam, then 20 epochs of SGD collecting SWAG's moments"),
+        Method::Laplace => info("Adam, then the last layer's Laplace posterior"),
+        _ => {}
+    }
+    let summary = model::fit(&file, &mut fitted, &train, &config, resume.as_ref(), &mut report)?;
+    if let (Some(out), None) = (&a.out, &config.checkpoint) {
+        // No checkpoints during training (an ensemble): the file is written now.
+        fitted.model_checkpoint(&file)?.save(out)?;
+    }
     if let Some(cal) = &cal {
         let c = model::calibrate(&fitted, cal, a.draws, a.seed, a.alpha)?;
         info(&model::describe_calibration(&c));
@@ -185,7 +199,7 @@ fn predict(a: &PredictArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
     let file = model.file();
     let data = file.transform(read_delimited(&a.data, &file.read_options(a.delimiter, a.header_rows, false))?)?;
-    budget::check_draws(&file.spec, a.draws, data.rows())?;
+    budget::check_draws(&file.spec, file.method, a.draws, data.rows())?;
     let text = model.table(&model.predict_transformed(&data.x, a.draws, a.seed)?);
     match &a.out {
         Some(path) => {
@@ -200,14 +214,14 @@ fn predict(a: &PredictArgs) -> Result<()> {
 
 fn evaluate(a: &EvaluateArgs) -> Result<()> {
     let model = Model::load(&a.model)?;
-    let (file, fitted) = (model.file(), model.fitted());
+    let (file, fitted) = (model.file(), model.trained());
     let mut opts = file.read_options(a.delimiter, a.header_rows, true);
     if let Some(t) = &a.target {
         opts.targets = vec![t.clone()];
     }
     let data = file.transform(read_delimited(&a.data, &opts)?)?;
     let data = model::with_task(data, file.task)?;
-    budget::check_draws(&file.spec, a.draws, data.rows())?;
+    budget::check_draws(&file.spec, file.method, a.draws, data.rows())?;
     let figures = model::evaluate(fitted, file.conformal.as_ref(), &data, a.draws, a.seed)?;
     if a.json {
         let mut json = vec![("task", model::json_str(file.task.name())), ("test_rows", data.rows().to_string())];
@@ -217,4 +231,16 @@ fn evaluate(a: &EvaluateArgs) -> Result<()> {
         out(&format!("{} rows of {}\n{}\n", data.rows(), a.data, model::describe_figures(&figures)))?;
     }
     Ok(())
+}
+
+/// What the network is, for the line `fit` starts with.
+fn describe_method(m: Method) -> String {
+    match m {
+        Method::Bbb => "Bayesian MLP".into(),
+        Method::McDropout { rate } => format!("MC-dropout MLP (dropout {rate})"),
+        Method::Ensemble { members } => format!("ensemble of {members} MLPs"),
+        Method::Ivon => "IVON MLP".into(),
+        Method::Swag => "SWAG MLP".into(),
+        Method::Laplace => "last-layer Laplace MLP".into(),
+    }
 }

@@ -5,8 +5,11 @@
 
 use crate::args::{FitArgs, Task};
 use blitz::layers::data::{Dataset, ReadOptions, Table, Target, TargetKind};
-use blitz::layers::model::{Calibration, Conformal, Fitted, ModelFile, Prediction, Truth, KEY_SETTINGS};
-use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor};
+use blitz::layers::model::{
+    fit_ivon, fit_laplace, fit_swag, Calibration, Conformal, FitTargets, Fitted, ModelFile, Prediction, Trained, Truth,
+    KEY_SETTINGS,
+};
+use blitz::layers::uncertainty::{ConformalClassifier, ConformalRegressor, IvonConfig, SwagConfig};
 use blitz::prelude::*;
 
 /// Training steps the default epoch count aims at.
@@ -96,6 +99,7 @@ pub fn for_data(train: &Dataset, task: Task, a: &FitArgs) -> Result<ModelFile> {
         settings: String::new(),
         seed: a.seed,
         conformal: None,
+        method: a.method,
     };
     let c = train_config(&file, a, train.rows());
     file.settings = format!(
@@ -117,7 +121,7 @@ pub fn for_data(train: &Dataset, task: Task, a: &FitArgs) -> Result<ModelFile> {
         a.alpha,
         train.rows(),
         data_fingerprint(train)
-    );
+    ) + &a.method.settings();
     Ok(file)
 }
 
@@ -136,7 +140,8 @@ pub fn train_config(file: &ModelFile, a: &FitArgs, rows: usize) -> TrainConfig {
         seed: a.seed,
         device: a.device,
         max_steps: None,
-        checkpoint: a.out.as_ref().map(|out| CheckpointEvery {
+        // An ensemble's members would share the file: it is written once, at the end.
+        checkpoint: a.out.as_ref().filter(|_| file.method.checkpoints()).map(|out| CheckpointEvery {
             path: out.into(),
             every_epochs: a.checkpoint_every,
             metadata: file.metadata(),
@@ -179,74 +184,208 @@ pub fn resumable(this: &ModelFile, out: &str) -> Result<Checkpoint> {
 
 /// Trains on `train` (fresh: standardisation statistics from it; resumed: from the checkpoint).
 pub fn fit(
-    fitted: &mut Fitted,
+    file: &ModelFile,
+    trained: &mut Trained,
     train: &Dataset,
     config: &TrainConfig,
     resume: Option<&Checkpoint>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<TrainSummary> {
     let x = train.x.to_tensor()?;
-    match fitted {
-        Fitted::Regression(m) => {
+    let x_scale = || Standardizer::fit(&train.x);
+    match trained {
+        Trained::Bbb(Fitted::Regression(m)) => {
             let y = train.values()?.to_tensor()?;
             match resume {
                 Some(ck) => m.resume(ck, &x, &y, config, progress),
                 None => {
-                    m.x_scale = Some(Standardizer::fit(&train.x)?);
+                    m.x_scale = Some(x_scale()?);
                     m.y_scale = Some(Standardizer::fit(train.values()?)?);
                     m.fit(&x, &y, config, progress)
                 }
             }
         }
-        Fitted::Classification(m) => {
+        Trained::Bbb(Fitted::Classification(m)) => {
             let (labels, _) = train.classes()?;
             match resume {
                 Some(ck) => m.resume(ck, &x, labels, config, progress),
                 None => {
-                    m.x_scale = Some(Standardizer::fit(&train.x)?);
+                    m.x_scale = Some(x_scale()?);
                     m.fit(&x, labels, config, progress)
                 }
             }
         }
+        Trained::McDropoutRegression(m) => {
+            let y = train.values()?.to_tensor()?;
+            match resume {
+                Some(ck) => m.resume(ck, &x, &y, config, progress),
+                None => {
+                    m.x_scale = Some(x_scale()?);
+                    m.y_scale = Some(Standardizer::fit(train.values()?)?);
+                    m.fit(&x, &y, config, progress)
+                }
+            }
+        }
+        Trained::McDropoutClassification(m) => {
+            let (labels, _) = train.classes()?;
+            match resume {
+                Some(ck) => m.resume(ck, &x, labels, config, progress),
+                None => {
+                    m.x_scale = Some(x_scale()?);
+                    m.fit(&x, labels, config, progress)
+                }
+            }
+        }
+        Trained::EnsembleRegression(e) => {
+            let y = train.values()?.to_tensor()?;
+            let (xs, ys) = (x_scale()?, Standardizer::fit(train.values()?)?);
+            for m in e.members_mut() {
+                m.x_scale = Some(xs.clone());
+                m.y_scale = Some(ys.clone());
+            }
+            ensemble_summary(e.fit(&x, &y, config)?, progress)
+        }
+        Trained::EnsembleClassification(e) => {
+            let (labels, _) = train.classes()?;
+            let xs = x_scale()?;
+            for m in e.members_mut() {
+                m.x_scale = Some(xs.clone());
+            }
+            ensemble_summary(e.fit(&x, labels, config)?, progress)
+        }
+        Trained::IvonRegression(..) | Trained::IvonClassification(..) => {
+            let cfg = ivon_config(config);
+            let start = std::time::Instant::now();
+            let y;
+            let targets = match file.task {
+                Task::Regression => {
+                    y = train.values()?.to_tensor()?;
+                    FitTargets::Values(&y)
+                }
+                Task::Classification => FitTargets::Labels(train.classes()?.0),
+            };
+            let (t, steps) = fit_ivon(file, &x, targets, &cfg)?;
+            *trained = t;
+            let ms = start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
+            let s = TrainSummary { steps, epochs: cfg.epochs, ms_per_step: ms, nll: f32::NAN, kl: 0.0 };
+            ensemble_summary(vec![s], progress)
+        }
+        Trained::SwagRegression(_) | Trained::SwagClassification(_) => {
+            let y;
+            let targets = match file.task {
+                Task::Regression => {
+                    y = train.values()?.to_tensor()?;
+                    FitTargets::Values(&y)
+                }
+                Task::Classification => FitTargets::Labels(train.classes()?.0),
+            };
+            let swag = SwagConfig {
+                batch_size: config.batch_size,
+                seed: config.seed,
+                context: config.context.clone(),
+                ..SwagConfig::default()
+            };
+            let (t, summary) = fit_swag(file, &x, targets, config, &swag, progress)?;
+            *trained = t;
+            Ok(summary)
+        }
+        Trained::LaplaceRegression(_) | Trained::LaplaceClassification(_) => {
+            let y;
+            let targets = match file.task {
+                Task::Regression => {
+                    y = train.values()?.to_tensor()?;
+                    FitTargets::Values(&y)
+                }
+                Task::Classification => FitTargets::Labels(train.classes()?.0),
+            };
+            let (t, summary) = fit_laplace(file, &x, targets, config, progress)?;
+            *trained = t;
+            Ok(summary)
+        }
     }
 }
+
+/// IVON's settings for a run: the epochs, batches and seed of `config` (the
+/// one rule every method shares), IVON's own defaults for the rest
+/// ([`IvonConfig::default`]: step size 0.1, λ the training rows).
+pub fn ivon_config(config: &TrainConfig) -> IvonConfig {
+    IvonConfig {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        seed: config.seed,
+        context: config.context.clone(),
+        ..IvonConfig::default()
+    }
+}
+
+/// One summary of an ensemble's members (trained side by side, each the
+/// same number of epochs and steps): the last epoch's mean loss, reported
+/// once as the final epoch's progress.
+fn ensemble_summary(s: Vec<TrainSummary>, progress: &mut dyn FnMut(&Progress)) -> Result<TrainSummary> {
+    let n = s.len().max(1);
+    let first = s.first().ok_or_else(|| Error::invalid("ensemble members", "0: at least one member"))?;
+    let summary = TrainSummary {
+        steps: first.steps,
+        epochs: first.epochs,
+        ms_per_step: s.iter().map(|m| m.ms_per_step).sum::<f64>() / n as f64,
+        nll: s.iter().map(|m| m.nll).sum::<f32>() / n as f32,
+        kl: 0.0,
+    };
+    progress(&Progress {
+        epoch: summary.epochs,
+        epochs: summary.epochs,
+        steps: summary.steps,
+        nll: summary.nll,
+        kl: 0.0,
+        ms_per_step: summary.ms_per_step,
+    });
+    Ok(summary)
+}
+
 /// The test figures as JSON keys.
 pub fn evaluate(
-    fitted: &Fitted,
+    trained: &Trained,
     conformal: Option<&Calibration>,
     data: &Dataset,
     draws: usize,
     seed: u64,
 ) -> Result<Vec<(&'static str, String)>> {
     let x = data.x.to_tensor()?;
-    let (mut figures, p, truth) = match fitted {
-        Fitted::Regression(m) => {
-            let y = data.values()?;
-            let p = m.predict(&x, draws, seed)?;
-            let r = p.metrics(&y.data)?;
-            let f = vec![
-                ("test_rmse", json_num(r.rmse)),
-                ("coverage_2sd", json_num(r.coverage_2sd)),
-                ("test_loglik", json_num(r.loglik)),
-                ("mean_epistemic_std", json_num(r.mean_epistemic_std)),
-                ("mean_aleatoric_std", json_num(r.mean_aleatoric_std)),
-            ];
-            (f, Prediction::Regression(p), Truth::Values(&y.data))
-        }
-        Fitted::Classification(m) => {
-            let (labels, _) = data.classes()?;
-            let p = m.predict(&x, draws, seed)?;
-            let r = p.metrics(labels)?;
-            let f = vec![
-                ("test_acc", json_num(r.accuracy)),
-                ("nll", json_num(r.nll)),
-                ("brier", json_num(r.brier)),
-                ("ece", json_num(r.ece)),
-                ("mean_entropy", json_num(r.mean_entropy)),
-                ("mean_mi", json_num(r.mean_mi)),
-            ];
-            (f, Prediction::Classification(p), Truth::Labels(labels))
-        }
+    let classification = matches!(
+        trained,
+        Trained::Bbb(Fitted::Classification(_))
+            | Trained::McDropoutClassification(_)
+            | Trained::EnsembleClassification(_)
+            | Trained::IvonClassification(..)
+            | Trained::SwagClassification(_)
+            | Trained::LaplaceClassification(_)
+    );
+    let (mut figures, p, truth) = if classification {
+        let (labels, _) = data.classes()?;
+        let Prediction::Classification(p) = trained.predict(&x, draws, seed)? else {
+            return Err(Error::invalid("evaluate", "a classifier predicted no class probabilities"));
+        };
+        let r = p.metrics(labels)?;
+        let f = vec![
+            ("test_acc", json_num(r.accuracy)),
+            ("nll", json_num(r.nll)),
+            ("brier", json_num(r.brier)),
+            ("ece", json_num(r.ece)),
+            ("mean_entropy", json_num(r.mean_entropy)),
+            ("mean_mi", json_num(r.mean_mi)),
+        ];
+        (f, Prediction::Classification(p), Truth::Labels(labels))
+    } else {
+        let y = data.values()?;
+        let (p, r) = trained.evaluate_regression(&x, &y.data, draws, seed)?;
+        let f = vec![
+            ("test_rmse", json_num(r.rmse)),
+            ("coverage_2sd", json_num(r.coverage_2sd)),
+            ("test_loglik", json_num(r.loglik)),
+            ("mean_epistemic_std", json_num(r.mean_epistemic_std)),
+            ("mean_aleatoric_std", json_num(r.mean_aleatoric_std)),
+        ];
+        (f, Prediction::Regression(p), Truth::Values(&y.data))
     };
     if let Some(c) = conformal {
         figures.extend(c.figures(&p, truth)?.into_iter().map(|(k, v)| (k, json_num(v))));
@@ -261,21 +400,17 @@ pub fn evaluate(
 /// # Errors
 /// As the prediction and [`ConformalRegressor::calibrate`] /
 /// [`ConformalClassifier::calibrate`].
-pub fn calibrate(fitted: &Fitted, cal: &Dataset, draws: usize, seed: u64, alpha: f32) -> Result<Calibration> {
+pub fn calibrate(trained: &Trained, cal: &Dataset, draws: usize, seed: u64, alpha: f32) -> Result<Calibration> {
     let x = cal.x.to_tensor()?;
-    let rule = match fitted {
-        Fitted::Regression(m) => {
-            let p = m.predict(&x, draws, seed)?;
-            Conformal::Regression(ConformalRegressor::calibrate(
-                &p.mean,
-                &p.std,
-                &cal.values()?.data,
-                p.outputs,
-                alpha,
-            )?)
-        }
-        Fitted::Classification(m) => {
-            let p = m.predict(&x, draws, seed)?;
+    let rule = match trained.predict(&x, draws, seed)? {
+        Prediction::Regression(p) => Conformal::Regression(ConformalRegressor::calibrate(
+            &p.mean,
+            &p.std,
+            &cal.values()?.data,
+            p.outputs,
+            alpha,
+        )?),
+        Prediction::Classification(p) => {
             let (labels, _) = cal.classes()?;
             Conformal::Classification(ConformalClassifier::calibrate(&p.probs, p.classes, labels, alpha)?)
         }
