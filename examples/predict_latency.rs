@@ -101,6 +101,15 @@ fn run() -> Result<()> {
             fresh.push(t.elapsed().as_secs_f64() * 1e6);
         }
     }
+    // The same calls in a row, nothing between them (the other paths' blocks
+    // above evict the model's caches before each block of its calls).
+    let mut alone = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let t = Instant::now();
+        std::hint::black_box(model.predict(&[&row], draws, 0)?);
+        alone.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    let (am, ap, amin) = percentiles(&mut alone);
     let (fm, fp, fmin) = percentiles(&mut fast);
     let (tm, tp, tmin) = percentiles(&mut tape);
     let (dm, dp, dmin) = percentiles(&mut fresh);
@@ -109,6 +118,10 @@ fn run() -> Result<()> {
         tape.len()
     );
     println!("  Model::predict      median {fm:.1} us  p99 {fp:.1} us  min {fmin:.1} us  (p99/median {:.2})", fp / fm);
+    println!(
+        "  Model::predict, {calls} calls in a row: median {am:.1} us  p99 {ap:.1} us  min {amin:.1} us  (p99/median {:.2})",
+        ap / am
+    );
     println!(
         "  Model::predict, a new seed each call (nothing kept): median {dm:.1} us  p99 {dp:.1} us  min {dmin:.1} us"
     );
