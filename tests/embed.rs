@@ -20,6 +20,13 @@ fn dir() -> PathBuf {
     d
 }
 
+/// A folder of one test's own, not under [`dir`] (which a test removes when it ends).
+fn own_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("blitz-embed-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
 fn blitz(args: &[&str]) -> Vec<u8> {
     let o = Command::new(BIN).args(args).output().unwrap();
     assert!(o.status.success(), "blitz {args:?}: {}", String::from_utf8_lossy(&o.stderr));
@@ -61,6 +68,37 @@ fn embed_binary() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// The same for a model of each method the command offers beside Bayes by
+/// Backprop, on both tasks (the example, and its binary where built).
+#[test]
+fn embed_prints_what_blitz_predict_prints_for_every_method() {
+    let d = own_dir("methods");
+    let classes = d.join("classes.csv");
+    labelled(&classes);
+    let classes = classes.to_str().unwrap();
+    for method in ["mc-dropout", "ensemble", "ivon", "swag", "laplace"] {
+        let mut extra = vec!["--method", method];
+        if method == "ensemble" {
+            extra.extend(["--members", "2"]);
+        }
+        for (data, target) in [(BOSTON, "MEDV"), (classes, "price")] {
+            let model = d.join(format!("{method}-{target}.safetensors"));
+            fit(data, target, &extra, &model);
+            let m = model.to_str().unwrap();
+            let want = blitz(&["predict", m, data]);
+            assert!(want.len() > 506 * 20, "{m}: {} bytes", want.len());
+            let mut got = Vec::new();
+            embed::run(m, data, &mut got).unwrap();
+            assert!(got == want, "{m}: embed differs from blitz predict");
+            if let Some(e) = embed_binary() {
+                let o = Command::new(e).args([m, data]).output().unwrap();
+                assert!(o.status.success() && o.stdout == want, "{m}: the embed binary differs");
+            }
+        }
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
 #[test]
 fn embed_prints_what_blitz_predict_prints_for_every_task() {
     let d = dir();
@@ -92,8 +130,7 @@ fn embed_prints_what_blitz_predict_prints_for_every_task() {
 /// on a file of those rows, and one `Model` serves threads at once.
 #[test]
 fn predict_from_rows_matches_the_command_and_serves_threads() {
-    let d = dir().join("rows");
-    std::fs::create_dir_all(&d).unwrap();
+    let d = own_dir("rows");
     let model = d.join("reg.safetensors");
     fit(BOSTON, "MEDV", &["--log1p", "CRIM"], &model);
     let text = std::fs::read_to_string(BOSTON).unwrap();
