@@ -4,8 +4,11 @@
 //! predicts what it predicted before, bit for bit, on any context; a file
 //! whose tensors do not fit its method is refused before anything is built.
 
+mod support;
+
 use blitz_autograd::{Error, Tensor};
 use blitz_kernels::context::{Context, Threads};
+use blitz_layers::checkpoint::DIGEST_KEY;
 use blitz_layers::data::Standardizer;
 use blitz_layers::mlp::MlpSpec;
 use blitz_layers::model::{fit_ivon, fit_laplace, fit_swag, FitTargets, Method, Model, ModelFile, Task, Trained};
@@ -192,4 +195,44 @@ fn a_kronecker_factored_laplace_posterior_reads_back_too() {
     let model = Model::from_bytes(&ck.to_bytes().unwrap(), "m").unwrap();
     let (x, _, _) = data();
     assert_eq!(model.trained().predict(&x, 8, 2).unwrap(), t.predict(&x, 8, 2).unwrap());
+}
+
+/// Bytes the mutations insert: zeros, small values, JSON punctuation.
+const BINARY: &[u8] = &[0, 1, 2, 3, 4, 0x08, 0x0D, 0x0E, 0x7F, 0x80, 0xFF, b'{', b'}', b'"', b':', b',', b'[', b']'];
+
+/// Mutated bytes of a model file of every method and task (SWAG's moments,
+/// Laplace's factors, IVON's Hessian, an ensemble's members, MC dropout's
+/// rate) through `Model::from_bytes`, then a prediction and its table: a
+/// typed error or a prediction, never a panic or a huge allocation
+/// (`support::fuzz`; `FUZZ_CASES` sets the count).
+#[test]
+fn fuzz_every_methods_model_file() {
+    let mut seeds = Vec::new();
+    for task in [Task::Regression, Task::Classification] {
+        for method in METHODS {
+            let f = file(task, method);
+            let sealed = trained(&f).model_checkpoint(&f).unwrap();
+            // Unsealed too: a mutation of a sealed file stops at its digest.
+            let mut open = sealed.clone();
+            open.remove_metadata(DIGEST_KEY);
+            seeds.push(open.to_bytes().unwrap());
+            seeds.push(sealed.to_bytes().unwrap());
+        }
+    }
+    for s in &seeds {
+        assert!(Model::from_bytes(s, "seed").is_ok(), "every seed is a valid model file");
+    }
+    let rows = [[0.5f32, 1.0], [2.0, 0.0]];
+    let loaded = std::sync::atomic::AtomicUsize::new(0);
+    let n = support::fuzz::fuzz("every method's model file", &seeds, BINARY, 11, |b| {
+        if let Ok(m) = Model::from_bytes(b, "fuzz") {
+            loaded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(p) = m.predict(&rows, 2, 0) {
+                assert_eq!(p.rows(), 2);
+                let _ = m.table(&p);
+            }
+        }
+    });
+    assert!(n >= support::fuzz::cases());
+    eprintln!("{} of them loaded", loaded.into_inner());
 }
