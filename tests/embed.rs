@@ -61,6 +61,20 @@ fn fit(data: &str, target: &str, extra: &[&str], out: &Path) {
     blitz(&args);
 }
 
+/// The example (and its binary, where built) prints what `blitz predict`
+/// prints for the model file `m` on `data`.
+fn same_as_blitz_predict(m: &str, data: &str) {
+    let want = blitz(&["predict", m, data]);
+    assert!(want.len() > 506 * 20, "{m}: {} bytes", want.len());
+    let mut got = Vec::new();
+    embed::run(m, data, &mut got).unwrap();
+    assert!(got == want, "{m}: embed differs from blitz predict");
+    if let Some(e) = embed_binary() {
+        let o = Command::new(e).args([m, data]).output().unwrap();
+        assert!(o.status.success() && o.stdout == want, "{m}: the embed binary differs");
+    }
+}
+
 /// The example's binary beside the command's, when it has been built.
 fn embed_binary() -> Option<PathBuf> {
     let bin = Path::new(BIN);
@@ -84,16 +98,7 @@ fn embed_prints_what_blitz_predict_prints_for_every_method() {
         for (data, target) in [(BOSTON, "MEDV"), (classes, "price")] {
             let model = d.join(format!("{method}-{target}.safetensors"));
             fit(data, target, &extra, &model);
-            let m = model.to_str().unwrap();
-            let want = blitz(&["predict", m, data]);
-            assert!(want.len() > 506 * 20, "{m}: {} bytes", want.len());
-            let mut got = Vec::new();
-            embed::run(m, data, &mut got).unwrap();
-            assert!(got == want, "{m}: embed differs from blitz predict");
-            if let Some(e) = embed_binary() {
-                let o = Command::new(e).args([m, data]).output().unwrap();
-                assert!(o.status.success() && o.stdout == want, "{m}: the embed binary differs");
-            }
+            same_as_blitz_predict(model.to_str().unwrap(), data);
         }
     }
     std::fs::remove_dir_all(&d).unwrap();
@@ -108,16 +113,7 @@ fn embed_prints_what_blitz_predict_prints_for_every_task() {
     fit(BOSTON, "MEDV", &[], &reg);
     fit(classes.to_str().unwrap(), "price", &["--log1p", "CRIM,LSTAT"], &cls);
     for (model, data) in [(&reg, BOSTON), (&cls, classes.to_str().unwrap())] {
-        let m = model.to_str().unwrap();
-        let want = blitz(&["predict", m, data]);
-        assert!(want.len() > 506 * 20, "{m}: {} bytes", want.len());
-        let mut got = Vec::new();
-        embed::run(m, data, &mut got).unwrap();
-        assert!(got == want, "{m}: embed differs from blitz predict");
-        if let Some(e) = embed_binary() {
-            let o = Command::new(e).args([m, data]).output().unwrap();
-            assert!(o.status.success() && o.stdout == want, "{m}: the embed binary differs");
-        }
+        same_as_blitz_predict(model.to_str().unwrap(), data);
     }
     // Its errors are the command's line.
     let mut sink = Vec::new();

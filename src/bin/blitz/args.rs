@@ -13,6 +13,8 @@ USAGE
                                           aleatoric_std, lower_2sd, upper_2sd; classification predicted,
                                           one probability per class, entropy, mi
   blitz evaluate MODEL DATA [options]     test figures of a saved model on labelled data
+  blitz compare DATA --target COL [options]  every method on the same seeded splits: a table of
+                                          mean ± s.e. on stderr, one JSON line per method on stdout
 
 DATA is delimited text (comma, tab, semicolon or white space, detected), optionally .gz, with or
 without a header row. Columns are named by header or by 0-based index (-1: the last).
@@ -72,6 +74,9 @@ fit options
   --json                   end with one JSON line on stdout
   --quiet                  no progress on stderr
 
+compare options:  --splits N (20 seeded random 90/10 splits; split i has --seed S + i) or --test-every K
+                  (one split), --methods bbb,mc-dropout,ensemble,ivon,swag,laplace (default all), and
+                  fit's options for every run (--hidden, --epochs, --log1p, --members, --dropout, ...)
 predict options:  --draws N (100)  --seed S (0)  --out FILE (default stdout)
 evaluate options: --target COL (default: the model's)  --draws N (100)  --seed S (0)  --json
 reading options (every subcommand): --delimiter auto|comma|tab|semicolon|whitespace|CHAR  --header N
@@ -153,6 +158,7 @@ pub struct EvaluateArgs {
 pub enum Command {
     Help,
     Fit(FitArgs),
+    Compare(crate::compare::CompareArgs),
     Predict(PredictArgs),
     Evaluate(EvaluateArgs),
 }
@@ -218,13 +224,14 @@ pub fn parse(argv: &[String]) -> Result<Command> {
     match sub.as_str() {
         "help" | "--help" | "-h" => Ok(Command::Help),
         "fit" => parse_fit(rest).map(Command::Fit),
+        "compare" => crate::compare::parse_compare(rest).map(Command::Compare),
         "predict" => parse_predict(rest).map(Command::Predict),
         "evaluate" => parse_evaluate(rest).map(Command::Evaluate),
-        other => Err(usage(format!("unknown command {other:?}: use fit, predict or evaluate"))),
+        other => Err(usage(format!("unknown command {other:?}: use fit, predict, evaluate or compare"))),
     }
 }
 
-fn parse_fit(argv: &[String]) -> Result<FitArgs> {
+pub fn parse_fit(argv: &[String]) -> Result<FitArgs> {
     let mut valued = vec![
         "--target",
         "--task",

@@ -12,6 +12,7 @@
 mod args;
 mod budget;
 mod claim;
+mod compare;
 mod model;
 mod print;
 
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Help => out(args::HELP),
         Command::Fit(a) => fit(&a),
+        Command::Compare(a) => compare::run(&a, fit_figures),
         Command::Predict(a) => predict(&a),
         Command::Evaluate(a) => evaluate(&a),
     };
@@ -53,6 +55,16 @@ fn main() -> ExitCode {
 }
 
 fn fit(a: &FitArgs) -> Result<()> {
+    let json = fit_figures(a)?;
+    if a.json {
+        out(&format!("{}\n", model::json_line(&json)))?;
+    }
+    Ok(())
+}
+
+/// `blitz fit`: trains, saves, calibrates and tests as `a` says; returns
+/// the figures of its JSON line.
+fn fit_figures(a: &FitArgs) -> Result<Vec<(&'static str, String)>> {
     print::set_quiet(a.quiet);
     // Before any data is read: the sizes the flags alone ask for.
     budget::check_training(&MlpSpec::new(1, a.hidden.clone(), 1), a.method, a.sample_nbr, 1)?;
@@ -187,11 +199,8 @@ fn fit(a: &FitArgs) -> Result<()> {
         info(&model::describe_figures(&figures));
         json.extend(figures);
     }
-    if a.json {
-        out(&format!("{}\n", model::json_line(&json)))?;
-    }
     drop(claimed);
-    Ok(())
+    Ok(json)
 }
 
 fn predict(a: &PredictArgs) -> Result<()> {
