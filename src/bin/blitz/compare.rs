@@ -124,6 +124,16 @@ fn run_args(a: &CompareArgs, m: &str, i: usize) -> Result<FitArgs> {
     parse_fit(&argv)
 }
 
+/// A table cell's number: four decimals, or three significant digits in
+/// scientific notation where that would not fit (a diverged run).
+fn short(x: f64) -> String {
+    if x.abs() >= 1e5 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
 /// Mean and standard error of the mean (0 for one value).
 fn mean_se(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
@@ -177,7 +187,7 @@ pub fn run(a: &CompareArgs, fit: impl Fn(&FitArgs) -> Result<Vec<(&'static str, 
             let cell = match figures.iter().find(|(n, _)| n == k) {
                 Some((_, v)) if v.len() == a.splits => {
                     let (mean, se) = mean_se(v);
-                    format!("{mean:.4} ± {se:.4}")
+                    format!("{} ± {}", short(mean), short(se))
                 }
                 // A figure missing on some split (not finite there).
                 Some((_, v)) => format!("({} of {})", v.len(), a.splits),
