@@ -63,6 +63,11 @@ pub const KEY_LOG1P: &str = "blitz.log1p";
 pub const KEY_SETTINGS: &str = "blitz.fit_settings";
 /// Metadata key of the seed of the run that wrote the file.
 pub const KEY_SEED: &str = "blitz.seed";
+/// Metadata key of the settings `blitz fit --tune` chose on validation rows
+/// carved from the training rows, with every candidate's validation score
+/// (JSON text); absent when the run was not tuned. Nothing reads it back:
+/// it says how the file's settings were chosen.
+pub const KEY_TUNED: &str = "blitz.tuned";
 
 /// The task a model is trained for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

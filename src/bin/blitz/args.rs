@@ -55,6 +55,16 @@ fit options
                            are the same for every method
   --members K              ensemble members (default 5, at most 256)
   --dropout P              mc-dropout's drop probability, in (0, 1) (default 0.1)
+  --tune                   choose the epochs (mc-dropout: and --dropout) on validation rows: a seeded
+                           fifth of the training rows is held out (never the test rows, nor the
+                           --conformal rows), candidate runs train on the rest, the best validation
+                           log-likelihood (classification: the lowest validation NLL) wins, and the
+                           model then trains on all the training rows with it. The epoch candidates
+                           are geometric from a tenth of E (at most 10) to E, the default epochs (or
+                           --epochs). Each candidate's score and the choice are printed, added to the
+                           --json line (tuned) and kept in the model file (blitz.tuned). Not with --resume
+  --tune-budget N          candidate runs of --tune (default 6, at most 64); from 5 on, mc-dropout
+                           spends 2 of them on half and double --dropout at the best epochs
   --test-fraction F        hold out a seeded random share F of the rows, or
   --test-every K           hold out the rows whose 0-based index is a multiple of K, or
   --test-file FILE         evaluate on another file with the same columns
@@ -97,6 +107,11 @@ MEMORY
 pub use blitz::layers::model::Task;
 use blitz::layers::model::{Method, DEFAULT_DROPOUT, DEFAULT_MEMBERS};
 
+/// `--tune-budget` when not given: candidate runs.
+pub const DEFAULT_TUNE_BUDGET: usize = 6;
+/// The most candidate runs `--tune-budget` may ask for.
+pub const MAX_TUNE_BUDGET: usize = 64;
+
 #[derive(Debug, Clone)]
 pub struct FitArgs {
     pub data: String,
@@ -129,6 +144,9 @@ pub struct FitArgs {
     pub alpha: f32,
     /// How the network is uncertain (`--method`, `--members`, `--dropout`).
     pub method: Method,
+    /// `--tune`: the candidate runs of the search (`--tune-budget N`);
+    /// `None` without `--tune`.
+    pub tune: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,7 +175,7 @@ pub struct EvaluateArgs {
 #[derive(Debug, Clone)]
 pub enum Command {
     Help,
-    Fit(FitArgs),
+    Fit(Box<FitArgs>),
     Compare(crate::compare::CompareArgs),
     Predict(PredictArgs),
     Evaluate(EvaluateArgs),
@@ -223,7 +241,7 @@ pub fn parse(argv: &[String]) -> Result<Command> {
     };
     match sub.as_str() {
         "help" | "--help" | "-h" => Ok(Command::Help),
-        "fit" => parse_fit(rest).map(Command::Fit),
+        "fit" => parse_fit(rest).map(|a| Command::Fit(Box::new(a))),
         "compare" => crate::compare::parse_compare(rest).map(Command::Compare),
         "predict" => parse_predict(rest).map(Command::Predict),
         "evaluate" => parse_evaluate(rest).map(Command::Evaluate),
@@ -256,9 +274,10 @@ pub fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         "--method",
         "--members",
         "--dropout",
+        "--tune-budget",
     ];
     valued.extend(READ_FLAGS);
-    let (pos, flags) = split_args(argv, &valued, &["--resume", "--force", "--json", "--quiet"])?;
+    let (pos, flags) = split_args(argv, &valued, &["--resume", "--force", "--json", "--quiet", "--tune"])?;
     let [data] = pos[..] else {
         return Err(usage(format!("fit takes one DATA file, got {}", pos.len())));
     };
@@ -290,11 +309,13 @@ pub fn parse_fit(argv: &[String]) -> Result<FitArgs> {
         conformal: None,
         alpha: blitz::layers::model::DEFAULT_ALPHA,
         method: Method::Bbb,
+        tune: None,
     };
     let (mut method, mut members, mut dropout, mut sample_nbr) = ("bbb", None, None, None);
     let mut target = None;
     let (mut fraction, mut every) = (None, None);
     let mut lr_final = None;
+    let (mut tune, mut tune_budget) = (false, None);
     for (flag, v) in flags {
         if read_flag(flag, v, &mut a.delimiter, &mut a.header_rows)? {
             continue;
@@ -335,6 +356,8 @@ pub fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--method" => method = v,
             "--members" => members = Some(num::<usize>(flag, v)?),
             "--dropout" => dropout = Some(num::<f32>(flag, v)?),
+            "--tune" => tune = true,
+            "--tune-budget" => tune_budget = Some(num::<usize>(flag, v)?),
             "--resume" => a.resume = true,
             "--force" => a.force = true,
             "--json" => a.json = true,
@@ -386,6 +409,22 @@ pub fn parse_fit(argv: &[String]) -> Result<FitArgs> {
             "--resume: --method {} writes --out only at the end, so there is no checkpoint to continue (run again without --resume)",
             a.method.name()
         )));
+    }
+    a.tune = match (tune, tune_budget) {
+        (false, Some(_)) => return Err(usage("--tune-budget is a setting of --tune (give --tune too)".into())),
+        (false, None) => None,
+        (true, Some(b)) if b == 0 || b > MAX_TUNE_BUDGET => {
+            return Err(usage(format!(
+                "--tune-budget {b}: give 1 to {} candidate runs (default {})",
+                MAX_TUNE_BUDGET, DEFAULT_TUNE_BUDGET
+            )))
+        }
+        (true, b) => Some(b.unwrap_or(DEFAULT_TUNE_BUDGET)),
+    };
+    if a.resume && a.tune.is_some() {
+        return Err(usage(
+            "--resume with --tune: the candidate runs keep no checkpoints; to continue a tuned run, resume it without --tune, with the settings it chose (as printed: --epochs N, and --dropout P for mc-dropout)".into(),
+        ));
     }
     if a.resume && a.out.is_none() {
         return Err(usage("--resume needs --out: the checkpoint to continue".into()));

@@ -15,10 +15,11 @@ mod claim;
 mod compare;
 mod model;
 mod print;
+mod tune;
 
 use args::{Command, EvaluateArgs, FitArgs, PredictArgs};
 use blitz::layers::data::{read_delimited, ReadOptions, Split, Target};
-use blitz::layers::model::{Method, Model};
+use blitz::layers::model::{Method, Model, KEY_TUNED};
 use blitz::prelude::*;
 use claim::{claim, Existing};
 use print::{info, line, out};
@@ -115,11 +116,13 @@ fn fit_figures(a: &FitArgs) -> Result<Vec<(&'static str, String)>> {
         }
         None => (train, None),
     };
-    let mut file = model::for_data(&train, task, a)?;
+    // Taken before the transforms; a tuned run describes its final run with it again.
+    let fingerprint = model::data_fingerprint(&train);
+    let mut file = model::for_rows(&train, task, a, fingerprint)?;
     let train = file.transform(train)?;
     let test = test.map(|t| file.transform(t)).transpose()?;
     let cal = cal.map(|c| file.transform(c)).transpose()?;
-    let config = model::train_config(&file, a, train.rows());
+    let mut config = model::train_config(&file, a, train.rows());
     budget::check_training(&file.spec, a.method, a.sample_nbr, config.batch_size.min(train.rows()))?;
     for rows in [&test, &cal].into_iter().flatten().map(Dataset::rows) {
         budget::check_draws(&file.spec, a.method, a.draws, rows)?;
@@ -129,8 +132,28 @@ fn fit_figures(a: &FitArgs) -> Result<Vec<(&'static str, String)>> {
         // Refused while parsing the arguments: `--resume` needs `--out`.
         _ => None,
     };
+    // A tuned run's final training, resumed with the settings it chose (without --tune), keeps its record.
+    if let (Some(ck), Some(c)) = (&resume, &mut config.checkpoint) {
+        if let Some(t) = ck.metadata().get(KEY_TUNED) {
+            c.metadata.insert(KEY_TUNED.into(), t.clone());
+        }
+    }
     if let Some(c) = &claimed {
         c.reserve(claim::model_file_bytes(&file.spec, a.method))?;
+    }
+    // --tune: the settings chosen on validation rows carved from these training rows (no test or
+    // calibration row among them); the sizes checked above are every candidate's.
+    let tuned = match a.tune {
+        Some(budget) => Some(tune::search(a, task, &train, config.epochs, config.batch_size, budget)?),
+        None => None,
+    };
+    let a = tuned.as_ref().map_or(a, |t| &t.args);
+    if let Some(t) = &tuned {
+        file = model::for_rows(&train, task, a, fingerprint)?;
+        config = model::train_config(&file, a, train.rows());
+        if let Some(c) = &mut config.checkpoint {
+            c.metadata.insert(KEY_TUNED.into(), t.json());
+        }
     }
     info(&format!(
         "{}: {} header row(s), delimiter {}; {} training rows{}, {} features; {} {} {}, {} epochs of batches of {}",
@@ -172,7 +195,12 @@ fn fit_figures(a: &FitArgs) -> Result<Vec<(&'static str, String)>> {
     let summary = model::fit(&file, &mut fitted, &train, &config, resume.as_ref(), &mut report)?;
     if let (Some(out), None) = (&a.out, &config.checkpoint) {
         // No checkpoints during training (an ensemble): the file is written now.
-        fitted.model_checkpoint(&file)?.save(out)?;
+        let mut ck = fitted.model_checkpoint(&file)?;
+        if let Some(t) = &tuned {
+            ck.set_metadata(KEY_TUNED, t.json());
+            ck.seal();
+        }
+        ck.save(out)?;
     }
     if let Some(cal) = &cal {
         let c = model::calibrate(&fitted, cal, a.draws, a.seed, a.alpha)?;
@@ -198,6 +226,9 @@ fn fit_figures(a: &FitArgs) -> Result<Vec<(&'static str, String)>> {
         let figures = model::evaluate(&fitted, file.conformal.as_ref(), test, a.draws, a.seed)?;
         info(&model::describe_figures(&figures));
         json.extend(figures);
+    }
+    if let Some(t) = &tuned {
+        json.push(("tuned", t.json()));
     }
     drop(claimed);
     Ok(json)

@@ -66,8 +66,10 @@ pub fn with_task(mut data: Dataset, task: Task) -> Result<Dataset> {
     Ok(data)
 }
 
-/// The model `fit` trains for `train`.
-pub fn for_data(train: &Dataset, task: Task, a: &FitArgs) -> Result<ModelFile> {
+/// The model `fit` trains for `train`, whose [`data_fingerprint`] (taken
+/// before the transforms) is `fingerprint`: `--tune` describes its final
+/// run once the settings are chosen, from rows already transformed.
+pub fn for_rows(train: &Dataset, task: Task, a: &FitArgs, fingerprint: u64) -> Result<ModelFile> {
     for c in &a.log1p {
         if !train.feature_names.contains(c) {
             return Err(Error::invalid(
@@ -120,7 +122,7 @@ pub fn for_data(train: &Dataset, task: Task, a: &FitArgs) -> Result<ModelFile> {
         a.conformal,
         a.alpha,
         train.rows(),
-        data_fingerprint(train)
+        fingerprint
     ) + &a.method.settings();
     Ok(file)
 }
@@ -420,7 +422,7 @@ pub fn calibrate(trained: &Trained, cal: &Dataset, draws: usize, seed: u64, alph
 
 /// FNV-1a over the training rows' values, targets and column names: a
 /// resumed run must train on the very same data.
-fn data_fingerprint(d: &Dataset) -> u64 {
+pub fn data_fingerprint(d: &Dataset) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {
@@ -443,7 +445,7 @@ fn data_fingerprint(d: &Dataset) -> u64 {
 }
 
 /// A number for the JSON line: `null` when it is not finite (JSON has no NaN).
-fn json_num(v: f32) -> String {
+pub fn json_num(v: f32) -> String {
     if v.is_finite() {
         format!("{v:.4}")
     } else {
