@@ -218,3 +218,33 @@ fn every_kind_of_method_tunes_to_the_same_bytes_on_one_and_two_threads() {
     }
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn compare_tunes_every_run_on_its_own_training_rows() {
+    let o = run(&[
+        "compare",
+        BOSTON,
+        "--target",
+        "MEDV",
+        "--splits",
+        "2",
+        "--methods",
+        "bbb,ensemble",
+        "--epochs",
+        "8",
+        "--hidden",
+        "8",
+        "--tune",
+        "--tune-budget",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 2, "one JSON line per method: {text}");
+    // Each run's epochs are one of the two candidates (1 or 8), whichever its validation rows chose.
+    for line in text.lines() {
+        let at = line.find("\"epochs_mean\": ").unwrap() + "\"epochs_mean\": ".len();
+        let mean: f64 = line[at..line[at..].find(',').unwrap() + at].parse().unwrap();
+        assert!((1.0..=8.0).contains(&mean), "{line}");
+    }
+}

@@ -86,7 +86,8 @@ fit options
 
 compare options:  --splits N (20 seeded random 90/10 splits; split i has --seed S + i) or --test-every K
                   (one split), --methods bbb,mc-dropout,ensemble,ivon,swag,laplace (default all), and
-                  fit's options for every run (--hidden, --epochs, --log1p, --members, --dropout, ...)
+                  fit's options for every run (--hidden, --epochs, --log1p, --members, --dropout, ...;
+                  --tune: each run's settings chosen on its own training rows)
 predict options:  --draws N (100)  --seed S (0)  --out FILE (default stdout)
 evaluate options: --target COL (default: the model's)  --draws N (100)  --seed S (0)  --json
 reading options (every subcommand): --delimiter auto|comma|tab|semicolon|whitespace|CHAR  --header N
