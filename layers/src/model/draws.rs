@@ -28,7 +28,7 @@ const CHUNK_ROWS: usize = 4096;
 /// (a hand-off to the pool costs more than they do).
 const SERIAL_WORK: usize = 1 << 21;
 
-/// The bytes of drawn weights a [`Network`] keeps by default
+/// The bytes of drawn weights a [`super::Model`] keeps by default
 /// ([`super::Model::with_draw_cache`]): 16 MiB, enough for 100 draws of a
 /// network of 40,000 weights (the README's Boston networks have 751 and 7,681).
 pub const DEFAULT_DRAW_CACHE: usize = 16 << 20;
