@@ -195,49 +195,38 @@ pub fn fit(
 ) -> Result<TrainSummary> {
     let x = train.x.to_tensor()?;
     let x_scale = || Standardizer::fit(&train.x);
+    // The same calls on Bayes by Backprop's models and MC dropout's (other
+    // types, the same methods): fresh, with the statistics of `train`, or resumed.
+    macro_rules! regression {
+        ($m:ident) => {{
+            let y = train.values()?.to_tensor()?;
+            match resume {
+                Some(ck) => $m.resume(ck, &x, &y, config, progress),
+                None => {
+                    $m.x_scale = Some(x_scale()?);
+                    $m.y_scale = Some(Standardizer::fit(train.values()?)?);
+                    $m.fit(&x, &y, config, progress)
+                }
+            }
+        }};
+    }
+    macro_rules! classification {
+        ($m:ident) => {{
+            let (labels, _) = train.classes()?;
+            match resume {
+                Some(ck) => $m.resume(ck, &x, labels, config, progress),
+                None => {
+                    $m.x_scale = Some(x_scale()?);
+                    $m.fit(&x, labels, config, progress)
+                }
+            }
+        }};
+    }
     match trained {
-        Trained::Bbb(Fitted::Regression(m)) => {
-            let y = train.values()?.to_tensor()?;
-            match resume {
-                Some(ck) => m.resume(ck, &x, &y, config, progress),
-                None => {
-                    m.x_scale = Some(x_scale()?);
-                    m.y_scale = Some(Standardizer::fit(train.values()?)?);
-                    m.fit(&x, &y, config, progress)
-                }
-            }
-        }
-        Trained::Bbb(Fitted::Classification(m)) => {
-            let (labels, _) = train.classes()?;
-            match resume {
-                Some(ck) => m.resume(ck, &x, labels, config, progress),
-                None => {
-                    m.x_scale = Some(x_scale()?);
-                    m.fit(&x, labels, config, progress)
-                }
-            }
-        }
-        Trained::McDropoutRegression(m) => {
-            let y = train.values()?.to_tensor()?;
-            match resume {
-                Some(ck) => m.resume(ck, &x, &y, config, progress),
-                None => {
-                    m.x_scale = Some(x_scale()?);
-                    m.y_scale = Some(Standardizer::fit(train.values()?)?);
-                    m.fit(&x, &y, config, progress)
-                }
-            }
-        }
-        Trained::McDropoutClassification(m) => {
-            let (labels, _) = train.classes()?;
-            match resume {
-                Some(ck) => m.resume(ck, &x, labels, config, progress),
-                None => {
-                    m.x_scale = Some(x_scale()?);
-                    m.fit(&x, labels, config, progress)
-                }
-            }
-        }
+        Trained::Bbb(Fitted::Regression(m)) => regression!(m),
+        Trained::Bbb(Fitted::Classification(m)) => classification!(m),
+        Trained::McDropoutRegression(m) => regression!(m),
+        Trained::McDropoutClassification(m) => classification!(m),
         Trained::EnsembleRegression(e) => {
             let y = train.values()?.to_tensor()?;
             let (xs, ys) = (x_scale()?, Standardizer::fit(train.values()?)?);
@@ -258,14 +247,8 @@ pub fn fit(
         Trained::IvonRegression(..) | Trained::IvonClassification(..) => {
             let cfg = ivon_config(config);
             let start = std::time::Instant::now();
-            let y;
-            let targets = match file.task {
-                Task::Regression => {
-                    y = train.values()?.to_tensor()?;
-                    FitTargets::Values(&y)
-                }
-                Task::Classification => FitTargets::Labels(train.classes()?.0),
-            };
+            let mut y = None;
+            let targets = fit_targets(file.task, train, &mut y)?;
             let (t, steps) = fit_ivon(file, &x, targets, &cfg)?;
             *trained = t;
             let ms = start.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
@@ -273,14 +256,8 @@ pub fn fit(
             ensemble_summary(vec![s], progress)
         }
         Trained::SwagRegression(_) | Trained::SwagClassification(_) => {
-            let y;
-            let targets = match file.task {
-                Task::Regression => {
-                    y = train.values()?.to_tensor()?;
-                    FitTargets::Values(&y)
-                }
-                Task::Classification => FitTargets::Labels(train.classes()?.0),
-            };
+            let mut y = None;
+            let targets = fit_targets(file.task, train, &mut y)?;
             let swag = SwagConfig {
                 batch_size: config.batch_size,
                 seed: config.seed,
@@ -292,19 +269,22 @@ pub fn fit(
             Ok(summary)
         }
         Trained::LaplaceRegression(_) | Trained::LaplaceClassification(_) => {
-            let y;
-            let targets = match file.task {
-                Task::Regression => {
-                    y = train.values()?.to_tensor()?;
-                    FitTargets::Values(&y)
-                }
-                Task::Classification => FitTargets::Labels(train.classes()?.0),
-            };
+            let mut y = None;
+            let targets = fit_targets(file.task, train, &mut y)?;
             let (t, summary) = fit_laplace(file, &x, targets, config, progress)?;
             *trained = t;
             Ok(summary)
         }
     }
+}
+
+/// The targets of `train` as the methods fitted from [`FitTargets`] take
+/// them (IVON, SWAG, Laplace); `y` holds a regression's values.
+fn fit_targets<'a>(task: Task, train: &'a Dataset, y: &'a mut Option<Tensor>) -> Result<FitTargets<'a>> {
+    Ok(match task {
+        Task::Regression => FitTargets::Values(y.insert(train.values()?.to_tensor()?)),
+        Task::Classification => FitTargets::Labels(train.classes()?.0),
+    })
 }
 
 /// IVON's settings for a run: the epochs, batches and seed of `config` (the
