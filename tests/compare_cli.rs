@@ -11,13 +11,13 @@ use support::{run, stderr, BOSTON};
 fn without_times(stdout: &[u8]) -> Vec<String> {
     String::from_utf8_lossy(stdout)
         .lines()
-        .map(|l| l.split(", ").filter(|kv| !kv.contains("seconds_") && !kv.contains("ms_per_step_")).collect())
+        .map(|l| l.split(',').filter(|kv| !kv.contains("seconds_") && !kv.contains("ms_per_step_")).collect())
         .collect()
 }
 
 fn number(line: &str, key: &str) -> f64 {
-    let at = line.find(&format!("\"{key}\": ")).unwrap_or_else(|| panic!("{key} in {line}"));
-    let rest = &line[at + key.len() + 4..];
+    let at = line.find(&format!("\"{key}\":")).unwrap_or_else(|| panic!("{key} in {line}"));
+    let rest = &line[at + key.len() + 3..];
     rest[..rest.find([',', '}']).unwrap()].trim().parse().unwrap()
 }
 
@@ -46,7 +46,7 @@ fn every_method_on_the_same_splits_gives_a_line_each_and_repeats() {
     let lines: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect();
     assert_eq!(lines.len(), 3, "{lines:?}");
     for (l, m) in lines.iter().zip(["bbb", "mc-dropout", "ensemble"]) {
-        assert!(l.starts_with(&format!("{{\"method\": \"{m}\", \"splits\": 2")), "{l}");
+        assert!(l.starts_with(&format!("{{\"method\":\"{m}\",\"splits\":2,")), "{l}");
         assert_eq!(number(l, "test_rmse_n"), 2.0);
         assert_eq!(number(l, "test_rows_mean"), 51.0, "a tenth of 506 rows");
         let rmse = number(l, "test_rmse_mean");
@@ -87,7 +87,7 @@ fn one_split_by_test_every_and_classification() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
     for l in lines {
-        assert!(l.contains("\"splits\": 1"), "{l}");
+        assert!(l.contains("\"splits\":1,"), "{l}");
         assert_eq!(number(l, "test_rows_mean"), 127.0, "every fourth of 506 rows");
         assert!((0.0..=1.0).contains(&number(l, "test_acc_mean")), "{l}");
     }

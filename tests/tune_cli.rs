@@ -243,7 +243,7 @@ fn compare_tunes_every_run_on_its_own_training_rows() {
     assert_eq!(text.lines().count(), 2, "one JSON line per method: {text}");
     // Each run's epochs are one of the two candidates (1 or 8), whichever its validation rows chose.
     for line in text.lines() {
-        let at = line.find("\"epochs_mean\": ").unwrap() + "\"epochs_mean\": ".len();
+        let at = line.find("\"epochs_mean\":").unwrap() + "\"epochs_mean\":".len();
         let mean: f64 = line[at..line[at..].find(',').unwrap() + at].parse().unwrap();
         assert!((1.0..=8.0).contains(&mean), "{line}");
     }

@@ -121,6 +121,21 @@ mod tests {
     }
 
     #[test]
+    fn a_short_b_panics_before_the_avx2_loads() {
+        if !super::super::simd::has_avx2_fma() {
+            eprintln!("a_short_b_panics_before_the_avx2_loads: skipped, this CPU lacks AVX2 or FMA");
+            return;
+        }
+        // Eight rows of 5 floats, 7 apart, need 7·7 + 5 = 54 floats: 53 is one short.
+        let (x, b, mut out) = ([1f32; 5], vec![1f32; 53], [0f32; 8]);
+        let caught = std::panic::catch_unwind(move || dots8(&x, &b, 7, 8, 0.0, &mut out));
+        assert!(caught.is_err(), "the length check comes before any unsafe load");
+        let (x, b, mut out) = ([1f32; 5], vec![1f32; 54], [0f32; 8]);
+        assert_eq!(dots8(&x, &b, 7, 8, 0.0, &mut out), 8);
+        assert!(out.iter().all(|&d| d == 5.0));
+    }
+
+    #[test]
     fn eight_at_a_time_give_each_dots_bits() {
         let init: f32 = std::iter::empty::<f32>().sum();
         for k in 0..70 {

@@ -5,6 +5,7 @@
 //! one JSON line per method on stdout.
 
 use crate::args::{parse_fit, FitArgs};
+use crate::model::{json_line, json_str};
 use crate::print::{line, out};
 use blitz::prelude::{Error, Result};
 
@@ -30,8 +31,9 @@ pub struct CompareArgs {
     pub methods: Vec<String>,
     /// The first split's seed; split i uses seed + i.
     pub seed: u64,
-    /// `--members K` (ensembles only) and `--dropout P` (MC dropout only).
+    /// `--members K`, passed to the ensemble's runs only.
     pub members: Option<String>,
+    /// `--dropout P`, passed to MC dropout's runs only.
     pub dropout: Option<String>,
 }
 
@@ -198,12 +200,15 @@ pub fn run(a: &CompareArgs, fit: impl Fn(&FitArgs) -> Result<Vec<(&'static str, 
         line(&row);
     }
     for (m, figures) in &results {
-        let mut json = format!("{{\"method\": \"{m}\", \"splits\": {}", a.splits);
+        let mut pairs = vec![("method".to_string(), json_str(m)), ("splits".to_string(), a.splits.to_string())];
         for (k, v) in figures {
             let (mean, se) = mean_se(v);
-            json += &format!(", \"{k}_mean\": {mean:.6}, \"{k}_se\": {se:.6}, \"{k}_n\": {}", v.len());
+            pairs.push((format!("{k}_mean"), format!("{mean:.6}")));
+            pairs.push((format!("{k}_se"), format!("{se:.6}")));
+            pairs.push((format!("{k}_n"), v.len().to_string()));
         }
-        out(&format!("{json}}}\n"))?;
+        let pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        out(&format!("{}\n", json_line(&pairs)))?;
     }
     Ok(())
 }
